@@ -1,0 +1,31 @@
+import type { DataSource } from 'typeorm';
+import { loadConfig, Config } from '../config/config';
+import { databaseForProcess } from '../db/database-for-process';
+import { openDatabase } from '../db/data-source';
+import { createLogger, Logger } from '../observability/logger';
+
+export interface CliContext {
+  config: Config;
+  db: DataSource;
+  url: string;
+  logger: Logger;
+  applied: string[];
+}
+
+/** Opens the database (applying migrations), runs one command, and closes everything. */
+export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  // Logs go to stderr so that stdout carries only the command's output.
+  const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
+  const database = await databaseForProcess(config, logger);
+  try {
+    const { dataSource, applied } = await openDatabase({ url: database.url, poolSize: 4, applicationName: 'alloy-cli' });
+    try {
+      return await fn({ config, db: dataSource, url: database.url, logger, applied });
+    } finally {
+      await dataSource.destroy();
+    }
+  } finally {
+    await database.release();
+  }
+}

@@ -1,0 +1,118 @@
+import path from 'node:path';
+
+export type StorageDriverName = 'disk' | 'gcs';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Absent means: start the embedded PostgreSQL server under `.data/`. */
+  databaseUrl: string | undefined;
+  storageDriver: StorageDriverName;
+  storageDir: string;
+  gcsBucket: string | undefined;
+  storageEmulatorHost: string | undefined;
+  maxUploadBytes: number;
+  logLevel: LogLevel;
+  nodeEnv: 'development' | 'production' | 'test';
+  /** Root for everything the gateway keeps on local disk (embedded Postgres, objects). */
+  dataDir: string;
+  /** Key for HMAC-signed download URLs of the disk driver; if absent one is kept in the database. */
+  urlSigningSecret: string | undefined;
+}
+
+/** A configuration problem, reported to the operator as one line that names the variable. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`Invalid ${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected ${min} to ${max}, got ${raw}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function postgresUrl(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'not a URL (expected postgres://user@host:port/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(name, `expected a postgres:// URL, got protocol "${url.protocol}"`);
+  }
+  return raw;
+}
+
+function hostPort(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const withScheme = /^https?:\/\//.test(raw) ? raw : `http://${raw}`;
+  try {
+    const url = new URL(withScheme);
+    if (!url.hostname) throw new Error('no host');
+  } catch {
+    throw new ConfigError(name, `expected host:port or an http(s) URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+export const MAX_UPLOAD_BYTES_DEFAULT = 10 * 1024 * 1024;
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const dataDir = path.resolve(cwd, read(env, 'ALLOY_DATA_DIR') ?? '.data');
+  const storageDriver = oneOf(env, 'STORAGE_DRIVER', ['disk', 'gcs'] as const, 'disk');
+  const gcsBucket = read(env, 'GCS_BUCKET');
+  if (storageDriver === 'gcs' && !gcsBucket) {
+    throw new ConfigError('GCS_BUCKET', 'required when STORAGE_DRIVER=gcs');
+  }
+  if (gcsBucket && !/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(gcsBucket)) {
+    throw new ConfigError('GCS_BUCKET', `"${gcsBucket}" is not a valid bucket name`);
+  }
+  const host = read(env, 'HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) throw new ConfigError('HOST', `"${host}" is not a host name or address`);
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const secret = read(env, 'URL_SIGNING_SECRET');
+  if (secret !== undefined && secret.length < 32) {
+    throw new ConfigError('URL_SIGNING_SECRET', 'must be at least 32 characters');
+  }
+  return {
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host,
+    databaseUrl: postgresUrl(env, 'DATABASE_URL'),
+    storageDriver,
+    storageDir: path.resolve(cwd, read(env, 'STORAGE_DIR') ?? path.join(dataDir, 'objects')),
+    gcsBucket,
+    storageEmulatorHost: hostPort(env, 'STORAGE_EMULATOR_HOST'),
+    maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', MAX_UPLOAD_BYTES_DEFAULT, 1, 5 * 1024 * 1024 * 1024),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    nodeEnv,
+    dataDir,
+    urlSigningSecret: secret,
+  };
+}

@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { entities } from './entities';
+import { migrations } from './migrations';
+
+export interface DataSourceOptions {
+  url: string;
+  /** Pool size; the gateway and the worker share one pool per process. */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+export function createDataSource({ url, poolSize = 10, applicationName = 'alloy-gateway' }: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities,
+    migrations,
+    migrationsTableName: 'typeorm_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    extra: {
+      max: poolSize,
+      application_name: applicationName,
+      connectionTimeoutMillis: 5000,
+      // Don't let one stuck statement hold a pooled connection forever.
+      statement_timeout: 30_000,
+      idle_in_transaction_session_timeout: 60_000,
+    },
+  });
+}
+
+/** Opens the data source and applies pending migrations; returns the names applied. */
+export async function openDatabase(options: DataSourceOptions): Promise<{ dataSource: DataSource; applied: string[] }> {
+  const dataSource = createDataSource(options);
+  await dataSource.initialize();
+  try {
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    return { dataSource, applied: applied.map((m) => m.name) };
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,7 @@
+// Every entity TypeORM knows about. Kept as one explicit list (not a glob) so that the compiled
+// app, ts-jest and the TypeORM CLI all load the same classes the same way.
+import { ApiKey } from '../auth/api-key.entity';
+import { Organization } from '../auth/organization.entity';
+import { Setting } from './setting.entity';
+
+export const entities = [Organization, ApiKey, Setting];

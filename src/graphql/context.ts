@@ -1,0 +1,31 @@
+import type { Principal } from '../auth/auth.service';
+import type { Services } from '../app/services';
+import { AppError, ErrorCode } from './errors';
+
+export interface GatewayContext {
+  requestId: string;
+  /** Null only for requests that carry no key; the auth plugin lets those reach introspection alone. */
+  principal: Principal | null;
+  services: Services;
+  /** Absolute base URL of this gateway as the client reached it, e.g. http://127.0.0.1:4000 */
+  baseUrl: string;
+  /** Per-request caches (DataLoaders) keyed by name; created lazily by the capability that needs them. */
+  loaders: Map<string, unknown>;
+}
+
+export function requirePrincipal(ctx: GatewayContext): Principal {
+  if (!ctx.principal) {
+    throw new AppError(ErrorCode.UNAUTHENTICATED, 'Send the organization API key in the `api-key` header');
+  }
+  return ctx.principal;
+}
+
+/** A per-request DataLoader (or any cache), created on first use. */
+export function loader<T>(ctx: GatewayContext, name: string, create: () => T): T {
+  let existing = ctx.loaders.get(name) as T | undefined;
+  if (!existing) {
+    existing = create();
+    ctx.loaders.set(name, existing);
+  }
+  return existing;
+}

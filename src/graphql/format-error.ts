@@ -1,0 +1,42 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { Logger } from '../observability/logger';
+
+/** Codes that describe the client's request and are safe to show as they are. */
+const CLIENT_CODES = new Set([
+  'UNAUTHENTICATED', 'NOT_FOUND', 'NAME_CONFLICT', 'INVALID_PATH', 'INVALID_MOVE', 'FILE_TOO_LARGE',
+  'WORKFLOW_NOT_FOUND', 'WORKFLOW_NOT_STARTABLE', 'CHANNEL_DISABLED', 'BAD_USER_INPUT', 'RATE_LIMITED',
+  'QUERY_TOO_COMPLEX', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/**
+ * Keeps client errors as they are and turns everything else into INTERNAL_SERVER_ERROR. In
+ * production the message of an internal error is replaced (it may hold SQL or paths) and no
+ * stack trace leaves the process; the original goes to the log.
+ */
+export function createFormatError(production: boolean, logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && CLIENT_CODES.has(code)) {
+      if (!production) return formatted;
+      const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    const original = unwrapResolverError(error);
+    // A GraphQL variable coercion error ("Variable $x got invalid value") has no code of its own.
+    if (original instanceof GraphQLError && !(original as GraphQLError).originalError && !formatted.path) {
+      return { message: formatted.message, locations: formatted.locations, extensions: { code: 'BAD_USER_INPUT' } };
+    }
+    logger.error({ err: original, path: formatted.path }, 'internal error');
+    return {
+      message: production ? 'Internal server error' : formatted.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: {
+        code: 'INTERNAL_SERVER_ERROR',
+        ...(production ? {} : { stacktrace: formatted.extensions?.stacktrace }),
+      },
+    };
+  };
+}

@@ -1,0 +1,41 @@
+import { Router } from 'express';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+const CHECK_TIMEOUT_MS = 2000;
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<void>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** `/healthz`: the process answers. `/readyz`: every dependency answers, each within 2 s. */
+export function healthRouter(checks: ReadinessCheck[]): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const results = await Promise.all(
+      checks.map(async ({ name, check }) => {
+        try {
+          await withTimeout(check(), CHECK_TIMEOUT_MS);
+          return [name, { ok: true }] as const;
+        } catch (error) {
+          return [name, { ok: false, error: (error as Error).message }] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, r]) => r.ok);
+    res.status(ready ? 200 : 503).json({ ready, checks: Object.fromEntries(results) });
+  });
+  return router;
+}

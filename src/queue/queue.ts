@@ -1,0 +1,35 @@
+import PgBoss from 'pg-boss';
+import type { EntityManager } from 'typeorm';
+import type { Logger } from '../observability/logger';
+
+export type Queue = PgBoss;
+
+/**
+ * The durable job queue (pg-boss 10) on the gateway's own Postgres, in schema `pgboss`. Jobs are
+ * sent inside the caller's transaction (see `inTransaction`), so a job exists if and only if the
+ * change that asked for it committed.
+ */
+export async function startQueue(url: string, logger: Logger, options: { supervise?: boolean } = {}): Promise<Queue> {
+  const boss = new PgBoss({
+    connectionString: url,
+    schema: 'pgboss',
+    max: 4,
+    application_name: 'alloy-queue',
+    // Maintenance (expiry, archiving) runs in every process that starts the queue; pg-boss takes an
+    // advisory lock so two processes don't do it at once.
+    supervise: options.supervise ?? true,
+  });
+  boss.on('error', (error) => logger.error({ err: error, component: 'queue' }, 'queue error'));
+  await boss.start();
+  return boss;
+}
+
+/** A pg-boss `db` that runs the job insert on the caller's transaction. */
+export function inTransaction(manager: EntityManager): PgBoss.Db {
+  return {
+    async executeSql(text: string, values: unknown[]) {
+      const rows = await manager.query(text, values as any[]);
+      return { rows: Array.isArray(rows) ? rows : [] };
+    },
+  };
+}
