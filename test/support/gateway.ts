@@ -1,0 +1,59 @@
+import { createServices, Services } from '../../src/app/services';
+import { BackgroundOptions, BackgroundTask, startBackgroundWork } from '../../src/app/background';
+import { loadConfig, Config } from '../../src/config/config';
+import { startGateway, Gateway } from '../../src/http/gateway';
+import { createLogger } from '../../src/observability/logger';
+import { startQueue } from '../../src/queue/queue';
+import { OrganizationService } from '../../src/auth/organization.service';
+import { createTestDatabase, TestDatabase } from './database';
+import type { DataSource } from 'typeorm';
+
+export interface TestGateway {
+  url: string;
+  config: Config;
+  services: Services;
+  db: DataSource;
+  database: TestDatabase;
+  gateway: Gateway;
+  /** A new organization with its first key. */
+  createOrg(name?: string): Promise<{ orgId: string; apiKey: string; keyId: string }>;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  env?: Record<string, string>;
+  background?: Partial<BackgroundOptions> | false;
+}
+
+/**
+ * The real gateway, in this process, on a free port of 127.0.0.1, on a fresh database of the
+ * shared Postgres. Tests talk to it over HTTP.
+ */
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const database = await createTestDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...options.env, DATABASE_URL: database.url });
+  const logger = createLogger(config.logLevel);
+  const queue = await startQueue(database.url, logger);
+  const services = createServices(database.dataSource, config, queue);
+  const tasks: BackgroundTask[] =
+    options.background === false
+      ? []
+      : await startBackgroundWork(services, logger, { workflows: true, ...options.background });
+  const gateway = await startGateway({ services, logger, port: 0, host: '127.0.0.1' });
+  const organizations = new OrganizationService(database.dataSource);
+  return {
+    url: gateway.url,
+    config,
+    services,
+    db: database.dataSource,
+    database,
+    gateway,
+    createOrg: (name = `org-${Math.random().toString(36).slice(2, 8)}`) => organizations.createOrganization(name),
+    async close() {
+      await gateway.close();
+      for (const task of tasks.reverse()) await task.stop();
+      await queue.stop({ graceful: false, wait: true, timeout: 5000 });
+      await database.drop();
+    },
+  };
+}
