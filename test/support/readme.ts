@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+
+const README = path.resolve(__dirname, '..', '..', 'README.md');
+
+/**
+ * The README's runnable examples: a fenced ```bash block right after `<!-- example: NAME -->`.
+ * Tests run them as written, so the README cannot drift from what works.
+ */
+export function readmeExample(name: string): string {
+  const text = fs.readFileSync(README, 'utf8');
+  const marker = `<!-- example: ${name} -->`;
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`README has no example named ${name}`);
+  const block = /```bash\n([\s\S]*?)```/.exec(text.slice(at + marker.length));
+  if (!block) throw new Error(`README example ${name} has no bash block`);
+  return block[1];
+}
+
+/** Runs a README example with bash in `cwd`, with the given environment added. */
+export function runExample(
+  name: string,
+  env: Record<string, string>,
+  cwd: string = process.cwd(),
+): Promise<{ stdout: string; stderr: string; code: number }> {
+  const script = `set -euo pipefail\n${readmeExample(name)}`;
+  return new Promise((resolve) => {
+    execFile('bash', ['-c', script], { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ stdout, stderr, code: error ? ((error as { code?: number }).code ?? 1) : 0 });
+    });
+  });
+}
