@@ -1,5 +1,6 @@
 import type { Services } from './services';
 import type { Logger } from '../observability/logger';
+import { startStorageBackground } from '../storage/events/storage-background';
 
 /** Something that runs beside the HTTP server (queue consumers, sweepers) and stops on shutdown. */
 export interface BackgroundTask {
@@ -14,7 +15,8 @@ export interface BackgroundOptions {
 }
 
 /** Starts every background consumer this process should run. */
-export async function startBackgroundWork(_services: Services, _logger: Logger, _options: BackgroundOptions): Promise<BackgroundTask[]> {
+export async function startBackgroundWork(services: Services, logger: Logger, _options: BackgroundOptions): Promise<BackgroundTask[]> {
   const tasks: BackgroundTask[] = [];
+  tasks.push(...(await startStorageBackground(services, logger)));
   return tasks;
 }

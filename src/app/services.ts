@@ -3,6 +3,7 @@ import type { Config } from '../config/config';
 import type { Queue } from '../queue/queue';
 import { AuthService } from '../auth/auth.service';
 import { OrganizationService } from '../auth/organization.service';
+import { createStorageService, StorageService } from '../storage/create-storage-service';
 
 /** Every service of the gateway, built once per process from the data source and config. */
 export interface Services {
@@ -11,6 +12,7 @@ export interface Services {
   auth: AuthService;
   organizations: OrganizationService;
   queue: Queue;
+  storage: StorageService;
 }
 
 export function createServices(db: DataSource, config: Config, queue: Queue): Services {
@@ -20,5 +22,6 @@ export function createServices(db: DataSource, config: Config, queue: Queue): Se
     queue,
     auth: new AuthService(db),
     organizations: new OrganizationService(db),
+    storage: createStorageService(db, config, queue),
   };
 }

@@ -3,5 +3,6 @@
 import { ApiKey } from '../auth/api-key.entity';
 import { Organization } from '../auth/organization.entity';
 import { Setting } from './setting.entity';
+import { PendingObject, StorageEntry } from '../storage/storage-entry.entity';
 
-export const entities = [Organization, ApiKey, Setting];
+export const entities = [Organization, ApiKey, Setting, StorageEntry, PendingObject];

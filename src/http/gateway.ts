@@ -16,6 +16,7 @@ import { gatewaySchema } from '../graphql/schema';
 import type { Logger } from '../observability/logger';
 import { playgroundRouter } from '../playground/playground';
 import { healthRouter, ReadinessCheck } from './health';
+import { contentRouter, storageReadiness, uploadMiddleware } from '../storage/storage-http';
 
 export interface Gateway {
   app: Express;
@@ -83,14 +84,18 @@ export async function startGateway({ services, logger, port, host, readinessChec
   app.use(
     healthRouter([
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
+      storageReadiness(services),
       ...readinessChecks,
     ]),
   );
 
   app.use(playgroundRouter({ endpoint: '/graphql' }));
+  app.use(contentRouter(services));
   app.use(
     '/graphql',
     express.json({ limit: JSON_BODY_LIMIT }),
+    bodyErrors,
+    ...uploadMiddleware(services),
     bodyErrors,
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<GatewayContext> => ({

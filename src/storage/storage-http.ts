@@ -1,0 +1,161 @@
+import type { IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { RequestHandler, Response, Router } from 'express';
+import { graphqlUploadExpress } from 'graphql-upload-minimal';
+import { authenticateHeaders } from '../auth/authenticate-request';
+import type { Services } from '../app/services';
+import { AppError } from '../graphql/errors';
+import type { ReadinessCheck } from '../http/health';
+import type { ByteRange } from './backend/driver';
+import { contentDisposition } from './content-disposition';
+import { isUuid } from './storage.service';
+import type { StorageEntry } from './storage-entry.entity';
+import { fileTooLarge } from './upload-limit';
+
+/** Size cap of the `operations` and `map` multipart fields (the GraphQL document and variables). */
+const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
+/** Boundaries, part headers and the two JSON fields around the one file a request may carry. */
+const MULTIPART_OVERHEAD_BYTES = 2 * MAX_MULTIPART_FIELD_BYTES + 16 * 1024;
+
+function sendError(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
+/**
+ * Refuses a multipart request at once when its declared length cannot fit the limit; the streaming
+ * check in the upload covers requests without Content-Length or that lie about it.
+ */
+function declaredLengthLimit(maxUploadBytes: number): RequestHandler {
+  return (req, res, next) => {
+    const declared = Number(req.headers['content-length']);
+    if (req.is('multipart/form-data') && Number.isFinite(declared) && declared > maxUploadBytes + MULTIPART_OVERHEAD_BYTES) {
+      // The body is not read; closing the connection stops the client from sending the rest.
+      res.setHeader('connection', 'close');
+      const error = fileTooLarge(maxUploadBytes);
+      sendError(res, 413, String(error.extensions.code), error.message);
+      return;
+    }
+    next();
+  };
+}
+
+/** Middleware for POST /graphql: declared-length check, then the GraphQL multipart request parser. */
+export function uploadMiddleware(services: Services): RequestHandler[] {
+  const max = services.config.maxUploadBytes;
+  return [declaredLengthLimit(max), graphqlUploadExpress({ maxFileSize: max, maxFiles: 1, maxFieldSize: MAX_MULTIPART_FIELD_BYTES })];
+}
+
+export function storageReadiness(services: Services): ReadinessCheck {
+  return { name: 'storage', check: () => services.storage.driver.check() };
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n`; null for no/unsupported Range (served whole), 'unsatisfiable' for 416. */
+export function parseRange(header: string | undefined, size: number): ByteRange | null | 'unsatisfiable' {
+  if (!header) return null;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return null; // multiple or malformed ranges: whole body
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag || t === `W/${etag}`;
+  });
+}
+
+/** The file the request may read, or an HTTP answer already sent. */
+async function authorizedFile(services: Services, req: IncomingMessage & { params: { id: string }; query: Record<string, unknown> }, res: Response): Promise<StorageEntry | null> {
+  const { id } = req.params;
+  const hasKey = typeof req.headers['api-key'] === 'string' && req.headers['api-key'].trim() !== '';
+  let row: StorageEntry | null = null;
+  if (hasKey) {
+    let principal;
+    try {
+      principal = await authenticateHeaders(req.headers, services.auth);
+    } catch (error) {
+      if (error instanceof AppError) {
+        sendError(res, 401, String(error.extensions.code), error.message);
+        return null;
+      }
+      throw error;
+    }
+    row = principal && isUuid(id) ? await services.storage.findById(principal.organizationId, id) : null;
+  } else if (typeof req.query.signature === 'string' && typeof req.query.expires === 'string') {
+    if (!(await services.storage.verifyContentSignature(id, req.query.expires, req.query.signature))) {
+      sendError(res, 403, 'FORBIDDEN', 'The download URL is invalid or has expired; ask for a new downloadUrl');
+      return null;
+    }
+    row = isUuid(id) ? await services.storage.findFileById(id) : null;
+  } else {
+    sendError(res, 401, 'UNAUTHENTICATED', 'Send the organization API key in the `api-key` header, or use a signed downloadUrl');
+    return null;
+  }
+  if (!row || row.kind !== 'file') {
+    sendError(res, 404, 'NOT_FOUND', 'File not found');
+    return null;
+  }
+  return row;
+}
+
+/** `GET /files/:id/content`: the bytes, with Range (206), ETag/If-None-Match (304) and the file name. */
+export function contentRouter(services: Services): Router {
+  const router = Router();
+  router.get('/files/:id/content', async (req, res, next) => {
+    try {
+      const file = await authorizedFile(services, req as never, res);
+      if (!file) return;
+      const size = Number(file.size);
+      const etag = `"${file.etag}"`;
+      res.setHeader('ETag', etag);
+      res.setHeader('Last-Modified', new Date(file.updatedAt).toUTCString());
+      res.setHeader('Cache-Control', 'private, no-cache');
+      res.setHeader('Accept-Ranges', 'bytes');
+      if (etagMatches(req.headers['if-none-match'], etag)) {
+        res.status(304).end();
+        return;
+      }
+      const ifRange = req.headers['if-range'];
+      const range = ifRange && ifRange !== etag ? null : parseRange(req.headers.range, size);
+      if (range === 'unsatisfiable') {
+        res.setHeader('Content-Range', `bytes */${size}`);
+        sendError(res, 416, 'RANGE_NOT_SATISFIABLE', `The file has ${size} bytes`);
+        return;
+      }
+      const stream = await services.storage.openContent(file, range ?? undefined);
+      res.setHeader('Content-Type', file.contentType ?? 'application/octet-stream');
+      res.setHeader('Content-Disposition', contentDisposition('attachment', file.name));
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      if (range) {
+        res.status(206);
+        res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+        res.setHeader('Content-Length', String(range.end - range.start + 1));
+      } else {
+        res.status(200);
+        res.setHeader('Content-Length', String(size));
+      }
+      if (req.method === 'HEAD') {
+        stream.destroy();
+        res.end();
+        return;
+      }
+      await pipeline(stream, res);
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy(error as Error);
+        return;
+      }
+      next(error);
+    }
+  });
+  return router;
+}

@@ -1,0 +1,34 @@
+import type { Readable } from 'node:stream';
+import { Transform, TransformCallback } from 'node:stream';
+import { AppError, ErrorCode } from '../graphql/errors';
+
+export const fileTooLarge = (limit: number) =>
+  new AppError(ErrorCode.FILE_TOO_LARGE, `The file is larger than the upload limit of ${limit} bytes`, { maxBytes: limit });
+
+/**
+ * Passes bytes through and fails with FILE_TOO_LARGE as soon as more than `limit` arrive, or when
+ * the multipart parser reports it truncated the file (busboy's `limit` event). Source errors end it
+ * too. Once failed, the rest of the source is drained so the request can finish and get its answer.
+ */
+export class UploadLimit extends Transform {
+  private bytes = 0;
+
+  constructor(private readonly limit: number, private readonly source: Readable) {
+    super();
+    source.once('limit', () => this.destroy(fileTooLarge(limit)));
+    source.once('error', (error) => this.destroy(error));
+    source.pipe(this);
+  }
+
+  _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) return callback(fileTooLarge(this.limit));
+    callback(null, chunk);
+  }
+
+  _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.source.unpipe(this);
+    if (!this.source.destroyed) this.source.resume();
+    callback(error);
+  }
+}

@@ -1,0 +1,50 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+
+const SETTING_KEY = 'storage.url_signing_secret';
+
+/**
+ * HMAC signatures for the disk driver's download URLs (`/files/:id/content?expires=&signature=`).
+ * The key comes from URL_SIGNING_SECRET or is generated once and kept in `settings`, so every
+ * gateway on the database accepts the others' URLs.
+ */
+export class UrlSigner {
+  private secret: Promise<Buffer> | undefined;
+
+  constructor(private readonly db: DataSource, private readonly configured: string | undefined) {}
+
+  private key(): Promise<Buffer> {
+    this.secret ??= (async () => {
+      if (this.configured) return Buffer.from(this.configured, 'utf8');
+      await this.db.query(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [
+        SETTING_KEY,
+        randomBytes(32).toString('base64url'),
+      ]);
+      const [row] = await this.db.query(`SELECT value FROM settings WHERE key = $1`, [SETTING_KEY]);
+      return Buffer.from(row.value, 'utf8');
+    })().catch((error) => {
+      this.secret = undefined;
+      throw error;
+    });
+    return this.secret;
+  }
+
+  private async mac(fileId: string, expires: number): Promise<Buffer> {
+    return createHmac('sha256', await this.key()).update(`file-content\n${fileId}\n${expires}`).digest();
+  }
+
+  async sign(fileId: string, expiresAt: Date): Promise<{ expires: number; signature: string }> {
+    const expires = Math.floor(expiresAt.getTime() / 1000);
+    return { expires, signature: (await this.mac(fileId, expires)).toString('base64url') };
+  }
+
+  /** True when the signature was made by us for this file and has not expired. */
+  async verify(fileId: string, expires: string, signature: string, now = Date.now()): Promise<boolean> {
+    if (!/^\d{1,12}$/.test(expires) || !/^[A-Za-z0-9_-]{43}$/.test(signature)) return false;
+    const expiresAt = Number(expires);
+    if (expiresAt * 1000 <= now) return false;
+    const expected = await this.mac(fileId, expiresAt);
+    const given = Buffer.from(signature, 'base64url');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+}
