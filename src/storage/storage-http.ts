@@ -42,7 +42,9 @@ function declaredLengthLimit(maxUploadBytes: number): RequestHandler {
 /** Middleware for POST /graphql: declared-length check, then the GraphQL multipart request parser. */
 export function uploadMiddleware(services: Services): RequestHandler[] {
   const max = services.config.maxUploadBytes;
-  return [declaredLengthLimit(max), graphqlUploadExpress({ maxFileSize: max, maxFiles: 1, maxFieldSize: MAX_MULTIPART_FIELD_BYTES })];
+  // busboy reports `limit` when a file reaches maxFileSize, so allow one byte more: a file of
+  // exactly `max` bytes passes, and the byte after it fails the upload (see UploadLimit).
+  return [declaredLengthLimit(max), graphqlUploadExpress({ maxFileSize: max + 1, maxFiles: 1, maxFieldSize: MAX_MULTIPART_FIELD_BYTES })];
 }
 
 export function storageReadiness(services: Services): ReadinessCheck {

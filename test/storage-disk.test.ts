@@ -1,0 +1,17 @@
+import fs from 'node:fs';
+import { startTestGateway } from './support/gateway';
+import { filesUnder, tempDir } from './support/storage';
+import { storageContract } from './storage/contract';
+
+storageContract('disk', async () => {
+  const dir = tempDir('alloy-objects-');
+  const gw = await startTestGateway({ env: { STORAGE_DRIVER: 'disk', STORAGE_DIR: dir } });
+  return {
+    gw,
+    objectKeys: async () => filesUnder(dir),
+    async close() {
+      await gw.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});

@@ -1,0 +1,114 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ByteRange, SignedUrlOptions, StorageDriver, WrittenObject } from '../../src/storage/backend/driver';
+import type { GraphQLResponse } from './http';
+
+export const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('hex');
+
+/** A multipart GraphQL upload as `curl -F` sends it: only the api-key header is added. */
+export async function uploadFile(
+  baseUrl: string,
+  apiKey: string | undefined,
+  folder: string,
+  fileName: string,
+  bytes: Buffer | string,
+  options: { name?: string; contentType?: string; headers?: Record<string, string>; select?: string } = {},
+): Promise<GraphQLResponse> {
+  const form = new FormData();
+  const select = options.select ?? 'id name path size contentType md5 etag';
+  form.append(
+    'operations',
+    JSON.stringify({
+      query: `mutation($folder: String!, $file: Upload!, $name: String) { uploadFile(folder: $folder, file: $file, name: $name) { ${select} } }`,
+      variables: { folder, file: null, name: options.name ?? null },
+    }),
+  );
+  form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+  form.append('0', new Blob([bytes], options.contentType ? { type: options.contentType } : {}), fileName);
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...options.headers },
+    body: form,
+  });
+  const text = await response.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`non-JSON answer (${response.status}): ${text.slice(0, 300)}`);
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+/** Wraps a driver and counts the calls that change stored objects. */
+export class CountingDriver implements StorageDriver {
+  writes = 0;
+  deletes = 0;
+  constructor(readonly inner: StorageDriver) {}
+  get name() {
+    return this.inner.name;
+  }
+  async write(key: string, source: Readable, options: { contentType: string }): Promise<WrittenObject> {
+    this.writes++;
+    return this.inner.write(key, source, options);
+  }
+  read(key: string, range?: ByteRange) {
+    return this.inner.read(key, range);
+  }
+  async delete(key: string) {
+    this.deletes++;
+    return this.inner.delete(key);
+  }
+  signedUrl(key: string, options: SignedUrlOptions) {
+    return this.inner.signedUrl(key, options);
+  }
+  check() {
+    return this.inner.check();
+  }
+}
+
+/** Polls until `check` returns a truthy value (for work done by background jobs); no timing asserted. */
+export async function eventually<T>(check: () => Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
+  const started = Date.now();
+  let last: T;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() - started > timeoutMs) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Every file under `dir`, as paths relative to it. */
+export function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((d) => d.isFile())
+    .map((d) => path.relative(dir, path.join(d.parentPath ?? (d as any).path, d.name)));
+}
+
+/** A throwaway service-account key so the gcs client can sign V4 URLs locally (the emulator does not check). */
+export function writeFakeServiceAccount(dir: string): string {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const file = path.join(dir, 'service-account.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      type: 'service_account',
+      project_id: 'demo-test',
+      private_key_id: 'test',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      client_email: 'alloy-test@demo-test.iam.gserviceaccount.com',
+      client_id: '1',
+      token_uri: 'http://127.0.0.1:9/token',
+    }),
+  );
+  return file;
+}
