@@ -1,0 +1,58 @@
+import { SingleBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
+import { fail, print, OutputOptions } from '../cli/output';
+import { withDatabase } from '../cli/with-database';
+import { AppError, ErrorCode } from '../graphql/errors';
+import { startQueue } from '../queue/queue';
+import { createStorageService } from './create-storage-service';
+import { importDirectory, ImportProgress, ImportSummary } from './import-directory';
+
+function progressBar(): ImportProgress {
+  const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} files  {file}', hideCursor: true, stream: process.stderr }, Presets.shades_classic);
+  return {
+    start: (total) => bar.start(total, 0, { file: '' }),
+    advance: (file) => bar.increment(1, { file: file.length > 40 ? `…${file.slice(-39)}` : file }),
+    stop: () => bar.stop(),
+  };
+}
+
+function humanSummary(summary: ImportSummary): string {
+  const mb = (summary.bytes / (1024 * 1024)).toFixed(1);
+  const lines = [
+    `Imported ${summary.files} files (${summary.bytes} bytes, ${mb} MB) in ${summary.seconds.toFixed(1)} s; ${summary.failures.length} failed`,
+  ];
+  for (const failure of summary.failures) lines.push(`  failed: ${failure.path}: ${failure.reason}`);
+  return lines.join('\n');
+}
+
+/** `alloy storage import <dir> --org <id> [--to /folder]`. */
+export function registerStorageCommands(program: Command): void {
+  const storage = program.command('storage').description("an organization's folders and files");
+  storage
+    .command('import <localDir>')
+    .description('upload a local directory tree (files over MAX_UPLOAD_BYTES are reported and skipped)')
+    .requiredOption('--org <orgId>', 'organization id')
+    .option('--to <folder>', 'destination folder', '/')
+    .option('--json', 'print one JSON object')
+    .action(async (localDir: string, opts: OutputOptions & { org: string; to: string }) => {
+      try {
+        const summary = await withDatabase(async ({ db, config, url, logger }) => {
+          const [org] = await db.query(`SELECT id FROM organizations WHERE id::text = $1`, [opts.org]);
+          if (!org) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
+          // Overwrites send deletion jobs; whichever gateway or worker runs consumes them.
+          const queue = await startQueue(url, logger, { supervise: false });
+          try {
+            const service = createStorageService(db, config, queue);
+            const showBar = !opts.json && process.stderr.isTTY;
+            return await importDirectory(service, opts.org, localDir, opts.to, showBar ? progressBar() : undefined);
+          } finally {
+            await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
+          }
+        });
+        print(opts, summary, () => humanSummary(summary));
+        if (summary.failures.length) process.exitCode = 1;
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+}
