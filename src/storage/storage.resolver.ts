@@ -1,11 +1,14 @@
+import type { Readable } from 'node:stream';
 import DataLoader from 'dataloader';
 import { FileUpload, GraphQLUpload } from 'graphql-upload-minimal';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
+import { AppError, ErrorCode } from '../graphql/errors';
 import { registerNodeFetcher } from '../graphql/node';
 import { pageSize } from '../graphql/relay';
 import type { StorageEntry } from './storage-entry.entity';
 import { isUuid } from './storage.service';
+import { fileTooLarge } from './upload-limit';
 import { DeleteEntryPayload, Entry, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
 
 /** Per-request loaders, so a page of 100 entries costs one query per field kind, not 100. */
@@ -135,11 +138,21 @@ export class StorageResolver {
     @Ctx() ctx: GatewayContext,
   ): Promise<File> {
     const { organizationId } = requirePrincipal(ctx);
-    const upload = await file;
-    const row = await ctx.services.storage.uploadFile(organizationId, {
+    const storage = ctx.services.storage;
+    let upload: FileUpload;
+    let source: Readable;
+    try {
+      upload = await file;
+      // Throws if the parser already gave up on this file (over the limit, client went away).
+      source = upload.createReadStream();
+    } catch (error) {
+      if ((error as { status?: number }).status === 413) throw fileTooLarge(storage.maxUploadBytes);
+      throw new AppError(ErrorCode.BAD_USER_INPUT, `The upload could not be read: ${(error as Error).message}`, { argument: 'file' });
+    }
+    const row = await storage.uploadFile(organizationId, {
       folder,
       name: name ?? upload.filename ?? '',
-      source: upload.createReadStream(),
+      source,
       contentType: upload.mimetype,
     });
     return toEntry(row) as File;

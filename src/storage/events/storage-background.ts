@@ -26,6 +26,7 @@ export async function startStorageBackground(services: Services, logger: Logger)
       .then((swept) => swept && logger.info({ swept }, 'reclaimed orphaned upload objects'))
       .catch((error) => logger.warn({ err: error }, 'orphan sweep failed; will retry'));
   };
+  sweep(); // whatever a crash of the previous run left behind
   const timer = setInterval(sweep, SWEEP_EVERY_MS);
   timer.unref();
 
