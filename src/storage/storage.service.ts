@@ -72,10 +72,14 @@ export class StorageService {
 
   // ---------------------------------------------------------------- reads
 
-  /** The root folder's id, created on first use. */
-  async rootId(organizationId: string, manager: EntityManager = this.db.manager): Promise<string> {
+  /**
+   * The root folder's id, created on first use. Always in its own statement outside the caller's
+   * transaction: caching an id that a transaction later rolls back would poison every later call.
+   */
+  async rootId(organizationId: string): Promise<string> {
     const known = this.roots.get(organizationId);
     if (known) return known;
+    const manager = this.db.manager;
     const inserted = await manager.query(
       `INSERT INTO storage_entries (organization_id, parent_id, kind, name) VALUES ($1, NULL, 'folder', '')
        ON CONFLICT (organization_id) WHERE parent_id IS NULL DO NOTHING RETURNING id`,
@@ -90,7 +94,7 @@ export class StorageService {
 
   async findByPath(organizationId: string, path: string, manager: EntityManager = this.db.manager): Promise<StorageEntry | null> {
     const segments = parsePath(path);
-    await this.rootId(organizationId, manager);
+    await this.rootId(organizationId);
     const rows = await manager.query(
       `${WALK} SELECT ${COLUMNS} FROM storage_entries WHERE id = (SELECT id FROM walk WHERE depth = cardinality($2::text[]))`,
       [organizationId, segments],
@@ -177,15 +181,17 @@ export class StorageService {
 
   async createFolder(organizationId: string, path: string): Promise<StorageEntry> {
     const segments = parsePath(path);
-    return this.db.transaction(async (tx) => {
-      const id = await this.makeFolders(tx, organizationId, segments);
-      return (await tx.query(`SELECT ${COLUMNS} FROM storage_entries WHERE id = $1`, [id]))[0];
-    });
+    return retryOnDeadlock(() =>
+      this.db.transaction(async (tx) => {
+        const id = await this.makeFolders(tx, organizationId, segments);
+        return (await tx.query(`SELECT ${COLUMNS} FROM storage_entries WHERE id = $1`, [id]))[0];
+      }),
+    );
   }
 
   /** `mkdir -p` inside `tx`; the id of the deepest folder. */
   private async makeFolders(tx: EntityManager, organizationId: string, segments: string[]): Promise<string> {
-    const rootId = await this.rootId(organizationId, tx);
+    const rootId = await this.rootId(organizationId);
     const [deepest]: Array<{ id: string; kind: string; depth: number }> = await tx.query(
       `${WALK} SELECT id, kind, depth FROM walk ORDER BY depth DESC LIMIT 1`,
       [organizationId, segments],
@@ -327,7 +333,7 @@ export class StorageService {
       const limit = new UploadLimit(this.maxUploadBytes, input.source);
       const written = await this.driver.write(objectKey, limit, { contentType });
       const etag = objectId.replace(/-/g, '');
-      const row = await this.db.transaction(async (tx) => {
+      const row = await retryOnDeadlock(() => this.db.transaction(async (tx) => {
         const [claimed] = await tx.query(`DELETE FROM storage_pending_objects WHERE object_key = $1 RETURNING object_key`, [objectKey]);
         // The sweeper took it (the upload outlived the sweep threshold): the object is gone.
         if (claimed.length === 0) throw new Error(`upload of ${path} expired before it was committed`);
@@ -354,7 +360,7 @@ export class StorageService {
           await enqueueObjectDeletion(this.queue, tx, [existing.objectKey]);
           return rows[0] as StorageEntry;
         }
-      });
+      }));
       committed = true;
       return row;
     } catch (error) {
@@ -426,6 +432,19 @@ export class StorageService {
       });
       swept += batch;
       if (batch < 100) return swept;
+    }
+  }
+}
+
+const PG_DEADLOCK = '40P01';
+
+/** Concurrent `mkdir -p` of overlapping paths can deadlock; the loser simply runs again. */
+async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (pgCode(error) !== PG_DEADLOCK || attempt >= attempts) throw error;
     }
   }
 }

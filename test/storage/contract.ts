@@ -148,6 +148,19 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       expect(await keysOf(o.orgId)).toHaveLength(1);
     });
 
+    it('creates overlapping folder paths from concurrent uploads and createFolder calls in a new organization', async () => {
+      const o = await freshOrg();
+      const results = await Promise.all([
+        ...Array.from({ length: 12 }, (_, i) => uploadFile(gw.url, o.apiKey, `/deep/a/b${i % 3}/c${i % 4}`, `f${i}.txt`, `${i}`)),
+        ...Array.from({ length: 6 }, (_, i) => gql(`mutation($p: String!) { createFolder(path: $p) { path } }`, { p: `/deep/a/b${i % 3}/c${i}` }, o.apiKey)),
+      ]);
+      for (const r of results) expect(r.body.errors).toBeUndefined();
+      const tree = await gql(`{ folder(path: "/deep/a") { children { totalCount } } root: folder(path: "/") { children { totalCount } } }`, {}, o.apiKey);
+      expect(tree.body.data).toEqual({ folder: { children: { totalCount: 3 } }, root: { children: { totalCount: 1 } } });
+      // /deep, /deep/a, 3 × b, 12 × (b, c) from the uploads, b1/c4 and b2/c5 from createFolder; 12 files.
+      expect(await rowsOf(o.orgId)).toBe(2 + 3 + 12 + 2 + 12);
+    });
+
     it('renames and moves a folder with 1,000 descendants without touching any object', async () => {
       const o = await freshOrg();
       const storage = gw.services.storage;
