@@ -1,6 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { RequestHandler, Response, Router } from 'express';
+import { Request, RequestHandler, Response, Router } from 'express';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { authenticateHeaders } from '../auth/authenticate-request';
 import type { Services } from '../app/services';
@@ -76,8 +75,8 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 }
 
 /** The file the request may read, or an HTTP answer already sent. */
-async function authorizedFile(services: Services, req: IncomingMessage & { params: { id: string }; query: Record<string, unknown> }, res: Response): Promise<StorageEntry | null> {
-  const { id } = req.params;
+async function authorizedFile(services: Services, req: Request, res: Response): Promise<StorageEntry | null> {
+  const id = String(req.params.id);
   const hasKey = typeof req.headers['api-key'] === 'string' && req.headers['api-key'].trim() !== '';
   let row: StorageEntry | null = null;
   if (hasKey) {
@@ -114,7 +113,7 @@ export function contentRouter(services: Services): Router {
   const router = Router();
   router.get('/files/:id/content', async (req, res, next) => {
     try {
-      const file = await authorizedFile(services, req as never, res);
+      const file = await authorizedFile(services, req, res);
       if (!file) return;
       const size = Number(file.size);
       const etag = `"${file.etag}"`;

@@ -390,7 +390,24 @@ export function storageContract(driverName: string, start: () => Promise<Storage
         expect(bad.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
       });
 
-      it('answers 304 to a matching If-None-Match, and 200 once the file changed', async () => {
+      it('stores and serves an empty file', async () => {
+        const empty = (await uploadFile(gw.url, org.apiKey, '/dl', 'empty.txt', Buffer.alloc(0))).body.data.uploadFile;
+        expect(empty).toMatchObject({ size: 0, md5: md5('') });
+        const res = await download(empty.id);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-length')).toBe('0');
+        expect(await res.text()).toBe('');
+        expect((await download(empty.id, { range: 'bytes=0-' })).status).toBe(416);
+      });
+
+      it('answers HEAD with the headers only', async () => {
+        const res = await fetch(`${gw.url}/files/${file.id}/content`, { method: 'HEAD', headers: { 'api-key': org.apiKey } });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-length')).toBe(String(bytes.length));
+        expect(await res.text()).toBe('');
+      });
+
+      it('answers 304 to a matching If-None-Match, and 200 to another etag', async () => {
         const etag = `"${file.etag}"`;
         const cached = await download(file.id, { 'if-none-match': etag });
         expect(cached.status).toBe(304);
