@@ -71,14 +71,16 @@ export function requestLogging(logger: Logger): RequestHandler {
     const log: RequestLog = { requestId, startedAt: performance.now() };
     res.locals.requestLog = log;
     res.setHeader('x-request-id', requestId);
-    res.once('close', () => finish(logger, req, res, log));
+    // Read now: routers mounted on a path rewrite req.path while they handle the request.
+    const path = req.path;
+    res.once('close', () => finish(logger, req, res, log, path));
     next();
   };
 }
 
-function finish(logger: Logger, req: Request, res: Response, log: RequestLog): void {
+function finish(logger: Logger, req: Request, res: Response, log: RequestLog, path: string): void {
   const seconds = (performance.now() - log.startedAt) / 1000;
-  const route = routeOf(req.path);
+  const route = routeOf(path);
   const operationName =
     log.operationName ?? (route === 'graphql' && typeof req.body?.operationName === 'string' ? req.body.operationName : null);
   const operation = route === 'graphql' ? operationLabel(operationName) : '';
@@ -91,7 +93,7 @@ function finish(logger: Logger, req: Request, res: Response, log: RequestLog): v
     {
       requestId: log.requestId,
       method: req.method,
-      path: req.path,
+      path,
       status,
       durationMs: Math.round(seconds * 1e6) / 1e3,
       organizationId: log.organizationId,
@@ -104,11 +106,13 @@ function finish(logger: Logger, req: Request, res: Response, log: RequestLog): v
   );
 }
 
-const logsByContext = new WeakMap<object, RequestLog>();
+// A symbol key, because Apollo hands plugins a shallow copy of the context (own symbol
+// properties are copied; a WeakMap entry for the original object would not be found).
+const REQUEST_LOG = Symbol('requestLog');
 
 /** Links a GraphQL context to its request's log record, for `requestLogPlugin`. */
 export function withRequestLog<T extends object>(context: T, res: Response): T {
-  logsByContext.set(context, requestLogOf(res));
+  (context as Record<symbol, unknown>)[REQUEST_LOG] = requestLogOf(res);
   return context;
 }
 
@@ -116,7 +120,7 @@ export function withRequestLog<T extends object>(context: T, res: Response): T {
 export function requestLogPlugin(): ApolloServerPlugin<any> {
   return {
     async requestDidStart({ contextValue }) {
-      const log = logsByContext.get(contextValue);
+      const log = (contextValue as Record<symbol, RequestLog | undefined>)[REQUEST_LOG];
       if (!log) return;
       return {
         async didResolveOperation({ operationName }) {
