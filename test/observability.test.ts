@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { metrics, operationLabel, registerGauge } from '../src/observability/metrics';
 import { graphql } from './support/http';
+import { runExample } from './support/readme';
 import { startTestGateway, TestGateway } from './support/gateway';
 
 /** Collects the gateway's log output, one parsed JSON object per line. */
@@ -176,6 +177,25 @@ describe('request logs and metrics', () => {
     expect(sample(text, 'alloy_test_queue_depth', {})).toBe(9);
   });
 
+  it('README: the rate limit headers example prints the key\'s budget', async () => {
+    const { apiKey } = await gw.services.organizations.createKey(org.orgId, 'readme-headers');
+    const { stdout, stderr, code } = await runExample('rate-limit-headers', { ALLOY_URL: gw.url, API_KEY: apiKey });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^RateLimit-Limit: 2\r?$/im);
+    expect(stdout).toMatch(/^RateLimit-Remaining: 1\r?$/im);
+    expect(stdout).toMatch(/^RateLimit-Reset: \d+\r?$/im);
+  });
+
+  it('README: the metrics example finds its request counted', async () => {
+    const { apiKey } = await gw.services.organizations.createKey(org.orgId, 'readme-metrics');
+    const { stdout, stderr, code } = await runExample('metrics', { ALLOY_URL: gw.url, API_KEY: apiKey });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^alloy_http_requests_total\{route="graphql",operation="Hello",status="200"\} 1$/);
+  });
+
+  // Last: it fills the process's operation names.
   it('bounds the operation label: names past the first 200, and odd ones, count as other', () => {
     expect(operationLabel(null)).toBe('anonymous');
     expect(operationLabel('has space')).toBe('other');
