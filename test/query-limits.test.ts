@@ -75,6 +75,13 @@ describe('query limits (defaults)', () => {
     }
   });
 
+  it('bounds the nesting of introspection lists, which the depth limit does not count', async () => {
+    const query = '{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }';
+    for (const headers of [{}, { 'api-key': apiKey }] as Array<Record<string, string>>) {
+      expectTooComplex(await graphql(gw.url, query, {}, { headers }), 'depth');
+    }
+  });
+
   it('refuses more than MAX_ALIASES aliases', async () => {
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: organization { id }`).join(' ')} }`;
     expect((await graphql(gw.url, aliases(QUERY_LIMIT_DEFAULTS.maxAliases), {}, { apiKey })).status).toBe(200);

@@ -143,6 +143,8 @@ function costLimitPlugin(maxCost: number): ApolloServerPlugin<any> {
 
 // graphql-js's wording, typo included ("more that") in 16.x.
 const VALIDATION_ABORTED_MESSAGE = 'Validation aborted.';
+// graphql-js's MaxIntrospectionDepthRule (in the specified rules).
+const INTROSPECTION_DEPTH_MESSAGE = 'Maximum introspection depth exceeded';
 const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more th(?:an|at) (\d+) tokens/;
 
 function queryLimitOf(error: unknown): { limit: LimitName; message: string } | null {
@@ -150,6 +152,9 @@ function queryLimitOf(error: unknown): { limit: LimitName; message: string } | n
   if (!original) return null;
   if (original.extensions?.code === ErrorCode.QUERY_TOO_COMPLEX) {
     return { limit: original.extensions.limit as LimitName, message: original.message };
+  }
+  if (original.message === INTROSPECTION_DEPTH_MESSAGE) {
+    return { limit: 'depth', message: 'Introspection nesting limit exceeded (fields, interfaces, possibleTypes or inputFields nested more than 3 deep).' };
   }
   if (original.message === VALIDATION_ABORTED_MESSAGE) {
     return { limit: 'validation', message: 'Query too complex to validate (too many fields of the same name to compare).' };
@@ -163,7 +168,8 @@ type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQL
 
 /**
  * Apollo answers limit violations found while parsing or validating as GRAPHQL_PARSE_FAILED /
- * GRAPHQL_VALIDATION_FAILED (already HTTP 400); this gives them the contract's QUERY_TOO_COMPLEX.
+ * GRAPHQL_VALIDATION_FAILED (already HTTP 400); this gives them the contract's QUERY_TOO_COMPLEX,
+ * graphql-js's own limits (tokens, introspection nesting, the same-name field budget) included.
  */
 export function withQueryLimitCodes(formatError: FormatError): FormatError {
   return (formatted, error) => {

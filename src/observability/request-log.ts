@@ -51,8 +51,9 @@ export function recordPrincipal(res: Response, principal: Principal | null): voi
  * the context: a bad key, a spent rate limit), which no Apollo request hook sees.
  */
 export function recordError(res: Response, error: unknown): void {
-  const code = (error as { extensions?: { code?: unknown } })?.extensions?.code;
-  if (typeof code !== 'string') return;
+  const given = (error as { extensions?: { code?: unknown } })?.extensions?.code;
+  // Anything without a code (a database failure) is answered as an internal error.
+  const code = typeof given === 'string' ? given : 'INTERNAL_SERVER_ERROR';
   requestLogOf(res).errorCode = code;
   metrics.graphqlErrors.inc({ code });
 }
