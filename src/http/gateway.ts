@@ -101,7 +101,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
     bodyErrors(config.maxJsonBodyBytes),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GatewayContext> => {
-        let principal;
+        let principal: Awaited<ReturnType<typeof authenticateHeaders>>;
         try {
           principal = await authenticateHeaders(req.headers, services.auth);
           recordPrincipal(res, principal);
