@@ -3,6 +3,8 @@ import type { Config } from '../config/config';
 import type { Queue } from '../queue/queue';
 import { AuthService } from '../auth/auth.service';
 import { OrganizationService } from '../auth/organization.service';
+import { TeammateService } from '../teammates/teammate.service';
+import { WorkflowService } from '../workflows/workflow.service';
 
 /** Every service of the gateway, built once per process from the data source and config. */
 export interface Services {
@@ -11,14 +13,19 @@ export interface Services {
   auth: AuthService;
   organizations: OrganizationService;
   queue: Queue;
+  workflows: WorkflowService;
+  teammates: TeammateService;
 }
 
 export function createServices(db: DataSource, config: Config, queue: Queue): Services {
+  const workflows = new WorkflowService(db, queue);
   return {
     config,
     db,
     queue,
     auth: new AuthService(db),
     organizations: new OrganizationService(db),
+    workflows,
+    teammates: new TeammateService(db, workflows),
   };
 }

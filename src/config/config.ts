@@ -19,6 +19,10 @@ export interface Config {
   dataDir: string;
   /** Key for HMAC-signed download URLs of the disk driver; if absent one is kept in the database. */
   urlSigningSecret: string | undefined;
+  /** How long a workflow worker's claim on a run lasts unrenewed; bounds how long a dead worker's run stays RUNNING. */
+  workflowLeaseSeconds: number;
+  /** Workflow runs one worker process executes at once. */
+  workflowConcurrency: number;
 }
 
 /** A configuration problem, reported to the operator as one line that names the variable. */
@@ -114,5 +118,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     nodeEnv,
     dataDir,
     urlSigningSecret: secret,
+    workflowLeaseSeconds: integer(env, 'WORKFLOW_LEASE_SECONDS', 30, 2, 3600),
+    workflowConcurrency: integer(env, 'WORKFLOW_CONCURRENCY', 4, 1, 64),
   };
 }
