@@ -68,8 +68,10 @@ async function runHttp(id: string, step: HttpStep, context: RunContext): Promise
     });
     body = await readBody(response);
   } catch (error) {
+    // By name: the abort error is a DOMException, which is not an Error of every realm.
+    const name = (error as { name?: unknown } | null)?.name;
     const reason =
-      error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+      name === 'TimeoutError' || name === 'AbortError'
         ? `timed out after ${timeoutMs} ms`
         : `failed: ${describeFetchError(error)}`;
     const message = `Step "${id}": POST ${step.url} ${reason}`;
