@@ -108,7 +108,9 @@ describe('workflows: triggerWorkflow and the run executor', () => {
   it('fails the run when the target does not answer within timeoutMs, or cannot be reached', async () => {
     hooks.route('/hang', () => new Promise(() => {}));
     const hanging = await createWorkflow({ name: 'hang', startStep: 'call', steps: { call: { type: 'http', url: `${hooks.url}/hang`, timeoutMs: 300 } } });
-    const closed = await createWorkflow({ name: 'closed', startStep: 'call', steps: { call: { type: 'http', url: 'http://127.0.0.1:1/nothing' } } });
+    const gone = await startHookServer();
+    await gone.close(); // its port now refuses connections
+    const closed = await createWorkflow({ name: 'closed', startStep: 'call', steps: { call: { type: 'http', url: `${gone.url}/nothing` } } });
     const [a, b] = await Promise.all([trigger(hanging, {}), trigger(closed, {})]);
     const hangRun = await finished(a.body.data.triggerWorkflow.runId);
     expect(hangRun.status).toBe('FAILED');
