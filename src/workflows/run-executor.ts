@@ -19,8 +19,6 @@ export interface ExecutorOptions {
   leaseMs: number;
   /** Runs executed at once by this process. */
   concurrency: number;
-  /** How many times a run is put back after its worker stopped responding before it FAILS. */
-  maxRecoveries?: number;
   pollingIntervalSeconds?: number;
 }
 
@@ -89,16 +87,50 @@ export async function sweepExpiredLeases(
 }
 
 /**
+ * Runs `sweepExpiredLeases` every third of the lease. It runs in every process that starts
+ * background work (gateway with or without worker, and `alloy worker`), so a run whose worker
+ * died leaves RUNNING as long as any Alloy process is up, even when no other worker is.
+ */
+export class LeaseSweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly queue: Queue,
+    private readonly logger: Logger,
+    private readonly options: { leaseMs: number; maxRecoveries?: number },
+  ) {}
+
+  start(): void {
+    const every = Math.max(500, Math.floor(this.options.leaseMs / 3));
+    this.timer = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = sweepExpiredLeases(this.db, this.queue, this.options.maxRecoveries)
+        .then(({ requeued, failed }) => {
+          if (requeued.length || failed.length) this.logger.warn({ requeued, failed }, 'recovered runs of unresponsive workers');
+        })
+        .catch((error) => this.logger.error({ err: error }, 'lease sweep failed'))
+        .finally(() => (this.sweeping = undefined));
+    }, every);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.sweeping;
+  }
+}
+
+/**
  * The workflow run executor: pg-boss workers that run each queued run's steps from `next_step`
- * along `next`, holding a renewed lease on the run while they do, plus the lease sweeper.
+ * along `next`, holding a renewed lease on the run while they do (see LeaseSweeper for the rest).
  * Stopping lets each current step finish, saves the progress and puts the run back in the queue.
  */
 export class RunExecutor {
   private stopping = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly workerIds: string[] = [];
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<unknown> | undefined;
   private readonly onLocalRun = () => this.workerIds.forEach((id) => this.queue.notifyWorker(id));
 
   constructor(
@@ -125,25 +157,13 @@ export class RunExecutor {
       this.workerIds.push(id);
     }
     runQueuedLocally.on('queued', this.onLocalRun);
-    const sweepEvery = Math.max(500, Math.floor(this.options.leaseMs / 3));
-    this.sweepTimer = setInterval(() => {
-      if (this.sweeping) return;
-      this.sweeping = sweepExpiredLeases(this.db, this.queue, this.options.maxRecoveries)
-        .then(({ requeued, failed }) => {
-          if (requeued.length || failed.length) this.logger.warn({ requeued, failed }, 'recovered runs of unresponsive workers');
-        })
-        .catch((error) => this.logger.error({ err: error }, 'lease sweep failed'))
-        .finally(() => (this.sweeping = undefined));
-    }, sweepEvery);
-    this.sweepTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     runQueuedLocally.off('queued', this.onLocalRun);
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.queue.offWork(RUN_QUEUE);
-    await Promise.allSettled([...this.inFlight, this.sweeping]);
+    await Promise.allSettled([...this.inFlight]);
   }
 
   private async track(work: Promise<void>): Promise<void> {
