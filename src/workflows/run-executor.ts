@@ -177,8 +177,9 @@ export class RunExecutor {
 
   /** Runs one queued run to its end (or to the current step's end when stopping). */
   async execute(runId: string): Promise<void> {
-    // A job fetched while stopping goes back to pg-boss (failed jobs are retried).
-    if (this.stopping) throw new Error('the executor is stopping');
+    // A job fetched while stopping is handed on as a fresh job rather than failed: pg-boss may be
+    // closing and could lose the failure, leaving the job active until it expires.
+    if (this.stopping) return this.requeueUnclaimed(runId);
     const token = randomUUID();
     const claimed = returned<ClaimedRun>(
       await this.db.query(
@@ -265,6 +266,13 @@ export class RunExecutor {
         JSON.stringify(steps),
       ],
     );
+  }
+
+  private async requeueUnclaimed(runId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [queued] = await tx.query(`SELECT 1 FROM workflow_runs WHERE id = $1 AND status = 'QUEUED' FOR UPDATE`, [runId]);
+      if (queued) await enqueueRun(this.queue, tx, runId);
+    });
   }
 
   /** Stopping: the finished steps are kept and the run goes back to the queue at the next step. */
