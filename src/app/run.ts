@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Config } from '../config/config';
 import { databaseForProcess } from '../db/database-for-process';
 import { openDatabase } from '../db/data-source';
@@ -58,13 +59,18 @@ export async function run(config: Config, options: RunOptions): Promise<void> {
     const created = await createFirstOrganization(dataSource);
     const gateway = await startGateway({ services, logger });
     shutdownSteps.push({ name: 'http', stop: () => gateway.close() });
-    announce(logger, gateway.url, created, database.embedded);
+    announce(logger, gateway.url, created, database.embedded ? config.dataDir : null);
   } else {
     logger.info({ workflows: options.workflows }, 'worker started');
   }
 }
 
-function announce(logger: Logger, url: string, created: { orgId: string; apiKey: string } | null, embedded: boolean) {
+function announce(
+  logger: Logger,
+  url: string,
+  created: { orgId: string; apiKey: string } | null,
+  embeddedDataDir: string | null,
+) {
   const lines = [`Alloy gateway ready: ${url}/graphql`, `Playground: open ${url}/graphql in a browser`];
   if (created) {
     lines.push(
@@ -72,7 +78,10 @@ function announce(logger: Logger, url: string, created: { orgId: string; apiKey:
       `API key: ${created.apiKey}`,
     );
   }
-  if (embedded) lines.push('Database: embedded PostgreSQL under .data/ (set DATABASE_URL to use your own)');
+  if (embeddedDataDir) {
+    const shown = path.relative(process.cwd(), embeddedDataDir) || '.';
+    lines.push(`Database: embedded PostgreSQL under ${shown.startsWith('..') ? embeddedDataDir : shown}/ (set DATABASE_URL to use your own)`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   logger.info({ url }, 'listening');
 }

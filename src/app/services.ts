@@ -3,6 +3,9 @@ import type { Config } from '../config/config';
 import type { Queue } from '../queue/queue';
 import { AuthService } from '../auth/auth.service';
 import { OrganizationService } from '../auth/organization.service';
+import { ApiKeyRateLimiter } from '../limits/rate-limit';
+import { TeammateService } from '../teammates/teammate.service';
+import { WorkflowService } from '../workflows/workflow.service';
 import { createStorageService, StorageService } from '../storage/create-storage-service';
 
 /** Every service of the gateway, built once per process from the data source and config. */
@@ -12,16 +15,24 @@ export interface Services {
   auth: AuthService;
   organizations: OrganizationService;
   queue: Queue;
+  /** Per-API-key request budget; `/graphql` spends from it, and so should other keyed routes. */
+  rateLimits: ApiKeyRateLimiter;
+  workflows: WorkflowService;
+  teammates: TeammateService;
   storage: StorageService;
 }
 
 export function createServices(db: DataSource, config: Config, queue: Queue): Services {
+  const workflows = new WorkflowService(db, queue);
   return {
     config,
     db,
     queue,
     auth: new AuthService(db),
     organizations: new OrganizationService(db),
+    rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
+    workflows,
+    teammates: new TeammateService(db, workflows),
     storage: createStorageService(db, config, queue),
   };
 }

@@ -3,6 +3,10 @@
 import { ApiKey } from '../auth/api-key.entity';
 import { Organization } from '../auth/organization.entity';
 import { Setting } from './setting.entity';
+import { Teammate } from '../teammates/teammate.entity';
+import { WorkflowIdempotencyKey } from '../workflows/idempotency-key.entity';
+import { WorkflowRun } from '../workflows/workflow-run.entity';
+import { Workflow } from '../workflows/workflow.entity';
 import { PendingObject, StorageEntry } from '../storage/storage-entry.entity';
 
-export const entities = [Organization, ApiKey, Setting, StorageEntry, PendingObject];
+export const entities = [Organization, ApiKey, Setting, Workflow, WorkflowRun, WorkflowIdempotencyKey, Teammate, StorageEntry, PendingObject];

@@ -3,11 +3,13 @@ import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchema, NonEmptyArray } from 'type-graphql';
 import { OrganizationResolver } from '../auth/organization.resolver';
+import { TeammateResolver } from '../teammates/teammate.resolver';
+import { WorkflowResolver, WorkflowRunResolver } from '../workflows/workflow.resolver';
 import { storageResolvers } from '../storage/storage.resolver';
 import { NodeResolver } from './node';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const resolvers: NonEmptyArray<Function> = [OrganizationResolver, NodeResolver, ...storageResolvers];
+export const resolvers: NonEmptyArray<Function> = [OrganizationResolver, WorkflowResolver, WorkflowRunResolver, TeammateResolver, NodeResolver, ...storageResolvers];
 
 let built: GraphQLSchema | undefined;
 

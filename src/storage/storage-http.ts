@@ -83,9 +83,12 @@ async function authorizedFile(services: Services, req: Request, res: Response): 
     let principal;
     try {
       principal = await authenticateHeaders(req.headers, services.auth);
+      // Keyed downloads spend from the same per-key budget as /graphql.
+      if (principal) await services.rateLimits.consume(principal.keyId, res);
     } catch (error) {
       if (error instanceof AppError) {
-        sendError(res, 401, String(error.extensions.code), error.message);
+        const status = (error.extensions.http as { status?: number } | undefined)?.status ?? 400;
+        sendError(res, status, String(error.extensions.code), error.message);
         return null;
       }
       throw error;

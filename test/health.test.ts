@@ -1,0 +1,46 @@
+import { startGateway, Gateway } from '../src/http/gateway';
+import { createLogger } from '../src/observability/logger';
+import { startTestGateway, TestGateway } from './support/gateway';
+
+describe('GET /healthz and GET /readyz', () => {
+  let gw: TestGateway;
+  let failing: Gateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ background: false });
+    // A second gateway on the same services, with one dependency that does not answer.
+    failing = await startGateway({
+      services: gw.services,
+      logger: createLogger('silent'),
+      port: 0,
+      host: '127.0.0.1',
+      readinessChecks: [{ name: 'storage', check: async () => Promise.reject(new Error('bucket unreachable')) }],
+    });
+  });
+  afterAll(async () => {
+    await failing?.close();
+    await gw?.close();
+  });
+
+  it('/healthz answers 200 without a key', async () => {
+    const res = await fetch(`${gw.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('/readyz answers 200 when the database answers', async () => {
+    const res = await fetch(`${gw.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ready: true, checks: { database: { ok: true } } });
+  });
+
+  it('/readyz answers 503 naming the dependency that does not answer', async () => {
+    const res = await fetch(`${failing.url}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({
+      ready: false,
+      checks: { database: { ok: true }, storage: { ok: false, error: 'bucket unreachable' } },
+    });
+    expect((await fetch(`${failing.url}/healthz`)).status).toBe(200);
+  });
+});

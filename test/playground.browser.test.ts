@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
+import { startTestGateway, TestGateway } from './support/gateway';
+
+/**
+ * The playground in a real headless Chromium (Debian's package; `.ci/run` installs it). It must
+ * run in CI, so a missing browser fails the test instead of skipping it.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+
+const QUERY_EDITOR = '.graphiql-query-editor .monaco-editor[data-uri$="operation.graphql"]';
+const HEADERS_EDITOR = '.monaco-editor[data-uri$="request-headers.json"]';
+const RESULT = '.result-window .view-lines';
+
+function vmModulesEnabled(): boolean {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--experimental-vm-modules');
+}
+
+describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
+  let gw: TestGateway;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let org: { orgId: string; apiKey: string };
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium not found at ${CHROMIUM}. The playground test needs it: \`apt-get install chromium\` ` +
+          '(`.ci/run` does), or set CHROMIUM_PATH. `npx playwright install` needs internet and is not used.',
+      );
+    }
+    if (!vmModulesEnabled()) {
+      throw new Error(
+        'The playground loads its bundle with a dynamic import(), which Jest only allows with ' +
+          '`node --experimental-vm-modules`: run `npm test`, or `NODE_OPTIONS=--experimental-vm-modules npx jest ' +
+          'test/playground.browser.test.ts`.',
+      );
+    }
+    gw = await startTestGateway({ background: false });
+    org = await gw.createOrg('Playground Org');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    context = await browser.newContext();
+    // Context-wide, so requests of workers and any popup are recorded as well.
+    context.on('request', (request) => requests.push(request.url()));
+    page = await context.newPage();
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await gw?.close();
+  });
+
+  it('runs { organization { name } } with the api-key header and shows the name', async () => {
+    const response = await page.goto(`${gw.url}/graphql`, { waitUntil: 'load' });
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-type']).toMatch(/text\/html/);
+    await expect(page.locator('#alloy-playground-note').innerText()).resolves.toMatch(/api-key/);
+
+    const queryEditor = page.locator(QUERY_EDITOR);
+    await queryEditor.waitFor({ state: 'visible', timeout: 30_000 });
+    await queryEditor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText('{ organization { name } }');
+
+    await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
+    const headersEditor = page.locator(HEADERS_EDITOR);
+    await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
+    await headersEditor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+
+    const answered = page.waitForResponse(
+      (r) => r.url() === `${gw.url}/graphql` && r.request().method() === 'POST' && (r.request().postData() ?? '').includes('organization'),
+    );
+    await page.locator('button.graphiql-execute-button').click();
+    const graphqlResponse = await answered;
+    expect(graphqlResponse.status()).toBe(200);
+    expect(graphqlResponse.request().headers()['api-key']).toBe(org.apiKey);
+
+    const result = page.locator(RESULT);
+    await expect(
+      result
+        .filter({ hasText: 'Playground Org' })
+        .waitFor({ state: 'visible', timeout: 15_000 })
+        .then(() => true),
+    ).resolves.toBe(true);
+    const text = (await result.innerText()).replace(/\u00a0/g, ' ');
+    expect(JSON.parse(text)).toEqual({ data: { organization: { name: 'Playground Org' } } });
+  }, 90_000);
+
+  it('made every request to 127.0.0.1 (no CDN)', () => {
+    const origin = new URL(gw.url);
+    expect(origin.hostname).toBe('127.0.0.1');
+    const network = requests.filter((url) => !/^(data|blob):/.test(url));
+    expect(network.length).toBeGreaterThan(3); // the page, its bundle, and the GraphQL requests
+    const elsewhere = network.filter((url) => new URL(url).hostname !== '127.0.0.1');
+    expect(elsewhere).toEqual([]);
+    expect(network.some((url) => url.startsWith(`${gw.url}/graphql/_ruru/`))).toBe(true);
+  });
+});

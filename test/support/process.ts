@@ -1,0 +1,103 @@
+import net from 'node:net';
+import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { CLI, ROOT, childEnv } from './cli';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True while a process with this pid exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A long-running `node bin/alloy.js <args>` whose output can be awaited line by line. */
+export class CliProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private waiters: Array<() => void> = [];
+
+  constructor(args: string[], env: Record<string, string>) {
+    this.child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: childEnv(env) });
+    this.child.stdout.setEncoding('utf8').on('data', (d: string) => this.append('stdout', d));
+    this.child.stderr.setEncoding('utf8').on('data', (d: string) => this.append('stderr', d));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+      this.notify();
+    }));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves with the first match of `pattern` on stdout; rejects if the process exits first or time runs out. */
+  waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        remove();
+        reject(new Error(`no output matching ${pattern} within ${timeoutMs} ms.\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
+      }, timeoutMs);
+      const check = () => {
+        const match = pattern.exec(this.stdout);
+        if (match) {
+          clearTimeout(timer);
+          remove();
+          resolve(match);
+        } else if (!this.running) {
+          clearTimeout(timer);
+          remove();
+          reject(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}.\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
+        }
+      };
+      const remove = () => (this.waiters = this.waiters.filter((w) => w !== check));
+      this.waiters.push(check);
+      check();
+    });
+  }
+
+  /** Sends `signal` and waits for the exit; SIGKILLs after `timeoutMs` (and then rejects). */
+  async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.running) return this.exited;
+    this.child.kill(signal);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        reject(new Error(`did not exit within ${timeoutMs} ms of ${signal}.\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private append(stream: 'stdout' | 'stderr', data: string) {
+    this[stream] += data;
+    this.notify();
+  }
+
+  private notify() {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
