@@ -28,10 +28,10 @@ describe('GET /healthz and GET /readyz', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('/readyz answers 200 when the database answers', async () => {
+  it('/readyz answers 200 when the database and storage answer', async () => {
     const res = await fetch(`${gw.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ready: true, checks: { database: { ok: true } } });
+    expect(await res.json()).toEqual({ ready: true, checks: { database: { ok: true }, storage: { ok: true } } });
   });
 
   it('/readyz answers 503 naming the dependency that does not answer', async () => {

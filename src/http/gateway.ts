@@ -102,7 +102,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
     '/graphql',
     express.json({ limit: config.maxJsonBodyBytes }),
     bodyErrors(config.maxJsonBodyBytes),
-    ...uploadMiddleware(services),
+    ...uploadMiddleware(services, CSRF_PREFLIGHT_HEADERS),
     bodyErrors(config.maxJsonBodyBytes),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GatewayContext> => {

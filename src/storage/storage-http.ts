@@ -38,12 +38,42 @@ function declaredLengthLimit(maxUploadBytes: number): RequestHandler {
   };
 }
 
-/** Middleware for POST /graphql: declared-length check, then the GraphQL multipart request parser. */
-export function uploadMiddleware(services: Services): RequestHandler[] {
-  const max = services.config.maxUploadBytes;
+/**
+ * The GraphQL multipart request parser, hardened for malformed bodies: every parser failure is a
+ * 4xx in the GraphQL error shape (busboy's own errors carry no status), and the parser always has
+ * an `error` listener (graphql-upload-minimal listens once, and a broken body can make busboy emit
+ * twice, which would otherwise crash the process).
+ */
+function multipartParser(maxUploadBytes: number, preflightHeaders: readonly string[]): RequestHandler {
   // busboy reports `limit` when a file reaches maxFileSize, so allow one byte more: a file of
   // exactly `max` bytes passes, and the byte after it fails the upload (see UploadLimit).
-  return [declaredLengthLimit(max), graphqlUploadExpress({ maxFileSize: max + 1, maxFiles: 1, maxFieldSize: MAX_MULTIPART_FIELD_BYTES })];
+  const parse = graphqlUploadExpress({ maxFileSize: maxUploadBytes + 1, maxFiles: 1, maxFieldSize: MAX_MULTIPART_FIELD_BYTES });
+  return (req, res, next) => {
+    if (!req.is('multipart/form-data')) return next();
+    // Without a preflight-forcing header Apollo refuses the request as CSRF; don't parse it first.
+    if (!preflightHeaders.some((name) => req.headers[name] !== undefined)) return next();
+    const pipe = req.pipe.bind(req);
+    req.pipe = ((destination: NodeJS.WritableStream, options?: { end?: boolean }) => {
+      destination.on('error', () => undefined);
+      return pipe(destination, options);
+    }) as typeof req.pipe;
+    parse(req, res, (error?: unknown) => {
+      if (!error) return next();
+      const status = (error as { status?: number }).status;
+      const message = error instanceof Error ? error.message : 'Malformed multipart request';
+      if (res.headersSent) return;
+      sendError(res, status && status >= 400 && status < 500 ? status : 400, 'BAD_REQUEST', `Malformed multipart request: ${message}`);
+    });
+  };
+}
+
+/**
+ * Middleware for POST /graphql: declared-length check, then the GraphQL multipart request parser
+ * (only for requests that carry one of Apollo's CSRF `preflightHeaders`).
+ */
+export function uploadMiddleware(services: Services, preflightHeaders: readonly string[]): RequestHandler[] {
+  const max = services.config.maxUploadBytes;
+  return [declaredLengthLimit(max), multipartParser(max, preflightHeaders)];
 }
 
 export function storageReadiness(services: Services): ReadinessCheck {
