@@ -82,6 +82,11 @@ describe('folder listing', () => {
     expect(root.body.data.folder.children.edges.map((e: any) => e.node.path)).toEqual(['/big', '/order']);
   });
 
+  it('answers first: 0 with no edges, the count, and whether there is a page', async () => {
+    const res = await list({ path: '/order', first: 0 });
+    expect(res.body.data.folder.children).toEqual({ totalCount: 7, pageInfo: { hasNextPage: true, endCursor: null }, edges: [] });
+  });
+
   it('refuses a page size over 100 and a cursor of something else', async () => {
     expect(errorCode(await list({ path: '/order', first: 101 }))).toBe('BAD_USER_INPUT');
     expect(errorCode(await list({ path: '/order', after: 'bm90LWEtY3Vyc29y' }))).toBe('BAD_USER_INPUT');

@@ -97,7 +97,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
 
   app.get('/metrics', metricsHandler);
   app.use(playgroundRouter({ endpoint: '/graphql' }));
-  app.use(contentRouter(services));
+  app.use(contentRouter(services, logger));
   app.use(
     '/graphql',
     express.json({ limit: config.maxJsonBodyBytes }),

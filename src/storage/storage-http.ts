@@ -5,6 +5,7 @@ import { authenticateHeaders } from '../auth/authenticate-request';
 import type { Services } from '../app/services';
 import { AppError } from '../graphql/errors';
 import type { ReadinessCheck } from '../http/health';
+import type { Logger } from '../observability/logger';
 import type { ByteRange } from './backend/driver';
 import { contentDisposition } from './content-disposition';
 import { isUuid } from './storage.service';
@@ -142,9 +143,9 @@ async function authorizedFile(services: Services, req: Request, res: Response): 
 }
 
 /** `GET /files/:id/content`: the bytes, with Range (206), ETag/If-None-Match (304) and the file name. */
-export function contentRouter(services: Services): Router {
+export function contentRouter(services: Services, logger: Logger): Router {
   const router = Router();
-  router.get('/files/:id/content', async (req, res, next) => {
+  router.get('/files/:id/content', async (req, res) => {
     try {
       const file = await authorizedFile(services, req, res);
       if (!file) return;
@@ -188,7 +189,9 @@ export function contentRouter(services: Services): Router {
         res.destroy(error as Error);
         return;
       }
-      next(error);
+      // e.g. the backend is unreachable; the detail goes to the log, not to the client.
+      logger.error({ err: error, fileId: req.params.id }, 'file content failed');
+      sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
     }
   });
   return router;

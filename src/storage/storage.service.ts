@@ -159,13 +159,12 @@ export class StorageService {
     }
     params.push(options.first + 1);
     const [rows, count] = await Promise.all([
-      options.first === 0
-        ? Promise.resolve([])
-        : this.db.query(
-            `SELECT ${COLUMNS} FROM storage_entries WHERE ${filters.join(' AND ')}
-             ORDER BY (kind = 'file'), name COLLATE "C" LIMIT $${params.length}`,
-            params,
-          ),
+      // One row more than asked tells whether there is a next page (also for first: 0).
+      this.db.query(
+        `SELECT ${COLUMNS} FROM storage_entries WHERE ${filters.join(' AND ')}
+         ORDER BY (kind = 'file'), name COLLATE "C" LIMIT $${params.length}`,
+        params,
+      ),
       this.db.query(`SELECT count(*)::int AS n FROM storage_entries WHERE ${countFilters.join(' AND ')}`, countParams),
     ]);
     const page: StorageEntry[] = rows.slice(0, options.first);

@@ -400,6 +400,15 @@ export function storageContract(driverName: string, start: () => Promise<Storage
         expect((await download(empty.id, { range: 'bytes=0-' })).status).toBe(416);
       });
 
+      it('answers a JSON 500 without details when the object is missing from the backend', async () => {
+        const lost = (await uploadFile(gw.url, org.apiKey, '/dl', 'lost.txt', 'soon gone')).body.data.uploadFile;
+        const [{ object_key }] = await gw.db.query(`SELECT object_key FROM storage_entries WHERE id = $1`, [lost.id]);
+        await gw.services.storage.driver.delete(object_key);
+        const res = await download(lost.id);
+        expect(res.status).toBe(500);
+        expect(await res.json()).toEqual({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      });
+
       it('answers HEAD with the headers only', async () => {
         const res = await fetch(`${gw.url}/files/${file.id}/content`, { method: 'HEAD', headers: { 'api-key': org.apiKey } });
         expect(res.status).toBe(200);
