@@ -8,7 +8,7 @@ import type { ReadinessCheck } from '../http/health';
 import type { Logger } from '../observability/logger';
 import type { ByteRange } from './backend/driver';
 import { contentDisposition } from './content-disposition';
-import { isUuid } from './storage.service';
+import { isUuid } from './entry-sql';
 import type { StorageEntry } from './storage-entry.entity';
 import { fileTooLarge } from './upload-limit';
 

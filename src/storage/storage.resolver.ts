@@ -7,7 +7,7 @@ import { AppError, ErrorCode } from '../graphql/errors';
 import { registerNodeFetcher } from '../graphql/node';
 import { pageSize } from '../graphql/relay';
 import type { StorageEntry } from './storage-entry.entity';
-import { isUuid } from './storage.service';
+import { isUuid } from './entry-sql';
 import { fileTooLarge } from './upload-limit';
 import { DeleteEntryPayload, Entry, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
 

@@ -1,30 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import mime from 'mime-types';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Queue } from '../queue/queue';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { decodeCursor, encodeCursor } from '../graphql/relay';
 import type { ByteRange, StorageDriver } from './backend/driver';
+import { chooseContentType } from './content-type';
+import { COLUMNS, isUuid, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION, pgCode, retryOnDeadlock, WALK } from './entry-sql';
 import { enqueueObjectDeletion } from './events/object-deletion';
+import { sweepOrphans } from './events/orphan-sweeper';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
 import type { StorageEntry } from './storage-entry.entity';
 import { UploadLimit } from './upload-limit';
 import type { UrlSigner } from './url-signer';
-
-const COLUMNS = `id, organization_id AS "organizationId", parent_id AS "parentId", kind, name,
-  object_key AS "objectKey", size::float8 AS size, content_type AS "contentType", md5, etag,
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
-
-/** Walks `$2` (text[] of names) down from the root of org `$1`; the deepest entry reached first. */
-const WALK = `
-  WITH RECURSIVE walk AS (
-    SELECT id, kind, 0 AS depth FROM storage_entries WHERE organization_id = $1 AND parent_id IS NULL
-    UNION ALL
-    SELECT e.id, e.kind, w.depth + 1 FROM walk w
-      JOIN storage_entries e ON e.parent_id = w.id AND e.name = ($2::text[])[w.depth + 1]
-    WHERE w.depth < cardinality($2::text[])
-  )`;
 
 const CHILDREN_CURSOR = 'entries';
 export const DEFAULT_URL_EXPIRY_SECONDS = 3600;
@@ -45,10 +33,6 @@ export interface UploadInput {
   /** As sent by the client; octet-stream or empty means "guess from the name". */
   contentType?: string | null;
 }
-
-const PG_UNIQUE_VIOLATION = '23505';
-const PG_FOREIGN_KEY_VIOLATION = '23503';
-const pgCode = (error: unknown) => (error as { code?: string } | null)?.code;
 
 const nameConflict = (path: string) => new AppError(ErrorCode.NAME_CONFLICT, `An entry named ${JSON.stringify(path)} already exists`);
 const notFound = (path: string) => new AppError(ErrorCode.NOT_FOUND, `Nothing at ${JSON.stringify(path)}`);
@@ -409,54 +393,12 @@ export class StorageService {
     for (const key of keys) await this.driver.delete(key);
   }
 
-  /**
-   * Reclaims objects of uploads that never committed (crash, lost connection) and are older than
-   * `olderThanMs`. The pending row stays locked until the object is gone, so a late commit of the
-   * same upload fails instead of pointing at a deleted object.
-   */
-  async sweepOrphans(olderThanMs: number): Promise<number> {
-    let swept = 0;
-    for (;;) {
-      const batch = await this.db.transaction(async (tx) => {
-        const [rows]: [Array<{ object_key: string }>] = await tx.query(
-          `DELETE FROM storage_pending_objects WHERE object_key IN (
-             SELECT object_key FROM storage_pending_objects
-              WHERE created_at <= now() - ($1::float8 * interval '1 millisecond')
-              ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED
-           ) RETURNING object_key`,
-          [olderThanMs],
-        );
-        for (const { object_key } of rows) await this.driver.delete(object_key);
-        return rows.length;
-      });
-      swept += batch;
-      if (batch < 100) return swept;
-    }
-  }
-}
-
-const PG_DEADLOCK = '40P01';
-
-/** Concurrent `mkdir -p` of overlapping paths can deadlock; the loser simply runs again. */
-async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (error) {
-      if (pgCode(error) !== PG_DEADLOCK || attempt >= attempts) throw error;
-    }
+  /** See `sweepOrphans` in events/orphan-sweeper.ts; callable from tests with any age. */
+  sweepOrphans(olderThanMs: number): Promise<number> {
+    return sweepOrphans(this.db, this.driver, olderThanMs);
   }
 }
 
 function parentOf(segments: string[]): string[] {
   return segments.slice(0, -1);
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (value: string) => UUID.test(value);
-
-export function chooseContentType(given: string | null | undefined, name: string): string {
-  const sent = given?.trim().toLowerCase();
-  if (sent && sent !== 'application/octet-stream' && /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;.*)?$/.test(sent)) return given!.trim();
-  return mime.lookup(name) || 'application/octet-stream';
 }
