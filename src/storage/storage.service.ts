@@ -15,6 +15,7 @@ import { UploadLimit } from './upload-limit';
 import type { UrlSigner } from './url-signer';
 
 const CHILDREN_CURSOR = 'entries';
+export const DEFAULT_DELETION_DELAY_SECONDS = 60;
 export const DEFAULT_URL_EXPIRY_SECONDS = 3600;
 /** GCS V4 signed URLs last at most 7 days; the disk driver keeps the same bound. */
 export const MAX_URL_EXPIRY_SECONDS = 7 * 24 * 3600;
@@ -44,6 +45,11 @@ const notFound = (path: string) => new AppError(ErrorCode.NOT_FOUND, `Nothing at
  */
 export class StorageService {
   private readonly roots = new Map<string, string>();
+  /**
+   * How long a replaced or deleted object outlives its row, so that downloads already streaming
+   * it (through the gateway or a signed URL) can finish. Tests set 0.
+   */
+  deletionDelaySeconds = DEFAULT_DELETION_DELAY_SECONDS;
 
   constructor(
     private readonly db: DataSource,
@@ -283,7 +289,7 @@ export class StorageService {
           );
           if (deleted.length === 0) throw notFound(path);
           const keys = deleted.filter((d) => d.kind === 'file').map((d) => d.objectKey!);
-          await enqueueObjectDeletion(this.queue, tx, keys);
+          await enqueueObjectDeletion(this.queue, tx, keys, this.deletionDelaySeconds);
           return { deletedFiles: keys.length, deletedFolders: deleted.length - keys.length };
         });
       } catch (error) {
@@ -340,7 +346,7 @@ export class StorageService {
              WHERE id = $1 RETURNING ${COLUMNS}`,
             [existing.id, objectKey, written.size, contentType, written.md5, etag],
           );
-          await enqueueObjectDeletion(this.queue, tx, [existing.objectKey]);
+          await enqueueObjectDeletion(this.queue, tx, [existing.objectKey], this.deletionDelaySeconds);
           return rows[0] as StorageEntry;
         }
       }));

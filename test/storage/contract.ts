@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { errorCode, graphql } from '../support/http';
 import type { TestGateway } from '../support/gateway';
+import { DEFAULT_DELETION_DELAY_SECONDS } from '../../src/storage/storage.service';
 import { CountingDriver, eventually, md5, uploadFile } from '../support/storage';
 
 /** A started gateway on one storage driver, and a way to see every object it holds. */
@@ -39,6 +40,8 @@ export function storageContract(driverName: string, start: () => Promise<Storage
     beforeAll(async () => {
       h = await start();
       gw = h.gw;
+      // Objects go as soon as the deletion job runs (one test below checks the default delay).
+      gw.services.storage.deletionDelaySeconds = 0;
       org = await gw.createOrg('Storage Org');
     });
     afterAll(() => h.close());
@@ -84,6 +87,25 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       // Same bytes again still mean a new version.
       const third = (await uploadFile(gw.url, o.apiKey, '/', 'report.csv', 'a,b\n3,4\n5,6\n')).body.data.uploadFile;
       expect(third.etag).not.toBe(second.etag);
+    });
+
+    it('by default keeps a replaced object for a while, so downloads in progress can finish', async () => {
+      const o = await freshOrg();
+      const storage = gw.services.storage;
+      storage.deletionDelaySeconds = DEFAULT_DELETION_DELAY_SECONDS;
+      try {
+        await uploadFile(gw.url, o.apiKey, '/', 'v.txt', 'one');
+        await uploadFile(gw.url, o.apiKey, '/', 'v.txt', 'two');
+      } finally {
+        storage.deletionDelaySeconds = 0;
+      }
+      expect(await keysOf(o.orgId)).toHaveLength(2);
+      const [job] = await gw.db.query(
+        `SELECT extract(epoch FROM start_after - created_on) AS delay FROM pgboss.job
+          WHERE name = 'storage.delete-objects' AND data->'keys'->>0 LIKE $1`,
+        [`${o.orgId}/%`],
+      );
+      expect(Number(job.delay)).toBeGreaterThanOrEqual(DEFAULT_DELETION_DELAY_SECONDS - 1);
     });
 
     it('accepts exactly MAX_UPLOAD_BYTES and refuses one byte more with 413 FILE_TOO_LARGE, leaving nothing behind', async () => {

@@ -28,12 +28,15 @@ export function ensureDeletionQueue(queue: Queue): Promise<void> {
   return pending;
 }
 
-/** Inside `tx`: jobs exist if and only if the transaction commits. */
-export async function enqueueObjectDeletion(queue: Queue, tx: EntityManager, keys: string[]): Promise<void> {
+/**
+ * Inside `tx`: jobs exist if and only if the transaction commits. `delaySeconds` lets downloads
+ * that were already streaming the object finish before it goes.
+ */
+export async function enqueueObjectDeletion(queue: Queue, tx: EntityManager, keys: string[], delaySeconds = 0): Promise<void> {
   if (keys.length === 0) return;
   await ensureDeletionQueue(queue);
   for (let at = 0; at < keys.length; at += KEYS_PER_JOB) {
     const job: DeleteObjectsJob = { keys: keys.slice(at, at + KEYS_PER_JOB) };
-    await queue.send(DELETE_OBJECTS_QUEUE, job, { db: inTransaction(tx) });
+    await queue.send(DELETE_OBJECTS_QUEUE, job, { db: inTransaction(tx), ...(delaySeconds > 0 ? { startAfter: delaySeconds } : {}) });
   }
 }
