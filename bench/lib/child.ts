@@ -11,6 +11,8 @@ export interface ChildServer {
   memory(): { rss: number; hwm: number };
   /** Resets the kernel's peak-RSS counter (VmHWM) of the process. */
   resetPeak(): boolean;
+  /** User + system CPU time the process has used so far, in ms (from /proc/<pid>/stat). */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -29,6 +31,14 @@ export function readMemory(pid: number): { rss: number; hwm: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+export function readCpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 export interface SpawnOptions {
@@ -90,6 +100,7 @@ function server(name: string, url: string, child: ChildProcess): ChildServer {
     pid: child.pid!,
     process: child,
     memory: () => readMemory(child.pid!),
+    cpuMs: () => readCpuMs(child.pid!),
     resetPeak() {
       try {
         fs.writeFileSync(`/proc/${child.pid}/clear_refs`, '5');

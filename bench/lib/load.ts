@@ -15,6 +15,11 @@ export interface LoadOptions {
   timeout?: number;
 }
 
+/** The server under load, to count the CPU time it spends per request. */
+export interface MeasuredProcess {
+  cpuMs(): number;
+}
+
 interface AutocannonResult {
   requests: { average: number; total: number };
   latency: { p50: number; p90: number; p99: number; average: number };
@@ -32,11 +37,15 @@ export interface LoadResult {
   p99: number;
   ok: number;
   failed: number;
+  /** CPU time the server process used per answered request, in µs (NaN when not measured). */
+  cpuPerRequestUs: number;
 }
 
 /** One autocannon run against `url`; non-2xx answers and socket errors are counted as failures. */
-export async function load(url: string, options: LoadOptions): Promise<LoadResult> {
+export async function load(url: string, options: LoadOptions, server?: MeasuredProcess): Promise<LoadResult> {
+  const cpuBefore = server?.cpuMs() ?? NaN;
   const result = await autocannon({ url, connections: 20, duration: 5, timeout: 30, ...options });
+  const cpu = (server?.cpuMs() ?? NaN) - cpuBefore;
   const failed = result.non2xx + result.errors + result.timeouts;
   return {
     rps: result['2xx'] / result.duration,
@@ -44,6 +53,7 @@ export async function load(url: string, options: LoadOptions): Promise<LoadResul
     p99: result.latency.p99,
     ok: result['2xx'],
     failed,
+    cpuPerRequestUs: (cpu * 1000) / Math.max(result['2xx'] + failed, 1),
   };
 }
 

@@ -14,11 +14,12 @@ export interface Services {
 }
 
 export function createServices(db: DataSource, config: Config, queue: Queue): Services {
+  const auth = new AuthService(db);
   return {
     config,
     db,
     queue,
-    auth: new AuthService(db),
-    organizations: new OrganizationService(db),
+    auth,
+    organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
   };
 }

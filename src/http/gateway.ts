@@ -8,6 +8,7 @@ import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express, { ErrorRequestHandler, Express, Request } from 'express';
 import { authenticateHeaders } from '../auth/authenticate-request';
+import { KeyCache } from '../auth/key-cache';
 import type { Services } from '../app/services';
 import { authPlugin } from '../graphql/auth-plugin';
 import type { GatewayContext } from '../graphql/context';
@@ -80,6 +81,12 @@ export async function startGateway({ services, logger, port, host, readinessChec
   });
   await apollo.start();
 
+  // Authenticated requests read their key from a per-process cache kept honest by LISTEN/NOTIFY.
+  const databaseUrl = (db.options as { url?: string }).url;
+  const keyCache = databaseUrl ? new KeyCache(databaseUrl, logger) : undefined;
+  await keyCache?.start();
+  services.auth.useCache(keyCache);
+
   app.use(
     healthRouter([
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
@@ -116,7 +123,10 @@ export async function startGateway({ services, logger, port, host, readinessChec
     url: `http://${shownHost}:${address.port}`,
     close() {
       // ApolloServer.stop() drains in-flight requests through the drain plugin, then closes.
-      closing ??= apollo.stop();
+      closing ??= apollo.stop().finally(async () => {
+        services.auth.useCache(undefined);
+        await keyCache?.stop();
+      });
       return closing;
     },
   };
