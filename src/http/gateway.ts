@@ -1,13 +1,14 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express, { ErrorRequestHandler, Express, Request } from 'express';
 import { authenticateHeaders } from '../auth/authenticate-request';
+import { apolloMiddleware } from './apollo-middleware';
+import { jsonBody } from './json-body';
 import { KeyCache } from '../auth/key-cache';
 import type { Services } from '../app/services';
 import { authPlugin } from '../graphql/auth-plugin';
@@ -36,11 +37,16 @@ export interface GatewayOptions {
 
 /** JSON bodies larger than this are refused before parsing (payloads are capped at 1 MB). */
 const JSON_BODY_LIMIT = '2mb';
+const JSON_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 const CSRF_PREFLIGHT_HEADERS = ['api-key', 'apollo-require-preflight', 'x-apollo-operation-name'];
 
 export function baseUrlOf(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`;
+  // `req.protocol` checks the proxy trust list (an IP parse per request); its answer can only
+  // differ from the socket's own protocol when an X-Forwarded-Proto header is present.
+  const protocol =
+    req.headers['x-forwarded-proto'] === undefined ? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http') : req.protocol;
+  return `${protocol}://${req.headers.host ?? '127.0.0.1'}`;
 }
 
 /** Body-parser failures answered in the GraphQL error shape instead of Express's HTML page. */
@@ -97,9 +103,9 @@ export async function startGateway({ services, logger, port, host, readinessChec
   app.use(playgroundRouter({ endpoint: '/graphql' }));
   app.use(
     '/graphql',
-    express.json({ limit: JSON_BODY_LIMIT }),
+    jsonBody(JSON_BODY_LIMIT_BYTES),
     bodyErrors,
-    expressMiddleware(apollo, {
+    apolloMiddleware(apollo, {
       context: async ({ req }): Promise<GatewayContext> => ({
         requestId: (req.headers['x-request-id'] as string | undefined) ?? randomUUID(),
         principal: await authenticateHeaders(req.headers, services.auth),
