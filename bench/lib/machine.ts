@@ -7,6 +7,8 @@ export interface Machine {
   cores: number;
   memory: string;
   os: string;
+  /** 1-minute load average when the run started: how busy the machine was with other work. */
+  loadAverage: string;
   node: string;
   packages: Record<string, string>;
 }
@@ -27,6 +29,7 @@ export function describeMachine(root: string): Machine {
     cores: os.availableParallelism(),
     memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
     os: `${os.type()} ${os.release()}`,
+    loadAverage: os.loadavg()[0].toFixed(1),
     node: process.version,
     packages: Object.fromEntries(PACKAGES.map((p) => [p, installedVersion(root, p)])),
   };

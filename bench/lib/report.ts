@@ -42,7 +42,7 @@ export function renderRun(rows: Row[], notes: string[], machine: Machine, postgr
   return [
     `## Latest run: ${date.toISOString().replace(/\.\d+Z$/, 'Z')}`,
     '',
-    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory} memory, ${machine.os}`,
+    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory} memory, ${machine.os}; load average ${machine.loadAverage} at the start (other work on the machine)`,
     `- Node ${machine.node}, PostgreSQL ${postgres}`,
     `- Packages: ${packages}`,
     `- Settings: ${settings}`,
