@@ -13,6 +13,8 @@ export interface LoadOptions {
   amount?: number;
   pipelining?: number;
   timeout?: number;
+  /** Answers for which this returns false count as failed; by default, any GraphQL error answer. */
+  verifyBody?: (body: string) => boolean;
 }
 
 /** The server under load, to count the CPU time it spends per request. */
@@ -27,6 +29,7 @@ interface AutocannonResult {
   errors: number;
   timeouts: number;
   non2xx: number;
+  mismatches: number;
   '2xx': number;
 }
 
@@ -41,17 +44,22 @@ export interface LoadResult {
   cpuPerRequestUs: number;
 }
 
-/** One autocannon run against `url`; non-2xx answers and socket errors are counted as failures. */
+const noGraphQLErrors = (body: string) => !body.includes('"errors":');
+
+/**
+ * One autocannon run against `url`. Non-2xx answers, socket errors and answers that fail
+ * `verifyBody` (a GraphQL error comes with HTTP 200) count as failures, not as throughput.
+ */
 export async function load(url: string, options: LoadOptions, server?: MeasuredProcess): Promise<LoadResult> {
   const cpuBefore = server?.cpuMs() ?? NaN;
-  const result = await autocannon({ url, connections: 20, duration: 5, timeout: 30, ...options });
+  const result = await autocannon({ url, connections: 20, duration: 5, timeout: 30, verifyBody: noGraphQLErrors, ...options });
   const cpu = (server?.cpuMs() ?? NaN) - cpuBefore;
-  const failed = result.non2xx + result.errors + result.timeouts;
+  const failed = result.non2xx + result.errors + result.timeouts + (result.mismatches ?? 0);
   return {
-    rps: result['2xx'] / result.duration,
+    rps: Math.max(result['2xx'] - (result.mismatches ?? 0), 0) / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    ok: result['2xx'],
+    ok: Math.max(result['2xx'] - (result.mismatches ?? 0), 0),
     failed,
     cpuPerRequestUs: (cpu * 1000) / Math.max(result['2xx'] + failed, 1),
   };
