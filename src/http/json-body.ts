@@ -70,6 +70,6 @@ export function jsonBody(limitBytes: number): RequestHandler {
     req.on('data', onData);
     req.once('end', () => finish());
     req.once('aborted', () => finish(bodyError(400, 'request.aborted', 'request aborted')));
-    req.once('error', (error) => finish(Object.assign(bodyError(400, 'request.aborted', error.message))));
+    req.once('error', (error) => finish(bodyError(400, 'request.aborted', error.message)));
   };
 }
