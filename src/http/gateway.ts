@@ -1,12 +1,14 @@
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express, { ErrorRequestHandler, Express, Request } from 'express';
 import { authenticateHeaders } from '../auth/authenticate-request';
+import { apolloMiddleware } from './apollo-middleware';
+import { jsonBody } from './json-body';
+import { KeyCache } from '../auth/key-cache';
 import type { Services } from '../app/services';
 import { authPlugin } from '../graphql/auth-plugin';
 import type { GatewayContext } from '../graphql/context';
@@ -38,7 +40,11 @@ export interface GatewayOptions {
 const CSRF_PREFLIGHT_HEADERS = ['api-key', 'apollo-require-preflight', 'x-apollo-operation-name'];
 
 export function baseUrlOf(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`;
+  // `req.protocol` checks the proxy trust list (an IP parse per request); its answer can only
+  // differ from the socket's own protocol when an X-Forwarded-Proto header is present.
+  const protocol =
+    req.headers['x-forwarded-proto'] === undefined ? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http') : req.protocol;
+  return `${protocol}://${req.headers.host ?? '127.0.0.1'}`;
 }
 
 /** Body-parser failures answered in the GraphQL error shape instead of Express's HTML page. */
@@ -86,6 +92,12 @@ export async function startGateway({ services, logger, port, host, readinessChec
   });
   await apollo.start();
 
+  // Authenticated requests read their key from a per-process cache kept honest by LISTEN/NOTIFY.
+  const databaseUrl = (db.options as { url?: string }).url;
+  const keyCache = databaseUrl ? new KeyCache(databaseUrl, logger) : undefined;
+  await keyCache?.start();
+  services.auth.useCache(keyCache);
+
   app.use(
     healthRouter([
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
@@ -97,9 +109,9 @@ export async function startGateway({ services, logger, port, host, readinessChec
   app.use(playgroundRouter({ endpoint: '/graphql' }));
   app.use(
     '/graphql',
-    express.json({ limit: config.maxJsonBodyBytes }),
+    jsonBody(config.maxJsonBodyBytes),
     bodyErrors(config.maxJsonBodyBytes),
-    expressMiddleware(apollo, {
+    apolloMiddleware(apollo, {
       context: async ({ req, res }): Promise<GatewayContext> => {
         let principal: Awaited<ReturnType<typeof authenticateHeaders>>;
         try {
@@ -131,7 +143,10 @@ export async function startGateway({ services, logger, port, host, readinessChec
     url: `http://${shownHost}:${address.port}`,
     close() {
       // ApolloServer.stop() drains in-flight requests through the drain plugin, then closes.
-      closing ??= apollo.stop();
+      closing ??= apollo.stop().finally(async () => {
+        services.auth.useCache(undefined);
+        await keyCache?.stop();
+      });
       return closing;
     },
   };
