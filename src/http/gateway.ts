@@ -11,6 +11,7 @@ import { authenticateHeaders } from '../auth/authenticate-request';
 import type { Services } from '../app/services';
 import { authPlugin } from '../graphql/auth-plugin';
 import type { GatewayContext } from '../graphql/context';
+import { answerDatabaseOutage } from '../graphql/database-unavailable';
 import { createFormatError } from '../graphql/format-error';
 import { gatewaySchema } from '../graphql/schema';
 import type { Logger } from '../observability/logger';
@@ -93,13 +94,13 @@ export async function startGateway({ services, logger, port, host, readinessChec
     express.json({ limit: JSON_BODY_LIMIT }),
     bodyErrors,
     expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GatewayContext> => ({
+      context: answerDatabaseOutage(async ({ req }): Promise<GatewayContext> => ({
         requestId: (req.headers['x-request-id'] as string | undefined) ?? randomUUID(),
         principal: await authenticateHeaders(req.headers, services.auth),
         services,
         baseUrl: baseUrlOf(req),
         loaders: new Map(),
-      }),
+      })),
     }),
   );
 

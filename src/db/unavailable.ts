@@ -1,0 +1,43 @@
+/**
+ * Errors that mean "the database cannot be reached right now" rather than "this statement is
+ * wrong": the server is down, restarting or refusing connections, or the connection broke. Such
+ * a request may succeed if retried later; every other database error is a bug or bad data.
+ */
+
+/** Socket errors of the driver when the server is down or the network between is. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+]);
+
+/**
+ * SQLSTATEs: admin_shutdown, crash_shutdown, cannot_connect_now (starting up or shutting down),
+ * too_many_connections; class 08 (connection exception) is matched by prefix.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
+/** node-postgres and pg-pool report a lost or never-made connection with these messages and no code. */
+const DRIVER_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/;
+
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 4) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) {
+    return true;
+  }
+  if (typeof message === 'string' && DRIVER_MESSAGES.test(message)) return true;
+  // TypeORM's QueryFailedError keeps the driver's error; Node's AggregateError (a host with
+  // several addresses) and GraphQL's located errors wrap theirs.
+  const wrapped = error as { driverError?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  const inner = [wrapped.driverError, wrapped.cause, wrapped.originalError, ...(Array.isArray(wrapped.errors) ? wrapped.errors : [])];
+  return inner.some((e) => e !== error && isDatabaseUnavailable(e, depth + 1));
+}
+
+/**
+ * What to log of a driver error: its kind, code and message. The error object itself carries
+ * the whole pg client (sockets, buffers, connection parameters), which has no place in a log line.
+ */
+export function describeDatabaseError(error: unknown): { type: string; message: string; code?: string } {
+  if (!(error instanceof Error)) return { type: typeof error, message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return { type: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+}

@@ -1,0 +1,140 @@
+import { requireBuiltCli } from './support/cli';
+import { GraphQLResponse } from './support/http';
+import { CliProcess, freePort, isAlive } from './support/process';
+import { PrivatePostgres, startPrivatePostgres } from './support/private-postgres';
+
+/**
+ * Postgres going away and coming back while `alloy serve` runs. The gateway runs as a child process
+ * (what `npm start` runs) against a PostgreSQL cluster of this test's own, so the shared server
+ * on 5432 is never disturbed.
+ */
+const START_TIMEOUT = 120_000;
+/** A request that takes longer than this during the outage counts as hanging. */
+const HANG_LIMIT_MS = 15_000;
+/** How long the gateway may take to serve again once the database is back. */
+const RECOVERY_LIMIT_MS = 20_000;
+
+const QUERY = '{ organization { id name } }';
+
+let postgres: PrivatePostgres;
+let gateway: CliProcess;
+let url: string;
+let apiKey: string;
+let orgId: string;
+
+async function post(query: string, key?: string): Promise<GraphQLResponse & { text: string }> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(key ? { 'api-key': key } : {}),
+    },
+    body: JSON.stringify({ query }),
+    signal: AbortSignal.timeout(HANG_LIMIT_MS),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: JSON.parse(text), text };
+}
+
+async function get(route: string): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}${route}`, { signal: AbortSignal.timeout(HANG_LIMIT_MS) });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Polls `probe` until it returns true; false if it never did within `limitMs`. */
+async function eventually(probe: () => Promise<boolean>, limitMs: number): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  requireBuiltCli();
+  postgres = await startPrivatePostgres('faults-postgres');
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  gateway = new CliProcess(['serve', '--no-worker'], {
+    PORT: String(port),
+    DATABASE_URL: postgres.url,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+  });
+  [, apiKey] = await gateway.waitForOutput(/^API key: (\S+)$/m, START_TIMEOUT);
+  await gateway.waitForOutput(/"msg":"listening"/, 10_000);
+}, START_TIMEOUT + 30_000);
+
+afterAll(async () => {
+  if (gateway?.running) await gateway.stop('SIGTERM', 30_000).catch(() => gateway.stop('SIGKILL', 5_000));
+  await postgres?.destroy();
+}, 60_000);
+
+describe('Postgres stopped and started while the gateway runs', () => {
+  it('serves normally before the outage', async () => {
+    const res = await post(QUERY, apiKey);
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data.organization.name).toBe('My organization');
+    orgId = res.body.data.organization.id;
+    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true } } } });
+  });
+
+  it('during the outage: clean 503 answers with Retry-After, /readyz false, /healthz up, process alive', async () => {
+    await postgres.stop();
+
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const res = await post(QUERY, apiKey);
+      expect(res.status).toBe(503);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(res.body.data ?? null).toBeNull();
+      expect(res.body.errors).toEqual([
+        {
+          message: 'Service temporarily unavailable: the database cannot be reached. Retry shortly.',
+          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        },
+      ]);
+      // Nothing of the driver, the SQL or the stack reaches the client.
+      expect(res.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|SELECT|api_keys|Context creation|\bat .+:\d+:\d+/);
+    }
+
+    const ready = await get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.ready).toBe(false);
+    expect(ready.body.checks.database.ok).toBe(false);
+
+    expect(await get('/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
+    // What needs no database still works: the schema is public.
+    const typename = await post('{ __typename }');
+    expect(typename.status).toBe(200);
+    expect(typename.body).toEqual({ data: { __typename: 'Query' } });
+
+    // Long enough for pooled connections and the queue's timers to notice the loss.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(gateway.running).toBe(true);
+    expect(isAlive(gateway.pid)).toBe(true);
+    expect(gateway.stderr).not.toMatch(/uncaught|unhandled/i);
+  }, 120_000);
+
+  it('after the database is back: full service with the same key, no gateway restart', async () => {
+    const pid = gateway.pid;
+    await postgres.start();
+
+    const recovered = await eventually(async () => (await post(QUERY, apiKey)).status === 200, RECOVERY_LIMIT_MS);
+    expect(recovered).toBe(true);
+    const res = await post(QUERY, apiKey);
+    expect(res.body).toEqual({ data: { organization: { id: orgId, name: 'My organization' } } });
+    expect(await eventually(async () => (await get('/readyz')).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
+    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true } } } });
+
+    expect(gateway.running).toBe(true);
+    expect(gateway.pid).toBe(pid);
+    // The queue logged the outage and carried on.
+    expect(gateway.stdout).toMatch(/"component":"queue"/);
+
+    // And it still shuts down cleanly afterwards.
+    expect(await gateway.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
+  }, 120_000);
+});
