@@ -37,7 +37,8 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
  * the whole pg client (sockets, buffers, connection parameters), which has no place in a log line.
  */
 export function describeDatabaseError(error: unknown): { type: string; message: string; code?: string } {
-  if (!(error instanceof Error)) return { type: typeof error, message: String(error) };
-  const code = (error as { code?: unknown }).code;
-  return { type: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+  // Duck-typed: errors of Node's own modules may come from another realm (e.g. under jest).
+  const { name, message, code } = (error ?? {}) as { name?: unknown; message?: unknown; code?: unknown };
+  if (typeof message !== 'string') return { type: typeof error, message: String(error) };
+  return { type: typeof name === 'string' ? name : 'Error', message, ...(typeof code === 'string' ? { code } : {}) };
 }

@@ -16,7 +16,8 @@ export const RETRY_AFTER_SECONDS = 5;
 export class DatabaseUnavailableError extends GraphQLError {
   constructor(cause: unknown) {
     super(DATABASE_UNAVAILABLE_MESSAGE, {
-      originalError: cause instanceof Error ? cause : undefined,
+      // Kept for the log; duck-typed because Node's own errors may come from another realm.
+      originalError: cause && typeof (cause as Error).message === 'string' ? (cause as Error) : undefined,
       extensions: {
         code: ErrorCode.INTERNAL_SERVER_ERROR,
         http: { status: 503, headers: new HeaderMap([['retry-after', String(RETRY_AFTER_SECONDS)]]) },
