@@ -163,7 +163,30 @@ describe('Postgres stopped and started while the gateway runs', () => {
 
     expect(gateway.running).toBe(true);
     expect(gateway.pid).toBe(pid);
-    // And it still shuts down cleanly afterwards.
-    expect(await gateway.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
   }, 120_000);
+
+  it('a crash of Postgres (immediate shutdown) and its restart: the same clean outage and recovery', async () => {
+    const pid = gateway.pid;
+    await postgres.crash();
+
+    const res = await post(QUERY, apiKey);
+    expect(res.status).toBe(503);
+    expect(res.body.errors?.[0]).toEqual({
+      message: 'Service temporarily unavailable: the database cannot be reached. Retry shortly.',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+    expect((await get('/readyz')).status).toBe(503);
+
+    await postgres.start();
+    expect(await eventually(async () => (await post(QUERY, apiKey)).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
+    expect((await post(QUERY, apiKey)).body).toEqual({ data: { organization: { id: orgId, name: 'My organization' } } });
+    expect(await eventually(async () => (await get('/readyz')).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
+    expect(gateway.running).toBe(true);
+    expect(gateway.pid).toBe(pid);
+  }, 120_000);
+
+  it('still shuts down cleanly on SIGTERM after the outages', async () => {
+    expect(await gateway.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
+    expect(gateway.stderr).toBe('');
+  });
 });

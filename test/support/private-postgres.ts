@@ -16,6 +16,8 @@ export interface PrivatePostgres {
   running: boolean;
   /** Fast shutdown (SIGINT to the postmaster): open sessions are terminated, new ones refused. */
   stop(): Promise<void>;
+  /** Immediate shutdown (SIGQUIT to the postmaster), as after a crash: connections drop with no goodbye. */
+  crash(): Promise<void>;
   /** Starts the stopped cluster again on the same port and data. */
   start(): Promise<void>;
   /** Stops the cluster if it runs and deletes its data. */
@@ -73,6 +75,13 @@ export async function startPrivatePostgres(label: string): Promise<PrivatePostgr
     running: true,
     async stop() {
       await server.stop();
+      handle.running = false;
+    },
+    async crash() {
+      const pid = postmasterPid();
+      if (!pid) throw new Error('private postgres: no postmaster.pid, is it running?');
+      process.kill(pid, 'SIGQUIT');
+      while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
       handle.running = false;
     },
     async start() {
