@@ -3,6 +3,7 @@ import type { Config } from '../config/config';
 import type { Queue } from '../queue/queue';
 import { AuthService } from '../auth/auth.service';
 import { OrganizationService } from '../auth/organization.service';
+import { ApiKeyRateLimiter } from '../limits/rate-limit';
 
 /** Every service of the gateway, built once per process from the data source and config. */
 export interface Services {
@@ -11,6 +12,8 @@ export interface Services {
   auth: AuthService;
   organizations: OrganizationService;
   queue: Queue;
+  /** Per-API-key request budget; `/graphql` spends from it, and so should other keyed routes. */
+  rateLimits: ApiKeyRateLimiter;
 }
 
 export function createServices(db: DataSource, config: Config, queue: Queue): Services {
@@ -20,5 +23,6 @@ export function createServices(db: DataSource, config: Config, queue: Queue): Se
     queue,
     auth: new AuthService(db),
     organizations: new OrganizationService(db),
+    rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
   };
 }

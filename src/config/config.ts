@@ -19,6 +19,30 @@ export interface Config {
   dataDir: string;
   /** Key for HMAC-signed download URLs of the disk driver; if absent one is kept in the database. */
   urlSigningSecret: string | undefined;
+  /** Query limits (see src/limits/query-limits.ts); a query over any of them gets QUERY_TOO_COMPLEX. */
+  queryLimits: QueryLimits;
+  /** JSON request bodies larger than this are refused with 413 before parsing. */
+  maxJsonBodyBytes: number;
+  rateLimit: RateLimitConfig;
+}
+
+export interface QueryLimits {
+  maxDepth: number;
+  /** Cost: one per field, a connection's selection multiplied by its `first` (default 20). */
+  maxCost: number;
+  maxAliases: number;
+  /** Lexical tokens of the query document. */
+  maxTokens: number;
+  maxDirectives: number;
+}
+
+export type RateLimitStoreName = 'postgres' | 'memory';
+
+export interface RateLimitConfig {
+  /** `postgres` shares the budget between every gateway process on the database; `memory` is per process. */
+  store: RateLimitStoreName;
+  /** Requests per API key per minute; 0 turns rate limiting off. */
+  perMinute: number;
 }
 
 /** A configuration problem, reported to the operator as one line that names the variable. */
@@ -84,6 +108,16 @@ function hostPort(env: Env, name: string): string | undefined {
 
 export const MAX_UPLOAD_BYTES_DEFAULT = 10 * 1024 * 1024;
 
+export const QUERY_LIMIT_DEFAULTS: QueryLimits = {
+  maxDepth: 10,
+  maxCost: 5000,
+  maxAliases: 15,
+  maxTokens: 2000,
+  maxDirectives: 20,
+};
+export const MAX_JSON_BODY_BYTES_DEFAULT = 2 * 1024 * 1024;
+export const RATE_LIMIT_PER_MINUTE_DEFAULT = 600;
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const dataDir = path.resolve(cwd, read(env, 'ALLOY_DATA_DIR') ?? '.data');
   const storageDriver = oneOf(env, 'STORAGE_DRIVER', ['disk', 'gcs'] as const, 'disk');
@@ -114,5 +148,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     nodeEnv,
     dataDir,
     urlSigningSecret: secret,
+    queryLimits: {
+      maxDepth: integer(env, 'MAX_QUERY_DEPTH', QUERY_LIMIT_DEFAULTS.maxDepth, 1, 1000),
+      maxCost: integer(env, 'MAX_QUERY_COST', QUERY_LIMIT_DEFAULTS.maxCost, 1, 1_000_000_000),
+      maxAliases: integer(env, 'MAX_ALIASES', QUERY_LIMIT_DEFAULTS.maxAliases, 0, 100_000),
+      maxTokens: integer(env, 'MAX_TOKENS', QUERY_LIMIT_DEFAULTS.maxTokens, 1, 10_000_000),
+      maxDirectives: integer(env, 'MAX_DIRECTIVES', QUERY_LIMIT_DEFAULTS.maxDirectives, 0, 100_000),
+    },
+    maxJsonBodyBytes: integer(env, 'MAX_JSON_BODY_BYTES', MAX_JSON_BODY_BYTES_DEFAULT, 1024, 1024 * 1024 * 1024),
+    rateLimit: {
+      store: oneOf(env, 'RATE_LIMIT_STORE', ['postgres', 'memory'] as const, 'postgres'),
+      perMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', RATE_LIMIT_PER_MINUTE_DEFAULT, 0, 10_000_000),
+    },
   };
 }

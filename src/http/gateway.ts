@@ -1,5 +1,4 @@
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
@@ -14,7 +13,10 @@ import type { GatewayContext } from '../graphql/context';
 import { answerDatabaseOutage } from '../graphql/database-unavailable';
 import { createFormatError } from '../graphql/format-error';
 import { gatewaySchema } from '../graphql/schema';
+import { queryLimits, withQueryLimitCodes } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
+import { collectProcessMetrics, metricsHandler } from '../observability/metrics';
+import { recordError, recordPrincipal, requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '../observability/request-log';
 import { playgroundRouter } from '../playground/playground';
 import { healthRouter, ReadinessCheck } from './health';
 
@@ -34,9 +36,6 @@ export interface GatewayOptions {
   readinessChecks?: ReadinessCheck[];
 }
 
-/** JSON bodies larger than this are refused before parsing (payloads are capped at 1 MB). */
-const JSON_BODY_LIMIT = '2mb';
-
 const CSRF_PREFLIGHT_HEADERS = ['api-key', 'apollo-require-preflight', 'x-apollo-operation-name'];
 
 export function baseUrlOf(req: Request): string {
@@ -44,12 +43,12 @@ export function baseUrlOf(req: Request): string {
 }
 
 /** Body-parser failures answered in the GraphQL error shape instead of Express's HTML page. */
-const bodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
+const bodyErrors = (jsonBodyLimit: number): ErrorRequestHandler => (error, _req, res, next) => {
   const status = typeof error?.status === 'number' ? error.status : 500;
   if (res.headersSent || status >= 500) return next(error);
   const message =
     error.type === 'entity.too.large'
-      ? `Request body too large (limit ${JSON_BODY_LIMIT})`
+      ? `Request body too large (limit ${jsonBodyLimit} bytes)`
       : error.type === 'entity.parse.failed'
         ? 'Malformed JSON body'
         : error.expose ? String(error.message) : 'Bad request';
@@ -62,6 +61,9 @@ export async function startGateway({ services, logger, port, host, readinessChec
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   const server = http.createServer(app);
+  const limits = queryLimits(config.queryLimits);
+  collectProcessMetrics();
+  app.use(requestLogging(logger));
 
   const apollo = new ApolloServer<GatewayContext>({
     schema: await gatewaySchema(),
@@ -69,7 +71,9 @@ export async function startGateway({ services, logger, port, host, readinessChec
     allowBatchedHttpRequests: false,
     introspection: true,
     includeStacktraceInErrorResponses: config.nodeEnv !== 'production',
-    formatError: createFormatError(config.nodeEnv === 'production', logger),
+    formatError: withQueryLimitCodes(createFormatError(config.nodeEnv === 'production', logger)),
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       // No field sets cache hints; the plugin only costs time on every request.
@@ -77,6 +81,8 @@ export async function startGateway({ services, logger, port, host, readinessChec
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       authPlugin(),
+      ...limits.plugins,
+      requestLogPlugin(),
     ],
   });
   await apollo.start();
@@ -88,19 +94,28 @@ export async function startGateway({ services, logger, port, host, readinessChec
     ]),
   );
 
+  app.get('/metrics', metricsHandler);
   app.use(playgroundRouter({ endpoint: '/graphql' }));
   app.use(
     '/graphql',
-    express.json({ limit: JSON_BODY_LIMIT }),
-    bodyErrors,
+    express.json({ limit: config.maxJsonBodyBytes }),
+    bodyErrors(config.maxJsonBodyBytes),
     expressMiddleware(apollo, {
-      context: answerDatabaseOutage(async ({ req }): Promise<GatewayContext> => ({
-        requestId: (req.headers['x-request-id'] as string | undefined) ?? randomUUID(),
-        principal: await authenticateHeaders(req.headers, services.auth),
-        services,
-        baseUrl: baseUrlOf(req),
-        loaders: new Map(),
-      })),
+      context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {
+        let principal: Awaited<ReturnType<typeof authenticateHeaders>>;
+        try {
+          principal = await authenticateHeaders(req.headers, services.auth);
+          recordPrincipal(res, principal);
+          if (principal) await services.rateLimits.consume(principal.keyId, res);
+        } catch (error) {
+          recordError(res, error);
+          throw error;
+        }
+        return withRequestLog(
+          { requestId: requestLogOf(res).requestId, principal, services, baseUrl: baseUrlOf(req), loaders: new Map() },
+          res,
+        );
+      }),
     }),
   );
 

@@ -7,6 +7,7 @@ import { startQueue } from '../../src/queue/queue';
 import { OrganizationService } from '../../src/auth/organization.service';
 import { createTestDatabase, TestDatabase } from './database';
 import type { DataSource } from 'typeorm';
+import type { DestinationStream } from 'pino';
 
 export interface TestGateway {
   url: string;
@@ -23,6 +24,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   env?: Record<string, string>;
   background?: Partial<BackgroundOptions> | false;
+  /** Where the gateway's JSON log lines go; with it, LOG_LEVEL defaults to info instead of silent. */
+  logDestination?: DestinationStream;
 }
 
 /**
@@ -31,8 +34,15 @@ export interface TestGatewayOptions {
  */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const database = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...options.env, DATABASE_URL: database.url });
-  const logger = createLogger(config.logLevel);
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: options.logDestination ? 'info' : 'silent',
+    // Tests send many requests with one key; the rate limit tests turn it on.
+    RATE_LIMIT_PER_MINUTE: '0',
+    ...options.env,
+    DATABASE_URL: database.url,
+  });
+  const logger = createLogger(config.logLevel, options.logDestination);
   const queue = await startQueue(database.url, logger);
   const services = createServices(database.dataSource, config, queue);
   const tasks: BackgroundTask[] =

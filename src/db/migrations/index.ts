@@ -1,4 +1,5 @@
 // Applied in this order. Append new migrations at the end; never edit one that has shipped.
 import { Foundation1764360000000 } from './1764360000000-Foundation';
+import { RateLimits1764370000000 } from './1764370000000-RateLimits';
 
-export const migrations = [Foundation1764360000000];
+export const migrations = [Foundation1764360000000, RateLimits1764370000000];

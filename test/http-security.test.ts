@@ -1,0 +1,71 @@
+import { errorCode, graphql } from './support/http';
+import { startTestGateway, TestGateway } from './support/gateway';
+
+const ORG_QUERY = '{ organization { id name } }';
+
+describe('CSRF prevention', () => {
+  let gw: TestGateway;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ background: false });
+    ({ apiKey } = await gw.createOrg('Csrf'));
+  });
+  afterAll(() => gw.close());
+
+  it.each([
+    ['a text/plain POST', 'POST', { 'content-type': 'text/plain' }],
+    ['a form POST', 'POST', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ['a multipart POST', 'POST', { 'content-type': 'multipart/form-data; boundary=x' }],
+    ['a GET', 'GET', {}],
+  ])('refuses %s that carries neither api-key nor apollo-require-preflight', async (_label, method, headers) => {
+    const url = method === 'GET' ? `${gw.url}/graphql?query=${encodeURIComponent('{ __typename }')}` : `${gw.url}/graphql`;
+    const response = await fetch(url, {
+      method,
+      headers: headers as Record<string, string>,
+      body: method === 'GET' ? undefined : JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/Cross-Site Request Forgery/);
+  });
+
+  it('accepts a GET query when the api-key header is there (it forces a browser preflight)', async () => {
+    const response = await fetch(`${gw.url}/graphql?query=${encodeURIComponent(ORG_QUERY)}`, { headers: { 'api-key': apiKey } });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as any).data.organization.name).toBe('Csrf');
+  });
+});
+
+describe('error masking in production', () => {
+  let gw: TestGateway;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ background: false, env: { NODE_ENV: 'production' } });
+    ({ apiKey } = await gw.createOrg('Masked'));
+  });
+  afterAll(() => gw.close());
+
+  it('answers a database failure as INTERNAL_SERVER_ERROR with no SQL, table name or stack trace', async () => {
+    await gw.db.query('ALTER TABLE api_keys RENAME TO api_keys_away');
+    try {
+      const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey });
+      expect(res.status).toBe(500);
+      expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
+      const text = JSON.stringify(res.body);
+      expect(text).not.toMatch(/api_keys|relation|SELECT|stacktrace|at [A-Za-z.]+ \(/);
+      expect(res.body.errors?.[0].message).toBe('Internal server error');
+    } finally {
+      await gw.db.query('ALTER TABLE api_keys_away RENAME TO api_keys');
+    }
+    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey })).status).toBe(200);
+  });
+
+  it('keeps client errors as they are, without stack traces', async () => {
+    const res = await graphql(gw.url, '{ organization { nope } }', {}, { apiKey });
+    expect(res.status).toBe(400);
+    expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(res.body.errors?.[0].message).toMatch(/nope/);
+    expect(JSON.stringify(res.body)).not.toMatch(/stacktrace/);
+  });
+});

@@ -1,0 +1,154 @@
+import http from 'node:http';
+import express from 'express';
+import { ConfigError, loadConfig } from '../src/config/config';
+import { rateLimitByKey } from '../src/limits/rate-limit';
+import { ChildGateway, startChildGateway } from './support/child-gateway';
+import { errorCode, graphql, GraphQLResponse } from './support/http';
+import { startTestGateway, TestGateway } from './support/gateway';
+
+const ORG_QUERY = '{ organization { id } }';
+
+const statuses = (responses: GraphQLResponse[]) => responses.map((r) => r.status);
+const count = (responses: GraphQLResponse[], status: number) => responses.filter((r) => r.status === status).length;
+
+function expectRateLimited(res: GraphQLResponse, limit: number) {
+  expect(res.status).toBe(429);
+  expect(errorCode(res)).toBe('RATE_LIMITED');
+  expect(res.body.data ?? null).toBeNull();
+  const retryAfter = Number(res.headers.get('retry-after'));
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(60);
+  expect(res.headers.get('ratelimit-limit')).toBe(String(limit));
+  expect(res.headers.get('ratelimit-remaining')).toBe('0');
+}
+
+describe('per-API-key rate limit shared through Postgres by two gateway processes', () => {
+  const LIMIT = 10;
+  let gw: TestGateway;
+  let child: ChildGateway;
+  let org: { orgId: string; apiKey: string; keyId: string };
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ background: false, env: { RATE_LIMIT_PER_MINUTE: String(LIMIT) } });
+    child = await startChildGateway(gw.database.url, { RATE_LIMIT_PER_MINUTE: String(LIMIT) });
+    org = await gw.createOrg('Budget');
+  });
+  afterAll(async () => {
+    await child?.stop();
+    await gw?.close();
+  });
+
+  it('spends one budget per key across both processes: 6 + 6 requests against 10 a minute, 2 refused', async () => {
+    expect(child.url).not.toBe(gw.url);
+    const responses: GraphQLResponse[] = [];
+    // Alternate between the two processes, as a load balancer would.
+    for (let i = 0; i < 6; i++) {
+      responses.push(await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey }));
+      responses.push(await graphql(child.url, ORG_QUERY, {}, { apiKey: org.apiKey }));
+    }
+    expect(count(responses, 200)).toBe(10);
+    expect(count(responses, 429)).toBe(2);
+    // The first ten went through, whichever process answered them.
+    expect(statuses(responses.slice(0, 10))).toEqual(Array(10).fill(200));
+    expectRateLimited(responses[10], LIMIT);
+    expectRateLimited(responses[11], LIMIT);
+    // The remaining budget counted down over both processes.
+    expect(responses.slice(0, 10).map((r) => r.headers.get('ratelimit-remaining'))).toEqual(
+      ['9', '8', '7', '6', '5', '4', '3', '2', '1', '0'],
+    );
+    expect(responses[0].headers.get('ratelimit-limit')).toBe(String(LIMIT));
+    expect(responses[10].body.errors?.[0].message).toMatch(/Rate limit of 10 requests per minute/);
+  });
+
+  it('keeps refusing the spent key on both processes, and other keys keep their own budget', async () => {
+    expectRateLimited(await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey }), LIMIT);
+    expectRateLimited(await graphql(child.url, ORG_QUERY, {}, { apiKey: org.apiKey }), LIMIT);
+    const other = await gw.services.organizations.createKey(org.orgId, 'second');
+    const res = await graphql(child.url, ORG_QUERY, {}, { apiKey: other.apiKey });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ratelimit-remaining')).toBe(String(LIMIT - 1));
+  });
+
+  it('does not limit requests without a key (introspection), which are refused or answered on their own terms', async () => {
+    for (let i = 0; i < LIMIT + 2; i++) {
+      const res = await graphql(gw.url, '{ __typename }');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit-limit')).toBeNull();
+    }
+  });
+
+  it('keeps counters by key id in its own table, never the key', async () => {
+    const rows: Array<{ key: string; points: number }> = await gw.db.query('SELECT key, points FROM rate_limits');
+    const mine = rows.find((r) => r.key === `apikey:${org.keyId}`);
+    expect(mine?.points).toBeGreaterThanOrEqual(12);
+    expect(JSON.stringify(rows)).not.toContain(org.apiKey);
+  });
+});
+
+describe('rate limit configuration', () => {
+  it('counts per process with RATE_LIMIT_STORE=memory', async () => {
+    const gw = await startTestGateway({ background: false, env: { RATE_LIMIT_STORE: 'memory', RATE_LIMIT_PER_MINUTE: '3' } });
+    try {
+      const { apiKey } = await gw.createOrg();
+      const responses: GraphQLResponse[] = [];
+      for (let i = 0; i < 4; i++) responses.push(await graphql(gw.url, ORG_QUERY, {}, { apiKey }));
+      expect(statuses(responses)).toEqual([200, 200, 200, 429]);
+      expectRateLimited(responses[3], 3);
+      // Nothing went to the database.
+      expect(await gw.db.query('SELECT * FROM rate_limits')).toEqual([]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('is off with RATE_LIMIT_PER_MINUTE=0', async () => {
+    const gw = await startTestGateway({ background: false, env: { RATE_LIMIT_PER_MINUTE: '0' } });
+    try {
+      const { apiKey } = await gw.createOrg();
+      for (let i = 0; i < 30; i++) {
+        const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('ratelimit-limit')).toBeNull();
+      }
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('defaults to 600 a minute in Postgres, and refuses malformed values naming the variable', () => {
+    expect(loadConfig({}).rateLimit).toEqual({ store: 'postgres', perMinute: 600 });
+    expect(() => loadConfig({ RATE_LIMIT_STORE: 'redis' })).toThrow(ConfigError);
+    expect(() => loadConfig({ RATE_LIMIT_STORE: 'redis' })).toThrow(/^Invalid RATE_LIMIT_STORE:/);
+    expect(() => loadConfig({ RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/^Invalid RATE_LIMIT_PER_MINUTE:/);
+  });
+});
+
+describe('rateLimitByKey for routes beside /graphql', () => {
+  it('answers 429 RATE_LIMITED with Retry-After once the key has spent its budget', async () => {
+    const gw = await startTestGateway({ background: false, env: { RATE_LIMIT_PER_MINUTE: '2' } });
+    const app = express();
+    app.get('/bytes', rateLimitByKey(gw.services.rateLimits, (req) => req.header('x-key-id')), (_req, res) => {
+      res.send('bytes');
+    });
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/bytes`;
+    try {
+      const { keyId, apiKey } = await gw.createOrg();
+      const results = [];
+      for (let i = 0; i < 3; i++) results.push(await fetch(url, { headers: { 'x-key-id': keyId } }));
+      expect(results.map((r) => r.status)).toEqual([200, 200, 429]);
+      expect(await results[0].text()).toBe('bytes');
+      expect(Number(results[2].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await results[2].json()) as any).errors[0].extensions.code).toBe('RATE_LIMITED');
+      // Same budget as the key's GraphQL requests.
+      expectRateLimited(await graphql(gw.url, ORG_QUERY, {}, { apiKey }), 2);
+      // No key, no limit.
+      expect((await fetch(url)).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await gw.close();
+    }
+  });
+});
