@@ -1,3 +1,4 @@
+import { Storage } from '@google-cloud/storage';
 import { GraphQLError } from 'graphql';
 import { Client } from 'pg';
 import { createFormatError } from '../src/graphql/format-error';
@@ -146,6 +147,27 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(createFormatError(true, createLogger('silent'))(formatted, error)).toEqual({
       message: 'Service temporarily unavailable: the database cannot be reached. Retry shortly.',
       path: ['organization'],
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  });
+
+  it('only the database is called the database: a storage connection failure stays an internal error', async () => {
+    const closedPort = await freePort();
+    const storage = new Storage({
+      apiEndpoint: `http://127.0.0.1:${closedPort}`,
+      projectId: 'faults',
+      retryOptions: { autoRetry: false },
+    });
+    const failure = await storage.bucket('b').file('f').download().then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(failure).toMatchObject({ code: 'ECONNREFUSED' });
+    const error = new GraphQLError(failure!.message, { path: ['file'], originalError: failure });
+    const formatted = { message: failure!.message, path: ['file'], extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    expect(createFormatError(true, createLogger('silent'))(formatted, error)).toEqual({
+      message: 'Internal server error',
+      path: ['file'],
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     });
   });

@@ -20,15 +20,20 @@ const DRIVER_MESSAGES = /^(Connection terminated|timeout exceeded when trying to
 
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 4) return false;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) {
-    return true;
+  const { code, message, syscall } = error as { code?: unknown; message?: unknown; syscall?: unknown };
+  if (typeof code === 'string') {
+    if (UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
+    // Only the raw socket error node-postgres passes on (it names its syscall): HTTP clients (the
+    // storage SDK's GaxiosError) copy the same codes onto errors of their own, which are no outage
+    // of the database.
+    if (NETWORK_CODES.has(code) && typeof syscall === 'string') return true;
   }
   if (typeof message === 'string' && DRIVER_MESSAGES.test(message)) return true;
-  // TypeORM's QueryFailedError keeps the driver's error; Node's AggregateError (a host with
-  // several addresses) and GraphQL's located errors wrap theirs.
-  const wrapped = error as { driverError?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
-  const inner = [wrapped.driverError, wrapped.cause, wrapped.originalError, ...(Array.isArray(wrapped.errors) ? wrapped.errors : [])];
+  // TypeORM's QueryFailedError keeps the driver's error; GraphQL's located errors and Node's
+  // AggregateError (a host with several addresses) wrap theirs. `cause` is not followed: HTTP
+  // clients (fetch) put their socket errors there.
+  const wrapped = error as { driverError?: unknown; originalError?: unknown; errors?: unknown };
+  const inner = [wrapped.driverError, wrapped.originalError, ...(Array.isArray(wrapped.errors) ? wrapped.errors : [])];
   return inner.some((e) => e !== error && isDatabaseUnavailable(e, depth + 1));
 }
 
