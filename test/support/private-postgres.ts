@@ -55,14 +55,20 @@ export async function startPrivatePostgres(label: string): Promise<PrivatePostgr
     onLog: () => undefined,
     onError: () => undefined,
   });
-  await server.initialise();
-  await server.start();
-  const admin = new Client({ connectionString: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres` });
-  await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${DATABASE}`);
-  } finally {
-    await admin.end();
+    await server.initialise();
+    await server.start();
+    const admin = new Client({ connectionString: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres` });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${DATABASE}`);
+    } finally {
+      await admin.end();
+    }
+  } catch (error) {
+    await server.stop().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
 
   const postmasterPid = (): number | undefined => {
