@@ -29,6 +29,9 @@ describe('loadConfig', () => {
       nodeEnv: 'development',
       dataDir: path.join(CWD, '.data'),
       urlSigningSecret: undefined,
+      queryLimits: { maxDepth: 10, maxCost: 5000, maxAliases: 15, maxTokens: 2000, maxDirectives: 20 },
+      maxJsonBodyBytes: 2097152,
+      rateLimit: { perMinute: 600, store: 'postgres' },
     });
     expect(MAX_UPLOAD_BYTES_DEFAULT).toBe(10 * 1024 * 1024);
   });
