@@ -30,8 +30,10 @@ describe('loadConfig', () => {
       dataDir: path.join(CWD, '.data'),
       urlSigningSecret: undefined,
       queryLimits: { maxDepth: 10, maxCost: 5000, maxAliases: 15, maxTokens: 2000, maxDirectives: 20 },
-      maxJsonBodyBytes: 2097152,
-      rateLimit: { perMinute: 600, store: 'postgres' },
+      maxJsonBodyBytes: 2 * 1024 * 1024,
+      rateLimit: { store: 'postgres', perMinute: 600 },
+      workflowLeaseSeconds: 30,
+      workflowConcurrency: 4,
     });
     expect(MAX_UPLOAD_BYTES_DEFAULT).toBe(10 * 1024 * 1024);
   });

@@ -1,5 +1,6 @@
 import type { Services } from './services';
 import type { Logger } from '../observability/logger';
+import { LeaseSweeper, RunExecutor } from '../workflows/run-executor';
 
 /** Something that runs beside the HTTP server (queue consumers, sweepers) and stops on shutdown. */
 export interface BackgroundTask {
@@ -14,7 +15,20 @@ export interface BackgroundOptions {
 }
 
 /** Starts every background consumer this process should run. */
-export async function startBackgroundWork(_services: Services, _logger: Logger, _options: BackgroundOptions): Promise<BackgroundTask[]> {
+export async function startBackgroundWork(services: Services, logger: Logger, options: BackgroundOptions): Promise<BackgroundTask[]> {
   const tasks: BackgroundTask[] = [];
+  const leaseMs = services.config.workflowLeaseSeconds * 1000;
+  // Every process sweeps lapsed run leases, so a dead worker's run is recovered even with no other worker up.
+  const sweeper = new LeaseSweeper(services.db, services.queue, logger, { leaseMs });
+  sweeper.start();
+  tasks.push({ name: 'workflow lease sweeper', stop: () => sweeper.stop() });
+  if (options.workflows) {
+    const executor = new RunExecutor(services.db, services.queue, logger, {
+      leaseMs,
+      concurrency: services.config.workflowConcurrency,
+    });
+    await executor.start();
+    tasks.push({ name: 'workflow executor', stop: () => executor.stop() });
+  }
   return tasks;
 }

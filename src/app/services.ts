@@ -4,6 +4,8 @@ import type { Queue } from '../queue/queue';
 import { AuthService } from '../auth/auth.service';
 import { OrganizationService } from '../auth/organization.service';
 import { ApiKeyRateLimiter } from '../limits/rate-limit';
+import { TeammateService } from '../teammates/teammate.service';
+import { WorkflowService } from '../workflows/workflow.service';
 
 /** Every service of the gateway, built once per process from the data source and config. */
 export interface Services {
@@ -14,9 +16,12 @@ export interface Services {
   queue: Queue;
   /** Per-API-key request budget; `/graphql` spends from it, and so should other keyed routes. */
   rateLimits: ApiKeyRateLimiter;
+  workflows: WorkflowService;
+  teammates: TeammateService;
 }
 
 export function createServices(db: DataSource, config: Config, queue: Queue): Services {
+  const workflows = new WorkflowService(db, queue);
   return {
     config,
     db,
@@ -24,5 +29,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue): Se
     auth: new AuthService(db),
     organizations: new OrganizationService(db),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
+    workflows,
+    teammates: new TeammateService(db, workflows),
   };
 }

@@ -24,6 +24,10 @@ export interface Config {
   /** JSON request bodies larger than this are refused with 413 before parsing. */
   maxJsonBodyBytes: number;
   rateLimit: RateLimitConfig;
+  /** How long a workflow worker's claim on a run lasts unrenewed; bounds how long a dead worker's run stays RUNNING. */
+  workflowLeaseSeconds: number;
+  /** Workflow runs one worker process executes at once. */
+  workflowConcurrency: number;
 }
 
 export interface QueryLimits {
@@ -160,5 +164,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       store: oneOf(env, 'RATE_LIMIT_STORE', ['postgres', 'memory'] as const, 'postgres'),
       perMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', RATE_LIMIT_PER_MINUTE_DEFAULT, 0, 10_000_000),
     },
+    workflowLeaseSeconds: integer(env, 'WORKFLOW_LEASE_SECONDS', 30, 2, 3600),
+    workflowConcurrency: integer(env, 'WORKFLOW_CONCURRENCY', 4, 1, 64),
   };
 }

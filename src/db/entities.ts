@@ -3,5 +3,9 @@
 import { ApiKey } from '../auth/api-key.entity';
 import { Organization } from '../auth/organization.entity';
 import { Setting } from './setting.entity';
+import { Teammate } from '../teammates/teammate.entity';
+import { WorkflowIdempotencyKey } from '../workflows/idempotency-key.entity';
+import { WorkflowRun } from '../workflows/workflow-run.entity';
+import { Workflow } from '../workflows/workflow.entity';
 
-export const entities = [Organization, ApiKey, Setting];
+export const entities = [Organization, ApiKey, Setting, Workflow, WorkflowRun, WorkflowIdempotencyKey, Teammate];

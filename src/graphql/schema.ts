@@ -3,9 +3,11 @@ import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchema, NonEmptyArray } from 'type-graphql';
 import { OrganizationResolver } from '../auth/organization.resolver';
+import { TeammateResolver } from '../teammates/teammate.resolver';
+import { WorkflowResolver, WorkflowRunResolver } from '../workflows/workflow.resolver';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const resolvers: NonEmptyArray<Function> = [OrganizationResolver];
+export const resolvers: NonEmptyArray<Function> = [OrganizationResolver, WorkflowResolver, WorkflowRunResolver, TeammateResolver];
 
 let built: GraphQLSchema | undefined;
 

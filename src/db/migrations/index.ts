@@ -1,5 +1,6 @@
 // Applied in this order. Append new migrations at the end; never edit one that has shipped.
 import { Foundation1764360000000 } from './1764360000000-Foundation';
 import { RateLimits1764370000000 } from './1764370000000-RateLimits';
+import { Workflows1764370100000 } from './1764370100000-Workflows';
 
-export const migrations = [Foundation1764360000000, RateLimits1764370000000];
+export const migrations = [Foundation1764360000000, RateLimits1764370000000, Workflows1764370100000];

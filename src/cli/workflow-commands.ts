@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { badInput } from '../graphql/errors';
+import type { Queue } from '../queue/queue';
+import { TeammateService } from '../teammates/teammate.service';
+import { WorkflowService } from '../workflows/workflow.service';
+import { fail, print, OutputOptions } from './output';
+import { withDatabase } from './with-database';
+
+function readDefinition(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw badInput(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw badInput(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/**
+ * `alloy workflow create` and `alloy teammate create`. Creating needs no queue; the services get
+ * one only for the type, so the commands never start pg-boss.
+ */
+export function registerWorkflowCommands(program: Command): void {
+  const workflow = program.command('workflow').description('workflows');
+  workflow
+    .command('create')
+    .description('create a workflow from a JSON definition file (see README: Workflows and teammates)')
+    .requiredOption('--org <orgId>', 'organization id')
+    .requiredOption('--file <definition.json>', 'the definition: { name, startStep, steps: { id: { type: http|transform, … } } }')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: OutputOptions & { org: string; file: string }) => {
+      try {
+        const definition = readDefinition(opts.file);
+        const created = await withDatabase(({ db }) => new WorkflowService(db, noQueue).createWorkflow(opts.org, definition));
+        const { workflow, notStartableBecause } = created;
+        print(opts, { workflowId: workflow.id, name: workflow.name, startable: workflow.startable }, () =>
+          notStartableBecause
+            ? `Workflow ${workflow.id} (${workflow.name}) stored, but it cannot be started: ${notStartableBecause}`
+            : `Workflow ${workflow.id} (${workflow.name}), starts at step "${workflow.startStep}"`,
+        );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  const teammate = program.command('teammate').description('AI teammates');
+  teammate
+    .command('create')
+    .description('create a teammate that runs a workflow; --channel API makes it callable with callTeammate')
+    .requiredOption('--org <orgId>', 'organization id')
+    .requiredOption('--name <name>', 'display name')
+    .requiredOption('--workflow <workflowId>', 'the workflow it runs')
+    .option('--channel <channel>', 'a channel to enable (repeatable; known: API)', collect, [] as string[])
+    .option('--json', 'print one JSON object')
+    .action(async (opts: OutputOptions & { org: string; name: string; workflow: string; channel: string[] }) => {
+      try {
+        const created = await withDatabase(({ db }) =>
+          new TeammateService(db, new WorkflowService(db, noQueue)).createTeammate(opts.org, {
+            name: opts.name,
+            workflowId: opts.workflow,
+            channels: opts.channel.map((c) => c.toUpperCase()),
+          }),
+        );
+        print(opts, { teammateId: created.id, name: created.name, channels: created.channels }, () =>
+          `Teammate ${created.id} (${created.name}), channels: ${created.channels.join(', ') || 'none'}`,
+        );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+}
+
+/** Creating workflows and teammates never enqueues; a queue that refuses keeps it that way. */
+const noQueue = new Proxy({} as Queue, {
+  get() {
+    throw new Error('the CLI does not start runs');
+  },
+});

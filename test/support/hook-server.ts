@@ -1,0 +1,66 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedHook {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+}
+
+export type HookHandler = (hook: ReceivedHook) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
+
+/** A real HTTP server on 127.0.0.1 for `http` steps to call: routes by path, records every request. */
+export interface HookServer {
+  url: string;
+  received: ReceivedHook[];
+  route(path: string, handler: HookHandler): void;
+  close(): Promise<void>;
+}
+
+export async function startHookServer(): Promise<HookServer> {
+  const routes = new Map<string, HookHandler>();
+  const received: ReceivedHook[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const hook: ReceivedHook = { path: req.url ?? '/', headers: req.headers, body: text ? JSON.parse(text) : null };
+      received.push(hook);
+      const handler = routes.get(hook.path);
+      const answer = handler ? await handler(hook) : { status: 404, body: { error: 'no such hook' } };
+      if (res.destroyed) return;
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+    });
+  });
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    route: (path, handler) => void routes.set(path, handler),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Polls `read` until `done` holds for its value; fails with the last value after `timeoutMs`. */
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    value = await read();
+  }
+  return value;
+}
