@@ -3,15 +3,17 @@ import { GraphQLError } from 'graphql';
 import { Client } from 'pg';
 import { createFormatError } from '../src/graphql/format-error';
 import { createLogger } from '../src/observability/logger';
-import { requireBuiltCli } from './support/cli';
+import fs from 'node:fs';
+import path from 'node:path';
+import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
 import { GraphQLResponse } from './support/http';
 import { CliProcess, freePort, isAlive } from './support/process';
 import { PrivatePostgres, startPrivatePostgres } from './support/private-postgres';
 
 /**
  * Postgres going away and coming back while `alloy serve` runs. The gateway runs as a child process
- * (what `npm start` runs) against a PostgreSQL cluster of this test's own, so the shared server
- * on 5432 is never disturbed.
+ * (what `npm start` runs, workflow worker included, so its pg-boss queue is polling throughout)
+ * against a PostgreSQL cluster of this test's own, so the shared server on 5432 is never disturbed.
  */
 const START_TIMEOUT = 120_000;
 /** A request that takes longer than this during the outage counts as hanging. */
@@ -20,14 +22,19 @@ const HANG_LIMIT_MS = 15_000;
 const RECOVERY_LIMIT_MS = 20_000;
 
 const QUERY = '{ organization { id name } }';
+const TRIGGER = 'mutation($id: ID!, $payload: JSON) { triggerWorkflow(workflowId: $id, payload: $payload) { runId } }';
+const RUN = 'query($id: ID!) { workflowRun(id: $id) { status output error } }';
+/** How long a queued run may take to finish (the worker polls pg-boss every few seconds). */
+const RUN_LIMIT_MS = 30_000;
 
 let postgres: PrivatePostgres;
 let gateway: CliProcess;
 let url: string;
 let apiKey: string;
 let orgId: string;
+let workflowId: string;
 
-async function post(query: string, key?: string): Promise<GraphQLResponse & { text: string }> {
+async function post(query: string, key?: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse & { text: string }> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: {
@@ -35,7 +42,7 @@ async function post(query: string, key?: string): Promise<GraphQLResponse & { te
       accept: 'application/graphql-response+json, application/json',
       ...(key ? { 'api-key': key } : {}),
     },
-    body: JSON.stringify({ query }),
+    body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(HANG_LIMIT_MS),
   });
   const text = await response.text();
@@ -57,12 +64,29 @@ async function eventually(probe: () => Promise<boolean>, limitMs: number): Promi
   }
 }
 
+/**
+ * Triggers the workflow through GraphQL and waits for the worker to finish the run: the job goes
+ * through the gateway's pg-boss queue (sent in the trigger's transaction, fetched by the worker).
+ */
+async function runToCompletion(payload: Record<string, unknown>): Promise<any> {
+  const triggered = await post(TRIGGER, apiKey, { id: workflowId, payload });
+  expect(triggered.body.errors).toBeUndefined();
+  const { runId } = triggered.body.data.triggerWorkflow;
+  let run: any;
+  const finished = await eventually(async () => {
+    run = (await post(RUN, apiKey, { id: runId })).body.data?.workflowRun;
+    return run?.status === 'SUCCEEDED' || run?.status === 'FAILED';
+  }, RUN_LIMIT_MS);
+  expect({ finished, run }).toMatchObject({ finished: true });
+  return run;
+}
+
 beforeAll(async () => {
   requireBuiltCli();
   postgres = await startPrivatePostgres('faults-postgres');
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  gateway = new CliProcess(['serve', '--no-worker'], {
+  gateway = new CliProcess(['serve'], {
     PORT: String(port),
     DATABASE_URL: postgres.url,
     NODE_ENV: 'production',
@@ -85,7 +109,14 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(res.body.data.organization.name).toBe('My organization');
     orgId = res.body.data.organization.id;
     expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true } } } });
-  });
+
+    const file = path.join(postgres.dir, 'echo.json');
+    fs.writeFileSync(file, JSON.stringify({ name: 'echo', startStep: 'shape', steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } } }));
+    const created = await runCli(['workflow', 'create', '--org', orgId, '--file', file, '--json'], { DATABASE_URL: postgres.url });
+    expect(created.code).toBe(0);
+    workflowId = singleJsonObject(created.stdout).workflowId;
+    expect(await runToCompletion({ text: 'before' })).toEqual({ status: 'SUCCEEDED', output: { echo: 'before' }, error: null });
+  }, 60_000);
 
   it('during the outage: clean 503 answers with Retry-After, /readyz false, /healthz up, process alive', async () => {
     await postgres.stop();
@@ -108,6 +139,10 @@ describe('Postgres stopped and started while the gateway runs', () => {
     // A key that cannot be checked now is not called invalid: the same 503, not a 401.
     const unknownKey = await post(QUERY, `${apiKey.slice(0, -4)}AAAA`);
     expect(unknownKey.status).toBe(503);
+    // A mutation is refused the same way, before anything is written or queued.
+    const trigger = await post(TRIGGER, apiKey, { id: workflowId, payload: { text: 'during' } });
+    expect(trigger.status).toBe(503);
+    expect(trigger.body.errors?.[0].extensions?.code).toBe('INTERNAL_SERVER_ERROR');
     // What is refused without reading the database still is.
     const malformed = await post(QUERY, 'not-a-key');
     expect(malformed.status).toBe(401);
@@ -124,8 +159,8 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(typename.status).toBe(200);
     expect(typename.body).toEqual({ data: { __typename: 'Query' } });
 
-    // Long enough for pooled connections and the queue's timers to notice the loss.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Long enough for pooled connections and the worker's pg-boss polling to hit the outage.
+    await new Promise((r) => setTimeout(r, 5000));
     expect(gateway.running).toBe(true);
     expect(isAlive(gateway.pid)).toBe(true);
     expect(gateway.stderr).not.toMatch(/uncaught|unhandled/i);
@@ -182,6 +217,8 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(res.body).toEqual({ data: { organization: { id: orgId, name: 'My organization' } } });
     expect(await eventually(async () => (await get('/readyz')).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
     expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true } } } });
+    // The queue inside the gateway works again: a new run is sent, fetched and finished.
+    expect(await runToCompletion({ text: 'after stop' })).toEqual({ status: 'SUCCEEDED', output: { echo: 'after stop' }, error: null });
 
     expect(gateway.running).toBe(true);
     expect(gateway.pid).toBe(pid);
@@ -203,6 +240,7 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(await eventually(async () => (await post(QUERY, apiKey)).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
     expect((await post(QUERY, apiKey)).body).toEqual({ data: { organization: { id: orgId, name: 'My organization' } } });
     expect(await eventually(async () => (await get('/readyz')).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
+    expect(await runToCompletion({ text: 'after crash' })).toEqual({ status: 'SUCCEEDED', output: { echo: 'after crash' }, error: null });
     expect(gateway.running).toBe(true);
     expect(gateway.pid).toBe(pid);
   }, 120_000);

@@ -40,6 +40,7 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
 /**
  * What to log of a driver error: its kind, code and message. The error object itself carries
  * the whole pg client (sockets, buffers, connection parameters), which has no place in a log line.
+ * Log it under a key of its own (not pino's `err`, whose serializer would rewrite `type`).
  */
 export function describeDatabaseError(error: unknown): { type: string; message: string; code?: string } {
   // Duck-typed: errors of Node's own modules may come from another realm (e.g. under jest).

@@ -33,7 +33,8 @@ export function createFormatError(production: boolean, logger: Logger) {
     }
     // Not a bug but an outage: say so (in every environment), and log it without the driver's internals.
     if (original instanceof DatabaseUnavailableError || isDatabaseUnavailable(original)) {
-      logger.warn({ err: describeDatabaseError(original), path: formatted.path }, 'database unavailable');
+      const cause = original instanceof DatabaseUnavailableError ? (original.originalError ?? original) : original;
+      logger.warn({ error: describeDatabaseError(cause), path: formatted.path }, 'database unavailable');
       return {
         message: DATABASE_UNAVAILABLE_MESSAGE,
         locations: formatted.locations,

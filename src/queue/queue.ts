@@ -22,8 +22,9 @@ export async function startQueue(url: string, logger: Logger, options: { supervi
   });
   // pg-boss reports a lost database here and keeps retrying on its own; the process must stay up.
   boss.on('error', (error) => {
-    const err = isDatabaseUnavailable(error) ? describeDatabaseError(error) : error;
-    logger.error({ err, component: 'queue' }, 'queue error');
+    // An outage is logged by name, code and message (`error`), a bug with its stack (`err`).
+    const detail = isDatabaseUnavailable(error) ? { error: describeDatabaseError(error) } : { err: error };
+    logger.error({ ...detail, component: 'queue' }, 'queue error');
   });
   await boss.start();
   return boss;

@@ -13,6 +13,8 @@ export interface PrivatePostgres {
   /** URL of database `alloy` on the cluster. */
   url: string;
   port: number;
+  /** A private temp directory (the cluster's data is under it); deleted by destroy(). */
+  dir: string;
   running: boolean;
   /** Fast shutdown (SIGINT to the postmaster): open sessions are terminated, new ones refused. */
   stop(): Promise<void>;
@@ -78,6 +80,7 @@ export async function startPrivatePostgres(label: string): Promise<PrivatePostgr
   const handle: PrivatePostgres = {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
     port,
+    dir,
     running: true,
     async stop() {
       await server.stop();
