@@ -12,6 +12,7 @@ import { KeyCache } from '../auth/key-cache';
 import type { Services } from '../app/services';
 import { authPlugin } from '../graphql/auth-plugin';
 import type { GatewayContext } from '../graphql/context';
+import { answerDatabaseOutage } from '../graphql/database-unavailable';
 import { createFormatError } from '../graphql/format-error';
 import { gatewaySchema } from '../graphql/schema';
 import { queryLimits, withQueryLimitCodes } from '../limits/query-limits';
@@ -112,7 +113,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
     jsonBody(config.maxJsonBodyBytes),
     bodyErrors(config.maxJsonBodyBytes),
     apolloMiddleware(apollo, {
-      context: async ({ req, res }): Promise<GatewayContext> => {
+      context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {
         let principal: Awaited<ReturnType<typeof authenticateHeaders>>;
         try {
           principal = await authenticateHeaders(req.headers, services.auth);
@@ -126,7 +127,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
           { requestId: requestLogOf(res).requestId, principal, services, baseUrl: baseUrlOf(req), loaders: new Map() },
           res,
         );
-      },
+      }),
     }),
   );
 
