@@ -24,12 +24,13 @@ export interface Services {
 
 export function createServices(db: DataSource, config: Config, queue: Queue): Services {
   const workflows = new WorkflowService(db, queue);
+  const auth = new AuthService(db);
   return {
     config,
     db,
     queue,
-    auth: new AuthService(db),
-    organizations: new OrganizationService(db),
+    auth,
+    organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
     teammates: new TeammateService(db, workflows),

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { parseApiKey, secretMatches } from './api-key';
+import { KeyCache, KeyRow } from './key-cache';
 
 export interface Principal {
   organizationId: string;
@@ -12,30 +13,49 @@ export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'bea
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
 /**
- * Resolves the raw `api-key` header to an organization. One indexed query per request; the
- * `last_used_at` write is throttled to once a minute per key, both in this process (no query at
- * all) and across processes (the UPDATE's WHERE clause).
+ * Resolves the raw `api-key` header to an organization. One indexed query per request, or none
+ * when the gateway has enabled the key cache (see KeyCache for how revocation stays immediate);
+ * the secret is compared on every request either way. The `last_used_at` write is throttled to
+ * once a minute per key, both in this process (no query at all) and across processes (the
+ * UPDATE's WHERE clause).
  */
 export class AuthService {
   private readonly lastUsedWrites = new Map<string, number>();
+  private cache: KeyCache | undefined;
 
   constructor(private readonly db: DataSource) {}
+
+  /** Caches key rows from now on; used by the HTTP gateway, which stops it on close. */
+  useCache(cache: KeyCache | undefined): void {
+    this.cache = cache;
+  }
+
+  /** Drops a key from this process's cache (called when this process revokes it). */
+  forget(lookupId: string): void {
+    this.cache?.invalidate(`key:${lookupId}`);
+  }
 
   async authenticate(rawKey: string): Promise<Principal | AuthFailure> {
     const parsed = parseApiKey(rawKey);
     if (!parsed) return 'malformed';
-    const rows: Array<{ key_id: string; secret_hash: Buffer; revoked_at: Date | null; org_id: string; org_name: string }> =
-      await this.db.query(
-        `SELECT k.id AS key_id, k.secret_hash, k.revoked_at, o.id AS org_id, o.name AS org_name
-           FROM api_keys k JOIN organizations o ON o.id = k.organization_id
-          WHERE k.lookup_id = $1`,
-        [parsed.lookupId],
-      );
-    const row = rows[0];
+    const row = this.cache?.get(parsed.lookupId) ?? (await this.lookup(parsed.lookupId));
     if (!row || !secretMatches(parsed.secret, row.secret_hash)) return 'unknown';
     if (row.revoked_at) return 'revoked';
     this.touch(row.key_id);
     return { organizationId: row.org_id, organizationName: row.org_name, keyId: row.key_id };
+  }
+
+  private async lookup(lookupId: string): Promise<KeyRow | undefined> {
+    const ticket = this.cache?.ticket();
+    const rows: KeyRow[] = await this.db.query(
+      `SELECT k.id AS key_id, k.secret_hash, k.revoked_at, o.id AS org_id, o.name AS org_name
+         FROM api_keys k JOIN organizations o ON o.id = k.organization_id
+        WHERE k.lookup_id = $1`,
+      [lookupId],
+    );
+    // Unknown keys are not cached: a key created a moment later must work at once.
+    if (rows[0] && ticket !== undefined) this.cache?.set(lookupId, rows[0], ticket);
+    return rows[0];
   }
 
   private touch(keyId: string): void {

@@ -23,7 +23,8 @@ export const isUuid = (value: string) => UUID.test(value);
 
 /** Organizations and their API keys: the admin side used by the CLI and by first start. */
 export class OrganizationService {
-  constructor(private readonly db: DataSource) {}
+  /** `keyRevoked` lets this process's key cache forget a key synchronously (see KeyCache). */
+  constructor(private readonly db: DataSource, private readonly keyRevoked?: (lookupId: string) => void) {}
 
   async createOrganization(name: string, keyName = 'default'): Promise<{ orgId: string } & CreatedKey> {
     const trimmed = name.trim();
@@ -62,16 +63,21 @@ export class OrganizationService {
     }));
   }
 
-  /** Revokes at once: authentication reads the row on every request. */
+  /**
+   * Revokes at once: this process forgets the key synchronously, and the `api_keys` trigger
+   * notifies every other gateway process after the commit (see KeyCache).
+   */
   async revokeKey(keyId: string): Promise<{ keyId: string; revokedAt: string }> {
     if (!isUuid(keyId)) throw notFound('API key');
-    const rows: Array<{ revoked_at: Date }> = await this.db.query(
-      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING revoked_at`,
+    type Revoked = { revoked_at: Date; lookup_id: string };
+    const rows: Revoked[] = await this.db.query(
+      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING revoked_at, lookup_id`,
       [keyId],
     );
     // TypeORM returns [rows, count] for UPDATE ... RETURNING on postgres.
-    const first = Array.isArray(rows[0]) ? (rows[0] as unknown as Array<{ revoked_at: Date }>)[0] : rows[0];
+    const first = Array.isArray(rows[0]) ? (rows[0] as unknown as Revoked[])[0] : rows[0];
     if (!first) throw notFound('API key');
+    this.keyRevoked?.(first.lookup_id);
     return { keyId, revokedAt: first.revoked_at.toISOString() };
   }
 

@@ -1,6 +1,8 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { describeDatabaseError, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../observability/logger';
+import { DATABASE_UNAVAILABLE_MESSAGE, DatabaseUnavailableError } from './database-unavailable';
 
 /** Codes that describe the client's request and are safe to show as they are. */
 const CLIENT_CODES = new Set([
@@ -13,7 +15,8 @@ const CLIENT_CODES = new Set([
 /**
  * Keeps client errors as they are and turns everything else into INTERNAL_SERVER_ERROR. In
  * production the message of an internal error is replaced (it may hold SQL or paths) and no
- * stack trace leaves the process; the original goes to the log.
+ * stack trace leaves the process; the original goes to the log. A database outage is told as
+ * such, so that clients retry (the HTTP status, 503, is set where the error is raised).
  */
 export function createFormatError(production: boolean, logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -27,6 +30,17 @@ export function createFormatError(production: boolean, logger: Logger) {
     // A GraphQL variable coercion error ("Variable $x got invalid value") has no code of its own.
     if (original instanceof GraphQLError && !(original as GraphQLError).originalError && !formatted.path) {
       return { message: formatted.message, locations: formatted.locations, extensions: { code: 'BAD_USER_INPUT' } };
+    }
+    // Not a bug but an outage: say so (in every environment), and log it without the driver's internals.
+    if (original instanceof DatabaseUnavailableError || isDatabaseUnavailable(original)) {
+      const cause = original instanceof DatabaseUnavailableError ? (original.originalError ?? original) : original;
+      logger.warn({ error: describeDatabaseError(cause), path: formatted.path }, 'database unavailable');
+      return {
+        message: DATABASE_UNAVAILABLE_MESSAGE,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      };
     }
     logger.error({ err: original, path: formatted.path }, 'internal error');
     return {

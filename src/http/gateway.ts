@@ -1,15 +1,18 @@
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express, { ErrorRequestHandler, Express, Request } from 'express';
 import { authenticateHeaders } from '../auth/authenticate-request';
+import { apolloMiddleware } from './apollo-middleware';
+import { jsonBody } from './json-body';
+import { KeyCache } from '../auth/key-cache';
 import type { Services } from '../app/services';
 import { authPlugin } from '../graphql/auth-plugin';
 import type { GatewayContext } from '../graphql/context';
+import { answerDatabaseOutage } from '../graphql/database-unavailable';
 import { createFormatError } from '../graphql/format-error';
 import { gatewaySchema } from '../graphql/schema';
 import { queryLimits, withQueryLimitCodes } from '../limits/query-limits';
@@ -39,7 +42,11 @@ export interface GatewayOptions {
 const CSRF_PREFLIGHT_HEADERS = ['api-key', 'apollo-require-preflight', 'x-apollo-operation-name'];
 
 export function baseUrlOf(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`;
+  // `req.protocol` checks the proxy trust list (an IP parse per request); its answer can only
+  // differ from the socket's own protocol when an X-Forwarded-Proto header is present.
+  const protocol =
+    req.headers['x-forwarded-proto'] === undefined ? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http') : req.protocol;
+  return `${protocol}://${req.headers.host ?? '127.0.0.1'}`;
 }
 
 /** Body-parser failures answered in the GraphQL error shape instead of Express's HTML page. */
@@ -87,6 +94,12 @@ export async function startGateway({ services, logger, port, host, readinessChec
   });
   await apollo.start();
 
+  // Authenticated requests read their key from a per-process cache kept honest by LISTEN/NOTIFY.
+  const databaseUrl = (db.options as { url?: string }).url;
+  const keyCache = databaseUrl ? new KeyCache(databaseUrl, logger) : undefined;
+  await keyCache?.start();
+  services.auth.useCache(keyCache);
+
   app.use(
     healthRouter([
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
@@ -100,12 +113,12 @@ export async function startGateway({ services, logger, port, host, readinessChec
   app.use(contentRouter(services, logger));
   app.use(
     '/graphql',
-    express.json({ limit: config.maxJsonBodyBytes }),
+    jsonBody(config.maxJsonBodyBytes),
     bodyErrors(config.maxJsonBodyBytes),
     ...uploadMiddleware(services, CSRF_PREFLIGHT_HEADERS),
     bodyErrors(config.maxJsonBodyBytes),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }): Promise<GatewayContext> => {
+    apolloMiddleware(apollo, {
+      context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {
         let principal: Awaited<ReturnType<typeof authenticateHeaders>>;
         try {
           principal = await authenticateHeaders(req.headers, services.auth);
@@ -119,7 +132,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
           { requestId: requestLogOf(res).requestId, principal, services, baseUrl: baseUrlOf(req), loaders: new Map() },
           res,
         );
-      },
+      }),
     }),
   );
 
@@ -136,7 +149,10 @@ export async function startGateway({ services, logger, port, host, readinessChec
     url: `http://${shownHost}:${address.port}`,
     close() {
       // ApolloServer.stop() drains in-flight requests through the drain plugin, then closes.
-      closing ??= apollo.stop();
+      closing ??= apollo.stop().finally(async () => {
+        services.auth.useCache(undefined);
+        await keyCache?.stop();
+      });
       return closing;
     },
   };

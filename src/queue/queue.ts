@@ -1,5 +1,6 @@
 import PgBoss from 'pg-boss';
 import type { EntityManager } from 'typeorm';
+import { describeDatabaseError, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../observability/logger';
 
 export type Queue = PgBoss;
@@ -19,7 +20,12 @@ export async function startQueue(url: string, logger: Logger, options: { supervi
     // advisory lock so two processes don't do it at once.
     supervise: options.supervise ?? true,
   });
-  boss.on('error', (error) => logger.error({ err: error, component: 'queue' }, 'queue error'));
+  // pg-boss reports a lost database here and keeps retrying on its own; the process must stay up.
+  boss.on('error', (error) => {
+    // An outage is logged by name, code and message (`error`), a bug with its stack (`err`).
+    const detail = isDatabaseUnavailable(error) ? { error: describeDatabaseError(error) } : { err: error };
+    logger.error({ ...detail, component: 'queue' }, 'queue error');
+  });
   await boss.start();
   return boss;
 }

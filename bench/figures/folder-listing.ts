@@ -1,0 +1,66 @@
+import { mustQuery, pool, upload } from '../lib/graphql';
+import { assertClean, interleave, load, median, pairedRatio } from '../lib/load';
+import { Figure, fmt } from './figure';
+
+const FOLDER = '/bench-listing';
+const QUERY = `query Listing($path: String!) {
+  folder(path: $path) { children(first: 50) { edges { node { id name path ... on File { size } } } totalCount } }
+}`;
+
+/** Seeds 25 subfolders and 25 small files through the API (cheap: 50 requests). */
+async function seed(url: string, apiKey: string): Promise<void> {
+  await mustQuery(url, apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: FOLDER });
+  await pool(50, 8, async (i) => {
+    const name = `entry-${String(i).padStart(2, '0')}`;
+    if (i % 2) await upload(url, apiKey, FOLDER, `${name}.txt`, Buffer.from(`bench ${i}\n`));
+    else await mustQuery(url, apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: `${FOLDER}/${name}` });
+  });
+}
+
+export const folderListing: Figure = {
+  id: 'listing',
+  title: 'listing a folder of 50 entries, req/s at 20 connections',
+  target: '≥ 50% of baseline (a)',
+  requires: ['Query.folder', 'Folder.children', 'Mutation.createFolder', 'Mutation.uploadFile'],
+  async run(ctx) {
+    await seed(ctx.gateway.url, ctx.apiKey);
+    const check = await mustQuery(ctx.gateway.url, ctx.apiKey, QUERY, { path: FOLDER });
+    if (check.folder?.children?.edges?.length !== 50) throw new Error(`seeded folder lists ${check.folder?.children?.edges?.length} entries, not 50`);
+    const body = JSON.stringify({ query: QUERY, variables: { path: FOLDER } });
+    const request = (url: string, duration = ctx.duration) =>
+      load(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
+        body,
+        connections: ctx.connections,
+        duration,
+      });
+    const gatewayOnly = async () => {
+      const runs = [await request(ctx.gateway.url)];
+      assertClean('gateway', runs);
+      return runs[0].rps;
+    };
+    let baseline;
+    try {
+      baseline = await ctx.startBaseline('folder-listing', { ORG_ID: ctx.orgId });
+    } catch (error) {
+      const g = await gatewayOnly();
+      return { gateway: fmt.rps(g), baseline: 'n/a', ratio: 'n/a', met: null, note: `baseline (a): ${(error as Error).message}` };
+    }
+    const probe = await mustQuery(baseline.url, ctx.apiKey, QUERY, { path: FOLDER }).catch((e: Error) => e);
+    if (probe instanceof Error || probe.folder?.children?.edges?.length !== 50) {
+      const g = await gatewayOnly();
+      const why = probe instanceof Error ? probe.message : `it lists ${probe.folder?.children?.edges?.length} entries`;
+      return { gateway: fmt.rps(g), baseline: 'n/a', ratio: 'n/a', met: null, note: `baseline (a) does not answer the same listing (${why}); adapt FOLDER_LISTING_SQL in bench/seed/after-merge.ts` };
+    }
+    const result = await interleave(() => request(ctx.gateway.url), () => request(baseline.url), {
+      rounds: ctx.rounds,
+      warmup: { gateway: () => request(ctx.gateway.url, 2), baseline: () => request(baseline.url, 2) },
+    });
+    assertClean('gateway', result.gateway);
+    assertClean('baseline', result.baseline);
+    const g = median(result.gateway.map((r) => r.rps));
+    const b = median(result.baseline.map((r) => r.rps));
+    return { gateway: fmt.rps(g), baseline: fmt.rps(b), ratio: fmt.pct(pairedRatio(result, (r) => r.rps)), met: pairedRatio(result, (r) => r.rps) >= 0.5 };
+  },
+};

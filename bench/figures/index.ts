@@ -1,0 +1,21 @@
+import type { Figure } from './figure';
+import { organizationQuery } from './organization-query';
+import { folderListing } from './folder-listing';
+import { uploadLatency } from './upload-latency';
+import { uploadMemory } from './upload-memory';
+import { renameMove } from './rename-move';
+import { deleteFolder } from './delete-folder';
+import { requestLogsDepth } from './request-logs-depth';
+import { triggerWorkflow } from './trigger-workflow';
+
+/** Every figure, in the order of the table (and of the issue). */
+export const figures: Figure[] = [
+  folderListing,
+  organizationQuery,
+  uploadLatency,
+  uploadMemory,
+  renameMove,
+  deleteFolder,
+  requestLogsDepth,
+  triggerWorkflow,
+];

@@ -1,0 +1,59 @@
+import { mustQuery } from '../lib/graphql';
+import { assertClean, interleave, load, median } from '../lib/load';
+import { tablesExist, withClient } from '../lib/postgres';
+import { REQUEST_LOG_TABLES, seedRequestLogs } from '../seed/after-merge';
+import { Figure, fmt, NotApplicable } from './figure';
+import { createBenchWorkflow } from './workflow-setup';
+
+const RUNS = () => Number(process.env.BENCH_RUNS ?? 1_000_000);
+const QUERY = `query Logs($id: ID!, $after: String) {
+  teammate(id: $id) { requestLogs(first: 20, after: $after) { edges { node { id status durationMs createdAt } } pageInfo { hasNextPage endCursor } } }
+}`;
+
+/** p50 of a page of 20 request logs a million runs deep, against the first page (1 connection). */
+export const requestLogsDepth: Figure = {
+  id: 'request-logs',
+  title: '`requestLogs` page of 20 at a depth of 1,000,000 runs, p50 against the first page',
+  target: '≤ 1.5× the first page',
+  requires: ['Query.teammate', 'Teammate.requestLogs'],
+  async run(ctx) {
+    const missing = await tablesExist(ctx.databaseUrl, REQUEST_LOG_TABLES);
+    if (missing.length) throw new NotApplicable(`seeding needs tables ${missing.join(', ')}; adapt seedRequestLogs in bench/seed/after-merge.ts`);
+    const workflowId = await createBenchWorkflow(ctx);
+    const { teammateId } = await ctx.cli<{ teammateId: string }>(['teammate', 'create', '--org', ctx.orgId, '--name', 'bench', '--workflow', workflowId, '--channel', 'API']);
+    const count = RUNS();
+    const started = Date.now();
+    const { deepCursor } = await withClient(ctx.databaseUrl, (db) =>
+      seedRequestLogs(db, { orgId: ctx.orgId, workflowId, teammateId, count, depth: count - 20 }),
+    );
+    ctx.log(`seeded ${count} runs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const deep = await mustQuery(ctx.gateway.url, ctx.apiKey, QUERY, { id: teammateId, after: deepCursor });
+    if (deep.teammate?.requestLogs?.edges?.length !== 20) {
+      throw new NotApplicable(`the deep cursor reads ${deep.teammate?.requestLogs?.edges?.length} logs, not 20; adapt seedRequestLogs's cursor`);
+    }
+    const request = (after: string | null, duration = ctx.duration) =>
+      load(`${ctx.gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
+        body: JSON.stringify({ query: QUERY, variables: { id: teammateId, after } }),
+        connections: 1,
+        duration,
+      });
+    const result = await interleave(() => request(deepCursor), () => request(null), {
+      rounds: ctx.rounds,
+      warmup: { gateway: () => request(deepCursor, 1), baseline: () => request(null, 1) },
+    });
+    assertClean('deep page', result.gateway);
+    assertClean('first page', result.baseline);
+    const d = median(result.gateway.map((r) => r.p50));
+    const f = median(result.baseline.map((r) => r.p50));
+    const ratio = d / Math.max(f, 1);
+    return {
+      gateway: `deep page ${fmt.ms(d)}`,
+      baseline: `first page ${fmt.ms(f)}`,
+      ratio: fmt.times(ratio),
+      met: ratio <= 1.5,
+      note: `request logs: ${count.toLocaleString('en-US')} runs seeded by SQL; the "baseline" column is the gateway's own first page.`,
+    };
+  },
+};

@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+import { multipartUpload } from '../lib/graphql';
+import { assertClean, interleave, load, median } from '../lib/load';
+import { Figure, fmt } from './figure';
+
+/** One client uploading 1 MB again and again (the same name: each upload overwrites the last). */
+export const uploadLatency: Figure = {
+  id: 'upload-1mb',
+  title: 'upload of 1 MB, p50 latency (1 connection)',
+  target: '≤ 1.5× baseline (c)',
+  requires: ['Mutation.uploadFile'],
+  async run(ctx) {
+    const baseline = await ctx.startBaseline('upload-to-disk');
+    const { body, contentType } = multipartUpload('/bench-upload', 'one-megabyte.bin', randomBytes(1024 * 1024));
+    const request = (url: string, duration = ctx.duration) =>
+      load(`${url}/graphql`, { method: 'POST', headers: { 'content-type': contentType, 'api-key': ctx.apiKey }, body, connections: 1, duration });
+    const result = await interleave(() => request(ctx.gateway.url), () => request(baseline.url), {
+      rounds: ctx.rounds,
+      warmup: { gateway: () => request(ctx.gateway.url, 1), baseline: () => request(baseline.url, 1) },
+    });
+    assertClean('gateway', result.gateway);
+    assertClean('baseline', result.baseline);
+    const g = median(result.gateway.map((r) => r.p50));
+    const b = median(result.baseline.map((r) => r.p50));
+    // autocannon's latency resolution is 1 ms; guard against a 0 ms baseline.
+    const ratio = g / Math.max(b, 1);
+    return { gateway: fmt.ms(g), baseline: fmt.ms(b), ratio: fmt.times(ratio), met: ratio <= 1.5 };
+  },
+};

@@ -1,0 +1,115 @@
+// autocannon ships no types; this is the part of its programmatic API the bench uses.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon: (options: LoadOptions & { url: string }) => Promise<AutocannonResult> = require('autocannon');
+
+export interface LoadOptions {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  connections?: number;
+  /** Seconds. */
+  duration?: number;
+  /** Stop after this many requests instead of after `duration`. */
+  amount?: number;
+  pipelining?: number;
+  timeout?: number;
+  /** Answers for which this returns false count as failed; by default, any GraphQL error answer. */
+  verifyBody?: (body: string) => boolean;
+}
+
+/** The server under load, to count the CPU time it spends per request. */
+export interface MeasuredProcess {
+  cpuMs(): number;
+}
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p90: number; p99: number; average: number };
+  duration: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  mismatches: number;
+  '2xx': number;
+}
+
+export interface LoadResult {
+  /** Completed 2xx requests per second over the run. */
+  rps: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  failed: number;
+  /** CPU time the server process used per answered request, in µs (NaN when not measured). */
+  cpuPerRequestUs: number;
+}
+
+const noGraphQLErrors = (body: string) => !body.includes('"errors":');
+
+/**
+ * One autocannon run against `url`. Non-2xx answers, socket errors and answers that fail
+ * `verifyBody` (a GraphQL error comes with HTTP 200) count as failures, not as throughput.
+ */
+export async function load(url: string, options: LoadOptions, server?: MeasuredProcess): Promise<LoadResult> {
+  const cpuBefore = server?.cpuMs() ?? NaN;
+  const result = await autocannon({ url, connections: 20, duration: 5, timeout: 30, verifyBody: noGraphQLErrors, ...options });
+  const cpu = (server?.cpuMs() ?? NaN) - cpuBefore;
+  const failed = result.non2xx + result.errors + result.timeouts + (result.mismatches ?? 0);
+  return {
+    rps: Math.max(result['2xx'] - (result.mismatches ?? 0), 0) / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok: Math.max(result['2xx'] - (result.mismatches ?? 0), 0),
+    failed,
+    cpuPerRequestUs: (cpu * 1000) / Math.max(result['2xx'] + failed, 1),
+  };
+}
+
+export interface Comparison {
+  gateway: LoadResult[];
+  baseline: LoadResult[];
+}
+
+/**
+ * Runs gateway and baseline alternately, `rounds` times each, after a short warm-up of both, so
+ * that a noisy neighbour slows both sides alike. The order flips every round.
+ */
+export async function interleave(
+  gateway: () => Promise<LoadResult>,
+  baseline: () => Promise<LoadResult>,
+  { rounds = 3, warmup }: { rounds?: number; warmup?: { gateway: () => Promise<unknown>; baseline: () => Promise<unknown> } } = {},
+): Promise<Comparison> {
+  if (warmup) {
+    await warmup.gateway();
+    await warmup.baseline();
+  }
+  const out: Comparison = { gateway: [], baseline: [] };
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      out.gateway.push(await gateway());
+      out.baseline.push(await baseline());
+    } else {
+      out.baseline.push(await baseline());
+      out.gateway.push(await gateway());
+    }
+  }
+  return out;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Median of the per-round ratios gateway/baseline: each pair ran back to back on the same machine state. */
+export function pairedRatio(c: Comparison, value: (r: LoadResult) => number): number {
+  return median(c.gateway.map((g, i) => value(g) / Math.max(value(c.baseline[i]), 1e-9)));
+}
+
+export function assertClean(label: string, results: LoadResult[]): void {
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  const ok = results.reduce((n, r) => n + r.ok, 0);
+  if (failed > 0) throw new Error(`${label}: ${failed} of ${failed + ok} requests failed`);
+  if (ok === 0) throw new Error(`${label}: no request succeeded`);
+}

@@ -1,0 +1,99 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { errorCode, graphql } from './support/http';
+import { startTestGateway, TestGateway } from './support/gateway';
+
+const ORG_QUERY = '{ organization { id name } }';
+const BIN = path.resolve(__dirname, '..', 'bin', 'alloy.js');
+
+/**
+ * The gateway caches key rows per process (src/auth/key-cache.ts). These tests change keys from
+ * outside the gateway's process (the admin CLI, another database connection) and expect the
+ * very next request to see the change.
+ */
+describe('API key cache', () => {
+  let gw: TestGateway;
+  let org: { orgId: string; apiKey: string; keyId: string };
+  let lookups = 0;
+  let sql: Client;
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ background: false });
+    org = await gw.createOrg('Cached');
+    // Count the gateway's key lookups (the call still goes to the database).
+    const query = gw.db.query.bind(gw.db);
+    gw.db.query = ((text: string, params?: unknown[]) => {
+      if (/FROM api_keys k JOIN organizations/.test(text)) lookups++;
+      return query(text, params);
+    }) as typeof gw.db.query;
+    sql = new Client({ connectionString: gw.database.url });
+    await sql.connect();
+  });
+  afterAll(async () => {
+    await sql.end();
+    await gw.close();
+  });
+
+  const cli = async (...args: string[]) =>
+    JSON.parse((await promisify(execFile)(process.execPath, [BIN, ...args, '--json'], { env: { ...process.env, DATABASE_URL: gw.database.url, LOG_LEVEL: 'silent' } })).stdout);
+
+  it('answers repeated requests of a key without reading the key again', async () => {
+    const key = await gw.services.organizations.createKey(org.orgId, 'repeat');
+    const before = lookups;
+    for (let i = 0; i < 5; i++) expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
+    expect(lookups - before).toBe(1);
+  });
+
+  it('refuses a key at once after `alloy key revoke` in another process', async () => {
+    const key = await gw.services.organizations.createKey(org.orgId, 'revoked elsewhere');
+    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
+    const revoked = await cli('key', 'revoke', key.keyId);
+    expect(revoked.keyId).toBe(key.keyId);
+    const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey });
+    expect(res.status).toBe(401);
+    expect(errorCode(res)).toBe('UNAUTHENTICATED');
+    expect(res.body.errors?.[0].message).toMatch(/revoked/);
+    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey })).status).toBe(200);
+  });
+
+  it('refuses a key at once after its row is deleted by hand', async () => {
+    const key = await gw.services.organizations.createKey(org.orgId, 'deleted');
+    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
+    await sql.query('DELETE FROM api_keys WHERE id = $1', [key.keyId]);
+    const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey });
+    expect(res.status).toBe(401);
+    expect(errorCode(res)).toBe('UNAUTHENTICATED');
+  });
+
+  it('answers the new name at once after the organization is renamed elsewhere', async () => {
+    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey })).body.data.organization.name).toBe('Cached');
+    await sql.query('UPDATE organizations SET name = $1 WHERE id = $2', ['Renamed', org.orgId]);
+    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey })).body.data.organization.name).toBe('Renamed');
+  });
+
+  it('reads keys from the database while its change feed is down, and caches again once it is back', async () => {
+    const key = await gw.services.organizations.createKey(org.orgId, 'feed down');
+    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
+    const killed = await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-key-cache'`);
+    expect(killed.rowCount).toBe(1);
+    // With no LISTEN connection no notification arrives; the revoke must still be seen.
+    await sql.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [key.keyId]);
+    const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey });
+    expect(res.status).toBe(401);
+    expect(res.body.errors?.[0].message).toMatch(/revoked/);
+    // The cache reconnects by itself (about a second) and then serves keys from memory again.
+    let listening = 0;
+    for (let i = 0; i < 100 && listening === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const { rows } = await sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-key-cache' AND query ILIKE 'LISTEN%'`);
+      listening = rows[0].n;
+    }
+    expect(listening).toBe(1);
+    await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey });
+    const before = lookups;
+    for (let i = 0; i < 3; i++) expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey })).status).toBe(200);
+    expect(lookups).toBe(before);
+  });
+});
