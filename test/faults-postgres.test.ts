@@ -108,7 +108,7 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data.organization.name).toBe('My organization');
     orgId = res.body.data.organization.id;
-    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true } } } });
+    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true }, storage: { ok: true } } } });
 
     const file = path.join(postgres.dir, 'echo.json');
     fs.writeFileSync(file, JSON.stringify({ name: 'echo', startStep: 'shape', steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } } }));
@@ -216,7 +216,7 @@ describe('Postgres stopped and started while the gateway runs', () => {
     const res = await post(QUERY, apiKey);
     expect(res.body).toEqual({ data: { organization: { id: orgId, name: 'My organization' } } });
     expect(await eventually(async () => (await get('/readyz')).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
-    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true } } } });
+    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true }, storage: { ok: true } } } });
     // The queue inside the gateway works again: a new run is sent, fetched and finished.
     expect(await runToCompletion({ text: 'after stop' })).toEqual({ status: 'SUCCEEDED', output: { echo: 'after stop' }, error: null });
 
