@@ -1,0 +1,201 @@
+import { graphql, GraphQLResponse } from './support/http';
+import { startTestGateway, TestGateway } from './support/gateway';
+
+/**
+ * Organization isolation, built from the schema itself: every root Query and Mutation field (and
+ * the HTTP content route) is aimed by organization B at organization A's ids and paths. Each must
+ * answer null or a not-found code, leak nothing of A, and leave A's data as it was. A field that
+ * has no probe here fails the test, so a new field cannot ship uncovered.
+ */
+
+interface OrgA {
+  orgId: string;
+  apiKey: string;
+  folderId: string;
+  fileId: string;
+  workflowId: string;
+  runId: string;
+  teammateId: string;
+  secretWords: string[];
+}
+
+type Expectation = 'null' | 'not-found' | 'own-data';
+interface Probe {
+  query: string;
+  variables: (a: OrgA) => Record<string, unknown>;
+  /** null: the field answers null; not-found: an error with a not-found code; own-data: B's own (empty) data. */
+  expect: Expectation;
+}
+
+const NOT_FOUND_CODES = ['NOT_FOUND', 'WORKFLOW_NOT_FOUND'];
+
+const PROBES: Record<string, Probe[]> = {
+  'Query.organization': [{ query: '{ organization { id name } }', variables: () => ({}), expect: 'own-data' }],
+  'Query.folder': [
+    { query: 'query($p: String!) { folder(path: $p) { id } }', variables: () => ({ p: '/Secret Plans' }), expect: 'null' },
+  ],
+  'Query.file': [
+    { query: 'query($p: String!) { file(path: $p) { id } }', variables: () => ({ p: '/Secret Plans/launch.txt' }), expect: 'null' },
+  ],
+  'Query.node': [
+    { query: 'query($id: ID!) { node(id: $id) { id } }', variables: (a) => ({ id: a.fileId }), expect: 'null' },
+    { query: 'query($id: ID!) { node(id: $id) { id } }', variables: (a) => ({ id: a.folderId }), expect: 'null' },
+  ],
+  'Query.workflow': [{ query: 'query($id: ID!) { workflow(id: $id) { id } }', variables: (a) => ({ id: a.workflowId }), expect: 'null' }],
+  'Query.workflowRun': [{ query: 'query($id: ID!) { workflowRun(id: $id) { id } }', variables: (a) => ({ id: a.runId }), expect: 'null' }],
+  'Query.teammate': [{ query: 'query($id: ID!) { teammate(id: $id) { id } }', variables: (a) => ({ id: a.teammateId }), expect: 'null' }],
+  'Query.teammates': [
+    { query: '{ teammates(first: 100) { totalCount edges { node { id name } } } }', variables: () => ({}), expect: 'own-data' },
+  ],
+  'Mutation.uploadFile': [], // multipart: covered below, by uploading to A's path with B's key
+  'Mutation.createFolder': [
+    // B may create the same path in its own tree; A's folder must not change.
+    { query: 'mutation($p: String!) { createFolder(path: $p) { id } }', variables: () => ({ p: '/Secret Plans/B' }), expect: 'own-data' },
+  ],
+  'Mutation.renameEntry': [
+    { query: 'mutation($p: String!) { renameEntry(path: $p, name: "x") { id } }', variables: () => ({ p: '/Secret Plans/launch.txt' }), expect: 'not-found' },
+  ],
+  'Mutation.moveEntry': [
+    { query: 'mutation($p: String!) { moveEntry(path: $p, to: "/") { id } }', variables: () => ({ p: '/Secret Plans/launch.txt' }), expect: 'not-found' },
+  ],
+  'Mutation.deleteEntry': [
+    { query: 'mutation($p: String!) { deleteEntry(path: $p) { deletedFiles deletedFolders } }', variables: () => ({ p: '/Secret Plans/launch.txt' }), expect: 'not-found' },
+  ],
+  'Mutation.triggerWorkflow': [
+    { query: 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {}) { runId } }', variables: (a) => ({ id: a.workflowId }), expect: 'not-found' },
+  ],
+  'Mutation.callTeammate': [
+    { query: 'mutation($id: ID!) { callTeammate(teammateId: $id, input: {}) { runId } }', variables: (a) => ({ id: a.teammateId }), expect: 'not-found' },
+  ],
+};
+
+async function rootFields(url: string): Promise<string[]> {
+  const res = await graphql(url, '{ __schema { queryType { fields { name } } mutationType { fields { name } } } }');
+  const schema = res.body.data.__schema;
+  return [
+    ...schema.queryType.fields.map((f: { name: string }) => `Query.${f.name}`),
+    ...(schema.mutationType?.fields ?? []).map((f: { name: string }) => `Mutation.${f.name}`),
+  ];
+}
+
+async function upload(url: string, apiKey: string, folder: string, name: string, content: string): Promise<GraphQLResponse> {
+  const form = new FormData();
+  form.append('operations', JSON.stringify({
+    query: 'mutation($folder: String!, $file: Upload!) { uploadFile(folder: $folder, file: $file) { id etag } }',
+    variables: { folder, file: null },
+  }));
+  form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+  form.append('0', new Blob([content], { type: 'text/plain' }), name);
+  const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'api-key': apiKey }, body: form });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse["body"] };
+}
+
+/** Everything A can see of its own data, read through the API. */
+async function snapshotOfA(gw: TestGateway, a: OrgA) {
+  const read = await graphql(
+    gw.url,
+    `query($f: ID!, $w: ID!, $r: ID!, $t: ID!) {
+      organization { id name }
+      folder(path: "/Secret Plans") { id name path children(first: 100) { totalCount edges { node { id name path } } } }
+      file(path: "/Secret Plans/launch.txt") { id name size md5 etag }
+      node(id: $f) { id }
+      workflow(id: $w) { id name startable }
+      workflowRun(id: $r) { id status payload }
+      teammate(id: $t) { id name channels requestLogs(first: 100) { totalCount } }
+      teammates(first: 100) { totalCount }
+    }`,
+    { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId },
+    { apiKey: a.apiKey },
+  );
+  expect(read.body.errors).toBeUndefined();
+  const content = await fetch(`${gw.url}/files/${a.fileId}/content`, { headers: { 'api-key': a.apiKey } });
+  const counts = await gw.db.query(
+    `SELECT (SELECT count(*) FROM workflow_runs WHERE organization_id = $1)::int AS runs,
+            (SELECT count(*) FROM workflows WHERE organization_id = $1)::int AS workflows`,
+    [a.orgId],
+  );
+  return { data: read.body.data, bytes: await content.text(), counts: counts[0] };
+}
+
+describe('organization isolation, from the schema', () => {
+  let gw: TestGateway;
+  let a: OrgA;
+  let b: { orgId: string; apiKey: string };
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ background: { workflows: false } });
+    const orgA = await gw.createOrg('Alpha Secret Org');
+    b = await gw.createOrg('Bravo');
+    const folder = await graphql(gw.url, 'mutation { createFolder(path: "/Secret Plans") { id } }', {}, { apiKey: orgA.apiKey });
+    const file = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'launch.txt', 'codename BLUEBIRD');
+    expect(file.body.errors).toBeUndefined();
+    const { workflow } = await gw.services.workflows.createWorkflow(orgA.orgId, {
+      name: 'secret-workflow',
+      startStep: 'shape',
+      steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } },
+    });
+    const teammate = await gw.services.teammates.createTeammate(orgA.orgId, { name: 'Secret Agent', workflowId: workflow.id, channels: ['API'] });
+    const run = await graphql(
+      gw.url,
+      'mutation($t: ID!) { callTeammate(teammateId: $t, input: { text: "BLUEBIRD" }) { runId } }',
+      { t: teammate.id },
+      { apiKey: orgA.apiKey },
+    );
+    expect(run.body.errors).toBeUndefined();
+    a = {
+      ...orgA,
+      folderId: folder.body.data.createFolder.id,
+      fileId: file.body.data.uploadFile.id,
+      workflowId: workflow.id,
+      runId: run.body.data.callTeammate.runId,
+      teammateId: teammate.id,
+      secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
+    };
+  });
+  afterAll(() => gw.close());
+
+  it('has a probe for every root field of the schema', async () => {
+    const uncovered = (await rootFields(gw.url)).filter((field) => !(field in PROBES));
+    expect(uncovered).toEqual([]);
+  });
+
+  it("answers B's probes at A's ids and paths with null or not-found, leaks nothing, and leaves A unchanged", async () => {
+    const before = await snapshotOfA(gw, a);
+    const fields = await rootFields(gw.url);
+    const failures: string[] = [];
+    for (const field of fields) {
+      for (const probe of PROBES[field] ?? []) {
+        const res = await graphql(gw.url, probe.query, probe.variables(a), { apiKey: b.apiKey });
+        const name = field.split('.')[1];
+        const text = JSON.stringify(res.body);
+        const leaked = a.secretWords.filter((word) => text.includes(word) && !JSON.stringify(probe.variables(a)).includes(word));
+        if (leaked.length) failures.push(`${field}: response mentions ${leaked.join(', ')}: ${text}`);
+        if (res.status >= 500) failures.push(`${field}: HTTP ${res.status}`);
+        const code = res.body.errors?.[0]?.extensions?.code;
+        if (probe.expect === 'null' && (res.body.data?.[name] !== null || res.body.errors)) {
+          failures.push(`${field}: expected null, got ${text}`);
+        }
+        if (probe.expect === 'not-found' && !NOT_FOUND_CODES.includes(code)) {
+          failures.push(`${field}: expected a not-found code, got ${text}`);
+        }
+        if (probe.expect === 'own-data' && res.body.errors) failures.push(`${field}: expected B's own data, got ${text}`);
+      }
+    }
+    // Uploading to A's path with B's key writes into B's tree, never A's.
+    const bUpload = await upload(gw.url, b.apiKey, '/Secret Plans', 'launch.txt', 'overwritten by B?');
+    if (bUpload.body.errors) failures.push(`Mutation.uploadFile: ${JSON.stringify(bUpload.body)}`);
+    else if (bUpload.body.data.uploadFile.id === a.fileId) failures.push('Mutation.uploadFile: B overwrote A’s file');
+    // The content route: A's file id with B's key, and with no key at all.
+    for (const headers of [{ 'api-key': b.apiKey }, {} as Record<string, string>]) {
+      const res = await fetch(`${gw.url}/files/${a.fileId}/content`, { headers });
+      const body = await res.text();
+      if (![401, 404].includes(res.status)) failures.push(`GET /files/:id/content: HTTP ${res.status}`);
+      if (body.includes('BLUEBIRD')) failures.push('GET /files/:id/content: leaked the bytes');
+    }
+    expect(failures).toEqual([]);
+    expect(await snapshotOfA(gw, a)).toEqual(before);
+    // B's own view has none of A's entries.
+    const bTeammates = await graphql(gw.url, '{ teammates(first: 100) { totalCount } }', {}, { apiKey: b.apiKey });
+    expect(bTeammates.body.data.teammates.totalCount).toBe(0);
+  });
+});
