@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
-import { run } from '../app/run';
 import { loadConfig } from '../config/config';
 import { fail } from './output';
+
+// The gateway (Apollo, Express, the executor) loads only for these two commands, so that admin
+// commands start quickly.
+const loadRun = async () => (await import('../app/run')).run;
 
 /** `alloy serve [--no-worker]` and `alloy worker`. */
 export function registerServerCommands(program: Command): void {
@@ -11,7 +14,7 @@ export function registerServerCommands(program: Command): void {
     .option('--no-worker', 'do not run workflows in this process')
     .action(async (opts: { worker: boolean }) => {
       try {
-        await run(loadConfig(), { http: true, workflows: opts.worker });
+        await (await loadRun())(loadConfig(), { http: true, workflows: opts.worker });
       } catch (error) {
         fail({}, error);
       }
@@ -21,7 +24,7 @@ export function registerServerCommands(program: Command): void {
     .description('run only the workflow executor (scale it apart from the gateway)')
     .action(async () => {
       try {
-        await run(loadConfig(), { http: false, workflows: true });
+        await (await loadRun())(loadConfig(), { http: false, workflows: true });
       } catch (error) {
         fail({}, error);
       }
