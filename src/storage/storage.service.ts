@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Queue } from '../queue/queue';
 import { AppError, ErrorCode } from '../graphql/errors';
+import { metrics } from '../observability/metrics';
 import { decodeCursor, encodeCursor } from '../graphql/relay';
 import type { ByteRange, StorageDriver } from './backend/driver';
 import { chooseContentType } from './content-type';
@@ -351,8 +352,12 @@ export class StorageService {
         }
       }));
       committed = true;
+      metrics.uploads.inc({ outcome: 'stored' });
+      metrics.uploadBytes.inc(written.size);
       return row;
     } catch (error) {
+      const tooLarge = error instanceof AppError && error.extensions.code === ErrorCode.FILE_TOO_LARGE;
+      metrics.uploads.inc({ outcome: tooLarge ? 'too_large' : 'failed' });
       if (pgCode(error) === PG_FOREIGN_KEY_VIOLATION) {
         throw new AppError(ErrorCode.NOT_FOUND, `Folder ${JSON.stringify(input.folder)} was deleted during the upload`);
       }
