@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { Request, RequestHandler, Response, Router } from 'express';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
@@ -16,6 +17,9 @@ import { fileTooLarge } from './upload-limit';
 const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
 /** Boundaries, part headers and the two JSON fields around the one file a request may carry. */
 const MULTIPART_OVERHEAD_BYTES = 2 * MAX_MULTIPART_FIELD_BYTES + 16 * 1024;
+
+/** Headers describing the file, dropped when an error is answered instead. */
+const FILE_HEADERS = ['etag', 'last-modified', 'cache-control', 'accept-ranges', 'content-type', 'content-disposition', 'content-range', 'content-length'];
 
 function sendError(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ errors: [{ message, extensions: { code } }] });
@@ -183,12 +187,16 @@ export function contentRouter(services: Services, logger: Logger): Router {
         res.end();
         return;
       }
+      // A backend that fails at once (not found, unreachable) still gets a JSON answer: the status
+      // line is sent only when the first bytes (or the end) are there.
+      await once(stream, 'readable');
       await pipeline(stream, res);
     } catch (error) {
       if (res.headersSent) {
         res.destroy(error as Error);
         return;
       }
+      for (const header of FILE_HEADERS) res.removeHeader(header);
       // e.g. the backend is unreachable; the detail goes to the log, not to the client.
       logger.error({ err: error, fileId: req.params.id }, 'file content failed');
       sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
