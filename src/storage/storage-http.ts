@@ -7,6 +7,7 @@ import type { Services } from '../app/services';
 import { AppError } from '../graphql/errors';
 import type { ReadinessCheck } from '../http/health';
 import type { Logger } from '../observability/logger';
+import { metrics } from '../observability/metrics';
 import type { ByteRange } from './backend/driver';
 import { contentDisposition } from './content-disposition';
 import { isUuid } from './entry-sql';
@@ -35,6 +36,7 @@ function declaredLengthLimit(maxUploadBytes: number): RequestHandler {
     if (req.is('multipart/form-data') && Number.isFinite(declared) && declared > maxUploadBytes + MULTIPART_OVERHEAD_BYTES) {
       // The body is not read; closing the connection stops the client from sending the rest.
       res.setHeader('connection', 'close');
+      metrics.uploads.inc({ outcome: 'too_large' });
       const error = fileTooLarge(maxUploadBytes);
       sendError(res, 413, String(error.extensions.code), error.message);
       return;
