@@ -108,7 +108,7 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data.organization.name).toBe('My organization');
     orgId = res.body.data.organization.id;
-    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true }, storage: { ok: true } } } });
+    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true }, storage: { ok: true }, queue: { ok: true } } } });
 
     const file = path.join(postgres.dir, 'echo.json');
     fs.writeFileSync(file, JSON.stringify({ name: 'echo', startStep: 'shape', steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } } }));
@@ -152,6 +152,7 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(ready.status).toBe(503);
     expect(ready.body.ready).toBe(false);
     expect(ready.body.checks.database.ok).toBe(false);
+    expect(ready.body.checks.queue.ok).toBe(false);
 
     expect(await get('/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
     // What needs no database still works: the schema is public.
@@ -216,7 +217,7 @@ describe('Postgres stopped and started while the gateway runs', () => {
     const res = await post(QUERY, apiKey);
     expect(res.body).toEqual({ data: { organization: { id: orgId, name: 'My organization' } } });
     expect(await eventually(async () => (await get('/readyz')).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
-    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true }, storage: { ok: true } } } });
+    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true }, storage: { ok: true }, queue: { ok: true } } } });
     // The queue inside the gateway works again: a new run is sent, fetched and finished.
     expect(await runToCompletion({ text: 'after stop' })).toEqual({ status: 'SUCCEEDED', output: { echo: 'after stop' }, error: null });
 

@@ -28,10 +28,10 @@ describe('GET /healthz and GET /readyz', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('/readyz answers 200 when the database and storage answer', async () => {
+  it('/readyz answers 200 when the database, storage and queue answer', async () => {
     const res = await fetch(`${gw.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ready: true, checks: { database: { ok: true }, storage: { ok: true } } });
+    expect(await res.json()).toEqual({ ready: true, checks: { database: { ok: true }, storage: { ok: true }, queue: { ok: true } } });
   });
 
   it('/readyz answers 503 naming the dependency that does not answer', async () => {
@@ -39,7 +39,7 @@ describe('GET /healthz and GET /readyz', () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({
       ready: false,
-      checks: { database: { ok: true }, storage: { ok: false, error: 'bucket unreachable' } },
+      checks: { database: { ok: true }, storage: { ok: false, error: 'bucket unreachable' }, queue: { ok: true } },
     });
     expect((await fetch(`${failing.url}/healthz`)).status).toBe(200);
   });

@@ -13,6 +13,8 @@ export interface Config {
   gcsBucket: string | undefined;
   storageEmulatorHost: string | undefined;
   maxUploadBytes: number;
+  /** How long a replaced or deleted object outlives its row (downloads in flight finish); tests set 0. */
+  storageDeletionDelaySeconds: number;
   logLevel: LogLevel;
   nodeEnv: 'development' | 'production' | 'test';
   /** Root for everything the gateway keeps on local disk (embedded Postgres, objects). */
@@ -148,6 +150,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     gcsBucket,
     storageEmulatorHost: hostPort(env, 'STORAGE_EMULATOR_HOST'),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', MAX_UPLOAD_BYTES_DEFAULT, 1, 5 * 1024 * 1024 * 1024),
+    storageDeletionDelaySeconds: integer(env, 'STORAGE_DELETION_DELAY_SECONDS', 60, 0, 7 * 24 * 3600),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     nodeEnv,
     dataDir,

@@ -22,6 +22,8 @@ import { recordError, recordPrincipal, requestLogging, requestLogOf, requestLogP
 import { playgroundRouter } from '../playground/playground';
 import { healthRouter, ReadinessCheck } from './health';
 import { contentRouter, storageReadiness, uploadMiddleware } from '../storage/storage-http';
+import { queueReadiness, registerQueueGauges } from '../queue/queue-health';
+import { registerWorkflowGauges } from '../workflows/run-gauges';
 
 export interface Gateway {
   app: Express;
@@ -70,6 +72,8 @@ export async function startGateway({ services, logger, port, host, readinessChec
   const server = http.createServer(app);
   const limits = queryLimits(config.queryLimits);
   collectProcessMetrics();
+  registerWorkflowGauges(db);
+  registerQueueGauges(services.queue);
   app.use(requestLogging(logger));
 
   const apollo = new ApolloServer<GatewayContext>({
@@ -104,6 +108,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
     healthRouter([
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       storageReadiness(services),
+      queueReadiness(services.queue),
       ...readinessChecks,
     ]),
   );

@@ -8,5 +8,7 @@ import { UrlSigner } from './url-signer';
 export { StorageService };
 
 export function createStorageService(db: DataSource, config: Config, queue: Queue): StorageService {
-  return new StorageService(db, queue, createStorageDriver(config), new UrlSigner(db, config.urlSigningSecret), config.maxUploadBytes);
+  const service = new StorageService(db, queue, createStorageDriver(config), new UrlSigner(db, config.urlSigningSecret), config.maxUploadBytes);
+  service.deletionDelaySeconds = config.storageDeletionDelaySeconds;
+  return service;
 }

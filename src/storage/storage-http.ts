@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { Request, RequestHandler, Response, Router } from 'express';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
@@ -6,6 +7,7 @@ import type { Services } from '../app/services';
 import { AppError } from '../graphql/errors';
 import type { ReadinessCheck } from '../http/health';
 import type { Logger } from '../observability/logger';
+import { metrics } from '../observability/metrics';
 import type { ByteRange } from './backend/driver';
 import { contentDisposition } from './content-disposition';
 import { isUuid } from './entry-sql';
@@ -16,6 +18,9 @@ import { fileTooLarge } from './upload-limit';
 const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
 /** Boundaries, part headers and the two JSON fields around the one file a request may carry. */
 const MULTIPART_OVERHEAD_BYTES = 2 * MAX_MULTIPART_FIELD_BYTES + 16 * 1024;
+
+/** Headers describing the file, dropped when an error is answered instead. */
+const FILE_HEADERS = ['etag', 'last-modified', 'cache-control', 'accept-ranges', 'content-type', 'content-disposition', 'content-range', 'content-length'];
 
 function sendError(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ errors: [{ message, extensions: { code } }] });
@@ -31,6 +36,7 @@ function declaredLengthLimit(maxUploadBytes: number): RequestHandler {
     if (req.is('multipart/form-data') && Number.isFinite(declared) && declared > maxUploadBytes + MULTIPART_OVERHEAD_BYTES) {
       // The body is not read; closing the connection stops the client from sending the rest.
       res.setHeader('connection', 'close');
+      metrics.uploads.inc({ outcome: 'too_large' });
       const error = fileTooLarge(maxUploadBytes);
       sendError(res, 413, String(error.extensions.code), error.message);
       return;
@@ -183,12 +189,16 @@ export function contentRouter(services: Services, logger: Logger): Router {
         res.end();
         return;
       }
+      // A backend that fails at once (not found, unreachable) still gets a JSON answer: the status
+      // line is sent only when the first bytes (or the end) are there.
+      await once(stream, 'readable');
       await pipeline(stream, res);
     } catch (error) {
       if (res.headersSent) {
         res.destroy(error as Error);
         return;
       }
+      for (const header of FILE_HEADERS) res.removeHeader(header);
       // e.g. the backend is unreachable; the detail goes to the log, not to the client.
       logger.error({ err: error, fileId: req.params.id }, 'file content failed');
       sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');

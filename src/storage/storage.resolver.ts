@@ -9,6 +9,7 @@ import { pageSize } from '../graphql/relay';
 import type { StorageEntry } from './storage-entry.entity';
 import { isUuid } from './entry-sql';
 import { fileTooLarge } from './upload-limit';
+import { metrics } from '../observability/metrics';
 import { DeleteEntryPayload, Entry, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
 
 /** Per-request loaders, so a page of 100 entries costs one query per field kind, not 100. */
@@ -146,7 +147,10 @@ export class StorageResolver {
       // Throws if the parser already gave up on this file (over the limit, client went away).
       source = upload.createReadStream();
     } catch (error) {
-      if ((error as { status?: number }).status === 413) throw fileTooLarge(storage.maxUploadBytes);
+      if ((error as { status?: number }).status === 413) {
+        metrics.uploads.inc({ outcome: 'too_large' });
+        throw fileTooLarge(storage.maxUploadBytes);
+      }
       throw new AppError(ErrorCode.BAD_USER_INPUT, `The upload could not be read: ${(error as Error).message}`, { argument: 'file' });
     }
     const row = await storage.uploadFile(organizationId, {

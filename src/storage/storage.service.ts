@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Queue } from '../queue/queue';
 import { AppError, ErrorCode } from '../graphql/errors';
+import { metrics } from '../observability/metrics';
 import { decodeCursor, encodeCursor } from '../graphql/relay';
 import type { ByteRange, StorageDriver } from './backend/driver';
 import { chooseContentType } from './content-type';
@@ -170,17 +171,21 @@ export class StorageService {
 
   async createFolder(organizationId: string, path: string): Promise<StorageEntry> {
     const segments = parsePath(path);
+    const rootId = await this.rootId(organizationId);
     return retryOnDeadlock(() =>
       this.db.transaction(async (tx) => {
-        const id = await this.makeFolders(tx, organizationId, segments);
+        const id = await this.makeFolders(tx, rootId, organizationId, segments);
         return (await tx.query(`SELECT ${COLUMNS} FROM storage_entries WHERE id = $1`, [id]))[0];
       }),
     );
   }
 
-  /** `mkdir -p` inside `tx`; the id of the deepest folder. */
-  private async makeFolders(tx: EntityManager, organizationId: string, segments: string[]): Promise<string> {
-    const rootId = await this.rootId(organizationId);
+  /**
+   * `mkdir -p` inside `tx`; the id of the deepest folder. `rootId` comes from the caller, resolved
+   * before the transaction: resolving it here takes a second pool connection while `tx` holds one,
+   * and a burst of concurrent uploads then holds every connection waiting for another (pool timeout).
+   */
+  private async makeFolders(tx: EntityManager, rootId: string, organizationId: string, segments: string[]): Promise<string> {
     const [deepest]: Array<{ id: string; kind: string; depth: number }> = await tx.query(
       `${WALK} SELECT id, kind, depth FROM walk ORDER BY depth DESC LIMIT 1`,
       [organizationId, segments],
@@ -314,6 +319,7 @@ export class StorageService {
     checkPathLength(path);
     const contentType = chooseContentType(input.contentType, name);
 
+    const rootId = await this.rootId(organizationId);
     const objectId = randomUUID();
     const objectKey = `${organizationId}/${objectId}`;
     await this.db.query(`INSERT INTO storage_pending_objects (object_key) VALUES ($1)`, [objectKey]);
@@ -326,7 +332,7 @@ export class StorageService {
         const [claimed] = await tx.query(`DELETE FROM storage_pending_objects WHERE object_key = $1 RETURNING object_key`, [objectKey]);
         // The sweeper took it (the upload outlived the sweep threshold): the object is gone.
         if (claimed.length === 0) throw new Error(`upload of ${path} expired before it was committed`);
-        const parentId = await this.makeFolders(tx, organizationId, folder);
+        const parentId = await this.makeFolders(tx, rootId, organizationId, folder);
         for (;;) {
           const [inserted] = await tx.query(
             `INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
@@ -351,8 +357,12 @@ export class StorageService {
         }
       }));
       committed = true;
+      metrics.uploads.inc({ outcome: 'stored' });
+      metrics.uploadBytes.inc(written.size);
       return row;
     } catch (error) {
+      const tooLarge = error instanceof AppError && error.extensions.code === ErrorCode.FILE_TOO_LARGE;
+      metrics.uploads.inc({ outcome: tooLarge ? 'too_large' : 'failed' });
       if (pgCode(error) === PG_FOREIGN_KEY_VIOLATION) {
         throw new AppError(ErrorCode.NOT_FOUND, `Folder ${JSON.stringify(input.folder)} was deleted during the upload`);
       }

@@ -35,11 +35,16 @@ function ensureBuilt(): void {
 
 /**
  * A second gateway in a process of its own, as production runs it (`node bin/alloy.js serve
- * --no-worker`, the compiled code: `npm test` builds it first), on `databaseUrl` and a free port.
+ * --no-worker`, or `serve` with the workflow worker when `options.worker`; the compiled code: `npm test` builds it first), on `databaseUrl` and a free port.
  */
-export async function startChildGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<ChildGateway> {
+export async function startChildGateway(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  options: { worker?: boolean } = {},
+): Promise<ChildGateway> {
   ensureBuilt();
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'alloy.js'), 'serve', '--no-worker'], {
+  const args = options.worker ? ['serve'] : ['serve', '--no-worker'];
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'alloy.js'), ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
