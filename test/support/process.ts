@@ -1,17 +1,7 @@
-import net from 'node:net';
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { CLI, ROOT, childEnv } from './cli';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/net/free-port';
 
 /** True while a process with this pid exists. */
 export function isAlive(pid: number): boolean {
