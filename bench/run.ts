@@ -58,6 +58,8 @@ function startGateway(databaseUrl: string, storageDir: string, port: number): Pr
       STORAGE_DIR: storageDir,
       MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
       ALLOY_DATA_DIR: path.dirname(storageDir),
+      // One key sends thousands of requests a second; the limiter would refuse most of them.
+      RATE_LIMIT_PER_MINUTE: '0',
     },
     ready: /Alloy gateway ready: (http:\/\/[^\s/]+)/,
   });

@@ -51,7 +51,7 @@ export const folderListing: Figure = {
     if (probe instanceof Error || probe.folder?.children?.edges?.length !== 50) {
       const g = await gatewayOnly();
       const why = probe instanceof Error ? probe.message : `it lists ${probe.folder?.children?.edges?.length} entries`;
-      return { gateway: fmt.rps(g), baseline: 'n/a', ratio: 'n/a', met: null, note: `baseline (a) does not answer the same listing (${why}); adapt FOLDER_LISTING_SQL in bench/seed/after-merge.ts` };
+      return { gateway: fmt.rps(g), baseline: 'n/a', ratio: 'n/a', met: null, note: `baseline (a) does not answer the same listing (${why}); adapt FOLDER_LISTING in bench/seed/tables.ts` };
     }
     const result = await interleave(() => request(ctx.gateway.url), () => request(baseline.url), {
       rounds: ctx.rounds,
