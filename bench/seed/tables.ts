@@ -104,3 +104,35 @@ export async function seedRequestLogs(
   if (!rows[0]) throw new Error('seeded rows not found');
   return { deepCursor: encodeCursor(REQUEST_LOG_CURSOR, [rows[0].created_at.toISOString(), rows[0].id]) };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Storage: a folder with 10,000 descendants (rename/move and delete figures).
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Under the (existing, API-created) folder `treeId`: `folders` subfolders d000… and `files` small
+ * files f00000.txt… spread over them, rows in one statement; returns each file's object key and
+ * bytes so the caller writes the objects where the disk driver keeps them (`<dir>/<key>`).
+ * Seeding 10,000 files through the API takes minutes on 2 cores; this takes about a second.
+ */
+export async function seedTreeRows(
+  db: Client,
+  { orgId, treeId, folders, files }: { orgId: string; treeId: string; folders: number; files: number },
+): Promise<Array<{ key: string; bytes: string }>> {
+  const { rows } = await db.query<{ object_key: string; g: number }>(
+    `WITH dirs AS (
+       INSERT INTO storage_entries (organization_id, parent_id, kind, name)
+       SELECT $1, $2, 'folder', 'd' || lpad(d::text, 3, '0') FROM generate_series(0, $3::int - 1) AS d
+       RETURNING id, name
+     ), objects AS (
+       SELECT g, gen_random_uuid() AS u FROM generate_series(0, $4::int - 1) AS g
+     )
+     INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
+     SELECT $1, dirs.id, 'file', 'f' || lpad(g::text, 5, '0') || '.txt', $1 || '/' || u, length(g::text) + 1,
+            'text/plain', md5(g::text || E'\\n'), replace(u::text, '-', '')
+       FROM objects JOIN dirs ON dirs.name = 'd' || lpad((g % $3::int)::text, 3, '0')
+     RETURNING object_key, substring(name from 2 for 5)::int AS g`,
+    [orgId, treeId, folders, files],
+  );
+  return rows.map((r) => ({ key: r.object_key, bytes: `${r.g}\n` }));
+}
