@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { mustQuery, pool, upload } from '../lib/graphql';
+import { mustQuery } from '../lib/graphql';
+import { withClient } from '../lib/postgres';
+import { seedTreeRows } from '../seed/tables';
 import type { BenchContext } from './figure';
 
 export const TREE = '/bench-tree';
@@ -12,18 +14,20 @@ export const treeFiles = () => Number(process.env.BENCH_TREE_FILES ?? 10_000);
 let seeded: Promise<void> | undefined;
 
 /**
- * A folder with 100 subfolders holding 10,000 small files in all, seeded once per run through the
- * API (real rows and real objects, whatever the storage tables are called); shared by the
- * rename/move and delete figures.
+ * A folder with 100 subfolders holding 10,000 small files in all, seeded once per run and shared
+ * by the rename/move and delete figures: the top folder through the API, the rows below it by SQL
+ * (seedTreeRows) and the objects written where the disk driver keeps them.
  */
 export function seedTree(ctx: BenchContext): Promise<void> {
   seeded ??= (async () => {
     const files = treeFiles();
     const started = Date.now();
-    await mustQuery(ctx.gateway.url, ctx.apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: TREE });
-    await pool(files, 8, (i) =>
-      upload(ctx.gateway.url, ctx.apiKey, `${TREE}/d${String(i % FOLDERS).padStart(3, '0')}`, `f${String(i).padStart(5, '0')}.txt`, Buffer.from(`${i}\n`)),
-    );
+    const { createFolder } = await mustQuery(ctx.gateway.url, ctx.apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: TREE });
+    const objects = await withClient(ctx.databaseUrl, (db) => seedTreeRows(db, { orgId: ctx.orgId, treeId: createFolder.id, folders: FOLDERS, files }));
+    fs.mkdirSync(path.join(ctx.storageDir, ctx.orgId), { recursive: true });
+    for (const { key, bytes } of objects) fs.writeFileSync(path.join(ctx.storageDir, key), bytes, { flag: 'wx' });
+    const check = await mustQuery(ctx.gateway.url, ctx.apiKey, 'query($p: String!) { folder(path: $p) { children(first: 1) { totalCount } } }', { p: TREE });
+    if (check.folder?.children?.totalCount !== FOLDERS) throw new Error(`the seeded tree lists ${check.folder?.children?.totalCount} folders, not ${FOLDERS}`);
     ctx.log(`seeded ${files} files under ${TREE} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   })();
   return seeded;

@@ -1,7 +1,7 @@
 import { mustQuery } from '../lib/graphql';
 import { assertClean, interleave, load, median } from '../lib/load';
 import { tablesExist, withClient } from '../lib/postgres';
-import { REQUEST_LOG_TABLES, seedRequestLogs } from '../seed/after-merge';
+import { REQUEST_LOG_TABLES, seedRequestLogs } from '../seed/tables';
 import { Figure, fmt, NotApplicable } from './figure';
 import { createBenchWorkflow } from './workflow-setup';
 
@@ -18,18 +18,18 @@ export const requestLogsDepth: Figure = {
   requires: ['Query.teammate', 'Teammate.requestLogs'],
   async run(ctx) {
     const missing = await tablesExist(ctx.databaseUrl, REQUEST_LOG_TABLES);
-    if (missing.length) throw new NotApplicable(`seeding needs tables ${missing.join(', ')}; adapt seedRequestLogs in bench/seed/after-merge.ts`);
+    if (missing.length) throw new NotApplicable(`seeding needs tables ${missing.join(', ')}; adapt seedRequestLogs in bench/seed/tables.ts`);
     const workflowId = await createBenchWorkflow(ctx);
     const { teammateId } = await ctx.cli<{ teammateId: string }>(['teammate', 'create', '--org', ctx.orgId, '--name', 'bench', '--workflow', workflowId, '--channel', 'API']);
     const count = RUNS();
     const started = Date.now();
     const { deepCursor } = await withClient(ctx.databaseUrl, (db) =>
-      seedRequestLogs(db, { orgId: ctx.orgId, workflowId, teammateId, count, depth: count - 20 }),
+      seedRequestLogs(db, { orgId: ctx.orgId, workflowId, teammateId, count }),
     );
     ctx.log(`seeded ${count} runs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const deep = await mustQuery(ctx.gateway.url, ctx.apiKey, QUERY, { id: teammateId, after: deepCursor });
     if (deep.teammate?.requestLogs?.edges?.length !== 20) {
-      throw new NotApplicable(`the deep cursor reads ${deep.teammate?.requestLogs?.edges?.length} logs, not 20; adapt seedRequestLogs's cursor`);
+      throw new NotApplicable(`the deep cursor reads ${deep.teammate?.requestLogs?.edges?.length} logs, not 20; adapt seedRequestLogs's cursor in bench/seed/tables.ts`);
     }
     const request = (after: string | null, duration = ctx.duration) =>
       load(`${ctx.gateway.url}/graphql`, {
@@ -53,7 +53,7 @@ export const requestLogsDepth: Figure = {
       baseline: `first page ${fmt.ms(f)}`,
       ratio: fmt.times(ratio),
       met: ratio <= 1.5,
-      note: `request logs: ${count.toLocaleString('en-US')} runs seeded by SQL; the "baseline" column is the gateway's own first page.`,
+      note: `request logs: ${count.toLocaleString('en-US')} runs seeded by SQL (one INSERT … SELECT generate_series); the deep page is the last one (cursor of the 21st oldest run); the "baseline" column is the gateway's own first page.`,
     };
   },
 };

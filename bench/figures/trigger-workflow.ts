@@ -1,5 +1,6 @@
 import { graphql, mustQuery } from '../lib/graphql';
 import { assertClean, interleave, load, median, pairedRatio } from '../lib/load';
+import type { ChildServer } from '../lib/child';
 import { Figure, fmt } from './figure';
 import { createBenchWorkflow } from './workflow-setup';
 
@@ -34,8 +35,8 @@ export const triggerWorkflow: Figure = {
     const latency = median(samples);
 
     const body = JSON.stringify({ query: TRIGGER, variables: { id: workflowId, payload: { text: 'bench' } } });
-    const request = (url: string, duration = ctx.duration) =>
-      load(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey }, body, connections: ctx.connections, duration });
+    const request = (url: string, duration = ctx.duration, server?: ChildServer) =>
+      load(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey }, body, connections: ctx.connections, duration }, server);
     let baseline;
     try {
       baseline = await ctx.startBaseline('workflow-run-insert', { ORG_ID: ctx.orgId, WORKFLOW_ID: workflowId });
@@ -44,7 +45,7 @@ export const triggerWorkflow: Figure = {
       assertClean('gateway', [g]);
       return { gateway: `${fmt.rps(g.rps)}; ${fmt.ms(latency)}`, baseline: 'n/a', ratio: 'n/a', met: null, note: `baseline (d): ${(error as Error).message}` };
     }
-    const result = await interleave(() => request(ctx.gateway.url), () => request(baseline.url), {
+    const result = await interleave(() => request(ctx.gateway.url, ctx.duration, ctx.gateway), () => request(baseline.url, ctx.duration, baseline), {
       rounds: ctx.rounds,
       warmup: { gateway: () => request(ctx.gateway.url, 2), baseline: () => request(baseline.url, 2) },
     });
@@ -57,7 +58,7 @@ export const triggerWorkflow: Figure = {
       baseline: fmt.rps(b),
       ratio: fmt.pct(pairedRatio(result, (r) => r.rps)),
       met: pairedRatio(result, (r) => r.rps) >= 0.4 && latency < 100,
-      note: `trigger-to-RUNNING: median of ${LATENCY_SAMPLES} sequential triggers, polling \`workflowRun.status\` every 2 ms until it leaves QUEUED.`,
+      note: `trigger: CPU time of the server process per request: gateway ${Math.round(median(result.gateway.map((r) => r.cpuPerRequestUs)))} µs (its worker runs the triggered runs meanwhile), baseline (d) ${Math.round(median(result.baseline.map((r) => r.cpuPerRequestUs)))} µs; trigger-to-RUNNING: median of ${LATENCY_SAMPLES} sequential triggers, polling \`workflowRun.status\` every 2 ms until it leaves QUEUED.`,
     };
   },
 };

@@ -7,7 +7,7 @@ import type { Queue } from '../queue/queue';
 import { DefinitionError, validateDefinition } from './definition';
 import { runQueuedLocally } from './run-executor';
 import { enqueueRun } from './run-queue';
-import { RunChannel, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
+import { RunChannel, StepResult, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
 
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -153,9 +153,13 @@ export class WorkflowService {
         }
       }
 
-      await tx.query(
+      // The answer is built from what the insert returns (the values the database stored, e.g. the
+      // payload as jsonb gives it back) instead of reading the row again: one round trip less
+      // while the transaction holds a pooled connection.
+      const [stored]: Array<{ payload: unknown; step_results: Record<string, StepResult>; recoveries: number; created_at: Date }> = await tx.query(
         `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+         RETURNING payload, step_results, recoveries, created_at`,
         [
           runId,
           request.organizationId,
@@ -169,7 +173,26 @@ export class WorkflowService {
         ],
       );
       await enqueueRun(this.queue, tx, runId);
-      return tx.getRepository(WorkflowRun).findOneByOrFail({ id: runId });
+      return Object.assign(new WorkflowRun(), {
+        id: runId,
+        organizationId: request.organizationId,
+        workflowId: request.workflowId,
+        teammateId: request.teammateId ?? null,
+        channel: request.channel,
+        apiKeyId: request.apiKeyId ?? null,
+        status: WorkflowRunStatus.QUEUED,
+        payload: stored.payload,
+        output: null,
+        error: null,
+        steps: stored.step_results,
+        nextStep: workflow.start_step,
+        leaseToken: null,
+        leaseUntil: null,
+        recoveries: stored.recoveries,
+        createdAt: stored.created_at,
+        startedAt: null,
+        finishedAt: null,
+      } satisfies Omit<WorkflowRun, 'workflow'>);
     });
     if (run.status === WorkflowRunStatus.QUEUED) runQueuedLocally.emit('queued');
     return run;

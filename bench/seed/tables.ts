@@ -1,0 +1,138 @@
+/**
+ * Everything in the bench that must know the table layout of storage, workflows and teammates:
+ * the SQL of baselines (a) and (d) and the SQL seeds. The statements are taken from (or import)
+ * the services' own SQL, so that a baseline does the same database work as the gateway.
+ * Each export lists the tables it needs; when one is missing, the figure or baseline that uses it
+ * reads "n/a" with the reason instead of failing.
+ */
+import 'reflect-metadata';
+import type { Client } from 'pg';
+import { encodeCursor } from '../../src/graphql/relay';
+import { COLUMNS, WALK } from '../../src/storage/entry-sql';
+
+// ---------------------------------------------------------------------------------------------
+// Storage: baseline (a), the folder listing.
+// ---------------------------------------------------------------------------------------------
+
+export const STORAGE_TABLES = ['storage_entries'];
+
+/**
+ * The statements the gateway runs for
+ * `folder(path){ children(first:50){ edges{ node{ id name path ... on File { size } } } totalCount } }`
+ * (StorageService.findByPath, then listChildren's page and count, sent at the same time; paths
+ * are joined in memory from the folder's path, no query). The root folder's id is cached by the
+ * gateway, so its lookup is not part of a request.
+ */
+export const FOLDER_LISTING = {
+  /** $1 organization id, $2 the path's segments (text[]). */
+  folder: `${WALK} SELECT ${COLUMNS} FROM storage_entries WHERE id = (SELECT id FROM walk WHERE depth = cardinality($2::text[]))`,
+  /** $1 folder id, $2 organization id, $3 page size + 1. */
+  page: `SELECT ${COLUMNS} FROM storage_entries WHERE parent_id = $1 AND organization_id = $2
+         ORDER BY (kind = 'file'), name COLLATE "C" LIMIT $3`,
+  /** $1 folder id, $2 organization id. */
+  count: `SELECT count(*)::int AS n FROM storage_entries WHERE parent_id = $1 AND organization_id = $2`,
+};
+
+/** Object keys of every file under a folder (the delete figure watches these objects go). */
+export async function objectKeysUnder(db: Client, orgId: string, folderPath: string): Promise<string[]> {
+  const segments = folderPath.split('/').filter(Boolean);
+  const { rows } = await db.query<{ object_key: string }>(
+    `${WALK}, tree AS (
+       SELECT id, object_key FROM storage_entries WHERE id = (SELECT id FROM walk WHERE depth = cardinality($2::text[]))
+       UNION ALL
+       SELECT e.id, e.object_key FROM tree t JOIN storage_entries e ON e.parent_id = t.id
+     )
+     SELECT object_key FROM tree WHERE object_key IS NOT NULL`,
+    [orgId, segments],
+  );
+  return rows.map((r) => r.object_key);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflows: baseline (d), the row a trigger inserts.
+// ---------------------------------------------------------------------------------------------
+
+export const WORKFLOW_TABLES = ['workflows', 'workflow_runs'];
+
+/**
+ * The row `triggerWorkflow` inserts (WorkflowService.startRun, same columns and values):
+ * $1 run id, $2 organization id, $3 workflow id, $4 payload (JSON text), $5 the workflow's start step.
+ * The gateway also checks the workflow (SELECT … FOR SHARE), sends the pg-boss job in the same
+ * transaction and reads the row back; the baseline does only this insert.
+ */
+export const INSERT_WORKFLOW_RUN_SQL = `
+  INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step)
+  VALUES ($1, $2, $3, NULL, 'TRIGGER', NULL, 'QUEUED', $4::jsonb, $5)`;
+
+export const WORKFLOW_START_STEP_SQL = `SELECT start_step FROM workflows WHERE id = $1 AND organization_id = $2`;
+
+// ---------------------------------------------------------------------------------------------
+// Teammates: 1,000,000 runs behind one teammate's request logs.
+// ---------------------------------------------------------------------------------------------
+
+export const REQUEST_LOG_TABLES = ['workflow_runs', 'teammates'];
+
+/** The connection's cursor tag (TeammateService's REQUEST_LOG_CURSOR). */
+const REQUEST_LOG_CURSOR = 'RequestLog';
+
+/**
+ * Inserts `count` finished API-channel runs of the teammate (its request logs) in one
+ * INSERT … SELECT generate_series, one second apart, and returns the `after` cursor of the last
+ * page of 20 in the connection's order (created_at DESC, id DESC): the cursor of the 21st oldest
+ * row, encoded as the service encodes it. Foreign-key triggers are skipped for the seeding
+ * session only (every id it writes exists), which halves the seeding time.
+ */
+export async function seedRequestLogs(
+  db: Client,
+  { orgId, workflowId, teammateId, count }: { orgId: string; workflowId: string; teammateId: string; count: number },
+): Promise<{ deepCursor: string }> {
+  await db.query(`SET session_replication_role = replica`);
+  await db.query(
+    `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, status, payload, output, created_at, started_at, finished_at)
+     SELECT gen_random_uuid(), $1, $2, $3, 'API', 'SUCCEEDED', jsonb_build_object('text', 'call ' || g), jsonb_build_object('echo', 'call ' || g),
+            t, t, t + interval '0.25 s'
+       FROM generate_series(1, $4::int) AS g, LATERAL (SELECT date_trunc('milliseconds', now()) - make_interval(secs => g) AS t) AS at`,
+    [orgId, workflowId, teammateId, count],
+  );
+  await db.query(`SET session_replication_role = DEFAULT`);
+  await db.query('ANALYZE workflow_runs');
+  const { rows } = await db.query<{ created_at: Date; id: string }>(
+    `SELECT created_at, id FROM workflow_runs WHERE teammate_id = $1 AND channel = 'API'
+      ORDER BY created_at ASC, id ASC OFFSET 20 LIMIT 1`,
+    [teammateId],
+  );
+  if (!rows[0]) throw new Error('seeded rows not found');
+  return { deepCursor: encodeCursor(REQUEST_LOG_CURSOR, [rows[0].created_at.toISOString(), rows[0].id]) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage: a folder with 10,000 descendants (rename/move and delete figures).
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Under the (existing, API-created) folder `treeId`: `folders` subfolders d000… and `files` small
+ * files f00000.txt… spread over them, rows in one statement; returns each file's object key and
+ * bytes so the caller writes the objects where the disk driver keeps them (`<dir>/<key>`).
+ * Seeding 10,000 files through the API takes minutes on 2 cores; this takes about a second.
+ */
+export async function seedTreeRows(
+  db: Client,
+  { orgId, treeId, folders, files }: { orgId: string; treeId: string; folders: number; files: number },
+): Promise<Array<{ key: string; bytes: string }>> {
+  const { rows } = await db.query<{ object_key: string; g: number }>(
+    `WITH dirs AS (
+       INSERT INTO storage_entries (organization_id, parent_id, kind, name)
+       SELECT $1, $2, 'folder', 'd' || lpad(d::text, 3, '0') FROM generate_series(0, $3::int - 1) AS d
+       RETURNING id, name
+     ), objects AS (
+       SELECT g, gen_random_uuid() AS u FROM generate_series(0, $4::int - 1) AS g
+     )
+     INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
+     SELECT $1, dirs.id, 'file', 'f' || lpad(g::text, 5, '0') || '.txt', $1 || '/' || u, length(g::text) + 1,
+            'text/plain', md5(g::text || E'\\n'), replace(u::text, '-', '')
+       FROM objects JOIN dirs ON dirs.name = 'd' || lpad((g % $3::int)::text, 3, '0')
+     RETURNING object_key, substring(name from 2 for 5)::int AS g`,
+    [orgId, treeId, folders, files],
+  );
+  return rows.map((r) => ({ key: r.object_key, bytes: `${r.g}\n` }));
+}
