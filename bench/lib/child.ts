@@ -1,6 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../src/net/free-port';
+
+export { freePort };
 
 export interface ChildServer {
   name: string;
@@ -14,17 +16,6 @@ export interface ChildServer {
   /** User + system CPU time the process has used so far, in ms (from /proc/<pid>/stat). */
   cpuMs(): number;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function readMemory(pid: number): { rss: number; hwm: number } {
