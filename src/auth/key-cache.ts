@@ -22,10 +22,12 @@ const HEARTBEAT_MS = 5_000;
 
 /**
  * A short-lived, per-process cache of key rows, so that an authenticated request needs no
- * database round trip. Revocation still takes effect at once:
+ * database round trip. Revocation still takes effect at once in the revoking process and within
+ * the notification's delivery latency (milliseconds) everywhere else:
  * - a revoke in this process forgets the key synchronously (`forget`);
  * - a revoke, key deletion or organization rename anywhere else fires a Postgres trigger whose
- *   NOTIFY reaches every gateway's LISTEN connection right after the commit;
+ *   NOTIFY reaches every gateway's LISTEN connection right after the commit (asynchronously: a
+ *   request racing it can still be served from the cache until it arrives);
  * - while that connection is down (or its heartbeat fails) the cache is empty and off, so every
  *   request reads the row;
  * - a lookup that was in flight when an invalidation arrived is not cached (generation check).
