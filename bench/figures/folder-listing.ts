@@ -1,5 +1,5 @@
 import { mustQuery, pool, upload } from '../lib/graphql';
-import { assertClean, interleave, load, median, pairedRatio } from '../lib/load';
+import { assertClean, compareThroughput, load } from '../lib/load';
 import type { ChildServer } from '../lib/child';
 import { Figure, fmt } from './figure';
 
@@ -54,22 +54,17 @@ export const folderListing: Figure = {
       const why = probe instanceof Error ? probe.message : `it lists ${probe.folder?.children?.edges?.length} entries`;
       return { gateway: fmt.rps(g), baseline: 'n/a', ratio: 'n/a', met: null, note: `baseline (a) does not answer the same listing (${why}); adapt FOLDER_LISTING in bench/seed/tables.ts` };
     }
-    const result = await interleave(() => request(ctx.gateway.url, ctx.duration, ctx.gateway), () => request(baseline.url, ctx.duration, baseline), {
-      rounds: ctx.rounds,
-      warmup: { gateway: () => request(ctx.gateway.url, 2), baseline: () => request(baseline.url, 2) },
-    });
-    assertClean('gateway', result.gateway);
-    assertClean('baseline', result.baseline);
-    const g = median(result.gateway.map((r) => r.rps));
-    const b = median(result.baseline.map((r) => r.rps));
-    const gCpu = median(result.gateway.map((r) => r.cpuPerRequestUs));
-    const bCpu = median(result.baseline.map((r) => r.cpuPerRequestUs));
+    const t = await compareThroughput(
+      (duration) => request(ctx.gateway.url, duration, ctx.gateway),
+      (duration) => request(baseline.url, duration, baseline),
+      ctx.rounds,
+    );
     return {
-      gateway: fmt.rps(g),
-      baseline: fmt.rps(b),
-      ratio: fmt.pct(pairedRatio(result, (r) => r.rps)),
-      met: pairedRatio(result, (r) => r.rps) >= 0.5,
-      note: `listing: CPU time of the server process per request: gateway ${Math.round(gCpu)} µs, baseline (a) ${Math.round(bCpu)} µs (medians); both send the same three statements.`,
+      gateway: fmt.rps(t.gatewayRps),
+      baseline: fmt.rps(t.baselineRps),
+      ratio: fmt.pct(t.ratio),
+      met: t.ratio >= 0.5,
+      note: `listing: CPU time of the server process per request: gateway ${Math.round(t.gatewayCpuUs)} µs, baseline (a) ${Math.round(t.baselineCpuUs)} µs (medians); both send the same three statements.`,
     };
   },
 };

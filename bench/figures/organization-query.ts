@@ -1,4 +1,4 @@
-import { assertClean, interleave, load, median, pairedRatio } from '../lib/load';
+import { compareThroughput, load, LoadResult } from '../lib/load';
 import type { ChildServer } from '../lib/child';
 import { Figure, fmt } from './figure';
 
@@ -20,24 +20,16 @@ export const organizationQuery: Figure = {
         connections: ctx.connections,
         duration,
       }, server);
-    const result = await interleave(() => request(ctx.gateway), () => request(baseline), {
-      rounds: ctx.rounds,
-      warmup: { gateway: () => request(ctx.gateway, 2), baseline: () => request(baseline, 2) },
-    });
-    assertClean('gateway', result.gateway);
-    assertClean('baseline', result.baseline);
-    const g = median(result.gateway.map((r) => r.rps));
-    const b = median(result.baseline.map((r) => r.rps));
-    const gCpu = median(result.gateway.map((r) => r.cpuPerRequestUs));
-    const bCpu = median(result.baseline.map((r) => r.cpuPerRequestUs));
-    ctx.log(`organization: gateway ${result.gateway.map((r) => Math.round(r.rps)).join('/')} req/s, ${Math.round(gCpu)} µs CPU/req; baseline ${result.baseline.map((r) => Math.round(r.rps)).join('/')} req/s, ${Math.round(bCpu)} µs CPU/req`);
-    const ratio = pairedRatio(result, (r) => r.rps);
+    const t = await compareThroughput((duration) => request(ctx.gateway, duration), (duration) => request(baseline, duration), ctx.rounds);
+    const rounds = (side: LoadResult[]) => side.map((r) => Math.round(r.rps)).join('/');
+    ctx.log(`organization: gateway ${rounds(t.comparison.gateway)} req/s, ${Math.round(t.gatewayCpuUs)} µs CPU/req; baseline ${rounds(t.comparison.baseline)} req/s, ${Math.round(t.baselineCpuUs)} µs CPU/req`);
+    const { ratio } = t;
     return {
-      gateway: fmt.rps(g),
-      baseline: fmt.rps(b),
+      gateway: fmt.rps(t.gatewayRps),
+      baseline: fmt.rps(t.baselineRps),
       ratio: fmt.pct(ratio),
       met: ratio >= 0.5,
-      note: `organization: CPU time of the server process per request: gateway ${Math.round(gCpu)} µs, baseline (b) ${Math.round(bCpu)} µs (medians; less noisy than req/s on a shared machine).`,
+      note: `organization: CPU time of the server process per request: gateway ${Math.round(t.gatewayCpuUs)} µs, baseline (b) ${Math.round(t.baselineCpuUs)} µs (medians; less noisy than req/s on a shared machine).`,
     };
   },
 };

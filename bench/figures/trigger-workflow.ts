@@ -1,5 +1,5 @@
 import { graphql, mustQuery } from '../lib/graphql';
-import { assertClean, interleave, load, median, pairedRatio } from '../lib/load';
+import { assertClean, compareThroughput, load, median } from '../lib/load';
 import type { ChildServer } from '../lib/child';
 import { Figure, fmt } from './figure';
 import { createBenchWorkflow } from './workflow-setup';
@@ -45,20 +45,17 @@ export const triggerWorkflow: Figure = {
       assertClean('gateway', [g]);
       return { gateway: `${fmt.rps(g.rps)}; ${fmt.ms(latency)}`, baseline: 'n/a', ratio: 'n/a', met: null, note: `baseline (d): ${(error as Error).message}` };
     }
-    const result = await interleave(() => request(ctx.gateway.url, ctx.duration, ctx.gateway), () => request(baseline.url, ctx.duration, baseline), {
-      rounds: ctx.rounds,
-      warmup: { gateway: () => request(ctx.gateway.url, 2), baseline: () => request(baseline.url, 2) },
-    });
-    assertClean('gateway', result.gateway);
-    assertClean('baseline', result.baseline);
-    const g = median(result.gateway.map((r) => r.rps));
-    const b = median(result.baseline.map((r) => r.rps));
+    const t = await compareThroughput(
+      (duration) => request(ctx.gateway.url, duration, ctx.gateway),
+      (duration) => request(baseline.url, duration, baseline),
+      ctx.rounds,
+    );
     return {
-      gateway: `${fmt.rps(g)}; ${fmt.ms(latency)}`,
-      baseline: fmt.rps(b),
-      ratio: fmt.pct(pairedRatio(result, (r) => r.rps)),
-      met: pairedRatio(result, (r) => r.rps) >= 0.4 && latency < 100,
-      note: `trigger: CPU time of the server process per request: gateway ${Math.round(median(result.gateway.map((r) => r.cpuPerRequestUs)))} µs (its worker runs the triggered runs meanwhile), baseline (d) ${Math.round(median(result.baseline.map((r) => r.cpuPerRequestUs)))} µs; trigger-to-RUNNING: median of ${LATENCY_SAMPLES} sequential triggers, polling \`workflowRun.status\` every 2 ms until it leaves QUEUED.`,
+      gateway: `${fmt.rps(t.gatewayRps)}; ${fmt.ms(latency)}`,
+      baseline: fmt.rps(t.baselineRps),
+      ratio: fmt.pct(t.ratio),
+      met: t.ratio >= 0.4 && latency < 100,
+      note: `trigger: CPU time of the server process per request: gateway ${Math.round(t.gatewayCpuUs)} µs (its worker runs the triggered runs meanwhile), baseline (d) ${Math.round(t.baselineCpuUs)} µs; trigger-to-RUNNING: median of ${LATENCY_SAMPLES} sequential triggers, polling \`workflowRun.status\` every 2 ms until it leaves QUEUED.`,
     };
   },
 };

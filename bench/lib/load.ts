@@ -113,3 +113,39 @@ export function assertClean(label: string, results: LoadResult[]): void {
   if (failed > 0) throw new Error(`${label}: ${failed} of ${failed + ok} requests failed`);
   if (ok === 0) throw new Error(`${label}: no request succeeded`);
 }
+
+export interface ThroughputComparison {
+  comparison: Comparison;
+  /** Medians of the rounds. */
+  gatewayRps: number;
+  baselineRps: number;
+  gatewayCpuUs: number;
+  baselineCpuUs: number;
+  /** Median of the per-round gateway/baseline req/s ratios. */
+  ratio: number;
+}
+
+/**
+ * The req/s figures' common run: a 2 s warm-up of each side, interleaved rounds, every request
+ * answered cleanly, then medians. `run(duration?)` runs one load of the given side.
+ */
+export async function compareThroughput(
+  gateway: (duration?: number) => Promise<LoadResult>,
+  baseline: (duration?: number) => Promise<LoadResult>,
+  rounds: number,
+): Promise<ThroughputComparison> {
+  const comparison = await interleave(() => gateway(), () => baseline(), {
+    rounds,
+    warmup: { gateway: () => gateway(2), baseline: () => baseline(2) },
+  });
+  assertClean('gateway', comparison.gateway);
+  assertClean('baseline', comparison.baseline);
+  return {
+    comparison,
+    gatewayRps: median(comparison.gateway.map((r) => r.rps)),
+    baselineRps: median(comparison.baseline.map((r) => r.rps)),
+    gatewayCpuUs: median(comparison.gateway.map((r) => r.cpuPerRequestUs)),
+    baselineCpuUs: median(comparison.baseline.map((r) => r.cpuPerRequestUs)),
+    ratio: pairedRatio(comparison, (r) => r.rps),
+  };
+}
