@@ -50,7 +50,9 @@ export async function run(config: Config, options: RunOptions): Promise<void> {
 
   const queue = await startQueue(database.url, logger);
   shutdownSteps.push({ name: 'queue', stop: () => queue.stop({ graceful: true, wait: true, timeout: 20_000 }) });
-  const services = createServices(dataSource, config, queue);
+  const services = createServices(dataSource, config, queue, logger);
+  await services.notifications.start();
+  shutdownSteps.push({ name: 'notifications', stop: () => services.notifications.stop() });
 
   const tasks = await startBackgroundWork(services, logger, { workflows: options.workflows });
   for (const task of tasks) shutdownSteps.push({ name: task.name, stop: () => task.stop() });
