@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline, Readable, Transform } from 'node:stream';
-import type { ByteRange, StorageDriver, WrittenObject } from '../src/storage/backend/driver';
+import type { ByteRange, WriteOptions } from '../src/storage/backend/driver';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { errorCode, graphql } from './support/http';
 import { CountingDriver, filesUnder, md5, tempDir, uploadFile } from './support/storage';
@@ -20,7 +20,7 @@ class FaultyDriver extends CountingDriver {
   dieAfter: number | null = null;
   failReads: 'open' | 'stream' | null = null;
 
-  async write(key: string, source: Readable, options: { contentType: string }): Promise<WrittenObject> {
+  async write(key: string, source: Readable, options: WriteOptions): Promise<void> {
     // pipeline, as real drivers do: a failure downstream also ends the upload's source.
     if (this.failWriteAfter !== null) return super.write(key, pipeline(source, breakAfter(this.failWriteAfter), () => undefined), options);
     if (this.dieAfter !== null) {
@@ -81,9 +81,10 @@ let orgId: string;
 
 beforeAll(async () => {
   dir = tempDir('alloy-faults-');
-  gw = await startTestGateway({ env: { NODE_ENV: 'production', STORAGE_DRIVER: 'disk', STORAGE_DIR: dir } });
-  driver = new FaultyDriver(gw.services.storage.driver);
-  gw.services.storage.driver = driver;
+  gw = await startTestGateway({
+    env: { NODE_ENV: 'production', STORAGE_DRIVER: 'disk', STORAGE_DIR: dir },
+    wrapStorageDriver: (inner) => (driver = new FaultyDriver(inner)),
+  });
   ({ apiKey, orgId } = await gw.createOrg());
 });
 

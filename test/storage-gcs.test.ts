@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { GcsDriver } from '../src/storage/backend/gcs';
 import { startGcsEmulator } from './support/gcs-emulator';
 import { startTestGateway } from './support/gateway';
-import { tempDir, writeFakeServiceAccount } from './support/storage';
+import { CountingDriver, tempDir, writeFakeServiceAccount } from './support/storage';
 import { storageContract } from './storage/contract';
 
 storageContract('gcs', async () => {
@@ -11,13 +11,18 @@ storageContract('gcs', async () => {
   // Application Default Credentials, as in production; the key only signs URLs locally.
   const previous = process.env.GOOGLE_APPLICATION_CREDENTIALS;
   process.env.GOOGLE_APPLICATION_CREDENTIALS = writeFakeServiceAccount(dir);
-  const gw = await startTestGateway({ env: { STORAGE_DRIVER: 'gcs', GCS_BUCKET: 'alloy-test-bucket' } });
-  const driver = gw.services.storage.driver as GcsDriver;
-  expect(driver).toBeInstanceOf(GcsDriver);
+  let driver!: CountingDriver;
+  const gw = await startTestGateway({
+    env: { STORAGE_DRIVER: 'gcs', GCS_BUCKET: 'alloy-test-bucket' },
+    wrapStorageDriver: (inner) => (driver = new CountingDriver(inner)),
+  });
+  const gcs = driver.inner as GcsDriver;
+  expect(gcs).toBeInstanceOf(GcsDriver);
   return {
     gw,
+    driver,
     async objectKeys() {
-      const [files] = await driver.bucket.getFiles();
+      const [files] = await gcs.bucket.getFiles();
       return files.map((f) => f.name);
     },
     async close() {

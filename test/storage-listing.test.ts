@@ -21,7 +21,7 @@ describe('folder listing', () => {
   let org: { orgId: string; apiKey: string };
   const list = (variables: Record<string, unknown>) => graphql(gw.url, LIST, variables, { apiKey: org.apiKey });
   const put = (folder: string, name: string) =>
-    gw.services.storage.uploadFile(org.orgId, { folder, name, source: Readable.from([name]) });
+    gw.services.storage.uploads.uploadFile(org.orgId, { folder, name, source: Readable.from([name]) });
 
   beforeAll(async () => {
     dir = tempDir('alloy-listing-');
@@ -35,7 +35,7 @@ describe('folder listing', () => {
 
   it('costs the same constant number of SQL queries for 10 or 100 children (no N+1)', async () => {
     for (let i = 0; i < 100; i++) {
-      if (i % 10 === 0) await gw.services.storage.createFolder(org.orgId, `/big/sub/folder-${String(i).padStart(3, '0')}`);
+      if (i % 10 === 0) await gw.services.storage.changes.createFolder(org.orgId, `/big/sub/folder-${String(i).padStart(3, '0')}`);
       else await put('/big/sub', `file-${String(i).padStart(3, '0')}.txt`);
     }
     const queries: string[] = [];
@@ -66,7 +66,7 @@ describe('folder listing', () => {
 
   it('lists folders first, then files, by name; filters by kind; counts them all', async () => {
     for (const name of ['b.txt', 'A.txt', 'a.txt', 'é.txt', 'z.txt']) await put('/order', name);
-    for (const name of ['zeta', 'alpha']) await gw.services.storage.createFolder(org.orgId, `/order/${name}`);
+    for (const name of ['zeta', 'alpha']) await gw.services.storage.changes.createFolder(org.orgId, `/order/${name}`);
     const all = await list({ path: '/order', first: 100 });
     const names = all.body.data.folder.children.edges.map((e: any) => e.node.name);
     expect(names).toEqual(['alpha', 'zeta', 'A.txt', 'a.txt', 'b.txt', 'z.txt', 'é.txt']);
@@ -96,7 +96,7 @@ describe('folder listing', () => {
     const stable = new Set<string>();
     for (let i = 0; i < 30; i++) {
       const name = `s${String(i * 10).padStart(3, '0')}`;
-      if (i % 5 === 0) await gw.services.storage.createFolder(org.orgId, `/churn/${name}`);
+      if (i % 5 === 0) await gw.services.storage.changes.createFolder(org.orgId, `/churn/${name}`);
       else await put('/churn', `${name}.txt`);
       stable.add(i % 5 === 0 ? name : `${name}.txt`);
     }
@@ -124,13 +124,13 @@ describe('folder listing', () => {
       // Churn around the cursor: remove a volatile entry, add new ones before and after it.
       round++;
       const gone = volatile.shift();
-      if (gone) await gw.services.storage.deleteEntry(org.orgId, `/churn/${gone}`);
+      if (gone) await gw.services.storage.changes.deleteEntry(org.orgId, `/churn/${gone}`);
       await put('/churn', `s${String(round * 7).padStart(3, '0')}-new${round}.txt`);
-      await gw.services.storage.createFolder(org.orgId, `/churn/late-folder-${round}`);
+      await gw.services.storage.changes.createFolder(org.orgId, `/churn/late-folder-${round}`);
       // The entry that the cursor points at may itself disappear.
       if (round === 3) {
         const last = keys[keys.length - 1][1];
-        if (!stable.has(last)) await gw.services.storage.deleteEntry(org.orgId, `/churn/${last}`).catch(() => undefined);
+        if (!stable.has(last)) await gw.services.storage.changes.deleteEntry(org.orgId, `/churn/${last}`).catch(() => undefined);
       }
     }
     expect(new Set(seen).size).toBe(seen.length);

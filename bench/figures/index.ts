@@ -1,6 +1,7 @@
 import type { Figure } from './figure';
 import { organizationQuery } from './organization-query';
 import { folderListing } from './folder-listing';
+import { deepPage } from './deep-page';
 import { uploadLatency } from './upload-latency';
 import { uploadMemory } from './upload-memory';
 import { renameMove } from './rename-move';
@@ -11,6 +12,7 @@ import { triggerWorkflow } from './trigger-workflow';
 /** Every figure, in the order of the table (and of the issue). */
 export const figures: Figure[] = [
   folderListing,
+  deepPage,
   organizationQuery,
   uploadLatency,
   uploadMemory,

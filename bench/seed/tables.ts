@@ -1,51 +1,69 @@
 /**
  * Everything in the bench that must know the table layout of storage, workflows and teammates:
- * the SQL of baselines (a) and (d) and the SQL seeds. The statements are taken from (or import)
- * the services' own SQL, so that a baseline does the same database work as the gateway.
+ * the SQL seeds, and the SQL of baseline (d). The storage baselines carry their own statements.
  * Each export lists the tables it needs; when one is missing, the figure or baseline that uses it
  * reads "n/a" with the reason instead of failing.
  */
 import 'reflect-metadata';
 import type { Client } from 'pg';
 import { encodeCursor } from '../../src/graphql/relay';
-import { COLUMNS, WALK } from '../../src/storage/entry-sql';
 
 // ---------------------------------------------------------------------------------------------
-// Storage: baseline (a), the folder listing.
+// Storage
 // ---------------------------------------------------------------------------------------------
 
 export const STORAGE_TABLES = ['storage_entries'];
 
-/**
- * The statements the gateway runs for
- * `folder(path){ children(first:50){ edges{ node{ id name path ... on File { size } } } totalCount } }`
- * (StorageService.findByPath, then listChildren's page and count, sent at the same time; paths
- * are joined in memory from the folder's path, no query). The root folder's id is cached by the
- * gateway, so its lookup is not part of a request.
- */
-export const FOLDER_LISTING = {
-  /** $1 organization id, $2 the path's segments (text[]). */
-  folder: `${WALK} SELECT ${COLUMNS} FROM storage_entries WHERE id = (SELECT id FROM walk WHERE depth = cardinality($2::text[]))`,
-  /** $1 folder id, $2 organization id, $3 page size + 1. */
-  page: `SELECT ${COLUMNS} FROM storage_entries WHERE parent_id = $1 AND organization_id = $2
-         ORDER BY (kind = 'file'), name COLLATE "C" LIMIT $3`,
-  /** $1 folder id, $2 organization id. */
-  count: `SELECT count(*)::int AS n FROM storage_entries WHERE parent_id = $1 AND organization_id = $2`,
-};
+/** The id of the organization's top-level folder `name`. */
+export async function topFolderId(db: Client, orgId: string, name: string): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT e.id FROM storage_entries e JOIN storage_entries root ON root.id = e.parent_id
+      WHERE root.organization_id = $1 AND root.parent_id IS NULL AND e.name = $2 AND e.kind = 'folder'`,
+    [orgId, name],
+  );
+  if (!rows[0]) throw new Error(`no folder /${name}`);
+  return rows[0].id;
+}
 
-/** Object keys of every file under a folder (the delete figure watches these objects go). */
-export async function objectKeysUnder(db: Client, orgId: string, folderPath: string): Promise<string[]> {
-  const segments = folderPath.split('/').filter(Boolean);
+/** Object keys of every file under the top-level folder `name` (the delete figure watches these objects go). */
+export async function objectKeysUnder(db: Client, orgId: string, name: string): Promise<string[]> {
   const { rows } = await db.query<{ object_key: string }>(
-    `${WALK}, tree AS (
-       SELECT id, object_key FROM storage_entries WHERE id = (SELECT id FROM walk WHERE depth = cardinality($2::text[]))
+    `WITH RECURSIVE tree AS (
+       SELECT id, object_key FROM storage_entries WHERE id = $1
        UNION ALL
        SELECT e.id, e.object_key FROM tree t JOIN storage_entries e ON e.parent_id = t.id
      )
      SELECT object_key FROM tree WHERE object_key IS NOT NULL`,
-    [orgId, segments],
+    [await topFolderId(db, orgId, name)],
   );
   return rows.map((r) => r.object_key);
+}
+
+/** The tag of folder listing cursors (the storage resolver's CHILDREN_CURSOR). */
+const CHILDREN_CURSOR = 'entries';
+
+/**
+ * Under the (existing, API-created) folder `folderId`: `count` file rows f000000.txt… in one
+ * statement (rows only: the deep-page figure lists them, nobody reads their bytes), then the
+ * listing cursor after the `position`-th entry in listing order, as the resolver encodes it.
+ */
+export async function seedWideFolder(
+  db: Client,
+  { orgId, folderId, count, position }: { orgId: string; folderId: string; count: number; position: number },
+): Promise<{ cursor: string }> {
+  await db.query(
+    `INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
+     SELECT $1, $2, 'file', 'f' || lpad(g::text, 6, '0') || '.txt', $1 || '/' || u, 8, 'text/plain', md5(g::text), replace(u::text, '-', '')
+       FROM generate_series(1, $3::int) AS g, LATERAL (SELECT gen_random_uuid() AS u) AS id`,
+    [orgId, folderId, count],
+  );
+  await db.query('ANALYZE storage_entries');
+  const { rows } = await db.query<{ kind: string; name: string }>(
+    `SELECT kind, name FROM storage_entries WHERE parent_id = $1 ORDER BY kind = 'file', name COLLATE "C" OFFSET $2 - 1 LIMIT 1`,
+    [folderId, position],
+  );
+  if (!rows[0]) throw new Error(`the folder has fewer than ${position} entries`);
+  return { cursor: encodeCursor(CHILDREN_CURSOR, [rows[0].kind === 'file', rows[0].name]) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import { OrganizationService } from '../auth/organization.service';
 import { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { TeammateService } from '../teammates/teammate.service';
 import { WorkflowService } from '../workflows/workflow.service';
-import { createStorageService, StorageService } from '../storage/create-storage-service';
+import type { StorageDriver } from '../storage/backend/driver';
+import { createStorage, Storage } from '../storage/storage';
 
 /** Every service of the gateway, built once per process from the data source and config. */
 export interface Services {
@@ -23,10 +24,15 @@ export interface Services {
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
   teammates: TeammateService;
-  storage: StorageService;
+  storage: Storage;
 }
 
-export function createServices(db: DataSource, config: Config, queue: Queue, logger?: Logger): Services {
+export interface ServiceOptions {
+  /** Wraps the storage driver the config names (tests use it to count calls or inject faults). */
+  wrapStorageDriver?: (driver: StorageDriver) => StorageDriver;
+}
+
+export function createServices(db: DataSource, config: Config, queue: Queue, logger?: Logger, options: ServiceOptions = {}): Services {
   const databaseUrl = (db.options as { url?: string }).url;
   if (!databaseUrl) throw new Error('the data source has no url');
   const workflows = new WorkflowService(db, queue);
@@ -41,6 +47,6 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
     teammates: new TeammateService(db, workflows),
-    storage: createStorageService(db, config, queue),
+    storage: createStorage(db, config, queue, options.wrapStorageDriver),
   };
 }

@@ -102,6 +102,8 @@ export async function startGateway({ services, logger, port, host, readinessChec
   const keyCache = new KeyCache();
   await keyCache.start(services.notifications);
   services.auth.useCache(keyCache);
+  // Folder paths too (src/storage/folder-cache.ts).
+  await services.storage.start(services.notifications);
 
   app.use(
     healthRouter([
@@ -156,6 +158,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
       closing ??= apollo.stop().finally(async () => {
         services.auth.useCache(undefined);
         keyCache.stop();
+        services.storage.stop();
       });
       return closing;
     },

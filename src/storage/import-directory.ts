@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { joinPath, parsePath } from './names';
-import type { StorageService } from './storage.service';
+import type { Storage } from './storage';
 
 export interface ImportFailure {
   /** Relative to the imported directory, `/`-separated. */
@@ -48,11 +48,11 @@ async function walk(root: string, relative: string[] = [], files: LocalFile[] = 
 const CONCURRENCY = 4;
 
 /**
- * Uploads a local directory tree into `to` through StorageService, the code path of `uploadFile`.
+ * Uploads a local directory tree into `to` through the storage services, the code path of `uploadFile`.
  * A file that fails (too large, invalid name, conflict) is reported and the rest go on.
  */
 export async function importDirectory(
-  storage: StorageService,
+  storage: Storage,
   organizationId: string,
   directory: string,
   to: string,
@@ -66,11 +66,11 @@ export async function importDirectory(
   const failures: ImportFailure[] = [];
   const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-  await storage.createFolder(organizationId, joinPath(target));
+  await storage.changes.createFolder(organizationId, joinPath(target));
   // Empty folders too, so the imported tree looks like the local one.
   for (const folder of folders) {
     try {
-      await storage.createFolder(organizationId, joinPath([...target, ...folder]));
+      await storage.changes.createFolder(organizationId, joinPath([...target, ...folder]));
     } catch (error) {
       failures.push({ path: folder.join('/'), reason: reasonOf(error) });
     }
@@ -85,10 +85,9 @@ export async function importDirectory(
       const file = files[next++];
       const shown = file.relative.join('/');
       try {
-        if (file.size > storage.maxUploadBytes) {
-          throw new Error(`${file.size} bytes is over the upload limit of ${storage.maxUploadBytes} bytes; skipped`);
-        }
-        const row = await storage.uploadFile(organizationId, {
+        // Refused before it is read when its size is known to be over the limit.
+        storage.uploads.size.check(file.size);
+        const row = await storage.uploads.uploadFile(organizationId, {
           folder: joinPath([...target, ...file.relative.slice(0, -1)]),
           name: file.relative[file.relative.length - 1],
           source: fs.createReadStream(file.absolute),

@@ -4,7 +4,7 @@ import { fail, print, OutputOptions } from '../cli/output';
 import { withDatabase } from '../cli/with-database';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { startQueue } from '../queue/queue';
-import { createStorageService } from './create-storage-service';
+import { createStorage } from './storage';
 import { importDirectory, ImportProgress, ImportSummary } from './import-directory';
 
 function progressBar(): ImportProgress {
@@ -42,9 +42,9 @@ export function registerStorageCommands(program: Command): void {
           // Overwrites send deletion jobs; whichever gateway or worker runs consumes them.
           const queue = await startQueue(url, logger, { supervise: false });
           try {
-            const service = createStorageService(db, config, queue);
+            const storage = createStorage(db, config, queue);
             const showBar = !opts.json && process.stderr.isTTY;
-            return await importDirectory(service, opts.org, localDir, opts.to, showBar ? progressBar() : undefined);
+            return await importDirectory(storage, opts.org, localDir, opts.to, showBar ? progressBar() : undefined);
           } finally {
             await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
           }

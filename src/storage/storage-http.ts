@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
+import { create as contentDisposition } from 'content-disposition';
 import { Request, RequestHandler, Response, Router } from 'express';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { authenticateHeaders } from '../auth/authenticate-request';
@@ -7,12 +8,8 @@ import type { Services } from '../app/services';
 import { AppError } from '../graphql/errors';
 import type { ReadinessCheck } from '../http/health';
 import type { Logger } from '../observability/logger';
-import { metrics } from '../observability/metrics';
 import type { ByteRange } from './backend/driver';
-import { contentDisposition } from './content-disposition';
-import { isUuid } from './entry-sql';
 import type { StorageEntry } from './storage-entry.entity';
-import { fileTooLarge } from './upload-limit';
 
 /** Size cap of the `operations` and `map` multipart fields (the GraphQL document and variables). */
 const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
@@ -27,17 +24,18 @@ function sendError(res: Response, status: number, code: string, message: string)
 }
 
 /**
- * Refuses a multipart request at once when its declared length cannot fit the limit; the streaming
- * check in the upload covers requests without Content-Length or that lie about it.
+ * Refuses a multipart request at once when its declared length cannot fit the limit, without
+ * reading the body; the upload's own byte count covers requests without Content-Length or that
+ * lie about it.
  */
-function declaredLengthLimit(maxUploadBytes: number): RequestHandler {
+function declaredLengthLimit(services: Services): RequestHandler {
+  const size = services.storage.uploads.size;
   return (req, res, next) => {
     const declared = Number(req.headers['content-length']);
-    if (req.is('multipart/form-data') && Number.isFinite(declared) && declared > maxUploadBytes + MULTIPART_OVERHEAD_BYTES) {
-      // The body is not read; closing the connection stops the client from sending the rest.
+    if (req.is('multipart/form-data') && Number.isFinite(declared) && size.refusesRequestOf(declared, MULTIPART_OVERHEAD_BYTES)) {
+      // Closing the connection stops the client from sending the rest.
       res.setHeader('connection', 'close');
-      metrics.uploads.inc({ outcome: 'too_large' });
-      const error = fileTooLarge(maxUploadBytes);
+      const error = size.refuse();
       sendError(res, 413, String(error.extensions.code), error.message);
       return;
     }
@@ -49,12 +47,11 @@ function declaredLengthLimit(maxUploadBytes: number): RequestHandler {
  * The GraphQL multipart request parser, hardened for malformed bodies: every parser failure is a
  * 4xx in the GraphQL error shape (busboy's own errors carry no status), and the parser always has
  * an `error` listener (graphql-upload-minimal listens once, and a broken body can make busboy emit
- * twice, which would otherwise crash the process).
+ * twice, which would otherwise crash the process). The file's size is not its business: the upload
+ * counts the bytes as they stream (UploadSizeLimit).
  */
-function multipartParser(maxUploadBytes: number, preflightHeaders: readonly string[]): RequestHandler {
-  // busboy reports `limit` when a file reaches maxFileSize, so allow one byte more: a file of
-  // exactly `max` bytes passes, and the byte after it fails the upload (see UploadLimit).
-  const parse = graphqlUploadExpress({ maxFileSize: maxUploadBytes + 1, maxFiles: 1, maxFieldSize: MAX_MULTIPART_FIELD_BYTES });
+function multipartParser(preflightHeaders: readonly string[]): RequestHandler {
+  const parse = graphqlUploadExpress({ maxFiles: 1, maxFieldSize: MAX_MULTIPART_FIELD_BYTES });
   return (req, res, next) => {
     if (!req.is('multipart/form-data')) return next();
     // Without a preflight-forcing header Apollo refuses the request as CSRF; don't parse it first.
@@ -79,41 +76,17 @@ function multipartParser(maxUploadBytes: number, preflightHeaders: readonly stri
  * (only for requests that carry one of Apollo's CSRF `preflightHeaders`).
  */
 export function uploadMiddleware(services: Services, preflightHeaders: readonly string[]): RequestHandler[] {
-  const max = services.config.maxUploadBytes;
-  return [declaredLengthLimit(max), multipartParser(max, preflightHeaders)];
+  return [declaredLengthLimit(services), multipartParser(preflightHeaders)];
 }
 
 export function storageReadiness(services: Services): ReadinessCheck {
   return { name: 'storage', check: () => services.storage.driver.check() };
 }
 
-/** `bytes=a-b`, `bytes=a-`, `bytes=-n`; null for no/unsupported Range (served whole), 'unsatisfiable' for 416. */
-export function parseRange(header: string | undefined, size: number): ByteRange | null | 'unsatisfiable' {
-  if (!header) return null;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === '' && match[2] === '')) return null; // multiple or malformed ranges: whole body
-  if (match[1] === '') {
-    const suffix = Number(match[2]);
-    if (suffix === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(match[1]);
-  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-  if (start >= size || end < start) return 'unsatisfiable';
-  return { start, end };
-}
-
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((tag) => {
-    const t = tag.trim();
-    return t === '*' || t === etag || t === `W/${etag}`;
-  });
-}
-
 /** The file the request may read, or an HTTP answer already sent. */
 async function authorizedFile(services: Services, req: Request, res: Response): Promise<StorageEntry | null> {
   const id = String(req.params.id);
+  const { reads, downloads } = services.storage;
   const hasKey = typeof req.headers['api-key'] === 'string' && req.headers['api-key'].trim() !== '';
   let row: StorageEntry | null = null;
   if (hasKey) {
@@ -130,13 +103,13 @@ async function authorizedFile(services: Services, req: Request, res: Response): 
       }
       throw error;
     }
-    row = principal && isUuid(id) ? await services.storage.findById(principal.organizationId, id) : null;
+    row = principal ? await reads.findById(principal.organizationId, id) : null;
   } else if (typeof req.query.signature === 'string' && typeof req.query.expires === 'string') {
-    if (!(await services.storage.verifyContentSignature(id, req.query.expires, req.query.signature))) {
+    if (!(await downloads.verifySignature(id, req.query.expires, req.query.signature))) {
       sendError(res, 403, 'FORBIDDEN', 'The download URL is invalid or has expired; ask for a new downloadUrl');
       return null;
     }
-    row = isUuid(id) ? await services.storage.findFileById(id) : null;
+    row = await reads.findFileById(id);
   } else {
     sendError(res, 401, 'UNAUTHENTICATED', 'Send the organization API key in the `api-key` header, or use a signed downloadUrl');
     return null;
@@ -146,6 +119,19 @@ async function authorizedFile(services: Services, req: Request, res: Response): 
     return null;
   }
   return row;
+}
+
+/**
+ * The one byte range a request asks for and may get: null for the whole body (no Range, a
+ * malformed or multi-range one, or an If-Range naming another version), 'unsatisfiable' for 416.
+ */
+function requestedRange(req: Request, size: number, etag: string): ByteRange | null | 'unsatisfiable' {
+  const ifRange = req.headers['if-range'];
+  if (ifRange !== undefined && ifRange !== etag) return null;
+  const ranges = req.range(size, { combine: true });
+  if (ranges === -1) return 'unsatisfiable';
+  if (ranges === undefined || ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return null;
+  return ranges[0];
 }
 
 /** `GET /files/:id/content`: the bytes, with Range (206), ETag/If-None-Match (304) and the file name. */
@@ -161,20 +147,23 @@ export function contentRouter(services: Services, logger: Logger): Router {
       res.setHeader('Last-Modified', new Date(file.updatedAt).toUTCString());
       res.setHeader('Cache-Control', 'private, no-cache');
       res.setHeader('Accept-Ranges', 'bytes');
-      if (etagMatches(req.headers['if-none-match'], etag)) {
+      // Against the ETag and Last-Modified just set.
+      if (req.fresh) {
         res.status(304).end();
         return;
       }
-      const ifRange = req.headers['if-range'];
-      const range = ifRange && ifRange !== etag ? null : parseRange(req.headers.range, size);
+      const range = requestedRange(req, size, etag);
       if (range === 'unsatisfiable') {
         res.setHeader('Content-Range', `bytes */${size}`);
         sendError(res, 416, 'RANGE_NOT_SATISFIABLE', `The file has ${size} bytes`);
         return;
       }
-      const stream = await services.storage.openContent(file, range ?? undefined);
+      const stream = await services.storage.downloads.open(
+        { id: file.id, name: file.name, objectKey: file.objectKey!, contentType: file.contentType! },
+        range ?? undefined,
+      );
       res.setHeader('Content-Type', file.contentType ?? 'application/octet-stream');
-      res.setHeader('Content-Disposition', contentDisposition('attachment', file.name));
+      res.setHeader('Content-Disposition', contentDisposition(file.name));
       res.setHeader('X-Content-Type-Options', 'nosniff');
       if (range) {
         res.status(206);

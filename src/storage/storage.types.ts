@@ -34,10 +34,11 @@ export abstract class Entry implements Node {
   organizationId: string;
 }
 
-@ObjectType({ implements: [Node, Entry], description: 'A folder of the organization tree.' })
+// simpleResolvers: plain properties are read by graphql-js itself, without a resolver (and promise) per field.
+@ObjectType({ implements: [Node, Entry], simpleResolvers: true, description: 'A folder of the organization tree.' })
 export class Folder extends Entry {}
 
-@ObjectType({ implements: [Node, Entry], description: 'A stored file.' })
+@ObjectType({ implements: [Node, Entry], simpleResolvers: true, description: 'A stored file.' })
 export class File extends Entry {
   @Field(() => Int, { description: 'Size in bytes.' })
   size: number;
@@ -54,7 +55,7 @@ export class File extends Entry {
   objectKey: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class EntryEdge {
   @Field()
   cursor: string;
@@ -63,7 +64,7 @@ export class EntryEdge {
   node: Entry;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class EntryConnection {
   @Field(() => [EntryEdge])
   edges: EntryEdge[];

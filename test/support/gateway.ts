@@ -1,4 +1,4 @@
-import { createServices, Services } from '../../src/app/services';
+import { createServices, ServiceOptions, Services } from '../../src/app/services';
 import { BackgroundOptions, BackgroundTask, startBackgroundWork } from '../../src/app/background';
 import { loadConfig, Config } from '../../src/config/config';
 import { startGateway, Gateway } from '../../src/http/gateway';
@@ -26,6 +26,8 @@ export interface TestGatewayOptions {
   background?: Partial<BackgroundOptions> | false;
   /** Where the gateway's JSON log lines go; with it, LOG_LEVEL defaults to info instead of silent. */
   logDestination?: DestinationStream;
+  /** Wraps the storage driver (to count its calls or make it fail). */
+  wrapStorageDriver?: ServiceOptions['wrapStorageDriver'];
 }
 
 /**
@@ -44,7 +46,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   });
   const logger = createLogger(config.logLevel, options.logDestination);
   const queue = await startQueue(database.url, logger);
-  const services = createServices(database.dataSource, config, queue, logger);
+  const services = createServices(database.dataSource, config, queue, logger, { wrapStorageDriver: options.wrapStorageDriver });
   await services.notifications.start();
   const tasks: BackgroundTask[] =
     options.background === false

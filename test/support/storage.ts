@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ByteRange, SignedUrlOptions, StorageDriver, WrittenObject } from '../../src/storage/backend/driver';
+import type { ByteRange, SignedUrlOptions, StorageDriver, WriteOptions } from '../../src/storage/backend/driver';
 import type { GraphQLResponse } from './http';
 
 export const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('hex');
@@ -43,15 +43,16 @@ export async function uploadFile(
   return { status: response.status, headers: response.headers, body };
 }
 
-/** Wraps a driver and counts the calls that change stored objects. */
+/** Wraps a driver, counts the calls that change stored objects, and can fail its deletes (backend down). */
 export class CountingDriver implements StorageDriver {
   writes = 0;
   deletes = 0;
+  failDeletes = false;
   constructor(readonly inner: StorageDriver) {}
   get name() {
     return this.inner.name;
   }
-  async write(key: string, source: Readable, options: { contentType: string }): Promise<WrittenObject> {
+  async write(key: string, source: Readable, options: WriteOptions): Promise<void> {
     this.writes++;
     return this.inner.write(key, source, options);
   }
@@ -60,7 +61,11 @@ export class CountingDriver implements StorageDriver {
   }
   async delete(key: string) {
     this.deletes++;
+    if (this.failDeletes) throw new Error('storage unreachable');
     return this.inner.delete(key);
+  }
+  sweepIncomplete(olderThanMs: number) {
+    return this.inner.sweepIncomplete(olderThanMs);
   }
   signedUrl(key: string, options: SignedUrlOptions) {
     return this.inner.signedUrl(key, options);

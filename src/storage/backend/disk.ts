@@ -1,35 +1,56 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ByteRange, StorageDriver, WrittenObject } from './driver';
-import { HashingCounter } from './hashing';
+import type { ByteRange, StorageDriver, WriteOptions } from './driver';
 
 const SAFE_KEY = /^[A-Za-z0-9-]+(\/[A-Za-z0-9-]+)*$/;
+/** Writes in progress, renamed into place when whole; keys cannot start with a dot. */
+const INCOMING = '.incoming';
 
 /** Objects as files under one directory; `<dir>/<orgId>/<objectId>`. */
 export class DiskDriver implements StorageDriver {
   readonly name = 'disk';
+  private readonly incoming: string;
+  private readonly folders = new Set<string>();
 
-  constructor(readonly directory: string) {}
+  constructor(readonly directory: string) {
+    this.incoming = path.join(directory, INCOMING);
+  }
 
   private fileOf(key: string): string {
     if (!SAFE_KEY.test(key)) throw new Error(`invalid object key ${JSON.stringify(key)}`);
     return path.join(this.directory, key);
   }
 
-  async write(key: string, source: Readable): Promise<WrittenObject> {
+  /** mkdir -p, once per directory and process (objects are never removed with their directory). */
+  private async folder(dir: string): Promise<void> {
+    if (this.folders.has(dir)) return;
+    await fs.promises.mkdir(dir, { recursive: true });
+    this.folders.add(dir);
+  }
+
+  async write(key: string, source: Readable, { visibleAfter }: WriteOptions): Promise<void> {
     const file = this.fileOf(key);
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    const counter = new HashingCounter();
+    const partial = path.join(this.incoming, randomUUID());
     try {
-      // 'wx': keys are never reused, so an existing file means a bug, not an overwrite.
-      await pipeline(source, counter, fs.createWriteStream(file, { flags: 'wx' }));
+      await this.folder(this.incoming);
+      // 'wx': a fresh name; the rename below is what makes the object appear, whole.
+      await pipeline(source, fs.createWriteStream(partial, { flags: 'wx' }));
+      await visibleAfter;
+      await this.folder(path.dirname(file));
+      await fs.promises.rename(partial, file).catch(async (error: NodeJS.ErrnoException) => {
+        // The directory went away under us (removed by hand): make it again.
+        if (error.code !== 'ENOENT') throw error;
+        this.folders.delete(path.dirname(file));
+        await this.folder(path.dirname(file));
+        await fs.promises.rename(partial, file);
+      });
     } catch (error) {
-      await fs.promises.rm(file, { force: true });
+      await fs.promises.rm(partial, { force: true });
       throw error;
     }
-    return counter.result();
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
@@ -44,6 +65,20 @@ export class DiskDriver implements StorageDriver {
 
   async signedUrl(): Promise<string | null> {
     return null;
+  }
+
+  /** Partial files of writes whose process died before it renamed or removed them. */
+  async sweepIncomplete(olderThanMs: number): Promise<number> {
+    const names = await fs.promises.readdir(this.incoming).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const file = path.join(this.incoming, name);
+      const stat = await fs.promises.stat(file).catch(() => null);
+      if (!stat || Date.now() - stat.mtimeMs < olderThanMs) continue;
+      await fs.promises.rm(file, { force: true });
+      removed++;
+    }
+    return removed;
   }
 
   async check(): Promise<void> {

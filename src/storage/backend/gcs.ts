@@ -1,9 +1,17 @@
 import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, Storage } from '@google-cloud/storage';
-import type { ByteRange, SignedUrlOptions, StorageDriver, WrittenObject } from './driver';
-import { HashingCounter } from './hashing';
-import { contentDisposition } from '../content-disposition';
+import { create as contentDisposition } from 'content-disposition';
+import type { ByteRange, SignedUrlOptions, StorageDriver, WriteOptions } from './driver';
+
+/** Passes bytes through and holds back the end of the stream until `gate` resolves. */
+function endAfter(gate: Promise<unknown>): Transform {
+  return new Transform({
+    transform: (chunk, _encoding, callback) => callback(null, chunk),
+    flush: (callback) => void gate.then(() => callback(), callback),
+  });
+}
 
 /** Objects in one Google Cloud Storage bucket (honours STORAGE_EMULATOR_HOST through the client). */
 export class GcsDriver implements StorageDriver {
@@ -14,21 +22,21 @@ export class GcsDriver implements StorageDriver {
     this.bucket = storage.bucket(bucketName);
   }
 
-  async write(key: string, source: Readable, options: { contentType: string }): Promise<WrittenObject> {
-    const counter = new HashingCounter();
+  async write(key: string, source: Readable, options: WriteOptions): Promise<void> {
     const file = this.bucket.file(key);
     try {
       await pipeline(
         source,
-        counter,
-        // Single-request upload: no resumable session to leak; the md5 is checked by the server.
+        // A single-request upload creates the object only when its body is complete, so holding
+        // back the end keeps it from appearing; one that breaks off leaves nothing to sweep.
+        endAfter(options.visibleAfter),
+        // The md5 is checked by the server.
         file.createWriteStream({ resumable: false, contentType: options.contentType, validation: 'md5', metadata: { contentType: options.contentType } }),
       );
     } catch (error) {
       await file.delete({ ignoreNotFound: true }).catch(() => undefined);
       throw error;
     }
-    return counter.result();
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
@@ -48,10 +56,15 @@ export class GcsDriver implements StorageDriver {
       version: 'v4',
       action: 'read',
       expires: options.expiresAt,
-      responseDisposition: contentDisposition('attachment', options.fileName),
+      responseDisposition: contentDisposition(options.fileName),
       responseType: options.contentType,
     });
     return url;
+  }
+
+  /** Single-request uploads are all or nothing: an interrupted one leaves no object. */
+  async sweepIncomplete(): Promise<number> {
+    return 0;
   }
 
   async check(): Promise<void> {

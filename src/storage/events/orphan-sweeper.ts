@@ -1,30 +1,25 @@
-import type { DataSource } from 'typeorm';
 import type { StorageDriver } from '../backend/driver';
+import type { EntryStore } from '../entry-store';
 
 const BATCH = 100;
 
 /**
- * Reclaims objects of uploads that never committed (crash, lost connection) and are older than
- * `olderThanMs`. Each pending row stays locked until its object is gone, so a late commit of the
- * same upload fails (it must claim the row) instead of pointing at a deleted object.
+ * Reclaims what uploads that never committed (crash, lost connection) left, older than
+ * `olderThanMs`: objects named by a pending record, and the driver's partial writes of uploads
+ * whose process died before their pending record was committed. Each pending record stays locked
+ * until its object is gone, so a late commit of the same upload fails (it must claim the record)
+ * instead of pointing at a deleted object. How many objects and partial writes it removed.
  */
-export async function sweepOrphans(db: DataSource, driver: StorageDriver, olderThanMs: number): Promise<number> {
+export async function sweepOrphans(store: EntryStore, driver: StorageDriver, olderThanMs: number): Promise<number> {
   let swept = 0;
   for (;;) {
-    const batch = await db.transaction(async (tx) => {
-      // UPDATE/DELETE answer [rows, rowCount] through TypeORM.
-      const [rows]: [Array<{ object_key: string }>] = await tx.query(
-        `DELETE FROM storage_pending_objects WHERE object_key IN (
-           SELECT object_key FROM storage_pending_objects
-            WHERE created_at <= now() - ($1::float8 * interval '1 millisecond')
-            ORDER BY created_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED
-         ) RETURNING object_key`,
-        [olderThanMs],
-      );
-      for (const { object_key } of rows) await driver.delete(object_key);
-      return rows.length;
+    const batch = await store.transaction(async (tx) => {
+      const keys = await store.claimOrphans(tx, olderThanMs, BATCH);
+      for (const key of keys) await driver.delete(key);
+      return keys.length;
     });
     swept += batch;
-    if (batch < BATCH) return swept;
+    if (batch < BATCH) break;
   }
+  return swept + (await driver.sweepIncomplete(olderThanMs));
 }

@@ -1,0 +1,42 @@
+import type { Readable } from 'node:stream';
+import { AppError, ErrorCode } from '../graphql/errors';
+import type { ByteRange, StorageDriver } from './backend/driver';
+import type { UrlSigner } from './url-signer';
+
+export const DEFAULT_URL_EXPIRY_SECONDS = 3600;
+/** GCS V4 signed URLs last at most 7 days; the disk driver keeps the same bound. */
+export const MAX_URL_EXPIRY_SECONDS = 7 * 24 * 3600;
+
+/** A file as downloads need it. */
+export interface StoredFile {
+  id: string;
+  name: string;
+  objectKey: string;
+  contentType: string;
+}
+
+/** A file's bytes, and URLs that serve them without an API key. */
+export class Downloads {
+  constructor(private readonly driver: StorageDriver, private readonly signer: UrlSigner) {}
+
+  open(file: StoredFile, range?: ByteRange): Promise<Readable> {
+    return this.driver.read(file.objectKey, range);
+  }
+
+  /** The backend's own signed URL, or (disk) one of this gateway's content route. */
+  async downloadUrl(file: StoredFile, baseUrl: string, expiresIn: number | null | undefined): Promise<string> {
+    const seconds = expiresIn ?? DEFAULT_URL_EXPIRY_SECONDS;
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_URL_EXPIRY_SECONDS) {
+      throw new AppError(ErrorCode.BAD_USER_INPUT, `expiresIn must be between 1 and ${MAX_URL_EXPIRY_SECONDS} seconds`, { argument: 'expiresIn' });
+    }
+    const expiresAt = new Date(Date.now() + seconds * 1000);
+    const signed = await this.driver.signedUrl(file.objectKey, { expiresAt, fileName: file.name, contentType: file.contentType });
+    if (signed) return signed;
+    const { expires, signature } = await this.signer.sign(file.id, expiresAt);
+    return `${baseUrl}/files/${file.id}/content?expires=${expires}&signature=${signature}`;
+  }
+
+  verifySignature(fileId: string, expires: string, signature: string): Promise<boolean> {
+    return this.signer.verify(fileId, expires, signature);
+  }
+}

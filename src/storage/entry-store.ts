@@ -1,0 +1,358 @@
+import type { EntityManager } from 'typeorm';
+import { AppError, ErrorCode } from '../graphql/errors';
+import { joinPath } from './names';
+import { Statement, statement, StatementRunner } from './statements';
+import type { StorageEntry } from './storage-entry.entity';
+
+// Every statement on `storage_entries` and `storage_pending_objects`, and nothing else: the
+// services above decide what to run and when, and own the transactions.
+
+/** The columns of a row, named as StorageEntry's fields. */
+const COLUMNS = `id, organization_id AS "organizationId", parent_id AS "parentId", kind, name,
+  object_key AS "objectKey", size::float8 AS size, content_type AS "contentType", md5, etag,
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+/** Listing order: folders first, then by name bytewise (index storage_entries_listing). */
+const LISTING_KEY = `(kind = 'file'), name COLLATE "C"`;
+
+/** Walks `$2` (text[] of names) down from the root of organization `$1`: one row per level reached. */
+const WALK = `
+  WITH RECURSIVE walk AS (
+    SELECT e.*, 0 AS depth FROM storage_entries e WHERE e.organization_id = $1 AND e.parent_id IS NULL
+    UNION ALL
+    SELECT e.*, w.depth + 1 FROM walk w
+      JOIN storage_entries e ON e.parent_id = w.id AND e.name = ($2::text[])[w.depth + 1]
+     WHERE w.depth < cardinality($2::text[])
+  )`;
+
+const SQL = {
+  ensureRoot: statement(
+    'ensure-root',
+    `WITH created AS (
+       INSERT INTO storage_entries (organization_id, parent_id, kind, name) VALUES ($1, NULL, 'folder', '')
+       ON CONFLICT (organization_id) WHERE parent_id IS NULL DO NOTHING RETURNING *
+     )
+     SELECT ${COLUMNS} FROM created
+     UNION ALL SELECT ${COLUMNS} FROM storage_entries WHERE organization_id = $1 AND parent_id IS NULL`,
+  ),
+  walk: statement('walk', `${WALK} SELECT ${COLUMNS} FROM walk ORDER BY depth`),
+  child: statement('child', `SELECT ${COLUMNS} FROM storage_entries WHERE parent_id = $1 AND name = $2`),
+  byIds: statement('by-ids', `SELECT ${COLUMNS} FROM storage_entries WHERE id = ANY($1::uuid[]) AND organization_id = $2`),
+  fileById: statement('file-by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND kind = 'file'`),
+  byId: statement('by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1`),
+  paths: statement(
+    'paths',
+    `WITH RECURSIVE up AS (
+       SELECT id AS start_id, parent_id, name, 0 AS depth FROM storage_entries
+        WHERE id = ANY($1::uuid[]) AND organization_id = $2
+       UNION ALL
+       SELECT up.start_id, p.parent_id, p.name, up.depth + 1 FROM up JOIN storage_entries p ON p.id = up.parent_id
+     )
+     SELECT start_id AS id, string_agg(name, '/' ORDER BY depth DESC) AS path FROM up GROUP BY start_id`,
+  ),
+  addFolder: statement(
+    'add-folder',
+    `INSERT INTO storage_entries (organization_id, parent_id, kind, name) VALUES ($1, $2, 'folder', $3)
+     ON CONFLICT (parent_id, name) DO NOTHING RETURNING ${COLUMNS}`,
+  ),
+  rename: statement(
+    'rename',
+    `UPDATE storage_entries SET name = $3, updated_at = now() WHERE id = $1 AND organization_id = $2 RETURNING ${COLUMNS}`,
+  ),
+  lockMoves: statement('lock-moves', `SELECT pg_advisory_xact_lock(hashtextextended('storage-move:' || $1, 0))`),
+  isWithin: statement(
+    'is-within',
+    `WITH RECURSIVE up AS (
+       SELECT id, parent_id FROM storage_entries WHERE id = $1
+       UNION ALL
+       SELECT p.id, p.parent_id FROM storage_entries p JOIN up ON p.id = up.parent_id
+     ) SELECT 1 FROM up WHERE id = $2 LIMIT 1`,
+  ),
+  move: statement(
+    'move',
+    `UPDATE storage_entries SET parent_id = $3, updated_at = now() WHERE id = $1 AND organization_id = $2 RETURNING ${COLUMNS}`,
+  ),
+  deleteTree: statement(
+    'delete-tree',
+    `WITH RECURSIVE below AS (
+       SELECT id FROM storage_entries WHERE id = $1 AND organization_id = $2
+       UNION ALL
+       SELECT e.id FROM storage_entries e JOIN below b ON e.parent_id = b.id
+     )
+     DELETE FROM storage_entries WHERE id IN (SELECT id FROM below) RETURNING kind, object_key AS "objectKey"`,
+  ),
+  addPending: statement('add-pending', `INSERT INTO storage_pending_objects (object_key) VALUES ($1)`),
+  removePending: statement('remove-pending', `DELETE FROM storage_pending_objects WHERE object_key = $1`),
+  claimOrphans: statement(
+    'claim-orphans',
+    `DELETE FROM storage_pending_objects WHERE object_key IN (
+       SELECT object_key FROM storage_pending_objects
+        WHERE created_at <= now() - ($1::float8 * interval '1 millisecond')
+        ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     ) RETURNING object_key`,
+  ),
+  /**
+   * An upload's first statement in its commit transaction: takes its pending record (gone when
+   * the sweeper reclaimed the object) and finds the folder it goes into ($1 org, $2 folder names).
+   */
+  claimUpload: statement(
+    'claim-upload',
+    `${WALK}, claimed AS (DELETE FROM storage_pending_objects WHERE object_key = $3 RETURNING 1)
+     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
+            (SELECT id FROM walk WHERE depth = cardinality($2::text[]) AND kind = 'folder') AS "folderId"`,
+  ),
+  /**
+   * Puts the uploaded object in place in one statement: the file of that name in the folder gets
+   * it (same id, new etag; `replaced` is the object it had, locked first so that a concurrent
+   * overwrite is seen), or a new file row is added. One row always comes back: `existingKind`
+   * 'folder' is a name conflict, and no `id` with no `existingKind` means another upload added
+   * the name meanwhile (ON CONFLICT waited for it): run again.
+   */
+  putFile: statement(
+    'put-file',
+    `WITH existing AS (
+       SELECT id, kind, object_key FROM storage_entries WHERE parent_id = $2 AND name = $3 FOR UPDATE
+     ), updated AS (
+       UPDATE storage_entries e SET object_key = $4, size = $5, content_type = $6, md5 = $7, etag = $8, updated_at = now()
+         FROM existing x WHERE e.id = x.id AND x.kind = 'file'
+       RETURNING e.*, x.object_key AS replaced
+     ), inserted AS (
+       INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
+       SELECT $1, $2, 'file', $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM existing)
+       ON CONFLICT (parent_id, name) DO NOTHING
+       RETURNING *, NULL::text AS replaced
+     )
+     SELECT (SELECT kind FROM existing) AS "existingKind", written.* FROM (SELECT 1) AS one LEFT JOIN (
+       SELECT ${COLUMNS}, replaced FROM updated UNION ALL SELECT ${COLUMNS}, replaced FROM inserted
+     ) AS written ON true`,
+  ),
+};
+
+/** The listing statements: with or without a kind filter, a cursor and the count. */
+function listingStatement(kind: boolean, after: boolean, count: boolean) {
+  // $1 folder, $2 page size + 1 (one row more than asked tells whether there is a next page).
+  const inFolder = kind ? `parent_id = $1 AND (kind = 'file') = $3::boolean` : 'parent_id = $1';
+  const cursor = after ? ` AND (${LISTING_KEY}) > ($${kind ? 4 : 3}::boolean, $${kind ? 5 : 4}::text COLLATE "C")` : '';
+  const page = `SELECT ${COLUMNS} FROM storage_entries WHERE ${inFolder}${cursor} ORDER BY ${LISTING_KEY} LIMIT $2`;
+  const name = `list${kind ? '-kind' : ''}${after ? '-after' : ''}${count ? '-count' : ''}`;
+  if (!count) return statement(name, page);
+  // The count is of the whole folder (or kind), not of what follows the cursor; with an empty
+  // page it still comes back, as the one row with no entry.
+  return statement(
+    name,
+    `SELECT c.total, p.* FROM (SELECT count(*)::int AS total FROM storage_entries WHERE ${inFolder}) AS c
+     LEFT JOIN LATERAL (${page}) AS p ON true ORDER BY (p.kind = 'file'), p.name COLLATE "C"`,
+  );
+}
+
+const LISTINGS = new Map<string, Statement>();
+for (const kind of [false, true]) {
+  for (const after of [false, true]) {
+    for (const count of [false, true]) LISTINGS.set(`${kind}${after}${count}`, listingStatement(kind, after, count));
+  }
+}
+
+/** Where a listing page starts: after the entry with this sort key. */
+export interface ListingKey {
+  isFile: boolean;
+  name: string;
+}
+
+export interface ChildrenPage {
+  rows: StorageEntry[];
+  hasNextPage: boolean;
+  /** Only when asked for. */
+  totalCount?: number;
+}
+
+export interface FileContent {
+  objectKey: string;
+  size: number;
+  contentType: string;
+  md5: string;
+  etag: string;
+}
+
+export const PG_UNIQUE_VIOLATION = '23505';
+export const PG_FOREIGN_KEY_VIOLATION = '23503';
+const PG_DEADLOCK = '40P01';
+
+export const pgCode = (error: unknown) => (error as { code?: string } | null)?.code;
+
+/** Concurrent `mkdir -p` of overlapping paths can deadlock; the loser simply runs again. */
+export async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (pgCode(error) !== PG_DEADLOCK || attempt >= attempts) throw error;
+    }
+  }
+}
+
+const nameConflict = (path: string) => new AppError(ErrorCode.NAME_CONFLICT, `An entry named ${JSON.stringify(path)} already exists`);
+
+/**
+ * The organization tree in Postgres: folders and files as rows with parent pointers (a rename or
+ * move is one row), and the pending records of objects being written.
+ */
+export class EntryStore {
+  constructor(readonly sql: StatementRunner) {}
+
+  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.sql.transaction(work);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The organization's root folder, created on first use. */
+  async ensureRoot(organizationId: string): Promise<StorageEntry> {
+    for (;;) {
+      const row = await this.sql.first<StorageEntry>(SQL.ensureRoot, [organizationId]);
+      // Empty only when a concurrent first use inserted it after this statement's snapshot.
+      if (row) return row;
+    }
+  }
+
+  /** The rows along `segments` from the root, one per level that exists (index = depth). */
+  walk(organizationId: string, segments: readonly string[], tx?: EntityManager): Promise<StorageEntry[]> {
+    return this.sql.rows<StorageEntry>(SQL.walk, [organizationId, segments], tx);
+  }
+
+  child(parentId: string, name: string): Promise<StorageEntry | null> {
+    return this.sql.first<StorageEntry>(SQL.child, [parentId, name]);
+  }
+
+  /** Rows of these ids that belong to the organization (others are silently absent). */
+  byIds(organizationId: string, ids: readonly string[]): Promise<StorageEntry[]> {
+    return this.sql.rows<StorageEntry>(SQL.byIds, [ids, organizationId]);
+  }
+
+  /** Any organization's file. */
+  fileById(id: string): Promise<StorageEntry | null> {
+    return this.sql.first<StorageEntry>(SQL.fileById, [id]);
+  }
+
+  /** Absolute paths of entries, in one statement however many there are. */
+  async pathsOf(organizationId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.sql.rows<{ id: string; path: string }>(SQL.paths, [ids, organizationId]);
+    return new Map(rows.map((r) => [r.id, r.path === '' ? '/' : r.path]));
+  }
+
+  /** One page of a folder's children in listing order, after `after`; the count only when asked. */
+  async listChildren(
+    folderId: string,
+    options: { first: number; after?: ListingKey | null; kind?: 'file' | 'folder' | null; count: boolean },
+  ): Promise<ChildrenPage> {
+    const values: unknown[] = [folderId, options.first + 1];
+    if (options.kind) values.push(options.kind === 'file');
+    if (options.after) values.push(options.after.isFile, options.after.name);
+    const listing = LISTINGS.get(`${!!options.kind}${!!options.after}${options.count}`)!;
+    const result = await this.sql.rows<StorageEntry & { total?: number }>(listing, values);
+    const rows = options.count ? result.filter((r) => r.id !== null) : result;
+    return {
+      rows: rows.slice(0, options.first),
+      hasNextPage: rows.length > options.first,
+      ...(options.count ? { totalCount: result[0].total } : {}),
+    };
+  }
+
+  // ---------------------------------------------------------------- folders
+
+  /**
+   * `mkdir -p` inside `tx`: the deepest folder's row. `rootId` comes from the caller, known before
+   * the transaction (finding it here would take a second pool connection while `tx` holds one).
+   */
+  async makeFolders(tx: EntityManager, organizationId: string, rootId: string, segments: readonly string[]): Promise<StorageEntry> {
+    const levels = await this.walk(organizationId, segments, tx);
+    const depth = levels.length - 1;
+    let folder = levels[depth];
+    if (folder && folder.kind === 'file') throw nameConflict(joinPath(segments.slice(0, depth)));
+    let parentId = folder?.id ?? rootId;
+    for (let i = Math.max(depth, 0); i < segments.length; i++) {
+      const added = await this.sql.first<StorageEntry>(SQL.addFolder, [organizationId, parentId, segments[i]], tx);
+      if (!added) {
+        // Someone created it meanwhile (the INSERT waited for their commit), or it is a file.
+        const existing = await this.sql.first<StorageEntry>(SQL.child, [parentId, segments[i]], tx);
+        if (!existing || existing.kind !== 'folder') throw nameConflict(joinPath(segments.slice(0, i + 1)));
+        folder = existing;
+      } else {
+        folder = added;
+      }
+      parentId = folder.id;
+    }
+    return folder ?? (await this.sql.first<StorageEntry>(SQL.byId, [rootId], tx))!;
+  }
+
+  // ---------------------------------------------------------------- rename, move, delete
+
+  /** Null when the entry is gone; a unique violation when the name is taken. */
+  rename(organizationId: string, id: string, name: string): Promise<StorageEntry | null> {
+    return this.sql.first<StorageEntry>(SQL.rename, [id, organizationId, name]);
+  }
+
+  /** Serialises folder moves of one organization until `tx` ends (two opposite moves could build a loop). */
+  async lockMoves(tx: EntityManager, organizationId: string): Promise<void> {
+    await this.sql.run(SQL.lockMoves, [organizationId], tx);
+  }
+
+  /** Whether `id` is `ancestorId` or one of its descendants. */
+  async isWithin(tx: EntityManager, id: string, ancestorId: string): Promise<boolean> {
+    return (await this.sql.rows(SQL.isWithin, [id, ancestorId], tx)).length > 0;
+  }
+
+  move(tx: EntityManager, organizationId: string, id: string, parentId: string): Promise<StorageEntry | null> {
+    return this.sql.first<StorageEntry>(SQL.move, [id, organizationId, parentId], tx);
+  }
+
+  /** Deletes the entry and everything below it; what was deleted. */
+  deleteTree(tx: EntityManager, organizationId: string, id: string): Promise<Array<{ kind: string; objectKey: string | null }>> {
+    return this.sql.rows(SQL.deleteTree, [id, organizationId], tx);
+  }
+
+  // ---------------------------------------------------------------- uploads
+
+  /** Records an object about to be written, so that the sweeper finds it if its upload never commits. */
+  async addPending(objectKey: string): Promise<void> {
+    await this.sql.run(SQL.addPending, [objectKey]);
+  }
+
+  async removePending(objectKey: string): Promise<void> {
+    await this.sql.run(SQL.removePending, [objectKey]);
+  }
+
+  /** Inside `tx`: takes the pending record of `objectKey`; the folder's id if all of `folder` exists. */
+  async claimUpload(
+    tx: EntityManager,
+    organizationId: string,
+    folder: readonly string[],
+    objectKey: string,
+  ): Promise<{ claimed: boolean; folderId: string | null }> {
+    return (await this.sql.first<{ claimed: boolean; folderId: string | null }>(SQL.claimUpload, [organizationId, folder, objectKey], tx))!;
+  }
+
+  /** Inside `tx`: the file `name` of the folder now has `content`; `replaced` is the object it had. */
+  async putFile(
+    tx: EntityManager,
+    organizationId: string,
+    folderId: string,
+    name: string,
+    content: FileContent,
+    path: string,
+  ): Promise<{ row: StorageEntry; replaced: string | null }> {
+    const values = [organizationId, folderId, name, content.objectKey, content.size, content.contentType, content.md5, content.etag];
+    for (;;) {
+      const result = (await this.sql.first<StorageEntry & { existingKind: string | null; replaced: string | null }>(SQL.putFile, values, tx))!;
+      if (result.existingKind === 'folder') throw new AppError(ErrorCode.NAME_CONFLICT, `${JSON.stringify(path)} is a folder`);
+      if (result.id === null) continue;
+      const { existingKind: _kind, replaced, ...row } = result;
+      return { row, replaced };
+    }
+  }
+
+  /** Inside `tx`: takes up to `limit` pending records older than `olderThanMs`, locked until `tx` ends. */
+  async claimOrphans(tx: EntityManager, olderThanMs: number, limit: number): Promise<string[]> {
+    const rows = await this.sql.rows<{ object_key: string }>(SQL.claimOrphans, [olderThanMs, limit], tx);
+    return rows.map((r) => r.object_key);
+  }
+}

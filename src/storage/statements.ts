@@ -1,0 +1,48 @@
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+
+/** One SQL statement of the storage capability, prepared once per connection under its name. */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+const declared = new Map<string, string>();
+
+/** Declares a statement; a name stands for one text only (Postgres keeps the plan under it). */
+export function statement(name: string, text: string): Statement {
+  const full = `storage.${name}`;
+  if (declared.has(full) && declared.get(full) !== text) throw new Error(`statement ${full} declared twice with different SQL`);
+  declared.set(full, text);
+  return { name: full, text };
+}
+
+/**
+ * Runs statements as named prepared statements, on the data source's own pool (the connections
+ * TypeORM uses too) or on the connection of a TypeORM transaction. Postgres parses and plans a
+ * named statement once per connection instead of on every call; for the recursive path walk the
+ * planning took longer than running it. Each statement still goes to TypeORM's query logger.
+ */
+export class StatementRunner {
+  constructor(private readonly db: DataSource) {}
+
+  async run<T extends QueryResultRow>(statement: Statement, values: unknown[], tx?: EntityManager): Promise<QueryResult<T>> {
+    this.db.logger.logQuery(statement.text, values);
+    const client: Pool | PoolClient = tx ? await tx.queryRunner!.connect() : (this.db.driver as PostgresDriver).master;
+    return client.query<T>({ name: statement.name, text: statement.text, values });
+  }
+
+  async rows<T extends QueryResultRow>(statement: Statement, values: unknown[], tx?: EntityManager): Promise<T[]> {
+    return (await this.run<T>(statement, values, tx)).rows;
+  }
+
+  async first<T extends QueryResultRow>(statement: Statement, values: unknown[], tx?: EntityManager): Promise<T | null> {
+    return (await this.run<T>(statement, values, tx)).rows[0] ?? null;
+  }
+
+  /** Runs `work` in one transaction (TypeORM's, so that other capabilities' calls can join it). */
+  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+}

@@ -1,0 +1,70 @@
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/config';
+import type { NotificationListener } from '../db/notification-listener';
+import type { Queue } from '../queue/queue';
+import { createStorageDriver } from './backend/create-driver';
+import type { StorageDriver } from './backend/driver';
+import { Downloads } from './downloads';
+import { EntryReads } from './entry-reads';
+import { EntryStore } from './entry-store';
+import { sweepOrphans } from './events/orphan-sweeper';
+import { FolderCache } from './folder-cache';
+import { ObjectDeletions } from './object-deletions';
+import { StatementRunner } from './statements';
+import { TreeChanges } from './tree-changes';
+import { UploadSizeLimit } from './upload-size';
+import { Uploads } from './uploads';
+import { UrlSigner } from './url-signer';
+
+/**
+ * The storage capability: the organization tree in Postgres (EntryStore, the one owner of its
+ * SQL), the bytes behind a driver, and the services on top of both.
+ */
+export class Storage {
+  readonly store: EntryStore;
+  readonly folderCache = new FolderCache();
+  readonly deletions: ObjectDeletions;
+  readonly reads: EntryReads;
+  readonly changes: TreeChanges;
+  readonly uploads: Uploads;
+  readonly downloads: Downloads;
+
+  constructor(db: DataSource, queue: Queue, readonly driver: StorageDriver, signer: UrlSigner, maxUploadBytes: number) {
+    this.store = new EntryStore(new StatementRunner(db));
+    this.deletions = new ObjectDeletions(queue);
+    this.reads = new EntryReads(this.store, this.folderCache);
+    this.changes = new TreeChanges(this.store, this.reads, this.folderCache, this.deletions);
+    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions);
+    this.downloads = new Downloads(driver, signer);
+  }
+
+  /** Caches folder paths from now on, kept true by the process's LISTEN connection. */
+  start(listener: NotificationListener): Promise<void> {
+    return this.folderCache.start(listener);
+  }
+
+  stop(): void {
+    this.folderCache.stop();
+  }
+
+  /** The deletion job's work: objects whose rows are gone (missing objects are fine). */
+  async deleteObjects(keys: string[]): Promise<void> {
+    for (const key of keys) await this.driver.delete(key);
+  }
+
+  /** The orphan sweep (see events/orphan-sweeper.ts); callable from tests with any age. */
+  sweepOrphans(olderThanMs: number): Promise<number> {
+    return sweepOrphans(this.store, this.driver, olderThanMs);
+  }
+}
+
+export function createStorage(
+  db: DataSource,
+  config: Config,
+  queue: Queue,
+  wrapDriver: (driver: StorageDriver) => StorageDriver = (driver) => driver,
+): Storage {
+  const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), new UrlSigner(db, config.urlSigningSecret), config.maxUploadBytes);
+  storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
+  return storage;
+}
