@@ -53,7 +53,7 @@ export async function seedWideFolder(
 ): Promise<{ cursor: string }> {
   await db.query(
     `INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
-     SELECT $1, $2, 'file', 'f' || lpad(g::text, 6, '0') || '.txt', $1 || '/' || u, 8, 'text/plain', md5(g::text), replace(u::text, '-', '')
+     SELECT $1::uuid, $2, 'file', 'f' || lpad(g::text, 6, '0') || '.txt', $1::text || '/' || u, 8, 'text/plain', md5(g::text), replace(u::text, '-', '')
        FROM generate_series(1, $3::int) AS g, LATERAL (SELECT gen_random_uuid() AS u) AS id`,
     [orgId, folderId, count],
   );

@@ -45,24 +45,20 @@ export class EntryReads {
     return levels.length === segments.length + 1 ? levels[segments.length] : null;
   }
 
-  /** Entries of these ids that belong to the organization (others are silently absent). */
-  findByIds(organizationId: string, ids: readonly string[]): Promise<StorageEntry[]> {
+  /** Entries of these ids that belong to the organization (others are silently absent), with their paths. */
+  findByIds(organizationId: string, ids: readonly string[]): Promise<Array<StorageEntry & { path: string }>> {
     const valid = ids.filter(isUuid);
-    return valid.length ? this.store.byIds(organizationId, valid) : Promise.resolve([]);
+    return valid.length ? this.store.byIdsWithPaths(organizationId, valid) : Promise.resolve([]);
   }
 
-  async findById(organizationId: string, id: string): Promise<StorageEntry | null> {
-    return (await this.findByIds(organizationId, [id]))[0] ?? null;
+  /** The organization's entry of this id, or null. */
+  findById(organizationId: string, id: string): Promise<StorageEntry | null> {
+    return isUuid(id) ? this.store.byId(organizationId, id) : Promise.resolve(null);
   }
 
   /** Any organization's file; only for requests that proved access another way (a signed URL for this id). */
   findFileById(id: string): Promise<StorageEntry | null> {
     return isUuid(id) ? this.store.fileById(id) : Promise.resolve(null);
-  }
-
-  /** Absolute paths of entries, in one statement however many there are. */
-  pathsOf(organizationId: string, ids: readonly string[]): Promise<Map<string, string>> {
-    return this.store.pathsOf(organizationId, ids.filter(isUuid));
   }
 
   /**

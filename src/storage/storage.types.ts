@@ -1,6 +1,8 @@
 import { Field, ID, Int, InterfaceType, ObjectType, registerEnumType } from 'type-graphql';
+import { AppError, ErrorCode } from '../graphql/errors';
 import { Node } from '../graphql/node';
-import { PageInfo } from '../graphql/relay';
+import { decodeCursor, encodeCursor, PageInfo } from '../graphql/relay';
+import type { ListingKey } from './entry-store';
 import type { StorageEntry } from './storage-entry.entity';
 
 export enum EntryKind {
@@ -17,6 +19,7 @@ export abstract class Entry implements Node {
   @Field({ description: 'The last path segment ("/" for the root folder).' })
   name: string;
 
+  /** Always known when the entry is made: from the request's own path, its folder's, or read with the row. */
   @Field({ description: 'Absolute path, e.g. /reports/2024/q1.pdf; computed from the tree.' })
   path: string;
 
@@ -55,10 +58,29 @@ export class File extends Entry {
   objectKey: string;
 }
 
+const CHILDREN_CURSOR = 'entries';
+
+/** The listing position a cursor of `children` stands for. */
+export function listingKeyOf(after: string | null | undefined): ListingKey | null {
+  const key = decodeCursor(CHILDREN_CURSOR, after, 2);
+  if (!key) return null;
+  if (typeof key[0] !== 'boolean' || typeof key[1] !== 'string') {
+    throw new AppError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor of this list', { argument: 'after' });
+  }
+  return { isFile: key[0], name: key[1] };
+}
+
 @ObjectType({ simpleResolvers: true })
 export class EntryEdge {
+  constructor(node: Folder | File) {
+    this.node = node;
+  }
+
+  /** Encoded only when asked for. */
   @Field()
-  cursor: string;
+  get cursor(): string {
+    return encodeCursor(CHILDREN_CURSOR, [this.node instanceof File, this.node.name]);
+  }
 
   @Field(() => Entry)
   node: Entry;
@@ -85,22 +107,22 @@ export class DeleteEntryPayload {
   deletedFolders: number;
 }
 
-/** The GraphQL object of a row. */
-export function toEntry(row: StorageEntry): Folder | File {
-  const common = {
-    id: row.id,
-    organizationId: row.organizationId,
-    parentId: row.parentId,
-    name: row.parentId === null ? '/' : row.name,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-  if (row.kind === 'folder') return Object.assign(new Folder(), common);
-  return Object.assign(new File(), common, {
-    size: Number(row.size),
-    contentType: row.contentType!,
-    md5: row.md5!,
-    etag: row.etag!,
-    objectKey: row.objectKey!,
-  });
+/** The GraphQL object of a row, at `path`. */
+export function toEntry(row: StorageEntry, path: string): Folder | File {
+  const entry = row.kind === 'folder' ? new Folder() : new File();
+  entry.id = row.id;
+  entry.organizationId = row.organizationId;
+  entry.parentId = row.parentId;
+  entry.name = row.parentId === null ? '/' : row.name;
+  entry.path = path;
+  entry.createdAt = row.createdAt;
+  entry.updatedAt = row.updatedAt;
+  if (entry instanceof File) {
+    entry.size = Number(row.size);
+    entry.contentType = row.contentType!;
+    entry.md5 = row.md5!;
+    entry.etag = row.etag!;
+    entry.objectKey = row.objectKey!;
+  }
+  return entry;
 }
