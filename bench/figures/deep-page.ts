@@ -1,5 +1,5 @@
 import { mustQuery } from '../lib/graphql';
-import { assertClean, interleave, load, median } from '../lib/load';
+import { assertClean, interleave, median, pairedRatio, sequential } from '../lib/load';
 import { withClient } from '../lib/postgres';
 import { seedWideFolder } from '../seed/tables';
 import { Figure, fmt } from './figure';
@@ -29,11 +29,10 @@ export const deepPage: Figure = {
       throw new Error(`the deep page starts at ${deep.folder?.children?.edges?.[0]?.node?.name}, not ${expected}`);
     }
     const request = (after: string | null, duration = ctx.duration) =>
-      load(`${ctx.gateway.url}/graphql`, {
+      sequential(`${ctx.gateway.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
         body: JSON.stringify({ query: QUERY, variables: { path: FOLDER, after } }),
-        connections: 1,
         duration,
       });
     const result = await interleave(() => request(cursor), () => request(null), {
@@ -44,7 +43,7 @@ export const deepPage: Figure = {
     assertClean('first page', result.baseline);
     const d = median(result.gateway.map((r) => r.p50));
     const f = median(result.baseline.map((r) => r.p50));
-    const ratio = d / Math.max(f, 1);
+    const ratio = pairedRatio(result, (r) => r.p50);
     return {
       gateway: `deep page ${fmt.ms(d)}`,
       baseline: `first page ${fmt.ms(f)}`,

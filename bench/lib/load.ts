@@ -1,3 +1,5 @@
+import http from 'node:http';
+
 // autocannon ships no types; this is the part of its programmatic API the bench uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon: (options: LoadOptions & { url: string }) => Promise<AutocannonResult> = require('autocannon');
@@ -62,6 +64,55 @@ export async function load(url: string, options: LoadOptions, server?: MeasuredP
     ok: Math.max(result['2xx'] - (result.mismatches ?? 0), 0),
     failed,
     cpuPerRequestUs: (cpu * 1000) / Math.max(result['2xx'] + failed, 1),
+  };
+}
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN);
+
+/**
+ * One client sending requests one after another over one kept-alive connection for `duration`
+ * seconds, each timed with the high-resolution clock (autocannon's latencies have a 1 ms
+ * resolution, too coarse for requests of a few milliseconds). Same result shape as `load`.
+ */
+export async function sequential(url: string, options: LoadOptions, server?: MeasuredProcess): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const verify = options.verifyBody ?? noGraphQLErrors;
+  const send = () =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(options.body);
+    });
+  const latencies: number[] = [];
+  let failed = 0;
+  const cpuBefore = server?.cpuMs() ?? NaN;
+  const started = Date.now();
+  const until = started + (options.duration ?? 5) * 1000;
+  try {
+    while (Date.now() < until) {
+      const t0 = process.hrtime.bigint();
+      const answer = await send().catch(() => ({ status: 0, body: '' }));
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (answer.status >= 200 && answer.status < 300 && verify(answer.body)) latencies.push(ms);
+      else failed++;
+    }
+  } finally {
+    agent.destroy();
+  }
+  const cpu = (server?.cpuMs() ?? NaN) - cpuBefore;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    rps: (latencies.length * 1000) / (Date.now() - started),
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    ok: latencies.length,
+    failed,
+    cpuPerRequestUs: (cpu * 1000) / Math.max(latencies.length + failed, 1),
   };
 }
 

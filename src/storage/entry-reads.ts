@@ -66,9 +66,9 @@ export class EntryReads {
    * `totalCount` only when `count` (counting a big folder costs more than its page).
    */
   listChildren(
-    folderId: string,
+    folder: { id: string; organizationId: string },
     options: { first: number; after?: ListingKey | null; kind?: 'file' | 'folder' | null; count: boolean },
   ): Promise<ChildrenPage> {
-    return this.store.listChildren(folderId, options);
+    return this.store.listChildren(folder, options);
   }
 }

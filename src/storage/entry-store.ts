@@ -15,6 +15,9 @@ const COLUMNS = `id, organization_id AS "organizationId", parent_id AS "parentId
   object_key AS "objectKey", size::float8 AS size, content_type AS "contentType", md5, etag,
   (extract(epoch FROM created_at) * 1000)::float8 AS "createdAt", (extract(epoch FROM updated_at) * 1000)::float8 AS "updatedAt"`;
 
+/** COLUMNS but the two that a folder's children share with it (read as many times as there are children). */
+const CHILD_COLUMNS = COLUMNS.replace(`organization_id AS "organizationId", parent_id AS "parentId", `, '');
+
 /** A row as selected by COLUMNS, made a StorageEntry (in place). */
 function entry<T extends StorageEntry>(row: T): T {
   row.createdAt = new Date(row.createdAt as unknown as number);
@@ -39,6 +42,32 @@ const WALK = `
       JOIN storage_entries e ON e.parent_id = w.id AND e.name = ($2::text[])[w.depth + 1]
      WHERE w.depth < cardinality($2::text[])
   )`;
+
+/**
+ * PUT_FILE: the uploaded object ($4, with $5 size, $6 content type, $7 md5, $8 etag) becomes the
+ * file $3 of folder `folder` (organization $1) when `when` holds: the file of that name gets it
+ * (same id, new etag; `replaced` is the object it had, locked first so that a concurrent
+ * overwrite is seen), or a new file row is added. Its result (PUT_FILE_RESULT) is always one
+ * row: `existingKind` 'folder' is a name conflict, and no `id` with no `existingKind` means
+ * another upload added the name meanwhile (ON CONFLICT waited for it): run putFile again.
+ */
+function putFileSteps(folder: string, when: string): string {
+  return `existing AS (
+       SELECT id, kind, object_key FROM storage_entries WHERE parent_id = ${folder} AND name = $3 FOR UPDATE
+     ), updated AS (
+       UPDATE storage_entries e SET object_key = $4, size = $5, content_type = $6, md5 = $7, etag = $8, updated_at = now()
+         FROM existing x WHERE e.id = x.id AND x.kind = 'file' AND ${when}
+       RETURNING e.*, x.object_key AS replaced
+     ), inserted AS (
+       INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
+       SELECT $1, ${folder}, 'file', $3, $4, $5, $6, $7, $8 WHERE ${when} AND NOT EXISTS (SELECT 1 FROM existing)
+       ON CONFLICT (parent_id, name) DO NOTHING
+       RETURNING *, NULL::text AS replaced
+     )`;
+}
+const PUT_FILE_RESULT = `(SELECT kind FROM existing) AS "existingKind", written.* FROM (SELECT 1) AS one LEFT JOIN (
+       SELECT ${COLUMNS}, replaced FROM updated UNION ALL SELECT ${COLUMNS}, replaced FROM inserted
+     ) AS written ON true`;
 
 const SQL = {
   ensureRoot: statement(
@@ -111,40 +140,20 @@ const SQL = {
      ) RETURNING object_key`,
   ),
   /**
-   * An upload's first statement in its commit transaction: takes its pending record (gone when
-   * the sweeper reclaimed the object) and finds the folder it goes into ($1 org, $2 folder names).
+   * An upload's commit, in one statement for the common case: takes its pending record (gone
+   * when the sweeper reclaimed the object), finds the folder ($1 organization, $2 its names) and
+   * puts the object there (PUT_FILE). `folderId` null: a folder on the way is missing.
    */
-  claimUpload: statement(
-    'claim-upload',
-    `${WALK}, claimed AS (DELETE FROM storage_pending_objects WHERE object_key = $3 RETURNING 1)
-     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
-            (SELECT id FROM walk WHERE depth = cardinality($2::text[]) AND kind = 'folder') AS "folderId"`,
+  commitUpload: statement(
+    'commit-upload',
+    `${WALK},
+     claimed AS (DELETE FROM storage_pending_objects WHERE object_key = $4 RETURNING 1),
+     folder AS (SELECT id FROM walk WHERE depth = cardinality($2::text[]) AND kind = 'folder'),
+     ${putFileSteps('(SELECT id FROM folder)', 'EXISTS (SELECT 1 FROM claimed) AND EXISTS (SELECT 1 FROM folder)')}
+     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, (SELECT id FROM folder) AS "folderId", ${PUT_FILE_RESULT}`,
   ),
-  /**
-   * Puts the uploaded object in place in one statement: the file of that name in the folder gets
-   * it (same id, new etag; `replaced` is the object it had, locked first so that a concurrent
-   * overwrite is seen), or a new file row is added. One row always comes back: `existingKind`
-   * 'folder' is a name conflict, and no `id` with no `existingKind` means another upload added
-   * the name meanwhile (ON CONFLICT waited for it): run again.
-   */
-  putFile: statement(
-    'put-file',
-    `WITH existing AS (
-       SELECT id, kind, object_key FROM storage_entries WHERE parent_id = $2 AND name = $3 FOR UPDATE
-     ), updated AS (
-       UPDATE storage_entries e SET object_key = $4, size = $5, content_type = $6, md5 = $7, etag = $8, updated_at = now()
-         FROM existing x WHERE e.id = x.id AND x.kind = 'file'
-       RETURNING e.*, x.object_key AS replaced
-     ), inserted AS (
-       INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
-       SELECT $1, $2, 'file', $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM existing)
-       ON CONFLICT (parent_id, name) DO NOTHING
-       RETURNING *, NULL::text AS replaced
-     )
-     SELECT (SELECT kind FROM existing) AS "existingKind", written.* FROM (SELECT 1) AS one LEFT JOIN (
-       SELECT ${COLUMNS}, replaced FROM updated UNION ALL SELECT ${COLUMNS}, replaced FROM inserted
-     ) AS written ON true`,
-  ),
+  /** PUT_FILE into the folder $2, for a commit that had to create folders or lost a race for the name. */
+  putFile: statement('put-file', `WITH ${putFileSteps('$2::uuid', 'true')} SELECT ${PUT_FILE_RESULT}`),
 };
 
 /** The listing statements: with or without a kind filter, a cursor and the count. */
@@ -152,7 +161,7 @@ function listingStatement(kind: boolean, after: boolean, count: boolean) {
   // $1 folder, $2 page size + 1 (one row more than asked tells whether there is a next page).
   const inFolder = kind ? `parent_id = $1 AND (kind = 'file') = $3::boolean` : 'parent_id = $1';
   const cursor = after ? ` AND (${LISTING_KEY}) > ($${kind ? 4 : 3}::boolean, $${kind ? 5 : 4}::text COLLATE "C")` : '';
-  const page = `SELECT ${COLUMNS} FROM storage_entries WHERE ${inFolder}${cursor} ORDER BY ${LISTING_KEY} LIMIT $2`;
+  const page = `SELECT ${CHILD_COLUMNS} FROM storage_entries WHERE ${inFolder}${cursor} ORDER BY ${LISTING_KEY} LIMIT $2`;
   const name = `list${kind ? '-kind' : ''}${after ? '-after' : ''}${count ? '-count' : ''}`;
   if (!count) return statement(name, page);
   // The count is of the whole folder (or kind), not of what follows the cursor; with an empty
@@ -190,6 +199,24 @@ export interface FileContent {
   contentType: string;
   md5: string;
   etag: string;
+}
+
+export interface PutFile {
+  row: StorageEntry;
+  /** The object the file had before, now to be deleted. */
+  replaced: string | null;
+}
+
+type PutFileRow = StorageEntry & { existingKind: string | null; replaced: string | null };
+
+const contentValues = (c: FileContent) => [c.objectKey, c.size, c.contentType, c.md5, c.etag];
+
+/** What PUT_FILE did: null when another upload added the name meanwhile. */
+function putFileResult(result: PutFileRow, path: string): PutFile | null {
+  if (result.existingKind === 'folder') throw new AppError(ErrorCode.NAME_CONFLICT, `${JSON.stringify(path)} is a folder`);
+  if (result.id === null) return null;
+  const { existingKind: _kind, replaced, ...row } = result;
+  return { row: entry(row as StorageEntry), replaced };
 }
 
 export const PG_UNIQUE_VIOLATION = '23505';
@@ -261,15 +288,19 @@ export class EntryStore {
 
   /** One page of a folder's children in listing order, after `after`; the count only when asked. */
   async listChildren(
-    folderId: string,
+    folder: { id: string; organizationId: string },
     options: { first: number; after?: ListingKey | null; kind?: 'file' | 'folder' | null; count: boolean },
   ): Promise<ChildrenPage> {
-    const values: unknown[] = [folderId, options.first + 1];
+    const values: unknown[] = [folder.id, options.first + 1];
     if (options.kind) values.push(options.kind === 'file');
     if (options.after) values.push(options.after.isFile, options.after.name);
     const listing = LISTINGS.get(`${!!options.kind}${!!options.after}${options.count}`)!;
     const result = await this.sql.rows<StorageEntry & { total?: number }>(listing, values);
     const rows = entries(options.count ? result.filter((r) => r.id !== null) : result);
+    for (const row of rows) {
+      row.organizationId = folder.organizationId;
+      row.parentId = folder.id;
+    }
     return {
       rows: rows.slice(0, options.first),
       hasNextPage: rows.length > options.first,
@@ -341,32 +372,35 @@ export class EntryStore {
     await this.sql.run(SQL.removePending, [objectKey]);
   }
 
-  /** Inside `tx`: takes the pending record of `objectKey`; the folder's id if all of `folder` exists. */
-  async claimUpload(
+  /**
+   * Inside `tx`, an upload's commit: takes the pending record of `content.objectKey` and, when
+   * all of `folder` exists, puts the object there. `written` is null when the record was gone
+   * (`claimed` false), a folder is missing (`folderId` null) or another upload won the name
+   * (then `putFile`).
+   */
+  async commitUpload(
     tx: EntityManager,
     organizationId: string,
     folder: readonly string[],
-    objectKey: string,
-  ): Promise<{ claimed: boolean; folderId: string | null }> {
-    return (await this.sql.first<{ claimed: boolean; folderId: string | null }>(SQL.claimUpload, [organizationId, folder, objectKey], tx))!;
-  }
-
-  /** Inside `tx`: the file `name` of the folder now has `content`; `replaced` is the object it had. */
-  async putFile(
-    tx: EntityManager,
-    organizationId: string,
-    folderId: string,
     name: string,
     content: FileContent,
     path: string,
-  ): Promise<{ row: StorageEntry; replaced: string | null }> {
-    const values = [organizationId, folderId, name, content.objectKey, content.size, content.contentType, content.md5, content.etag];
+  ): Promise<{ claimed: boolean; folderId: string | null; written: PutFile | null }> {
+    const result = (await this.sql.first<PutFileRow & { claimed: boolean; folderId: string | null }>(
+      SQL.commitUpload,
+      [organizationId, folder, name, ...contentValues(content)],
+      tx,
+    ))!;
+    if (!result.claimed) return { claimed: false, folderId: result.folderId, written: null };
+    return { claimed: true, folderId: result.folderId, written: putFileResult(result, path) };
+  }
+
+  /** Inside `tx`: the file `name` of the folder now has `content`; `replaced` is the object it had. */
+  async putFile(tx: EntityManager, organizationId: string, folderId: string, name: string, content: FileContent, path: string): Promise<PutFile> {
     for (;;) {
-      const result = (await this.sql.first<StorageEntry & { existingKind: string | null; replaced: string | null }>(SQL.putFile, values, tx))!;
-      if (result.existingKind === 'folder') throw new AppError(ErrorCode.NAME_CONFLICT, `${JSON.stringify(path)} is a folder`);
-      if (result.id === null) continue;
-      const { existingKind: _kind, replaced, ...row } = result;
-      return { row: entry(row), replaced };
+      const result = (await this.sql.first<PutFileRow>(SQL.putFile, [organizationId, folderId, name, ...contentValues(content)], tx))!;
+      const written = putFileResult(result, path);
+      if (written) return written;
     }
   }
 

@@ -55,7 +55,7 @@ export class FolderResolver {
     @Ctx() ctx: GatewayContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<EntryConnection> {
-    const page = await ctx.services.storage.reads.listChildren(folder.id, {
+    const page = await ctx.services.storage.reads.listChildren(folder, {
       first: pageSize(args.first),
       after: listingKeyOf(args.after),
       kind: args.kind ?? null,

@@ -60,13 +60,17 @@ export class Uploads {
       const content = { objectKey, contentType, etag: objectId.replace(/-/g, ''), ...meter.digest() };
       const row = await retryOnDeadlock(() =>
         this.store.transaction(async (tx) => {
-          const { claimed, folderId } = await this.store.claimUpload(tx, organizationId, folder, objectKey);
+          const commit = await this.store.commitUpload(tx, organizationId, folder, name, content, path);
           // The sweeper took it (the upload outlived the orphan age): the object is gone.
-          if (!claimed) throw new Error(`upload of ${path} expired before it was committed`);
-          const parentId = folderId ?? (await this.store.makeFolders(tx, organizationId, root.id, folder)).id;
-          const { row, replaced } = await this.store.putFile(tx, organizationId, parentId, name, content, path);
-          if (replaced) await this.deletions.schedule(tx, [replaced]);
-          return row;
+          if (!commit.claimed) throw new Error(`upload of ${path} expired before it was committed`);
+          let written = commit.written;
+          if (!written) {
+            // A folder on the way is missing, or another upload took the name first.
+            const folderId = commit.folderId ?? (await this.store.makeFolders(tx, organizationId, root.id, folder)).id;
+            written = await this.store.putFile(tx, organizationId, folderId, name, content, path);
+          }
+          if (written.replaced) await this.deletions.schedule(tx, [written.replaced]);
+          return written.row;
         }),
       );
       committed = true;
