@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import { Client } from 'pg';
+import { STORAGE_TREE_CHANNEL } from '../src/storage/folder-cache';
 import { startChildGateway, ChildGateway } from './support/child-gateway';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { errorCode, graphql } from './support/http';
@@ -123,5 +125,136 @@ describe('two gateways on one database and one storage', () => {
     expect(runIds.size).toBe(1);
     const runs = await a.db.query(`SELECT id FROM workflow_runs WHERE workflow_id = $1`, [workflow.id]);
     expect(runs).toEqual([{ id: [...runIds][0] }]);
+  });
+});
+
+describe('folder listings across two gateways', () => {
+  const LIST = `query($p: String!) { folder(path: $p) { id children(first: 100) { totalCount edges { node { path } } } } }`;
+  const list = async (url: string, path: string): Promise<{ id: string; paths: string[]; totalCount: number } | null> => {
+    const res = await graphql(url, LIST, { p: path }, { apiKey });
+    expect(res.body.errors).toBeUndefined();
+    const folder = res.body.data.folder;
+    return folder && { id: folder.id, totalCount: folder.children.totalCount, paths: folder.children.edges.map((e: any) => e.node.path) };
+  };
+  const mutate = async (url: string, mutation: string) => {
+    const res = await graphql(url, `mutation { ${mutation} }`, {}, { apiKey });
+    expect(res.body.errors).toBeUndefined();
+  };
+
+  /**
+   * Resolves when gateway A's LISTEN connection has delivered a tree change of the organization.
+   * A's folder cache subscribed to the channel when A started, so it has forgotten the
+   * organization's paths by then (handlers run in subscription order, in the same tick).
+   */
+  const treeChangeReachesA = () =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no tree change notification within 5 s')), 5000);
+      const subscription = a.services.notifications.subscribe(STORAGE_TREE_CHANNEL, {
+        onMessage(payload) {
+          if (payload !== orgId) return;
+          clearTimeout(timer);
+          subscription.close();
+          resolve();
+        },
+      });
+    });
+
+  /** Storage statements gateway A runs while `work` runs. */
+  async function storageStatementsOfA(work: () => Promise<unknown>): Promise<number> {
+    let count = 0;
+    const logger = a.db.logger;
+    const original = logger.logQuery.bind(logger);
+    logger.logQuery = (query, parameters, runner) => {
+      if (/storage_entries/.test(query)) count++;
+      return original(query, parameters, runner);
+    };
+    try {
+      await work();
+    } finally {
+      logger.logQuery = original;
+    }
+    return count;
+  }
+
+  beforeAll(async () => {
+    await mutate(a.url, 'createFolder(path: "/tree/docs/sub") { id }');
+    for (const [folder, name] of [['/tree/docs/sub', 'a.txt'], ['/tree/docs', 'b.txt']]) {
+      expect((await uploadFile(a.url, apiKey, folder, name, name)).body.errors).toBeUndefined();
+    }
+  });
+
+  it('lists rightly on A right after a rename, a move and a delete made through B, and A had served the paths from its cache', async () => {
+    for (const url of gateways()) {
+      expect((await list(url, '/tree/docs'))!.paths).toEqual(['/tree/docs/sub', '/tree/docs/b.txt']);
+      expect((await list(url, '/tree/docs/sub'))!.paths).toEqual(['/tree/docs/sub/a.txt']);
+    }
+    // The cache is in use: A finds a folder it has seen without a statement.
+    expect(await storageStatementsOfA(() => graphql(a.url, '{ folder(path: "/tree/docs/sub") { id name } }', {}, { apiKey }))).toBe(0);
+
+    let changed = treeChangeReachesA();
+    await mutate(b.url, 'renameEntry(path: "/tree/docs", name: "papers") { id }');
+    await changed;
+    expect(await list(a.url, '/tree/docs')).toBeNull();
+    expect(await list(a.url, '/tree/docs/sub')).toBeNull();
+    expect((await list(a.url, '/tree/papers'))!.paths).toEqual(['/tree/papers/sub', '/tree/papers/b.txt']);
+    expect((await list(a.url, '/tree'))!.paths).toEqual(['/tree/papers']);
+
+    changed = treeChangeReachesA();
+    await mutate(b.url, 'moveEntry(path: "/tree/papers/sub", to: "/tree") { id }');
+    await changed;
+    expect(await list(a.url, '/tree/papers/sub')).toBeNull();
+    expect((await list(a.url, '/tree/sub'))!.paths).toEqual(['/tree/sub/a.txt']);
+    expect((await list(a.url, '/tree'))!.paths).toEqual(['/tree/papers', '/tree/sub']);
+
+    changed = treeChangeReachesA();
+    await mutate(b.url, 'deleteEntry(path: "/tree/sub") { deletedFiles }');
+    await changed;
+    expect(await list(a.url, '/tree/sub')).toBeNull();
+    expect(await list(a.url, '/tree')).toMatchObject({ totalCount: 1, paths: ['/tree/papers'] });
+    expect((await graphql(a.url, '{ file(path: "/tree/sub/a.txt") { id } }', {}, { apiKey })).body.data.file).toBeNull();
+  });
+
+  it('lists rightly on the gateway that made the change, without waiting for anything', async () => {
+    await list(a.url, '/tree/papers');
+    await mutate(a.url, 'renameEntry(path: "/tree/papers", name: "letters") { id }');
+    expect(await list(a.url, '/tree/papers')).toBeNull();
+    expect((await list(a.url, '/tree/letters'))!.paths).toEqual(['/tree/letters/b.txt']);
+    await mutate(a.url, 'createFolder(path: "/tree/inbox") { id }');
+    await mutate(a.url, 'moveEntry(path: "/tree/letters", to: "/tree/inbox") { id }');
+    expect(await list(a.url, '/tree/letters')).toBeNull();
+    expect((await list(a.url, '/tree/inbox/letters'))!.paths).toEqual(['/tree/inbox/letters/b.txt']);
+    await mutate(a.url, 'deleteEntry(path: "/tree/inbox") { deletedFiles }');
+    expect(await list(a.url, '/tree/inbox/letters')).toBeNull();
+  });
+
+  it('forgets cached paths when a folder is renamed by hand in the database', async () => {
+    await mutate(a.url, 'createFolder(path: "/manual/before") { id }');
+    expect(await list(a.url, '/manual/before')).not.toBeNull();
+    const sql = new Client({ connectionString: a.database.url });
+    await sql.connect();
+    try {
+      const changed = treeChangeReachesA();
+      await sql.query(`UPDATE storage_entries SET name = 'after' WHERE organization_id = $1 AND name = 'before'`, [orgId]);
+      await changed;
+    } finally {
+      await sql.end();
+    }
+    expect(await list(a.url, '/manual/before')).toBeNull();
+    expect(await list(a.url, '/manual/after')).not.toBeNull();
+  });
+
+  it('caches no path while its LISTEN connection is down, so a change elsewhere is seen at once', async () => {
+    await mutate(a.url, 'createFolder(path: "/offline/x") { id }');
+    expect(await list(a.url, '/offline/x')).not.toBeNull();
+    await a.services.notifications.stop();
+    try {
+      await mutate(b.url, 'renameEntry(path: "/offline/x", name: "y") { id }');
+      expect(await list(a.url, '/offline/x')).toBeNull();
+      expect(await list(a.url, '/offline/y')).not.toBeNull();
+      expect(await storageStatementsOfA(() => list(a.url, '/offline/y'))).toBeGreaterThan(0);
+    } finally {
+      await a.services.notifications.start();
+    }
+    await eventually(async () => a.services.notifications.isListening, 'the LISTEN connection to be back');
   });
 });
