@@ -1,16 +1,21 @@
 /**
- * Baseline (b): the smallest hand-written server that answers `{ organization { id } }` with a
- * key check: plain node:http + pg, the same lookup SQL as src/auth/auth.service.ts (one indexed
- * query by lookup id per request, no cache) and the same constant-time SHA-256 comparison.
+ * Baseline (b): the simplest server that answers `{ organization { id } }` for a key: plain
+ * node:http + pg, one prepared statement per request that reads the key's row and its
+ * organization by the key's lookup id (no cache: a revoked key fails on the next request), and
+ * the key format's own parse and constant-time secret comparison (src/auth/api-key.ts, the
+ * format's definition rather than the gateway's request path).
  */
 import http from 'node:http';
 import { parseApiKey, secretMatches } from '../../src/auth/api-key';
 import { json, listen, pool, readBody } from './common';
 
 const db = pool();
-const LOOKUP_SQL = `SELECT k.id AS key_id, k.secret_hash, k.revoked_at, o.id AS org_id, o.name AS org_name
-   FROM api_keys k JOIN organizations o ON o.id = k.organization_id
-  WHERE k.lookup_id = $1`;
+const LOOKUP = {
+  name: 'baseline-key-lookup',
+  text: `SELECT k.secret_hash, k.revoked_at, o.id AS org_id
+           FROM api_keys k JOIN organizations o ON o.id = k.organization_id
+          WHERE k.lookup_id = $1`,
+};
 
 const unauthenticated = { errors: [{ message: 'Invalid API key', extensions: { code: 'UNAUTHENTICATED' } }] };
 
@@ -21,7 +26,7 @@ const server = http.createServer(async (req, res) => {
     const header = req.headers['api-key'];
     const parsed = typeof header === 'string' ? parseApiKey(header) : null;
     if (!parsed) return json(res, 401, unauthenticated);
-    const { rows } = await db.query(LOOKUP_SQL, [parsed.lookupId]);
+    const { rows } = await db.query({ ...LOOKUP, values: [parsed.lookupId] });
     const row = rows[0];
     if (!row || !secretMatches(parsed.secret, row.secret_hash) || row.revoked_at) return json(res, 401, unauthenticated);
     json(res, 200, { data: { organization: { id: row.org_id } } });
