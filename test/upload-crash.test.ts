@@ -111,7 +111,7 @@ function startUpload(url: string, apiKey: string, bytes: Buffer, send: 'all' | '
 describe.each([
   ['disk', diskBackend],
   ['gcs', gcsBackend],
-] as const)('an upload over an existing file, its gateway killed at each point (%s driver)', (_driver, makeBackend) => {
+] as const)('an upload over an existing file, its gateway killed at each point (%s driver)', (driverName, makeBackend) => {
   let backend: Backend;
   let a: TestGateway;
   let org: { orgId: string; apiKey: string };
@@ -144,7 +144,6 @@ describe.each([
   });
 
   afterEach(async () => {
-    await locker.query('ROLLBACK').catch(() => undefined);
     // A test that failed before its crash leaves its gateway running.
     if (child) await crash();
   });
@@ -161,16 +160,18 @@ describe.each([
 
   const startChild = async () => (child = await startChildGateway(a.database.url, backend.env));
 
-  /** SIGKILL, then waits until Postgres has noticed: the child's connections are gone. */
+  /**
+   * SIGKILLs the child, lets go of the test's locks (what the child's statements waited for then
+   * runs on, with nobody left to commit it), and waits until Postgres has noticed the death: the
+   * child's connections are gone, and with them its open transaction.
+   */
   async function crash(): Promise<void> {
     const dead = child!;
     child = undefined;
     const exited = new Promise((resolve) => dead.process.once('exit', resolve));
     dead.process.kill('SIGKILL');
     await exited;
-  }
-
-  async function childConnectionsGone(): Promise<void> {
+    await locker.query('ROLLBACK');
     await eventually(
       async () => (await query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-gateway'`))[0].n === 0,
       "the killed gateway's connections to close",
@@ -215,11 +216,9 @@ describe.each([
     const upload = startUpload(child!.url, org.apiKey, randomBytes(SIZE), 'all');
     await upload.sent;
     await eventually(() => blockedOn('INSERT INTO storage_pending_objects%'), 'the pending record to wait for the lock');
-    if (_driver === 'disk') await eventually(async () => backend.partials().some((p) => p.size === SIZE), 'every byte to be in the partial write');
+    if (driverName === 'disk') await eventually(async () => backend.partials().some((p) => p.size === SIZE), 'every byte to be in the partial write');
     expect(await backend.objects()).toEqual(await fileKeys()); // nothing appeared at a new key
     await crash();
-    await locker.query('ROLLBACK');
-    await childConnectionsGone();
     expect((await upload.answer).status).toBe(0);
     await expectConsistent(old);
   });
@@ -229,10 +228,9 @@ describe.each([
     await startChild();
     const upload = startUpload(child!.url, org.apiKey, randomBytes(SIZE), 'half');
     await eventually(async () => (await pendingKeys()).length === 1, 'the pending record to be committed');
-    if (_driver === 'disk') await eventually(async () => backend.partials().some((p) => p.size > 0), 'bytes in the partial write');
+    if (driverName === 'disk') await eventually(async () => backend.partials().some((p) => p.size > 0), 'bytes in the partial write');
     await crash();
     upload.abort();
-    await childConnectionsGone();
     await expectConsistent(old);
   });
 
@@ -247,8 +245,6 @@ describe.each([
     const [pending] = await pendingKeys();
     expect(await backend.objects()).toContain(pending); // whole, at its key, and named by its pending record
     await crash();
-    await locker.query('ROLLBACK');
-    await childConnectionsGone();
     expect((await upload.answer).status).toBe(0);
     await expectConsistent(old);
   });
@@ -260,7 +256,6 @@ describe.each([
     const bytes = randomBytes(SIZE);
     const answer = await startUpload(child!.url, org.apiKey, bytes, 'all').answer;
     await crash();
-    await childConnectionsGone();
     expect(answer.status).toBe(200);
     expect(answer.body.errors).toBeUndefined();
     const now = answer.body.data.uploadFile;

@@ -1,5 +1,5 @@
 import { mustQuery } from '../lib/graphql';
-import { assertClean, interleave, median, pairedRatio, sequential } from '../lib/load';
+import { compareLatency, sequential } from '../lib/load';
 import { withClient } from '../lib/postgres';
 import { seedWideFolder } from '../seed/tables';
 import { Figure, fmt } from './figure';
@@ -35,15 +35,7 @@ export const deepPage: Figure = {
         body: JSON.stringify({ query: QUERY, variables: { path: FOLDER, after } }),
         duration,
       });
-    const result = await interleave(() => request(cursor), () => request(null), {
-      rounds: ctx.rounds,
-      warmup: { gateway: () => request(cursor, 1), baseline: () => request(null, 1) },
-    });
-    assertClean('deep page', result.gateway);
-    assertClean('first page', result.baseline);
-    const d = median(result.gateway.map((r) => r.p50));
-    const f = median(result.baseline.map((r) => r.p50));
-    const ratio = pairedRatio(result, (r) => r.p50);
+    const { gatewayP50: d, baselineP50: f, ratio } = await compareLatency((duration) => request(cursor, duration), (duration) => request(null, duration), ctx.rounds, ['deep page', 'first page']);
     return {
       gateway: `deep page ${fmt.ms(d)}`,
       baseline: `first page ${fmt.ms(f)}`,

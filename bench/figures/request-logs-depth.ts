@@ -1,5 +1,5 @@
 import { mustQuery } from '../lib/graphql';
-import { assertClean, interleave, load, median } from '../lib/load';
+import { compareLatency, load } from '../lib/load';
 import { tablesExist, withClient } from '../lib/postgres';
 import { REQUEST_LOG_TABLES, seedRequestLogs } from '../seed/tables';
 import { Figure, fmt, NotApplicable } from './figure';
@@ -39,14 +39,7 @@ export const requestLogsDepth: Figure = {
         connections: 1,
         duration,
       });
-    const result = await interleave(() => request(deepCursor), () => request(null), {
-      rounds: ctx.rounds,
-      warmup: { gateway: () => request(deepCursor, 1), baseline: () => request(null, 1) },
-    });
-    assertClean('deep page', result.gateway);
-    assertClean('first page', result.baseline);
-    const d = median(result.gateway.map((r) => r.p50));
-    const f = median(result.baseline.map((r) => r.p50));
+    const { gatewayP50: d, baselineP50: f } = await compareLatency((duration) => request(deepCursor, duration), (duration) => request(null, duration), ctx.rounds, ['deep page', 'first page']);
     const ratio = d / Math.max(f, 1);
     return {
       gateway: `deep page ${fmt.ms(d)}`,

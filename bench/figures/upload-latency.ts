@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { multipartUpload } from '../lib/graphql';
-import { assertClean, interleave, median, pairedRatio, sequential } from '../lib/load';
+import { compareLatency, sequential } from '../lib/load';
 import { Figure, fmt } from './figure';
 
 /** One client uploading 1 MB again and again (the same name: each upload overwrites the last). */
@@ -14,22 +14,18 @@ export const uploadLatency: Figure = {
     const { body, contentType } = multipartUpload('/bench-upload', 'one-megabyte.bin', randomBytes(1024 * 1024));
     const request = (url: string, duration = ctx.duration) =>
       sequential(`${url}/graphql`, { method: 'POST', headers: { 'content-type': contentType, 'api-key': ctx.apiKey }, body, duration });
-    const result = await interleave(() => request(ctx.gateway.url), () => request(baseline.url), {
-      rounds: ctx.rounds,
-      warmup: { gateway: () => request(ctx.gateway.url, 1), baseline: () => request(baseline.url, 1) },
-    });
-    assertClean('gateway', result.gateway);
-    assertClean('baseline', result.baseline);
-    const g = median(result.gateway.map((r) => r.p50));
-    const b = median(result.baseline.map((r) => r.p50));
-    const ratio = pairedRatio(result, (r) => r.p50);
-    const rounds = (side: typeof result.gateway) => side.map((r) => r.p50.toFixed(1)).join('/');
+    const { comparison, gatewayP50: g, baselineP50: b, ratio } = await compareLatency(
+      (duration) => request(ctx.gateway.url, duration),
+      (duration) => request(baseline.url, duration),
+      ctx.rounds,
+    );
+    const rounds = (side: typeof comparison.gateway) => side.map((r) => r.p50.toFixed(1)).join('/');
     return {
       gateway: fmt.ms(g),
       baseline: fmt.ms(b),
       ratio: fmt.times(ratio),
       met: ratio <= 1.5,
-      note: `upload: p50 of sequential requests timed by the client (high-resolution clock), median of ${ctx.rounds} interleaved rounds (gateway ${rounds(result.gateway)} ms, baseline (c) ${rounds(result.baseline)} ms); the ratio is the median of the per-round ratios. Each gateway upload overwrites the last (a deletion job per upload); baseline (c) inserts a new row.`,
+      note: `upload: p50 of sequential requests timed by the client (high-resolution clock), median of ${ctx.rounds} interleaved rounds (gateway ${rounds(comparison.gateway)} ms, baseline (c) ${rounds(comparison.baseline)} ms); the ratio is the median of the per-round ratios. Each gateway upload overwrites the last (a deletion job per upload); baseline (c) inserts a new row.`,
     };
   },
 };

@@ -200,3 +200,36 @@ export async function compareThroughput(
     ratio: pairedRatio(comparison, (r) => r.rps),
   };
 }
+
+export interface LatencyComparison {
+  comparison: Comparison;
+  /** Medians of the rounds' p50s. */
+  gatewayP50: number;
+  baselineP50: number;
+  /** Median of the per-round gateway/baseline p50 ratios. */
+  ratio: number;
+}
+
+/**
+ * The latency figures' common run: a 1 s warm-up of each side, interleaved rounds, every
+ * request answered cleanly, then medians of the p50s. `run(duration?)` runs one side.
+ */
+export async function compareLatency(
+  gateway: (duration?: number) => Promise<LoadResult>,
+  baseline: (duration?: number) => Promise<LoadResult>,
+  rounds: number,
+  labels: [string, string] = ['gateway', 'baseline'],
+): Promise<LatencyComparison> {
+  const comparison = await interleave(() => gateway(), () => baseline(), {
+    rounds,
+    warmup: { gateway: () => gateway(1), baseline: () => baseline(1) },
+  });
+  assertClean(labels[0], comparison.gateway);
+  assertClean(labels[1], comparison.baseline);
+  return {
+    comparison,
+    gatewayP50: median(comparison.gateway.map((r) => r.p50)),
+    baselineP50: median(comparison.baseline.map((r) => r.p50)),
+    ratio: pairedRatio(comparison, (r) => r.p50),
+  };
+}
