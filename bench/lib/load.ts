@@ -165,6 +165,19 @@ export function assertClean(label: string, results: LoadResult[]): void {
   if (ok === 0) throw new Error(`${label}: no request succeeded`);
 }
 
+type Side = (duration?: number) => Promise<LoadResult>;
+
+/** Warm-up of `warmupSeconds` per side, interleaved rounds, every request answered cleanly. */
+async function cleanRounds(gateway: Side, baseline: Side, rounds: number, warmupSeconds: number, labels: [string, string]): Promise<Comparison> {
+  const comparison = await interleave(() => gateway(), () => baseline(), {
+    rounds,
+    warmup: { gateway: () => gateway(warmupSeconds), baseline: () => baseline(warmupSeconds) },
+  });
+  assertClean(labels[0], comparison.gateway);
+  assertClean(labels[1], comparison.baseline);
+  return comparison;
+}
+
 export interface ThroughputComparison {
   comparison: Comparison;
   /** Medians of the rounds. */
@@ -180,17 +193,8 @@ export interface ThroughputComparison {
  * The req/s figures' common run: a 2 s warm-up of each side, interleaved rounds, every request
  * answered cleanly, then medians. `run(duration?)` runs one load of the given side.
  */
-export async function compareThroughput(
-  gateway: (duration?: number) => Promise<LoadResult>,
-  baseline: (duration?: number) => Promise<LoadResult>,
-  rounds: number,
-): Promise<ThroughputComparison> {
-  const comparison = await interleave(() => gateway(), () => baseline(), {
-    rounds,
-    warmup: { gateway: () => gateway(2), baseline: () => baseline(2) },
-  });
-  assertClean('gateway', comparison.gateway);
-  assertClean('baseline', comparison.baseline);
+export async function compareThroughput(gateway: Side, baseline: Side, rounds: number): Promise<ThroughputComparison> {
+  const comparison = await cleanRounds(gateway, baseline, rounds, 2, ['gateway', 'baseline']);
   return {
     comparison,
     gatewayRps: median(comparison.gateway.map((r) => r.rps)),
@@ -210,22 +214,14 @@ export interface LatencyComparison {
   ratio: number;
 }
 
-/**
- * The latency figures' common run: a 1 s warm-up of each side, interleaved rounds, every
- * request answered cleanly, then medians of the p50s. `run(duration?)` runs one side.
- */
+/** The latency figures' common run: as compareThroughput with a 1 s warm-up, then medians of the p50s. */
 export async function compareLatency(
-  gateway: (duration?: number) => Promise<LoadResult>,
-  baseline: (duration?: number) => Promise<LoadResult>,
+  gateway: Side,
+  baseline: Side,
   rounds: number,
   labels: [string, string] = ['gateway', 'baseline'],
 ): Promise<LatencyComparison> {
-  const comparison = await interleave(() => gateway(), () => baseline(), {
-    rounds,
-    warmup: { gateway: () => gateway(1), baseline: () => baseline(1) },
-  });
-  assertClean(labels[0], comparison.gateway);
-  assertClean(labels[1], comparison.baseline);
+  const comparison = await cleanRounds(gateway, baseline, rounds, 1, labels);
   return {
     comparison,
     gatewayP50: median(comparison.gateway.map((r) => r.p50)),

@@ -29,13 +29,14 @@ export class Storage {
   readonly uploads: Uploads;
   readonly downloads: Downloads;
 
-  constructor(db: DataSource, queue: Queue, readonly driver: StorageDriver, signer: UrlSigner, maxUploadBytes: number) {
-    this.store = new EntryStore(new StatementRunner(db));
+  constructor(db: DataSource, queue: Queue, readonly driver: StorageDriver, urlSigningSecret: string | undefined, maxUploadBytes: number) {
+    const sql = new StatementRunner(db);
+    this.store = new EntryStore(sql);
     this.deletions = new ObjectDeletions(queue);
     this.reads = new EntryReads(this.store, this.folderCache);
     this.changes = new TreeChanges(this.store, this.reads, this.folderCache, this.deletions);
     this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions);
-    this.downloads = new Downloads(driver, signer);
+    this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
   }
 
   /** Caches folder paths from now on, kept true by the process's LISTEN connection. */
@@ -64,7 +65,7 @@ export function createStorage(
   queue: Queue,
   wrapDriver: (driver: StorageDriver) => StorageDriver = (driver) => driver,
 ): Storage {
-  const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), new UrlSigner(db, config.urlSigningSecret), config.maxUploadBytes);
+  const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), config.urlSigningSecret, config.maxUploadBytes);
   storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
   return storage;
 }

@@ -1,7 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import { statement, StatementRunner } from './statements';
 
 const SETTING_KEY = 'storage.url_signing_secret';
+const SQL = {
+  offerSecret: statement('offer-signing-secret', `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`),
+  secret: statement('signing-secret', `SELECT value FROM settings WHERE key = $1`),
+};
 
 /**
  * HMAC signatures for the disk driver's download URLs (`/files/:id/content?expires=&signature=`).
@@ -11,17 +15,14 @@ const SETTING_KEY = 'storage.url_signing_secret';
 export class UrlSigner {
   private secret: Promise<Buffer> | undefined;
 
-  constructor(private readonly db: DataSource, private readonly configured: string | undefined) {}
+  constructor(private readonly sql: StatementRunner, private readonly configured: string | undefined) {}
 
   private key(): Promise<Buffer> {
     this.secret ??= (async () => {
       if (this.configured) return Buffer.from(this.configured, 'utf8');
-      await this.db.query(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [
-        SETTING_KEY,
-        randomBytes(32).toString('base64url'),
-      ]);
-      const [row] = await this.db.query(`SELECT value FROM settings WHERE key = $1`, [SETTING_KEY]);
-      return Buffer.from(row.value, 'utf8');
+      await this.sql.run(SQL.offerSecret, [SETTING_KEY, randomBytes(32).toString('base64url')]);
+      const row = await this.sql.first<{ value: string }>(SQL.secret, [SETTING_KEY]);
+      return Buffer.from(row!.value, 'utf8');
     })().catch((error) => {
       this.secret = undefined;
       throw error;
