@@ -80,6 +80,8 @@ describe('alloy workflow create / alloy teammate create', () => {
     for (const problem of ['steps.a.url', 'steps.a.next', 'steps.a.timeoutMs', 'steps.b.type', 'steps.c.output']) {
       expect(json.error.message).toContain(problem);
     }
+    // The loop d → e → d is listed with the other problems, not only once they are fixed.
+    expect(json.error.message).toContain('the steps d → e → d form a loop through "next"');
     const loop = await alloy('workflow', 'create', '--org', orgId, '--file', file('loop.json', {
       name: 'loop', startStep: 'd', steps: { d: { type: 'transform', output: 1, next: 'e' }, e: { type: 'transform', output: 2, next: 'd' } },
     }));

@@ -13,16 +13,17 @@ const CLIENT_CODES = new Set([
 ]);
 
 /**
- * Keeps client errors as they are and turns everything else into INTERNAL_SERVER_ERROR. In
- * production the message of an internal error is replaced (it may hold SQL or paths) and no
- * stack trace leaves the process; the original goes to the log. A database outage is told as
- * such, so that clients retry (the HTTP status, 503, is set where the error is raised).
+ * Keeps client errors as they are and turns everything else into INTERNAL_SERVER_ERROR. When
+ * `masked` (always but under an explicit NODE_ENV=development, see showsErrorDetails) the message
+ * of an internal error is replaced (it may hold SQL or paths) and no stack trace leaves the
+ * process; the original goes to the log. A database outage is told as such, so that clients retry
+ * (the HTTP status, 503, is set where the error is raised).
  */
-export function createFormatError(production: boolean, logger: Logger) {
+export function createFormatError(masked: boolean, logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_CODES.has(code)) {
-      if (!production) return formatted;
+      if (!masked) return formatted;
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
@@ -44,12 +45,12 @@ export function createFormatError(production: boolean, logger: Logger) {
     }
     logger.error({ err: original, path: formatted.path }, 'internal error');
     return {
-      message: production ? 'Internal server error' : formatted.message,
+      message: masked ? 'Internal server error' : formatted.message,
       locations: formatted.locations,
       path: formatted.path,
       extensions: {
         code: 'INTERNAL_SERVER_ERROR',
-        ...(production ? {} : { stacktrace: formatted.extensions?.stacktrace }),
+        ...(masked ? {} : { stacktrace: formatted.extensions?.stacktrace }),
       },
     };
   };

@@ -4,12 +4,14 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import express, { ErrorRequestHandler, Express, Request } from 'express';
+import express, { Express, Request } from 'express';
 import { authenticateHeaders } from '../auth/authenticate-request';
 import { apolloMiddleware } from './apollo-middleware';
 import { jsonBody } from './json-body';
+import { bodyErrors, unhandledErrors } from './error-handlers';
 import { KeyCache } from '../auth/key-cache';
 import type { Services } from '../app/services';
+import { showsErrorDetails } from '../config/config';
 import { authPlugin } from '../graphql/auth-plugin';
 import type { GatewayContext } from '../graphql/context';
 import { answerDatabaseOutage } from '../graphql/database-unavailable';
@@ -51,22 +53,12 @@ export function baseUrlOf(req: Request): string {
   return `${protocol}://${req.headers.host ?? '127.0.0.1'}`;
 }
 
-/** Body-parser failures answered in the GraphQL error shape instead of Express's HTML page. */
-const bodyErrors = (jsonBodyLimit: number): ErrorRequestHandler => (error, _req, res, next) => {
-  const status = typeof error?.status === 'number' ? error.status : 500;
-  if (res.headersSent || status >= 500) return next(error);
-  const message =
-    error.type === 'entity.too.large'
-      ? `Request body too large (limit ${jsonBodyLimit} bytes)`
-      : error.type === 'entity.parse.failed'
-        ? 'Malformed JSON body'
-        : error.expose ? String(error.message) : 'Bad request';
-  res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
-};
-
 export async function startGateway({ services, logger, port, host, readinessChecks = [] }: GatewayOptions): Promise<Gateway> {
   const { config, db } = services;
+  const showDetails = showsErrorDetails(config);
   const app = express();
+  // Express's own error page prints stack traces unless its env is production.
+  app.set('env', showDetails ? 'development' : 'production');
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   const server = http.createServer(app);
@@ -81,8 +73,8 @@ export async function startGateway({ services, logger, port, host, readinessChec
     csrfPrevention: { requestHeaders: CSRF_PREFLIGHT_HEADERS },
     allowBatchedHttpRequests: false,
     introspection: true,
-    includeStacktraceInErrorResponses: config.nodeEnv !== 'production',
-    formatError: withQueryLimitCodes(createFormatError(config.nodeEnv === 'production', logger)),
+    includeStacktraceInErrorResponses: showDetails,
+    formatError: withQueryLimitCodes(createFormatError(!showDetails, logger)),
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     plugins: [
@@ -105,7 +97,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
   services.auth.useCache(keyCache);
 
   app.use(
-    healthRouter([
+    healthRouter(logger, showDetails, [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       storageReadiness(services),
       queueReadiness(services.queue),
@@ -114,7 +106,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
   );
 
   app.get('/metrics', metricsHandler);
-  app.use(playgroundRouter({ endpoint: '/graphql' }));
+  app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
   app.use(contentRouter(services, logger));
   app.use(
     '/graphql',
@@ -140,6 +132,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
       }),
     }),
   );
+  app.use(unhandledErrors(logger, showDetails));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
