@@ -12,6 +12,14 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
+/** SQLSTATE 22021 (invalid byte sequence: a NUL in text) and 22P05 (\u0000 in json that must become text). */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
+function isUnstorableText(error: unknown): boolean {
+  const code = (error as { driverError?: { code?: unknown }; code?: unknown } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNSTORABLE_TEXT.has(code);
+}
+
 /**
  * Keeps client errors as they are and turns everything else into INTERNAL_SERVER_ERROR. When
  * `masked` (always but under an explicit NODE_ENV=development, see showsErrorDetails) the message
@@ -41,6 +49,17 @@ export function createFormatError(masked: boolean, logger: Logger) {
         locations: formatted.locations,
         path: formatted.path,
         extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      };
+    }
+    // A value PostgreSQL cannot store as text (NUL) that no check refused first: the client's
+    // input, not a server fault. Logged, because the argument deserves a check that names it.
+    if (isUnstorableText(original)) {
+      logger.warn({ error: describeDatabaseError(original), path: formatted.path }, 'input with a character PostgreSQL cannot store');
+      return {
+        message: 'The input holds a character that cannot be stored (NUL, U+0000)',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'BAD_USER_INPUT' },
       };
     }
     logger.error({ err: original, path: formatted.path }, 'internal error');

@@ -13,6 +13,7 @@ import { KeyCache } from '../auth/key-cache';
 import type { Services } from '../app/services';
 import { showsErrorDetails } from '../config/config';
 import { authPlugin } from '../graphql/auth-plugin';
+import { argumentTextPlugin } from '../graphql/argument-text';
 import type { GatewayContext } from '../graphql/context';
 import { answerDatabaseOutage } from '../graphql/database-unavailable';
 import { createFormatError } from '../graphql/format-error';
@@ -84,6 +85,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       authPlugin(),
+      argumentTextPlugin(),
       ...limits.plugins,
       requestLogPlugin(),
     ],

@@ -1,3 +1,4 @@
+import { describeJsonTextProblem, findJsonTextProblem } from '../validation/json-text';
 import { templatePlaceholders } from './template';
 
 /**
@@ -60,6 +61,11 @@ export function validateDefinition(input: unknown): ValidatedDefinition {
   const problems: string[] = [];
   if (!isObject(input)) throw new DefinitionError(['the definition must be a JSON object']);
 
+  const text = findJsonTextProblem(input, '$');
+  if (text) {
+    const at = text.at.replace(/^\$\.?/, '') || 'the definition';
+    problems.push(describeJsonTextProblem(at, at, text));
+  }
   for (const key of Object.keys(input)) {
     if (!TOP_KEYS.includes(key)) problems.push(`${key}: unknown field (expected ${TOP_KEYS.join(', ')})`);
   }
@@ -101,6 +107,8 @@ export function validateDefinition(input: unknown): ValidatedDefinition {
 function checkStep(id: string, step: unknown, stepIds: string[], problems: string[]): void {
   const at = `steps.${id}`;
   if (!STEP_ID.test(id)) problems.push(`${at}: a step id is 1 to 64 letters, digits, "_" or "-"`);
+  // Step results are kept in an object keyed by step id, where this name would set its prototype.
+  else if (id === '__proto__') problems.push(`${at}: "__proto__" cannot be a step id`);
   if (!isObject(step)) {
     problems.push(`${at}: must be an object with a "type"`);
     return;

@@ -238,7 +238,7 @@ export class RunExecutor {
       const next = step.next ?? null;
       if (next === null) return this.finish(run.id, token, steps, { status: 'SUCCEEDED', output: result.output });
       const saved = await this.db.query(
-        `UPDATE workflow_runs SET step_results = $3::jsonb, next_step = $4 WHERE id = $1 AND lease_token = $2`,
+        `UPDATE workflow_runs SET step_results = $3::json, next_step = $4 WHERE id = $1 AND lease_token = $2`,
         [run.id, token, JSON.stringify(steps), next],
       );
       if (returnedCount(saved) === 0) return; // the lease was taken over: another worker owns the run now
@@ -254,7 +254,7 @@ export class RunExecutor {
   ): Promise<void> {
     await this.db.query(
       `UPDATE workflow_runs
-          SET status = $3, output = $4::jsonb, error = $5, step_results = $6::jsonb, next_step = NULL,
+          SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
               finished_at = now(), lease_token = NULL, lease_until = NULL
         WHERE id = $1 AND lease_token = $2`,
       [
@@ -279,7 +279,7 @@ export class RunExecutor {
   private async release(runId: string, token: string, steps: Record<string, StepResult>, nextStep: string): Promise<void> {
     await this.db.transaction(async (tx) => {
       const result = await tx.query(
-        `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::jsonb, next_step = $4, lease_token = NULL, lease_until = NULL
+        `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::json, next_step = $4, lease_token = NULL, lease_until = NULL
           WHERE id = $1 AND lease_token = $2`,
         [runId, token, JSON.stringify(steps), nextStep],
       );

@@ -56,12 +56,12 @@ export class WorkflowRun {
   @Column('text')
   status: WorkflowRunStatus;
 
-  @Field(() => JSONScalar, { nullable: true })
-  @Column('jsonb', { nullable: true })
+  @Field(() => JSONScalar, { nullable: true, description: 'The payload as it was sent (key order and \\u0000 included).' })
+  @Column('json', { nullable: true })
   payload: unknown;
 
   @Field(() => JSONScalar, { nullable: true, description: "The last step's output once the run SUCCEEDED." })
-  @Column('jsonb', { nullable: true })
+  @Column('json', { nullable: true })
   output: unknown;
 
   @Field(() => String, { nullable: true, description: 'Why the run FAILED.' })
@@ -69,7 +69,7 @@ export class WorkflowRun {
   error: string | null;
 
   @Field(() => JSONScalar, { description: 'Each executed step by id: `{ type, status?, output, error?, startedAt, finishedAt }`.' })
-  @Column('jsonb', { name: 'step_results', default: {} })
+  @Column('json', { name: 'step_results', default: {} })
   steps: Record<string, StepResult>;
 
   /** The step to run next; progress survives a worker that stops or dies between steps. */

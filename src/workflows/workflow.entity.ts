@@ -27,7 +27,7 @@ export class Workflow {
   startable: boolean;
 
   @Field(() => JSONScalar, { description: 'The definition as it was created.' })
-  @Column('jsonb')
+  @Column('json')
   definition: WorkflowDefinition;
 
   @Field()

@@ -5,6 +5,7 @@ import { Organization } from '../auth/organization.entity';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import type { Queue } from '../queue/queue';
 import { DefinitionError, validateDefinition } from './definition';
+import { checkIdempotencyKey } from './idempotency-key';
 import { runQueuedLocally } from './run-executor';
 import { enqueueRun } from './run-queue';
 import { RunChannel, StepResult, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
@@ -12,7 +13,6 @@ import { Workflow } from './workflow.entity';
 
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
-const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 export interface StartRunRequest {
   organizationId: string;
@@ -105,10 +105,7 @@ export class WorkflowService {
     if (payloadBytes > MAX_PAYLOAD_BYTES) {
       throw badInput(`The payload is ${payloadBytes} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} (1 MB)`, { argument: 'payload' });
     }
-    const key = request.idempotencyKey ?? null;
-    if (key !== null && (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
-      throw badInput(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, { argument: 'idempotencyKey' });
-    }
+    const key = checkIdempotencyKey(request.idempotencyKey);
     if (!isUuid(request.workflowId)) throw workflowNotFound();
     const requestHash = createHash('sha256')
       .update(canonicalJson({ channel: request.channel, teammate: request.teammateId ?? null, workflow: request.workflowId, payload }))
@@ -154,11 +151,11 @@ export class WorkflowService {
       }
 
       // The answer is built from what the insert returns (the values the database stored, e.g. the
-      // payload as jsonb gives it back) instead of reading the row again: one round trip less
+      // payload as the json column gives it back) instead of reading the row again: one round trip less
       // while the transaction holds a pooled connection.
       const [stored]: Array<{ payload: unknown; step_results: Record<string, StepResult>; recoveries: number; created_at: Date }> = await tx.query(
         `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9)
          RETURNING payload, step_results, recoveries, created_at`,
         [
           runId,
