@@ -13,6 +13,7 @@ import { contentDisposition } from './content-disposition';
 import { isUuid } from './entry-sql';
 import type { StorageEntry } from './storage-entry.entity';
 import { fileTooLarge } from './upload-limit';
+import { guardUploads, multipartInputError } from './multipart-input';
 
 /** Size cap of the `operations` and `map` multipart fields (the GraphQL document and variables). */
 const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
@@ -65,11 +66,13 @@ function multipartParser(maxUploadBytes: number, preflightHeaders: readonly stri
       return pipe(destination, options);
     }) as typeof req.pipe;
     parse(req, res, (error?: unknown) => {
-      if (!error) return next();
-      const status = (error as { status?: number }).status;
-      const message = error instanceof Error ? error.message : 'Malformed multipart request';
+      if (!error) {
+        guardUploads(req.body);
+        return next();
+      }
       if (res.headersSent) return;
-      sendError(res, status && status >= 400 && status < 500 ? status : 400, 'BAD_REQUEST', `Malformed multipart request: ${message}`);
+      const refused = multipartInputError(error);
+      sendError(res, (refused.extensions.http as { status: number }).status, String(refused.extensions.code), refused.message);
     });
   };
 }

@@ -9,6 +9,7 @@ import { pageSize } from '../graphql/relay';
 import type { StorageEntry } from './storage-entry.entity';
 import { isUuid } from './entry-sql';
 import { fileTooLarge } from './upload-limit';
+import { multipartInputError } from './multipart-input';
 import { metrics } from '../observability/metrics';
 import { DeleteEntryPayload, Entry, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
 
@@ -151,15 +152,16 @@ export class StorageResolver {
         metrics.uploads.inc({ outcome: 'too_large' });
         throw fileTooLarge(storage.maxUploadBytes);
       }
-      throw new AppError(ErrorCode.BAD_USER_INPUT, `The upload could not be read: ${(error as Error).message}`, { argument: 'file' });
+      throw multipartInputError(error, 'variables.file');
     }
-    const row = await storage.uploadFile(organizationId, {
-      folder,
-      name: name ?? upload.filename ?? '',
-      source,
-      contentType: upload.mimetype,
-    });
-    return toEntry(row) as File;
+    try {
+      const row = await storage.uploadFile(organizationId, { folder, name: name ?? upload.filename ?? '', source, contentType: upload.mimetype });
+      return toEntry(row) as File;
+    } catch (error) {
+      // The request body broke while the file streamed in (cut off, malformed): the client's error.
+      if (error !== null && error !== undefined && source.errored === error) throw multipartInputError(error, 'variables.file');
+      throw error;
+    }
   }
 
   @Mutation(() => Folder, { description: 'Creates the folder and any missing parents; an existing folder is returned as is.' })
