@@ -47,7 +47,7 @@ describe('alloy workflow create / alloy teammate create', () => {
     });
     const { code, json } = await alloy('workflow', 'create', '--org', orgId, '--file', def);
     expect(code).toBe(0);
-    expect(json).toEqual({ workflowId: expect.any(String), name: 'notify', startable: true });
+    expect(json).toEqual({ workflowId: expect.any(String), name: 'notify', startable: true, signingSecret: expect.stringMatching(/^alloy_whsec_/) });
     const [row] = await db.dataSource.query(`SELECT organization_id, start_step, startable FROM workflows WHERE id = $1`, [json.workflowId]);
     expect(row).toEqual({ organization_id: orgId, start_step: 'call', startable: true });
   });

@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger';
 import type { Queue } from '../queue/queue';
 import type { WorkflowDefinition } from './definition';
 import { enqueueRun, ensureRunQueue, RUN_QUEUE, RunJob } from './run-queue';
+import { SIGNING_SECRETS_SQL } from './signing';
 import { RunContext, runStep, StepFailed } from './step-runners';
 import type { StepResult } from './workflow-run.entity';
 
@@ -34,6 +35,8 @@ interface ClaimedRun {
   step_results: Record<string, StepResult>;
   next_step: string | null;
   definition: WorkflowDefinition;
+  /** The workflow's signing secrets for http steps, current first (see signing.ts). */
+  signing_secrets: string[];
 }
 
 /** `UPDATE … RETURNING` through TypeORM's query() answers [rows, count] on postgres. */
@@ -188,7 +191,7 @@ export class RunExecutor {
                 lease_until = now() + make_interval(secs => $3)
            FROM workflows w
           WHERE r.id = $1 AND r.status = 'QUEUED' AND w.id = r.workflow_id
-        RETURNING r.id, r.workflow_id, r.payload, r.step_results, r.next_step, w.definition`,
+        RETURNING r.id, r.workflow_id, r.payload, r.step_results, r.next_step, w.definition, ${SIGNING_SECRETS_SQL}`,
         [runId, token, this.leaseSeconds],
       ),
     )[0];
@@ -228,7 +231,7 @@ export class RunExecutor {
       }
       let result: StepResult;
       try {
-        result = await runStep(stepId, step, context());
+        result = await runStep(stepId, step, context(), run.signing_secrets);
       } catch (error) {
         if (!(error instanceof StepFailed)) throw error;
         steps[stepId] = error.result;

@@ -19,6 +19,8 @@ export interface StepResult {
   /** HTTP status of an `http` step's answer. */
   status?: number;
   output: unknown;
+  /** An `http` step's answer was longer than 1 MB: `output` is its first 1 MB, as text. */
+  truncated?: boolean;
   error?: string;
   startedAt: string;
   finishedAt: string;
@@ -68,7 +70,7 @@ export class WorkflowRun {
   @Column('text', { nullable: true })
   error: string | null;
 
-  @Field(() => JSONScalar, { description: 'Each executed step by id: `{ type, status?, output, error?, startedAt, finishedAt }`.' })
+  @Field(() => JSONScalar, { description: 'Each executed step by id: `{ type, status?, output, truncated?, error?, startedAt, finishedAt }` (`truncated`: an http answer over 1 MB, of which `output` keeps the first 1 MB as text).' })
   @Column('json', { name: 'step_results', default: {} })
   steps: Record<string, StepResult>;
 

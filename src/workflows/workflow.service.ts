@@ -6,6 +6,7 @@ import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import type { Queue } from '../queue/queue';
 import { DefinitionError, validateDefinition } from './definition';
 import { checkIdempotencyKey } from './idempotency-key';
+import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
 import { runQueuedLocally } from './run-executor';
 import { enqueueRun } from './run-queue';
 import { RunChannel, StepResult, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
@@ -28,6 +29,15 @@ export interface CreatedWorkflow {
   workflow: Workflow;
   /** Why the stored workflow cannot be started, or null when it can. */
   notStartableBecause: string | null;
+  /** Signs its http steps' requests; shown to the creator once (`alloy workflow create`). */
+  signingSecret: string;
+}
+
+export interface RotatedSigningSecret {
+  workflowId: string;
+  signingSecret: string;
+  /** Until when the previous secret still signs too; null when it stopped at once. */
+  previousValidUntil: Date | null;
 }
 
 /** JSON with object keys sorted, so that equal payloads hash equally whatever their key order. */
@@ -61,6 +71,7 @@ export class WorkflowService {
       throw notFound('organization');
     }
     const repo = this.db.getRepository(Workflow);
+    const signingSecret = newSigningSecret();
     const workflow = await repo.save(
       repo.create({
         organizationId,
@@ -68,9 +79,34 @@ export class WorkflowService {
         startStep: validated.startStep,
         startable: validated.startable,
         definition: validated.definition,
+        signingSecret,
       }),
     );
-    return { workflow, notStartableBecause: validated.notStartableBecause };
+    return { workflow, notStartableBecause: validated.notStartableBecause, signingSecret };
+  }
+
+  /**
+   * A new signing secret for the workflow (an admin operation: any organization's workflow). With
+   * `keepPreviousSeconds`, the old secret keeps signing too for that long, so that targets can
+   * switch to the new one without refusing a call in between.
+   */
+  async rotateSigningSecret(workflowId: string, keepPreviousSeconds = 0): Promise<RotatedSigningSecret> {
+    if (!Number.isInteger(keepPreviousSeconds) || keepPreviousSeconds < 0 || keepPreviousSeconds > MAX_KEEP_PREVIOUS_SECONDS) {
+      throw badInput(`keep-previous must be a whole number of seconds from 0 to ${MAX_KEEP_PREVIOUS_SECONDS}`, { argument: 'keep-previous' });
+    }
+    if (!isUuid(workflowId)) throw workflowNotFound();
+    const signingSecret = newSigningSecret();
+    const [rows] = await this.db.query(
+      `UPDATE workflows
+          SET previous_signing_secret = CASE WHEN $3::int > 0 THEN signing_secret END,
+              previous_signing_secret_until = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END,
+              signing_secret = $2
+        WHERE id = $1
+      RETURNING previous_signing_secret_until`,
+      [workflowId, signingSecret, keepPreviousSeconds],
+    );
+    if (rows.length === 0) throw workflowNotFound();
+    return { workflowId, signingSecret, previousValidUntil: rows[0].previous_signing_secret_until };
   }
 
   /** The organization's workflow, or null (another organization's reads as missing). */
