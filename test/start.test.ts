@@ -97,8 +97,8 @@ describe('alloy serve with the embedded database', () => {
     expect(res.status).toBe(200);
     expect(res.body.data?.organization).toEqual({ id: orgId, name: 'My organization' });
 
-    // Count through the running embedded server, whose URL the gateway leaves for the CLI.
-    const embeddedUrl = fs.readFileSync(path.join(DATA_DIR, 'embedded-postgres.url'), 'utf8').trim();
+    // Count through the running embedded server, whose URL the gateway keeps in its lock for the CLI.
+    const embeddedUrl = JSON.parse(fs.readFileSync(path.join(DATA_DIR, 'alloy.lock'), 'utf8')).databaseUrl;
     const client = new Client({ connectionString: embeddedUrl });
     await client.connect();
     try {

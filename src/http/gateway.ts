@@ -72,6 +72,9 @@ export async function startGateway({ services, logger, port, host, readinessChec
   const apollo = new ApolloServer<GatewayContext>({
     schema: await gatewaySchema(),
     csrfPrevention: { requestHeaders: CSRF_PREFLIGHT_HEADERS },
+    // The process stops on SIGINT/SIGTERM in its own order (src/app/run.ts); Apollo's handlers,
+    // on whenever NODE_ENV is not test, would race it and re-raise the signal.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     introspection: true,
     includeStacktraceInErrorResponses: showDetails,
@@ -136,10 +139,18 @@ export async function startGateway({ services, logger, port, host, readinessChec
   );
   app.use(unhandledErrors(logger, showDetails));
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port ?? config.port, host ?? config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port ?? config.port, host ?? config.host, () => resolve());
+    });
+  } catch (error) {
+    // e.g. the port is taken: let go of what was started, so that the caller can stop cleanly.
+    await apollo.stop();
+    services.auth.useCache(undefined);
+    await keyCache?.stop();
+    throw error;
+  }
   const address = server.address() as import('node:net').AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
