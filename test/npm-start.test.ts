@@ -191,6 +191,28 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
     expect(errorLines(serve.output)).toEqual([]);
   }, START_TIMEOUT + STOP_TIMEOUT);
 
+  it('after a gateway killed outright (SIGKILL), the next start stops the database it left running and serves', async () => {
+    const serveOn = async () => {
+      const child = new WatchedProcess(process.execPath, ['bin/alloy.js', 'serve'], { cwd: clone.dir, env: childEnv({ PORT: String(await freePort()), LOG_LEVEL: 'info' }), detached: true });
+      started.push(child);
+      return child;
+    };
+    const killed = await serveOn();
+    await killed.waitForOutput(/"msg":"listening"/, START_TIMEOUT);
+    const leftover = postmasterPid();
+    killed.signalGroup('SIGKILL');
+    await killed.exited;
+    expect(isAlive(leftover)).toBe(true); // in its own session, the kill did not reach it
+
+    const next = await serveOn();
+    const [, nextUrl] = await next.waitForOutput(/Alloy gateway ready: (\S+)\/graphql/, START_TIMEOUT);
+    expect(next.stdout).toMatch(/stopping the PostgreSQL server that an Alloy process which ended without stopping it left running/);
+    expect(isAlive(leftover)).toBe(false);
+    expect((await graphql(nextUrl, '{ organization { id } }', {}, { apiKey })).body.data.organization.id).toBe(orgId);
+    next.signalGroup('SIGTERM');
+    expect(await next.exited).toEqual({ code: 0, signal: null });
+  }, START_TIMEOUT + STOP_TIMEOUT);
+
   it.each([
     ['its port is taken', async (port: number) => ({ PORT: String(port) }), /^alloy: Port \d+ on 127\.0\.0\.1 is in use by another program: stop it, or set PORT to another port$/],
     ['its data directory is a file', async () => ({ PORT: '0', ALLOY_DATA_DIR: 'package.json' }), /^alloy: The data directory package\.json cannot be used \((EEXIST|ENOTDIR): a file is in the way\): set ALLOY_DATA_DIR/],

@@ -62,7 +62,7 @@ export async function startPrivatePostgres(label: string): Promise<PrivatePostgr
     dir,
     running: true,
     async stop() {
-      await cluster.stop();
+      await cluster.stop('fast');
       handle.running = false;
     },
     async crash() {
@@ -74,7 +74,7 @@ export async function startPrivatePostgres(label: string): Promise<PrivatePostgr
       handle.running = true;
     },
     async destroy() {
-      await cluster.stop().catch(() => undefined);
+      await cluster.stop('fast').catch(() => undefined);
       handle.running = false;
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -20,6 +20,8 @@ export interface ClusterOptions {
 
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 60_000;
+/** How long a smart shutdown waits for sessions to end before it ends them. */
+const SMART_STOP_MS = 5_000;
 
 const isAlive = (pid: number): boolean => {
   try {
@@ -159,16 +161,24 @@ export class PostgresCluster {
     }
   }
 
-  /** Fast shutdown (sessions are ended, the data is checkpointed); waits until the server is gone. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the server and waits until it is gone. `smart` (the gateway's shutdown, once every pool
+   * is closed) lets the sessions still closing end by themselves, so that no client is cut off
+   * with an error, and turns `fast` after a few seconds. `fast` ends the sessions at once (tests
+   * use it as an outage). Either way the data is checkpointed; a server that hangs is quit.
+   */
+  async stop(mode: 'smart' | 'fast' = 'smart'): Promise<void> {
     const server = this.server;
     if (!server || !this.running) return;
-    server.kill('SIGINT');
-    const stopped = await Promise.race([this.exited!.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
-    if (!stopped) {
-      server.kill('SIGQUIT');
-      await this.exited;
+    const gone = (ms: number) => Promise.race([this.exited!.then(() => true), sleep(ms).then(() => false)]);
+    if (mode === 'smart') {
+      server.kill('SIGTERM');
+      if (await gone(SMART_STOP_MS)) return;
     }
+    server.kill('SIGINT');
+    if (await gone(STOP_TIMEOUT_MS)) return;
+    server.kill('SIGQUIT');
+    await this.exited;
   }
 
   /** Immediate shutdown, as after a crash (tests use it to cut connections with no goodbye). */
