@@ -122,7 +122,8 @@ export class WorkflowService {
       ? await this.db.getRepository(Workflow).find({ where: { id: In([...new Set(valid)]), organizationId } })
       : [];
     const byId = new Map(found.map((w) => [w.id, w]));
-    return ids.map((id) => byId.get(id) ?? null);
+    // PostgreSQL reads a uuid in any case and gives it back in lower case.
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
   async findRun(organizationId: string, id: string): Promise<WorkflowRun | null> {
