@@ -28,7 +28,7 @@ let hooks: HookServer;
 const started: WatchedProcess[] = [];
 
 const dataDir = () => path.join(clone.dir, '.data');
-const lockOf = () => JSON.parse(fs.readFileSync(path.join(dataDir(), 'alloy.lock'), 'utf8')) as { pid: number; gatewayUrl?: string };
+const lockOf = () => JSON.parse(fs.readFileSync(path.join(dataDir(), 'alloy.lock'), 'utf8')) as { pid: number; gatewayUrl?: string; databaseUrl?: string };
 const postmasterPid = () => Number(fs.readFileSync(path.join(dataDir(), 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
 /** Field `name` of /proc/<pid>/status, e.g. the real uid. */
 const procStatus = (pid: number, name: string) => new RegExp(`^${name}:\\s+(\\S+)`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
@@ -101,6 +101,10 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
     else expect(executable.startsWith(clone.dir)).toBe(true);
     // It runs in a process group (and session) of its own: Ctrl-C in the terminal never reaches it.
     expect(processGroup(pg)).not.toBe(first.pid);
+    // Its password is random and, with the URL in the lock, readable by its owner only.
+    expect(fs.statSync(path.join(dataDir(), 'embedded-postgres.password')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(dataDir(), 'alloy.lock')).mode & 0o777).toBe(0o600);
+    expect(lockOf().databaseUrl).not.toContain('alloy-embedded');
     expect(errorLines(first.output)).toEqual([]);
   }, START_TIMEOUT + 60_000);
 
