@@ -6,7 +6,7 @@ import { makePrivateClone, npmStart, PrivateClone } from './support/clone';
 import { childEnv } from './support/cli';
 import { graphql } from './support/http';
 import { startHookServer, HookServer, waitFor } from './support/hook-server';
-import { freePort, isAlive, WatchedProcess } from './support/process';
+import { freePort, isAlive, waitUntilGone, WatchedProcess } from './support/process';
 import { SHARED_BINARIES_DIR } from '../src/db/embedded/postgres-binaries';
 
 /**
@@ -48,15 +48,6 @@ const ownLines = (output: string) =>
 /** Lines that report an error: pino's error and fatal levels, PostgreSQL's complaints, Node's stacks. */
 const errorLines = (output: string) =>
   ownLines(output).filter((line) => /"level":(50|60)/.test(line) || /\bERROR:|FATAL:|terminating connection|ECONNREFUSED|Unhandled|^\s+at /.test(line));
-
-async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
-}
 
 beforeAll(async () => {
   clone = makePrivateClone('npm-start');
@@ -152,8 +143,8 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
     expect(isAlive(pg)).toBe(true);
     release();
     await first.exited;
-    expect(await waitGone(gatewayPid, STOP_TIMEOUT)).toBe(true);
-    expect(await waitGone(pg, STOP_TIMEOUT)).toBe(true);
+    expect(await waitUntilGone(gatewayPid, STOP_TIMEOUT)).toBe(true);
+    expect(await waitUntilGone(pg, STOP_TIMEOUT)).toBe(true);
     // npm ends once its child has; the gateway's own last line says it stopped in order.
     await first.waitForOutput(/"msg":"shutting down"[\s\S]*"msg":"stopped"/, 10_000);
     expect(errorLines(first.output)).toEqual([]);
@@ -178,7 +169,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
 
     const gatewayPid = lockOf().pid;
     again.signalGroup('SIGTERM');
-    expect(await waitGone(gatewayPid, STOP_TIMEOUT)).toBe(true);
+    expect(await waitUntilGone(gatewayPid, STOP_TIMEOUT)).toBe(true);
     await again.waitForOutput(/"msg":"stopped"/, 10_000);
     expect(errorLines(again.output)).toEqual([]);
   }, START_TIMEOUT + STOP_TIMEOUT);
@@ -191,7 +182,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
     const pg = postmasterPid();
     serve.signalGroup('SIGINT');
     expect(await serve.exited).toEqual({ code: 0, signal: null });
-    expect(await waitGone(pg, STOP_TIMEOUT)).toBe(true);
+    expect(await waitUntilGone(pg, STOP_TIMEOUT)).toBe(true);
     expect(errorLines(serve.output)).toEqual([]);
   }, START_TIMEOUT + STOP_TIMEOUT);
 
@@ -232,7 +223,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
       expect(ownLines(failing.output)).toEqual([expect.stringMatching(line)]);
       // Whatever it had started (the embedded database) is stopped again, and the lock let go.
       const pidFile = path.join(dataDir(), 'postgres', 'postmaster.pid');
-      if (fs.existsSync(pidFile)) expect(await waitGone(postmasterPid(), 10_000)).toBe(true);
+      if (fs.existsSync(pidFile)) expect(await waitUntilGone(postmasterPid(), 10_000)).toBe(true);
       expect(fs.existsSync(path.join(dataDir(), 'alloy.lock'))).toBe(false);
     } finally {
       blocker.close();

@@ -3,15 +3,7 @@ import { CLI, ROOT, childEnv } from './cli';
 
 export { freePort } from '../../src/net/free-port';
 
-/** True while a process with this pid exists. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isAlive, waitUntilGone } from '../../src/net/process-alive';
 
 export interface WatchedProcessOptions {
   cwd: string;

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isAlive } from '../../net/process-alive';
 
 /** Who holds a data directory: the process that runs its embedded PostgreSQL server. */
 export interface DataDirHolder {
@@ -14,15 +15,6 @@ export interface DataDirHolder {
 }
 
 export const LOCK_FILE = 'alloy.lock';
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /** On Linux, a pid recycled by another program (after a reboot, in a new container) is not a holder. */
 function isNodeProcess(pid: number): boolean {

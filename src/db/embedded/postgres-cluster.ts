@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { isAlive, waitUntilGone } from '../../net/process-alive';
 import { StartupError } from '../../app/startup-error';
 import type { Logger } from '../../observability/logger';
 import type { PostgresBinaries } from './postgres-binaries';
@@ -22,15 +23,6 @@ const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 60_000;
 /** How long a smart shutdown waits for sessions to end before it ends them. */
 const SMART_STOP_MS = 5_000;
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -103,10 +95,8 @@ export class PostgresCluster {
     if (pid === undefined) return;
     this.options.logger.warn({ pid }, 'stopping the PostgreSQL server that an Alloy process which ended without stopping it left running');
     process.kill(pid, 'SIGINT');
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-    if (isAlive(pid)) process.kill(pid, 'SIGQUIT');
-    while (isAlive(pid)) await sleep(100);
+    if (!(await waitUntilGone(pid, STOP_TIMEOUT_MS))) process.kill(pid, 'SIGQUIT');
+    await waitUntilGone(pid, STOP_TIMEOUT_MS);
   }
 
   /** initdb: an empty directory (made here, owned by the user PostgreSQL runs as) becomes a cluster. */
