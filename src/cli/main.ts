@@ -7,16 +7,15 @@ import { registerWorkflowCommands } from './workflow-commands';
 import { registerStorageCommands } from '../storage/storage-commands';
 
 /**
- * The program. Commander's own output (usage errors, help) goes through here: with `--json` it is
- * kept back so that `main` can print it as the one JSON object; without, it is written as usual.
- * Subcommands inherit these settings (they are made after them).
+ * The program. Commander's own output (usage errors, help) goes through here: with `json` it is
+ * kept back (help text into `held`) so that `main` can print it as the one JSON object; without,
+ * it is written as usual. Subcommands inherit these settings (they are made after them).
  */
-export function buildProgram(options: { json?: boolean } = {}): Command {
-  const held = { out: '' };
+export function buildProgram(options: { json?: boolean; held?: { help: string } } = {}): Command {
   const program = new Command('alloy').description('Alloy gateway admin CLI');
   program.exitOverride();
   program.configureOutput({
-    writeOut: (text) => (options.json ? void (held.out += text) : void process.stdout.write(text)),
+    writeOut: (text) => (options.json ? void (options.held && (options.held.help += text)) : void process.stdout.write(text)),
     writeErr: (text) => (options.json ? undefined : void process.stderr.write(text)),
   });
   program.showHelpAfterError(!options.json);
@@ -24,7 +23,6 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
   registerAdminCommands(program);
   registerWorkflowCommands(program);
   registerStorageCommands(program);
-  (program as Command & { heldOutput?: typeof held }).heldOutput = held;
   return program;
 }
 
@@ -37,14 +35,14 @@ function usageMessage(error: CommanderError): string {
 /** Runs the CLI on `argv` (process.argv) and sets the exit code: 0 on success, 1 on any error. */
 export async function main(argv: readonly string[]): Promise<void> {
   const json = wantsJson(argv);
-  const program = buildProgram({ json });
+  const held = { help: '' };
+  const program = buildProgram({ json, held });
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
-        const held = (program as Command & { heldOutput?: { out: string } }).heldOutput;
-        if (json) process.stdout.write(`${JSON.stringify({ help: held?.out ?? '' })}\n`);
+        if (json) process.stdout.write(`${JSON.stringify({ help: held.help })}\n`);
         process.exit(0);
       }
       // Without --json commander has already written the error (and the help) to stderr.

@@ -160,7 +160,11 @@ export class PostgresCluster {
   async stop(mode: 'smart' | 'fast' = 'smart'): Promise<void> {
     const server = this.server;
     if (!server || !this.running) return;
-    const gone = (ms: number) => Promise.race([this.exited!.then(() => true), sleep(ms).then(() => false)]);
+    const gone = (ms: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+      return Promise.race([this.exited!.then(() => true), late]).finally(() => clearTimeout(timer));
+    };
     if (mode === 'smart') {
       server.kill('SIGTERM');
       if (await gone(SMART_STOP_MS)) return;
