@@ -94,7 +94,7 @@ describe('API key cache', () => {
   it('reads keys from the database while its change feed is down, and caches again once it is back', async () => {
     const key = await gw.services.organizations.createKey(org.orgId, 'feed down');
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
-    const killed = await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-key-cache'`);
+    const killed = await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`);
     expect(killed.rowCount).toBe(1);
     // With no LISTEN connection no notification arrives; the revoke must still be seen.
     await sql.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [key.keyId]);
@@ -105,7 +105,7 @@ describe('API key cache', () => {
     let listening = 0;
     for (let i = 0; i < 100 && listening === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const { rows } = await sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-key-cache' AND query ILIKE 'LISTEN%'`);
+      const { rows } = await sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications' AND query ILIKE 'LISTEN%'`);
       listening = rows[0].n;
     }
     expect(listening).toBe(1);

@@ -96,9 +96,8 @@ export async function startGateway({ services, logger, port, host, readinessChec
   await apollo.start();
 
   // Authenticated requests read their key from a per-process cache kept honest by LISTEN/NOTIFY.
-  const databaseUrl = (db.options as { url?: string }).url;
-  const keyCache = databaseUrl ? new KeyCache(databaseUrl, logger) : undefined;
-  await keyCache?.start();
+  const keyCache = new KeyCache();
+  await keyCache.start(services.notifications);
   services.auth.useCache(keyCache);
 
   app.use(
@@ -162,7 +161,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
       // ApolloServer.stop() drains in-flight requests through the drain plugin, then closes.
       closing ??= apollo.stop().finally(async () => {
         services.auth.useCache(undefined);
-        await keyCache?.stop();
+        keyCache.stop();
       });
       return closing;
     },

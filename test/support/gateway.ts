@@ -44,7 +44,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   });
   const logger = createLogger(config.logLevel, options.logDestination);
   const queue = await startQueue(database.url, logger);
-  const services = createServices(database.dataSource, config, queue);
+  const services = createServices(database.dataSource, config, queue, logger);
+  await services.notifications.start();
   const tasks: BackgroundTask[] =
     options.background === false
       ? []
@@ -63,6 +64,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       await gateway.close();
       for (const task of tasks.reverse()) await task.stop();
       await queue.stop({ graceful: false, wait: true, timeout: 5000 });
+      await services.notifications.stop();
       await database.drop();
     },
   };
