@@ -4,10 +4,9 @@ const path = require('node:path');
 const fs = require('node:fs');
 const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
 if (!fs.existsSync(entry)) {
-  process.stderr.write('alloy: the gateway is not built yet; run `npm run build` first\n');
+  const message = 'the gateway is not built yet; run `npm run build` first';
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: 'NOT_BUILT', message } })}\n`);
+  else process.stderr.write(`alloy: ${message}\n`);
   process.exit(1);
 }
-require(entry).buildProgram().parseAsync(process.argv).catch((error) => {
-  process.stderr.write(`alloy: ${error.message}\n`);
-  process.exit(1);
-});
+require(entry).main(process.argv);

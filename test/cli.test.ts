@@ -18,6 +18,38 @@ async function alloyJson(databaseUrl: string, ...args: string[]): Promise<{ code
 describe('alloy CLI with --json', () => {
   beforeAll(() => requireBuiltCli());
 
+  describe('usage errors', () => {
+    it.each([
+      ['a missing argument', ['org', 'create'], /Missing required argument 'name'/],
+      ['a missing required option', ['key', 'create'], /Required option '--org <orgId>' not specified/],
+      ['an unknown command', ['frobnicate'], /Unknown command 'frobnicate'/],
+      ['an unknown subcommand', ['org', 'explode'], /Unknown command 'explode'|Unknown option '--json'/],
+      ['an unknown option', ['org', 'create', 'Acme', '--colour', 'red'], /Unknown option '--colour'/],
+      ['too many arguments', ['key', 'revoke', 'a', 'b'], /Too many arguments/],
+      ['an option without its value', ['key', 'list', '--json', '--org'], /Option '--org <orgId>' argument missing/],
+    ])('%s prints one {error:{code,message}} object on stdout and exits 1', async (_label, args, message) => {
+      const argv = args.includes('--json') ? args : [...args, '--json'];
+      const result = await runCli(argv, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/never-used' });
+      expect(result.code).toBe(1);
+      expect(singleJsonObject(result.stdout)).toEqual({ error: { code: 'USAGE_ERROR', message: expect.stringMatching(message) } });
+      expect(result.stderr).toBe('');
+    });
+
+    it('without --json, a usage error goes to stderr with the help, and nothing to stdout', async () => {
+      const result = await runCli(['org', 'create'], {});
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^error: missing required argument 'name'/);
+      expect(result.stderr).toMatch(/Usage: alloy org create/);
+    });
+
+    it('--help with --json is one JSON object too, exit 0', async () => {
+      const result = await runCli(['workflow', 'create', '--help', '--json'], {});
+      expect(result.code).toBe(0);
+      expect(singleJsonObject(result.stdout)).toEqual({ help: expect.stringMatching(/^Usage: alloy workflow create/) });
+    });
+  });
+
   describe('migrate', () => {
     let empty: TestDatabase;
     beforeAll(async () => {
@@ -141,6 +173,24 @@ describe('alloy CLI with --json', () => {
       expect(result.json.error.message.length).toBeGreaterThan(0);
       const after = await gw.db.query(`SELECT (SELECT count(*) FROM organizations)::int AS orgs, (SELECT count(*) FROM api_keys)::int AS keys`);
       expect(after).toEqual(before);
+    });
+
+    it('an internal failure says so without SQL or table names, and shows them only with NODE_ENV=development', async () => {
+      await gw.db.query('ALTER TABLE api_keys RENAME TO api_keys_away');
+      try {
+        const masked = await runCli(['key', 'list', '--org', org.orgId, '--json'], { DATABASE_URL: url, LOG_LEVEL: 'warn' });
+        expect(masked.code).toBe(1);
+        expect(singleJsonObject(masked.stdout)).toEqual({ error: { code: 'INTERNAL_ERROR', message: expect.stringContaining('NODE_ENV=development') } });
+        expect(masked.stdout + masked.stderr).not.toMatch(/api_keys|relation|SELECT|\n\s+at /);
+        const human = await runCli(['key', 'list', '--org', org.orgId], { DATABASE_URL: url, LOG_LEVEL: 'warn' });
+        expect(human.code).toBe(1);
+        expect(human.stdout).toBe('');
+        expect(human.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^alloy: Internal error/)]);
+        const shown = await runCli(['key', 'list', '--org', org.orgId, '--json'], { DATABASE_URL: url, LOG_LEVEL: 'warn', NODE_ENV: 'development' });
+        expect(singleJsonObject(shown.stdout).error.message).toMatch(/api_keys/);
+      } finally {
+        await gw.db.query('ALTER TABLE api_keys_away RENAME TO api_keys');
+      }
     });
 
     it('a database it cannot reach answers one JSON error object too', async () => {

@@ -90,3 +90,88 @@ describe('internal errors over HTTP with NODE_ENV=production', () => {
     expect(ok.body).toEqual({ data: { organization: { name: 'Masked Org' } } });
   });
 });
+
+/** Stack frames of the server's own files, as Apollo and Express print them. */
+const STACK = /stacktrace|\n\s+at |\(\/[^)]*:\d+:\d+\)|node_modules|\/src\/|\.ts:\d+/;
+
+/** One of each kind of error answer: a 401, a conflict, a rate limit, an internal failure and a route error outside GraphQL. */
+async function errorAnswers(gw: TestGateway, apiKey: string): Promise<Record<string, { status: number; text: string }>> {
+  const answers: Record<string, { status: number; text: string }> = {};
+  const record = async (name: string, response: Promise<Response>) => {
+    const res = await response;
+    answers[name] = { status: res.status, text: await res.text() };
+  };
+  const post = (body: unknown, key?: string) =>
+    fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { 'api-key': key } : {}) },
+      body: JSON.stringify(body),
+    });
+  await record('unauthenticated', post({ query: '{ organization { id } }' }));
+  await post({ query: 'mutation { createFolder(path: "/clash") { id } }' }, apiKey);
+  const { uploadFile } = await import('./support/storage');
+  await uploadFile(gw.url, apiKey, '/', 'clash-file', 'x');
+  await record('conflict', post({ query: 'mutation { createFolder(path: "/clash-file") { id } }' }, apiKey));
+  await gw.db.query('ALTER TABLE storage_entries RENAME TO storage_entries_away');
+  try {
+    await record('internal', post({ query: '{ folder(path: "/") { id } }' }, apiKey));
+  } finally {
+    await gw.db.query('ALTER TABLE storage_entries_away RENAME TO storage_entries');
+  }
+  // A percent-escape that does not decode: Express's router fails before any route runs.
+  await record('route', fetch(`${gw.url}/files/%E0%A4%A/content`, { headers: { 'api-key': apiKey } }));
+  for (let i = 0; i < 10 && !answers.rateLimited; i++) {
+    const res = await post({ query: '{ organization { id } }' }, apiKey);
+    if (res.status === 429) answers.rateLimited = { status: 429, text: await res.text() };
+  }
+  return answers;
+}
+
+describe('stack traces and internal messages by NODE_ENV', () => {
+  const startWith = async (nodeEnv: string) => {
+    const gw = await startTestGateway({ background: false, env: { NODE_ENV: nodeEnv, RATE_LIMIT_PER_MINUTE: '5', RATE_LIMIT_STORE: 'memory' } });
+    return { gw, apiKey: (await gw.createOrg('Stacks')).apiKey };
+  };
+
+  it.each([
+    ['unset (the default)', ''],
+    ['production', 'production'],
+    ['test', 'test'],
+  ])('with NODE_ENV %s, no answer carries a stack trace or an internal message', async (_label, nodeEnv) => {
+    const { gw, apiKey } = await startWith(nodeEnv);
+    try {
+      expect(gw.config.nodeEnv).toBe(nodeEnv || 'production');
+      const answers = await errorAnswers(gw, apiKey);
+      expect(Object.fromEntries(Object.entries(answers).map(([k, v]) => [k, v.status]))).toEqual({
+        unauthenticated: 401,
+        conflict: 200,
+        internal: 200,
+        route: 400,
+        rateLimited: 429,
+      });
+      for (const [name, { text }] of Object.entries(answers)) {
+        expect([name, text]).toEqual([name, expect.not.stringMatching(STACK)]);
+        expect([name, JSON.parse(text).errors[0].extensions.code]).toEqual([name, expect.any(String)]);
+      }
+      expect(answers.internal.text).not.toMatch(/storage_entries|relation|SELECT/);
+      expect(JSON.parse(answers.internal.text).errors[0].message).toBe('Internal server error');
+      expect(JSON.parse(answers.conflict.text).errors[0].extensions.code).toBe('NAME_CONFLICT');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('with NODE_ENV=development set explicitly, errors carry their stack trace and the internal message', async () => {
+    const { gw, apiKey } = await startWith('development');
+    try {
+      const answers = await errorAnswers(gw, apiKey);
+      const internal = JSON.parse(answers.internal.text).errors[0];
+      expect(internal.message).toMatch(/storage_entries/);
+      expect(internal.extensions.stacktrace).toEqual(expect.any(Array));
+      expect(JSON.parse(answers.unauthenticated.text).errors[0].extensions.stacktrace).toEqual(expect.any(Array));
+      expect(JSON.parse(answers.route.text).errors[0].extensions.stacktrace).toEqual(expect.any(Array));
+    } finally {
+      await gw.close();
+    }
+  });
+});

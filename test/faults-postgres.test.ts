@@ -34,6 +34,12 @@ let apiKey: string;
 let orgId: string;
 let workflowId: string;
 
+/** A request the gateway could not take at all: name what the gateway printed, not just ECONNREFUSED. */
+function unreachable(error: unknown): never {
+  const state = gateway.running ? 'running' : 'no longer running';
+  throw new Error(`gateway unreachable (${(error as Error).message}); it is ${state}. Its output:\n${gateway.output}`);
+}
+
 async function post(query: string, key?: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse & { text: string }> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
@@ -44,13 +50,13 @@ async function post(query: string, key?: string, variables: Record<string, unkno
     },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(HANG_LIMIT_MS),
-  });
+  }).catch(unreachable);
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: JSON.parse(text), text };
 }
 
 async function get(route: string): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${url}${route}`, { signal: AbortSignal.timeout(HANG_LIMIT_MS) });
+  const response = await fetch(`${url}${route}`, { signal: AbortSignal.timeout(HANG_LIMIT_MS) }).catch(unreachable);
   return { status: response.status, body: await response.json() };
 }
 

@@ -1,20 +1,44 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { runExample } from './support/readme';
 import { startTestGateway, TestGateway } from './support/gateway';
 
 describe('README examples', () => {
   let gw: TestGateway;
   let apiKey: string;
+  let orgId: string;
 
   beforeAll(async () => {
     gw = await startTestGateway({ background: false });
-    ({ apiKey } = await gw.createOrg('Readme Org'));
+    ({ apiKey, orgId } = await gw.createOrg('Readme Org'));
   });
   afterAll(() => gw.close());
+
+  it('finds ORG_ID with the key, as the first-request section shows', async () => {
+    const { stdout, code, stderr } = await runExample('org-id', { ALLOY_URL: gw.url, API_KEY: apiKey });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe(orgId);
+  });
 
   it('the first curl request answers the organization', async () => {
     const { stdout, code, stderr } = await runExample('organization', { ALLOY_URL: gw.url, API_KEY: apiKey });
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ data: { organization: { id: expect.any(String), name: 'Readme Org' } } });
+  });
+
+  it('stands on its own in a clone: every link it makes to a file points inside the repository, at a file that is there', () => {
+    const root = path.resolve(__dirname, '..');
+    for (const document of ['README.md', 'SECURITY.md']) {
+      const text = fs.readFileSync(path.join(root, document), 'utf8');
+      const targets = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((t) => !/^(https?:|mailto:|#)/.test(t));
+      for (const target of targets) {
+        const file = path.resolve(root, target.split('#')[0]);
+        expect([document, target, file.startsWith(root + path.sep) && fs.existsSync(file)]).toEqual([document, target, true]);
+      }
+      // No mention of files beside the repository, such as the contract this README replaces.
+      expect([document, text.match(/\.\.\/[\w.-]+\//g)]).toEqual([document, null]);
+    }
   });
 });

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { requireBuiltCli, ROOT } from './support/cli';
 import { graphql } from './support/http';
-import { CliProcess, freePort, isAlive } from './support/process';
+import { CliProcess, freePort, isAlive, waitUntilGone } from './support/process';
 
 /**
  * `alloy serve` (what `npm start` runs) with no DATABASE_URL: the embedded PostgreSQL server,
@@ -28,15 +28,6 @@ function postmasterPid(): number {
   const pid = Number(fs.readFileSync(path.join(DATA_DIR, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
   postgresPids.add(pid);
   return pid;
-}
-
-async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return true;
 }
 
 beforeAll(() => requireBuiltCli());
@@ -97,8 +88,8 @@ describe('alloy serve with the embedded database', () => {
     expect(res.status).toBe(200);
     expect(res.body.data?.organization).toEqual({ id: orgId, name: 'My organization' });
 
-    // Count through the running embedded server, whose URL the gateway leaves for the CLI.
-    const embeddedUrl = fs.readFileSync(path.join(DATA_DIR, 'embedded-postgres.url'), 'utf8').trim();
+    // Count through the running embedded server, whose URL the gateway keeps in its lock for the CLI.
+    const embeddedUrl = JSON.parse(fs.readFileSync(path.join(DATA_DIR, 'alloy.lock'), 'utf8')).databaseUrl;
     const client = new Client({ connectionString: embeddedUrl });
     await client.connect();
     try {

@@ -47,7 +47,7 @@ describe('alloy workflow create / alloy teammate create', () => {
     });
     const { code, json } = await alloy('workflow', 'create', '--org', orgId, '--file', def);
     expect(code).toBe(0);
-    expect(json).toEqual({ workflowId: expect.any(String), name: 'notify', startable: true });
+    expect(json).toEqual({ workflowId: expect.any(String), name: 'notify', startable: true, signingSecret: expect.stringMatching(/^alloy_whsec_/) });
     const [row] = await db.dataSource.query(`SELECT organization_id, start_step, startable FROM workflows WHERE id = $1`, [json.workflowId]);
     expect(row).toEqual({ organization_id: orgId, start_step: 'call', startable: true });
   });
@@ -80,6 +80,8 @@ describe('alloy workflow create / alloy teammate create', () => {
     for (const problem of ['steps.a.url', 'steps.a.next', 'steps.a.timeoutMs', 'steps.b.type', 'steps.c.output']) {
       expect(json.error.message).toContain(problem);
     }
+    // The loop d → e → d is listed with the other problems, not only once they are fixed.
+    expect(json.error.message).toContain('the steps d → e → d form a loop through "next"');
     const loop = await alloy('workflow', 'create', '--org', orgId, '--file', file('loop.json', {
       name: 'loop', startStep: 'd', steps: { d: { type: 'transform', output: 1, next: 'e' }, e: { type: 'transform', output: 2, next: 'd' } },
     }));

@@ -55,6 +55,27 @@ describe('workflow definitions', () => {
     });
     expect(problems).toEqual(['steps: the steps b → c → b form a loop through "next"; a run would never end']);
   });
+
+  it('lists a loop together with every other problem of the definition', () => {
+    const problems = problemsOf({
+      name: '',
+      steps: {
+        a: { type: 'http', url: 'nope', next: 'b' },
+        b: { type: 'transform', output: '{{env.X}}', next: 'a', extra: true },
+        c: { type: 'transform', output: 1, next: 'missing' },
+        d: { type: 'transform', output: 1, next: 5 },
+      },
+    });
+    expect(problems).toEqual([
+      'name: required, a string of 1 to 200 characters',
+      'steps.a.url: required, an absolute http:// or https:// URL',
+      'steps.b.extra: unknown field for a transform step (expected type, output, next)',
+      'steps.b.output: "{{env.X}}" must start with payload., steps.<id>. or run.',
+      'steps.c.next: names no step ("missing")',
+      'steps.d.next: must be the id of a step',
+      'steps: the steps a → b → a form a loop through "next"; a run would never end',
+    ]);
+  });
 });
 
 describe('transform templates', () => {

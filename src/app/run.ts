@@ -8,63 +8,87 @@ import { startQueue } from '../queue/queue';
 import { startBackgroundWork } from './background';
 import { createFirstOrganization } from './bootstrap';
 import { createServices } from './services';
+import { ShutdownSteps } from './shutdown-steps';
+import { listenError } from './startup-error';
 
 export interface RunOptions {
   http: boolean;
   workflows: boolean;
 }
 
-type Step = { name: string; stop: () => Promise<unknown> };
-
 /**
  * `npm start`, `alloy serve` and `alloy worker`: open (or start) the database, apply migrations,
- * start the queue, the HTTP gateway and the background work, and stop them in reverse order on
- * SIGINT/SIGTERM.
+ * start the queue, the background work and the HTTP gateway. SIGINT (Ctrl-C, which the terminal
+ * sends to the whole foreground process group; the embedded database runs in a session of its
+ * own and never gets it) and SIGTERM stop them in reverse order: stop accepting and drain requests,
+ * let the worker finish its step and hand the run back, stop the queue, close the pool, stop the
+ * database; then exit 0. A signal during start-up stops what has started so far. A start-up
+ * failure stops the same way and is rethrown, for the CLI to report in one line (exit 1).
  */
 export async function run(config: Config, options: RunOptions): Promise<void> {
   const logger = createLogger(config.logLevel);
-  const shutdownSteps: Step[] = [];
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  const steps = new ShutdownSteps(logger);
+  let signalled = false;
+  let startup: Promise<unknown> = Promise.resolve();
+  const onSignal = (signal: NodeJS.Signals) => {
+    // npm, or a second Ctrl-C, may send it again: one shutdown is under way.
+    if (signalled) return;
+    signalled = true;
     logger.info({ signal }, 'shutting down');
-    for (const step of shutdownSteps.reverse()) {
-      try {
-        await step.stop();
-      } catch (error) {
-        logger.error({ err: error, step: step.name }, 'error while stopping');
-      }
-    }
-    logger.info('stopped');
-    process.exit(0);
+    void startup
+      .catch(() => undefined)
+      .then(() => steps.stopAll())
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      });
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
-  const database = await databaseForProcess(config, logger);
-  shutdownSteps.push({ name: 'database server', stop: () => database.release() });
+  startup = start(config, options, logger, steps, () => signalled);
+  try {
+    await startup;
+  } catch (error) {
+    if (signalled) return; // stopping anyway; the signal handler exits
+    await steps.stopAll();
+    throw error;
+  }
+}
+
+async function start(config: Config, options: RunOptions, logger: Logger, steps: ShutdownSteps, stopping: () => boolean): Promise<void> {
+  const database = await databaseForProcess(config, logger, { command: options.http ? 'serve' : 'worker', exclusive: true });
+  steps.push('database server', () => database.release());
+  if (stopping()) return;
   const { dataSource, applied } = await openDatabase({ url: database.url });
-  shutdownSteps.push({ name: 'database pool', stop: () => dataSource.destroy() });
+  steps.push('database pool', () => dataSource.destroy());
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+  if (stopping()) return;
 
   const queue = await startQueue(database.url, logger);
-  shutdownSteps.push({ name: 'queue', stop: () => queue.stop({ graceful: true, wait: true, timeout: 20_000 }) });
+  steps.push('queue', () => queue.stop({ graceful: true, wait: true, timeout: 20_000 }));
   const services = createServices(dataSource, config, queue, logger);
   await services.notifications.start();
-  shutdownSteps.push({ name: 'notifications', stop: () => services.notifications.stop() });
+  steps.push('notifications', () => services.notifications.stop());
 
   const tasks = await startBackgroundWork(services, logger, { workflows: options.workflows });
-  for (const task of tasks) shutdownSteps.push({ name: task.name, stop: () => task.stop() });
+  for (const task of tasks) steps.push(task.name, () => task.stop());
+  if (stopping()) return;
 
-  if (options.http) {
-    const created = await createFirstOrganization(dataSource);
-    const gateway = await startGateway({ services, logger });
-    shutdownSteps.push({ name: 'http', stop: () => gateway.close() });
-    announce(logger, gateway.url, created, database.embedded ? config.dataDir : null);
-  } else {
+  if (!options.http) {
     logger.info({ workflows: options.workflows }, 'worker started');
+    return;
   }
+  const created = await createFirstOrganization(dataSource);
+  let gateway;
+  try {
+    gateway = await startGateway({ services, logger });
+  } catch (error) {
+    throw listenError(error, config) ?? error;
+  }
+  steps.push('http', () => gateway.close());
+  database.announce(gateway.url);
+  announce(logger, gateway.url, created, database.embedded ? config.dataDir : null);
 }
 
 function announce(

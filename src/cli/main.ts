@@ -1,12 +1,24 @@
 import 'reflect-metadata';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './admin-commands';
+import { describeCliError, report, wantsJson } from './output';
 import { registerServerCommands } from './server-commands';
 import { registerWorkflowCommands } from './workflow-commands';
 import { registerStorageCommands } from '../storage/storage-commands';
 
-export function buildProgram(): Command {
-  const program = new Command('alloy').description('Alloy gateway admin CLI').showHelpAfterError();
+/**
+ * The program. Commander's own output (usage errors, help) goes through here: with `json` it is
+ * kept back (help text into `held`) so that `main` can print it as the one JSON object; without,
+ * it is written as usual. Subcommands inherit these settings (they are made after them).
+ */
+export function buildProgram(options: { json?: boolean; held?: { help: string } } = {}): Command {
+  const program = new Command('alloy').description('Alloy gateway admin CLI');
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (text) => (options.json ? void (options.held && (options.held.help += text)) : void process.stdout.write(text)),
+    writeErr: (text) => (options.json ? undefined : void process.stderr.write(text)),
+  });
+  program.showHelpAfterError(!options.json);
   registerServerCommands(program);
   registerAdminCommands(program);
   registerWorkflowCommands(program);
@@ -14,11 +26,32 @@ export function buildProgram(): Command {
   return program;
 }
 
-if (require.main === module) {
-  buildProgram()
-    .parseAsync(process.argv)
-    .catch((error: Error) => {
-      process.stderr.write(`alloy: ${error.message}\n`);
-      process.exit(1);
-    });
+/** Commander's "error: unknown command 'x'" as a sentence of ours. */
+function usageMessage(error: CommanderError): string {
+  const text = error.message.replace(/^error:\s*/, '').replace(/\.$/, '');
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)} (see alloy --help)`;
 }
+
+/** Runs the CLI on `argv` (process.argv) and sets the exit code: 0 on success, 1 on any error. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const json = wantsJson(argv);
+  const held = { help: '' };
+  const program = buildProgram({ json, held });
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+        if (json) process.stdout.write(`${JSON.stringify({ help: held.help })}\n`);
+        process.exit(0);
+      }
+      // Without --json commander has already written the error (and the help) to stderr.
+      if (json) report({ json }, { code: 'USAGE_ERROR', message: usageMessage(error) });
+      process.exit(1);
+    }
+    report({ json }, describeCliError(error));
+    process.exit(1);
+  }
+}
+
+if (require.main === module) void main(process.argv);

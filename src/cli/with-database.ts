@@ -12,12 +12,20 @@ export interface CliContext {
   applied: string[];
 }
 
+/** `key list`, from the command line: names this process in the data directory's lock. */
+const commandName = (): string =>
+  process.argv
+    .slice(2)
+    .filter((arg) => !arg.startsWith('-'))
+    .slice(0, 2)
+    .join(' ') || 'admin command';
+
 /** Opens the database (applying migrations), runs one command, and closes everything. */
 export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const config = loadConfig();
   // Logs go to stderr so that stdout carries only the command's output.
   const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
-  const database = await databaseForProcess(config, logger);
+  const database = await databaseForProcess(config, logger, { command: commandName(), exclusive: false });
   try {
     const { dataSource, applied } = await openDatabase({ url: database.url, poolSize: 4, applicationName: 'alloy-cli' });
     try {

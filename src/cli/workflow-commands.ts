@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { badInput } from '../graphql/errors';
 import type { Queue } from '../queue/queue';
 import { TeammateService } from '../teammates/teammate.service';
+import { MAX_KEEP_PREVIOUS_SECONDS } from '../workflows/signing';
 import { WorkflowService } from '../workflows/workflow.service';
 import { fail, print, OutputOptions } from './output';
 import { withDatabase } from './with-database';
@@ -39,11 +40,36 @@ export function registerWorkflowCommands(program: Command): void {
       try {
         const definition = readDefinition(opts.file);
         const created = await withDatabase(({ db }) => new WorkflowService(db, noQueue).createWorkflow(opts.org, definition));
-        const { workflow, notStartableBecause } = created;
-        print(opts, { workflowId: workflow.id, name: workflow.name, startable: workflow.startable }, () =>
-          notStartableBecause
-            ? `Workflow ${workflow.id} (${workflow.name}) stored, but it cannot be started: ${notStartableBecause}`
-            : `Workflow ${workflow.id} (${workflow.name}), starts at step "${workflow.startStep}"`,
+        const { workflow, notStartableBecause, signingSecret } = created;
+        print(opts, { workflowId: workflow.id, name: workflow.name, startable: workflow.startable, signingSecret }, () =>
+          [
+            notStartableBecause
+              ? `Workflow ${workflow.id} (${workflow.name}) stored, but it cannot be started: ${notStartableBecause}`
+              : `Workflow ${workflow.id} (${workflow.name}), starts at step "${workflow.startStep}"`,
+            'Its http steps sign their requests (alloy-signature header) with this secret, shown only once:',
+            `Signing secret: ${signingSecret}`,
+          ].join('\n'),
+        );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  workflow
+    .command('rotate-secret <workflowId>')
+    .description('give the workflow a new signing secret (shown only once); the old one stops signing, or keeps signing too for --keep-previous seconds')
+    .option('--keep-previous <seconds>', `keep signing with the old secret too for this long (at most ${MAX_KEEP_PREVIOUS_SECONDS})`, '0')
+    .option('--json', 'print one JSON object')
+    .action(async (workflowId: string, opts: OutputOptions & { keepPrevious: string }) => {
+      try {
+        const seconds = /^\d+$/.test(opts.keepPrevious) ? Number(opts.keepPrevious) : Number.NaN;
+        const rotated = await withDatabase(({ db }) => new WorkflowService(db, noQueue).rotateSigningSecret(workflowId, seconds));
+        print(opts, rotated, () =>
+          [
+            `New signing secret of workflow ${rotated.workflowId}, shown only once:`,
+            `Signing secret: ${rotated.signingSecret}`,
+            rotated.previousValidUntil ? `The previous secret signs too until ${rotated.previousValidUntil.toISOString()}.` : 'The previous secret no longer signs.',
+          ].join('\n'),
         );
       } catch (error) {
         fail(opts, error);

@@ -16,6 +16,7 @@ export interface Config {
   /** How long a replaced or deleted object outlives its row (downloads in flight finish); tests set 0. */
   storageDeletionDelaySeconds: number;
   logLevel: LogLevel;
+  /** Unset means production: only an explicit NODE_ENV=development shows stack traces and internal messages. */
   nodeEnv: 'development' | 'production' | 'test';
   /** Root for everything the gateway keeps on local disk (embedded Postgres, objects). */
   dataDir: string;
@@ -58,6 +59,12 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * Whether answers may carry stack traces and internal error messages: only with NODE_ENV=development
+ * set explicitly. Everywhere else (unset, production, test) they are masked and go to the log only.
+ */
+export const showsErrorDetails = (config: Pick<Config, 'nodeEnv'>): boolean => config.nodeEnv === 'development';
 
 type Env = Record<string, string | undefined>;
 
@@ -136,7 +143,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
   const host = read(env, 'HOST') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) throw new ConfigError('HOST', `"${host}" is not a host name or address`);
-  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'production');
   const secret = read(env, 'URL_SIGNING_SECRET');
   if (secret !== undefined && secret.length < 32) {
     throw new ConfigError('URL_SIGNING_SECRET', 'must be at least 32 characters');

@@ -12,17 +12,26 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
+/** SQLSTATE 22021 (invalid byte sequence: a NUL in text) and 22P05 (\u0000 in json that must become text). */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
+function isUnstorableText(error: unknown): boolean {
+  const code = (error as { driverError?: { code?: unknown }; code?: unknown } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNSTORABLE_TEXT.has(code);
+}
+
 /**
- * Keeps client errors as they are and turns everything else into INTERNAL_SERVER_ERROR. In
- * production the message of an internal error is replaced (it may hold SQL or paths) and no
- * stack trace leaves the process; the original goes to the log. A database outage is told as
- * such, so that clients retry (the HTTP status, 503, is set where the error is raised).
+ * Keeps client errors as they are and turns everything else into INTERNAL_SERVER_ERROR. When
+ * `masked` (always but under an explicit NODE_ENV=development, see showsErrorDetails) the message
+ * of an internal error is replaced (it may hold SQL or paths) and no stack trace leaves the
+ * process; the original goes to the log. A database outage is told as such, so that clients retry
+ * (the HTTP status, 503, is set where the error is raised).
  */
-export function createFormatError(production: boolean, logger: Logger) {
+export function createFormatError(masked: boolean, logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_CODES.has(code)) {
-      if (!production) return formatted;
+      if (!masked) return formatted;
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
@@ -42,14 +51,25 @@ export function createFormatError(production: boolean, logger: Logger) {
         extensions: { code: 'INTERNAL_SERVER_ERROR' },
       };
     }
+    // A value PostgreSQL cannot store as text (NUL) that no check refused first: the client's
+    // input, not a server fault. Logged, because the argument deserves a check that names it.
+    if (isUnstorableText(original)) {
+      logger.warn({ error: describeDatabaseError(original), path: formatted.path }, 'input with a character PostgreSQL cannot store');
+      return {
+        message: 'The input holds a character that cannot be stored (NUL, U+0000)',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'BAD_USER_INPUT' },
+      };
+    }
     logger.error({ err: original, path: formatted.path }, 'internal error');
     return {
-      message: production ? 'Internal server error' : formatted.message,
+      message: masked ? 'Internal server error' : formatted.message,
       locations: formatted.locations,
       path: formatted.path,
       extensions: {
         code: 'INTERNAL_SERVER_ERROR',
-        ...(production ? {} : { stacktrace: formatted.extensions?.stacktrace }),
+        ...(masked ? {} : { stacktrace: formatted.extensions?.stacktrace }),
       },
     };
   };

@@ -4,13 +4,16 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import express, { ErrorRequestHandler, Express, Request } from 'express';
+import express, { Express, Request } from 'express';
 import { authenticateHeaders } from '../auth/authenticate-request';
 import { apolloMiddleware } from './apollo-middleware';
 import { jsonBody } from './json-body';
+import { bodyErrors, unhandledErrors } from './error-handlers';
 import { KeyCache } from '../auth/key-cache';
 import type { Services } from '../app/services';
+import { showsErrorDetails } from '../config/config';
 import { authPlugin } from '../graphql/auth-plugin';
+import { argumentTextPlugin } from '../graphql/argument-text';
 import type { GatewayContext } from '../graphql/context';
 import { answerDatabaseOutage } from '../graphql/database-unavailable';
 import { createFormatError } from '../graphql/format-error';
@@ -51,22 +54,12 @@ export function baseUrlOf(req: Request): string {
   return `${protocol}://${req.headers.host ?? '127.0.0.1'}`;
 }
 
-/** Body-parser failures answered in the GraphQL error shape instead of Express's HTML page. */
-const bodyErrors = (jsonBodyLimit: number): ErrorRequestHandler => (error, _req, res, next) => {
-  const status = typeof error?.status === 'number' ? error.status : 500;
-  if (res.headersSent || status >= 500) return next(error);
-  const message =
-    error.type === 'entity.too.large'
-      ? `Request body too large (limit ${jsonBodyLimit} bytes)`
-      : error.type === 'entity.parse.failed'
-        ? 'Malformed JSON body'
-        : error.expose ? String(error.message) : 'Bad request';
-  res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
-};
-
 export async function startGateway({ services, logger, port, host, readinessChecks = [] }: GatewayOptions): Promise<Gateway> {
   const { config, db } = services;
+  const showDetails = showsErrorDetails(config);
   const app = express();
+  // Express's own error page prints stack traces unless its env is production.
+  app.set('env', showDetails ? 'development' : 'production');
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   const server = http.createServer(app);
@@ -79,10 +72,13 @@ export async function startGateway({ services, logger, port, host, readinessChec
   const apollo = new ApolloServer<GatewayContext>({
     schema: await gatewaySchema(),
     csrfPrevention: { requestHeaders: CSRF_PREFLIGHT_HEADERS },
+    // The process stops on SIGINT/SIGTERM in its own order (src/app/run.ts); Apollo's handlers,
+    // on whenever NODE_ENV is not test, would race it and re-raise the signal.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     introspection: true,
-    includeStacktraceInErrorResponses: config.nodeEnv !== 'production',
-    formatError: withQueryLimitCodes(createFormatError(config.nodeEnv === 'production', logger)),
+    includeStacktraceInErrorResponses: showDetails,
+    formatError: withQueryLimitCodes(createFormatError(!showDetails, logger)),
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     plugins: [
@@ -92,6 +88,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       authPlugin(),
+      argumentTextPlugin(),
       ...limits.plugins,
       requestLogPlugin(),
     ],
@@ -106,7 +103,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
   await services.storage.start(services.notifications);
 
   app.use(
-    healthRouter([
+    healthRouter(logger, showDetails, [
       { name: 'database', check: async () => void (await db.query('SELECT 1')) },
       storageReadiness(services),
       queueReadiness(services.queue),
@@ -115,7 +112,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
   );
 
   app.get('/metrics', metricsHandler);
-  app.use(playgroundRouter({ endpoint: '/graphql' }));
+  app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
   app.use(contentRouter(services, logger));
   app.use(
     '/graphql',
@@ -141,11 +138,20 @@ export async function startGateway({ services, logger, port, host, readinessChec
       }),
     }),
   );
+  app.use(unhandledErrors(logger, showDetails));
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port ?? config.port, host ?? config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port ?? config.port, host ?? config.host, () => resolve());
+    });
+  } catch (error) {
+    // e.g. the port is taken: let go of what was started, so that the caller can stop cleanly.
+    await apollo.stop();
+    services.auth.useCache(undefined);
+    await keyCache?.stop();
+    throw error;
+  }
   const address = server.address() as import('node:net').AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;

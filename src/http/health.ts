@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { Logger } from '../observability/logger';
 
 export interface ReadinessCheck {
   name: string;
@@ -17,8 +18,11 @@ function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/** `/healthz`: the process answers. `/readyz`: every dependency answers, each within 2 s. */
-export function healthRouter(checks: ReadinessCheck[]): Router {
+/**
+ * `/healthz`: the process answers. `/readyz`: every dependency answers, each within 2 s. A failed
+ * check's reason (a driver message naming hosts and ports) is logged, and shown only when `showDetails`.
+ */
+export function healthRouter(logger: Logger, showDetails: boolean, checks: ReadinessCheck[]): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -30,7 +34,9 @@ export function healthRouter(checks: ReadinessCheck[]): Router {
           await withTimeout(check(), CHECK_TIMEOUT_MS);
           return [name, { ok: true }] as const;
         } catch (error) {
-          return [name, { ok: false, error: (error as Error).message }] as const;
+          const reason = (error as Error).message;
+          logger.warn({ check: name, reason }, 'readiness check failed');
+          return [name, { ok: false, error: showDetails ? reason : 'unavailable' }] as const;
         }
       }),
     );

@@ -161,11 +161,11 @@ function normaliseEndpoint(endpoint: string): string {
  * and its static assets under `<endpoint>/_ruru/<ruru version>/`.
  * Mount it at the app root: `app.use(playgroundRouter({ endpoint: "/graphql" }))`.
  */
-export function playgroundRouter(opts: { endpoint: string }): Router {
+export function playgroundRouter(opts: { endpoint: string; development?: boolean }): Router {
   const endpoint = normaliseEndpoint(opts.endpoint);
   const assetsRoot = `${endpoint === "/" ? "" : endpoint}/_ruru/`;
   const staticPath = `${assetsRoot}${ruruVersion()}/`;
-  const production = process.env.NODE_ENV === "production";
+  const production = !opts.development;
 
   const html = ruruHTML({
     endpoint,

@@ -6,10 +6,12 @@ import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { authenticateHeaders } from '../auth/authenticate-request';
 import type { Services } from '../app/services';
 import { AppError } from '../graphql/errors';
+import { errorBody } from '../http/error-handlers';
 import type { ReadinessCheck } from '../http/health';
 import type { Logger } from '../observability/logger';
 import type { ByteRange } from './backend/driver';
 import type { StorageEntry } from './storage-entry.entity';
+import { guardUploads, multipartInputError } from './multipart-input';
 
 /** Size cap of the `operations` and `map` multipart fields (the GraphQL document and variables). */
 const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
@@ -20,7 +22,7 @@ const MULTIPART_OVERHEAD_BYTES = 2 * MAX_MULTIPART_FIELD_BYTES + 16 * 1024;
 const FILE_HEADERS = ['etag', 'last-modified', 'cache-control', 'accept-ranges', 'content-type', 'content-disposition', 'content-range', 'content-length'];
 
 function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  res.status(status).json(errorBody(message, code));
 }
 
 /**
@@ -62,11 +64,13 @@ function multipartParser(preflightHeaders: readonly string[]): RequestHandler {
       return pipe(destination, options);
     }) as typeof req.pipe;
     parse(req, res, (error?: unknown) => {
-      if (!error) return next();
-      const status = (error as { status?: number }).status;
-      const message = error instanceof Error ? error.message : 'Malformed multipart request';
+      if (!error) {
+        guardUploads(req.body);
+        return next();
+      }
       if (res.headersSent) return;
-      sendError(res, status && status >= 400 && status < 500 ? status : 400, 'BAD_REQUEST', `Malformed multipart request: ${message}`);
+      const refused = multipartInputError(error);
+      sendError(res, (refused.extensions.http as { status: number }).status, String(refused.extensions.code), refused.message);
     });
   };
 }

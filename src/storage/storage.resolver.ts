@@ -8,6 +8,7 @@ import { AppError, ErrorCode } from '../graphql/errors';
 import { registerNodeFetcher } from '../graphql/node';
 import { pageSize } from '../graphql/relay';
 import { selectsField } from '../graphql/selection';
+import { multipartInputError } from './multipart-input';
 import { isUuid, joinPath, parsePath } from './names';
 import { DeleteEntryPayload, Entry, EntryConnection, EntryEdge, EntryKind, File, Folder, listingKeyOf, toEntry } from './storage.types';
 
@@ -118,15 +119,21 @@ export class StorageResolver {
       // Throws if the parser already gave up on this file (e.g. the client went away).
       source = upload.createReadStream();
     } catch (error) {
-      throw new AppError(ErrorCode.BAD_USER_INPUT, `The upload could not be read: ${(error as Error).message}`, { argument: 'file' });
+      throw multipartInputError(error, 'variables.file');
     }
-    const row = await ctx.services.storage.uploads.uploadFile(organizationId, {
-      folder,
-      name: name ?? upload.filename ?? '',
-      source,
-      contentType: upload.mimetype,
-    });
-    return toEntry(row, joinPath([...parsePath(folder), row.name])) as File;
+    try {
+      const row = await ctx.services.storage.uploads.uploadFile(organizationId, {
+        folder,
+        name: name ?? upload.filename ?? '',
+        source,
+        contentType: upload.mimetype,
+      });
+      return toEntry(row, joinPath([...parsePath(folder), row.name])) as File;
+    } catch (error) {
+      // The request body broke while the file streamed in (cut off, malformed): the client's error.
+      if (error !== null && error !== undefined && source.errored === error) throw multipartInputError(error, 'variables.file');
+      throw error;
+    }
   }
 
   @Mutation(() => Folder, { description: 'Creates the folder and any missing parents; an existing folder is returned as is.' })

@@ -46,6 +46,16 @@ export class UploadMeter extends Transform {
 
   constructor(private readonly limit: UploadSizeLimit, private readonly source: Readable) {
     super();
+    // Whoever reads this stream learns of its failure from its state (pipeline() rejects with the
+    // error of a stream destroyed before it was called); until then a failure must not be an
+    // unhandled 'error' event, which would crash the process (a driver may await a mkdir first).
+    this.on('error', () => undefined);
+    // A source that failed before we got here (a multipart body cut off while the upload waited
+    // for the database) emits no more events: without this, the upload would wait forever.
+    if (source.destroyed) {
+      process.nextTick(() => this.destroy(source.errored ?? new Error('Unexpected end of file')));
+      return;
+    }
     source.once('error', (error) => this.destroy(error));
     source.pipe(this);
   }

@@ -1,3 +1,4 @@
+import { describeJsonTextProblem, findJsonTextProblem } from '../validation/json-text';
 import { templatePlaceholders } from './template';
 
 /**
@@ -60,6 +61,11 @@ export function validateDefinition(input: unknown): ValidatedDefinition {
   const problems: string[] = [];
   if (!isObject(input)) throw new DefinitionError(['the definition must be a JSON object']);
 
+  const text = findJsonTextProblem(input, '$');
+  if (text) {
+    const at = text.at.replace(/^\$\.?/, '') || 'the definition';
+    problems.push(describeJsonTextProblem(at, at, text));
+  }
   for (const key of Object.keys(input)) {
     if (!TOP_KEYS.includes(key)) problems.push(`${key}: unknown field (expected ${TOP_KEYS.join(', ')})`);
   }
@@ -80,10 +86,9 @@ export function validateDefinition(input: unknown): ValidatedDefinition {
     for (const id of stepIds) checkStep(id, steps[id], stepIds, problems);
   }
 
-  if (problems.length === 0 && isObject(steps)) {
-    const cycle = findCycle(steps as Record<string, WorkflowStep>);
-    if (cycle) problems.push(`steps: the steps ${cycle.join(' → ')} form a loop through "next"; a run would never end`);
-  }
+  // Looked for whatever else is wrong, so that one run of `alloy workflow create` lists every problem.
+  const cycle = isObject(steps) ? findCycle(steps) : null;
+  if (cycle) problems.push(`steps: the steps ${cycle.join(' → ')} form a loop through "next"; a run would never end`);
   if (problems.length) throw new DefinitionError(problems);
 
   const definition = input as unknown as WorkflowDefinition;
@@ -102,6 +107,8 @@ export function validateDefinition(input: unknown): ValidatedDefinition {
 function checkStep(id: string, step: unknown, stepIds: string[], problems: string[]): void {
   const at = `steps.${id}`;
   if (!STEP_ID.test(id)) problems.push(`${at}: a step id is 1 to 64 letters, digits, "_" or "-"`);
+  // Step results are kept in an object keyed by step id, where this name would set its prototype.
+  else if (id === '__proto__') problems.push(`${at}: "__proto__" cannot be a step id`);
   if (!isObject(step)) {
     problems.push(`${at}: must be an object with a "type"`);
     return;
@@ -155,8 +162,16 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-/** A loop through `next` anywhere in the steps, as the list of step ids in it. */
-function findCycle(steps: Record<string, WorkflowStep>): string[] | null {
+/**
+ * A loop through `next` anywhere in the steps, as the list of step ids in it. Only `next` values
+ * that name a step are followed, so a definition with other problems is searched too.
+ */
+function findCycle(steps: Record<string, unknown>): string[] | null {
+  const nextOf = (id: string): string | undefined => {
+    const step = steps[id];
+    const next = isObject(step) ? step.next : undefined;
+    return typeof next === 'string' && Object.prototype.hasOwnProperty.call(steps, next) ? next : undefined;
+  };
   const done = new Set<string>();
   for (const start of Object.keys(steps)) {
     const path: string[] = [];
@@ -165,7 +180,7 @@ function findCycle(steps: Record<string, WorkflowStep>): string[] | null {
       const at = path.indexOf(current);
       if (at >= 0) return [...path.slice(at), current];
       path.push(current);
-      current = steps[current]?.next;
+      current = nextOf(current);
     }
     for (const id of path) done.add(id);
   }

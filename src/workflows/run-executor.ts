@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger';
 import type { Queue } from '../queue/queue';
 import type { WorkflowDefinition } from './definition';
 import { enqueueRun, ensureRunQueue, RUN_QUEUE, RunJob } from './run-queue';
+import { SIGNING_SECRETS_SQL } from './signing';
 import { RunContext, runStep, StepFailed } from './step-runners';
 import type { StepResult } from './workflow-run.entity';
 
@@ -34,6 +35,8 @@ interface ClaimedRun {
   step_results: Record<string, StepResult>;
   next_step: string | null;
   definition: WorkflowDefinition;
+  /** The workflow's signing secrets for http steps, current first (see signing.ts). */
+  signing_secrets: string[];
 }
 
 /** `UPDATE … RETURNING` through TypeORM's query() answers [rows, count] on postgres. */
@@ -188,7 +191,7 @@ export class RunExecutor {
                 lease_until = now() + make_interval(secs => $3)
            FROM workflows w
           WHERE r.id = $1 AND r.status = 'QUEUED' AND w.id = r.workflow_id
-        RETURNING r.id, r.workflow_id, r.payload, r.step_results, r.next_step, w.definition`,
+        RETURNING r.id, r.workflow_id, r.payload, r.step_results, r.next_step, w.definition, ${SIGNING_SECRETS_SQL}`,
         [runId, token, this.leaseSeconds],
       ),
     )[0];
@@ -228,7 +231,7 @@ export class RunExecutor {
       }
       let result: StepResult;
       try {
-        result = await runStep(stepId, step, context());
+        result = await runStep(stepId, step, context(), run.signing_secrets);
       } catch (error) {
         if (!(error instanceof StepFailed)) throw error;
         steps[stepId] = error.result;
@@ -238,7 +241,7 @@ export class RunExecutor {
       const next = step.next ?? null;
       if (next === null) return this.finish(run.id, token, steps, { status: 'SUCCEEDED', output: result.output });
       const saved = await this.db.query(
-        `UPDATE workflow_runs SET step_results = $3::jsonb, next_step = $4 WHERE id = $1 AND lease_token = $2`,
+        `UPDATE workflow_runs SET step_results = $3::json, next_step = $4 WHERE id = $1 AND lease_token = $2`,
         [run.id, token, JSON.stringify(steps), next],
       );
       if (returnedCount(saved) === 0) return; // the lease was taken over: another worker owns the run now
@@ -254,7 +257,7 @@ export class RunExecutor {
   ): Promise<void> {
     await this.db.query(
       `UPDATE workflow_runs
-          SET status = $3, output = $4::jsonb, error = $5, step_results = $6::jsonb, next_step = NULL,
+          SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
               finished_at = now(), lease_token = NULL, lease_until = NULL
         WHERE id = $1 AND lease_token = $2`,
       [
@@ -279,7 +282,7 @@ export class RunExecutor {
   private async release(runId: string, token: string, steps: Record<string, StepResult>, nextStep: string): Promise<void> {
     await this.db.transaction(async (tx) => {
       const result = await tx.query(
-        `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::jsonb, next_step = $4, lease_token = NULL, lease_until = NULL
+        `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::json, next_step = $4, lease_token = NULL, lease_until = NULL
           WHERE id = $1 AND lease_token = $2`,
         [runId, token, JSON.stringify(steps), nextStep],
       );

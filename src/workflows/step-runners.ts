@@ -1,5 +1,6 @@
 import { DEFAULT_HTTP_TIMEOUT_MS, HttpStep, TransformStep, WorkflowStep } from './definition';
 import type { StepResult } from './workflow-run.entity';
+import { signatureHeader, SIGNATURE_HEADER } from './signing';
 import { renderTemplate } from './template';
 
 /** What steps see: the run, its payload and the results of the steps run so far. */
@@ -17,42 +18,66 @@ export class StepFailed extends Error {
 }
 
 /** Answers larger than this are cut (the run keeps a record, not an archive). */
-const MAX_RESPONSE_BYTES = 1024 * 1024;
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const ERROR_BODY_EXCERPT = 500;
 
-async function readBody(response: Response): Promise<unknown> {
-  const bytes = Buffer.from(await response.arrayBuffer());
-  const text = bytes.subarray(0, MAX_RESPONSE_BYTES).toString('utf8');
-  if (text === '') return null;
+/**
+ * The answer's first MAX_RESPONSE_BYTES, read as they stream in; the rest is never read (the
+ * connection is cancelled), so a huge or endless answer costs 1 MB of memory and no more time.
+ */
+async function readBody(response: Response): Promise<{ body: unknown; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  let truncated = false;
+  const reader = response.body?.getReader();
+  while (reader && !truncated) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const room = MAX_RESPONSE_BYTES - received;
+    truncated = value.length > room;
+    chunks.push(truncated ? value.subarray(0, room) : value);
+    received += truncated ? room : value.length;
+  }
+  if (truncated) await reader?.cancel().catch(() => undefined);
+  // A character cut at the limit decodes as U+FFFD; the text stays valid Unicode.
+  const text = Buffer.concat(chunks, received).toString('utf8');
+  if (text === '') return { body: null, truncated };
   const type = response.headers.get('content-type') ?? '';
-  if (type.includes('json') || /^\s*[[{"]/.test(text)) {
+  if (!truncated && (type.includes('json') || /^\s*[[{"]/.test(text))) {
     try {
-      return JSON.parse(text);
+      return { body: JSON.parse(text), truncated };
     } catch {
       // not JSON after all: keep the text
     }
   }
-  return text;
+  return { body: text, truncated };
 }
+
+/** Step errors end up in a text column, which cannot hold NUL, and in JSON answers. */
+const storable = (message: string): string => message.replaceAll('\u0000', '\\u0000').toWellFormed();
 
 /**
  * POSTs the run's context as JSON and records the answer's status and body. Any status other than
  * 2xx fails the step; so do a timeout and a network error. Redirects are not followed (a 3xx fails).
  * The `idempotency-key` header (run id and step id) lets the target recognise a retried step.
  */
-async function runHttp(id: string, step: HttpStep, context: RunContext): Promise<StepResult> {
+async function runHttp(id: string, step: HttpStep, context: RunContext, signingSecrets: readonly string[]): Promise<StepResult> {
   const startedAt = new Date().toISOString();
   const timeoutMs = step.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  let truncated = false;
   const done = (status: number | undefined, output: unknown, error?: string): StepResult => ({
     type: 'http',
     ...(status === undefined ? {} : { status }),
     output,
+    ...(truncated ? { truncated } : {}),
     ...(error ? { error } : {}),
     startedAt,
     finishedAt: new Date().toISOString(),
   });
   let response: Response;
   let body: unknown;
+  // Signed exactly as sent: the signature covers these bytes.
+  const requestBody = JSON.stringify(context);
   try {
     response = await fetch(step.url, {
       method: 'POST',
@@ -61,12 +86,13 @@ async function runHttp(id: string, step: HttpStep, context: RunContext): Promise
         accept: 'application/json, */*',
         'user-agent': 'alloy-workflows',
         'idempotency-key': `${context.run.id}:${id}`,
+        ...(signingSecrets.length ? { [SIGNATURE_HEADER]: signatureHeader(signingSecrets, requestBody) } : {}),
       },
-      body: JSON.stringify(context),
+      body: requestBody,
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
     });
-    body = await readBody(response);
+    ({ body, truncated } = await readBody(response));
   } catch (error) {
     // By name: the abort error is a DOMException, which is not an Error of every realm.
     const name = (error as { name?: unknown } | null)?.name;
@@ -74,14 +100,14 @@ async function runHttp(id: string, step: HttpStep, context: RunContext): Promise
       name === 'TimeoutError' || name === 'AbortError'
         ? `timed out after ${timeoutMs} ms`
         : `failed: ${describeFetchError(error)}`;
-    const message = `Step "${id}": POST ${step.url} ${reason}`;
+    const message = storable(`Step "${id}": POST ${step.url} ${reason}`);
     throw new StepFailed(message, done(undefined, null, message));
   }
   if (response.status < 200 || response.status > 299) {
     const excerpt = typeof body === 'string' ? body : JSON.stringify(body);
-    const message = `Step "${id}": POST ${step.url} answered HTTP ${response.status}${
-      excerpt && excerpt !== 'null' ? `: ${excerpt.slice(0, ERROR_BODY_EXCERPT)}` : ''
-    }`;
+    const message = storable(
+      `Step "${id}": POST ${step.url} answered HTTP ${response.status}${excerpt && excerpt !== 'null' ? `: ${excerpt.slice(0, ERROR_BODY_EXCERPT)}` : ''}`,
+    );
     throw new StepFailed(message, done(response.status, body, message));
   }
   return done(response.status, body);
@@ -100,7 +126,10 @@ function runTransform(_id: string, step: TransformStep, context: RunContext): St
   return { type: 'transform', output, startedAt, finishedAt: new Date().toISOString() };
 }
 
-/** Runs one step; throws StepFailed (with the step's record) when the step fails. */
-export async function runStep(id: string, step: WorkflowStep, context: RunContext): Promise<StepResult> {
-  return step.type === 'http' ? runHttp(id, step, context) : runTransform(id, step, context);
+/**
+ * Runs one step; throws StepFailed (with the step's record) when the step fails. An http step's
+ * request is signed with each of `signingSecrets` (the workflow's current one first).
+ */
+export async function runStep(id: string, step: WorkflowStep, context: RunContext, signingSecrets: readonly string[] = []): Promise<StepResult> {
+  return step.type === 'http' ? runHttp(id, step, context, signingSecrets) : runTransform(id, step, context);
 }

@@ -53,7 +53,13 @@ export function renderTemplate(template: unknown, context: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(template)) {
       const renderedKey = renderString(key, context);
-      out[typeof renderedKey === 'string' ? renderedKey : JSON.stringify(renderedKey)] = renderTemplate(item, context);
+      // Defined, not assigned: a key "__proto__" (from JSON, or rendered from a payload) stays a key.
+      Object.defineProperty(out, typeof renderedKey === 'string' ? renderedKey : JSON.stringify(renderedKey), {
+        value: renderTemplate(item, context),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }

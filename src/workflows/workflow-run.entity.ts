@@ -19,6 +19,8 @@ export interface StepResult {
   /** HTTP status of an `http` step's answer. */
   status?: number;
   output: unknown;
+  /** An `http` step's answer was longer than 1 MB: `output` is its first 1 MB, as text. */
+  truncated?: boolean;
   error?: string;
   startedAt: string;
   finishedAt: string;
@@ -56,20 +58,20 @@ export class WorkflowRun {
   @Column('text')
   status: WorkflowRunStatus;
 
-  @Field(() => JSONScalar, { nullable: true })
-  @Column('jsonb', { nullable: true })
+  @Field(() => JSONScalar, { nullable: true, description: 'The payload as it was sent (key order and \\u0000 included).' })
+  @Column('json', { nullable: true })
   payload: unknown;
 
   @Field(() => JSONScalar, { nullable: true, description: "The last step's output once the run SUCCEEDED." })
-  @Column('jsonb', { nullable: true })
+  @Column('json', { nullable: true })
   output: unknown;
 
   @Field(() => String, { nullable: true, description: 'Why the run FAILED.' })
   @Column('text', { nullable: true })
   error: string | null;
 
-  @Field(() => JSONScalar, { description: 'Each executed step by id: `{ type, status?, output, error?, startedAt, finishedAt }`.' })
-  @Column('jsonb', { name: 'step_results', default: {} })
+  @Field(() => JSONScalar, { description: 'Each executed step by id: `{ type, status?, output, truncated?, error?, startedAt, finishedAt }` (`truncated`: an http answer over 1 MB, of which `output` keeps the first 1 MB as text).' })
+  @Column('json', { name: 'step_results', default: {} })
   steps: Record<string, StepResult>;
 
   /** The step to run next; progress survives a worker that stops or dies between steps. */

@@ -27,8 +27,19 @@ export class Workflow {
   startable: boolean;
 
   @Field(() => JSONScalar, { description: 'The definition as it was created.' })
-  @Column('jsonb')
+  @Column('json')
   definition: WorkflowDefinition;
+
+  /** Signs the requests of the workflow's http steps (src/workflows/signing.ts); never in the API. */
+  @Column('text', { name: 'signing_secret', select: false })
+  signingSecret: string;
+
+  /** Kept signing too after a rotation, until `previousSigningSecretUntil`. */
+  @Column('text', { name: 'previous_signing_secret', nullable: true, select: false })
+  previousSigningSecret: string | null;
+
+  @Column('timestamptz', { name: 'previous_signing_secret_until', nullable: true, select: false })
+  previousSigningSecretUntil: Date | null;
 
   @Field()
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })

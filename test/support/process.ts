@@ -3,28 +3,36 @@ import { CLI, ROOT, childEnv } from './cli';
 
 export { freePort } from '../../src/net/free-port';
 
-/** True while a process with this pid exists. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export { isAlive, waitUntilGone } from '../../src/net/process-alive';
+
+export interface WatchedProcessOptions {
+  cwd: string;
+  /** The whole environment of the child. */
+  env: NodeJS.ProcessEnv;
+  /** A process group (and session) of its own, as a terminal gives each job it starts. */
+  detached?: boolean;
 }
 
-/** A long-running `node bin/alloy.js <args>` whose output can be awaited line by line. */
-export class CliProcess {
+/** A long-running child process whose output can be awaited. */
+export class WatchedProcess {
   readonly child: ChildProcessWithoutNullStreams;
   stdout = '';
   stderr = '';
+  /** stdout and stderr together, in the order they arrived. */
+  output = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
+  /** Its output streams are closed: by the process and by any it started that shared them (npm's child). */
+  private closed = false;
 
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: childEnv(env) });
+  constructor(command: string, args: string[], options: WatchedProcessOptions) {
+    this.child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: options.detached ?? false });
     this.child.stdout.setEncoding('utf8').on('data', (d: string) => this.append('stdout', d));
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => this.append('stderr', d));
+    this.child.once('close', () => {
+      this.closed = true;
+      this.notify();
+    });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
       resolve({ code, signal });
       this.notify();
@@ -52,7 +60,7 @@ export class CliProcess {
           clearTimeout(timer);
           remove();
           resolve(match);
-        } else if (!this.running) {
+        } else if (this.closed) {
           clearTimeout(timer);
           remove();
           reject(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}.\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
@@ -82,12 +90,25 @@ export class CliProcess {
     }
   }
 
+  /** Sends `signal` to the child's whole process group (it must be `detached`), as Ctrl-C in a terminal does. */
+  signalGroup(signal: NodeJS.Signals): void {
+    process.kill(-this.pid, signal);
+  }
+
   private append(stream: 'stdout' | 'stderr', data: string) {
     this[stream] += data;
+    this.output += data;
     this.notify();
   }
 
   private notify() {
     for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+/** A long-running `node bin/alloy.js <args>` of this checkout. */
+export class CliProcess extends WatchedProcess {
+  constructor(args: string[], env: Record<string, string>) {
+    super(process.execPath, [CLI, ...args], { cwd: ROOT, env: childEnv(env) });
   }
 }

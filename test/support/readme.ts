@@ -5,16 +5,16 @@ import { execFile } from 'node:child_process';
 const README = path.resolve(__dirname, '..', '..', 'README.md');
 
 /**
- * The README's runnable examples: a fenced ```bash block right after `<!-- example: NAME -->`.
+ * The README's runnable examples: a fenced ```bash (or ```js) block right after `<!-- example: NAME -->`.
  * Tests run them as written, so the README cannot drift from what works.
  */
-export function readmeExample(name: string): string {
+export function readmeExample(name: string, language = 'bash'): string {
   const text = fs.readFileSync(README, 'utf8');
   const marker = `<!-- example: ${name} -->`;
   const at = text.indexOf(marker);
   if (at < 0) throw new Error(`README has no example named ${name}`);
-  const block = /```bash\n([\s\S]*?)```/.exec(text.slice(at + marker.length));
-  if (!block) throw new Error(`README example ${name} has no bash block`);
+  const block = new RegExp('^\\s*```' + language + '\\n([\\s\\S]*?)```').exec(text.slice(at + marker.length));
+  if (!block) throw new Error(`README example ${name} has no ${language} block right after its marker`);
   return block[1];
 }
 

@@ -5,5 +5,16 @@ import { Workflows1764370100000 } from './1764370100000-Workflows';
 import { KeyChangeNotify1764370200000 } from './1764370200000-KeyChangeNotify';
 import { Storage1764400000000 } from './1764400000000-Storage';
 import { StorageTreeNotify1765000000000 } from './1765000000000-StorageTreeNotify';
+import { JsonAsSent1765100000000 } from './1765100000000-JsonAsSent';
+import { WorkflowSigningSecrets1765100000001 } from './1765100000001-WorkflowSigningSecrets';
 
-export const migrations = [Foundation1764360000000, RateLimits1764370000000, Workflows1764370100000, KeyChangeNotify1764370200000, Storage1764400000000, StorageTreeNotify1765000000000];
+export const migrations = [
+  Foundation1764360000000,
+  RateLimits1764370000000,
+  Workflows1764370100000,
+  KeyChangeNotify1764370200000,
+  Storage1764400000000,
+  StorageTreeNotify1765000000000,
+  JsonAsSent1765100000000,
+  WorkflowSigningSecrets1765100000001,
+];
