@@ -114,7 +114,8 @@ async function errorAnswers(gw: TestGateway, apiKey: string): Promise<Record<str
   await record('conflict', post({ query: 'mutation { createFolder(path: "/clash-file") { id } }' }, apiKey));
   await gw.db.query('ALTER TABLE storage_entries RENAME TO storage_entries_away');
   try {
-    await record('internal', post({ query: '{ folder(path: "/") { id } }' }, apiKey));
+    // A path never looked up before, so the answer must come from SQL (not the folder cache).
+    await record('internal', post({ query: '{ folder(path: "/never-looked-up") { id } }' }, apiKey));
   } finally {
     await gw.db.query('ALTER TABLE storage_entries_away RENAME TO storage_entries');
   }
