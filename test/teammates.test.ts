@@ -44,9 +44,9 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
   /** Request-log rows written directly (fast): `count` API runs of the teammate, oldest at `from`, `stepMs` apart. */
   const seed = async (teammateId: string, count: number, from: Date, stepMs: number, status = 'SUCCEEDED') => {
     await gw.db.query(
-      `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, output,
+      `INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, api_key_id, status, payload, output,
                                   created_at, started_at, finished_at)
-       SELECT gen_random_uuid(), $1, $2, $3, 'API', $4, $5, jsonb_build_object('i', i), jsonb_build_object('o', i),
+       SELECT gen_random_uuid(), $1, $2, 1, $3, 'API', $4, $5, jsonb_build_object('i', i), jsonb_build_object('o', i),
               $6::timestamptz + (i * $7) * interval '1 millisecond', $6::timestamptz + (i * $7) * interval '1 millisecond',
               $6::timestamptz + (i * $7 + 25) * interval '1 millisecond'
          FROM generate_series(0, $8 - 1) AS i`,
@@ -145,8 +145,8 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     const teammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Busy', workflowId, channels: ['API'] })).id;
     // 1,000 rows, three per millisecond, so that many share a createdAt and the id breaks the tie.
     await gw.db.query(
-      `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, status, payload, created_at)
-       SELECT gen_random_uuid(), $1, $2, $3, 'API', 'SUCCEEDED', jsonb_build_object('i', i),
+      `INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, status, payload, created_at)
+       SELECT gen_random_uuid(), $1, $2, 1, $3, 'API', 'SUCCEEDED', jsonb_build_object('i', i),
               now() - interval '1 hour' + (i / 3) * interval '1 millisecond'
          FROM generate_series(0, 999) AS i`,
       [org.orgId, workflowId, teammate],
@@ -165,8 +165,8 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
       if (pages <= 10) {
         await Promise.all(Array.from({ length: 5 }, (_, i) => call(teammate, { message: `new ${pages}.${i}` })));
         await gw.db.query(
-          `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, status, payload)
-           SELECT gen_random_uuid(), $1, $2, $3, 'API', 'QUEUED', '{}' FROM generate_series(1, 5)`,
+          `INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, status, payload)
+           SELECT gen_random_uuid(), $1, $2, 1, $3, 'API', 'QUEUED', '{}' FROM generate_series(1, 5)`,
           [org.orgId, workflowId, teammate],
         );
       }

@@ -203,8 +203,8 @@ describe('workflows: triggerWorkflow and the run executor', () => {
     const workflowId = await createWorkflow({ name: 'lost', startStep: 's', steps: { s: { type: 'transform', output: 'recovered' } } });
     const insertRunning = async (recoveries: number) => {
       const [{ id }] = await gw.db.query(
-        `INSERT INTO workflow_runs (id, organization_id, workflow_id, channel, status, next_step, lease_token, lease_until, recoveries, started_at)
-         VALUES (gen_random_uuid(), $1, $2, 'TRIGGER', 'RUNNING', 's', gen_random_uuid(), now() - interval '1 second', $3, now())
+        `INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, channel, status, next_step, lease_token, lease_until, recoveries, started_at)
+         VALUES (gen_random_uuid(), $1, $2, 1, 'TRIGGER', 'RUNNING', 's', gen_random_uuid(), now() - interval '1 second', $3, now())
          RETURNING id`,
         [org.orgId, workflowId, recoveries],
       );

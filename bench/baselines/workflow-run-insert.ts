@@ -18,12 +18,13 @@ async function main() {
   const { rows } = await db.query(WORKFLOW_START_STEP_SQL, [workflowId, orgId]);
   if (!rows[0]?.start_step) unavailable(`workflow ${workflowId} not found or not startable`);
   const startStep: string = rows[0].start_step;
+  const version: number = rows[0].version;
   const server = http.createServer(async (req, res) => {
     try {
       const body = JSON.parse(await readBody(req)) as { variables?: { payload?: unknown } };
       const runId = randomUUID();
       const payload = body.variables?.payload ?? null;
-      await db.query(INSERT_WORKFLOW_RUN_SQL, [runId, orgId, workflowId, payload === null ? null : JSON.stringify(payload), startStep]);
+      await db.query(INSERT_WORKFLOW_RUN_SQL, [runId, orgId, workflowId, payload === null ? null : JSON.stringify(payload), startStep, version]);
       json(res, 200, { data: { triggerWorkflow: { runId } } });
     } catch (error) {
       json(res, 500, { errors: [{ message: String(error) }] });

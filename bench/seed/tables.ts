@@ -74,15 +74,16 @@ export const WORKFLOW_TABLES = ['workflows', 'workflow_runs'];
 
 /**
  * The row `triggerWorkflow` inserts (WorkflowService.startRun, same columns and values):
- * $1 run id, $2 organization id, $3 workflow id, $4 payload (JSON text), $5 the workflow's start step.
+ * $1 run id, $2 organization id, $3 workflow id, $4 payload (JSON text), $5 the workflow's start step,
+ * $6 the workflow's current version.
  * The gateway also checks the workflow (SELECT … FOR SHARE), sends the pg-boss job in the same
  * transaction and reads the row back; the baseline does only this insert.
  */
 export const INSERT_WORKFLOW_RUN_SQL = `
-  INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step)
-  VALUES ($1, $2, $3, NULL, 'TRIGGER', NULL, 'QUEUED', $4::jsonb, $5)`;
+  INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step, workflow_version)
+  VALUES ($1, $2, $3, NULL, 'TRIGGER', NULL, 'QUEUED', $4::jsonb, $5, $6)`;
 
-export const WORKFLOW_START_STEP_SQL = `SELECT start_step FROM workflows WHERE id = $1 AND organization_id = $2`;
+export const WORKFLOW_START_STEP_SQL = `SELECT start_step, version FROM workflows WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`;
 
 // ---------------------------------------------------------------------------------------------
 // Teammates: 1,000,000 runs behind one teammate's request logs.
@@ -106,8 +107,8 @@ export async function seedRequestLogs(
 ): Promise<{ deepCursor: string }> {
   await db.query(`SET session_replication_role = replica`);
   await db.query(
-    `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, status, payload, output, created_at, started_at, finished_at)
-     SELECT gen_random_uuid(), $1, $2, $3, 'API', 'SUCCEEDED', jsonb_build_object('text', 'call ' || g), jsonb_build_object('echo', 'call ' || g),
+    `INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, status, payload, output, created_at, started_at, finished_at)
+     SELECT gen_random_uuid(), $1, $2, 1, $3, 'API', 'SUCCEEDED', jsonb_build_object('text', 'call ' || g), jsonb_build_object('echo', 'call ' || g),
             t, t, t + interval '0.25 s'
        FROM generate_series(1, $4::int) AS g, LATERAL (SELECT date_trunc('milliseconds', now()) - make_interval(secs => g) AS t) AS at`,
     [orgId, workflowId, teammateId, count],

@@ -6,7 +6,7 @@ import { Setting } from './setting.entity';
 import { Teammate } from '../teammates/teammate.entity';
 import { WorkflowIdempotencyKey } from '../workflows/idempotency-key.entity';
 import { WorkflowRun } from '../workflows/workflow-run.entity';
-import { Workflow } from '../workflows/workflow.entity';
+import { Workflow, WorkflowVersion } from '../workflows/workflow.entity';
 import { PendingObject, StorageEntry } from '../storage/storage-entry.entity';
 
-export const entities = [Organization, ApiKey, Setting, Workflow, WorkflowRun, WorkflowIdempotencyKey, Teammate, StorageEntry, PendingObject];
+export const entities = [Organization, ApiKey, Setting, Workflow, WorkflowVersion, WorkflowRun, WorkflowIdempotencyKey, Teammate, StorageEntry, PendingObject];

@@ -1,4 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
+import { isUuid } from '../auth/organization.service';
 import { badInput } from './errors';
 
 /** Relay page info, shared by every connection of the schema. */
@@ -40,4 +41,16 @@ export function decodeCursor(tag: string, cursor: string | null | undefined, ari
     // fall through to the error below
   }
   throw badInput('after is not a cursor of this list', { argument: 'after' });
+}
+
+/** The (createdAt, id) position of an `after` cursor of a list ordered by creation, or null without one. */
+export function createdAtIdPosition(tag: string, after: string | null | undefined): { createdAt: Date; id: string } | null {
+  const key = decodeCursor(tag, after, 2);
+  if (!key) return null;
+  const [createdAt, id] = key;
+  const date = typeof createdAt === 'string' ? new Date(createdAt) : null;
+  if (!date || Number.isNaN(date.getTime()) || typeof id !== 'string' || !isUuid(id)) {
+    throw badInput('after is not a cursor of this list', { argument: 'after' });
+  }
+  return { createdAt: date, id };
 }

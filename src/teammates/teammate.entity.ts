@@ -34,4 +34,8 @@ export class Teammate {
   @Field()
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
+
+  /** Set by `alloy teammate delete`; the row stays so that its runs keep their teammate. */
+  @Column({ type: 'timestamptz', name: 'deleted_at', precision: 3, nullable: true })
+  deletedAt: Date | null;
 }

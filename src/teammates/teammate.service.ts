@@ -3,7 +3,7 @@ import type { Principal } from '../auth/auth.service';
 import { isUuid } from '../auth/organization.service';
 import { Organization } from '../auth/organization.entity';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
-import { decodeCursor, encodeCursor, pageSize } from '../graphql/relay';
+import { createdAtIdPosition, encodeCursor, pageSize } from '../graphql/relay';
 import type { WorkflowRun } from '../workflows/workflow-run.entity';
 import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
 import { Workflow } from '../workflows/workflow.entity';
@@ -36,17 +36,6 @@ export interface TeammatePage {
 const KNOWN_CHANNELS = Object.values(TeammateChannel) as string[];
 const REQUEST_LOG_CURSOR = 'RequestLog';
 const TEAMMATE_CURSOR = 'Teammate';
-
-function keysetPosition(tag: string, after: string | null | undefined): { createdAt: Date; id: string } | null {
-  const key = decodeCursor(tag, after, 2);
-  if (!key) return null;
-  const [createdAt, id] = key;
-  const date = typeof createdAt === 'string' ? new Date(createdAt) : null;
-  if (!date || Number.isNaN(date.getTime()) || typeof id !== 'string' || !isUuid(id)) {
-    throw badInput('after is not a cursor of this list', { argument: 'after' });
-  }
-  return { createdAt: date, id };
-}
 
 /** Teammates: a workflow reachable through channels; their API channel's calls are their request logs. */
 export class TeammateService {
@@ -81,7 +70,7 @@ export class TeammateService {
   /** Oldest first, keyset-paged on (createdAt, id). */
   async listTeammates(organizationId: string, first?: number | null, after?: string | null): Promise<TeammatePage> {
     const limit = pageSize(first);
-    const position = keysetPosition(TEAMMATE_CURSOR, after);
+    const position = createdAtIdPosition(TEAMMATE_CURSOR, after);
     const query = this.db
       .getRepository(Teammate)
       .createQueryBuilder('t')
@@ -124,7 +113,7 @@ export class TeammateService {
    */
   async requestLogs(organizationId: string, teammateId: string, filter: RequestLogFilter): Promise<RequestLogConnection> {
     const limit = pageSize(filter.first);
-    const position = keysetPosition(REQUEST_LOG_CURSOR, filter.after);
+    const position = createdAtIdPosition(REQUEST_LOG_CURSOR, filter.after);
     if (filter.since && filter.until && filter.since >= filter.until) {
       throw badInput('since must be before until', { argument: 'since' });
     }

@@ -189,9 +189,12 @@ export class RunExecutor {
         `UPDATE workflow_runs r
             SET status = 'RUNNING', started_at = COALESCE(r.started_at, now()), lease_token = $2,
                 lease_until = now() + make_interval(secs => $3)
-           FROM workflows w
+           FROM workflows w, workflow_versions v
           WHERE r.id = $1 AND r.status = 'QUEUED' AND w.id = r.workflow_id
-        RETURNING r.id, r.workflow_id, r.payload, r.step_results, r.next_step, w.definition, ${SIGNING_SECRETS_SQL}`,
+            -- The definition of the version the run started with, not the workflow's current one:
+            -- alloy workflow update never changes a run that already started.
+            AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
+        RETURNING r.id, r.workflow_id, r.payload, r.step_results, r.next_step, v.definition, ${SIGNING_SECRETS_SQL}`,
         [runId, token, this.leaseSeconds],
       ),
     )[0];

@@ -1,4 +1,4 @@
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { JSONScalar } from '../graphql/scalars';
 import { Workflow } from './workflow.entity';
@@ -41,8 +41,12 @@ export class WorkflowRun {
   @Column('uuid', { name: 'workflow_id' })
   workflowId: string;
 
-  @Field(() => Workflow, { description: 'The workflow this run belongs to.' })
+  @Field(() => Workflow, { description: 'The workflow this run belongs to (also after it was deleted).' })
   workflow?: Workflow;
+
+  @Field(() => Int, { description: "The workflow's version this run runs: the one that was current when it started." })
+  @Column('int', { name: 'workflow_version' })
+  workflowVersion: number;
 
   @Column('uuid', { name: 'teammate_id', nullable: true })
   teammateId: string | null;

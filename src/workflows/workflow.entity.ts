@@ -1,5 +1,5 @@
-import { Field, ID, ObjectType } from 'type-graphql';
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 import { JSONScalar } from '../graphql/scalars';
 import type { WorkflowDefinition } from './definition';
 
@@ -26,9 +26,13 @@ export class Workflow {
   @Column('boolean')
   startable: boolean;
 
-  @Field(() => JSONScalar, { description: 'The definition as it was created.' })
+  @Field(() => JSONScalar, { description: 'The current definition (as created, or as last updated).' })
   @Column('json')
   definition: WorkflowDefinition;
+
+  @Field(() => Int, { description: 'The current version: 1 when created, one more with each update. A run keeps the version it started with.' })
+  @Column('int', { default: 1 })
+  version: number;
 
   /** Signs the requests of the workflow's http steps (src/workflows/signing.ts); never in the API. */
   @Column('text', { name: 'signing_secret', select: false })
@@ -42,6 +46,39 @@ export class Workflow {
   previousSigningSecretUntil: Date | null;
 
   @Field()
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
+  createdAt: Date;
+
+  @Field({ description: 'When the definition last changed (the creation time until the first update).' })
+  @Column({ type: 'timestamptz', name: 'updated_at', precision: 3 })
+  updatedAt: Date;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the workflow was deleted; only a run (or request log) of it still leads here. Null while it exists.',
+  })
+  @Column({ type: 'timestamptz', name: 'deleted_at', precision: 3, nullable: true })
+  deletedAt: Date | null;
+}
+
+/** One definition a workflow had; runs read theirs from here, so an update never changes a run that started. */
+@Entity({ name: 'workflow_versions' })
+export class WorkflowVersion {
+  @PrimaryColumn('uuid', { name: 'workflow_id' })
+  workflowId: string;
+
+  @PrimaryColumn('int')
+  version: number;
+
+  @Column('json')
+  definition: WorkflowDefinition;
+
+  @Column('text', { name: 'start_step', nullable: true })
+  startStep: string | null;
+
+  @Column('boolean')
+  startable: boolean;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
 }

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { DataSource, In } from 'typeorm';
+import { DataSource, In, IsNull } from 'typeorm';
 import { isUuid } from '../auth/organization.service';
 import { Organization } from '../auth/organization.entity';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
+import { createdAtIdPosition, encodeCursor, pageSize } from '../graphql/relay';
 import type { Queue } from '../queue/queue';
-import { DefinitionError, validateDefinition } from './definition';
+import { DefinitionError, validateDefinition, ValidatedDefinition } from './definition';
 import { checkIdempotencyKey } from './idempotency-key';
 import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
 import { runQueuedLocally } from './run-executor';
@@ -33,6 +34,18 @@ export interface CreatedWorkflow {
   signingSecret: string;
 }
 
+export interface UpdatedWorkflow {
+  workflow: Workflow;
+  /** Why the new definition cannot be started, or null when it can. */
+  notStartableBecause: string | null;
+}
+
+export interface WorkflowPage {
+  edges: Array<{ cursor: string; node: Workflow }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
 export interface RotatedSigningSecret {
   workflowId: string;
   signingSecret: string;
@@ -54,35 +67,175 @@ function canonicalJson(value: unknown): string {
 }
 
 const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found');
+const WORKFLOW_CURSOR = 'Workflow';
+
+/** The columns a Workflow is read with (never the signing secrets). */
+const WORKFLOW_COLUMNS = 'id, organization_id, name, start_step, startable, definition, version, created_at, updated_at, deleted_at';
+
+interface WorkflowRow {
+  id: string;
+  organization_id: string;
+  name: string;
+  start_step: string | null;
+  startable: boolean;
+  definition: Workflow['definition'];
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+const toWorkflow = (row: WorkflowRow): Workflow =>
+  Object.assign(new Workflow(), {
+    id: row.id,
+    organizationId: row.organization_id,
+    name: row.name,
+    startStep: row.start_step,
+    startable: row.startable,
+    definition: row.definition,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deletedAt: row.deleted_at,
+  });
+
+/** A definition as the contract checks it, every problem listed at once (create and update alike). */
+function validated(input: unknown): ValidatedDefinition {
+  try {
+    return validateDefinition(input);
+  } catch (error) {
+    if (error instanceof DefinitionError) throw badInput(error.message, { problems: error.problems });
+    throw error;
+  }
+}
+
+/** `UPDATE … RETURNING` through TypeORM's query() answers [rows, count] on postgres. */
+const updatedRows = <T>(result: unknown): T[] => (Array.isArray(result) && Array.isArray(result[0]) ? (result[0] as T[]) : (result as T[]));
 
 /** Workflow definitions and starting runs. The executor (run-executor.ts) takes it from there. */
 export class WorkflowService {
   constructor(private readonly db: DataSource, private readonly queue: Queue) {}
 
   async createWorkflow(organizationId: string, input: unknown): Promise<CreatedWorkflow> {
-    let validated;
-    try {
-      validated = validateDefinition(input);
-    } catch (error) {
-      if (error instanceof DefinitionError) throw badInput(error.message, { problems: error.problems });
-      throw error;
-    }
+    const checked = validated(input);
     if (!isUuid(organizationId) || !(await this.db.getRepository(Organization).exists({ where: { id: organizationId } }))) {
       throw notFound('organization');
     }
-    const repo = this.db.getRepository(Workflow);
     const signingSecret = newSigningSecret();
-    const workflow = await repo.save(
-      repo.create({
-        organizationId,
-        name: validated.definition.name,
-        startStep: validated.startStep,
-        startable: validated.startable,
-        definition: validated.definition,
-        signingSecret,
-      }),
+    // The workflow and its version 1 in one statement: a workflow never exists without the
+    // version its runs read their definition from.
+    const [row]: WorkflowRow[] = await this.db.query(
+      `WITH created AS (
+         INSERT INTO workflows (organization_id, name, start_step, startable, definition, signing_secret)
+         VALUES ($1, $2, $3, $4, $5::json, $6)
+         RETURNING ${WORKFLOW_COLUMNS}
+       ), first_version AS (
+         INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
+         SELECT id, version, definition, start_step, startable, created_at FROM created
+       )
+       SELECT * FROM created`,
+      [organizationId, checked.definition.name, checked.startStep, checked.startable, JSON.stringify(checked.definition), signingSecret],
     );
-    return { workflow, notStartableBecause: validated.notStartableBecause, signingSecret };
+    return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause, signingSecret };
+  }
+
+  /**
+   * Replaces the definition (an admin operation: any organization's workflow), checked exactly as
+   * `createWorkflow` checks it, as a new version. Runs already started keep the version they
+   * started with (the executor reads it from workflow_versions); runs started after the commit
+   * get this one. Concurrent updates queue on the row lock and get consecutive versions.
+   */
+  async updateWorkflow(workflowId: string, input: unknown): Promise<UpdatedWorkflow> {
+    const checked = validated(input);
+    if (!isUuid(workflowId)) throw workflowNotFound();
+    const [row]: WorkflowRow[] = await this.db.query(
+      `WITH updated AS (
+         UPDATE workflows
+            SET name = $2, start_step = $3, startable = $4, definition = $5::json, version = version + 1, updated_at = now()
+          WHERE id = $1 AND deleted_at IS NULL
+         RETURNING ${WORKFLOW_COLUMNS}
+       ), new_version AS (
+         INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
+         SELECT id, version, definition, start_step, startable, updated_at FROM updated
+       )
+       SELECT * FROM updated`,
+      [workflowId, checked.definition.name, checked.startStep, checked.startable, JSON.stringify(checked.definition)],
+    );
+    if (!row) throw workflowNotFound();
+    return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause };
+  }
+
+  /**
+   * Deletes the workflow (an admin operation): `triggerWorkflow` and its teammates' calls then
+   * answer WORKFLOW_NOT_FOUND, while its runs and request logs stay readable (the row stays, with
+   * `deleted_at`). Runs already started finish. Refused, changing nothing, while a teammate that
+   * is not deleted runs it. The row lock keeps a teammate from being pointed at the workflow
+   * between the check and the delete (teammate changes take a share lock on it).
+   */
+  async deleteWorkflow(workflowId: string): Promise<{ workflowId: string; deletedAt: Date }> {
+    if (!isUuid(workflowId)) throw workflowNotFound();
+    return this.db.transaction(async (tx) => {
+      const [workflow] = await tx.query(`SELECT id FROM workflows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, [workflowId]);
+      if (!workflow) throw workflowNotFound();
+      const users: Array<{ id: string; name: string }> = await tx.query(
+        `SELECT id, name FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
+        [workflowId],
+      );
+      if (users.length) {
+        const named = users.map((t) => `${JSON.stringify(t.name)} (${t.id})`).join(', ');
+        throw new AppError(
+          ErrorCode.WORKFLOW_IN_USE,
+          `The workflow is used by ${users.length === 1 ? 'teammate' : 'teammates'} ${named}; ` +
+            'delete them or move them to another workflow (alloy teammate update --workflow) first',
+          { teammates: users.map((t) => ({ teammateId: t.id, name: t.name })) },
+        );
+      }
+      const [rows] = await tx.query(`UPDATE workflows SET deleted_at = now() WHERE id = $1 RETURNING deleted_at`, [workflowId]);
+      return { workflowId: workflow.id, deletedAt: rows[0].deleted_at };
+    });
+  }
+
+  /** Any organization's workflow that is not deleted (admin commands), or WORKFLOW_NOT_FOUND. */
+  async requireWorkflow(workflowId: string): Promise<Workflow> {
+    if (!isUuid(workflowId)) throw workflowNotFound();
+    const [row]: WorkflowRow[] = await this.db.query(`SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND deleted_at IS NULL`, [workflowId]);
+    if (!row) throw workflowNotFound();
+    return toWorkflow(row);
+  }
+
+  /** Every workflow of the organization that is not deleted, oldest first (admin commands). */
+  async workflowsOfOrganization(organizationId: string): Promise<Workflow[]> {
+    if (!isUuid(organizationId) || !(await this.db.getRepository(Organization).exists({ where: { id: organizationId } }))) {
+      throw notFound('organization');
+    }
+    const rows: WorkflowRow[] = await this.db.query(
+      `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
+      [organizationId],
+    );
+    return rows.map(toWorkflow);
+  }
+
+  /** The organization's workflows that are not deleted, oldest first, keyset-paged on (createdAt, id). */
+  async listWorkflows(organizationId: string, first?: number | null, after?: string | null): Promise<WorkflowPage> {
+    const limit = pageSize(first);
+    const position = createdAtIdPosition(WORKFLOW_CURSOR, after);
+    const params: unknown[] = [organizationId, limit + 1];
+    if (position) params.push(position.createdAt, position.id);
+    const [rows, [{ count }]]: [WorkflowRow[], Array<{ count: number }>] = await Promise.all([
+      this.db.query(
+        `SELECT ${WORKFLOW_COLUMNS} FROM workflows
+          WHERE organization_id = $1 AND deleted_at IS NULL ${position ? 'AND (created_at, id) > ($3, $4)' : ''}
+          ORDER BY created_at, id
+          LIMIT $2`,
+        params,
+      ),
+      this.db.query(`SELECT count(*)::int AS count FROM workflows WHERE organization_id = $1 AND deleted_at IS NULL`, [organizationId]),
+    ]);
+    const edges = rows
+      .slice(0, limit)
+      .map(toWorkflow)
+      .map((node) => ({ cursor: encodeCursor(WORKFLOW_CURSOR, [node.createdAt.toISOString(), node.id]), node }));
+    return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: count };
   }
 
   /**
@@ -101,7 +254,7 @@ export class WorkflowService {
           SET previous_signing_secret = CASE WHEN $3::int > 0 THEN signing_secret END,
               previous_signing_secret_until = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END,
               signing_secret = $2
-        WHERE id = $1
+        WHERE id = $1 AND deleted_at IS NULL
       RETURNING previous_signing_secret_until`,
       [workflowId, signingSecret, keepPreviousSeconds],
     );
@@ -109,13 +262,16 @@ export class WorkflowService {
     return { workflowId, signingSecret, previousValidUntil: rows[0].previous_signing_secret_until };
   }
 
-  /** The organization's workflow, or null (another organization's reads as missing). */
+  /** The organization's workflow, or null (another organization's, or a deleted one, reads as missing). */
   async findWorkflow(organizationId: string, id: string): Promise<Workflow | null> {
     if (!isUuid(id)) return null;
-    return this.db.getRepository(Workflow).findOne({ where: { id, organizationId } });
+    return this.db.getRepository(Workflow).findOne({ where: { id, organizationId, deletedAt: IsNull() } });
   }
 
-  /** For DataLoader: the workflows of these ids, in the same order (null where missing). */
+  /**
+   * For DataLoader: the workflows of these ids, in the same order (null where missing). Deleted
+   * ones too: they are loaded for the runs and teammates that point at them, which stay readable.
+   */
   async workflowsByIds(organizationId: string, ids: readonly string[]): Promise<Array<Workflow | null>> {
     const valid = ids.filter(isUuid);
     const found = valid.length
@@ -149,9 +305,12 @@ export class WorkflowService {
       .digest('hex');
 
     const run = await this.db.transaction(async (tx) => {
-      // FOR SHARE: the workflow cannot be deleted between this check and the run's insert.
-      const [workflow]: Array<{ start_step: string | null; startable: boolean }> = await tx.query(
-        `SELECT start_step, startable FROM workflows WHERE id = $1 AND organization_id = $2 FOR SHARE`,
+      // FOR SHARE: the workflow cannot be deleted or updated between this check and the run's
+      // insert, so the run records the version that is current (workflow_version) and starts at
+      // that version's start step; the executor reads that version's definition.
+      const [workflow]: Array<{ start_step: string | null; startable: boolean; version: number }> = await tx.query(
+        `SELECT start_step, startable, version FROM workflows
+          WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL FOR SHARE`,
         [request.workflowId, request.organizationId],
       );
       if (!workflow) throw workflowNotFound();
@@ -191,8 +350,8 @@ export class WorkflowService {
       // payload as the json column gives it back) instead of reading the row again: one round trip less
       // while the transaction holds a pooled connection.
       const [stored]: Array<{ payload: unknown; step_results: Record<string, StepResult>; recoveries: number; created_at: Date }> = await tx.query(
-        `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9)
+        `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step, workflow_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9, $10)
          RETURNING payload, step_results, recoveries, created_at`,
         [
           runId,
@@ -204,6 +363,7 @@ export class WorkflowService {
           WorkflowRunStatus.QUEUED,
           payload === null ? null : JSON.stringify(payload),
           workflow.start_step,
+          workflow.version,
         ],
       );
       await enqueueRun(this.queue, tx, runId);
@@ -211,6 +371,7 @@ export class WorkflowService {
         id: runId,
         organizationId: request.organizationId,
         workflowId: request.workflowId,
+        workflowVersion: workflow.version,
         teammateId: request.teammateId ?? null,
         channel: request.channel,
         apiKeyId: request.apiKeyId ?? null,

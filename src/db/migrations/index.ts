@@ -7,6 +7,7 @@ import { Storage1764400000000 } from './1764400000000-Storage';
 import { StorageTreeNotify1765000000000 } from './1765000000000-StorageTreeNotify';
 import { JsonAsSent1765100000000 } from './1765100000000-JsonAsSent';
 import { WorkflowSigningSecrets1765100000001 } from './1765100000001-WorkflowSigningSecrets';
+import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-ManageWorkflowsAndTeammates';
 
 export const migrations = [
   Foundation1764360000000,
@@ -17,4 +18,5 @@ export const migrations = [
   StorageTreeNotify1765000000000,
   JsonAsSent1765100000000,
   WorkflowSigningSecrets1765100000001,
+  ManageWorkflowsAndTeammates1765200000000,
 ];
