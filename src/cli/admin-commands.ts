@@ -1,11 +1,25 @@
 import type { Command } from 'commander';
-import { OrganizationService } from '../auth/organization.service';
-import { fail, print, OutputOptions } from './output';
+import { OrganizationContents, OrganizationService } from '../auth/organization.service';
+import { startQueue } from '../queue/queue';
+import { ObjectDeletions } from '../storage/object-deletions';
+import { CliRefusal, fail, print, OutputOptions } from './output';
 import { withDatabase } from './with-database';
 
 type Json = OutputOptions;
 
-/** `alloy migrate`, `alloy org create`, `alloy key create|list|revoke`. */
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function describeContents(c: OrganizationContents): string {
+  return [
+    plural(c.keys, 'API key'),
+    plural(c.files, 'file'),
+    plural(c.workflows, 'workflow'),
+    plural(c.runs, 'run'),
+    plural(c.teammates, 'teammate'),
+  ].join(', ');
+}
+
+/** `alloy migrate`, `alloy org create|list|rename|delete`, `alloy key create|list|revoke`. */
 export function registerAdminCommands(program: Command): void {
   program
     .command('migrate')
@@ -29,6 +43,65 @@ export function registerAdminCommands(program: Command): void {
       try {
         const created = await withDatabase(({ db }) => new OrganizationService(db).createOrganization(name));
         print(opts, created, () => `Organization ${created.orgId}\nKey ${created.keyId}\nAPI key: ${created.apiKey}`);
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  org
+    .command('list')
+    .description('list every organization, oldest first')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: Json) => {
+      try {
+        const organizations = await withDatabase(({ db }) => new OrganizationService(db).listOrganizations());
+        print(opts, { organizations }, () => organizations.map((o) => `${o.orgId}  ${o.name}  created ${o.createdAt}`).join('\n') || 'No organizations');
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  org
+    .command('rename <orgId> <name>')
+    .description('rename an organization')
+    .option('--json', 'print one JSON object')
+    .action(async (orgId: string, name: string, opts: Json) => {
+      try {
+        const renamed = await withDatabase(({ db }) => new OrganizationService(db).renameOrganization(orgId, name));
+        print(opts, renamed, () => `Organization ${renamed.orgId} is now ${JSON.stringify(renamed.name)}`);
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  org
+    .command('delete <orgId>')
+    .description('delete an organization with its keys, folders and files, workflows, runs and teammates, for good (needs --yes)')
+    .option('--yes', 'confirm: this cannot be undone')
+    .option('--json', 'print one JSON object')
+    .action(async (orgId: string, opts: Json & { yes?: boolean }) => {
+      try {
+        const removed = await withDatabase(async ({ db, config, url, logger }) => {
+          const organizations = new OrganizationService(db);
+          if (!opts.yes) {
+            const contents = await organizations.organizationContents(orgId);
+            throw new CliRefusal(
+              'USAGE_ERROR',
+              `Deleting organization ${contents.orgId} (${JSON.stringify(contents.name)}) cannot be undone: it removes ${describeContents(contents)}. ` +
+                'Nothing was changed; run the command again with --yes to delete it',
+            );
+          }
+          // The stored objects go through the deletion jobs, which whichever gateway or worker runs consumes.
+          const queue = await startQueue(url, logger, { supervise: false });
+          try {
+            const deletions = new ObjectDeletions(queue);
+            deletions.delaySeconds = config.storageDeletionDelaySeconds;
+            return await organizations.deleteOrganization(orgId, deletions);
+          } finally {
+            await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
+          }
+        });
+        print(opts, { orgId: removed.orgId, deleted: true }, () => `Deleted organization ${removed.orgId} (${JSON.stringify(removed.name)}): ${describeContents(removed)}`);
       } catch (error) {
         fail(opts, error);
       }

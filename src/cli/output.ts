@@ -27,6 +27,14 @@ export interface CliError {
   message: string;
 }
 
+/** A command that refuses to go on (e.g. `org delete` without --yes), with one of the CLI's own codes. */
+export class CliRefusal extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'CliRefusal';
+  }
+}
+
 /**
  * What a user is told about a failed command. Errors meant for users (the contract's codes,
  * configuration and start-up problems) keep their message; an outage says so by its code; anything
@@ -37,6 +45,7 @@ export function describeCliError(error: unknown, env: NodeJS.ProcessEnv = proces
     return { code: error.extensions.code, message: error.message };
   }
   if (error instanceof ConfigError) return { code: 'INVALID_CONFIG', message: error.message };
+  if (error instanceof CliRefusal) return { code: error.code, message: error.message };
   if (error instanceof StartupError) return { code: error.code, message: error.message };
   if (isDatabaseUnavailable(error)) {
     const { code } = describeDatabaseError(error);

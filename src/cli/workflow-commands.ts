@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import type { DataSource } from 'typeorm';
 import { badInput } from '../graphql/errors';
 import type { Queue } from '../queue/queue';
 import { TeammateService } from '../teammates/teammate.service';
@@ -25,8 +26,9 @@ function readDefinition(file: string): unknown {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 /**
- * `alloy workflow create` and `alloy teammate create`. Creating needs no queue; the services get
- * one only for the type, so the commands never start pg-boss.
+ * `alloy workflow create|list|show|update|delete|rotate-secret` and
+ * `alloy teammate create|list|update|delete`. None of them starts runs; the services get a queue
+ * only for the type, so the commands never start pg-boss.
  */
 export function registerWorkflowCommands(program: Command): void {
   const workflow = program.command('workflow').description('workflows');
@@ -50,6 +52,81 @@ export function registerWorkflowCommands(program: Command): void {
             `Signing secret: ${signingSecret}`,
           ].join('\n'),
         );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  workflow
+    .command('list')
+    .description("list an organization's workflows, oldest first")
+    .requiredOption('--org <orgId>', 'organization id')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: OutputOptions & { org: string }) => {
+      try {
+        const workflows = await withDatabase(({ db }) => new WorkflowService(db, noQueue).workflowsOfOrganization(opts.org));
+        const listed = workflows.map((w) => ({
+          workflowId: w.id,
+          name: w.name,
+          startable: w.startable,
+          createdAt: w.createdAt.toISOString(),
+          updatedAt: w.updatedAt.toISOString(),
+        }));
+        print(opts, { workflows: listed }, () =>
+          listed.map((w) => `${w.workflowId}  ${w.name}${w.startable ? '' : '  (not startable)'}  updated ${w.updatedAt}`).join('\n') || 'No workflows',
+        );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  workflow
+    .command('show <workflowId>')
+    .description('print a workflow and its current definition (never its signing secret)')
+    .option('--json', 'print one JSON object')
+    .action(async (workflowId: string, opts: OutputOptions) => {
+      try {
+        const found = await withDatabase(({ db }) => new WorkflowService(db, noQueue).requireWorkflow(workflowId));
+        print(opts, { workflowId: found.id, name: found.name, startable: found.startable, definition: found.definition }, () =>
+          [
+            `Workflow ${found.id} (${found.name}), version ${found.version}, ${found.startable ? `starts at step "${found.startStep}"` : 'not startable'}`,
+            JSON.stringify(found.definition, null, 2),
+          ].join('\n'),
+        );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  workflow
+    .command('update <workflowId>')
+    .description('replace a workflow\'s definition (checked as create checks it); runs already started finish with the old one')
+    .requiredOption('--file <definition.json>', 'the new definition, in the format of workflow create')
+    .option('--json', 'print one JSON object')
+    .action(async (workflowId: string, opts: OutputOptions & { file: string }) => {
+      try {
+        const definition = readDefinition(opts.file);
+        const { workflow: updated, notStartableBecause } = await withDatabase(({ db }) =>
+          new WorkflowService(db, noQueue).updateWorkflow(workflowId, definition),
+        );
+        print(opts, { workflowId: updated.id, name: updated.name, startable: updated.startable }, () =>
+          notStartableBecause
+            ? `Workflow ${updated.id} (${updated.name}) updated to version ${updated.version}, but it cannot be started: ${notStartableBecause}`
+            : `Workflow ${updated.id} (${updated.name}) updated to version ${updated.version}, starts at step "${updated.startStep}"`,
+        );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  workflow
+    .command('delete <workflowId>')
+    .description('delete a workflow: triggers answer WORKFLOW_NOT_FOUND, its runs stay readable; refused while a teammate runs it')
+    .option('--json', 'print one JSON object')
+    .action(async (workflowId: string, opts: OutputOptions) => {
+      try {
+        const deleted = await withDatabase(({ db }) => new WorkflowService(db, noQueue).deleteWorkflow(workflowId));
+        print(opts, { workflowId: deleted.workflowId, deleted: true }, () => `Deleted workflow ${deleted.workflowId}; its runs stay readable`);
       } catch (error) {
         fail(opts, error);
       }
@@ -88,7 +165,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (opts: OutputOptions & { org: string; name: string; workflow: string; channel: string[] }) => {
       try {
         const created = await withDatabase(({ db }) =>
-          new TeammateService(db, new WorkflowService(db, noQueue)).createTeammate(opts.org, {
+          teammateService(db).createTeammate(opts.org, {
             name: opts.name,
             workflowId: opts.workflow,
             channels: opts.channel.map((c) => c.toUpperCase()),
@@ -101,11 +178,75 @@ export function registerWorkflowCommands(program: Command): void {
         fail(opts, error);
       }
     });
+
+  teammate
+    .command('list')
+    .description("list an organization's teammates, oldest first")
+    .requiredOption('--org <orgId>', 'organization id')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: OutputOptions & { org: string }) => {
+      try {
+        const teammates = await withDatabase(({ db }) => teammateService(db).teammatesOfOrganization(opts.org));
+        const listed = teammates.map((t) => ({ teammateId: t.id, name: t.name, channels: t.channels, workflowId: t.workflowId }));
+        print(opts, { teammates: listed }, () =>
+          listed.map((t) => `${t.teammateId}  ${t.name}  channels: ${t.channels.join(', ') || 'none'}  workflow ${t.workflowId}`).join('\n') ||
+          'No teammates',
+        );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  teammate
+    .command('update <teammateId>')
+    .description('change a teammate\'s name, workflow or channels (only what is given changes)')
+    .option('--name <name>', 'new display name')
+    .option('--workflow <workflowId>', 'the workflow it runs from now on (of the same organization)')
+    .option('--channels <channels>', 'the channels it has from now on, comma-separated (known: API); "" for none')
+    .option('--json', 'print one JSON object')
+    .action(async (teammateId: string, opts: OutputOptions & { name?: string; workflow?: string; channels?: string }) => {
+      try {
+        const updated = await withDatabase(({ db }) =>
+          teammateService(db).updateTeammate(teammateId, {
+            name: opts.name,
+            workflowId: opts.workflow,
+            channels: opts.channels === undefined ? undefined : channelList(opts.channels),
+          }),
+        );
+        print(opts, { teammateId: updated.id, name: updated.name, channels: updated.channels }, () =>
+          `Teammate ${updated.id} (${updated.name}), channels: ${updated.channels.join(', ') || 'none'}, workflow ${updated.workflowId}`,
+        );
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  teammate
+    .command('delete <teammateId>')
+    .description('delete a teammate: callTeammate answers NOT_FOUND from now on; its runs stay readable')
+    .option('--json', 'print one JSON object')
+    .action(async (teammateId: string, opts: OutputOptions) => {
+      try {
+        const deleted = await withDatabase(({ db }) => teammateService(db).deleteTeammate(teammateId));
+        print(opts, { teammateId: deleted.teammateId, deleted: true }, () => `Deleted teammate ${deleted.teammateId}; its runs stay readable`);
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
 }
 
-/** Creating workflows and teammates never enqueues; a queue that refuses keeps it that way. */
+const teammateService = (db: DataSource) => new TeammateService(db, new WorkflowService(db, noQueue));
+
+/** Managing workflows and teammates never enqueues; a queue that refuses keeps it that way. */
 const noQueue = new Proxy({} as Queue, {
   get() {
     throw new Error('the CLI does not start runs');
   },
 });
+
+/** `--channels API,…`: a comma-separated list; an empty value turns every channel off. */
+const channelList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((c) => c.trim().toUpperCase())
+    .filter((c) => c !== '');

@@ -186,7 +186,8 @@ export class WorkflowService {
         throw new AppError(
           ErrorCode.WORKFLOW_IN_USE,
           `The workflow is used by ${users.length === 1 ? 'teammate' : 'teammates'} ${named}; ` +
-            'delete them or move them to another workflow (alloy teammate update --workflow) first',
+            `delete ${users.length === 1 ? 'it' : 'them'} or move ${users.length === 1 ? 'it' : 'them'} to another workflow ` +
+            '(alloy teammate update --workflow) first; nothing was changed',
           { teammates: users.map((t) => ({ teammateId: t.id, name: t.name })) },
         );
       }
