@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
-import { Arg, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
+import { PageInfo } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { WorkflowRun } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
@@ -14,6 +15,36 @@ export class TriggerWorkflowPayload {
   run: WorkflowRun;
 }
 
+@ObjectType({ description: 'One workflow of a page, with the cursor to pass as `after` for the page after it.' })
+export class WorkflowEdge {
+  @Field({ description: 'Opaque; pass it as `after` to get the workflows after this one.' })
+  cursor: string;
+
+  @Field(() => Workflow, { description: 'The workflow.' })
+  node: Workflow;
+}
+
+@ObjectType({ description: "A page of the organization's workflows, oldest first." })
+export class WorkflowConnection {
+  @Field(() => [WorkflowEdge], { description: 'The workflows of this page, oldest first.' })
+  edges: WorkflowEdge[];
+
+  @Field(() => PageInfo, { description: 'Whether there is a next page, and the cursor to get it.' })
+  pageInfo: PageInfo;
+
+  @Field(() => Int, { description: "How many workflows the organization has (all pages; deleted ones don't count)." })
+  totalCount: number;
+}
+
+@ArgsType()
+class WorkflowPageArgs {
+  @Field(() => Int, { nullable: true, description: 'At most 100; 20 when omitted.' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page.' })
+  after?: string | null;
+}
+
 /** The request's loader of the organization's workflows by id: one query per request, whatever the number of runs. */
 export function workflowLoader(ctx: GatewayContext): DataLoader<string, Workflow | null> {
   const { organizationId } = requirePrincipal(ctx);
@@ -22,9 +53,14 @@ export function workflowLoader(ctx: GatewayContext): DataLoader<string, Workflow
 
 @Resolver()
 export class WorkflowResolver {
-  @Query(() => Workflow, { nullable: true, description: "One of the organization's workflows; null when there is none with this id." })
+  @Query(() => Workflow, { nullable: true, description: "One of the organization's workflows; null when there is none with this id (or it was deleted)." })
   workflow(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<Workflow | null> {
     return ctx.services.workflows.findWorkflow(requirePrincipal(ctx).organizationId, id);
+  }
+
+  @Query(() => WorkflowConnection, { description: "The organization's workflows, oldest first (deleted ones are left out)." })
+  workflows(@Args() { first, after }: WorkflowPageArgs, @Ctx() ctx: GatewayContext): Promise<WorkflowConnection> {
+    return ctx.services.workflows.listWorkflows(requirePrincipal(ctx).organizationId, first, after);
   }
 
   @Query(() => WorkflowRun, { nullable: true, description: "One of the organization's workflow runs; null when there is none with this id." })
