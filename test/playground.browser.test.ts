@@ -11,7 +11,11 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 const QUERY_EDITOR = '.graphiql-query-editor .monaco-editor[data-uri$="operation.graphql"]';
 const HEADERS_EDITOR = '.monaco-editor[data-uri$="request-headers.json"]';
+const VARIABLES_EDITOR = '.monaco-editor[data-uri$="variables.json"]';
 const RESULT = '.result-window .view-lines';
+
+/** A Monaco editor's text as shown (Monaco renders spaces as no-break spaces). */
+const editorText = async (page: Page, selector: string) => (await page.locator(`${selector} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
 
 function vmModulesEnabled(): boolean {
   return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--experimental-vm-modules');
@@ -22,7 +26,7 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let org: { orgId: string; apiKey: string };
+  let org: { orgId: string; apiKey: string; keyId: string };
   const requests: string[] = [];
 
   beforeAll(async () => {
@@ -92,6 +96,64 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
     ).resolves.toBe(true);
     const text = (await result.innerText()).replace(/\u00a0/g, ' ');
     expect(JSON.parse(text)).toEqual({ data: { organization: { name: 'Playground Org' } } });
+  }, 90_000);
+
+  it("opens a teammate's playgroundUrl with its callTeammate filled in: pasting the key and pressing run calls the teammate", async () => {
+    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, {
+      name: 'tester',
+      startStep: 'reply',
+      steps: { reply: { type: 'transform', output: { reply: '{{payload.message}}' } } },
+    });
+    const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Tester', workflowId: workflow.id, channels: ['API'] });
+    const api = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': org.apiKey },
+      body: JSON.stringify({ query: 'query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }', variables: { id: teammate.id } }),
+    });
+    const { playgroundUrl } = ((await api.json()) as any).data.teammate.api;
+    expect(playgroundUrl.startsWith(`${gw.url}/graphql?`)).toBe(true);
+
+    // A page of its own in the same browser, whose storage already holds the tabs of the test above.
+    const tester = await context.newPage();
+    try {
+      const response = await tester.goto(playgroundUrl, { waitUntil: 'load' });
+      expect(response?.status()).toBe(200);
+      const queryEditor = tester.locator(QUERY_EDITOR);
+      await queryEditor.filter({ hasText: 'callTeammate' }).waitFor({ state: 'visible', timeout: 30_000 });
+      expect(await editorText(tester, QUERY_EDITOR)).toMatch(/mutation CallTeammate\(\$teammateId: ID!, \$input: JSON!\)/);
+
+      await tester.locator('.graphiql-editor-tools button', { hasText: 'Variables' }).click();
+      await tester.locator(VARIABLES_EDITOR).filter({ hasText: teammate.id }).waitFor({ state: 'visible', timeout: 10_000 });
+      expect(JSON.parse(await editorText(tester, VARIABLES_EDITOR))).toEqual({ teammateId: teammate.id, input: { message: 'Hello' } });
+
+      // The api-key header is there, waiting for the key.
+      await tester.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
+      const headersEditor = tester.locator(HEADERS_EDITOR);
+      await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
+      expect(JSON.parse(await editorText(tester, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
+      await headersEditor.click();
+      await tester.keyboard.press('Control+A');
+      await tester.keyboard.press('Delete');
+      await tester.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+
+      const answered = tester.waitForResponse(
+        (r) => r.url() === `${gw.url}/graphql` && r.request().method() === 'POST' && (r.request().postData() ?? '').includes('callTeammate'),
+      );
+      await tester.locator('button.graphiql-execute-button').click();
+      const called = await answered;
+      expect(called.status()).toBe(200);
+      expect(called.request().headers()['api-key']).toBe(org.apiKey);
+
+      const result = tester.locator(RESULT);
+      await result.filter({ hasText: 'runId' }).waitFor({ state: 'visible', timeout: 15_000 });
+      const shown = JSON.parse((await result.innerText()).replace(/\u00a0/g, ' '));
+      const { runId, run } = shown.data.callTeammate;
+      expect(run).toMatchObject({ id: runId, status: 'QUEUED' });
+      const [stored] = await gw.db.query(`SELECT teammate_id, channel, api_key_id, payload FROM workflow_runs WHERE id = $1`, [runId]);
+      expect(stored).toEqual({ teammate_id: teammate.id, channel: 'API', api_key_id: org.keyId, payload: { message: 'Hello' } });
+    } finally {
+      await tester.close();
+    }
   }, 90_000);
 
   it('made every request to 127.0.0.1 (no CDN)', () => {

@@ -206,22 +206,32 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     spy.mockRestore();
   });
 
-  it('gives ready-to-paste API examples that work: curl, GraphQL and JavaScript fetch', async () => {
-    const res = await graphql(gw.url, `query($id: ID!) { teammate(id: $id) { id name channels api { endpoint examples } } }`, { id: apiTeammate }, { apiKey: org.apiKey });
+  it('gives typed, ready-to-paste API examples that work: curl, GraphQL and JavaScript fetch', async () => {
+    const res = await graphql(
+      gw.url,
+      `query($id: ID!) { teammate(id: $id) { id name channels api { endpoint playgroundUrl examples { language title code } } } }`,
+      { id: apiTeammate },
+      { apiKey: org.apiKey },
+    );
+    expect(res.body.errors).toBeUndefined();
     const { api } = res.body.data.teammate;
     expect(api.endpoint).toBe(`${gw.url}/graphql`);
-    for (const example of [api.examples.curl, api.examples.graphql, api.examples.javascript]) expect(example).toContain(apiTeammate);
+    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript']);
+    for (const example of api.examples) {
+      expect(example).toEqual({ language: expect.any(String), title: expect.stringMatching(/\S/), code: expect.stringContaining(apiTeammate) });
+    }
+    const examples: Record<string, string> = Object.fromEntries(api.examples.map((e: { language: string; code: string }) => [e.language, e.code]));
 
-    const curl = await sh(api.examples.curl, { ALLOY_API_KEY: org.apiKey });
+    const curl = await sh(examples.curl, { ALLOY_API_KEY: org.apiKey });
     expect(curl.code).toBe(0);
     const curlRun = JSON.parse(curl.stdout).data.callTeammate;
     expect(curlRun.run.status).toBe('QUEUED');
 
-    const js = await sh(`node -e "$EXAMPLE"`, { ALLOY_API_KEY: org.apiKey, EXAMPLE: api.examples.javascript });
+    const js = await sh(`node -e "$EXAMPLE"`, { ALLOY_API_KEY: org.apiKey, EXAMPLE: examples.javascript });
     expect(js.code).toBe(0);
     const jsRun = JSON.parse(js.stdout).data.callTeammate;
 
-    const document = api.examples.graphql as string;
+    const document = examples.graphql;
     const variables = JSON.parse(/# variables: (.*)$/m.exec(document)![1]);
     const gql = await graphql(gw.url, document, variables, { apiKey: org.apiKey });
     const gqlRun = gql.body.data.callTeammate;
@@ -233,6 +243,27 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     const logged = page.edges.map((e: any) => e.node.runId);
     expect(logged).toEqual(expect.arrayContaining([curlRun.runId, jsRun.runId, gqlRun.runId]));
     expect(page.edges.find((e: any) => e.node.runId === curlRun.runId).node.response).toEqual({ reply: 'You said: Hello' });
+  });
+
+  it("gives a playgroundUrl holding the teammate's callTeammate operation and variables (and no key), which runs as it is", async () => {
+    const res = await graphql(gw.url, `query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }`, { id: apiTeammate }, { apiKey: org.apiKey });
+    const url = new URL(res.body.data.teammate.api.playgroundUrl);
+    expect(`${url.origin}${url.pathname}`).toBe(`${gw.url}/graphql`);
+    expect([...url.searchParams.keys()].sort()).toEqual(['query', 'variables']);
+    expect(url.href).not.toContain(org.apiKey.slice(0, 20));
+    const query = url.searchParams.get('query')!;
+    const variables = JSON.parse(url.searchParams.get('variables')!);
+    expect(query).toMatch(/^mutation CallTeammate\(/);
+    expect(variables).toEqual({ teammateId: apiTeammate, input: { message: 'Hello' } });
+    // What the playground sends once a key is pasted: the operation and variables of the link.
+    const called = await graphql(gw.url, query, variables, { apiKey: org.apiKey });
+    expect(called.body.errors).toBeUndefined();
+    const { runId } = called.body.data.callTeammate;
+    await waitFor(() => runStatus(runId), (s) => s === 'SUCCEEDED', 30_000, 'the playground call to finish');
+    // The page it opens is the playground, for browsers.
+    const page = await fetch(url, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
   });
 
   it("shows another organization nothing of this one's workflows, runs and teammates", async () => {

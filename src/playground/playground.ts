@@ -119,6 +119,36 @@ export const PLAYGROUND_DEFAULT_HEADERS = `${JSON.stringify(
   2,
 )}\n`;
 
+/** Search parameters of a playground link that opens with an operation filled in (see playgroundLink). */
+const LINK_QUERY_PARAM = "query";
+const LINK_VARIABLES_PARAM = "variables";
+
+/**
+ * A link to the playground at `endpoint` (absolute) that opens with `query` and `variables`
+ * (JSON text) in its editors, in a tab of their own, and the headers at their default (the empty
+ * `api-key` for the user's key). A link never carries headers: it cannot set or see a key.
+ */
+export function playgroundLink(endpoint: string, operation: { query: string; variables?: string }): string {
+  const url = new URL(endpoint);
+  url.searchParams.set(LINK_QUERY_PARAM, operation.query);
+  if (operation.variables !== undefined) url.searchParams.set(LINK_VARIABLES_PARAM, operation.variables);
+  return url.toString();
+}
+
+// Runs before Ruru starts, after RURU_CONFIG is declared: GraphiQL opens a link's operation in a
+// tab (or finds the tab that already holds it) through its initial* props. The headers are reset
+// to the default rather than to whatever was last typed.
+const LINK_SCRIPT = `<script>
+(function () {
+  var params = new URLSearchParams(window.location.search);
+  var query = params.get(${JSON.stringify(LINK_QUERY_PARAM)});
+  if (query === null) return;
+  RURU_CONFIG.initialQuery = query;
+  RURU_CONFIG.initialVariables = params.get(${JSON.stringify(LINK_VARIABLES_PARAM)}) || "";
+  RURU_CONFIG.initialHeaders = RURU_CONFIG.defaultHeaders;
+})();
+</script>`;
+
 const NOTE_HTML = `<div id="alloy-playground-note" role="note">
 <strong>Authentication:</strong> every request needs an <code>api-key</code> header.
 Open the <em>Headers</em> tab under the query editor and paste your organization API key
@@ -180,6 +210,7 @@ export function playgroundRouter(opts: { endpoint: string; development?: boolean
       metaTags: (original) => `${original}\n<link rel="icon" href="data:," />`,
       titleTag: "<title>Alloy GraphQL Playground</title>",
       styleTags: (original) => `${original}\n${NOTE_CSS}`,
+      configScript: (original) => `${original}\n${LINK_SCRIPT}`,
       bodyContent: (original) => `${NOTE_HTML}\n${original}`,
     },
   });

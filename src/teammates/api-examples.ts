@@ -1,17 +1,30 @@
+import { playgroundLink } from '../playground/playground';
+
 /**
- * Ready-to-paste examples of calling a teammate through its API channel. The key is never known
- * here (only its hash is kept), so the examples read it from the ALLOY_API_KEY environment variable.
+ * Ready-to-paste examples of calling a teammate through its API channel, and the link that opens
+ * the playground with the call filled in (the API tab's request tester). The key is never known
+ * here (only its hash is kept), so the examples read it from the ALLOY_API_KEY environment
+ * variable, and the playground leaves the `api-key` header for the user to paste it.
  */
-export interface TeammateApiExamples {
-  curl: string;
-  graphql: string;
-  javascript: string;
-  note: string;
+export interface ApiExampleText {
+  /** `curl`, `graphql` or `javascript`. */
+  language: 'curl' | 'graphql' | 'javascript';
+  title: string;
+  code: string;
 }
 
 const EXAMPLE_INPUT = { message: 'Hello' };
 
-export function teammateApiExamples(endpoint: string, teammateId: string): TeammateApiExamples {
+/** The operation the playground opens with; the teammate's id is in its variables. */
+const PLAYGROUND_OPERATION = `mutation CallTeammate($teammateId: ID!, $input: JSON!) {
+  callTeammate(teammateId: $teammateId, input: $input) {
+    runId
+    run { id status output error }
+  }
+}
+`;
+
+export function teammateApiExamples(endpoint: string, teammateId: string): ApiExampleText[] {
   const inline = `mutation CallTeammate($input: JSON!) { callTeammate(teammateId: "${teammateId}", input: $input) { runId run { id status } } }`;
   const body = JSON.stringify({ query: inline, variables: { input: EXAMPLE_INPUT } });
   const curl = [
@@ -41,10 +54,18 @@ export function teammateApiExamples(endpoint: string, teammateId: string): Teamm
     `  .then((response) => response.json())`,
     `  .then((result) => console.log(JSON.stringify(result)));`,
   ].join('\n');
-  return {
-    curl,
-    graphql,
-    javascript,
-    note: 'Set ALLOY_API_KEY to an API key of your organization (header `api-key`); then poll workflowRun(id: runId) or the requestLogs.',
-  };
+  return [
+    { language: 'curl', title: 'curl, with the key in $ALLOY_API_KEY', code: curl },
+    { language: 'graphql', title: 'GraphQL, with the variables below it; send the key in the api-key header', code: graphql },
+    { language: 'javascript', title: 'JavaScript fetch (Node 18 or later), with the key in process.env.ALLOY_API_KEY', code: javascript },
+  ];
+}
+
+/**
+ * The playground with the teammate's `callTeammate` operation and its variables filled in:
+ * pasting a key into the `api-key` header and pressing run calls the teammate.
+ */
+export function teammatePlaygroundUrl(endpoint: string, teammateId: string): string {
+  const variables = `${JSON.stringify({ teammateId, input: EXAMPLE_INPUT }, null, 2)}\n`;
+  return playgroundLink(endpoint, { query: PLAYGROUND_OPERATION, variables });
 }

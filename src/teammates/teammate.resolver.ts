@@ -5,19 +5,36 @@ import { JSONScalar } from '../graphql/scalars';
 import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
 import { Workflow } from '../workflows/workflow.entity';
 import { TriggerWorkflowPayload, workflowLoader } from '../workflows/workflow.resolver';
-import { teammateApiExamples } from './api-examples';
+import { teammateApiExamples, teammatePlaygroundUrl } from './api-examples';
 import { RequestLogConnection } from './request-log';
 import { Teammate } from './teammate.entity';
 
-@ObjectType({ description: "How to call a teammate through its API channel." })
+@ObjectType({ description: "A ready-to-paste example of calling a teammate through its API channel, with the teammate's id filled in." })
+export class ApiExample {
+  @Field({ description: 'What the code is written in: `curl`, `graphql` or `javascript`.' })
+  language: string;
+
+  @Field({ description: 'One line saying what the example is and where it takes the API key from.' })
+  title: string;
+
+  @Field({ description: 'The example itself, to paste as it is (it reads the key from ALLOY_API_KEY, or leaves it to the api-key header).' })
+  code: string;
+}
+
+@ObjectType({ description: 'How to call a teammate through its API channel: what a product shows on its API tab.' })
 export class TeammateApi {
   @Field({ description: 'The absolute GraphQL endpoint to send `callTeammate` to.' })
   endpoint: string;
 
-  @Field(() => JSONScalar, {
-    description: 'Ready-to-paste examples with this teammate filled in: `{ curl, graphql, javascript, note }` (the key comes from ALLOY_API_KEY).',
+  @Field(() => [ApiExample], { description: 'Ready-to-paste examples in `curl`, `graphql` and `javascript`, in that order.' })
+  examples: ApiExample[];
+
+  @Field({
+    description:
+      'The request tester: opens the playground with this teammate\'s `callTeammate` operation and its variables filled in; ' +
+      'paste an API key into the `api-key` header and run it.',
   })
-  examples: unknown;
+  playgroundUrl: string;
 }
 
 @ObjectType()
@@ -87,10 +104,10 @@ export class TeammateResolver {
     return { runId: run.id, run };
   }
 
-  @FieldResolver(() => TeammateApi)
+  @FieldResolver(() => TeammateApi, { description: 'How to call the teammate through its API channel: endpoint, examples and request tester.' })
   api(@Root() teammate: Teammate, @Ctx() ctx: GatewayContext): TeammateApi {
     const endpoint = `${ctx.baseUrl}/graphql`;
-    return { endpoint, examples: teammateApiExamples(endpoint, teammate.id) };
+    return { endpoint, examples: teammateApiExamples(endpoint, teammate.id), playgroundUrl: teammatePlaygroundUrl(endpoint, teammate.id) };
   }
 
   @FieldResolver(() => RequestLogConnection, { description: "Calls through the API channel, newest first." })
