@@ -42,6 +42,9 @@ const PROBES: Record<string, Probe[]> = {
     { query: 'query($id: ID!) { node(id: $id) { id } }', variables: (a) => ({ id: a.folderId }), expect: 'null' },
   ],
   'Query.workflow': [{ query: 'query($id: ID!) { workflow(id: $id) { id } }', variables: (a) => ({ id: a.workflowId }), expect: 'null' }],
+  'Query.workflows': [
+    { query: '{ workflows(first: 100) { totalCount edges { node { id name definition } } } }', variables: () => ({}), expect: 'own-data' },
+  ],
   'Query.workflowRun': [{ query: 'query($id: ID!) { workflowRun(id: $id) { id } }', variables: (a) => ({ id: a.runId }), expect: 'null' }],
   'Query.teammate': [{ query: 'query($id: ID!) { teammate(id: $id) { id } }', variables: (a) => ({ id: a.teammateId }), expect: 'null' }],
   'Query.teammates': [
@@ -103,6 +106,7 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
       workflowRun(id: $r) { id status payload }
       teammate(id: $t) { id name channels requestLogs(first: 100) { totalCount } }
       teammates(first: 100) { totalCount }
+      workflows(first: 100) { totalCount edges { node { id name version definition } } }
     }`,
     { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId },
     { apiKey: a.apiKey },
@@ -197,5 +201,7 @@ describe('organization isolation, from the schema', () => {
     // B's own view has none of A's entries.
     const bTeammates = await graphql(gw.url, '{ teammates(first: 100) { totalCount } }', {}, { apiKey: b.apiKey });
     expect(bTeammates.body.data.teammates.totalCount).toBe(0);
+    const bWorkflows = await graphql(gw.url, '{ workflows(first: 100) { totalCount edges { node { id } } } }', {}, { apiKey: b.apiKey });
+    expect(bWorkflows.body.data.workflows).toEqual({ totalCount: 0, edges: [] });
   });
 });

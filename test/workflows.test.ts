@@ -199,6 +199,59 @@ describe('workflows: triggerWorkflow and the run executor', () => {
     expect(wf.body).toEqual({ data: { workflow: null } });
   });
 
+  it('lists the organization\'s workflows as a connection, oldest first, with totalCount; deleted and foreign ones left out', async () => {
+    const owner = await gw.createOrg('Workflow Listing');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await createWorkflow({ name: `w${i}`, startStep: 's', steps: { s: { type: 'transform', output: i } } }, owner.orgId));
+    await gw.services.workflows.deleteWorkflow(ids[2]);
+    await createWorkflow({ name: 'foreign', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
+    const page = `query($first: Int, $after: String) { workflows(first: $first, after: $after) {
+      totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name startable version createdAt updatedAt deletedAt } } } }`;
+    const seen: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const res: any = await graphql(gw.url, page, { first: 2, after }, { apiKey: owner.apiKey });
+      expect(res.body.errors).toBeUndefined();
+      const conn = res.body.data.workflows;
+      expect(conn.totalCount).toBe(4);
+      for (const edge of conn.edges) {
+        expect(edge.node).toMatchObject({ startable: true, version: 1, deletedAt: null });
+        expect(edge.cursor).toEqual(expect.any(String));
+        seen.push(edge.node.id);
+      }
+      pages++;
+      if (!conn.pageInfo.hasNextPage) break;
+      after = conn.pageInfo.endCursor;
+    }
+    expect(pages).toBe(2);
+    expect(seen).toEqual([ids[0], ids[1], ids[3], ids[4]]);
+
+    // Created within the same millisecond, ordered by id: the cursor neither repeats nor skips one.
+    const same = await gw.createOrg('Same Millisecond');
+    const twins: string[] = [];
+    for (let i = 0; i < 3; i++) twins.push(await createWorkflow({ name: `t${i}`, steps: {} }, same.orgId));
+    await gw.db.query(`UPDATE workflows SET created_at = '2026-01-01T00:00:00.000Z' WHERE organization_id = $1`, [same.orgId]);
+    const firstPage: any = await graphql(gw.url, page, { first: 1 }, { apiKey: same.apiKey });
+    const rest: any = await graphql(gw.url, page, { first: 5, after: firstPage.body.data.workflows.pageInfo.endCursor }, { apiKey: same.apiKey });
+    const order = [...firstPage.body.data.workflows.edges, ...rest.body.data.workflows.edges].map((e: any) => e.node.id);
+    expect(order).toEqual([...twins].sort());
+
+    const empty = await gw.createOrg('No Workflows');
+    expect((await graphql(gw.url, page, {}, { apiKey: empty.apiKey })).body.data.workflows).toEqual({
+      totalCount: 0,
+      pageInfo: { hasNextPage: false, endCursor: null },
+      edges: [],
+    });
+    for (const variables of [{ first: 101 }, { first: -1 }, { after: 'bm90IGEgY3Vyc29y' }, { after: firstPage.body.data.workflows.edges[0].cursor.slice(1) }]) {
+      expect(errorCode(await graphql(gw.url, page, variables, { apiKey: owner.apiKey }))).toBe('BAD_USER_INPUT');
+    }
+    // A teammate's list cursor is not a cursor of this list.
+    const teammateCursor = Buffer.from(JSON.stringify(['Teammate', new Date().toISOString(), ids[0]])).toString('base64url');
+    expect(errorCode(await graphql(gw.url, page, { after: teammateCursor }, { apiKey: owner.apiKey }))).toBe('BAD_USER_INPUT');
+    expect(await graphql(gw.url, '{ workflows { totalCount } }', {})).toMatchObject({ status: 401 });
+  });
+
   it('puts a run whose worker stopped renewing its lease back in the queue, and fails it after the last recovery', async () => {
     const workflowId = await createWorkflow({ name: 'lost', startStep: 's', steps: { s: { type: 'transform', output: 'recovered' } } });
     const insertRunning = async (recoveries: number) => {
