@@ -13,25 +13,25 @@ registerEnumType(TeammateChannel, {
 @Entity({ name: 'teammates' })
 @Index('teammates_organization_page', ['organizationId', 'createdAt', 'id'])
 export class Teammate {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The teammate id that `callTeammate` and the admin CLI take.' })
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
   @Column('uuid', { name: 'organization_id' })
   organizationId: string;
 
-  @Field()
+  @Field({ description: 'Its display name.' })
   @Column('text')
   name: string;
 
   @Column('uuid', { name: 'workflow_id' })
   workflowId: string;
 
-  @Field(() => [TeammateChannel])
+  @Field(() => [TeammateChannel], { description: 'The channels it can be reached through; `callTeammate` needs `API`.' })
   @Column('text', { array: true, default: () => `'{}'` })
   channels: TeammateChannel[];
 
-  @Field()
+  @Field({ description: 'When the teammate was created.' })
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
 

@@ -7,14 +7,14 @@ import type { WorkflowDefinition } from './definition';
 @Entity({ name: 'workflows' })
 @Index('workflows_organization_page', ['organizationId', 'createdAt', 'id'])
 export class Workflow {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The workflow id that `triggerWorkflow` and the admin CLI take.' })
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
   @Column('uuid', { name: 'organization_id' })
   organizationId: string;
 
-  @Field()
+  @Field({ description: "The definition's `name`." })
   @Column('text')
   name: string;
 
@@ -45,7 +45,7 @@ export class Workflow {
   @Column('timestamptz', { name: 'previous_signing_secret_until', nullable: true, select: false })
   previousSigningSecretUntil: Date | null;
 
-  @Field()
+  @Field({ description: 'When the workflow was created.' })
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
 
