@@ -45,6 +45,35 @@ describe('README examples: workflows and teammates', () => {
     expect(JSON.parse(again.stdout).data.triggerWorkflow.runId).toBe(runId);
   });
 
+  it("lists the organization's workflows with curl, as the README shows", async () => {
+    const { stdout, stderr, code } = await runExample('list-workflows', env);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      data: {
+        workflows: {
+          totalCount: 1,
+          pageInfo: { hasNextPage: false, endCursor: expect.any(String) },
+          edges: [{ node: { id: env.WORKFLOW_ID, name: 'notify', startable: true, version: 1, updatedAt: expect.any(String) } }],
+        },
+      },
+    });
+  });
+
+  it("reads a teammate's API tab with curl: endpoint, typed examples holding its id, and the playground link", async () => {
+    const { stdout, stderr, code } = await runExample('teammate-api', env);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const { api } = JSON.parse(stdout).data.teammate;
+    expect(api.endpoint).toBe(`${env.ALLOY_URL}/graphql`);
+    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript']);
+    for (const example of api.examples) expect(example.code).toContain(env.TEAMMATE_ID);
+    const link = new URL(api.playgroundUrl);
+    expect(`${link.origin}${link.pathname}`).toBe(`${env.ALLOY_URL}/graphql`);
+    expect(link.searchParams.get('query')).toMatch(/callTeammate/);
+    expect(JSON.parse(link.searchParams.get('variables')!).teammateId).toBe(env.TEAMMATE_ID);
+  });
+
   it('calls a teammate with curl and finds the call in its request logs', async () => {
     const call = await runExample('call-teammate', env);
     expect(call.stderr).toBe('');
