@@ -469,6 +469,28 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
         expect((await workflowRow(workflowId)).name).toBe('to delete');
       });
 
+      it('racing a teammate onto the workflow, exactly one of the two wins: never a live teammate on a deleted workflow', async () => {
+        for (let i = 0; i < 15; i++) {
+          const raced = await createWorkflow(transform(`raced ${i}`, i));
+          const parked = i % 2 ? (await gw.services.teammates.createTeammate(org.orgId, { name: 'Parked', workflowId: spare, channels: [] })).id : null;
+          const [deleted, joined] = await Promise.allSettled([
+            gw.services.workflows.deleteWorkflow(raced),
+            parked
+              ? gw.services.teammates.updateTeammate(parked, { workflowId: raced })
+              : gw.services.teammates.createTeammate(org.orgId, { name: 'Racer', workflowId: raced, channels: ['API'] }),
+          ]);
+          const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code);
+          const outcome = `${codeOf(deleted)}/${codeOf(joined)}`;
+          expect(['ok/WORKFLOW_NOT_FOUND', 'WORKFLOW_IN_USE/ok']).toContain(outcome);
+          const [{ n }] = await gw.db.query(
+            `SELECT count(*)::int AS n FROM teammates t JOIN workflows w ON w.id = t.workflow_id
+              WHERE w.id = $1 AND w.deleted_at IS NOT NULL AND t.deleted_at IS NULL`,
+            [raced],
+          );
+          expect(n).toBe(0);
+        }
+      });
+
       it('unknown and malformed ids answer WORKFLOW_NOT_FOUND', async () => {
         for (const id of [UNKNOWN_ID, 'x']) expect((await alloy('workflow', 'delete', id)).json.error.code).toBe('WORKFLOW_NOT_FOUND');
       });
