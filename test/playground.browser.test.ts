@@ -156,6 +156,22 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
     }
   }, 90_000);
 
+  it('takes no headers from a link: the api-key header starts empty whatever the link says', async () => {
+    const page2 = await context.newPage();
+    try {
+      const link = new URL(`${gw.url}/graphql`);
+      link.searchParams.set('query', '{ __typename }');
+      link.searchParams.set('headers', JSON.stringify({ 'api-key': 'alloy_sk_planted_by_the_link' }));
+      await page2.goto(link.href, { waitUntil: 'load' });
+      await page2.locator(QUERY_EDITOR).filter({ hasText: '__typename' }).waitFor({ state: 'visible', timeout: 30_000 });
+      await page2.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
+      await page2.locator(HEADERS_EDITOR).waitFor({ state: 'visible', timeout: 10_000 });
+      expect(JSON.parse(await editorText(page2, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
+    } finally {
+      await page2.close();
+    }
+  }, 60_000);
+
   it('made every request to 127.0.0.1 (no CDN)', () => {
     const origin = new URL(gw.url);
     expect(origin.hostname).toBe('127.0.0.1');
