@@ -223,6 +223,7 @@ export class WorkflowService {
         leaseToken: null,
         leaseUntil: null,
         recoveries: stored.recoveries,
+        statusSeq: 1,
         createdAt: stored.created_at,
         startedAt: null,
         finishedAt: null,

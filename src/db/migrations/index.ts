@@ -7,6 +7,7 @@ import { Storage1764400000000 } from './1764400000000-Storage';
 import { StorageTreeNotify1765000000000 } from './1765000000000-StorageTreeNotify';
 import { JsonAsSent1765100000000 } from './1765100000000-JsonAsSent';
 import { WorkflowSigningSecrets1765100000001 } from './1765100000001-WorkflowSigningSecrets';
+import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 
 export const migrations = [
   Foundation1764360000000,
@@ -17,4 +18,5 @@ export const migrations = [
   StorageTreeNotify1765000000000,
   JsonAsSent1765100000000,
   WorkflowSigningSecrets1765100000001,
+  RunEvents1765300000000,
 ];
