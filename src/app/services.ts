@@ -38,7 +38,7 @@ export interface ServiceOptions {
 export function createServices(db: DataSource, config: Config, queue: Queue, logger?: Logger, options: ServiceOptions = {}): Services {
   const databaseUrl = (db.options as { url?: string }).url;
   if (!databaseUrl) throw new Error('the data source has no url');
-  const workflows = new WorkflowService(db, queue);
+  const workflows = new WorkflowService(db);
   const auth = new AuthService(db);
   const notifications = new NotificationListener(databaseUrl, logger);
   return {

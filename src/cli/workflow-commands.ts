@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { badInput } from '../graphql/errors';
-import type { Queue } from '../queue/queue';
 import { TeammateService } from '../teammates/teammate.service';
 import { MAX_KEEP_PREVIOUS_SECONDS } from '../workflows/signing';
 import { WorkflowService } from '../workflows/workflow.service';
@@ -39,7 +38,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (opts: OutputOptions & { org: string; file: string }) => {
       try {
         const definition = readDefinition(opts.file);
-        const created = await withDatabase(({ db }) => new WorkflowService(db, noQueue).createWorkflow(opts.org, definition));
+        const created = await withDatabase(({ db }) => new WorkflowService(db).createWorkflow(opts.org, definition));
         const { workflow, notStartableBecause, signingSecret } = created;
         print(opts, { workflowId: workflow.id, name: workflow.name, startable: workflow.startable, signingSecret }, () =>
           [
@@ -63,7 +62,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowId: string, opts: OutputOptions & { keepPrevious: string }) => {
       try {
         const seconds = /^\d+$/.test(opts.keepPrevious) ? Number(opts.keepPrevious) : Number.NaN;
-        const rotated = await withDatabase(({ db }) => new WorkflowService(db, noQueue).rotateSigningSecret(workflowId, seconds));
+        const rotated = await withDatabase(({ db }) => new WorkflowService(db).rotateSigningSecret(workflowId, seconds));
         print(opts, rotated, () =>
           [
             `New signing secret of workflow ${rotated.workflowId}, shown only once:`,
@@ -88,7 +87,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (opts: OutputOptions & { org: string; name: string; workflow: string; channel: string[] }) => {
       try {
         const created = await withDatabase(({ db }) =>
-          new TeammateService(db, new WorkflowService(db, noQueue)).createTeammate(opts.org, {
+          new TeammateService(db, new WorkflowService(db)).createTeammate(opts.org, {
             name: opts.name,
             workflowId: opts.workflow,
             channels: opts.channel.map((c) => c.toUpperCase()),
@@ -103,9 +102,3 @@ export function registerWorkflowCommands(program: Command): void {
     });
 }
 
-/** Creating workflows and teammates never enqueues; a queue that refuses keeps it that way. */
-const noQueue = new Proxy({} as Queue, {
-  get() {
-    throw new Error('the CLI does not start runs');
-  },
-});
