@@ -23,10 +23,7 @@ function readDefinition(file: string): unknown {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/**
- * `alloy workflow create` and `alloy teammate create`. Creating needs no queue; the services get
- * one only for the type, so the commands never start pg-boss.
- */
+/** `alloy workflow create` and `alloy teammate create`: straight on the database, no queue and no gateway needed. */
 export function registerWorkflowCommands(program: Command): void {
   const workflow = program.command('workflow').description('workflows');
   workflow
