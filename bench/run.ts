@@ -47,7 +47,8 @@ function startGateway(databaseUrl: string, storageDir: string, port: number): Pr
   const prof = process.env.BENCH_CPU_PROF;
   return spawnServer({
     name: 'gateway',
-    args: [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []), BIN, 'serve'],
+    // The workflow worker runs as a process of its own (startWorker), as in a scaled deployment.
+    args: [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []), BIN, 'serve', '--no-worker'],
     env: {
       DATABASE_URL: databaseUrl,
       PORT: String(port),
@@ -62,6 +63,24 @@ function startGateway(databaseUrl: string, storageDir: string, port: number): Pr
       RATE_LIMIT_PER_MINUTE: '0',
     },
     ready: /Alloy gateway ready: (http:\/\/[^\s/]+)/,
+  });
+}
+
+/** `alloy worker` on the bench database: executes the runs the figures trigger, and the storage jobs too. */
+function startWorker(databaseUrl: string, storageDir: string): Promise<ChildServer> {
+  return spawnServer({
+    name: 'worker',
+    args: [BIN, 'worker'],
+    env: {
+      DATABASE_URL: databaseUrl,
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+      STORAGE_DRIVER: 'disk',
+      STORAGE_DIR: storageDir,
+      MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+      ALLOY_DATA_DIR: path.dirname(storageDir),
+    },
+    ready: /"msg":"(worker started)"/,
   });
 }
 
@@ -109,15 +128,19 @@ async function main() {
   const storageDir = path.join(workDir, 'objects');
   const baselineDir = path.join(workDir, 'baseline-objects');
   let gateway: ChildServer | undefined;
+  let worker: ChildServer | undefined;
   const baselines: ChildServer[] = [];
   try {
     log(`database ${database.name}; work dir ${workDir}`);
     const org = await cli<{ orgId: string; apiKey: string; keyId: string }>(database.url, ['org', 'create', 'bench']);
     gateway = await startGateway(database.url, storageDir, await freePort());
     log(`gateway ${gateway.url} (pid ${gateway.pid})`);
+    worker = await startWorker(database.url, storageDir);
+    log(`worker pid ${worker.pid}`);
     const fields = await schemaFields(gateway.url);
     const ctx: BenchContext = {
       gateway,
+      worker,
       apiKey: org.apiKey,
       orgId: org.orgId,
       databaseUrl: database.url,
@@ -151,7 +174,7 @@ async function main() {
       });
       if (result.note) notes.push(result.note);
     }
-    const settings = `${rounds} interleaved rounds of ${duration} s per side (median), ${connections} connections for req/s, gateway with NODE_ENV=production LOG_LEVEL=warn RATE_LIMIT_PER_MINUTE=0, disk storage, default deletion delay (60 s)`;
+    const settings = `${rounds} interleaved rounds of ${duration} s per side (median), ${connections} connections for req/s, gateway as "alloy serve --no-worker" with NODE_ENV=production LOG_LEVEL=warn RATE_LIMIT_PER_MINUTE=0 and one "alloy worker" process, disk storage, default deletion delay (60 s)`;
     process.stdout.write(`\n${textTable(rows)}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
     if (!process.env.BENCH_NO_WRITE && !only) {
       writeBenchmarks(path.join(ROOT, 'BENCHMARKS.md'), renderRun(rows, notes, machine, postgres, date, settings));
@@ -160,6 +183,7 @@ async function main() {
   } finally {
     await Promise.all(baselines.map((b) => b.stop()));
     await gateway?.stop();
+    await worker?.stop();
     await database.drop().catch((error) => log(`could not drop ${database.name}: ${error}`));
     fs.rmSync(workDir, { recursive: true, force: true });
   }

@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       rateLimit: { store: 'postgres', perMinute: 600 },
       workflowLeaseSeconds: 30,
       workflowConcurrency: 4,
+      runRetentionDays: 90,
     });
     expect(MAX_UPLOAD_BYTES_DEFAULT).toBe(10 * 1024 * 1024);
   });
@@ -60,6 +61,8 @@ describe('loadConfig', () => {
     ['STORAGE_DIR', 'blobs', { storageDir: path.join(CWD, 'blobs') }],
     ['STORAGE_DIR', '/var/alloy', { storageDir: '/var/alloy' }],
     ['STORAGE_DELETION_DELAY_SECONDS', '0', { storageDeletionDelaySeconds: 0 }],
+    ['RUN_RETENTION_DAYS', '0', { runRetentionDays: 0 }],
+    ['RUN_RETENTION_DAYS', '365', { runRetentionDays: 365 }],
     ['GCS_BUCKET', 'my-bucket.v2', { gcsBucket: 'my-bucket.v2' }],
     ['STORAGE_EMULATOR_HOST', '127.0.0.1:9199', { storageEmulatorHost: '127.0.0.1:9199' }],
     ['STORAGE_EMULATOR_HOST', 'http://localhost:9199', { storageEmulatorHost: 'http://localhost:9199' }],

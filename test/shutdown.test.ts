@@ -124,7 +124,7 @@ describe('SIGTERM drains work in flight', () => {
       await released;
       return { status: 200, body: { answered: 'after SIGTERM' } };
     });
-    const workflows = new WorkflowService(database.dataSource, undefined as never);
+    const workflows = new WorkflowService(database.dataSource);
     const definition = {
       name: 'two steps',
       startStep: 'call',

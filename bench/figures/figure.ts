@@ -3,7 +3,10 @@ import type { ChildServer } from '../lib/child';
 export type BaselineName = 'auth-json' | 'folder-listing' | 'upload-to-disk' | 'workflow-run-insert';
 
 export interface BenchContext {
+  /** `alloy serve --no-worker`. */
   gateway: ChildServer;
+  /** One `alloy worker` process on the same database. */
+  worker: ChildServer;
   apiKey: string;
   orgId: string;
   databaseUrl: string;

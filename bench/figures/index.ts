@@ -7,7 +7,7 @@ import { uploadMemory } from './upload-memory';
 import { renameMove } from './rename-move';
 import { deleteFolder } from './delete-folder';
 import { requestLogsDepth } from './request-logs-depth';
-import { triggerWorkflow } from './trigger-workflow';
+import { triggerAndWait, triggerWorkflow, workerThroughput } from './trigger-workflow';
 
 /** Every figure, in the order of the table (and of the issue). */
 export const figures: Figure[] = [
@@ -20,4 +20,6 @@ export const figures: Figure[] = [
   deleteFolder,
   requestLogsDepth,
   triggerWorkflow,
+  triggerAndWait,
+  workerThroughput,
 ];

@@ -73,17 +73,31 @@ export async function seedWideFolder(
 export const WORKFLOW_TABLES = ['workflows', 'workflow_runs'];
 
 /**
- * The row `triggerWorkflow` inserts (WorkflowService.startRun, same columns and values):
- * $1 run id, $2 organization id, $3 workflow id, $4 payload (JSON text), $5 the workflow's start step,
- * $6 the workflow's current version.
- * The gateway also checks the workflow (SELECT … FOR SHARE), sends the pg-boss job in the same
- * transaction and reads the row back; the baseline does only this insert.
+ * Baseline (d)'s table: a run as the simplest server would record it (id, organization, workflow,
+ * status, payload, the step to run). A table of its own, so that no gateway worker claims its rows
+ * and none of the gateway's triggers or indexes on workflow_runs are counted on the baseline's side.
  */
-export const INSERT_WORKFLOW_RUN_SQL = `
-  INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step, workflow_version)
-  VALUES ($1, $2, $3, NULL, 'TRIGGER', NULL, 'QUEUED', $4::jsonb, $5, $6)`;
+export const BASELINE_RUNS_TABLE_SQL = `
+  CREATE TABLE IF NOT EXISTS bench_baseline_runs (
+    id uuid PRIMARY KEY,
+    organization_id uuid NOT NULL,
+    workflow_id uuid NOT NULL,
+    status text NOT NULL,
+    payload json,
+    next_step text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+  )`;
 
-export const WORKFLOW_START_STEP_SQL = `SELECT start_step, version FROM workflows WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`;
+/**
+ * One statement that checks the workflow (the organization's, startable) and inserts the run:
+ * $1 run id, $2 organization id, $3 workflow id, $4 payload (JSON text). No row: not found.
+ */
+export const START_BASELINE_RUN_SQL = `
+  INSERT INTO bench_baseline_runs (id, organization_id, workflow_id, status, payload, next_step)
+  SELECT $1, w.organization_id, w.id, 'QUEUED', $4::json, w.start_step
+    FROM workflows w
+   WHERE w.id = $3 AND w.organization_id = $2 AND w.start_step IS NOT NULL AND w.deleted_at IS NULL
+  RETURNING id`;
 
 // ---------------------------------------------------------------------------------------------
 // Teammates: 1,000,000 runs behind one teammate's request logs.

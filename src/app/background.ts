@@ -1,7 +1,8 @@
 import type { Services } from './services';
 import type { Logger } from '../observability/logger';
+import { JobRunner } from '../queue/job-runner';
 import { LeaseSweeper, RunExecutor } from '../workflows/run-executor';
-import { startStorageBackground } from '../storage/events/storage-background';
+import { processJobs } from './jobs';
 
 /** Something that runs beside the HTTP server (queue consumers, sweepers) and stops on shutdown. */
 export interface BackgroundTask {
@@ -18,14 +19,16 @@ export interface BackgroundOptions {
 /** Starts every background consumer this process should run. */
 export async function startBackgroundWork(services: Services, logger: Logger, options: BackgroundOptions): Promise<BackgroundTask[]> {
   const tasks: BackgroundTask[] = [];
-  tasks.push(...(await startStorageBackground(services, logger)));
+  const jobs = new JobRunner(services.queue, logger);
+  await jobs.start(processJobs(services, logger));
+  tasks.push({ name: 'queued jobs', stop: () => jobs.stop() });
   const leaseMs = services.config.workflowLeaseSeconds * 1000;
   // Every process sweeps lapsed run leases, so a dead worker's run is recovered even with no other worker up.
-  const sweeper = new LeaseSweeper(services.db, services.queue, logger, { leaseMs });
+  const sweeper = new LeaseSweeper(services.db, logger, { leaseMs });
   sweeper.start();
   tasks.push({ name: 'workflow lease sweeper', stop: () => sweeper.stop() });
   if (options.workflows) {
-    const executor = new RunExecutor(services.db, services.queue, logger, {
+    const executor = new RunExecutor(services.db, services.runEvents, logger, {
       leaseMs,
       concurrency: services.config.workflowConcurrency,
     });

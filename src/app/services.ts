@@ -8,6 +8,7 @@ import { OrganizationService } from '../auth/organization.service';
 import { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { TeammateService } from '../teammates/teammate.service';
 import { WorkflowService } from '../workflows/workflow.service';
+import { RunEvents } from '../workflows/run-events';
 import type { StorageDriver } from '../storage/backend/driver';
 import { createStorage, Storage } from '../storage/storage';
 
@@ -20,6 +21,8 @@ export interface Services {
   queue: Queue;
   /** The process's LISTEN connection; started by the process (run.ts), shared by every feature that listens. */
   notifications: NotificationListener;
+  /** Run status changes of every process, fanned out by run id; started by its first user (`start()` is idempotent). */
+  runEvents: RunEvents;
   /** Per-API-key request budget; `/graphql` spends from it, and so should other keyed routes. */
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
@@ -35,13 +38,15 @@ export interface ServiceOptions {
 export function createServices(db: DataSource, config: Config, queue: Queue, logger?: Logger, options: ServiceOptions = {}): Services {
   const databaseUrl = (db.options as { url?: string }).url;
   if (!databaseUrl) throw new Error('the data source has no url');
-  const workflows = new WorkflowService(db, queue);
+  const workflows = new WorkflowService(db);
   const auth = new AuthService(db);
+  const notifications = new NotificationListener(databaseUrl, logger);
   return {
     config,
     db,
     queue,
-    notifications: new NotificationListener(databaseUrl, logger),
+    notifications,
+    runEvents: new RunEvents(notifications),
     auth,
     organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),

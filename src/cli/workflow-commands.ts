@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { DataSource } from 'typeorm';
 import { badInput } from '../graphql/errors';
-import type { Queue } from '../queue/queue';
 import { TeammateService } from '../teammates/teammate.service';
 import { MAX_KEEP_PREVIOUS_SECONDS } from '../workflows/signing';
 import { WorkflowService } from '../workflows/workflow.service';
@@ -27,8 +26,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 /**
  * `alloy workflow create|list|show|update|delete|rotate-secret` and
- * `alloy teammate create|list|update|delete`. None of them starts runs; the services get a queue
- * only for the type, so the commands never start pg-boss.
+ * `alloy teammate create|list|update|delete`: straight on the database, no queue and no gateway needed.
  */
 export function registerWorkflowCommands(program: Command): void {
   const workflow = program.command('workflow').description('workflows');
@@ -41,7 +39,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (opts: OutputOptions & { org: string; file: string }) => {
       try {
         const definition = readDefinition(opts.file);
-        const created = await withDatabase(({ db }) => new WorkflowService(db, noQueue).createWorkflow(opts.org, definition));
+        const created = await withDatabase(({ db }) => new WorkflowService(db).createWorkflow(opts.org, definition));
         const { workflow, notStartableBecause, signingSecret } = created;
         print(opts, { workflowId: workflow.id, name: workflow.name, startable: workflow.startable, signingSecret }, () =>
           [
@@ -64,7 +62,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: OutputOptions & { org: string }) => {
       try {
-        const workflows = await withDatabase(({ db }) => new WorkflowService(db, noQueue).workflowsOfOrganization(opts.org));
+        const workflows = await withDatabase(({ db }) => new WorkflowService(db).workflowsOfOrganization(opts.org));
         const listed = workflows.map((w) => ({
           workflowId: w.id,
           name: w.name,
@@ -86,7 +84,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: OutputOptions) => {
       try {
-        const found = await withDatabase(({ db }) => new WorkflowService(db, noQueue).requireWorkflow(workflowId));
+        const found = await withDatabase(({ db }) => new WorkflowService(db).requireWorkflow(workflowId));
         print(opts, { workflowId: found.id, name: found.name, startable: found.startable, definition: found.definition }, () =>
           [
             `Workflow ${found.id} (${found.name}), version ${found.version}, ${found.startable ? `starts at step "${found.startStep}"` : 'not startable'}`,
@@ -107,7 +105,7 @@ export function registerWorkflowCommands(program: Command): void {
       try {
         const definition = readDefinition(opts.file);
         const { workflow: updated, notStartableBecause } = await withDatabase(({ db }) =>
-          new WorkflowService(db, noQueue).updateWorkflow(workflowId, definition),
+          new WorkflowService(db).updateWorkflow(workflowId, definition),
         );
         print(opts, { workflowId: updated.id, name: updated.name, startable: updated.startable }, () =>
           notStartableBecause
@@ -125,7 +123,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: OutputOptions) => {
       try {
-        const deleted = await withDatabase(({ db }) => new WorkflowService(db, noQueue).deleteWorkflow(workflowId));
+        const deleted = await withDatabase(({ db }) => new WorkflowService(db).deleteWorkflow(workflowId));
         print(opts, { workflowId: deleted.workflowId, deleted: true }, () => `Deleted workflow ${deleted.workflowId}; its runs stay readable`);
       } catch (error) {
         fail(opts, error);
@@ -140,7 +138,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowId: string, opts: OutputOptions & { keepPrevious: string }) => {
       try {
         const seconds = /^\d+$/.test(opts.keepPrevious) ? Number(opts.keepPrevious) : Number.NaN;
-        const rotated = await withDatabase(({ db }) => new WorkflowService(db, noQueue).rotateSigningSecret(workflowId, seconds));
+        const rotated = await withDatabase(({ db }) => new WorkflowService(db).rotateSigningSecret(workflowId, seconds));
         print(opts, rotated, () =>
           [
             `New signing secret of workflow ${rotated.workflowId}, shown only once:`,
@@ -235,14 +233,7 @@ export function registerWorkflowCommands(program: Command): void {
     });
 }
 
-const teammateService = (db: DataSource) => new TeammateService(db, new WorkflowService(db, noQueue));
-
-/** Managing workflows and teammates never enqueues; a queue that refuses keeps it that way. */
-const noQueue = new Proxy({} as Queue, {
-  get() {
-    throw new Error('the CLI does not start runs');
-  },
-});
+const teammateService = (db: DataSource) => new TeammateService(db, new WorkflowService(db));
 
 /** `--channels API,…`: a comma-separated list; an empty value turns every channel off. */
 const channelList = (value: string): string[] =>

@@ -31,6 +31,8 @@ export interface Config {
   workflowLeaseSeconds: number;
   /** Workflow runs one worker process executes at once. */
   workflowConcurrency: number;
+  /** Finished runs (and so their request logs) older than this many days are deleted; 0 keeps them all. */
+  runRetentionDays: number;
 }
 
 export interface QueryLimits {
@@ -176,5 +178,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     workflowLeaseSeconds: integer(env, 'WORKFLOW_LEASE_SECONDS', 30, 2, 3600),
     workflowConcurrency: integer(env, 'WORKFLOW_CONCURRENCY', 4, 1, 64),
+    runRetentionDays: integer(env, 'RUN_RETENTION_DAYS', 90, 0, 36_500),
   };
 }

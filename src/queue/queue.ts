@@ -5,6 +5,27 @@ import type { Logger } from '../observability/logger';
 
 export type Queue = PgBoss;
 
+/*
+ * pg-boss 10 (the last line for Node 20) calls `complete` and `fail` after a job's handler without
+ * awaiting them, so when the database goes away while a job runs, their rejection is unhandled and
+ * ends the process. Here they still reject for callers that await them; a job whose completion was
+ * lost stays active until it expires and is then retried, which every job here tolerates
+ * (deleting objects and sweeping are idempotent).
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Manager: { prototype: Record<string, (...args: unknown[]) => Promise<unknown>> } = require('pg-boss/src/manager');
+for (const method of ['complete', 'fail'] as const) {
+  const original = Manager.prototype[method];
+  if ((original as { guarded?: boolean }).guarded) continue;
+  const guarded = function (this: unknown, ...args: unknown[]) {
+    const result = original.apply(this, args);
+    result.catch(() => undefined);
+    return result;
+  };
+  Object.assign(guarded, { guarded: true });
+  Manager.prototype[method] = guarded;
+}
+
 /**
  * The durable job queue (pg-boss 10) on the gateway's own Postgres, in schema `pgboss`. Jobs are
  * sent inside the caller's transaction (see `inTransaction`), so a job exists if and only if the

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { joinPath } from './names';
-import { Statement, statement, StatementRunner } from './statements';
+import { Statement, statement, StatementRunner } from '../db/statements';
 import type { StorageEntry } from './storage-entry.entity';
 
 // Every statement on `storage_entries` and `storage_pending_objects`, and nothing else: the
@@ -71,7 +71,7 @@ const PUT_FILE_RESULT = `(SELECT kind FROM existing) AS "existingKind", written.
 
 const SQL = {
   ensureRoot: statement(
-    'ensure-root',
+    'storage.ensure-root',
     `WITH created AS (
        INSERT INTO storage_entries (organization_id, parent_id, kind, name) VALUES ($1, NULL, 'folder', '')
        ON CONFLICT (organization_id) WHERE parent_id IS NULL DO NOTHING RETURNING *
@@ -79,12 +79,12 @@ const SQL = {
      SELECT ${COLUMNS} FROM created
      UNION ALL SELECT ${COLUMNS} FROM storage_entries WHERE organization_id = $1 AND parent_id IS NULL`,
   ),
-  walk: statement('walk', `${WALK} SELECT ${COLUMNS} FROM walk ORDER BY depth`),
-  child: statement('child', `SELECT ${COLUMNS} FROM storage_entries WHERE parent_id = $1 AND name = $2`),
-  byId: statement('by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1`),
+  walk: statement('storage.walk', `${WALK} SELECT ${COLUMNS} FROM walk ORDER BY depth`),
+  child: statement('storage.child', `SELECT ${COLUMNS} FROM storage_entries WHERE parent_id = $1 AND name = $2`),
+  byId: statement('storage.by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1`),
   /** $1 ids, $2 organization: the rows with their absolute paths, in one statement however many. */
   byIdsWithPaths: statement(
-    'by-ids-with-paths',
+    'storage.by-ids-with-paths',
     `WITH RECURSIVE up AS (
        SELECT id AS start_id, parent_id, name, 0 AS depth FROM storage_entries
         WHERE id = ANY($1::uuid[]) AND organization_id = $2
@@ -95,21 +95,21 @@ const SQL = {
      )
      SELECT ${COLUMNS}, paths.path FROM storage_entries JOIN paths ON paths.start_id = storage_entries.id`,
   ),
-  inOrganization: statement('in-organization', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND organization_id = $2`),
-  fileById: statement('file-by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND kind = 'file'`),
+  inOrganization: statement('storage.in-organization', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND organization_id = $2`),
+  fileById: statement('storage.file-by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND kind = 'file'`),
 
   addFolder: statement(
-    'add-folder',
+    'storage.add-folder',
     `INSERT INTO storage_entries (organization_id, parent_id, kind, name) VALUES ($1, $2, 'folder', $3)
      ON CONFLICT (parent_id, name) DO NOTHING RETURNING ${COLUMNS}`,
   ),
   rename: statement(
-    'rename',
+    'storage.rename',
     `UPDATE storage_entries SET name = $3, updated_at = now() WHERE id = $1 AND organization_id = $2 RETURNING ${COLUMNS}`,
   ),
-  lockMoves: statement('lock-moves', `SELECT pg_advisory_xact_lock(hashtextextended('storage-move:' || $1, 0))`),
+  lockMoves: statement('storage.lock-moves', `SELECT pg_advisory_xact_lock(hashtextextended('storage-move:' || $1, 0))`),
   isWithin: statement(
-    'is-within',
+    'storage.is-within',
     `WITH RECURSIVE up AS (
        SELECT id, parent_id FROM storage_entries WHERE id = $1
        UNION ALL
@@ -117,11 +117,11 @@ const SQL = {
      ) SELECT 1 FROM up WHERE id = $2 LIMIT 1`,
   ),
   move: statement(
-    'move',
+    'storage.move',
     `UPDATE storage_entries SET parent_id = $3, updated_at = now() WHERE id = $1 AND organization_id = $2 RETURNING ${COLUMNS}`,
   ),
   deleteTree: statement(
-    'delete-tree',
+    'storage.delete-tree',
     `WITH RECURSIVE below AS (
        SELECT id FROM storage_entries WHERE id = $1 AND organization_id = $2
        UNION ALL
@@ -129,10 +129,10 @@ const SQL = {
      )
      DELETE FROM storage_entries WHERE id IN (SELECT id FROM below) RETURNING kind, object_key AS "objectKey"`,
   ),
-  addPending: statement('add-pending', `INSERT INTO storage_pending_objects (object_key) VALUES ($1)`),
-  removePending: statement('remove-pending', `DELETE FROM storage_pending_objects WHERE object_key = $1`),
+  addPending: statement('storage.add-pending', `INSERT INTO storage_pending_objects (object_key) VALUES ($1)`),
+  removePending: statement('storage.remove-pending', `DELETE FROM storage_pending_objects WHERE object_key = $1`),
   claimOrphans: statement(
-    'claim-orphans',
+    'storage.claim-orphans',
     `DELETE FROM storage_pending_objects WHERE object_key IN (
        SELECT object_key FROM storage_pending_objects
         WHERE created_at <= now() - ($1::float8 * interval '1 millisecond')
@@ -145,7 +145,7 @@ const SQL = {
    * puts the object there (PUT_FILE). `folderId` null: a folder on the way is missing.
    */
   commitUpload: statement(
-    'commit-upload',
+    'storage.commit-upload',
     `${WALK},
      claimed AS (DELETE FROM storage_pending_objects WHERE object_key = $4 RETURNING 1),
      folder AS (SELECT id FROM walk WHERE depth = cardinality($2::text[]) AND kind = 'folder'),
@@ -153,7 +153,7 @@ const SQL = {
      SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, (SELECT id FROM folder) AS "folderId", ${PUT_FILE_RESULT}`,
   ),
   /** PUT_FILE into the folder $2, for a commit that had to create folders or lost a race for the name. */
-  putFile: statement('put-file', `WITH ${putFileSteps('$2::uuid', 'true')} SELECT ${PUT_FILE_RESULT}`),
+  putFile: statement('storage.put-file', `WITH ${putFileSteps('$2::uuid', 'true')} SELECT ${PUT_FILE_RESULT}`),
 };
 
 /** The listing statements: with or without a kind filter, a cursor and the count. */
@@ -162,7 +162,7 @@ function listingStatement(kind: boolean, after: boolean, count: boolean) {
   const inFolder = kind ? `parent_id = $1 AND (kind = 'file') = $3::boolean` : 'parent_id = $1';
   const cursor = after ? ` AND (${LISTING_KEY}) > ($${kind ? 4 : 3}::boolean, $${kind ? 5 : 4}::text COLLATE "C")` : '';
   const page = `SELECT ${CHILD_COLUMNS} FROM storage_entries WHERE ${inFolder}${cursor} ORDER BY ${LISTING_KEY} LIMIT $2`;
-  const name = `list${kind ? '-kind' : ''}${after ? '-after' : ''}${count ? '-count' : ''}`;
+  const name = `storage.list${kind ? '-kind' : ''}${after ? '-after' : ''}${count ? '-count' : ''}`;
   if (!count) return statement(name, page);
   // The count is of the whole folder (or kind), not of what follows the cursor; with an empty
   // page it still comes back, as the one row with no entry.

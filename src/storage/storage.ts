@@ -10,7 +10,7 @@ import { EntryStore } from './entry-store';
 import { sweepOrphans } from './events/orphan-sweeper';
 import { FolderCache } from './folder-cache';
 import { ObjectDeletions } from './object-deletions';
-import { StatementRunner } from './statements';
+import { StatementRunner } from '../db/statements';
 import { TreeChanges } from './tree-changes';
 import { UploadSizeLimit } from './upload-size';
 import { Uploads } from './uploads';

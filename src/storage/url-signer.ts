@@ -1,10 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { statement, StatementRunner } from './statements';
+import { statement, StatementRunner } from '../db/statements';
 
 const SETTING_KEY = 'storage.url_signing_secret';
 const SQL = {
-  offerSecret: statement('offer-signing-secret', `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`),
-  secret: statement('signing-secret', `SELECT value FROM settings WHERE key = $1`),
+  offerSecret: statement('storage.offer-signing-secret', `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`),
+  secret: statement('storage.signing-secret', `SELECT value FROM settings WHERE key = $1`),
 };
 
 /**

@@ -168,18 +168,13 @@ export class TeammateService {
 
   /** Starts the teammate's workflow with the caller's input, on the API channel, recording the calling key. */
   async callTeammate(principal: Principal, teammateId: string, input: unknown, idempotencyKey?: string | null): Promise<WorkflowRun> {
-    const teammate = await this.findTeammate(principal.organizationId, teammateId);
-    if (!teammate) throw notFound('Teammate');
-    if (!teammate.channels.includes(TeammateChannel.API)) {
-      throw new AppError(ErrorCode.CHANNEL_DISABLED, 'This teammate has no API channel, so it cannot be called through the API');
-    }
+    // The teammate, its channel and its workflow are checked in the start's one statement.
     return this.workflows.startRun({
       organizationId: principal.organizationId,
-      workflowId: teammate.workflowId,
       payload: input,
       idempotencyKey,
       channel: 'API',
-      teammateId: teammate.id,
+      teammateId,
       apiKeyId: principal.keyId,
     });
   }

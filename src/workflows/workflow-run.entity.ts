@@ -93,6 +93,10 @@ export class WorkflowRun {
   @Column('int', { default: 0 })
   recoveries: number;
 
+  /** How many status changes the run has had (1 at insert); announced with each (see run-events.ts). */
+  @Column('int', { name: 'status_seq', default: 1 })
+  statusSeq: number;
+
   @Field()
   @Column({ type: 'timestamptz', name: 'created_at', precision: 3 })
   createdAt: Date;

@@ -4,13 +4,11 @@ import { isUuid } from '../auth/organization.service';
 import { Organization } from '../auth/organization.entity';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import { createdAtIdPosition, encodeCursor, pageSize } from '../graphql/relay';
-import type { Queue } from '../queue/queue';
 import { DefinitionError, validateDefinition, ValidatedDefinition } from './definition';
 import { checkIdempotencyKey } from './idempotency-key';
 import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
-import { runQueuedLocally } from './run-executor';
-import { enqueueRun } from './run-queue';
-import { RunChannel, StepResult, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
+import { RunStateMachine } from './run-state';
+import { RunChannel, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
 
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -18,7 +16,8 @@ export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
 export interface StartRunRequest {
   organizationId: string;
-  workflowId: string;
+  /** The workflow to start; for a teammate's run (`teammateId` set) its workflow is used instead. */
+  workflowId?: string | null;
   payload: unknown;
   idempotencyKey?: string | null;
   channel: RunChannel;
@@ -114,7 +113,11 @@ const updatedRows = <T>(result: unknown): T[] => (Array.isArray(result) && Array
 
 /** Workflow definitions and starting runs. The executor (run-executor.ts) takes it from there. */
 export class WorkflowService {
-  constructor(private readonly db: DataSource, private readonly queue: Queue) {}
+  private readonly runs: RunStateMachine;
+
+  constructor(private readonly db: DataSource) {
+    this.runs = new RunStateMachine(db);
+  }
 
   async createWorkflow(organizationId: string, input: unknown): Promise<CreatedWorkflow> {
     const checked = validated(input);
@@ -289,108 +292,85 @@ export class WorkflowService {
   }
 
   /**
-   * Starts a run: in one transaction the run is inserted as QUEUED and its job is put on the
-   * queue, so neither exists without the other. With an idempotency key, the first start within
-   * 24 hours wins and every later (or concurrent) start with that key gets its run.
+   * Starts a run in one statement and one commit (RunStateMachine.start): the checks, the
+   * idempotency-key claim and the QUEUED row, whose insert announces it to the workers. With an
+   * idempotency key, the first start within 24 hours wins and every later (or concurrent) start
+   * with that key gets its run. A teammate's run (`teammateId`) starts the teammate's workflow,
+   * checked in the same statement.
    */
   async startRun(request: StartRunRequest): Promise<WorkflowRun> {
     const payload = request.payload ?? null;
-    const payloadBytes = Buffer.byteLength(JSON.stringify(payload));
+    const payloadJson = payload === null ? null : JSON.stringify(payload);
+    const payloadBytes = payloadJson === null ? 4 : Buffer.byteLength(payloadJson);
     if (payloadBytes > MAX_PAYLOAD_BYTES) {
       throw badInput(`The payload is ${payloadBytes} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} (1 MB)`, { argument: 'payload' });
     }
     const key = checkIdempotencyKey(request.idempotencyKey);
-    if (!isUuid(request.workflowId)) throw workflowNotFound();
+    const teammateId = request.teammateId ?? null;
+    if (teammateId === null ? !isUuid(request.workflowId ?? '') : !isUuid(teammateId)) {
+      throw teammateId === null ? workflowNotFound() : notFound('Teammate');
+    }
+    // A teammate's request is named by the teammate (its workflow is only known to the statement).
+    const target = teammateId === null ? { teammate: null, workflow: request.workflowId } : { teammate: teammateId.toLowerCase() };
     const requestHash = createHash('sha256')
-      .update(canonicalJson({ channel: request.channel, teammate: request.teammateId ?? null, workflow: request.workflowId, payload }))
+      .update(canonicalJson({ channel: request.channel, ...target, payload }))
       .digest('hex');
 
-    const run = await this.db.transaction(async (tx) => {
-      // FOR SHARE: the workflow cannot be deleted or updated between this check and the run's
-      // insert, so the run records the version that is current (workflow_version) and starts at
-      // that version's start step; the executor reads that version's definition.
-      const [workflow]: Array<{ start_step: string | null; startable: boolean; version: number }> = await tx.query(
-        `SELECT start_step, startable, version FROM workflows
-          WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL FOR SHARE`,
-        [request.workflowId, request.organizationId],
-      );
-      if (!workflow) throw workflowNotFound();
-      if (!workflow.startable || !workflow.start_step) {
-        throw new AppError(ErrorCode.WORKFLOW_NOT_STARTABLE, 'This workflow has no valid startStep, so it cannot be started');
-      }
-
-      const runId = randomUUID();
-      if (key !== null) {
-        // Concurrent callers with one key block here until the first commits, then see its row.
-        const claimed: Array<{ run_id: string }> = await tx.query(
-          `INSERT INTO workflow_idempotency_keys (organization_id, key, run_id, request_hash, expires_at)
-           VALUES ($1, $2, $3, $4, now() + make_interval(hours => $5))
-           ON CONFLICT (organization_id, key) DO UPDATE
-             SET run_id = EXCLUDED.run_id, request_hash = EXCLUDED.request_hash, expires_at = EXCLUDED.expires_at
-             WHERE workflow_idempotency_keys.expires_at <= now()
-           RETURNING run_id`,
-          [request.organizationId, key, runId, requestHash, IDEMPOTENCY_WINDOW_HOURS],
-        );
-        if (claimed.length === 0) {
-          const [existing]: Array<{ run_id: string; request_hash: string }> = await tx.query(
-            `SELECT run_id, request_hash FROM workflow_idempotency_keys WHERE organization_id = $1 AND key = $2`,
-            [request.organizationId, key],
-          );
-          if (existing.request_hash !== requestHash) {
-            throw badInput('This idempotencyKey was already used in the last 24 hours for a different request (target or payload)', {
-              argument: 'idempotencyKey',
-            });
-          }
-          const run = await tx.getRepository(WorkflowRun).findOne({ where: { id: existing.run_id, organizationId: request.organizationId } });
-          if (!run) throw new Error(`idempotency key points at missing run ${existing.run_id}`);
-          return run;
-        }
-      }
-
-      // The answer is built from what the insert returns (the values the database stored, e.g. the
-      // payload as the json column gives it back) instead of reading the row again: one round trip less
-      // while the transaction holds a pooled connection.
-      const [stored]: Array<{ payload: unknown; step_results: Record<string, StepResult>; recoveries: number; created_at: Date }> = await tx.query(
-        `INSERT INTO workflow_runs (id, organization_id, workflow_id, teammate_id, channel, api_key_id, status, payload, next_step, workflow_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9, $10)
-         RETURNING payload, step_results, recoveries, created_at`,
-        [
-          runId,
-          request.organizationId,
-          request.workflowId,
-          request.teammateId ?? null,
-          request.channel,
-          request.apiKeyId ?? null,
-          WorkflowRunStatus.QUEUED,
-          payload === null ? null : JSON.stringify(payload),
-          workflow.start_step,
-          workflow.version,
-        ],
-      );
-      await enqueueRun(this.queue, tx, runId);
-      return Object.assign(new WorkflowRun(), {
-        id: runId,
-        organizationId: request.organizationId,
-        workflowId: request.workflowId,
-        workflowVersion: workflow.version,
-        teammateId: request.teammateId ?? null,
-        channel: request.channel,
-        apiKeyId: request.apiKeyId ?? null,
-        status: WorkflowRunStatus.QUEUED,
-        payload: stored.payload,
-        output: null,
-        error: null,
-        steps: stored.step_results,
-        nextStep: workflow.start_step,
-        leaseToken: null,
-        leaseUntil: null,
-        recoveries: stored.recoveries,
-        createdAt: stored.created_at,
-        startedAt: null,
-        finishedAt: null,
-      } satisfies Omit<WorkflowRun, 'workflow'>);
+    const runId = randomUUID();
+    const outcome = await this.runs.start({
+      runId,
+      organizationId: request.organizationId,
+      workflowId: teammateId === null ? request.workflowId! : null,
+      teammateId,
+      channel: request.channel,
+      apiKeyId: request.apiKeyId ?? null,
+      payloadJson,
+      idempotencyKey: key,
+      requestHash,
+      keyWindowHours: IDEMPOTENCY_WINDOW_HOURS,
     });
-    if (run.status === WorkflowRunStatus.QUEUED) runQueuedLocally.emit('queued');
-    return run;
+    if (teammateId !== null && !outcome.teammateFound) throw notFound('Teammate');
+    if (teammateId !== null && !outcome.apiEnabled) {
+      throw new AppError(ErrorCode.CHANNEL_DISABLED, 'This teammate has no API channel, so it cannot be called through the API');
+    }
+    if (!outcome.workflowFound) throw workflowNotFound();
+    if (outcome.startStep === null) {
+      throw new AppError(ErrorCode.WORKFLOW_NOT_STARTABLE, 'This workflow has no valid startStep, so it cannot be started');
+    }
+    if (outcome.createdAt === null) {
+      // The key named another run: the same request gets that run, another request is refused.
+      if (outcome.keyRequestHash !== requestHash) {
+        throw badInput('This idempotencyKey was already used in the last 24 hours for a different request (target or payload)', {
+          argument: 'idempotencyKey',
+        });
+      }
+      const existing = await this.db.getRepository(WorkflowRun).findOne({ where: { id: outcome.keyRunId!, organizationId: request.organizationId } });
+      if (!existing) throw new Error(`idempotency key points at missing run ${outcome.keyRunId}`);
+      return existing;
+    }
+    // The answer is built from what the insert returned (the payload as the json column gives it
+    // back) instead of reading the row again.
+    return Object.assign(new WorkflowRun(), {
+      id: runId,
+      organizationId: request.organizationId,
+      workflowId: outcome.workflowId!,
+      workflowVersion: outcome.workflowVersion!,
+      teammateId,
+      channel: request.channel,
+      apiKeyId: request.apiKeyId ?? null,
+      status: WorkflowRunStatus.QUEUED,
+      payload: outcome.payload,
+      output: null,
+      error: null,
+      steps: {},
+      nextStep: outcome.startStep,
+      leaseToken: null,
+      leaseUntil: null,
+      recoveries: 0,
+      statusSeq: 1,
+      createdAt: outcome.createdAt,
+      startedAt: null,
+      finishedAt: null,
+    } satisfies Omit<WorkflowRun, 'workflow'>);
   }
 }

@@ -8,6 +8,8 @@ import { StorageTreeNotify1765000000000 } from './1765000000000-StorageTreeNotif
 import { JsonAsSent1765100000000 } from './1765100000000-JsonAsSent';
 import { WorkflowSigningSecrets1765100000001 } from './1765100000001-WorkflowSigningSecrets';
 import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-ManageWorkflowsAndTeammates';
+import { RunEvents1765300000000 } from './1765300000000-RunEvents';
+import { RunQueue1765300000001 } from './1765300000001-RunQueue';
 
 export const migrations = [
   Foundation1764360000000,
@@ -19,4 +21,6 @@ export const migrations = [
   JsonAsSent1765100000000,
   WorkflowSigningSecrets1765100000001,
   ManageWorkflowsAndTeammates1765200000000,
+  RunEvents1765300000000,
+  RunQueue1765300000001,
 ];

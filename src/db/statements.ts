@@ -2,7 +2,7 @@ import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
-/** One SQL statement of the storage capability, prepared once per connection under its name. */
+/** One SQL statement, prepared once per connection under its name (`<capability>.<what>`). */
 export interface Statement {
   readonly name: string;
   readonly text: string;
@@ -11,8 +11,7 @@ export interface Statement {
 const declared = new Map<string, string>();
 
 /** Declares a statement; a name stands for one text only (Postgres keeps the plan under it). */
-export function statement(name: string, text: string): Statement {
-  const full = `storage.${name}`;
+export function statement(full: string, text: string): Statement {
   if (declared.has(full) && declared.get(full) !== text) throw new Error(`statement ${full} declared twice with different SQL`);
   declared.set(full, text);
   return { name: full, text };
@@ -21,8 +20,8 @@ export function statement(name: string, text: string): Statement {
 /**
  * Runs statements as named prepared statements, on the data source's own pool (the connections
  * TypeORM uses too) or on the connection of a TypeORM transaction. Postgres parses and plans a
- * named statement once per connection instead of on every call; for the recursive path walk the
- * planning took longer than running it. Each statement still goes to TypeORM's query logger.
+ * named statement once per connection instead of on every call; for storage's recursive path walk
+ * the planning took longer than running it. Each statement still goes to TypeORM's query logger.
  */
 export class StatementRunner {
   constructor(private readonly db: DataSource) {}

@@ -1,0 +1,22 @@
+import type { RegisteredJob } from '../queue/job';
+import type { Logger } from '../observability/logger';
+import { deleteObjectsJob } from '../storage/events/object-deletion';
+import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
+import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
+import type { Services } from './services';
+
+/** Every kind of queued job, with its handler: the list the job runner starts in each process. */
+export function processJobs(services: Services, logger: Logger): RegisteredJob[] {
+  const { storage, db, config } = services;
+  return [
+    deleteObjectsJob.handledBy((job) => storage.deleteObjects(job.keys)),
+    sweepOrphansJob.handledBy(async () => {
+      const swept = await storage.sweepOrphans(ORPHAN_AGE_MS);
+      if (swept) logger.info({ swept }, 'reclaimed orphaned upload objects');
+    }),
+    runRetentionJob.handledBy(async () => {
+      const deleted = await deleteExpiredRuns(db, config.runRetentionDays);
+      if (deleted) logger.info({ deleted, days: config.runRetentionDays }, 'deleted finished runs past their retention');
+    }),
+  ] as RegisteredJob[];
+}

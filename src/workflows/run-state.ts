@@ -1,0 +1,256 @@
+import type { DataSource } from 'typeorm';
+import { statement, StatementRunner } from '../db/statements';
+import type { WorkflowDefinition } from './definition';
+import { SIGNING_SECRETS_SQL } from './signing';
+import type { StepResult } from './workflow-run.entity';
+
+/*
+ * The run state machine, and every statement that moves a run: start (→ QUEUED), claim
+ * (QUEUED → RUNNING), renew, save progress, release (RUNNING → QUEUED), sweep (lapsed RUNNING →
+ * QUEUED or FAILED) and finish (RUNNING → SUCCEEDED or FAILED). The `workflow_runs` row is the
+ * queue: workers claim QUEUED rows with FOR UPDATE SKIP LOCKED, and the row's trigger announces
+ * each status change (run-events.ts), which is what wakes them. Every write after the claim is
+ * fenced by the claim's lease token, so a worker whose lease was taken over writes nothing.
+ */
+
+/** What one start statement found and did; the caller turns it into the answer or the error. */
+export interface StartOutcome {
+  teammateFound: boolean;
+  apiEnabled: boolean;
+  workflowFound: boolean;
+  workflowId: string | null;
+  /** The workflow's starting step, when it can be started (and, for a teammate, its channel is on). */
+  startStep: string | null;
+  /** With an idempotency key: the run the key names now (this start's run id if it won the key). */
+  keyRunId: string | null;
+  keyRequestHash: string | null;
+  /** Set when this statement inserted the run. */
+  payload: unknown;
+  createdAt: Date | null;
+  /** The workflow version the run was started with (its definition is the one the run executes). */
+  workflowVersion: number | null;
+}
+
+export interface StartParams {
+  runId: string;
+  organizationId: string;
+  /** Null when the run is a teammate's: its workflow is read in the same statement. */
+  workflowId: string | null;
+  teammateId: string | null;
+  channel: 'TRIGGER' | 'API';
+  apiKeyId: string | null;
+  /** The payload as JSON text, or null. */
+  payloadJson: string | null;
+  idempotencyKey: string | null;
+  requestHash: string;
+  keyWindowHours: number;
+}
+
+export interface ClaimedRun {
+  id: string;
+  workflow_id: string;
+  payload: unknown;
+  step_results: Record<string, StepResult>;
+  next_step: string | null;
+  lease_token: string;
+  definition: WorkflowDefinition;
+  /** The workflow's signing secrets for http steps, current first (see signing.ts). */
+  signing_secrets: string[];
+}
+
+export const DEFAULT_MAX_RECOVERIES = 2;
+
+const SQL = {
+  /*
+   * One statement, one commit: the teammate and workflow checks (deleted ones are not found),
+   * the idempotency-key claim and the insert, which records the workflow's current version. On a key conflict the key row is updated to itself unless it expired, because
+   * only DO UPDATE returns the row a concurrent start committed (this statement's snapshot does
+   * not see it): whoever's run id comes back owns the key, and only that start inserts a run.
+   * A check that fails leaves both inserts without a row, so an error creates nothing.
+   */
+  start: statement(
+    'workflows.start-run',
+    `WITH teammate AS (
+       SELECT t.workflow_id, 'API' = ANY (t.channels) AS api_enabled
+         FROM teammates t
+        WHERE t.id = $3::uuid AND t.organization_id = $1::uuid AND t.deleted_at IS NULL
+     ), workflow AS (
+       SELECT w.id, w.start_step, w.version
+         FROM workflows w
+        WHERE w.organization_id = $1::uuid AND w.deleted_at IS NULL
+          AND w.id = CASE WHEN $3::uuid IS NULL THEN $2::uuid ELSE (SELECT workflow_id FROM teammate) END
+     ), startable AS (
+       SELECT id, start_step, version FROM workflow
+        WHERE start_step IS NOT NULL AND ($3::uuid IS NULL OR (SELECT api_enabled FROM teammate))
+     ), key_claim AS (
+       INSERT INTO workflow_idempotency_keys AS k (organization_id, key, run_id, request_hash, expires_at)
+       SELECT $1::uuid, $8::text, $4::uuid, $9::text, now() + make_interval(hours => $10::int)
+         FROM startable WHERE $8::text IS NOT NULL
+       ON CONFLICT (organization_id, key) DO UPDATE
+          SET run_id = CASE WHEN k.expires_at <= now() THEN EXCLUDED.run_id ELSE k.run_id END,
+              request_hash = CASE WHEN k.expires_at <= now() THEN EXCLUDED.request_hash ELSE k.request_hash END,
+              expires_at = CASE WHEN k.expires_at <= now() THEN EXCLUDED.expires_at ELSE k.expires_at END
+       RETURNING k.run_id, k.request_hash
+     ), inserted AS (
+       INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, api_key_id, status, payload, next_step)
+       SELECT $4::uuid, $1::uuid, s.id, s.version, $3::uuid, $5::text, $6::uuid, 'QUEUED', $7::json, s.start_step
+         FROM startable s
+        WHERE $8::text IS NULL OR (SELECT run_id FROM key_claim) = $4::uuid
+       RETURNING payload, created_at, workflow_version
+     )
+     SELECT EXISTS (SELECT 1 FROM teammate) AS "teammateFound",
+            COALESCE((SELECT api_enabled FROM teammate), false) AS "apiEnabled",
+            EXISTS (SELECT 1 FROM workflow) AS "workflowFound",
+            (SELECT id FROM workflow) AS "workflowId",
+            (SELECT start_step FROM startable) AS "startStep",
+            (SELECT run_id FROM key_claim) AS "keyRunId",
+            (SELECT request_hash FROM key_claim) AS "keyRequestHash",
+            i.payload, i.created_at AS "createdAt", i.workflow_version AS "workflowVersion"
+       FROM (SELECT 1) AS one LEFT JOIN inserted i ON true`,
+  ),
+
+  /**
+   * The oldest queued runs (a run handed back keeps its place), each with a lease token of its
+   * own and the definition of the version it was started with (an update never changes a run
+   * under way; the signing secrets are the workflow's current ones).
+   */
+  claim: statement(
+    'workflows.claim-runs',
+    `WITH next AS (
+       SELECT id FROM workflow_runs WHERE status = 'QUEUED' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE workflow_runs r
+        SET status = 'RUNNING', started_at = COALESCE(r.started_at, now()), lease_token = gen_random_uuid(),
+            lease_until = now() + make_interval(secs => $2::float8)
+       FROM next, workflows w, workflow_versions v
+      WHERE r.id = next.id AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
+    RETURNING r.id, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token, v.definition, ${SIGNING_SECRETS_SQL}`,
+  ),
+
+  /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
+  renew: statement(
+    'workflows.renew-leases',
+    `UPDATE workflow_runs r SET lease_until = now() + make_interval(secs => $3::float8)
+       FROM unnest($1::uuid[], $2::uuid[]) AS held (id, token)
+      WHERE r.id = held.id AND r.lease_token = held.token
+    RETURNING r.id`,
+  ),
+
+  saveProgress: statement(
+    'workflows.save-progress',
+    `UPDATE workflow_runs SET step_results = $3::json, next_step = $4 WHERE id = $1 AND lease_token = $2`,
+  ),
+
+  release: statement(
+    'workflows.release-run',
+    `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::json, next_step = $4, lease_token = NULL, lease_until = NULL
+      WHERE id = $1 AND lease_token = $2`,
+  ),
+
+  finish: statement(
+    'workflows.finish-run',
+    `UPDATE workflow_runs
+        SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
+            finished_at = now(), lease_token = NULL, lease_until = NULL
+      WHERE id = $1 AND lease_token = $2`,
+  ),
+
+  /** Lapsed leases: back to the queue at their next step, or FAILED once recovered $1 times. SKIP LOCKED keeps sweepers apart. */
+  sweep: statement(
+    'workflows.sweep-leases',
+    `WITH lapsed AS (
+       SELECT id, recoveries FROM workflow_runs
+        WHERE status = 'RUNNING' AND lease_until < now()
+        ORDER BY lease_until LIMIT 100 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE workflow_runs r
+        SET status = CASE WHEN l.recoveries < $1 THEN 'QUEUED' ELSE 'FAILED' END,
+            recoveries = CASE WHEN l.recoveries < $1 THEN l.recoveries + 1 ELSE l.recoveries END,
+            finished_at = CASE WHEN l.recoveries < $1 THEN NULL ELSE now() END,
+            error = CASE WHEN l.recoveries < $1 THEN NULL
+                         ELSE 'The worker running this run stopped responding ' || (l.recoveries + 1) || ' times; giving up' END,
+            lease_token = NULL, lease_until = NULL
+       FROM lapsed l
+      WHERE r.id = l.id
+    RETURNING r.id, r.status`,
+  ),
+
+  /** Expired idempotency keys are overwritten on reuse; this only keeps the table small. */
+  dropExpiredKeys: statement(
+    'workflows.drop-expired-keys',
+    `DELETE FROM workflow_idempotency_keys
+      WHERE ctid IN (SELECT ctid FROM workflow_idempotency_keys WHERE expires_at < now() LIMIT 1000)`,
+  ),
+};
+
+/** A run's lease, as the worker holding it knows it. */
+export interface Lease {
+  runId: string;
+  token: string;
+}
+
+export class RunStateMachine {
+  private readonly sql: StatementRunner;
+
+  constructor(db: DataSource) {
+    this.sql = new StatementRunner(db);
+  }
+
+  async start(params: StartParams): Promise<StartOutcome> {
+    const row = await this.sql.first<StartOutcome & Record<string, unknown>>(SQL.start, [
+      params.organizationId,
+      params.workflowId,
+      params.teammateId,
+      params.runId,
+      params.channel,
+      params.apiKeyId,
+      params.payloadJson,
+      params.idempotencyKey,
+      params.requestHash,
+      params.keyWindowHours,
+    ]);
+    return row as StartOutcome;
+  }
+
+  /** Claims up to `limit` queued runs for `leaseSeconds`. */
+  claim(limit: number, leaseSeconds: number): Promise<ClaimedRun[]> {
+    return this.sql.rows<ClaimedRun & Record<string, unknown>>(SQL.claim, [limit, leaseSeconds]);
+  }
+
+  /** Renews the given leases; answers the run ids whose lease is still this worker's. */
+  async renew(leases: Lease[], leaseSeconds: number): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
+    const rows = await this.sql.rows<{ id: string }>(SQL.renew, [leases.map((l) => l.runId), leases.map((l) => l.token), leaseSeconds]);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** False when the lease was taken over (the run is another worker's now). */
+  async saveProgress(lease: Lease, steps: Record<string, StepResult>, nextStep: string): Promise<boolean> {
+    return (await this.sql.run(SQL.saveProgress, [lease.runId, lease.token, JSON.stringify(steps), nextStep])).rowCount === 1;
+  }
+
+  /** Stopping: the finished steps are kept and the run is QUEUED again at `nextStep`. */
+  async release(lease: Lease, steps: Record<string, StepResult>, nextStep: string): Promise<boolean> {
+    return (await this.sql.run(SQL.release, [lease.runId, lease.token, JSON.stringify(steps), nextStep])).rowCount === 1;
+  }
+
+  async finish(
+    lease: Lease,
+    steps: Record<string, StepResult>,
+    end: { status: 'SUCCEEDED' | 'FAILED'; output?: unknown; error?: string },
+  ): Promise<boolean> {
+    const output = end.output === undefined || end.output === null ? null : JSON.stringify(end.output);
+    const result = await this.sql.run(SQL.finish, [lease.runId, lease.token, end.status, output, end.error ?? null, JSON.stringify(steps)]);
+    return result.rowCount === 1;
+  }
+
+  /** Recovers runs whose worker stopped renewing: which went back to the queue and which failed. */
+  async sweepExpiredLeases(maxRecoveries = DEFAULT_MAX_RECOVERIES): Promise<{ requeued: string[]; failed: string[] }> {
+    const rows = await this.sql.rows<{ id: string; status: string }>(SQL.sweep, [maxRecoveries]);
+    await this.sql.run(SQL.dropExpiredKeys, []);
+    return {
+      requeued: rows.filter((r) => r.status === 'QUEUED').map((r) => r.id),
+      failed: rows.filter((r) => r.status === 'FAILED').map((r) => r.id),
+    };
+  }
+}
