@@ -9,6 +9,7 @@ import {
   GraphQLError,
   GraphQLFormattedError,
   GraphQLSchema,
+  Kind,
   parse,
   specifiedRules,
   validate,
@@ -145,7 +146,10 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
   options.server.on('upgrade', onUpgrade);
 
   const format = (error: GraphQLError): GraphQLFormattedError => {
-    const formatted = options.formatError(error.toJSON(), error);
+    // A variable that does not fit its type: Apollo tells it as BAD_USER_INPUT over HTTP.
+    const badVariable = !error.path && !error.extensions?.code && error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION;
+    const json = error.toJSON();
+    const formatted = options.formatError(badVariable ? { ...json, extensions: { code: 'BAD_USER_INPUT' } } : json, error);
     // Over HTTP Apollo turns `extensions.http` into the status; a websocket has no status.
     const { http: _status, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
