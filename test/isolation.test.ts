@@ -3,10 +3,10 @@ import { graphql, GraphQLResponse } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 
 /**
- * Organization isolation, built from the schema itself: every root Query, Mutation and
- * Subscription field (and the HTTP content route) is aimed by organization B at organization A's ids and paths. Each must
- * answer null or a not-found code, leak nothing of A, and leave A's data as it was. A field that
- * has no probe here fails the test, so a new field cannot ship uncovered.
+ * Organization isolation, built from the schema itself: every root Query, Mutation and Subscription
+ * field (and the HTTP content route) is aimed by organization B at organization A's ids and paths.
+ * Each must answer null or a not-found code, leak nothing of A, and leave A's data as it was. A
+ * field that has no probe here fails the test, so a new field cannot ship uncovered.
  */
 
 interface OrgA {
