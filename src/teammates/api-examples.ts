@@ -45,6 +45,9 @@ export function teammateApiExamples(endpoint: string, teammateId: string): Teamm
     curl,
     graphql,
     javascript,
-    note: 'Set ALLOY_API_KEY to an API key of your organization (header `api-key`); then poll workflowRun(id: runId) or the requestLogs.',
+    note:
+      'Set ALLOY_API_KEY to an API key of your organization (header `api-key`). The run is answered QUEUED; add `waitSeconds: 10` to ' +
+      'callTeammate to be answered with the finished run and its output, or follow it with workflowRun(id: runId), the ' +
+      'workflowRunUpdated(id: runId) subscription or the requestLogs.',
   };
 }
