@@ -228,6 +228,13 @@ describe('workflowRunUpdated over graphql-ws', () => {
     }
   });
 
+  it('closes the socket (1009) on a message over MAX_JSON_BODY_BYTES, as HTTP refuses such a body', async () => {
+    const runId = await trigger(quickWorkflow);
+    const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, UPDATES, { id: runId, padding: 'x'.repeat(gw.config.maxJsonBodyBytes) });
+    expect(await subscription.ended).toEqual({ closed: 1009, reason: expect.any(String) });
+    expect(subscription.results).toEqual([]);
+  });
+
   it('serves only subscriptions over the socket, and answers a subscription sent over HTTP with 400', async () => {
     const { text } = await subscribeOnce(gw.url, org.apiKey, '{ organization { name } }', {});
     expect(JSON.parse(text).errors[0].extensions).toEqual({ code: 'BAD_REQUEST' });
