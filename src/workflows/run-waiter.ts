@@ -36,7 +36,7 @@ export class RunWaiter {
     private readonly readRun: ReadRun,
   ) {}
 
-  /** Requests waiting now (for tests and metrics). */
+  /** Requests waiting now. */
   get waiting(): number {
     return this.releases.size;
   }
