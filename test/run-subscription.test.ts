@@ -100,6 +100,32 @@ describe('workflowRunUpdated over graphql-ws', () => {
     }
   });
 
+  it('closes the socket with 4403 at the next subscribe once its key is revoked', async () => {
+    const { createClient } = await import('graphql-ws');
+    const { default: WebSocket } = await import('ws');
+    const { keyId, apiKey } = await gw.services.organizations.createKey(org.orgId, 'short-lived');
+    const runId = await trigger(quickWorkflow);
+    let closed!: (code: number) => void;
+    const closedWith = new Promise<number>((resolve) => (closed = resolve));
+    const client = createClient({
+      url: `${gw.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { 'api-key': apiKey },
+      retryAttempts: 0,
+      on: { closed: (event) => closed((event as { code: number }).code) },
+    });
+    try {
+      const first = await new Promise<unknown>((resolve, reject) => client.subscribe({ query: UPDATES, variables: { id: runId } }, { next: resolve, error: reject, complete: () => undefined }));
+      expect(first).toEqual({ data: { workflowRunUpdated: expect.objectContaining({ status: 'QUEUED' }) } });
+      await gw.services.organizations.revokeKey(keyId);
+      const second = new Promise<unknown>((resolve) => client.subscribe({ query: UPDATES, variables: { id: runId } }, { next: resolve, error: resolve, complete: () => resolve('complete') }));
+      expect(await closedWith).toBe(4403);
+      expect(JSON.stringify(await second)).not.toMatch(/QUEUED/);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it("answers NOT_FOUND for another organization's run and for ids that are no run", async () => {
     const foreignWorkflow = (
       await gw.services.workflows.createWorkflow(other.orgId, { name: 'theirs', startStep: 'a', steps: { a: { type: 'transform', output: 1 } } })
