@@ -1,11 +1,12 @@
+import { subscribeOnce } from './support/graphql-ws';
 import { graphql, GraphQLResponse } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 
 /**
- * Organization isolation, built from the schema itself: every root Query and Mutation field (and
- * the HTTP content route) is aimed by organization B at organization A's ids and paths. Each must
- * answer null or a not-found code, leak nothing of A, and leave A's data as it was. A field that
- * has no probe here fails the test, so a new field cannot ship uncovered.
+ * Organization isolation, built from the schema itself: every root Query, Mutation and Subscription
+ * field (and the HTTP content route) is aimed by organization B at organization A's ids and paths.
+ * Each must answer null or a not-found code, leak nothing of A, and leave A's data as it was. A
+ * field that has no probe here fails the test, so a new field cannot ship uncovered.
  */
 
 interface OrgA {
@@ -67,17 +68,19 @@ const PROBES: Record<string, Probe[]> = {
   'Mutation.triggerWorkflow': [
     { query: 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {}) { runId } }', variables: (a) => ({ id: a.workflowId }), expect: 'not-found' },
   ],
+  'Subscription.workflowRunUpdated': [], // graphql-ws: covered below, by subscribing to A's run with B's key
   'Mutation.callTeammate': [
     { query: 'mutation($id: ID!) { callTeammate(teammateId: $id, input: {}) { runId } }', variables: (a) => ({ id: a.teammateId }), expect: 'not-found' },
   ],
 };
 
 async function rootFields(url: string): Promise<string[]> {
-  const res = await graphql(url, '{ __schema { queryType { fields { name } } mutationType { fields { name } } } }');
+  const res = await graphql(url, '{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }');
   const schema = res.body.data.__schema;
   return [
     ...schema.queryType.fields.map((f: { name: string }) => `Query.${f.name}`),
     ...(schema.mutationType?.fields ?? []).map((f: { name: string }) => `Mutation.${f.name}`),
+    ...(schema.subscriptionType?.fields ?? []).map((f: { name: string }) => `Subscription.${f.name}`),
   ];
 }
 
@@ -189,6 +192,11 @@ describe('organization isolation, from the schema', () => {
     const bUpload = await upload(gw.url, b.apiKey, '/Secret Plans', 'launch.txt', 'overwritten by B?');
     if (bUpload.body.errors) failures.push(`Mutation.uploadFile: ${JSON.stringify(bUpload.body)}`);
     else if (bUpload.body.data.uploadFile.id === a.fileId) failures.push('Mutation.uploadFile: B overwrote A’s file');
+    // A's run, subscribed to with B's key.
+    const watched = await subscribeOnce(gw.url, b.apiKey, 'subscription($id: ID!) { workflowRunUpdated(id: $id) { id status payload output } }', { id: a.runId });
+    const watchedLeaks = a.secretWords.filter((word) => watched.text.includes(word));
+    if (watchedLeaks.length) failures.push(`Subscription.workflowRunUpdated: mentions ${watchedLeaks.join(', ')}: ${watched.text}`);
+    if (JSON.parse(watched.text).errors?.[0]?.extensions?.code !== 'NOT_FOUND') failures.push(`Subscription.workflowRunUpdated: expected NOT_FOUND, got ${watched.text}`);
     // The content route: A's file id with B's key, and with no key at all.
     for (const headers of [{ 'api-key': b.apiKey }, {} as Record<string, string>]) {
       const res = await fetch(`${gw.url}/files/${a.fileId}/content`, { headers });

@@ -181,4 +181,37 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
     expect(elsewhere).toEqual([]);
     expect(network.some((url) => url.startsWith(`${gw.url}/graphql/_ruru/`))).toBe(true);
   });
+
+  it('runs the workflowRunUpdated subscription over a websocket with the same api-key header, and shows each update', async () => {
+    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, { name: 'watched', startStep: 'a', steps: { a: { type: 'transform', output: 1 } } });
+    const run = await gw.services.workflows.startRun({ organizationId: org.orgId, workflowId: workflow.id, payload: null, channel: 'TRIGGER' });
+    const sockets: string[] = [];
+    page.on('websocket', (socket) => sockets.push(socket.url()));
+    await page.goto(`${gw.url}/graphql`, { waitUntil: 'load' });
+
+    const queryEditor = page.locator(QUERY_EDITOR);
+    await queryEditor.waitFor({ state: 'visible', timeout: 30_000 });
+    await queryEditor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(`subscription Watch { workflowRunUpdated(id: "${run.id}") { status } }`);
+    await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
+    const headersEditor = page.locator(HEADERS_EDITOR);
+    await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
+    await headersEditor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+    await page.locator('button.graphiql-execute-button').click();
+
+    const result = page.locator(RESULT);
+    const shown = async (status: string) => {
+      await result.filter({ hasText: status }).waitFor({ state: 'visible', timeout: 15_000 });
+      return JSON.parse((await result.innerText()).replace(/\u00a0/g, ' '));
+    };
+    expect(await shown('QUEUED')).toEqual({ data: { workflowRunUpdated: { status: 'QUEUED' } } });
+    await gw.db.query(`UPDATE workflow_runs SET status = 'SUCCEEDED', output = '1', finished_at = now() WHERE id = $1`, [run.id]);
+    expect(await shown('SUCCEEDED')).toEqual({ data: { workflowRunUpdated: { status: 'SUCCEEDED' } } });
+    expect(sockets).toEqual([`${gw.url.replace(/^http/, 'ws')}/graphql`]);
+  }, 90_000);
 });

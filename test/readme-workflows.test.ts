@@ -1,4 +1,8 @@
-import { runExample } from './support/readme';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readmeExample, runExample } from './support/readme';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { HookServer, startHookServer, waitFor } from './support/hook-server';
 
@@ -6,6 +10,7 @@ describe('README examples: workflows and teammates', () => {
   let gw: TestGateway;
   let hooks: HookServer;
   let env: Record<string, string>;
+  let orgId: string;
 
   const runOf = async (id: string) =>
     (await gw.db.query(`SELECT status, output, error FROM workflow_runs WHERE id = $1`, [id]))[0] as { status: string; output: any; error: string | null };
@@ -16,6 +21,7 @@ describe('README examples: workflows and teammates', () => {
     hooks.route('/hook', ({ body }) => ({ status: 200, body: { received: body.payload.text } }));
     gw = await startTestGateway();
     const org = await gw.createOrg('Readme Workflows');
+    orgId = org.orgId;
     // The README's notify.json, pointed at this test's hook server.
     const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, {
       name: 'notify',
@@ -91,5 +97,68 @@ describe('README examples: workflows and teammates', () => {
       request: { text: 'Where is my order?' },
       response: { echo: 'Where is my order?', hook: { received: 'Where is my order?' } },
     });
+  });
+
+  it('triggers a workflow with waitSeconds and gets the finished run with its output in the answer', async () => {
+    const { stdout, stderr, code } = await runExample('trigger-and-wait', env);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const { runId, run } = JSON.parse(stdout).data.triggerWorkflow;
+    expect(run).toEqual({ status: 'SUCCEEDED', output: { echo: 'hello', hook: { received: 'hello' } }, error: null });
+    expect(await runOf(runId)).toEqual({ status: 'SUCCEEDED', output: run.output, error: null });
+  });
+
+  it('calls a teammate with waitSeconds and gets its answer', async () => {
+    const { stdout, stderr, code } = await runExample('call-teammate-and-wait', env);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).data.callTeammate.run).toEqual({
+      status: 'SUCCEEDED',
+      output: { echo: 'Where is my order?', hook: { received: 'Where is my order?' } },
+    });
+  });
+
+  it("follows a run with the README's subscription client until it has finished, each status once and in order", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-watch-'));
+    const script = path.join(dir, 'watch-run.js');
+    fs.writeFileSync(script, readmeExample('watch-run', 'js'));
+    const node = (extra: Record<string, string>) => {
+      // NODE_PATH: the script lives outside the checkout, its packages are this checkout's.
+      const child = spawn(process.execPath, [script], {
+        env: { ...process.env, NODE_PATH: path.resolve(__dirname, '..', 'node_modules'), ALLOY_URL: gw.url, API_KEY: env.API_KEY, ...extra },
+      });
+      const output = { stdout: '', stderr: '' };
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (output.stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (output.stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      return { output, exited };
+    };
+    // The README's hook, held until the script has shown the run RUNNING.
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    hooks.route('/hook', async ({ body }) => {
+      await answered;
+      return { status: 200, body: { received: body.payload.text } };
+    });
+    try {
+      const trigger = await gw.services.workflows.startRun({ organizationId: orgId, workflowId: env.WORKFLOW_ID, payload: { text: 'watched' }, channel: 'TRIGGER' });
+      await waitFor(async () => hooks.received.filter((h) => h.body?.run?.id === trigger.id).length, (n) => n === 1, 30_000, 'the run to call the hook');
+      const watched = node({ RUN_ID: trigger.id });
+      await waitFor(async () => watched.output.stdout, (text) => text.includes('\n'), 30_000, 'the first update');
+      answer();
+      expect(await watched.exited).toBe(0);
+      expect(watched.output.stderr).toBe('');
+      expect(watched.output.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([
+        { status: 'RUNNING', output: null, error: null },
+        { status: 'SUCCEEDED', output: { echo: 'watched', hook: { received: 'watched' } }, error: null },
+      ]);
+
+      const refused = node({ RUN_ID: trigger.id, API_KEY: 'alloy_sk_unknown_key' });
+      expect(await refused.exited).toBe(1);
+      expect(refused.output.stderr).toMatch(/^closed 4403: /);
+    } finally {
+      answer();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

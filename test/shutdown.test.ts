@@ -5,6 +5,7 @@ import { OrganizationService } from '../src/auth/organization.service';
 import { WorkflowService } from '../src/workflows/workflow.service';
 import { startChildGateway, ChildGateway } from './support/child-gateway';
 import { createTestDatabase } from './support/database';
+import { collectSubscription } from './support/graphql-ws';
 import { graphql } from './support/http';
 import { startHookServer, HookServer } from './support/hook-server';
 import { eventually, md5, tempDir } from './support/storage';
@@ -153,5 +154,26 @@ describe('SIGTERM drains work in flight', () => {
     expect(run.next_step).toBe('done');
     expect(JSON.stringify(run.step_results.call)).toContain('after SIGTERM');
     expect(hooks.received.filter((h) => h.path === '/slow-step')).toHaveLength(1);
+  });
+
+  it('ends open subscriptions (close 1001) and answers requests waiting for a run, then exits 0', async () => {
+    const workflows = new WorkflowService(database.dataSource);
+    const { workflow } = await workflows.createWorkflow(orgId, { name: 'never run', startStep: 'a', steps: { a: { type: 'transform', output: 1 } } });
+    gateway = await start(false);
+    const child = gateway;
+    const trigger = await graphql(child.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }`, { id: workflow.id }, { apiKey });
+    const { runId } = trigger.body.data.triggerWorkflow;
+    const subscription = await collectSubscription(child.url, { 'api-key': apiKey }, 'subscription($id: ID!) { workflowRunUpdated(id: $id) { status } }', { id: runId });
+    await subscription.received(1);
+    expect(subscription.results).toEqual([{ data: { workflowRunUpdated: { status: 'QUEUED' } } }]);
+    // No worker: this request would wait its 30 s.
+    const waiting = graphql(child.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id, waitSeconds: 30) { run { status } } }`, { id: workflow.id }, { apiKey });
+    await eventually(async () => (await database.dataSource.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1`, [workflow.id]))[0].n === 2, 'the waiting run to be started');
+
+    child.process.kill('SIGTERM');
+    const answered = await waiting;
+    expect(answered.body).toEqual({ data: { triggerWorkflow: { run: { status: 'QUEUED' } } } });
+    expect(await subscription.ended).toEqual({ closed: 1001, reason: 'Going away' });
+    expect(await exitOf(child)).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { TeammateService } from '../teammates/teammate.service';
 import { WorkflowService } from '../workflows/workflow.service';
 import { RunEvents } from '../workflows/run-events';
+import { RunWaiter } from '../workflows/run-waiter';
 import type { StorageDriver } from '../storage/backend/driver';
 import { createStorage, Storage } from '../storage/storage';
 
@@ -23,6 +24,8 @@ export interface Services {
   notifications: NotificationListener;
   /** Run status changes of every process, fanned out by run id; started by its first user (`start()` is idempotent). */
   runEvents: RunEvents;
+  /** Holds `waitSeconds` requests until their run has finished, woken by `runEvents`; stopped by the gateway on close. */
+  runWaiter: RunWaiter;
   /** Per-API-key request budget; `/graphql` spends from it, and so should other keyed routes. */
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
@@ -41,12 +44,14 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
   const workflows = new WorkflowService(db);
   const auth = new AuthService(db);
   const notifications = new NotificationListener(databaseUrl, logger);
+  const runEvents = new RunEvents(notifications);
   return {
     config,
     db,
     queue,
     notifications,
-    runEvents: new RunEvents(notifications),
+    runEvents,
+    runWaiter: new RunWaiter(runEvents, (organizationId, runId) => workflows.findRun(organizationId, runId)),
     auth,
     organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),

@@ -31,24 +31,29 @@ function argumentsFedBy(document: DocumentNode, variable: string): Array<{ field
  * Literals in the query itself need no check: the GraphQL parser refuses lone surrogates. Every
  * field and argument, present or added later, is covered without a line of its own.
  */
+export function checkArgumentText(document: DocumentNode, variables: Record<string, unknown> | null | undefined): void {
+  for (const [variable, value] of Object.entries(variables ?? {})) {
+    const found = findJsonTextProblem(value, `$${variable}`);
+    if (!found) continue;
+    // Only now is the document searched for the argument the variable feeds.
+    const fed = argumentsFedBy(document, variable);
+    const root = fed.length === 1 ? fed[0].argument : `$${variable}`;
+    const subject = fed.length ? `Argument "${fed[0].argument}" of ${fed[0].field}` : `Variable $${variable}`;
+    const problem = { ...found, at: root + found.at.slice(variable.length + 1) };
+    throw badInput(describeJsonTextProblem(subject, root, problem), {
+      argument: fed[0]?.argument ?? variable,
+      http: { status: 400 },
+    });
+  }
+}
+
+/** `checkArgumentText` for every HTTP request (websocket subscriptions call it themselves). */
 export function argumentTextPlugin(): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          for (const [variable, value] of Object.entries(request.variables ?? {})) {
-            const found = findJsonTextProblem(value, `$${variable}`);
-            if (!found) continue;
-            // Only now is the document searched for the argument the variable feeds.
-            const fed = argumentsFedBy(document, variable);
-            const root = fed.length === 1 ? fed[0].argument : `$${variable}`;
-            const subject = fed.length ? `Argument "${fed[0].argument}" of ${fed[0].field}` : `Variable $${variable}`;
-            const problem = { ...found, at: root + found.at.slice(variable.length + 1) };
-            throw badInput(describeJsonTextProblem(subject, root, problem), {
-              argument: fed[0]?.argument ?? variable,
-              http: { status: 400 },
-            });
-          }
+          checkArgumentText(document, request.variables);
         },
       };
     },

@@ -11,6 +11,11 @@ export interface GatewayContext {
   baseUrl: string;
   /** Per-request caches (DataLoaders) keyed by name; created lazily by the capability that needs them. */
   loaders: Map<string, unknown>;
+  /**
+   * Aborts when the client goes away before its answer is complete (the HTTP connection closed, the
+   * websocket closed). Made on first call: only the few requests that wait need one.
+   */
+  clientGone(): AbortSignal;
 }
 
 export function requirePrincipal(ctx: GatewayContext): Principal {

@@ -1,17 +1,38 @@
 import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
-import { buildSchema, NonEmptyArray } from 'type-graphql';
+import { buildSchema, NonEmptyArray, PubSub } from 'type-graphql';
 import { OrganizationResolver } from '../auth/organization.resolver';
 import { TeammateResolver } from '../teammates/teammate.resolver';
-import { WorkflowResolver, WorkflowRunResolver } from '../workflows/workflow.resolver';
+import { WorkflowResolver, WorkflowRunResolver, WorkflowRunSubscriptionResolver } from '../workflows/workflow.resolver';
 import { storageResolvers } from '../storage/storage.resolver';
 import { NodeResolver } from './node';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const resolvers: NonEmptyArray<Function> = [OrganizationResolver, WorkflowResolver, WorkflowRunResolver, TeammateResolver, NodeResolver, ...storageResolvers];
+export const resolvers: NonEmptyArray<Function> = [
+  OrganizationResolver,
+  WorkflowResolver,
+  WorkflowRunResolver,
+  WorkflowRunSubscriptionResolver,
+  TeammateResolver,
+  NodeResolver,
+  ...storageResolvers,
+];
 
 let built: GraphQLSchema | undefined;
+
+/**
+ * type-graphql wants a PubSub as soon as the schema has a subscription, even when each one has its
+ * own `subscribe` (ours are fed by Postgres notifications, see run-updates.ts); topics are unused.
+ */
+const NO_TOPICS: PubSub = {
+  publish() {
+    throw new Error('subscriptions have their own subscribe functions; there are no topics to publish to');
+  },
+  subscribe() {
+    throw new Error('subscriptions have their own subscribe functions; there are no topics to subscribe to');
+  },
+};
 
 /** The gateway's schema; built once per process (type-graphql metadata is global). */
 export async function gatewaySchema(): Promise<GraphQLSchema> {
@@ -19,6 +40,7 @@ export async function gatewaySchema(): Promise<GraphQLSchema> {
     resolvers,
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: { forbidUnknownValues: false },
+    pubSub: NO_TOPICS,
   });
   return built;
 }

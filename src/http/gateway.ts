@@ -4,9 +4,10 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import express, { Express, Request } from 'express';
+import express, { Express, Request, Response } from 'express';
 import { authenticateHeaders } from '../auth/authenticate-request';
 import { apolloMiddleware } from './apollo-middleware';
+import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graphql-ws';
 import { jsonBody } from './json-body';
 import { bodyErrors, unhandledErrors } from './error-handlers';
 import { KeyCache } from '../auth/key-cache';
@@ -54,6 +55,22 @@ export function baseUrlOf(req: Request): string {
   return `${protocol}://${req.headers.host ?? '127.0.0.1'}`;
 }
 
+/**
+ * `GatewayContext.clientGone` of an HTTP request: aborts when the connection closes before the
+ * answer is written (a client that stopped waiting for `waitSeconds`).
+ */
+function clientGoneOf(res: Response): () => AbortSignal {
+  let gone: AbortController | undefined;
+  return () => {
+    if (!gone) {
+      const controller = (gone = new AbortController());
+      if (res.destroyed) controller.abort();
+      else if (!res.writableEnded) res.once('close', () => res.writableEnded || controller.abort());
+    }
+    return gone.signal;
+  };
+}
+
 export async function startGateway({ services, logger, port, host, readinessChecks = [] }: GatewayOptions): Promise<Gateway> {
   const { config, db } = services;
   const showDetails = showsErrorDetails(config);
@@ -69,8 +86,10 @@ export async function startGateway({ services, logger, port, host, readinessChec
   registerQueueGauges(services.queue);
   app.use(requestLogging(logger));
 
+  const schema = await gatewaySchema();
+  const formatError = withQueryLimitCodes(createFormatError(!showDetails, logger));
   const apollo = new ApolloServer<GatewayContext>({
-    schema: await gatewaySchema(),
+    schema,
     csrfPrevention: { requestHeaders: CSRF_PREFLIGHT_HEADERS },
     // The process stops on SIGINT/SIGTERM in its own order (src/app/run.ts); Apollo's handlers,
     // on whenever NODE_ENV is not test, would race it and re-raise the signal.
@@ -78,7 +97,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
     allowBatchedHttpRequests: false,
     introspection: true,
     includeStacktraceInErrorResponses: showDetails,
-    formatError: withQueryLimitCodes(createFormatError(!showDetails, logger)),
+    formatError,
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     plugins: [
@@ -89,6 +108,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
       ApolloServerPluginUsageReportingDisabled(),
       authPlugin(),
       argumentTextPlugin(),
+      subscriptionsOverWebSocketPlugin(),
       ...limits.plugins,
       requestLogPlugin(),
     ],
@@ -132,13 +152,32 @@ export async function startGateway({ services, logger, port, host, readinessChec
           throw error;
         }
         return withRequestLog(
-          { requestId: requestLogOf(res).requestId, principal, services, baseUrl: baseUrlOf(req), loaders: new Map() },
+          {
+            requestId: requestLogOf(res).requestId,
+            principal,
+            services,
+            baseUrl: baseUrlOf(req),
+            loaders: new Map(),
+            clientGone: clientGoneOf(res),
+          },
           res,
         );
       }),
     }),
   );
   app.use(unhandledErrors(logger, showDetails));
+  // Subscriptions: the graphql-ws protocol on the same path and port.
+  const websocket = startGraphQLWebSocket({
+    server,
+    path: '/graphql',
+    schema,
+    services,
+    logger,
+    limits,
+    formatError,
+    maxPayloadBytes: config.maxJsonBodyBytes,
+    masked: !showDetails,
+  });
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -147,6 +186,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
     });
   } catch (error) {
     // e.g. the port is taken: let go of what was started, so that the caller can stop cleanly.
+    await websocket.close();
     await apollo.stop();
     services.auth.useCache(undefined);
     await keyCache?.stop();
@@ -160,8 +200,11 @@ export async function startGateway({ services, logger, port, host, readinessChec
     server,
     url: `http://${shownHost}:${address.port}`,
     close() {
-      // ApolloServer.stop() drains in-flight requests through the drain plugin, then closes.
-      closing ??= apollo.stop().finally(async () => {
+      // Requests waiting for a run answer it as it stands; subscriptions end (their sockets would
+      // otherwise keep the HTTP server from closing); ApolloServer.stop() drains in-flight
+      // requests through the drain plugin, then closes.
+      services.runWaiter.stop();
+      closing ??= Promise.all([websocket.close(), apollo.stop()]).then(() => undefined).finally(async () => {
         services.auth.useCache(undefined);
         keyCache.stop();
         services.storage.stop();

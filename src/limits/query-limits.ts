@@ -53,7 +53,11 @@ export interface QueryLimitOptions {
   validationRules: ValidationRule[];
   parseOptions: ParseOptions;
   plugins: ApolloServerPlugin<any>[];
+  /** Throws QUERY_TOO_COMPLEX when the operation costs more than the limit (the plugin's check, for transports beside Apollo's). */
+  checkCost: CostCheck;
 }
+
+type CostCheck = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined) => void;
 
 /**
  * Depth, alias and directive limits are graphql-armor validation rules (its Apollo plugins are not
@@ -83,10 +87,12 @@ export function queryLimits(limits: QueryLimits): QueryLimitOptions {
     blockFieldSuggestion: { enabled: false },
   });
   const { validationRules } = armor.protect();
+  const checkCost = costCheck(limits.maxCost);
   return {
     validationRules: validationRules as ValidationRule[],
     parseOptions: { maxTokens: limits.maxTokens },
-    plugins: [costLimitPlugin(limits.maxCost)],
+    plugins: [costLimitPlugin(checkCost)],
+    checkCost,
   };
 }
 
@@ -127,7 +133,7 @@ export function queryCost(
 const COSTS_PER_DOCUMENT = 64;
 const MAX_COST_KEY_LENGTH = 1024;
 
-function costLimitPlugin(maxCost: number): ApolloServerPlugin<any> {
+function costCheck(maxCost: number): CostCheck {
   // Apollo hands the same parsed document to every request with the same query text (its document
   // cache), and the cost depends only on it, the operation and the variables: walking the
   // document again for every request of a busy query was a few percent of its CPU time.
@@ -145,17 +151,23 @@ function costLimitPlugin(maxCost: number): ApolloServerPlugin<any> {
     }
     return cost;
   };
+  return (schema, document, variables, operationName) => {
+    const cost = costOf(schema, document, variables, operationName);
+    if (cost === 'over' || (cost !== null && cost > maxCost)) {
+      const found = cost === 'over' ? 'far more' : String(cost);
+      throw new AppError(ErrorCode.QUERY_TOO_COMPLEX, `Query cost limit of ${maxCost} exceeded, found ${found}.`, {
+        limit: 'cost',
+      });
+    }
+  };
+}
+
+function costLimitPlugin(checkCost: CostCheck): ApolloServerPlugin<any> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, request, operationName }) {
-          const cost = costOf(schema, document, request.variables ?? {}, operationName ?? undefined);
-          if (cost === 'over' || (cost !== null && cost > maxCost)) {
-            const found = cost === 'over' ? 'far more' : String(cost);
-            throw new AppError(ErrorCode.QUERY_TOO_COMPLEX, `Query cost limit of ${maxCost} exceeded, found ${found}.`, {
-              limit: 'cost',
-            });
-          }
+          checkCost(schema, document, request.variables ?? {}, operationName ?? undefined);
         },
       };
     },

@@ -153,6 +153,7 @@ const NOTE_HTML = `<div id="alloy-playground-note" role="note">
 <strong>Authentication:</strong> every request needs an <code>api-key</code> header.
 Open the <em>Headers</em> tab under the query editor and paste your organization API key
 (<code>alloy_sk_…</code>) as the value of <code>"api-key"</code>. Bearer tokens are not accepted.
+Subscriptions (<code>workflowRunUpdated</code>) run over a websocket with the same headers.
 </div>`;
 
 // Body becomes a column: the note on top, the IDE filling the rest (ruru's
@@ -199,6 +200,10 @@ export function playgroundRouter(opts: { endpoint: string; development?: boolean
 
   const html = ruruHTML({
     endpoint,
+    // Subscriptions go over graphql-ws on the same path (ws:// or wss:// as the page's own
+    // scheme); GraphiQL's fetcher sends the Headers tab as the connection_init payload, so the
+    // same `{ "api-key": … }` authenticates them.
+    subscriptionEndpoint: endpoint,
     staticPath,
     clientConfig: {
       defaultQuery: PLAYGROUND_DEFAULT_QUERY,

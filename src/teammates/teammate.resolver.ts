@@ -4,7 +4,8 @@ import { PageInfo } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
 import { Workflow } from '../workflows/workflow.entity';
-import { TriggerWorkflowPayload, workflowLoader } from '../workflows/workflow.resolver';
+import { waitSecondsOf } from '../workflows/run-waiter';
+import { TriggerWorkflowPayload, WAIT_SECONDS_DESCRIPTION, workflowLoader } from '../workflows/workflow.resolver';
 import { teammateApiExamples, teammatePlaygroundUrl } from './api-examples';
 import { RequestLogConnection } from './request-log';
 import { Teammate } from './teammate.entity';
@@ -98,9 +99,12 @@ export class TeammateResolver {
     @Arg('teammateId', () => ID) teammateId: string,
     @Arg('input', () => JSONScalar) input: unknown,
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Arg('waitSeconds', () => Int, { nullable: true, defaultValue: 0, description: WAIT_SECONDS_DESCRIPTION }) waitSeconds: number | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TriggerWorkflowPayload> {
-    const run = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, idempotencyKey);
+    const wait = waitSecondsOf(waitSeconds);
+    const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, idempotencyKey);
+    const run = await ctx.services.runWaiter.untilFinished(started, wait, ctx.clientGone());
     return { runId: run.id, run };
   }
 

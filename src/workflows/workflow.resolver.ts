@@ -1,10 +1,17 @@
 import DataLoader from 'dataloader';
-import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
 import { PageInfo } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
+import { RunUpdates } from './run-updates';
+import { MAX_WAIT_SECONDS, waitSecondsOf } from './run-waiter';
 import { WorkflowRun } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
+
+/** The `waitSeconds` argument of the mutations that start a run. */
+export const WAIT_SECONDS_DESCRIPTION =
+  `Wait up to this many seconds (0 to ${MAX_WAIT_SECONDS}) for the run to finish: the answer then comes as soon as it is ` +
+  'SUCCEEDED or FAILED (with its output or error), or when the time is up with the run as it stands. 0, the default, answers at once.';
 
 @ObjectType({ description: 'The run that was started (or, for a repeated idempotencyKey, the run started the first time).' })
 export class TriggerWorkflowPayload {
@@ -76,10 +83,12 @@ export class WorkflowResolver {
     @Arg('workflowId', () => ID) workflowId: string,
     @Arg('payload', () => JSONScalar, { nullable: true }) payload: unknown,
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Arg('waitSeconds', () => Int, { nullable: true, defaultValue: 0, description: WAIT_SECONDS_DESCRIPTION }) waitSeconds: number | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TriggerWorkflowPayload> {
     const principal = requirePrincipal(ctx);
-    const run = await ctx.services.workflows.startRun({
+    const wait = waitSecondsOf(waitSeconds);
+    const started = await ctx.services.workflows.startRun({
       organizationId: principal.organizationId,
       workflowId,
       payload,
@@ -87,7 +96,28 @@ export class WorkflowResolver {
       channel: 'TRIGGER',
       apiKeyId: principal.keyId,
     });
+    const run = await ctx.services.runWaiter.untilFinished(started, wait, ctx.clientGone());
     return { runId: run.id, run };
+  }
+}
+
+@Resolver()
+export class WorkflowRunSubscriptionResolver {
+  @Subscription(() => WorkflowRun, {
+    description:
+      'The run now, then again at each status change, once each and in order; completes after SUCCEEDED or FAILED (at once if the run ' +
+      'has already finished). Over the graphql-ws protocol on this same URL, with the key in connection_init as `{ "api-key": "…" }`.',
+    subscribe: ({ args, context }: { args: { id: string }; context: GatewayContext }) => {
+      const { services } = context;
+      const { organizationId } = requirePrincipal(context);
+      return RunUpdates.start(services.runEvents, (org, id) => services.workflows.findRun(org, id), organizationId, args.id);
+    },
+  })
+  workflowRunUpdated(
+    @Root() run: WorkflowRun,
+    @Arg('id', () => ID, { description: "The run's id (`runId` of triggerWorkflow or callTeammate)." }) _id: string,
+  ): WorkflowRun {
+    return run;
   }
 }
 

@@ -35,3 +35,79 @@ export async function subscribeOnce(url: string, apiKey: string, query: string, 
     );
   });
 }
+
+/** How a subscription ended: completed by the server, an error message, or the socket closing. */
+export type SubscriptionEnd = { complete: true } | { errors: unknown[] } | { closed: number; reason: string };
+
+export interface CollectedSubscription {
+  /** Every `next` payload so far, in order. */
+  results: Array<{ data?: any; errors?: any[] }>;
+  /** Resolves when the subscription ends, however it ends. */
+  ended: Promise<SubscriptionEnd>;
+  /** Resolves once `results` has at least `count` payloads (or the subscription has ended). */
+  received(count: number): Promise<void>;
+  /** Unsubscribes and closes the socket. */
+  close(): Promise<void>;
+}
+
+/**
+ * A subscription over graphql-ws that records every payload until it ends. `connectionParams`
+ * is sent as the connection_init payload as it is (`undefined`: none at all).
+ */
+export async function collectSubscription(
+  url: string,
+  connectionParams: Record<string, unknown> | undefined,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<CollectedSubscription> {
+  const { createClient } = await import('graphql-ws');
+  const { default: WebSocket } = await import('ws');
+  const results: CollectedSubscription['results'] = [];
+  const waiters: Array<() => void> = [];
+  let finish!: (end: SubscriptionEnd) => void;
+  let finished = false;
+  const ended = new Promise<SubscriptionEnd>((resolve) => (finish = (end) => {
+    if (finished) return;
+    finished = true;
+    resolve(end);
+    for (const waiter of waiters.splice(0)) waiter();
+  }));
+  const client = createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    lazy: true,
+    on: { closed: (event) => finish({ closed: (event as { code: number }).code, reason: String((event as { reason?: string }).reason ?? '') }) },
+  });
+  const unsubscribe = client.subscribe(
+    { query, variables },
+    {
+      next: (result) => {
+        results.push(result as { data?: any; errors?: any[] });
+        for (const waiter of waiters.splice(0)) waiter();
+      },
+      error: (error) => {
+        if (Array.isArray(error)) finish({ errors: error });
+        else if (error && typeof (error as { code?: unknown }).code === 'number') {
+          finish({ closed: (error as { code: number }).code, reason: String((error as { reason?: string }).reason ?? '') });
+        } else finish({ errors: [{ message: String((error as Error)?.message ?? error) }] });
+      },
+      complete: () => finish({ complete: true }),
+    },
+  );
+  const received = (count: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => (results.length >= count || finished ? resolve() : waiters.push(check));
+      check();
+    });
+  return {
+    results,
+    ended,
+    received,
+    async close() {
+      unsubscribe();
+      await client.dispose();
+    },
+  };
+}

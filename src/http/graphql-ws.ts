@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ApolloServerPlugin } from '@apollo/server';
+import {
+  DocumentNode,
+  ExecutionArgs,
+  getOperationAST,
+  GraphQLError,
+  GraphQLFormattedError,
+  GraphQLSchema,
+  Kind,
+  parse,
+  specifiedRules,
+  validate,
+} from 'graphql';
+import type { Context, Disposable, ServerOptions } from 'graphql-ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { Services } from '../app/services';
+import type { Principal } from '../auth/auth.service';
+import { isDatabaseUnavailable } from '../db/unavailable';
+import { checkArgumentText } from '../graphql/argument-text';
+import type { GatewayContext } from '../graphql/context';
+import { AppError, ErrorCode } from '../graphql/errors';
+import type { QueryLimitOptions } from '../limits/query-limits';
+import type { Logger } from '../observability/logger';
+
+/** What graphql-ws's `ws` adapter puts beside each connection, and what we add once its key is checked. */
+interface SocketExtra {
+  readonly socket: WebSocket;
+  readonly request: http.IncomingMessage;
+  apiKey?: string;
+  principal?: Principal;
+  /** Aborts when the socket closes: what a subscription's `clientGone()` returns. */
+  gone?: AbortController;
+}
+
+type ConnectionParams = Record<string, unknown>;
+type WsContext = Context<ConnectionParams, SocketExtra>;
+
+// `graphql-ws/use/ws` is only reachable through the package's `exports`, which this project's
+// `moduleResolution: node` does not read for types; node itself resolves it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { useServer } = require('graphql-ws/use/ws') as {
+  useServer(options: ServerOptions<ConnectionParams, SocketExtra> & { isProd?: boolean }, ws: WebSocketServer, keepAlive?: number): Disposable;
+};
+
+/** Close codes of a refused `connection_init` (README, SECURITY.md). */
+export const CLOSE_MISSING_KEY = 4401;
+export const CLOSE_BAD_KEY = 4403;
+/** RFC 6455 "Try Again Later": the key could not be checked because the database is away. */
+const CLOSE_TRY_AGAIN_LATER = 1013;
+/** A socket that does not answer our close frame within this is cut off, so that shutdown is not held up. */
+const CLOSE_GRACE_MS = 2_000;
+
+const KEY_MESSAGES: Record<string, string> = {
+  malformed: 'Invalid API key: not an Alloy organization API key',
+  unknown: 'Invalid API key',
+  revoked: 'This API key has been revoked',
+};
+
+type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+
+export interface GraphQLWebSocketOptions {
+  server: http.Server;
+  path: string;
+  schema: GraphQLSchema;
+  services: Services;
+  logger: Logger;
+  limits: QueryLimitOptions;
+  /** The HTTP path's formatter: masking and query-limit codes alike on both transports. */
+  formatError: FormatError;
+  /** Largest message accepted, as for JSON bodies over HTTP. */
+  maxPayloadBytes: number;
+  masked: boolean;
+}
+
+export interface GraphQLWebSocket {
+  /** Closes every socket (1001 "Going away"; subscriptions end) and stops accepting new ones. */
+  close(): Promise<void>;
+}
+
+/** An error of the request itself, with the code Apollo gives the same mistake over HTTP. */
+const requestError = (error: GraphQLError, code: string) =>
+  new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, originalError: error, extensions: { code } });
+
+/**
+ * Parses and checks a subscription document as Apollo's pipeline does for HTTP: the token limit
+ * while parsing, graphql-js's rules with the depth, alias and directive limits, then cost and the
+ * text of the variables. Only subscriptions: queries and mutations go over HTTP, where request
+ * logs, rate-limit headers and `waitSeconds`'s disconnect handling live.
+ */
+function checkedDocument(
+  schema: GraphQLSchema,
+  limits: QueryLimitOptions,
+  query: string,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+): DocumentNode | readonly GraphQLError[] {
+  let document: DocumentNode;
+  try {
+    document = parse(query, limits.parseOptions);
+  } catch (error) {
+    return [requestError(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
+  }
+  const invalid = validate(schema, document, [...specifiedRules, ...limits.validationRules]);
+  if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
+  const operation = getOperationAST(document, operationName);
+  if (!operation) {
+    return [new GraphQLError('Unable to identify the operation to run: name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+  }
+  if (operation.operation !== 'subscription') {
+    return [new GraphQLError(`Only subscriptions are served over WebSocket; send a ${operation.operation} as an HTTP POST to this URL`, { extensions: { code: 'BAD_REQUEST' } })];
+  }
+  try {
+    limits.checkCost(schema, document, variables, operationName);
+    checkArgumentText(document, variables);
+  } catch (error) {
+    if (error instanceof GraphQLError) return [error];
+    throw error;
+  }
+  return document;
+}
+
+/**
+ * GraphQL subscriptions over the graphql-ws protocol on the gateway's own HTTP server and path.
+ * The key comes in `connection_init` as `{ "api-key": "…" }` (a browser cannot set headers on a
+ * websocket): none closes the socket with 4401, a bad or revoked one with 4403. Each subscribe
+ * checks the key again (a key revoked meanwhile closes the socket with 4403) and spends one
+ * request of its rate budget. Errors are formatted (and masked) as on HTTP.
+ */
+export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQLWebSocket {
+  const { services, logger, schema, limits, masked } = options;
+  // Upgrades are taken from the server by hand rather than with ws's `server` option, which would
+  // also forward the HTTP server's own errors (a port in use) to the websocket server.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
+  const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = request.url ?? '';
+    const query = url.indexOf('?');
+    if ((query < 0 ? url : url.slice(0, query)) !== options.path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  };
+  options.server.on('upgrade', onUpgrade);
+
+  const format = (error: GraphQLError): GraphQLFormattedError => {
+    // A variable that does not fit its type: Apollo tells it as BAD_USER_INPUT over HTTP.
+    const badVariable = !error.path && !error.extensions?.code && error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION;
+    const json = error.toJSON();
+    const formatted = options.formatError(badVariable ? { ...json, extensions: { code: 'BAD_USER_INPUT' } } : json, error);
+    // Over HTTP Apollo turns `extensions.http` into the status; a websocket has no status.
+    const { http: _status, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  };
+
+  /** The connection's principal, or null after closing the socket with the reason. */
+  const authenticate = async (ctx: WsContext, rawKey: unknown): Promise<Principal | null> => {
+    const { socket } = ctx.extra;
+    if (typeof rawKey !== 'string' || rawKey.trim() === '') {
+      socket.close(CLOSE_MISSING_KEY, 'Missing API key: send { "api-key": "…" } as the connection_init payload');
+      return null;
+    }
+    let result: Awaited<ReturnType<Services['auth']['authenticate']>>;
+    try {
+      result = await services.auth.authenticate(rawKey);
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      socket.close(CLOSE_TRY_AGAIN_LATER, 'Service temporarily unavailable: retry shortly');
+      return null;
+    }
+    if (typeof result === 'string') {
+      socket.close(CLOSE_BAD_KEY, KEY_MESSAGES[result] ?? 'Invalid API key');
+      return null;
+    }
+    return result;
+  };
+
+  const disposable = useServer(
+    {
+      schema,
+      isProd: masked,
+      async onConnect(ctx) {
+        const apiKey = ctx.connectionParams?.['api-key'];
+        const principal = await authenticate(ctx, apiKey);
+        if (!principal) return false;
+        ctx.extra.apiKey = apiKey as string;
+        ctx.extra.principal = principal;
+        return true;
+      },
+      async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+        // Nothing returned would mean "run it anyway": a refused key answers an error (on a socket already closing).
+        const principal = await authenticate(ctx, ctx.extra.apiKey);
+        if (!principal) return [new AppError(ErrorCode.UNAUTHENTICATED, 'The connection\'s API key is no longer valid')];
+        try {
+          await services.rateLimits.consume(principal.keyId);
+        } catch (error) {
+          if (error instanceof AppError) return [error];
+          throw error;
+        }
+        const variables = (payload.variables ?? {}) as Record<string, unknown>;
+        const operationName = payload.operationName ?? undefined;
+        const document = checkedDocument(schema, limits, payload.query, variables, operationName);
+        if (Array.isArray(document)) return document;
+        const extra = ctx.extra;
+        const contextValue: GatewayContext = {
+          requestId: randomUUID(),
+          principal,
+          services,
+          baseUrl: `${(extra.request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${extra.request.headers.host ?? '127.0.0.1'}`,
+          loaders: new Map(),
+          clientGone() {
+            if (!extra.gone) {
+              extra.gone = new AbortController();
+              if (extra.socket.readyState !== WebSocket.OPEN) extra.gone.abort();
+            }
+            return extra.gone.signal;
+          },
+        };
+        return { schema, document: document as DocumentNode, variableValues: variables, operationName, contextValue };
+      },
+      onNext(_ctx, _id, _payload, _args, result) {
+        if (!result.errors?.length) return;
+        return { ...result, errors: result.errors.map(format) };
+      },
+      onError(_ctx, _id, _payload, errors) {
+        return errors.map(format);
+      },
+      onClose(ctx, code) {
+        ctx.extra.gone?.abort();
+        logger.debug({ code, keyId: ctx.extra.principal?.keyId }, 'websocket closed');
+      },
+    },
+    wss,
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      closing ??= (async () => {
+        options.server.off('upgrade', onUpgrade);
+        const disposed = disposable.dispose();
+        const cutOff = setTimeout(() => {
+          for (const socket of wss.clients) socket.terminate();
+        }, CLOSE_GRACE_MS);
+        try {
+          await disposed;
+        } finally {
+          clearTimeout(cutOff);
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * A subscription sent as an HTTP request would run its resolver once, without a run to show:
+ * refused before execution, pointing at the websocket.
+ */
+export function subscriptionsOverWebSocketPlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation !== 'subscription') return;
+          throw new GraphQLError('Subscriptions are served over WebSocket (the graphql-ws protocol) at this same URL, not over HTTP', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        },
+      };
+    },
+  };
+}
