@@ -1,3 +1,4 @@
+import { isUuid } from '../db/ids';
 import { DataSource, EntityManager } from 'typeorm';
 import { generateApiKey } from './api-key';
 import { ApiKey } from './api-key.entity';
@@ -40,8 +41,6 @@ export interface KeySummary {
   revokedAt: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (value: string) => UUID.test(value);
 
 function checkedName(name: string): string {
   const trimmed = name.trim();

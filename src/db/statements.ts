@@ -18,7 +18,8 @@ export function statement(full: string, text: string): Statement {
 }
 
 /**
- * Runs statements as named prepared statements, on the data source's own pool (the connections
+ * The one way to run SQL of our own: rows come back as `rows`/`first`, changed-row counts as
+ * `count` (never TypeORM's `[rows, count]` tuple of `query()`). Runs statements as named prepared statements, on the data source's own pool (the connections
  * TypeORM uses too) or on the connection of a TypeORM transaction. Postgres parses and plans a
  * named statement once per connection instead of on every call; for storage's recursive path walk
  * the planning took longer than running it. Each statement still goes to TypeORM's query logger.
@@ -34,6 +35,11 @@ export class StatementRunner {
 
   async rows<T extends QueryResultRow>(statement: Statement, values: unknown[], tx?: EntityManager): Promise<T[]> {
     return (await this.run<T>(statement, values, tx)).rows;
+  }
+
+  /** How many rows an INSERT, UPDATE or DELETE changed. */
+  async count(statement: Statement, values: unknown[], tx?: EntityManager): Promise<number> {
+    return (await this.run(statement, values, tx)).rowCount ?? 0;
   }
 
   async first<T extends QueryResultRow>(statement: Statement, values: unknown[], tx?: EntityManager): Promise<T | null> {

@@ -1,5 +1,5 @@
+import { isUuid } from '../db/ids';
 import { Field, ObjectType } from 'type-graphql';
-import { isUuid } from '../auth/organization.service';
 import { badInput } from './errors';
 
 /** Relay page info, shared by every connection of the schema. */

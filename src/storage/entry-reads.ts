@@ -1,6 +1,7 @@
+import { isUuid } from '../db/ids';
 import type { ChildrenPage, EntryStore, ListingKey } from './entry-store';
 import type { FolderCache } from './folder-cache';
-import { isUuid, joinPath, parsePath } from './names';
+import { joinPath, parsePath } from './names';
 import type { StorageEntry } from './storage-entry.entity';
 
 /** Reading the tree: entries by path or id, their paths, and folder listings. */

@@ -219,23 +219,6 @@ function putFileResult(result: PutFileRow, path: string): PutFile | null {
   return { row: entry(row as StorageEntry), replaced };
 }
 
-export const PG_UNIQUE_VIOLATION = '23505';
-export const PG_FOREIGN_KEY_VIOLATION = '23503';
-const PG_DEADLOCK = '40P01';
-
-export const pgCode = (error: unknown) => (error as { code?: string } | null)?.code;
-
-/** Concurrent `mkdir -p` of overlapping paths can deadlock; the loser simply runs again. */
-export async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (error) {
-      if (pgCode(error) !== PG_DEADLOCK || attempt >= attempts) throw error;
-    }
-  }
-}
-
 const nameConflict = (path: string) => new AppError(ErrorCode.NAME_CONFLICT, `An entry named ${JSON.stringify(path)} already exists`);
 
 /**

@@ -49,6 +49,3 @@ export function checkPathLength(path: string): void {
   if (bytes > MAX_PATH_BYTES) throw invalid(`Path is ${bytes} bytes long; at most ${MAX_PATH_BYTES} bytes (UTF-8) are allowed`);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Ids are uuids; anything else cannot name an entry (and must not reach a ::uuid cast). */
-export const isUuid = (value: string) => UUID.test(value);

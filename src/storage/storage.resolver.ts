@@ -1,3 +1,4 @@
+import { isUuid } from '../db/ids';
 import type { Readable } from 'node:stream';
 import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
@@ -9,7 +10,7 @@ import { registerNodeFetcher } from '../graphql/node';
 import { pageSize } from '../graphql/relay';
 import { selectsField } from '../graphql/selection';
 import { multipartInputError } from './multipart-input';
-import { isUuid, joinPath, parsePath } from './names';
+import { joinPath, parsePath } from './names';
 import { DeleteEntryPayload, Entry, EntryConnection, EntryEdge, EntryKind, File, Folder, listingKeyOf, toEntry } from './storage.types';
 
 /** Per-request loader, so that the `parent` of a page of 100 entries (or `node` ids) is one statement. */

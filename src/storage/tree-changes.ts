@@ -1,6 +1,7 @@
+import { PgError, pgCode, retryOnDeadlock } from '../db/postgres-errors';
 import { AppError, ErrorCode } from '../graphql/errors';
 import type { EntryReads } from './entry-reads';
-import { EntryStore, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION, pgCode, retryOnDeadlock } from './entry-store';
+import { EntryStore } from './entry-store';
 import type { FolderCache } from './folder-cache';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
 import type { ObjectDeletions } from './object-deletions';
@@ -50,7 +51,7 @@ export class TreeChanges {
       if (!renamed) throw notFound(path);
       return renamed;
     } catch (error) {
-      if (pgCode(error) === PG_UNIQUE_VIOLATION) throw nameConflict(target);
+      if (pgCode(error) === PgError.UNIQUE_VIOLATION) throw nameConflict(target);
       throw error;
     } finally {
       if (entry.kind === 'folder') this.folders.forget(organizationId);
@@ -80,8 +81,8 @@ export class TreeChanges {
         return moved;
       });
     } catch (error) {
-      if (pgCode(error) === PG_UNIQUE_VIOLATION) throw nameConflict(target);
-      if (pgCode(error) === PG_FOREIGN_KEY_VIOLATION) throw new AppError(ErrorCode.NOT_FOUND, `Destination folder ${JSON.stringify(to)} does not exist`);
+      if (pgCode(error) === PgError.UNIQUE_VIOLATION) throw nameConflict(target);
+      if (pgCode(error) === PgError.FOREIGN_KEY_VIOLATION) throw new AppError(ErrorCode.NOT_FOUND, `Destination folder ${JSON.stringify(to)} does not exist`);
       throw error;
     } finally {
       if (entry.kind === 'folder') this.folders.forget(organizationId);
@@ -105,7 +106,7 @@ export class TreeChanges {
           });
         } catch (error) {
           // An entry was added below the folder while we deleted it; take the new state again.
-          if (pgCode(error) === PG_FOREIGN_KEY_VIOLATION && attempt < 3) continue;
+          if (pgCode(error) === PgError.FOREIGN_KEY_VIOLATION && attempt < 3) continue;
           throw error;
         }
       }

@@ -1,3 +1,4 @@
+import { PgError, pgCode, retryOnDeadlock } from '../db/postgres-errors';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AppError, ErrorCode } from '../graphql/errors';
@@ -5,7 +6,7 @@ import { metrics } from '../observability/metrics';
 import type { StorageDriver } from './backend/driver';
 import { chooseContentType } from './content-type';
 import type { EntryReads } from './entry-reads';
-import { EntryStore, PG_FOREIGN_KEY_VIOLATION, pgCode, retryOnDeadlock } from './entry-store';
+import { EntryStore } from './entry-store';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
 import type { ObjectDeletions } from './object-deletions';
 import type { StorageEntry } from './storage-entry.entity';
@@ -80,7 +81,7 @@ export class Uploads {
     } catch (error) {
       // Refusals for size are counted by the size rule.
       if (!(error instanceof AppError && error.extensions.code === ErrorCode.FILE_TOO_LARGE)) metrics.uploads.inc({ outcome: 'failed' });
-      if (pgCode(error) === PG_FOREIGN_KEY_VIOLATION) {
+      if (pgCode(error) === PgError.FOREIGN_KEY_VIOLATION) {
         throw new AppError(ErrorCode.NOT_FOUND, `Folder ${JSON.stringify(input.folder)} was deleted during the upload`);
       }
       throw error;

@@ -1,6 +1,6 @@
+import { isUuid } from '../db/ids';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import type { Principal } from '../auth/auth.service';
-import { isUuid } from '../auth/organization.service';
 import { Organization } from '../auth/organization.entity';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import { createdAtIdPosition, encodeCursor, pageSize } from '../graphql/relay';

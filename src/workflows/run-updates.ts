@@ -1,4 +1,4 @@
-import { isUuid } from '../auth/organization.service';
+import { isUuid } from '../db/ids';
 import { notFound } from '../graphql/errors';
 import { isFinalStatus, RunEvent, RunEvents } from './run-events';
 import type { ReadRun } from './run-waiter';

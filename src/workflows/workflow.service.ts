@@ -1,6 +1,6 @@
+import { isUuid } from '../db/ids';
 import { createHash, randomUUID } from 'node:crypto';
 import { DataSource, In, IsNull } from 'typeorm';
-import { isUuid } from '../auth/organization.service';
 import { Organization } from '../auth/organization.entity';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import { createdAtIdPosition, encodeCursor, pageSize } from '../graphql/relay';
