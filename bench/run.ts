@@ -79,6 +79,7 @@ function startWorker(databaseUrl: string, storageDir: string): Promise<ChildServ
       STORAGE_DIR: storageDir,
       MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
       ALLOY_DATA_DIR: path.dirname(storageDir),
+      ...(process.env.WORKFLOW_CONCURRENCY ? { WORKFLOW_CONCURRENCY: process.env.WORKFLOW_CONCURRENCY } : {}),
     },
     ready: /"msg":"(worker started)"/,
   });

@@ -211,6 +211,7 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
     };
     expect(await shown('QUEUED')).toEqual({ data: { workflowRunUpdated: { status: 'QUEUED' } } });
     await gw.db.query(`UPDATE workflow_runs SET status = 'SUCCEEDED', output = '1', finished_at = now() WHERE id = $1`, [run.id]);
+    await gw.db.query(`SELECT alloy_announce_runs(ARRAY[$1]::uuid[])`, [run.id]);
     expect(await shown('SUCCEEDED')).toEqual({ data: { workflowRunUpdated: { status: 'SUCCEEDED' } } });
     expect(sockets).toEqual([`${gw.url.replace(/^http/, 'ws')}/graphql`]);
   }, 90_000);

@@ -1,15 +1,17 @@
 import { NotificationListener } from '../src/db/notification-listener';
-import { RunEvent, RunEvents } from '../src/workflows/run-events';
+import { RunAnnouncer, RunEvent, RunEvents } from '../src/workflows/run-events';
+import { RunStateMachine } from '../src/workflows/run-state';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { waitFor } from './support/hook-server';
 
-/** The `workflow_runs` trigger announces every status change, once, in order, with its sequence number. */
+/** Run status changes: counted by the row's trigger, announced by the process after its commit. */
 describe('run events: status changes announced across connections', () => {
   let gw: TestGateway;
   let listener: NotificationListener;
   let events: RunEvents;
   let orgId: string;
   let workflowId: string;
+  const seen: RunEvent[] = [];
 
   beforeAll(async () => {
     gw = await startTestGateway({ background: false });
@@ -26,6 +28,7 @@ describe('run events: status changes announced across connections', () => {
     await listener.start();
     events = new RunEvents(listener);
     expect(await events.start()).toBe(true);
+    events.watchAll({ onEvent: (event) => seen.push(event) });
   });
   afterAll(async () => {
     events.stop();
@@ -33,42 +36,79 @@ describe('run events: status changes announced across connections', () => {
     await gw.close();
   });
 
-  it('sends the insert and each status change with an increasing seq, and nothing for other updates', async () => {
+  const eventsOf = (runId: string) => seen.filter((e) => e.id === runId);
+
+  it('announces the start, the claim and the finish of a run once each, in order, with its seq', async () => {
     const run = await gw.services.workflows.startRun({ organizationId: orgId, workflowId, payload: { n: 1 }, channel: 'TRIGGER' });
-    const seen: RunEvent[] = [];
-    // The insert's event may have arrived before the watch: it is read from the row (seq 1) instead.
-    const unwatch = events.watchRun(run.id, { onEvent: (event) => seen.push(event) });
-    const [row] = await gw.db.query(`SELECT status, status_seq FROM workflow_runs WHERE id = $1`, [run.id]);
-    expect(row).toEqual({ status: 'QUEUED', status_seq: 1 });
-
-    await gw.db.query(`UPDATE workflow_runs SET status = 'RUNNING' WHERE id = $1`, [run.id]);
-    await gw.db.query(`UPDATE workflow_runs SET next_step = 'a' WHERE id = $1`, [run.id]); // not a status change
-    await gw.db.query(`UPDATE workflow_runs SET status = 'RUNNING' WHERE id = $1`, [run.id]); // same status: no event
-    await gw.db.query(`UPDATE workflow_runs SET status = 'SUCCEEDED', finished_at = now() WHERE id = $1`, [run.id]);
-    await waitFor(async () => seen.filter((e) => e.seq > 1).length, (n) => n >= 2, 5_000, 'two status events');
-    // A transaction that rolls back announces nothing.
-    await gw.db.transaction(async (tx) => {
-      await tx.query(`UPDATE workflow_runs SET status = 'FAILED' WHERE id = $1`, [run.id]);
-      await tx.query(`SELECT 1/0`).catch(() => undefined);
-      throw new Error('roll back');
-    }).catch(() => undefined);
-    await gw.db.query(`SELECT pg_sleep(0.2)`);
-    unwatch();
-
-    expect(seen.filter((e) => e.seq > 1)).toEqual([
+    const machine = new RunStateMachine(gw.db);
+    const [claimed] = await machine.claim(1, 30);
+    expect(claimed.id).toBe(run.id);
+    await machine.finish({ runId: run.id, token: claimed.lease_token }, {}, { status: 'SUCCEEDED', output: 1 });
+    // A second finish with the same (now cleared) lease changes nothing and announces nothing.
+    expect(await machine.finish({ runId: run.id, token: claimed.lease_token }, {}, { status: 'FAILED' })).toBe(false);
+    await waitFor(async () => eventsOf(run.id).length, (n) => n >= 3, 5_000, 'three events');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(eventsOf(run.id)).toEqual([
+      { id: run.id, organizationId: orgId, status: 'QUEUED', seq: 1 },
       { id: run.id, organizationId: orgId, status: 'RUNNING', seq: 2 },
       { id: run.id, organizationId: orgId, status: 'SUCCEEDED', seq: 3 },
     ]);
-    const [after] = await gw.db.query(`SELECT status, status_seq FROM workflow_runs WHERE id = $1`, [run.id]);
-    expect(after).toEqual({ status: 'SUCCEEDED', status_seq: 3 });
   });
 
-  it('tells every-run watchers of a newly queued run', async () => {
-    const queued: RunEvent[] = [];
-    const unwatch = events.watchAll({ onEvent: (event) => event.status === 'QUEUED' && queued.push(event) });
+  it('counts status changes made by hand, and announces them with alloy_announce_runs', async () => {
     const run = await gw.services.workflows.startRun({ organizationId: orgId, workflowId, payload: null, channel: 'TRIGGER' });
-    await waitFor(async () => queued.find((e) => e.id === run.id), Boolean, 5_000, 'the QUEUED event');
+    await gw.db.query(`UPDATE workflow_runs SET status = 'RUNNING' WHERE id = $1`, [run.id]);
+    await gw.db.query(`UPDATE workflow_runs SET next_step = 'a' WHERE id = $1`, [run.id]); // not a status change
+    await gw.db.query(`UPDATE workflow_runs SET status = 'RUNNING' WHERE id = $1`, [run.id]); // the same status
+    await gw.db.query(`UPDATE workflow_runs SET status = 'FAILED', finished_at = now() WHERE id = $1`, [run.id]);
+    // A change rolled back counts nothing.
+    await gw.db
+      .transaction(async (tx) => {
+        await tx.query(`UPDATE workflow_runs SET status = 'SUCCEEDED' WHERE id = $1`, [run.id]);
+        throw new Error('roll back');
+      })
+      .catch(() => undefined);
+    const [row] = await gw.db.query(`SELECT status, status_seq FROM workflow_runs WHERE id = $1`, [run.id]);
+    expect(row).toEqual({ status: 'FAILED', status_seq: 3 });
+
+    await gw.db.query(`SELECT alloy_announce_runs(ARRAY[$1]::uuid[])`, [run.id]);
+    await waitFor(async () => eventsOf(run.id).find((e) => e.status === 'FAILED'), Boolean, 5_000, 'the FAILED event');
+    expect(eventsOf(run.id)).toEqual([
+      { id: run.id, organizationId: orgId, status: 'QUEUED', seq: 1 },
+      { id: run.id, organizationId: orgId, status: 'FAILED', seq: 3 },
+    ]);
+  });
+
+  it('batches the changes of one tick into one notification, split below the payload limit', async () => {
+    const announcer = new RunAnnouncer(gw.db);
+    const fake = Array.from({ length: 300 }, (_, i) => ({
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      organizationId: orgId,
+      status: 'SUCCEEDED' as never,
+      seq: 9,
+    }));
+    let notifications = 0;
+    const sub = listener.subscribe('alloy_run_events', { onMessage: () => notifications++ });
+    for (const event of fake) announcer.announce([event]);
+    await announcer.flush();
+    await waitFor(async () => fake.every((f) => eventsOf(f.id).length === 1), Boolean, 5_000, 'all 300 events');
+    sub.close();
+    // 300 events of ~110 bytes each: a handful of notifications, not 300.
+    expect(notifications).toBeGreaterThan(1);
+    expect(notifications).toBeLessThan(10);
+  });
+
+  it('re-reads the runs it watches, so that an announcement that was never sent is not missed for long', async () => {
+    const watching = new RunEvents(listener, gw.db);
+    await watching.start();
+    const run = await gw.services.workflows.startRun({ organizationId: orgId, workflowId, payload: null, channel: 'TRIGGER' });
+    const got: RunEvent[] = [];
+    const unwatch = watching.watchRun(run.id, { onEvent: (e) => got.push(e) });
+    // Finished by hand and never announced: only the periodic re-read can tell.
+    await gw.db.query(`UPDATE workflow_runs SET status = 'SUCCEEDED', finished_at = now() WHERE id = $1`, [run.id]);
+    await waitFor(async () => got.find((e) => e.status === 'SUCCEEDED'), Boolean, 15_000, 'the re-read');
     unwatch();
-    expect(queued.find((e) => e.id === run.id)).toEqual({ id: run.id, organizationId: orgId, status: 'QUEUED', seq: 1 });
+    watching.stop();
+    expect(got.find((e) => e.status === 'SUCCEEDED')).toEqual({ id: run.id, organizationId: orgId, status: 'SUCCEEDED', seq: 2 });
   });
 });

@@ -194,6 +194,13 @@ describe('workflowRunUpdated over graphql-ws', () => {
       await tx.query(`UPDATE workflow_runs SET status = 'RUNNING', started_at = now() WHERE id = $1`, [runId]);
       await tx.query(`UPDATE workflow_runs SET status = 'SUCCEEDED', output = '{"together":true}', finished_at = now() WHERE id = $1`, [runId]);
     });
+    // Announced as a worker would, each change with its seq, after the commit.
+    await gw.db.query(`SELECT pg_notify('alloy_run_events', $1)`, [
+      JSON.stringify([
+        { id: runId, organizationId: org.orgId, status: 'RUNNING', seq: 2 },
+        { id: runId, organizationId: org.orgId, status: 'SUCCEEDED', seq: 3 },
+      ]),
+    ]);
     expect(await subscription.ended).toEqual({ complete: true });
     expect(subscription.results.map((r) => r.data.workflowRunUpdated)).toEqual([
       { id: runId, status: 'QUEUED', output: null, error: null, finishedAt: null },

@@ -112,11 +112,12 @@ describe('waitSeconds', () => {
       expect(waits.filter((w) => w.settled.done)).toEqual([]);
 
       // Finished by another connection (as a worker would): every wait answers with the result.
-      await gw.db.query(
+      const [finished] = await gw.db.query(
         `UPDATE workflow_runs SET status = 'SUCCEEDED', output = json_build_object('done', payload->>'text'), finished_at = now()
-          WHERE organization_id = $1 AND status = 'QUEUED' AND payload->>'text' LIKE 'wait %'`,
+          WHERE organization_id = $1 AND status = 'QUEUED' AND payload->>'text' LIKE 'wait %' RETURNING id`,
         [orgId],
       );
+      await gw.db.query(`SELECT alloy_announce_runs($1::uuid[])`, [finished.map((r: { id: string }) => r.id)]);
       const answers = await Promise.all(waits.map((w) => w.answer));
       answers.forEach((res, i) => {
         expect(res.body.errors).toBeUndefined();

@@ -44,7 +44,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
   const workflows = new WorkflowService(db);
   const auth = new AuthService(db);
   const notifications = new NotificationListener(databaseUrl, logger);
-  const runEvents = new RunEvents(notifications);
+  const runEvents = new RunEvents(notifications, db);
   return {
     config,
     db,

@@ -1,7 +1,9 @@
+import type { DataSource } from 'typeorm';
 import type { NotificationListener, Subscription } from '../db/notification-listener';
+import { statement, StatementRunner } from '../db/statements';
 import { WorkflowRunStatus } from './workflow-run.entity';
 
-/** The channel the `workflow_runs` trigger announces status changes on (migration RunEvents). */
+/** The channel run status changes are announced on, as a JSON array of RunEvent. */
 export const RUN_EVENTS_CHANNEL = 'alloy_run_events';
 
 /** One status change of one run, as announced after its commit. */
@@ -25,15 +27,94 @@ export interface RunEventHandler {
 const FINAL = new Set<string>([WorkflowRunStatus.SUCCEEDED, WorkflowRunStatus.FAILED]);
 export const isFinalStatus = (status: string): boolean => FINAL.has(status);
 
-function parse(payload: string): RunEvent | null {
+function parse(payload: string): RunEvent[] {
+  let value: unknown;
   try {
-    const value = JSON.parse(payload) as Partial<RunEvent>;
-    if (typeof value.id !== 'string' || typeof value.status !== 'string' || typeof value.seq !== 'number') return null;
-    return value as RunEvent;
+    value = JSON.parse(payload);
   } catch {
-    return null;
+    return [];
+  }
+  const list = Array.isArray(value) ? value : [value];
+  return list.filter(
+    (e): e is RunEvent => !!e && typeof e.id === 'string' && typeof e.status === 'string' && typeof e.seq === 'number',
+  );
+}
+
+/** Postgres refuses NOTIFY payloads of 8,000 bytes or more. */
+const MAX_PAYLOAD_BYTES = 7_000;
+
+const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify('${RUN_EVENTS_CHANNEL}', $1)`);
+
+/**
+ * Sends the status changes this process committed, after the commit and outside any writing
+ * transaction: a NOTIFY inside the writing transaction would hold Postgres's notification lock
+ * through its WAL flush and serialize every such commit (see migration RunEvents). Changes
+ * announced in the same tick go out together, as one array per NOTIFY. A change whose
+ * announcement is lost (the process died right after its commit) is still found: workers poll
+ * the queue as a fallback, and RunEvents re-reads the runs it watches every few seconds.
+ */
+export class RunAnnouncer {
+  private pending: RunEvent[] = [];
+  private flushing: Promise<void> | undefined;
+  private readonly sql: StatementRunner;
+
+  constructor(db: DataSource, private readonly onError: (error: unknown) => void = () => undefined) {
+    this.sql = new StatementRunner(db);
+  }
+
+  announce(events: RunEvent[]): void {
+    if (events.length === 0) return;
+    this.pending.push(...events);
+    if (!this.flushing) this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+  }
+
+  /** Sends what is pending now (also what arrives while it sends). */
+  async flush(): Promise<void> {
+    while (this.pending.length) {
+      const batch = this.pending;
+      this.pending = [];
+      for (const payload of chunks(batch)) {
+        await this.sql.run(ANNOUNCE, [payload]).catch(this.onError);
+      }
+    }
+    this.flushing = undefined;
   }
 }
+
+function chunks(events: RunEvent[]): string[] {
+  const out: string[] = [];
+  let current: string[] = [];
+  let bytes = 2;
+  for (const event of events) {
+    const text = JSON.stringify(event);
+    if (current.length && bytes + text.length + 1 > MAX_PAYLOAD_BYTES) {
+      out.push(`[${current.join(',')}]`);
+      current = [];
+      bytes = 2;
+    }
+    current.push(text);
+    bytes += text.length + 1;
+  }
+  if (current.length) out.push(`[${current.join(',')}]`);
+  return out;
+}
+
+const announcers = new WeakMap<DataSource, RunAnnouncer>();
+
+/** The process's announcer for this data source (one, so that every change of a tick is batched together). */
+export function announcerFor(db: DataSource): RunAnnouncer {
+  let announcer = announcers.get(db);
+  if (!announcer) announcers.set(db, (announcer = new RunAnnouncer(db)));
+  return announcer;
+}
+
+const READ_WATCHED = statement(
+  'workflows.read-watched-runs',
+  `SELECT id, organization_id AS "organizationId", status, status_seq AS seq FROM workflow_runs WHERE id = ANY ($1::uuid[])`,
+);
+
+/** How often the runs somebody watches are read again, for announcements that were lost. */
+export const RECHECK_MS = 5_000;
 
 /**
  * Fans the process's run notifications out to whoever waits on them: waiting requests and
@@ -44,25 +125,43 @@ export class RunEvents {
   private readonly byRun = new Map<string, Set<RunEventHandler>>();
   private readonly onAny = new Set<RunEventHandler>();
   private subscription: Subscription | undefined;
+  private recheck: NodeJS.Timeout | undefined;
+  private readonly sql: StatementRunner | undefined;
 
-  constructor(private readonly listener: NotificationListener) {}
+  /** With `db`, the watched runs are also read every RECHECK_MS (one query for all of them). */
+  constructor(private readonly listener: NotificationListener, db?: DataSource) {
+    this.sql = db ? new StatementRunner(db) : undefined;
+  }
+
+  private dispatch(events: RunEvent[]): void {
+    for (const event of events) {
+      for (const handler of this.byRun.get(event.id) ?? []) handler.onEvent(event);
+      for (const handler of this.onAny) handler.onEvent(event);
+    }
+  }
+
+  /** Watched runs as they stand, as events: watchers drop what they have already seen by seq. */
+  private async readWatched(): Promise<void> {
+    if (!this.sql || this.byRun.size === 0) return;
+    const rows = await this.sql.rows<RunEvent & Record<string, unknown>>(READ_WATCHED, [[...this.byRun.keys()]]).catch(() => []);
+    for (const row of rows) for (const handler of this.byRun.get(row.id) ?? []) handler.onEvent(row);
+  }
 
   /** LISTENs on the channel (idempotent); resolves once listening, or false while the database is away. */
   start(): Promise<boolean> {
     if (!this.subscription) {
       this.subscription = this.listener.subscribe(RUN_EVENTS_CHANNEL, {
-        onMessage: (payload) => {
-          const event = parse(payload);
-          if (!event) return;
-          for (const handler of this.byRun.get(event.id) ?? []) handler.onEvent(event);
-          for (const handler of this.onAny) handler.onEvent(event);
-        },
+        onMessage: (payload) => this.dispatch(parse(payload)),
         onConnectionChange: (listening) => {
           if (!listening) return;
           for (const set of this.byRun.values()) for (const handler of set) handler.onReconnect?.();
           for (const handler of this.onAny) handler.onReconnect?.();
         },
       });
+      if (this.sql) {
+        this.recheck = setInterval(() => void this.readWatched(), RECHECK_MS);
+        this.recheck.unref();
+      }
     }
     return this.subscription.ready;
   }
@@ -92,6 +191,7 @@ export class RunEvents {
   }
 
   stop(): void {
+    clearInterval(this.recheck);
     this.subscription?.close();
     this.subscription = undefined;
     this.byRun.clear();

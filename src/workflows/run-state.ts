@@ -1,16 +1,19 @@
 import type { DataSource } from 'typeorm';
 import { statement, StatementRunner } from '../db/statements';
 import type { WorkflowDefinition } from './definition';
+import { announcerFor, RunAnnouncer, RunEvent } from './run-events';
 import { SIGNING_SECRETS_SQL } from './signing';
-import type { StepResult } from './workflow-run.entity';
+import { StepResult, WorkflowRunStatus } from './workflow-run.entity';
 
 /*
  * The run state machine, and every statement that moves a run: start (→ QUEUED), claim
  * (QUEUED → RUNNING), renew, save progress, release (RUNNING → QUEUED), sweep (lapsed RUNNING →
  * QUEUED or FAILED) and finish (RUNNING → SUCCEEDED or FAILED). The `workflow_runs` row is the
- * queue: workers claim QUEUED rows with FOR UPDATE SKIP LOCKED, and the row's trigger announces
- * each status change (run-events.ts), which is what wakes them. Every write after the claim is
- * fenced by the claim's lease token, so a worker whose lease was taken over writes nothing.
+ * queue: workers claim QUEUED rows with FOR UPDATE SKIP LOCKED. Each statement that changes a
+ * status returns the run's new `status_seq`, and the change is announced right after the commit
+ * (RunAnnouncer), which is what wakes workers, waiting requests and subscriptions. Every write
+ * after the claim is fenced by the claim's lease token, so a worker whose lease was taken over
+ * writes nothing.
  */
 
 /** What one start statement found and did; the caller turns it into the answer or the error. */
@@ -48,6 +51,8 @@ export interface StartParams {
 
 export interface ClaimedRun {
   id: string;
+  organization_id: string;
+  status_seq: number;
   workflow_id: string;
   payload: unknown;
   step_results: Record<string, StepResult>;
@@ -124,7 +129,8 @@ const SQL = {
             lease_until = now() + make_interval(secs => $2::float8)
        FROM next, workflows w, workflow_versions v
       WHERE r.id = next.id AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
-    RETURNING r.id, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token, v.definition, ${SIGNING_SECRETS_SQL}`,
+    RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
+              v.definition, ${SIGNING_SECRETS_SQL}`,
   ),
 
   /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
@@ -144,7 +150,8 @@ const SQL = {
   release: statement(
     'workflows.release-run',
     `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::json, next_step = $4, lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND lease_token = $2`,
+      WHERE id = $1 AND lease_token = $2
+    RETURNING organization_id AS "organizationId", status_seq AS seq`,
   ),
 
   finish: statement(
@@ -152,7 +159,8 @@ const SQL = {
     `UPDATE workflow_runs
         SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
             finished_at = now(), lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND lease_token = $2`,
+      WHERE id = $1 AND lease_token = $2
+    RETURNING organization_id AS "organizationId", status_seq AS seq`,
   ),
 
   /** Lapsed leases: back to the queue at their next step, or FAILED once recovered $1 times. SKIP LOCKED keeps sweepers apart. */
@@ -172,7 +180,7 @@ const SQL = {
             lease_token = NULL, lease_until = NULL
        FROM lapsed l
       WHERE r.id = l.id
-    RETURNING r.id, r.status`,
+    RETURNING r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq`,
   ),
 
   /** Expired idempotency keys are overwritten on reuse; this only keeps the table small. */
@@ -183,6 +191,12 @@ const SQL = {
   ),
 };
 
+/** What a status-changing statement returns, to announce the change. */
+interface Changed extends Record<string, unknown> {
+  organizationId: string;
+  seq: number;
+}
+
 /** A run's lease, as the worker holding it knows it. */
 export interface Lease {
   runId: string;
@@ -192,7 +206,7 @@ export interface Lease {
 export class RunStateMachine {
   private readonly sql: StatementRunner;
 
-  constructor(db: DataSource) {
+  constructor(db: DataSource, private readonly announcer: RunAnnouncer = announcerFor(db)) {
     this.sql = new StatementRunner(db);
   }
 
@@ -209,12 +223,20 @@ export class RunStateMachine {
       params.requestHash,
       params.keyWindowHours,
     ]);
-    return row as StartOutcome;
+    const outcome = row as StartOutcome;
+    if (outcome.createdAt !== null) {
+      this.announcer.announce([{ id: params.runId, organizationId: params.organizationId, status: WorkflowRunStatus.QUEUED, seq: 1 }]);
+    }
+    return outcome;
   }
 
   /** Claims up to `limit` queued runs for `leaseSeconds`. */
-  claim(limit: number, leaseSeconds: number): Promise<ClaimedRun[]> {
-    return this.sql.rows<ClaimedRun & Record<string, unknown>>(SQL.claim, [limit, leaseSeconds]);
+  async claim(limit: number, leaseSeconds: number): Promise<ClaimedRun[]> {
+    const claimed = await this.sql.rows<ClaimedRun & Record<string, unknown>>(SQL.claim, [limit, leaseSeconds]);
+    this.announcer.announce(
+      claimed.map((r) => ({ id: r.id, organizationId: r.organization_id, status: WorkflowRunStatus.RUNNING, seq: r.status_seq })),
+    );
+    return claimed;
   }
 
   /** Renews the given leases; answers the run ids whose lease is still this worker's. */
@@ -231,7 +253,14 @@ export class RunStateMachine {
 
   /** Stopping: the finished steps are kept and the run is QUEUED again at `nextStep`. */
   async release(lease: Lease, steps: Record<string, StepResult>, nextStep: string): Promise<boolean> {
-    return (await this.sql.run(SQL.release, [lease.runId, lease.token, JSON.stringify(steps), nextStep])).rowCount === 1;
+    const row = await this.sql.first<Changed>(SQL.release, [lease.runId, lease.token, JSON.stringify(steps), nextStep]);
+    return this.announced(lease.runId, WorkflowRunStatus.QUEUED, row);
+  }
+
+  private announced(runId: string, status: WorkflowRunStatus, row: Changed | null): boolean {
+    if (!row) return false;
+    this.announcer.announce([{ id: runId, organizationId: row.organizationId, status, seq: row.seq }]);
+    return true;
   }
 
   async finish(
@@ -240,13 +269,14 @@ export class RunStateMachine {
     end: { status: 'SUCCEEDED' | 'FAILED'; output?: unknown; error?: string },
   ): Promise<boolean> {
     const output = end.output === undefined || end.output === null ? null : JSON.stringify(end.output);
-    const result = await this.sql.run(SQL.finish, [lease.runId, lease.token, end.status, output, end.error ?? null, JSON.stringify(steps)]);
-    return result.rowCount === 1;
+    const row = await this.sql.first<Changed>(SQL.finish, [lease.runId, lease.token, end.status, output, end.error ?? null, JSON.stringify(steps)]);
+    return this.announced(lease.runId, end.status as WorkflowRunStatus, row);
   }
 
   /** Recovers runs whose worker stopped renewing: which went back to the queue and which failed. */
   async sweepExpiredLeases(maxRecoveries = DEFAULT_MAX_RECOVERIES): Promise<{ requeued: string[]; failed: string[] }> {
-    const rows = await this.sql.rows<{ id: string; status: string }>(SQL.sweep, [maxRecoveries]);
+    const rows = await this.sql.rows<RunEvent & Record<string, unknown>>(SQL.sweep, [maxRecoveries]);
+    this.announcer.announce(rows);
     await this.sql.run(SQL.dropExpiredKeys, []);
     return {
       requeued: rows.filter((r) => r.status === 'QUEUED').map((r) => r.id),
