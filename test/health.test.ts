@@ -1,3 +1,4 @@
+import { gatewaySchema } from '../src/app/schema';
 import { startGateway, Gateway } from '../src/http/gateway';
 import { createLogger } from '../src/observability/logger';
 import { startTestGateway, TestGateway } from './support/gateway';
@@ -11,6 +12,7 @@ describe('GET /healthz and GET /readyz', () => {
     gw = await startTestGateway({ background: false });
     // A second gateway on the same services, with one dependency that does not answer.
     failing = await startGateway({
+      schema: await gatewaySchema(),
       services: gw.services,
       logger: createLogger('warn', { write: (line: string) => void logLines.push(line) }),
       port: 0,

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { printGatewaySchema } from '../src/graphql/schema';
+import { printGatewaySchema } from '../src/app/schema';
 
 const SCHEMA_FILE = path.resolve(__dirname, '..', 'schema', 'schema.graphql');
 

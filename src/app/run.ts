@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import { databaseForProcess } from '../db/database-for-process';
 import { openDatabase } from '../db/data-source';
+import { entities } from './entities';
+import { gatewaySchema } from './schema';
 import { startGateway } from '../http/gateway';
 import { createLogger, Logger } from '../observability/logger';
 import { startQueue } from '../queue/queue';
@@ -9,7 +11,7 @@ import { startBackgroundWork } from './background';
 import { createFirstOrganization } from './bootstrap';
 import { createServices } from './services';
 import { ShutdownSteps } from './shutdown-steps';
-import { listenError } from './startup-error';
+import { listenError } from '../config/startup-error';
 
 export interface RunOptions {
   http: boolean;
@@ -60,7 +62,7 @@ async function start(config: Config, options: RunOptions, logger: Logger, steps:
   const database = await databaseForProcess(config, logger, { command: options.http ? 'serve' : 'worker', exclusive: true });
   steps.push('database server', () => database.release());
   if (stopping()) return;
-  const { dataSource, applied } = await openDatabase({ url: database.url });
+  const { dataSource, applied } = await openDatabase({ url: database.url, entities });
   steps.push('database pool', () => dataSource.destroy());
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   if (stopping()) return;
@@ -82,7 +84,7 @@ async function start(config: Config, options: RunOptions, logger: Logger, steps:
   const created = await createFirstOrganization(dataSource);
   let gateway;
   try {
-    gateway = await startGateway({ services, logger });
+    gateway = await startGateway({ schema: await gatewaySchema(), services, logger });
   } catch (error) {
     throw listenError(error, config) ?? error;
   }

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { ConfigError } from '../config/config';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/unavailable';
-import { StartupError } from '../app/startup-error';
+import { StartupError } from '../config/startup-error';
 
 export interface OutputOptions {
   json?: boolean;

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { loadConfig, Config } from '../config/config';
 import { databaseForProcess } from '../db/database-for-process';
+import { entities } from '../app/entities';
 import { openDatabase } from '../db/data-source';
 import { createLogger, Logger } from '../observability/logger';
 
@@ -27,7 +28,7 @@ export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>): Prom
   const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
   const database = await databaseForProcess(config, logger, { command: commandName(), exclusive: false });
   try {
-    const { dataSource, applied } = await openDatabase({ url: database.url, poolSize: 4, applicationName: 'alloy-cli' });
+    const { dataSource, applied } = await openDatabase({ url: database.url, entities, poolSize: 4, applicationName: 'alloy-cli' });
     try {
       return await fn({ config, db: dataSource, url: database.url, logger, applied });
     } finally {

@@ -1,16 +1,17 @@
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
-import { entities } from './entities';
+import { DataSource, DataSourceOptions as TypeOrmOptions } from 'typeorm';
 import { migrations } from './migrations';
 
 export interface DataSourceOptions {
   url: string;
+  /** The entity classes (src/app/entities.ts): the capabilities' tables, listed by the composition root. */
+  entities: NonNullable<TypeOrmOptions['entities']>;
   /** Pool size; the gateway and the worker share one pool per process. */
   poolSize?: number;
   applicationName?: string;
 }
 
-export function createDataSource({ url, poolSize = 10, applicationName = 'alloy-gateway' }: DataSourceOptions): DataSource {
+export function createDataSource({ url, entities, poolSize = 10, applicationName = 'alloy-gateway' }: DataSourceOptions): DataSource {
   return new DataSource({
     type: 'postgres',
     url,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { StartupError } from '../app/startup-error';
+import { StartupError } from '../config/startup-error';
 import type { Config } from '../config/config';
 import type { Logger } from '../observability/logger';
 import { DataDirLock, dataDirHolder, DataDirHolder, describeHolder } from './embedded/data-dir-lock';

@@ -5,6 +5,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express, { Express, Request, Response } from 'express';
+import type { GraphQLSchema } from 'graphql';
 import { authenticateHeaders } from '../auth/authenticate-request';
 import { apolloMiddleware } from './apollo-middleware';
 import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graphql-ws';
@@ -18,7 +19,6 @@ import { argumentTextPlugin } from '../graphql/argument-text';
 import type { GatewayContext } from '../graphql/context';
 import { answerDatabaseOutage } from '../graphql/database-unavailable';
 import { createFormatError } from '../graphql/format-error';
-import { gatewaySchema } from '../graphql/schema';
 import { queryLimits, withQueryLimitCodes } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
 import { collectProcessMetrics, metricsHandler } from '../observability/metrics';
@@ -38,6 +38,8 @@ export interface Gateway {
 }
 
 export interface GatewayOptions {
+  /** The schema the composition root built (src/app/schema.ts). */
+  schema: GraphQLSchema;
   services: Services;
   logger: Logger;
   port?: number;
@@ -71,7 +73,7 @@ function clientGoneOf(res: Response): () => AbortSignal {
   };
 }
 
-export async function startGateway({ services, logger, port, host, readinessChecks = [] }: GatewayOptions): Promise<Gateway> {
+export async function startGateway({ schema, services, logger, port, host, readinessChecks = [] }: GatewayOptions): Promise<Gateway> {
   const { config, db } = services;
   const showDetails = showsErrorDetails(config);
   const app = express();
@@ -86,7 +88,6 @@ export async function startGateway({ services, logger, port, host, readinessChec
   registerQueueGauges(services.queue);
   app.use(requestLogging(logger));
 
-  const schema = await gatewaySchema();
   const formatError = withQueryLimitCodes(createFormatError(!showDetails, logger));
   const apollo = new ApolloServer<GatewayContext>({
     schema,

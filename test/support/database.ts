@@ -1,5 +1,6 @@
 import { createScratchDatabase, ScratchDatabase } from '../../src/db/scratch-database';
 import type { DataSource } from 'typeorm';
+import { entities } from '../../src/app/entities';
 import { openDatabase } from '../../src/db/data-source';
 
 /** The shared PostgreSQL of every machine (trust auth); each test file gets a database of its own. */
@@ -13,7 +14,7 @@ export const createEmptyDatabase = (): Promise<TestDatabase> => createScratchDat
 /** A fresh database with every migration applied, and a DataSource on it. */
 export async function createTestDatabase(): Promise<TestDatabase & { dataSource: DataSource }> {
   const db = await createEmptyDatabase();
-  const { dataSource } = await openDatabase({ url: db.url, poolSize: 10, applicationName: 'alloy-test' });
+  const { dataSource } = await openDatabase({ url: db.url, entities, poolSize: 10, applicationName: 'alloy-test' });
   return {
     ...db,
     dataSource,

@@ -1,5 +1,6 @@
 import { createServices, ServiceOptions, Services } from '../../src/app/services';
 import { BackgroundOptions, BackgroundTask, startBackgroundWork } from '../../src/app/background';
+import { gatewaySchema } from '../../src/app/schema';
 import { loadConfig, Config } from '../../src/config/config';
 import { startGateway, Gateway } from '../../src/http/gateway';
 import { createLogger } from '../../src/observability/logger';
@@ -52,7 +53,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     options.background === false
       ? []
       : await startBackgroundWork(services, logger, { workflows: true, ...options.background });
-  const gateway = await startGateway({ services, logger, port: 0, host: '127.0.0.1' });
+  const gateway = await startGateway({ schema: await gatewaySchema(), services, logger, port: 0, host: '127.0.0.1' });
   const organizations = new OrganizationService(database.dataSource);
   return {
     url: gateway.url,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { StartupError } from '../../app/startup-error';
+import { StartupError } from '../../config/startup-error';
 import { freePort } from '../../net/free-port';
 import type { Logger } from '../../observability/logger';
 import { PostgresCluster } from './postgres-cluster';

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { StartupError } from '../../app/startup-error';
+import { StartupError } from '../../config/startup-error';
 import type { Logger } from '../../observability/logger';
 import type { RunAs } from './postgres-user';
 

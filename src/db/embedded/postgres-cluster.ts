@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { isAlive, waitUntilGone } from '../../net/process-alive';
-import { StartupError } from '../../app/startup-error';
+import { StartupError } from '../../config/startup-error';
 import type { Logger } from '../../observability/logger';
 import type { PostgresBinaries } from './postgres-binaries';
 import type { RunAs } from './postgres-user';

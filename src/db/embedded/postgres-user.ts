@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { StartupError } from '../../app/startup-error';
+import { StartupError } from '../../config/startup-error';
 
 /** The system user PostgreSQL runs as when the gateway runs as root (it refuses to run as root). */
 export interface RunAs {

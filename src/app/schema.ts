@@ -6,9 +6,10 @@ import { OrganizationResolver } from '../auth/organization.resolver';
 import { TeammateResolver } from '../teammates/teammate.resolver';
 import { WorkflowResolver, WorkflowRunResolver, WorkflowRunSubscriptionResolver } from '../workflows/workflow.resolver';
 import { storageResolvers } from '../storage/storage.resolver';
-import { NodeResolver } from './node';
+import { NodeResolver } from '../graphql/node';
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+/** Every resolver of the schema: the composition root owns the list. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql's own type for resolver classes
 export const resolvers: NonEmptyArray<Function> = [
   OrganizationResolver,
   WorkflowResolver,
