@@ -130,10 +130,6 @@ export class OrganizationService {
     });
   }
 
-  async countOrganizations(): Promise<number> {
-    return this.db.getRepository(Organization).count();
-  }
-
   async createKey(orgId: string, name?: string): Promise<CreatedKey> {
     await this.requireOrganization(orgId);
     return this.insertKey(this.db.getRepository(ApiKey), orgId, name ?? null);

@@ -44,10 +44,6 @@ export class ApiKeyRateLimiter {
     return new ApiKeyRateLimiter(limiter, config.perMinute);
   }
 
-  get enabled(): boolean {
-    return this.limiter !== null;
-  }
-
   /**
    * Spends one request of the key's budget and sets the `RateLimit-*` headers on `res`. Over
    * budget it sets `Retry-After` (seconds) and throws RATE_LIMITED (HTTP 429). If the store
