@@ -24,7 +24,7 @@ import type { Logger } from '../observability/logger';
 import { collectProcessMetrics, metricsHandler } from '../observability/metrics';
 import { recordError, recordPrincipal, requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '../observability/request-log';
 import { playgroundRouter } from '../playground/playground';
-import { healthRouter, ReadinessCheck } from './health';
+import { databaseReadiness, healthRouter, ReadinessCheck } from './health';
 import { contentRouter, storageReadiness, uploadMiddleware } from '../storage/storage-http';
 import { queueReadiness, registerQueueGauges } from '../queue/queue-health';
 import { registerWorkflowGauges } from '../workflows/run-gauges';
@@ -83,7 +83,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
   const limits = queryLimits(config.queryLimits);
   collectProcessMetrics();
   registerWorkflowGauges(db);
-  registerQueueGauges(services.queue);
+  registerQueueGauges(db);
   app.use(requestLogging(logger));
 
   const schema = await gatewaySchema();
@@ -124,7 +124,7 @@ export async function startGateway({ services, logger, port, host, readinessChec
 
   app.use(
     healthRouter(logger, showDetails, [
-      { name: 'database', check: async () => void (await db.query('SELECT 1')) },
+      databaseReadiness(db),
       storageReadiness(services),
       queueReadiness(services.queue),
       ...readinessChecks,

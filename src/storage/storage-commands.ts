@@ -1,5 +1,6 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
+import { OrganizationService } from '../auth/organization.service';
 import { fail, print, OutputOptions } from '../cli/output';
 import { withDatabase } from '../cli/with-database';
 import { AppError, ErrorCode } from '../graphql/errors';
@@ -37,8 +38,7 @@ export function registerStorageCommands(program: Command): void {
     .action(async (localDir: string, opts: OutputOptions & { org: string; to: string }) => {
       try {
         const summary = await withDatabase(async ({ db, config, url, logger }) => {
-          const [org] = await db.query(`SELECT id FROM organizations WHERE id::text = $1`, [opts.org]);
-          if (!org) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
+          if (!(await new OrganizationService(db).exists(opts.org))) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
           // Overwrites send deletion jobs; whichever gateway or worker runs consumes them.
           const queue = await startQueue(url, logger, { supervise: false });
           try {
