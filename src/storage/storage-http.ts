@@ -10,7 +10,7 @@ import { errorBody } from '../http/error-handlers';
 import type { ReadinessCheck } from '../http/health';
 import type { Logger } from '../observability/logger';
 import type { ByteRange } from './backend/driver';
-import type { StorageEntry } from './storage-entry.entity';
+import type { StorageEntry } from './storage-entry';
 import { guardUploads, multipartInputError } from './multipart-input';
 
 /** Size cap of the `operations` and `map` multipart fields (the GraphQL document and variables). */
