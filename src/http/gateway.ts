@@ -5,7 +5,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express, { Express, Request, Response } from 'express';
-import { authenticateHeaders } from '../auth/authenticate-request';
+import { authenticateRequests, principalOf } from '../auth/authenticate-request';
 import { apolloMiddleware } from './apollo-middleware';
 import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graphql-ws';
 import { jsonBody } from './json-body';
@@ -22,7 +22,7 @@ import { gatewaySchema } from '../graphql/schema';
 import { queryLimits, withQueryLimitCodes } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
 import { collectProcessMetrics, metricsHandler } from '../observability/metrics';
-import { recordError, recordPrincipal, requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '../observability/request-log';
+import { requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '../observability/request-log';
 import { playgroundRouter } from '../playground/playground';
 import { databaseReadiness, healthRouter, ReadinessCheck } from './health';
 import { contentRouter, storageReadiness, uploadMiddleware } from '../storage/storage-http';
@@ -133,28 +133,22 @@ export async function startGateway({ services, logger, port, host, readinessChec
 
   app.get('/metrics', metricsHandler);
   app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
-  app.use(contentRouter(services, logger));
+  const authentication = authenticateRequests(services.auth, services.rateLimits);
+  app.use(contentRouter(services, authentication, logger));
   app.use(
     '/graphql',
     jsonBody(config.maxJsonBodyBytes),
     bodyErrors(config.maxJsonBodyBytes),
     ...uploadMiddleware(services, CSRF_PREFLIGHT_HEADERS),
     bodyErrors(config.maxJsonBodyBytes),
+    authentication,
     apolloMiddleware(apollo, {
+      // A refused key is thrown here, so that Apollo answers it (401, 429, 503 for an outage).
       context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {
-        let principal: Awaited<ReturnType<typeof authenticateHeaders>>;
-        try {
-          principal = await authenticateHeaders(req.headers, services.auth);
-          recordPrincipal(res, principal);
-          if (principal) await services.rateLimits.consume(principal.keyId, res);
-        } catch (error) {
-          recordError(res, error);
-          throw error;
-        }
         return withRequestLog(
           {
             requestId: requestLogOf(res).requestId,
-            principal,
+            principal: principalOf(res),
             services,
             baseUrl: baseUrlOf(req),
             loaders: new Map(),
