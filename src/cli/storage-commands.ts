@@ -1,12 +1,12 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { OrganizationService } from '../auth/organization.service';
-import { fail, print, OutputOptions } from '../cli/output';
-import { withDatabase } from '../cli/with-database';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { startQueue } from '../queue/queue';
-import { createStorage } from './storage';
-import { importDirectory, ImportProgress, ImportSummary } from './import-directory';
+import { importDirectory, ImportProgress, ImportSummary } from '../storage/import-directory';
+import { createStorage } from '../storage/storage';
+import { fail, print, OutputOptions } from './output';
+import { withDatabase } from './with-database';
 
 function progressBar(): ImportProgress {
   const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} files  {file}', hideCursor: true, stream: process.stderr }, Presets.shades_classic);
