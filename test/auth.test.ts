@@ -1,5 +1,6 @@
 import { errorCode, graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { tempDir, uploadFile } from './support/storage';
 
 const ORG_QUERY = '{ organization { id name } }';
 
@@ -8,7 +9,7 @@ describe('API key authentication', () => {
   let org: { orgId: string; apiKey: string; keyId: string };
 
   beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
+    gw = await startTestGateway({ background: false, env: { STORAGE_DIR: tempDir('auth-files') } });
     org = await gw.createOrg('Acme');
   });
   afterAll(() => gw.close());
@@ -55,6 +56,34 @@ describe('API key authentication', () => {
     expect(res.body.errors?.[0].message).toMatch(/revoked/);
     // The organization's other key still works.
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey })).status).toBe(200);
+  });
+
+  it('refuses a bad or revoked key on the file route as on /graphql, while a signed URL needs no key', async () => {
+    const uploaded = await uploadFile(gw.url, org.apiKey, '/', 'keyed.txt', 'keyed bytes', { select: 'id downloadUrl' });
+    const { id, downloadUrl } = uploaded.body.data.uploadFile;
+    const content = async (headers: Record<string, string>, url = `${gw.url}/files/${id}/content`) => {
+      const res = await fetch(url, { headers });
+      return { status: res.status, text: await res.text() };
+    };
+    expect(await content({ 'api-key': org.apiKey })).toEqual({ status: 200, text: 'keyed bytes' });
+    const key = await gw.services.organizations.createKey(org.orgId, 'file reader');
+    await gw.services.organizations.revokeKey(key.keyId);
+    for (const [apiKey, message] of [
+      ['not-a-key', /not an Alloy organization API key/],
+      ['alloy_sk_0123456789abcdef_' + 'A'.repeat(43), /^Invalid API key$/],
+      [key.apiKey, /revoked/],
+    ] as const) {
+      const refused = await content({ 'api-key': apiKey });
+      expect(refused.status).toBe(401);
+      const body = JSON.parse(refused.text);
+      expect(body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect(body.errors[0].message).toMatch(message);
+    }
+    // Without a key the route asks for one, a bearer token included; a signed URL is enough.
+    const keyless = await content({ authorization: `Bearer ${org.apiKey}` });
+    expect(keyless.status).toBe(401);
+    expect(JSON.parse(keyless.text).errors[0].message).toMatch(/signed downloadUrl/);
+    expect(await content({ authorization: `Bearer ${org.apiKey}` }, downloadUrl)).toEqual({ status: 200, text: 'keyed bytes' });
   });
 
   it('allows introspection without a key, and nothing else', async () => {

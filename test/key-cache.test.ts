@@ -36,12 +36,14 @@ describe('API key cache', () => {
   beforeAll(async () => {
     gw = await startTestGateway({ background: false });
     org = await gw.createOrg('Cached');
-    // Count the gateway's key lookups (the call still goes to the database).
-    const query = gw.db.query.bind(gw.db);
-    gw.db.query = ((text: string, params?: unknown[]) => {
+    // Count the gateway's key lookups through the data source's query log, which every statement
+    // goes through (the call still goes to the database).
+    const logger = gw.db.logger;
+    const logQuery = logger.logQuery.bind(logger);
+    logger.logQuery = (text, parameters, queryRunner) => {
       if (/FROM api_keys k JOIN organizations/.test(text)) lookups++;
-      return query(text, params);
-    }) as typeof gw.db.query;
+      return logQuery(text, parameters, queryRunner);
+    };
     sql = new Client({ connectionString: gw.database.url });
     await sql.connect();
   });

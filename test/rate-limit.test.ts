@@ -1,10 +1,8 @@
-import http from 'node:http';
-import express from 'express';
 import { ConfigError, loadConfig } from '../src/config/config';
-import { rateLimitByKey } from '../src/limits/rate-limit';
 import { ChildGateway, startChildGateway } from './support/child-gateway';
 import { errorCode, graphql, GraphQLResponse } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { tempDir, uploadFile } from './support/storage';
 
 const ORG_QUERY = '{ organization { id } }';
 
@@ -124,30 +122,40 @@ describe('rate limit configuration', () => {
   });
 });
 
-describe('rateLimitByKey for routes beside /graphql', () => {
-  it('answers 429 RATE_LIMITED with Retry-After once the key has spent its budget', async () => {
-    const gw = await startTestGateway({ background: false, env: { RATE_LIMIT_PER_MINUTE: '2' } });
-    const app = express();
-    app.get('/bytes', rateLimitByKey(gw.services.rateLimits, (req) => req.header('x-key-id')), (_req, res) => {
-      res.send('bytes');
-    });
-    const server = http.createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/bytes`;
+describe('keyed file downloads', () => {
+  it('spend from the key\'s budget as /graphql requests do: 429 RATE_LIMITED with Retry-After once it is spent', async () => {
+    const gw = await startTestGateway({ background: false, env: { RATE_LIMIT_PER_MINUTE: '4', STORAGE_DIR: tempDir('rate-limit-files') } });
     try {
-      const { keyId, apiKey } = await gw.createOrg();
-      const results = [];
-      for (let i = 0; i < 3; i++) results.push(await fetch(url, { headers: { 'x-key-id': keyId } }));
-      expect(results.map((r) => r.status)).toEqual([200, 200, 429]);
-      expect(await results[0].text()).toBe('bytes');
-      expect(Number(results[2].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect(((await results[2].json()) as any).errors[0].extensions.code).toBe('RATE_LIMITED');
-      // Same budget as the key's GraphQL requests.
-      expectRateLimited(await graphql(gw.url, ORG_QUERY, {}, { apiKey }), 2);
-      // No key, no limit.
-      expect((await fetch(url)).status).toBe(200);
+      const { apiKey } = await gw.createOrg();
+      // The upload is a /graphql request: the first of the four.
+      const uploaded = await uploadFile(gw.url, apiKey, '/', 'budget.txt', 'bytes', { select: 'id downloadUrl' });
+      expect(uploaded.status).toBe(200);
+      const { id, downloadUrl } = uploaded.body.data.uploadFile;
+      const downloads = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': apiKey } });
+        downloads.push({ status: res.status, headers: res.headers, text: await res.text() });
+      }
+      expect(downloads.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+      expect(downloads[0].text).toBe('bytes');
+      expect(downloads.slice(0, 3).map((r) => r.headers.get('ratelimit-remaining'))).toEqual(['2', '1', '0']);
+      const refused = downloads[3];
+      expect(refused.headers.get('ratelimit-limit')).toBe('4');
+      expect(refused.headers.get('ratelimit-remaining')).toBe('0');
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      const body = JSON.parse(refused.text);
+      expect(body.errors[0].extensions.code).toBe('RATE_LIMITED');
+      expect(body.errors[0].message).toMatch(/Rate limit of 4 requests per minute/);
+      // The same budget as the key's GraphQL requests.
+      expectRateLimited(await graphql(gw.url, ORG_QUERY, {}, { apiKey }), 4);
+      // No key (a signed URL), no limit.
+      const signed = await fetch(downloadUrl);
+      expect(signed.status).toBe(200);
+      expect(await signed.text()).toBe('bytes');
+      expect(signed.headers.get('ratelimit-limit')).toBeNull();
     } finally {
-      await new Promise((resolve) => server.close(resolve));
       await gw.close();
     }
   });

@@ -8,7 +8,6 @@ import { startGateway } from '../http/gateway';
 import { createLogger, Logger } from '../observability/logger';
 import { startQueue } from '../queue/queue';
 import { startBackgroundWork } from './background';
-import { createFirstOrganization } from './bootstrap';
 import { createServices } from './services';
 import { ShutdownSteps } from './shutdown-steps';
 import { listenError } from '../config/startup-error';
@@ -81,7 +80,7 @@ async function start(config: Config, options: RunOptions, logger: Logger, steps:
     logger.info({ workflows: options.workflows }, 'worker started');
     return;
   }
-  const created = await createFirstOrganization(dataSource);
+  const created = await services.organizations.createFirstOrganization('My organization');
   let gateway;
   try {
     gateway = await startGateway({ schema: await gatewaySchema(), services, logger });

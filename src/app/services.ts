@@ -26,7 +26,7 @@ export interface Services {
   runEvents: RunEvents;
   /** Holds `waitSeconds` requests until their run has finished, woken by `runEvents`; stopped by the gateway on close. */
   runWaiter: RunWaiter;
-  /** Per-API-key request budget; `/graphql` spends from it, and so should other keyed routes. */
+  /** Per-API-key request budget, spent by every keyed HTTP route (authenticateRequests) and subscription. */
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
   teammates: TeammateService;

@@ -3,7 +3,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 /**
  * Key format: `alloy_sk_<lookup>_<secret>`. The prefix makes a leaked key easy to recognise
  * (secret scanners, logs); `lookup` (16 hex chars) finds the row without revealing the secret;
- * `secret` is 32 random bytes, base64url.
+ * `secret` is 32 random bytes, base64url. Only a SHA-256 hash of the secret is kept
+ * (`api_keys.secret_hash`): keys are 256-bit random values, so a slow password hash would add
+ * latency to every request and no security.
  */
 export const API_KEY_PREFIX = 'alloy_sk_';
 const KEY_PATTERN = /^alloy_sk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;

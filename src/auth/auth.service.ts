@@ -1,4 +1,5 @@
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import { statement, StatementRunner } from '../db/statements';
 import { parseApiKey, secretMatches } from './api-key';
 import { KeyCache, KeyRow } from './key-cache';
 
@@ -12,6 +13,20 @@ export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'bea
 
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
+const SQL = {
+  keyByLookupId: statement(
+    'auth.key-by-lookup-id',
+    `SELECT k.id AS key_id, k.secret_hash, k.revoked_at, o.id AS org_id, o.name AS org_name
+       FROM api_keys k JOIN organizations o ON o.id = k.organization_id
+      WHERE k.lookup_id = $1`,
+  ),
+  touchKey: statement(
+    'auth.touch-key',
+    `UPDATE api_keys SET last_used_at = now()
+      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+  ),
+};
+
 /**
  * Resolves the raw `api-key` header to an organization. One indexed query per request, or none
  * when the gateway has enabled the key cache (see KeyCache for how revocation stays immediate);
@@ -22,8 +37,11 @@ const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 export class AuthService {
   private readonly lastUsedWrites = new Map<string, number>();
   private cache: KeyCache | undefined;
+  private readonly sql: StatementRunner;
 
-  constructor(private readonly db: DataSource) {}
+  constructor(db: DataSource) {
+    this.sql = new StatementRunner(db);
+  }
 
   /** Caches key rows from now on; used by the HTTP gateway, which stops it on close. */
   useCache(cache: KeyCache | undefined): void {
@@ -47,15 +65,10 @@ export class AuthService {
 
   private async lookup(lookupId: string): Promise<KeyRow | undefined> {
     const ticket = this.cache?.ticket();
-    const rows: KeyRow[] = await this.db.query(
-      `SELECT k.id AS key_id, k.secret_hash, k.revoked_at, o.id AS org_id, o.name AS org_name
-         FROM api_keys k JOIN organizations o ON o.id = k.organization_id
-        WHERE k.lookup_id = $1`,
-      [lookupId],
-    );
+    const row = await this.sql.first<KeyRow>(SQL.keyByLookupId, [lookupId]);
     // Unknown keys are not cached: a key created a moment later must work at once.
-    if (rows[0] && ticket !== undefined) this.cache?.set(lookupId, rows[0], ticket);
-    return rows[0];
+    if (row && ticket !== undefined) this.cache?.set(lookupId, row, ticket);
+    return row ?? undefined;
   }
 
   private touch(keyId: string): void {
@@ -63,12 +76,6 @@ export class AuthService {
     const last = this.lastUsedWrites.get(keyId);
     if (last !== undefined && now - last < LAST_USED_WRITE_INTERVAL_MS) return;
     this.lastUsedWrites.set(keyId, now);
-    this.db
-      .query(
-        `UPDATE api_keys SET last_used_at = now()
-          WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
-        [keyId],
-      )
-      .catch(() => this.lastUsedWrites.delete(keyId)); // best effort: retried on a later request
+    this.sql.run(SQL.touchKey, [keyId]).catch(() => this.lastUsedWrites.delete(keyId)); // best effort: retried on a later request
   }
 }

@@ -1,6 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestHandler, Response } from 'express';
 import type { AuthService, Principal } from './auth.service';
 import { AppError, ErrorCode } from '../graphql/errors';
+import type { ApiKeyRateLimiter } from '../limits/rate-limit';
+import { recordError, recordPrincipal } from '../observability/request-log';
 
 const MESSAGES = {
   malformed: 'Invalid API key: it is not an Alloy organization API key (they start with `alloy_sk_`)',
@@ -29,4 +32,49 @@ export async function authenticateHeaders(headers: IncomingHttpHeaders, auth: Au
     throw new AppError(ErrorCode.UNAUTHENTICATED, MESSAGES[result as keyof typeof MESSAGES] ?? 'Invalid API key');
   }
   return result;
+}
+
+/** What `authenticateRequests` found: who sent the request, or why it is refused. */
+type Authentication = { principal: Principal | null } | { refused: unknown };
+
+const AUTHENTICATION = 'authentication';
+
+/**
+ * The one authentication of HTTP routes that take the `api-key` header (`/graphql`,
+ * `GET /files/:id/content`): authenticates the key, names the caller in the request's log line,
+ * and spends one request of the key's rate limit (setting the `RateLimit-*` headers). A refusal
+ * (bad key, bearer token, spent budget, database away) is not answered here but kept for
+ * `principalOf`, so that each route answers it in its own way and order: `/graphql` through
+ * Apollo (after its CSRF check, in Apollo's error format, 503 for an outage), the file route
+ * only when it needs the key (a signed URL needs none).
+ */
+export function authenticateRequests(auth: AuthService, rateLimits: ApiKeyRateLimiter): RequestHandler {
+  return async (req, res, next) => {
+    let authentication: Authentication;
+    try {
+      const principal = await authenticateHeaders(req.headers, auth);
+      recordPrincipal(res, principal);
+      if (principal) await rateLimits.consume(principal.keyId, res);
+      authentication = { principal };
+    } catch (refused) {
+      authentication = { refused };
+    }
+    res.locals[AUTHENTICATION] = authentication;
+    next();
+  };
+}
+
+/**
+ * The caller `authenticateRequests` found for this request: null when it carries no key. Throws
+ * the refusal instead (AppError UNAUTHENTICATED or RATE_LIMITED, or the database's error), after
+ * recording its code for the request's log line.
+ */
+export function principalOf(res: Response): Principal | null {
+  const authentication = res.locals[AUTHENTICATION] as Authentication | undefined;
+  if (!authentication) throw new Error('authenticateRequests must run before principalOf');
+  if ('refused' in authentication) {
+    recordError(res, authentication.refused);
+    throw authentication.refused;
+  }
+  return authentication.principal;
 }

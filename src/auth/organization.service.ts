@@ -1,8 +1,7 @@
+import type { DataSource, EntityManager } from 'typeorm';
 import { isUuid } from '../db/ids';
-import { DataSource, EntityManager } from 'typeorm';
+import { statement, StatementRunner } from '../db/statements';
 import { generateApiKey } from './api-key';
-import { ApiKey } from './api-key.entity';
-import { Organization } from './organization.entity';
 import { AppError, ErrorCode, notFound } from '../graphql/errors';
 
 export interface CreatedKey {
@@ -41,6 +40,50 @@ export interface KeySummary {
   revokedAt: string | null;
 }
 
+const SQL = {
+  addOrganization: statement('auth.add-organization', `INSERT INTO organizations (name) VALUES ($1) RETURNING id`),
+  /** The key of organization $1, or no row when there is no such organization. */
+  addKey: statement(
+    'auth.add-key',
+    `INSERT INTO api_keys (organization_id, lookup_id, secret_hash, name)
+     SELECT id, $2::text, $3::bytea, $4::text FROM organizations WHERE id = $1 RETURNING id`,
+  ),
+  organizations: statement(
+    'auth.organizations',
+    `SELECT id AS "orgId", name, created_at AS "createdAt" FROM organizations ORDER BY created_at, id`,
+  ),
+  organizationExists: statement('auth.organization-exists', `SELECT 1 FROM organizations WHERE id = $1`),
+  /** One gateway at a time decides whether the database has no organization yet. */
+  lockFirstOrganization: statement('auth.lock-first-organization', `SELECT pg_advisory_xact_lock(hashtext('alloy:first-organization'))`),
+  anyOrganization: statement('auth.any-organization', `SELECT 1 FROM organizations LIMIT 1`),
+  rename: statement('auth.rename-organization', `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING id AS "orgId", name`),
+  contents: statement(
+    'auth.organization-contents',
+    `SELECT o.id AS "orgId", o.name,
+            (SELECT count(*) FROM api_keys WHERE organization_id = o.id)::int AS keys,
+            (SELECT count(*) FROM workflows WHERE organization_id = o.id AND deleted_at IS NULL)::int AS workflows,
+            (SELECT count(*) FROM workflow_runs WHERE organization_id = o.id)::int AS runs,
+            (SELECT count(*) FROM teammates WHERE organization_id = o.id AND deleted_at IS NULL)::int AS teammates,
+            (SELECT count(*) FROM storage_entries WHERE organization_id = o.id AND kind = 'file')::int AS files
+       FROM organizations o WHERE o.id = $1`,
+  ),
+  lockOrganization: statement('auth.lock-organization', `SELECT id FROM organizations WHERE id = $1 FOR UPDATE`),
+  deleteEntries: statement(
+    'auth.delete-organization-entries',
+    `DELETE FROM storage_entries WHERE organization_id = $1 RETURNING object_key AS "objectKey"`,
+  ),
+  deleteRuns: statement('auth.delete-organization-runs', `DELETE FROM workflow_runs WHERE organization_id = $1`),
+  deleteTeammates: statement('auth.delete-organization-teammates', `DELETE FROM teammates WHERE organization_id = $1`),
+  deleteOrganization: statement('auth.delete-organization', `DELETE FROM organizations WHERE id = $1`),
+  keys: statement(
+    'auth.keys',
+    `SELECT id, name, lookup_id, created_at, last_used_at, revoked_at FROM api_keys WHERE organization_id = $1 ORDER BY created_at`,
+  ),
+  revokeKey: statement(
+    'auth.revoke-key',
+    `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING revoked_at, lookup_id`,
+  ),
+};
 
 function checkedName(name: string): string {
   const trimmed = name.trim();
@@ -52,54 +95,63 @@ function checkedName(name: string): string {
 
 /** Organizations and their API keys: the admin side used by the CLI and by first start. */
 export class OrganizationService {
+  private readonly sql: StatementRunner;
+
   /** `keyRevoked` lets this process's key cache forget a key synchronously (see KeyCache). */
-  constructor(private readonly db: DataSource, private readonly keyRevoked?: (lookupId: string) => void) {}
+  constructor(db: DataSource, private readonly keyRevoked?: (lookupId: string) => void) {
+    this.sql = new StatementRunner(db);
+  }
 
   async createOrganization(name: string, keyName = 'default'): Promise<{ orgId: string } & CreatedKey> {
     const trimmed = checkedName(name);
-    return this.db.transaction((tx) => this.createOrganizationIn(tx, trimmed, keyName));
+    return this.sql.transaction((tx) => this.createOrganizationIn(tx, trimmed, keyName));
+  }
+
+  /**
+   * On an empty database, creates a first organization and returns its key (shown once). The
+   * advisory lock makes two gateways starting at once on one database create one organization.
+   */
+  async createFirstOrganization(name: string): Promise<({ orgId: string } & CreatedKey) | null> {
+    return this.sql.transaction(async (tx) => {
+      await this.sql.run(SQL.lockFirstOrganization, [], tx);
+      if (await this.sql.first(SQL.anyOrganization, [], tx)) return null;
+      return this.createOrganizationIn(tx, name);
+    });
   }
 
   /** Creates the organization and its first key inside the caller's transaction. */
-  async createOrganizationIn(tx: EntityManager, name: string, keyName = 'default'): Promise<{ orgId: string } & CreatedKey> {
-    const org = await tx.getRepository(Organization).save(tx.getRepository(Organization).create({ name }));
-    const key = await this.insertKey(tx.getRepository(ApiKey), org.id, keyName);
-    return { orgId: org.id, ...key };
+  private async createOrganizationIn(tx: EntityManager, name: string, keyName = 'default'): Promise<{ orgId: string } & CreatedKey> {
+    const org = (await this.sql.first<{ id: string }>(SQL.addOrganization, [name], tx))!;
+    const key = await this.addKey(org.id, keyName, tx);
+    return { orgId: org.id, ...key! };
   }
 
   /** Every organization, oldest first. */
   async listOrganizations(): Promise<OrganizationSummary[]> {
-    const orgs = await this.db.getRepository(Organization).find({ order: { createdAt: 'ASC', id: 'ASC' } });
-    return orgs.map((o) => ({ orgId: o.id, name: o.name, createdAt: o.createdAt.toISOString() }));
+    const rows = await this.sql.rows<{ orgId: string; name: string; createdAt: Date }>(SQL.organizations, []);
+    return rows.map((o) => ({ orgId: o.orgId, name: o.name, createdAt: o.createdAt.toISOString() }));
+  }
+
+  /** Whether the organization exists (any string may be asked about). */
+  async exists(orgId: string): Promise<boolean> {
+    return isUuid(orgId) && (await this.sql.first(SQL.organizationExists, [orgId])) !== null;
   }
 
   /** Renames; every gateway's key cache forgets the old name (the organizations trigger notifies them). */
   async renameOrganization(orgId: string, name: string): Promise<{ orgId: string; name: string }> {
     const trimmed = checkedName(name);
     if (!isUuid(orgId)) throw notFound('organization');
-    const [rows]: [Array<{ id: string; name: string }>] = await this.db.query(
-      `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING id, name`,
-      [orgId, trimmed],
-    );
-    if (!rows.length) throw notFound('organization');
-    return { orgId: rows[0].id, name: rows[0].name };
+    const renamed = await this.sql.first<{ orgId: string; name: string }>(SQL.rename, [orgId, trimmed]);
+    if (!renamed) throw notFound('organization');
+    return renamed;
   }
 
   /** What `deleteOrganization` would remove. */
-  async organizationContents(orgId: string, tx: EntityManager = this.db.manager): Promise<OrganizationContents> {
+  async organizationContents(orgId: string, tx?: EntityManager): Promise<OrganizationContents> {
     if (!isUuid(orgId)) throw notFound('organization');
-    const [row] = await tx.query(
-      `SELECT o.id, o.name,
-              (SELECT count(*) FROM api_keys WHERE organization_id = o.id)::int AS keys,
-              (SELECT count(*) FROM workflows WHERE organization_id = o.id AND deleted_at IS NULL)::int AS workflows,
-              (SELECT count(*) FROM workflow_runs WHERE organization_id = o.id)::int AS runs,
-              (SELECT count(*) FROM teammates WHERE organization_id = o.id AND deleted_at IS NULL)::int AS teammates,
-              (SELECT count(*) FROM storage_entries WHERE organization_id = o.id AND kind = 'file')::int AS files
-         FROM organizations o WHERE o.id = $1`,
-      [orgId],
-    );
-    if (!row) throw notFound('organization');
-    return { orgId: row.id, name: row.name, keys: row.keys, workflows: row.workflows, runs: row.runs, teammates: row.teammates, files: row.files };
+    const contents = await this.sql.first<OrganizationContents>(SQL.contents, [orgId], tx);
+    if (!contents) throw notFound('organization');
+    return contents;
   }
 
   /**
@@ -112,43 +164,37 @@ export class OrganizationService {
    */
   async deleteOrganization(orgId: string, objects: ObjectDeletionScheduler): Promise<OrganizationContents> {
     if (!isUuid(orgId)) throw notFound('organization');
-    return this.db.transaction(async (tx) => {
-      const [locked] = await tx.query(`SELECT id FROM organizations WHERE id = $1 FOR UPDATE`, [orgId]);
-      if (!locked) throw notFound('organization');
+    return this.sql.transaction(async (tx) => {
+      if (!(await this.sql.first(SQL.lockOrganization, [orgId], tx))) throw notFound('organization');
       const contents = await this.organizationContents(orgId, tx);
-      const [files]: [Array<{ object_key: string }>] = await tx.query(
-        `DELETE FROM storage_entries WHERE organization_id = $1 RETURNING object_key`,
-        [orgId],
-      );
-      await objects.schedule(tx, files.map((f) => f.object_key).filter((key): key is string => key !== null));
+      const entries = await this.sql.rows<{ objectKey: string | null }>(SQL.deleteEntries, [orgId], tx);
+      await objects.schedule(tx, entries.map((e) => e.objectKey).filter((key): key is string => key !== null));
       // Runs before teammates (which they point at), teammates before workflows (which refuse to go while a teammate points at them).
-      await tx.query(`DELETE FROM workflow_runs WHERE organization_id = $1`, [orgId]);
-      await tx.query(`DELETE FROM teammates WHERE organization_id = $1`, [orgId]);
+      await this.sql.run(SQL.deleteRuns, [orgId], tx);
+      await this.sql.run(SQL.deleteTeammates, [orgId], tx);
       // The rest cascades: keys, workflows and their versions, idempotency keys.
-      await tx.query(`DELETE FROM organizations WHERE id = $1`, [orgId]);
+      await this.sql.run(SQL.deleteOrganization, [orgId], tx);
       return contents;
     });
   }
 
-  async countOrganizations(): Promise<number> {
-    return this.db.getRepository(Organization).count();
-  }
-
   async createKey(orgId: string, name?: string): Promise<CreatedKey> {
-    await this.requireOrganization(orgId);
-    return this.insertKey(this.db.getRepository(ApiKey), orgId, name ?? null);
+    const key = isUuid(orgId) ? await this.addKey(orgId, name ?? null) : null;
+    if (!key) throw notFound('organization');
+    return key;
   }
 
   async listKeys(orgId: string): Promise<KeySummary[]> {
-    await this.requireOrganization(orgId);
-    const keys = await this.db.getRepository(ApiKey).find({ where: { organizationId: orgId }, order: { createdAt: 'ASC' } });
+    if (!(await this.exists(orgId))) throw notFound('organization');
+    type KeyRow = { id: string; name: string | null; lookup_id: string; created_at: Date; last_used_at: Date | null; revoked_at: Date | null };
+    const keys = await this.sql.rows<KeyRow>(SQL.keys, [orgId]);
     return keys.map((k) => ({
       keyId: k.id,
       name: k.name,
-      prefix: `alloy_sk_${k.lookupId}_…`,
-      createdAt: k.createdAt.toISOString(),
-      lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
-      revokedAt: k.revokedAt?.toISOString() ?? null,
+      prefix: `alloy_sk_${k.lookup_id}_…`,
+      createdAt: k.created_at.toISOString(),
+      lastUsedAt: k.last_used_at?.toISOString() ?? null,
+      revokedAt: k.revoked_at?.toISOString() ?? null,
     }));
   }
 
@@ -158,29 +204,16 @@ export class OrganizationService {
    */
   async revokeKey(keyId: string): Promise<{ keyId: string; revokedAt: string }> {
     if (!isUuid(keyId)) throw notFound('API key');
-    type Revoked = { revoked_at: Date; lookup_id: string };
-    const rows: Revoked[] = await this.db.query(
-      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING revoked_at, lookup_id`,
-      [keyId],
-    );
-    // TypeORM returns [rows, count] for UPDATE ... RETURNING on postgres.
-    const first = Array.isArray(rows[0]) ? (rows[0] as unknown as Revoked[])[0] : rows[0];
-    if (!first) throw notFound('API key');
-    this.keyRevoked?.(first.lookup_id);
-    return { keyId, revokedAt: first.revoked_at.toISOString() };
+    const revoked = await this.sql.first<{ revoked_at: Date; lookup_id: string }>(SQL.revokeKey, [keyId]);
+    if (!revoked) throw notFound('API key');
+    this.keyRevoked?.(revoked.lookup_id);
+    return { keyId, revokedAt: revoked.revoked_at.toISOString() };
   }
 
-  private async requireOrganization(orgId: string): Promise<void> {
-    if (!isUuid(orgId) || !(await this.db.getRepository(Organization).exists({ where: { id: orgId } }))) {
-      throw notFound('organization');
-    }
-  }
-
-  private async insertKey(repo: ReturnType<DataSource['getRepository']>, orgId: string, name: string | null): Promise<CreatedKey> {
+  /** A new key of the organization; null when there is no such organization. */
+  private async addKey(orgId: string, name: string | null, tx?: EntityManager): Promise<CreatedKey | null> {
     const generated = generateApiKey();
-    const saved = (await repo.save(
-      repo.create({ organizationId: orgId, lookupId: generated.lookupId, secretHash: generated.secretHash, name }),
-    )) as ApiKey;
-    return { keyId: saved.id, apiKey: generated.raw };
+    const added = await this.sql.first<{ id: string }>(SQL.addKey, [orgId, generated.lookupId, generated.secretHash, name], tx);
+    return added && { keyId: added.id, apiKey: generated.raw };
   }
 }

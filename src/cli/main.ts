@@ -3,8 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './admin-commands';
 import { describeCliError, report, wantsJson } from './output';
 import { registerServerCommands } from './server-commands';
+import { registerStorageCommands } from './storage-commands';
 import { registerWorkflowCommands } from './workflow-commands';
-import { registerStorageCommands } from '../storage/storage-commands';
 
 /**
  * The program. Commander's own output (usage errors, help) goes through here: with `json` it is

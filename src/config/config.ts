@@ -11,7 +11,6 @@ export interface Config {
   storageDriver: StorageDriverName;
   storageDir: string;
   gcsBucket: string | undefined;
-  storageEmulatorHost: string | undefined;
   maxUploadBytes: number;
   /** How long a replaced or deleted object outlives its row (downloads in flight finish); tests set 0. */
   storageDeletionDelaySeconds: number;
@@ -108,9 +107,10 @@ function postgresUrl(env: Env, name: string): string | undefined {
   return raw;
 }
 
-function hostPort(env: Env, name: string): string | undefined {
+/** Refuses a value that is neither `host:port` nor an http(s) URL. */
+function checkHostPort(env: Env, name: string): void {
   const raw = read(env, name);
-  if (raw === undefined) return undefined;
+  if (raw === undefined) return;
   const withScheme = /^https?:\/\//.test(raw) ? raw : `http://${raw}`;
   try {
     const url = new URL(withScheme);
@@ -118,7 +118,6 @@ function hostPort(env: Env, name: string): string | undefined {
   } catch {
     throw new ConfigError(name, `expected host:port or an http(s) URL, got "${raw}"`);
   }
-  return raw;
 }
 
 export const MAX_UPLOAD_BYTES_DEFAULT = 10 * 1024 * 1024;
@@ -146,6 +145,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const host = read(env, 'HOST') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) throw new ConfigError('HOST', `"${host}" is not a host name or address`);
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'production');
+  // @google-cloud/storage reads it from the environment itself; checked here so that a typo is
+  // told at start-up in one line, as for every other variable.
+  checkHostPort(env, 'STORAGE_EMULATOR_HOST');
   const secret = read(env, 'URL_SIGNING_SECRET');
   if (secret !== undefined && secret.length < 32) {
     throw new ConfigError('URL_SIGNING_SECRET', 'must be at least 32 characters');
@@ -157,7 +159,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     storageDriver,
     storageDir: path.resolve(cwd, read(env, 'STORAGE_DIR') ?? path.join(dataDir, 'objects')),
     gcsBucket,
-    storageEmulatorHost: hostPort(env, 'STORAGE_EMULATOR_HOST'),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', MAX_UPLOAD_BYTES_DEFAULT, 1, 5 * 1024 * 1024 * 1024),
     storageDeletionDelaySeconds: integer(env, 'STORAGE_DELETION_DELAY_SECONDS', 60, 0, 7 * 24 * 3600),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),

@@ -18,6 +18,14 @@ export function statement(full: string, text: string): Statement {
 }
 
 /**
+ * The connection a TypeORM transaction runs on: for statements of ours (StatementRunner) and for
+ * SQL a library writes that must join the transaction (pg-boss's job insert, see queue.ts).
+ */
+export function transactionConnection(tx: EntityManager): Promise<PoolClient> {
+  return tx.queryRunner!.connect();
+}
+
+/**
  * The one way to run SQL of our own: rows come back as `rows`/`first`, changed-row counts as
  * `count` (never TypeORM's `[rows, count]` tuple of `query()`). Runs statements as named prepared statements, on the data source's own pool (the connections
  * TypeORM uses too) or on the connection of a TypeORM transaction. Postgres parses and plans a
@@ -29,7 +37,7 @@ export class StatementRunner {
 
   async run<T extends QueryResultRow>(statement: Statement, values: unknown[], tx?: EntityManager): Promise<QueryResult<T>> {
     this.db.logger.logQuery(statement.text, values);
-    const client: Pool | PoolClient = tx ? await tx.queryRunner!.connect() : (this.db.driver as PostgresDriver).master;
+    const client: Pool | PoolClient = tx ? await transactionConnection(tx) : (this.db.driver as PostgresDriver).master;
     return client.query<T>({ name: statement.name, text: statement.text, values });
   }
 

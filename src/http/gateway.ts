@@ -6,7 +6,7 @@ import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express, { Express, Request, Response } from 'express';
 import type { GraphQLSchema } from 'graphql';
-import { authenticateHeaders } from '../auth/authenticate-request';
+import { authenticateRequests, principalOf } from '../auth/authenticate-request';
 import { apolloMiddleware } from './apollo-middleware';
 import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graphql-ws';
 import { jsonBody } from './json-body';
@@ -22,9 +22,9 @@ import { createFormatError } from '../graphql/format-error';
 import { queryLimits, withQueryLimitCodes } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
 import { collectProcessMetrics, metricsHandler } from '../observability/metrics';
-import { recordError, recordPrincipal, requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '../observability/request-log';
+import { requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '../observability/request-log';
 import { playgroundRouter } from '../playground/playground';
-import { healthRouter, ReadinessCheck } from './health';
+import { databaseReadiness, healthRouter, ReadinessCheck } from './health';
 import { contentRouter, storageReadiness, uploadMiddleware } from '../storage/storage-http';
 import { queueReadiness, registerQueueGauges } from '../queue/queue-health';
 import { registerWorkflowGauges } from '../workflows/run-gauges';
@@ -85,7 +85,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
   const limits = queryLimits(config.queryLimits);
   collectProcessMetrics();
   registerWorkflowGauges(db);
-  registerQueueGauges(services.queue);
+  registerQueueGauges(db);
   app.use(requestLogging(logger));
 
   const formatError = withQueryLimitCodes(createFormatError(!showDetails, logger));
@@ -125,7 +125,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
 
   app.use(
     healthRouter(logger, showDetails, [
-      { name: 'database', check: async () => void (await db.query('SELECT 1')) },
+      databaseReadiness(db),
       storageReadiness(services),
       queueReadiness(services.queue),
       ...readinessChecks,
@@ -134,28 +134,22 @@ export async function startGateway({ schema, services, logger, port, host, readi
 
   app.get('/metrics', metricsHandler);
   app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
-  app.use(contentRouter(services, logger));
+  const authentication = authenticateRequests(services.auth, services.rateLimits);
+  app.use(contentRouter(services, authentication, logger));
   app.use(
     '/graphql',
     jsonBody(config.maxJsonBodyBytes),
     bodyErrors(config.maxJsonBodyBytes),
     ...uploadMiddleware(services, CSRF_PREFLIGHT_HEADERS),
     bodyErrors(config.maxJsonBodyBytes),
+    authentication,
     apolloMiddleware(apollo, {
+      // A refused key is thrown here, so that Apollo answers it (401, 429, 503 for an outage).
       context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {
-        let principal: Awaited<ReturnType<typeof authenticateHeaders>>;
-        try {
-          principal = await authenticateHeaders(req.headers, services.auth);
-          recordPrincipal(res, principal);
-          if (principal) await services.rateLimits.consume(principal.keyId, res);
-        } catch (error) {
-          recordError(res, error);
-          throw error;
-        }
         return withRequestLog(
           {
             requestId: requestLogOf(res).requestId,
-            principal,
+            principal: principalOf(res),
             services,
             baseUrl: baseUrlOf(req),
             loaders: new Map(),

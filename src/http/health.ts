@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import type { DataSource } from 'typeorm';
+import { statement, StatementRunner } from '../db/statements';
 import type { Logger } from '../observability/logger';
 
 export interface ReadinessCheck {
@@ -7,6 +9,14 @@ export interface ReadinessCheck {
 }
 
 const CHECK_TIMEOUT_MS = 2000;
+
+const PING = statement('health.ping', 'SELECT 1');
+
+/** `/readyz` part: the data source's pool reaches the database. */
+export function databaseReadiness(db: DataSource): ReadinessCheck {
+  const sql = new StatementRunner(db);
+  return { name: 'database', check: async () => void (await sql.run(PING, [])) };
+}
 
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout;

@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { DataSource } from 'typeorm';
 import type { RateLimitConfig } from '../config/config';
@@ -44,10 +43,6 @@ export class ApiKeyRateLimiter {
     return new ApiKeyRateLimiter(limiter, config.perMinute);
   }
 
-  get enabled(): boolean {
-    return this.limiter !== null;
-  }
-
   /**
    * Spends one request of the key's budget and sets the `RateLimit-*` headers on `res`. Over
    * budget it sets `Retry-After` (seconds) and throws RATE_LIMITED (HTTP 429). If the store
@@ -84,26 +79,4 @@ export class ApiKeyRateLimiter {
     res.setHeader('RateLimit-Remaining', String(remaining));
     res.setHeader('RateLimit-Reset', String(Math.max(0, resetSeconds)));
   }
-}
-
-/**
- * For Express routes outside GraphQL (e.g. `GET /files/:id/content`): spends from the budget of
- * the key `keyIdOf(req)` names, if any, and answers 429 in the GraphQL error shape when it is spent.
- * Place it after the route has authenticated the request.
- */
-export function rateLimitByKey(
-  limiter: ApiKeyRateLimiter,
-  keyIdOf: (req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => string | null | undefined,
-): RequestHandler {
-  return async (req, res, next) => {
-    const keyId = keyIdOf(req, res);
-    if (!keyId) return next();
-    try {
-      await limiter.consume(keyId, res);
-      next();
-    } catch (error) {
-      if (!(error instanceof AppError)) return next(error);
-      res.status(429).json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
-    }
-  };
 }

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Principal } from '../auth/auth.service';
 import type { Logger } from './logger';
 import { metrics, operationLabel } from './metrics';
 
@@ -39,7 +38,7 @@ export function requestLogOf(res: Response): RequestLog {
 }
 
 /** Records who is calling, for the log line (ids only; the key itself never reaches the log). */
-export function recordPrincipal(res: Response, principal: Principal | null): void {
+export function recordPrincipal(res: Response, principal: { organizationId: string; keyId: string } | null): void {
   if (!principal) return;
   const log = requestLogOf(res);
   log.organizationId = principal.organizationId;

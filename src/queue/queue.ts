@@ -1,5 +1,6 @@
 import PgBoss from 'pg-boss';
 import type { EntityManager } from 'typeorm';
+import { transactionConnection } from '../db/statements';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../observability/logger';
 
@@ -51,12 +52,9 @@ export async function startQueue(url: string, logger: Logger, options: { supervi
   return boss;
 }
 
-/** A pg-boss `db` that runs the job insert on the caller's transaction. */
-export function inTransaction(manager: EntityManager): PgBoss.Db {
+/** A pg-boss `db` that runs the job insert on the caller's transaction (its SQL is pg-boss's, so not a named statement). */
+export function inTransaction(tx: EntityManager): PgBoss.Db {
   return {
-    async executeSql(text: string, values: unknown[]) {
-      const rows = await manager.query(text, values as any[]);
-      return { rows: Array.isArray(rows) ? rows : [] };
-    },
+    executeSql: async (text: string, values: unknown[]) => (await transactionConnection(tx)).query(text, values),
   };
 }

@@ -2,7 +2,7 @@ import { isUuid } from '../db/ids';
 import type { ChildrenPage, EntryStore, ListingKey } from './entry-store';
 import type { FolderCache } from './folder-cache';
 import { joinPath, parsePath } from './names';
-import type { StorageEntry } from './storage-entry.entity';
+import type { StorageEntry } from './storage-entry';
 
 /** Reading the tree: entries by path or id, their paths, and folder listings. */
 export class EntryReads {

@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { joinPath } from './names';
 import { Statement, statement, StatementRunner } from '../db/statements';
-import type { StorageEntry } from './storage-entry.entity';
+import type { StorageEntry } from './storage-entry';
 
 // Every statement on `storage_entries` and `storage_pending_objects`, and nothing else: the
 // services above decide what to run and when, and own the transactions.

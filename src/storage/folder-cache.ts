@@ -1,5 +1,5 @@
 import type { NotificationListener } from '../db/notification-listener';
-import type { StorageEntry } from './storage-entry.entity';
+import type { StorageEntry } from './storage-entry';
 
 /** The channel the `storage_entries` triggers notify (migration StorageTreeNotify): an organization id, or '*'. */
 export const STORAGE_TREE_CHANNEL = 'alloy_storage_tree';

@@ -1,5 +1,6 @@
 import { Upload } from 'graphql-upload-minimal';
 import { AppError, ErrorCode } from '../graphql/errors';
+import { CONTROL_CHARS } from './names';
 
 /**
  * Malformed GraphQL multipart requests, told as the client's mistake: HTTP 400 (413 for too many
@@ -7,10 +8,6 @@ import { AppError, ErrorCode } from '../graphql/errors';
  * (busboy, graphql-upload-minimal) report these as plain errors without a code, which would be
  * answered as internal errors.
  */
-
-// C0 controls (incl. NUL), DEL and C1 controls, as refused in entry names.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 const SPEC = 'see https://github.com/jaydenseric/graphql-multipart-request-spec';
 

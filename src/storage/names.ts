@@ -3,9 +3,8 @@ import { AppError, ErrorCode } from '../graphql/errors';
 export const MAX_NAME_BYTES = 255;
 export const MAX_PATH_BYTES = 1024;
 
-// C0 controls (incl. NUL), DEL and C1 controls.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+/** C0 controls (incl. NUL), DEL and C1 controls: refused in entry names and in upload file names. */
+export const CONTROL_CHARS = /\p{Cc}/u;
 
 const invalid = (message: string) => new AppError(ErrorCode.INVALID_PATH, message);
 

@@ -3,14 +3,14 @@ import { pipeline } from 'node:stream/promises';
 import { create as contentDisposition } from 'content-disposition';
 import { Request, RequestHandler, Response, Router } from 'express';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
-import { authenticateHeaders } from '../auth/authenticate-request';
+import { principalOf } from '../auth/authenticate-request';
 import type { Services } from '../app/services';
 import { AppError } from '../graphql/errors';
 import { errorBody } from '../http/error-handlers';
 import type { ReadinessCheck } from '../http/health';
 import type { Logger } from '../observability/logger';
 import type { ByteRange } from './backend/driver';
-import type { StorageEntry } from './storage-entry.entity';
+import type { StorageEntry } from './storage-entry';
 import { guardUploads, multipartInputError } from './multipart-input';
 
 /** Size cap of the `operations` and `map` multipart fields (the GraphQL document and variables). */
@@ -96,9 +96,7 @@ async function authorizedFile(services: Services, req: Request, res: Response): 
   if (hasKey) {
     let principal;
     try {
-      principal = await authenticateHeaders(req.headers, services.auth);
-      // Keyed downloads spend from the same per-key budget as /graphql.
-      if (principal) await services.rateLimits.consume(principal.keyId, res);
+      principal = principalOf(res);
     } catch (error) {
       if (error instanceof AppError) {
         const status = (error.extensions.http as { status?: number } | undefined)?.status ?? 400;
@@ -138,10 +136,13 @@ function requestedRange(req: Request, size: number, etag: string): ByteRange | n
   return ranges[0];
 }
 
-/** `GET /files/:id/content`: the bytes, with Range (206), ETag/If-None-Match (304) and the file name. */
-export function contentRouter(services: Services, logger: Logger): Router {
+/**
+ * `GET /files/:id/content`: the bytes, with Range (206), ETag/If-None-Match (304) and the file name.
+ * `authentication` (authenticateRequests) reads the key, if any, and spends from its rate limit.
+ */
+export function contentRouter(services: Services, authentication: RequestHandler, logger: Logger): Router {
   const router = Router();
-  router.get('/files/:id/content', async (req, res) => {
+  router.get('/files/:id/content', authentication, async (req, res) => {
     try {
       const file = await authorizedFile(services, req, res);
       if (!file) return;

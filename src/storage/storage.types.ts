@@ -3,7 +3,7 @@ import { AppError, ErrorCode } from '../graphql/errors';
 import { Node } from '../graphql/node';
 import { decodeCursor, encodeCursor, PageInfo } from '../graphql/relay';
 import type { ListingKey } from './entry-store';
-import type { StorageEntry } from './storage-entry.entity';
+import type { StorageEntry } from './storage-entry';
 
 export enum EntryKind {
   FILE = 'file',

@@ -5,7 +5,7 @@ import { EntryStore } from './entry-store';
 import type { FolderCache } from './folder-cache';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
 import type { ObjectDeletions } from './object-deletions';
-import type { StorageEntry } from './storage-entry.entity';
+import type { StorageEntry } from './storage-entry';
 
 const nameConflict = (path: string) => new AppError(ErrorCode.NAME_CONFLICT, `An entry named ${JSON.stringify(path)} already exists`);
 const notFound = (path: string) => new AppError(ErrorCode.NOT_FOUND, `Nothing at ${JSON.stringify(path)}`);

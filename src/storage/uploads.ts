@@ -9,7 +9,7 @@ import type { EntryReads } from './entry-reads';
 import { EntryStore } from './entry-store';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
 import type { ObjectDeletions } from './object-deletions';
-import type { StorageEntry } from './storage-entry.entity';
+import type { StorageEntry } from './storage-entry';
 import type { UploadSizeLimit } from './upload-size';
 
 export interface UploadInput {

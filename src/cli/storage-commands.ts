@@ -1,11 +1,12 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { fail, print, OutputOptions } from '../cli/output';
-import { withDatabase } from '../cli/with-database';
+import { OrganizationService } from '../auth/organization.service';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { startQueue } from '../queue/queue';
-import { createStorage } from './storage';
-import { importDirectory, ImportProgress, ImportSummary } from './import-directory';
+import { importDirectory, ImportProgress, ImportSummary } from '../storage/import-directory';
+import { createStorage } from '../storage/storage';
+import { fail, print, OutputOptions } from './output';
+import { withDatabase } from './with-database';
 
 function progressBar(): ImportProgress {
   const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} files  {file}', hideCursor: true, stream: process.stderr }, Presets.shades_classic);
@@ -37,8 +38,7 @@ export function registerStorageCommands(program: Command): void {
     .action(async (localDir: string, opts: OutputOptions & { org: string; to: string }) => {
       try {
         const summary = await withDatabase(async ({ db, config, url, logger }) => {
-          const [org] = await db.query(`SELECT id FROM organizations WHERE id::text = $1`, [opts.org]);
-          if (!org) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
+          if (!(await new OrganizationService(db).exists(opts.org))) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
           // Overwrites send deletion jobs; whichever gateway or worker runs consumes them.
           const queue = await startQueue(url, logger, { supervise: false });
           try {

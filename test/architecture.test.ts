@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The layering of src/: no folder depends on another that depends back on it (type imports count:
+ * they tie the folders' code together as much as value imports do). ESLint's import-x/no-cycle
+ * checks the same between single files.
+ */
+const SRC = path.resolve(__dirname, '..', 'src');
+const IMPORT = /^(?:import|export)\s[^;]*?from\s+'(\.{1,2}\/[^']+)'/gms;
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full);
+    return entry.name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+/** The top folder of src/ a file belongs to (`src/storage/backend/disk.ts` → `storage`). */
+const folderOf = (file: string) => path.relative(SRC, file).split(path.sep)[0].replace(/\.ts$/, '');
+
+function folderGraph(): Map<string, Map<string, string[]>> {
+  const graph = new Map<string, Map<string, string[]>>();
+  for (const file of sourceFiles(SRC)) {
+    const from = folderOf(file);
+    for (const match of fs.readFileSync(file, 'utf8').matchAll(IMPORT)) {
+      const to = folderOf(path.resolve(path.dirname(file), match[1]));
+      if (to === from) continue;
+      const targets = graph.get(from) ?? new Map<string, string[]>();
+      graph.set(from, targets);
+      targets.set(to, [...(targets.get(to) ?? []), `${path.relative(SRC, file)} → ${match[1]}`]);
+    }
+  }
+  return graph;
+}
+
+/** Every cycle between folders, each as the list of the imports that make it. */
+function cycles(graph: Map<string, Map<string, string[]>>): string[][] {
+  const found = new Map<string, string[]>();
+  const visit = (start: string, node: string, trail: string[], via: string[]) => {
+    for (const [next, imports] of graph.get(node) ?? []) {
+      if (next === start) {
+        const key = [...trail].sort().join(' ~ ');
+        if (!found.has(key)) found.set(key, [...via, imports[0]]);
+      } else if (!trail.includes(next) && trail.length < graph.size) {
+        visit(start, next, [...trail, next], [...via, imports[0]]);
+      }
+    }
+  };
+  for (const folder of graph.keys()) visit(folder, folder, [folder], []);
+  return [...found.values()];
+}
+
+describe('architecture: the folders of src/', () => {
+  it('import one another without a cycle', () => {
+    expect(cycles(folderGraph())).toEqual([]);
+  });
+
+  it('never import the composition root (src/app) from a capability or a shared module', () => {
+    const upward = [...folderGraph()]
+      .filter(([from]) => from !== 'app' && from !== 'cli' && from !== 'main')
+      .flatMap(([, targets]) => targets.get('app') ?? []);
+    expect(upward).toEqual([]);
+  });
+
+  it('finds a cycle when there is one (the check itself works)', () => {
+    const graph = new Map([
+      ['a', new Map([['b', ['a/x.ts → ../b/y']]])],
+      ['b', new Map([['a', ['b/y.ts → ../a/x']]])],
+    ]);
+    expect(cycles(graph)).toEqual([['a/x.ts → ../b/y', 'b/y.ts → ../a/x']]);
+  });
+});
