@@ -6,6 +6,7 @@ import { OrganizationResolver } from '../auth/organization.resolver';
 import { TeammateResolver } from '../teammates/teammate.resolver';
 import { WorkflowResolver, WorkflowRunResolver, WorkflowRunSubscriptionResolver } from '../workflows/workflow.resolver';
 import { storageResolvers } from '../storage/storage.resolver';
+import { checkArgumentRules } from './argument-rules';
 import { NodeResolver } from './node';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -39,7 +40,8 @@ export async function gatewaySchema(): Promise<GraphQLSchema> {
   built ??= await buildSchema({
     resolvers,
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
-    validate: { forbidUnknownValues: false },
+    // The class-validator decorators of argument classes, refused like every other argument check.
+    validateFn: checkArgumentRules,
     pubSub: NO_TOPICS,
   });
   return built;
