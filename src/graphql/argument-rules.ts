@@ -14,10 +14,12 @@ function firstBroken(error: ValidationError): string | null {
   return null;
 }
 
-const ruled = new Map<Function, string[]>();
+type ArgumentClass = abstract new (...args: never[]) => unknown;
+
+const ruled = new Map<ArgumentClass, string[]>();
 
 /** The properties of an argument class that carry rules (none for scalars such as Date). */
-function ruledProperties(type: Function): string[] {
+function ruledProperties(type: ArgumentClass): string[] {
   let names = ruled.get(type);
   if (!names) {
     names = [...new Set(getMetadataStorage().getTargetValidationMetadatas(type, '', true, false).map((rule) => rule.propertyName))];
@@ -41,7 +43,7 @@ export function checkArgumentRules(value: unknown): void {
   // Like type-graphql: omitted and null arguments are not checked. Most calls give none that has
   // rules (e.g. `downloadUrl` on every file of a listing), so they cost no validation pass.
   const object = value as Record<string, unknown>;
-  if (!ruledProperties(object.constructor).some((name) => object[name] !== null && object[name] !== undefined)) return;
+  if (!ruledProperties(object.constructor as ArgumentClass).some((name) => object[name] !== null && object[name] !== undefined)) return;
   const [error] = validateSync(value, { skipMissingProperties: true, forbidUnknownValues: false, stopAtFirstError: true });
   if (!error) return;
   throw badInput(firstBroken(error) ?? `${error.property} is not valid`, { argument: error.property });
