@@ -6,6 +6,7 @@ import { OrganizationResolver } from '../auth/organization.resolver';
 import { TeammateResolver } from '../teammates/teammate.resolver';
 import { WorkflowResolver, WorkflowRunResolver, WorkflowRunSubscriptionResolver } from '../workflows/workflow.resolver';
 import { storageResolvers } from '../storage/storage.resolver';
+import { checkArgumentRules } from '../graphql/argument-rules';
 import { NodeResolver } from '../graphql/node';
 
 /** Every resolver of the schema: the composition root owns the list. */
@@ -40,7 +41,8 @@ export async function gatewaySchema(): Promise<GraphQLSchema> {
   built ??= await buildSchema({
     resolvers,
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
-    validate: { forbidUnknownValues: false },
+    // The class-validator decorators of argument classes, refused like every other argument check.
+    validateFn: checkArgumentRules,
     pubSub: NO_TOPICS,
   });
   return built;

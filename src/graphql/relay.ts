@@ -1,28 +1,6 @@
 import { isUuid } from '../db/ids';
-import { Field, ObjectType } from 'type-graphql';
+import type { CreatedAtPosition } from '../db/page';
 import { badInput } from './errors';
-
-/** Relay page info, shared by every connection of the schema. */
-@ObjectType()
-export class PageInfo {
-  @Field()
-  hasNextPage: boolean;
-
-  @Field(() => String, { nullable: true })
-  endCursor: string | null;
-}
-
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
-
-/** `first` as the contract allows it: 0 to 100, default 20. */
-export function pageSize(first: number | null | undefined): number {
-  if (first === null || first === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw badInput(`first must be between 0 and ${MAX_PAGE_SIZE}`, { argument: 'first' });
-  }
-  return first;
-}
 
 /**
  * Opaque keyset cursors: a tagged JSON tuple of the sort key, base64url-encoded. The tag stops a
@@ -32,6 +10,9 @@ export function encodeCursor(tag: string, key: unknown[]): string {
   return Buffer.from(JSON.stringify([tag, ...key])).toString('base64url');
 }
 
+/** The refusal of an `after` that is no cursor of the list it was given to. */
+export const notACursor = () => badInput('after is not a cursor of this list', { argument: 'after' });
+
 export function decodeCursor(tag: string, cursor: string | null | undefined, arity: number): unknown[] | null {
   if (cursor === null || cursor === undefined) return null;
   try {
@@ -40,17 +21,30 @@ export function decodeCursor(tag: string, cursor: string | null | undefined, ari
   } catch {
     // fall through to the error below
   }
-  throw badInput('after is not a cursor of this list', { argument: 'after' });
+  throw notACursor();
 }
 
 /** The (createdAt, id) position of an `after` cursor of a list ordered by creation, or null without one. */
-export function createdAtIdPosition(tag: string, after: string | null | undefined): { createdAt: Date; id: string } | null {
+export function createdAtIdPosition(tag: string, after: string | null | undefined): CreatedAtPosition | null {
   const key = decodeCursor(tag, after, 2);
   if (!key) return null;
   const [createdAt, id] = key;
   const date = typeof createdAt === 'string' ? new Date(createdAt) : null;
-  if (!date || Number.isNaN(date.getTime()) || typeof id !== 'string' || !isUuid(id)) {
-    throw badInput('after is not a cursor of this list', { argument: 'after' });
-  }
+  if (!date || Number.isNaN(date.getTime()) || typeof id !== 'string' || !isUuid(id)) throw notACursor();
   return { createdAt: date, id };
+}
+
+/** The cursors of one connection: a node's cursor, and the list position an `after` cursor stands for. */
+export interface Cursors<TNode, TPosition> {
+  encode(node: TNode): string;
+  /** Null without a cursor; BAD_USER_INPUT (argument `after`) for anything but a cursor of this list. */
+  decode(after: string | null | undefined): TPosition | null;
+}
+
+/** Cursors of a list ordered by creation, tagged `tag`. */
+export function createdAtCursors(tag: string): Cursors<{ createdAt: Date; id: string }, CreatedAtPosition> {
+  return {
+    encode: (node) => encodeCursor(tag, [node.createdAt.toISOString(), node.id]),
+    decode: (after) => createdAtIdPosition(tag, after),
+  };
 }

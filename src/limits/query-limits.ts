@@ -17,7 +17,7 @@ import {
 } from 'graphql-query-complexity';
 import type { QueryLimits } from '../config/config';
 import { AppError, ErrorCode } from '../graphql/errors';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../graphql/relay';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../graphql/page-args';
 
 /** `validation`: graphql-js's own budget for comparing same-named fields ran out. */
 type LimitName = 'depth' | 'cost' | 'aliases' | 'tokens' | 'directives' | 'validation';

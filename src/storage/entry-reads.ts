@@ -1,5 +1,6 @@
 import { isUuid } from '../db/ids';
-import type { ChildrenPage, EntryStore, ListingKey } from './entry-store';
+import type { Page } from '../db/page';
+import type { ChildrenQuery, EntryStore } from './entry-store';
 import type { FolderCache } from './folder-cache';
 import { joinPath, parsePath } from './names';
 import type { StorageEntry } from './storage-entry';
@@ -64,12 +65,9 @@ export class EntryReads {
 
   /**
    * One page of a folder's children: folders first, then by name (bytewise), after `after`;
-   * `totalCount` only when `count` (counting a big folder costs more than its page).
+   * counted only when `count` (counting a big folder costs more than its page).
    */
-  listChildren(
-    folder: { id: string; organizationId: string },
-    options: { first: number; after?: ListingKey | null; kind?: 'file' | 'folder' | null; count: boolean },
-  ): Promise<ChildrenPage> {
-    return this.store.listChildren(folder, options);
+  listChildren(folder: { id: string; organizationId: string }, query: ChildrenQuery): Promise<Page<StorageEntry>> {
+    return this.store.listChildren(folder, query);
   }
 }

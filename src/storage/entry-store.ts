@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { joinPath } from './names';
+import { Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
 import type { StorageEntry } from './storage-entry';
 
@@ -164,12 +165,10 @@ function listingStatement(kind: boolean, after: boolean, count: boolean) {
   const page = `SELECT ${CHILD_COLUMNS} FROM storage_entries WHERE ${inFolder}${cursor} ORDER BY ${LISTING_KEY} LIMIT $2`;
   const name = `storage.list${kind ? '-kind' : ''}${after ? '-after' : ''}${count ? '-count' : ''}`;
   if (!count) return statement(name, page);
-  // The count is of the whole folder (or kind), not of what follows the cursor; with an empty
-  // page it still comes back, as the one row with no entry.
+  // The count is of the whole folder (or kind), not of what follows the cursor.
   return statement(
     name,
-    `SELECT c.total, p.* FROM (SELECT count(*)::int AS total FROM storage_entries WHERE ${inFolder}) AS c
-     LEFT JOIN LATERAL (${page}) AS p ON true ORDER BY (p.kind = 'file'), p.name COLLATE "C"`,
+    withTotal(`SELECT count(*)::int AS total FROM storage_entries WHERE ${inFolder}`, page, `(p.kind = 'file'), p.name COLLATE "C"`),
   );
 }
 
@@ -186,11 +185,9 @@ export interface ListingKey {
   name: string;
 }
 
-export interface ChildrenPage {
-  rows: StorageEntry[];
-  hasNextPage: boolean;
-  /** Only when asked for. */
-  totalCount?: number;
+/** A page of a folder's children, maybe of one kind only. */
+export interface ChildrenQuery extends PageQuery<ListingKey> {
+  kind?: 'file' | 'folder' | null;
 }
 
 export interface FileContent {
@@ -270,25 +267,17 @@ export class EntryStore {
   }
 
   /** One page of a folder's children in listing order, after `after`; the count only when asked. */
-  async listChildren(
-    folder: { id: string; organizationId: string },
-    options: { first: number; after?: ListingKey | null; kind?: 'file' | 'folder' | null; count: boolean },
-  ): Promise<ChildrenPage> {
-    const values: unknown[] = [folder.id, options.first + 1];
-    if (options.kind) values.push(options.kind === 'file');
-    if (options.after) values.push(options.after.isFile, options.after.name);
-    const listing = LISTINGS.get(`${!!options.kind}${!!options.after}${options.count}`)!;
-    const result = await this.sql.rows<StorageEntry & { total?: number }>(listing, values);
-    const rows = entries(options.count ? result.filter((r) => r.id !== null) : result);
-    for (const row of rows) {
+  async listChildren(folder: { id: string; organizationId: string }, query: ChildrenQuery): Promise<Page<StorageEntry>> {
+    const values: unknown[] = [folder.id, query.first + 1];
+    if (query.kind) values.push(query.kind === 'file');
+    if (query.after) values.push(query.after.isFile, query.after.name);
+    const listing = LISTINGS.get(`${!!query.kind}${!!query.after}${query.count}`)!;
+    const page = pageOf(await this.sql.rows<StorageEntry & { total?: number }>(listing, values), query);
+    for (const row of entries(page.rows)) {
       row.organizationId = folder.organizationId;
       row.parentId = folder.id;
     }
-    return {
-      rows: rows.slice(0, options.first),
-      hasNextPage: rows.length > options.first,
-      ...(options.count ? { totalCount: result[0].total } : {}),
-    };
+    return page;
   }
 
   // ---------------------------------------------------------------- folders

@@ -1,5 +1,6 @@
 import { isUuid } from '../db/ids';
 import type { Readable } from 'node:stream';
+import { IsInt, Max, Min } from 'class-validator';
 import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import { FileUpload, GraphQLUpload } from 'graphql-upload-minimal';
@@ -7,11 +8,12 @@ import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, Info, Int, Mutation, Qu
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { registerNodeFetcher } from '../graphql/node';
-import { pageSize } from '../graphql/relay';
-import { selectsField } from '../graphql/selection';
+import { PageConnection, paginate } from '../graphql/connection';
+import { PageArgs } from '../graphql/page-args';
 import { multipartInputError } from './multipart-input';
 import { joinPath, parsePath } from './names';
-import { DeleteEntryPayload, Entry, EntryConnection, EntryEdge, EntryKind, File, Folder, listingKeyOf, toEntry } from './storage.types';
+import { DEFAULT_URL_EXPIRY_SECONDS, MAX_URL_EXPIRY_SECONDS } from './downloads';
+import { DeleteEntryPayload, Entry, entryCursors, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
 
 /** Per-request loader, so that the `parent` of a page of 100 entries (or `node` ids) is one statement. */
 function entriesById(ctx: GatewayContext, organizationId: string) {
@@ -27,15 +29,23 @@ function entriesById(ctx: GatewayContext, organizationId: string) {
 registerNodeFetcher(async (ctx, organizationId, id) => (isUuid(id) ? entriesById(ctx, organizationId).load(id) : null));
 
 @ArgsType()
-class ChildrenArgs {
-  @Field(() => Int, { nullable: true, description: 'At most 100; default 20.' })
-  first?: number | null;
-
-  @Field(() => String, { nullable: true })
-  after?: string | null;
-
+class ChildrenArgs extends PageArgs {
   @Field(() => EntryKind, { nullable: true, description: 'Only folders or only files.' })
   kind?: EntryKind | null;
+}
+
+const EXPIRES_IN_RANGE = { message: `expiresIn must be between 1 and ${MAX_URL_EXPIRY_SECONDS} seconds` };
+
+@ArgsType()
+class DownloadUrlArgs {
+  @Field(() => Int, {
+    nullable: true,
+    description: `Seconds, 1 to ${MAX_URL_EXPIRY_SECONDS}; default ${DEFAULT_URL_EXPIRY_SECONDS}.`,
+  })
+  @IsInt(EXPIRES_IN_RANGE)
+  @Min(1, EXPIRES_IN_RANGE)
+  @Max(MAX_URL_EXPIRY_SECONDS, EXPIRES_IN_RANGE)
+  expiresIn?: number | null;
 }
 
 @Resolver(() => Entry)
@@ -50,39 +60,26 @@ export class EntryFieldsResolver {
 @Resolver(() => Folder)
 export class FolderResolver {
   @FieldResolver(() => EntryConnection, { description: 'Folders first, then files, each by name.' })
-  async children(
+  children(
     @Root() folder: Folder,
-    // Checked by pageSize and listingKeyOf; class-validator has nothing to check here.
-    @Args(() => ChildrenArgs, { validate: false }) args: ChildrenArgs,
+    @Args(() => ChildrenArgs) args: ChildrenArgs,
     @Ctx() ctx: GatewayContext,
     @Info() info: GraphQLResolveInfo,
-  ): Promise<EntryConnection> {
-    const page = await ctx.services.storage.reads.listChildren(folder, {
-      first: pageSize(args.first),
-      after: listingKeyOf(args.after),
-      kind: args.kind ?? null,
-      count: selectsField(info, 'totalCount'),
+  ): Promise<PageConnection<Folder | File>> {
+    return paginate(args, info, entryCursors, async (query) => {
+      const page = await ctx.services.storage.reads.listChildren(folder, { ...query, kind: args.kind ?? null });
+      // The children's `parent` is this folder: no statement for it.
+      entriesById(ctx, folder.organizationId).prime(folder.id, folder);
+      const prefix = folder.path === '/' ? '' : folder.path;
+      return { ...page, rows: page.rows.map((row) => toEntry(row, `${prefix}/${row.name}`)) };
     });
-    // The children's `parent` is this folder: no statement for it.
-    entriesById(ctx, folder.organizationId).prime(folder.id, folder);
-    const prefix = folder.path === '/' ? '' : folder.path;
-    const edges = page.rows.map((row) => new EntryEdge(toEntry(row, `${prefix}/${row.name}`)));
-    return {
-      edges,
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
-      totalCount: page.totalCount ?? 0,
-    };
   }
 }
 
 @Resolver(() => File)
 export class FileResolver {
   @FieldResolver(() => String, { description: 'A URL that serves the bytes without an API key until it expires.' })
-  async downloadUrl(
-    @Root() file: File,
-    @Arg('expiresIn', () => Int, { nullable: true, description: 'Seconds, 1 to 604800; default 3600.' }) expiresIn: number | null,
-    @Ctx() ctx: GatewayContext,
-  ): Promise<string> {
+  async downloadUrl(@Root() file: File, @Args(() => DownloadUrlArgs) { expiresIn }: DownloadUrlArgs, @Ctx() ctx: GatewayContext): Promise<string> {
     return ctx.services.storage.downloads.downloadUrl(file, ctx.baseUrl, expiresIn);
   }
 }

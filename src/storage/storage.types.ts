@@ -1,7 +1,7 @@
 import { Field, ID, Int, InterfaceType, ObjectType, registerEnumType } from 'type-graphql';
-import { AppError, ErrorCode } from '../graphql/errors';
 import { Node } from '../graphql/node';
-import { decodeCursor, encodeCursor, PageInfo } from '../graphql/relay';
+import { Connection } from '../graphql/connection';
+import { Cursors, decodeCursor, encodeCursor, notACursor } from '../graphql/relay';
 import type { ListingKey } from './entry-store';
 import type { StorageEntry } from './storage-entry';
 
@@ -60,43 +60,25 @@ export class File extends Entry {
 
 const CHILDREN_CURSOR = 'entries';
 
-/** The listing position a cursor of `children` stands for. */
-export function listingKeyOf(after: string | null | undefined): ListingKey | null {
-  const key = decodeCursor(CHILDREN_CURSOR, after, 2);
-  if (!key) return null;
-  if (typeof key[0] !== 'boolean' || typeof key[1] !== 'string') {
-    throw new AppError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor of this list', { argument: 'after' });
-  }
-  return { isFile: key[0], name: key[1] };
-}
+/** Cursors of `children`: the entry's place in the listing order (folders first, then by name). */
+export const entryCursors: Cursors<Folder | File, ListingKey> = {
+  encode: (entry) => encodeCursor(CHILDREN_CURSOR, [entry instanceof File, entry.name]),
+  decode(after) {
+    const key = decodeCursor(CHILDREN_CURSOR, after, 2);
+    if (!key) return null;
+    if (typeof key[0] !== 'boolean' || typeof key[1] !== 'string') throw notACursor();
+    return { isFile: key[0], name: key[1] };
+  },
+};
 
-@ObjectType({ simpleResolvers: true })
-export class EntryEdge {
-  constructor(node: Folder | File) {
-    this.node = node;
-  }
-
-  /** Encoded only when asked for. */
-  @Field()
-  get cursor(): string {
-    return encodeCursor(CHILDREN_CURSOR, [this.node instanceof File, this.node.name]);
-  }
-
-  @Field(() => Entry)
-  node: Entry;
-}
-
-@ObjectType({ simpleResolvers: true })
-export class EntryConnection {
-  @Field(() => [EntryEdge])
-  edges: EntryEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo: PageInfo;
-
-  @Field(() => Int)
-  totalCount: number;
-}
+@ObjectType({ description: "A page of a folder's entries: folders first, then files, each by name." })
+export class EntryConnection extends Connection(Entry, {
+  name: 'Entry',
+  item: 'entry',
+  items: 'entries',
+  order: 'folders first, then files, each by name',
+  totalCount: 'How many entries the folder holds (all pages; with `kind`, of that kind only).',
+}) {}
 
 @ObjectType()
 export class DeleteEntryPayload {

@@ -1,13 +1,15 @@
-import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Connection, PageConnection, paginate } from '../graphql/connection';
 import { GatewayContext, requirePrincipal } from '../graphql/context';
-import { PageInfo } from '../graphql/relay';
+import { PageArgs } from '../graphql/page-args';
+import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
 import { Workflow } from '../workflows/workflow.entity';
-import { waitSecondsOf } from '../workflows/run-waiter';
-import { TriggerWorkflowPayload, WAIT_SECONDS_DESCRIPTION, workflowLoader } from '../workflows/workflow.resolver';
+import { StartRunArgs, TriggerWorkflowPayload, workflowLoader } from '../workflows/workflow.resolver';
+import { ApiCallLog } from './api-call-log';
 import { teammateApiExamples, teammatePlaygroundUrl } from './api-examples';
-import { RequestLogConnection } from './request-log';
 import { Teammate } from './teammate.entity';
 
 @ObjectType({ description: "A ready-to-paste example of calling a teammate through its API channel, with the teammate's id filled in." })
@@ -38,39 +40,30 @@ export class TeammateApi {
   playgroundUrl: string;
 }
 
-@ObjectType()
-export class TeammateEdge {
-  @Field()
-  cursor: string;
+@ObjectType({ description: "A page of the organization's teammates, oldest first." })
+export class TeammateConnection extends Connection(Teammate, {
+  name: 'Teammate',
+  item: 'teammate',
+  items: 'teammates',
+  order: 'oldest first',
+  totalCount: "How many teammates the organization has (all pages; deleted ones don't count).",
+}) {}
 
-  @Field(() => Teammate)
-  node: Teammate;
-}
+@ObjectType({ description: "A page of a teammate's request logs (its calls through the API channel), newest first." })
+export class RequestLogConnection extends Connection(ApiCallLog, {
+  name: 'RequestLog',
+  item: 'request log',
+  items: 'request logs',
+  order: 'newest first',
+  totalCount: 'How many logs match the filters (all pages).',
+}) {}
 
-@ObjectType()
-export class TeammateConnection {
-  @Field(() => [TeammateEdge])
-  edges: TeammateEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo: PageInfo;
-
-  @Field(() => Int)
-  totalCount: number;
-}
-
-@ArgsType()
-class PageArgs {
-  @Field(() => Int, { nullable: true, description: 'At most 100; 20 when omitted.' })
-  first?: number | null;
-
-  @Field(() => String, { nullable: true })
-  after?: string | null;
-}
+const TEAMMATE_CURSORS = createdAtCursors('Teammate');
+const REQUEST_LOG_CURSORS = createdAtCursors('RequestLog');
 
 @ArgsType()
 class RequestLogArgs extends PageArgs {
-  @Field(() => WorkflowRunStatus, { nullable: true })
+  @Field(() => WorkflowRunStatus, { nullable: true, description: 'Only logs whose run has this status.' })
   status?: WorkflowRunStatus | null;
 
   @Field(() => Date, { nullable: true, description: 'Only logs created at or after this time.' })
@@ -78,6 +71,15 @@ class RequestLogArgs extends PageArgs {
 
   @Field(() => Date, { nullable: true, description: 'Only logs created before this time.' })
   until?: Date | null;
+}
+
+@ArgsType()
+class CallTeammateArgs extends StartRunArgs {
+  @Field(() => ID, { description: 'The teammate to call.' })
+  teammateId: string;
+
+  @Field(() => JSONScalar, { description: "The caller's request: the payload of the run it starts." })
+  input: unknown;
 }
 
 @Resolver(() => Teammate)
@@ -88,23 +90,20 @@ export class TeammateResolver {
   }
 
   @Query(() => TeammateConnection, { description: "The organization's teammates, oldest first." })
-  teammates(@Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext): Promise<TeammateConnection> {
-    return ctx.services.teammates.listTeammates(requirePrincipal(ctx).organizationId, first, after);
+  teammates(@Args() args: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<Teammate>> {
+    const { organizationId } = requirePrincipal(ctx);
+    return paginate(args, info, TEAMMATE_CURSORS, (query) => ctx.services.teammates.listTeammates(organizationId, query));
   }
 
   @Mutation(() => TriggerWorkflowPayload, {
     description: "Calls the teammate through its API channel: starts its workflow with `input` as the payload, logged in its requestLogs.",
   })
   async callTeammate(
-    @Arg('teammateId', () => ID) teammateId: string,
-    @Arg('input', () => JSONScalar) input: unknown,
-    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
-    @Arg('waitSeconds', () => Int, { nullable: true, defaultValue: 0, description: WAIT_SECONDS_DESCRIPTION }) waitSeconds: number | null,
+    @Args() { teammateId, input, idempotencyKey, waitSeconds }: CallTeammateArgs,
     @Ctx() ctx: GatewayContext,
   ): Promise<TriggerWorkflowPayload> {
-    const wait = waitSecondsOf(waitSeconds);
     const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, idempotencyKey);
-    const run = await ctx.services.runWaiter.untilFinished(started, wait, ctx.clientGone());
+    const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
     return { runId: run.id, run };
   }
 
@@ -115,8 +114,14 @@ export class TeammateResolver {
   }
 
   @FieldResolver(() => RequestLogConnection, { description: "Calls through the API channel, newest first." })
-  requestLogs(@Root() teammate: Teammate, @Args() args: RequestLogArgs, @Ctx() ctx: GatewayContext): Promise<RequestLogConnection> {
-    return ctx.services.teammates.requestLogs(requirePrincipal(ctx).organizationId, teammate.id, args);
+  requestLogs(
+    @Root() teammate: Teammate,
+    @Args() args: RequestLogArgs,
+    @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<PageConnection<ApiCallLog>> {
+    const { organizationId } = requirePrincipal(ctx);
+    return paginate(args, info, REQUEST_LOG_CURSORS, (query) => ctx.services.teammates.apiCalls(organizationId, teammate.id, args, query));
   }
 
   @FieldResolver(() => Workflow, { description: 'The workflow the teammate runs.' })

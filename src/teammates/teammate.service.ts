@@ -1,13 +1,13 @@
 import { isUuid } from '../db/ids';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../auth/auth.service';
-import { Organization } from '../auth/organization.entity';
+import { CreatedAtPosition, Page, pageOf, PageQuery, withTotal } from '../db/page';
+import { Statement, statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
-import { createdAtIdPosition, encodeCursor, pageSize } from '../graphql/relay';
 import type { WorkflowRun } from '../workflows/workflow-run.entity';
 import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
 import type { WorkflowService } from '../workflows/workflow.service';
-import { RequestLog, RequestLogConnection } from './request-log';
+import { ApiCallLog } from './api-call-log';
 import { Teammate, TeammateChannel } from './teammate.entity';
 
 export interface CreateTeammateInput {
@@ -16,20 +16,13 @@ export interface CreateTeammateInput {
   channels: string[];
 }
 
-export interface RequestLogFilter {
-  first?: number | null;
-  after?: string | null;
+/** Which of a teammate's API calls to list. */
+export interface ApiCallFilter {
   status?: WorkflowRunStatus | null;
   /** createdAt at or after. */
   since?: Date | null;
   /** createdAt before. */
   until?: Date | null;
-}
-
-export interface TeammatePage {
-  edges: Array<{ cursor: string; node: Teammate }>;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
 }
 
 /** `alloy teammate update`: only what is given changes. */
@@ -57,35 +50,161 @@ function checkedChannels(channels: string[]): TeammateChannel[] {
   return [...new Set(channels)] as TeammateChannel[];
 }
 
+const TEAMMATE_COLUMNS = 'id, organization_id, name, workflow_id, channels, created_at, deleted_at';
+
+type TeammateRow = {
+  id: string;
+  organization_id: string;
+  name: string;
+  workflow_id: string;
+  channels: TeammateChannel[];
+  created_at: Date;
+  deleted_at: Date | null;
+};
+
+const toTeammate = (row: TeammateRow): Teammate =>
+  Object.assign(new Teammate(), {
+    id: row.id,
+    organizationId: row.organization_id,
+    name: row.name,
+    workflowId: row.workflow_id,
+    channels: row.channels,
+    createdAt: row.created_at,
+    deletedAt: row.deleted_at,
+  });
+
+type ApiCallRow = {
+  id: string;
+  status: WorkflowRunStatus;
+  payload: unknown;
+  output: unknown;
+  error: string | null;
+  api_key_id: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+};
+
+const toApiCallLog = (row: ApiCallRow): ApiCallLog =>
+  Object.assign(new ApiCallLog(), {
+    id: row.id,
+    runId: row.id,
+    status: row.status,
+    request: row.payload,
+    response: row.output,
+    error: row.error,
+    apiKeyId: row.api_key_id,
+    durationMs: row.finished_at ? row.finished_at.getTime() - row.created_at.getTime() : null,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+  });
+
 /**
- * Inside `tx`: the organization's workflow must exist and not be deleted, and stays so until the
- * commit (a share lock, which the row lock of WorkflowService.deleteWorkflow waits for), so a teammate is never
- * left pointing at a deleted workflow.
+ * The organization's workflow must exist and not be deleted, and stays so until the commit (a
+ * share lock, which the row lock of WorkflowService.deleteWorkflow waits for), so that a teammate
+ * is never left pointing at a deleted workflow.
  */
-async function lockLiveWorkflow(tx: EntityManager, organizationId: string, workflowId: string): Promise<void> {
-  const [found] = isUuid(workflowId)
-    ? await tx.query(`SELECT 1 FROM workflows WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL FOR SHARE`, [workflowId, organizationId])
-    : [];
-  if (!found) throw new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found in this organization');
+const LIVE_WORKFLOW = `SELECT id FROM workflows WHERE id = $2 AND organization_id = $1 AND deleted_at IS NULL FOR SHARE`;
+
+/** A page of the organization's live teammates ($1 organization, $2 size + 1, $3 $4 the position after). */
+function listStatement(after: boolean, count: boolean): Statement {
+  const live = 'organization_id = $1 AND deleted_at IS NULL';
+  const page = `SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE ${live}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
+  const name = `teammates.list${after ? '-after' : ''}${count ? '-count' : ''}`;
+  return statement(name, count ? withTotal(`SELECT count(*)::int AS total FROM teammates WHERE ${live}`, page, 'p.created_at, p.id') : page);
 }
-const REQUEST_LOG_CURSOR = 'RequestLog';
-const TEAMMATE_CURSOR = 'Teammate';
+
+const LISTS = new Map<string, Statement>();
+for (const after of [false, true]) for (const count of [false, true]) LISTS.set(`${after}${count}`, listStatement(after, count));
+
+/**
+ * A page of a teammate's API calls, newest first, over the index workflow_runs_request_logs (or
+ * its by-status twin): $1 teammate, $2 organization, then the values of the filters given, of the
+ * position after, and the size + 1. One statement per combination, so each keeps its own plan.
+ */
+function apiCallStatement(filters: { status: boolean; since: boolean; until: boolean }, after: boolean, count: boolean): Statement {
+  let n = 2;
+  const conditions = [`teammate_id = $1`, `organization_id = $2`, `channel = 'API'`];
+  if (filters.status) conditions.push(`status = $${++n}`);
+  if (filters.since) conditions.push(`created_at >= $${++n}`);
+  if (filters.until) conditions.push(`created_at < $${++n}`);
+  const filtered = conditions.join(' AND ');
+  const position = after ? ` AND (created_at, id) < ($${++n}, $${++n})` : '';
+  const page = `SELECT id, status, payload, output, error, api_key_id, created_at, finished_at
+                  FROM workflow_runs WHERE ${filtered}${position} ORDER BY created_at DESC, id DESC LIMIT $${++n}`;
+  const name = ['teammates.api-calls', ...Object.entries(filters).filter(([, on]) => on).map(([filter]) => filter), after && 'after', count && 'count']
+    .filter(Boolean)
+    .join('-');
+  return statement(name, count ? withTotal(`SELECT count(*)::int AS total FROM workflow_runs WHERE ${filtered}`, page, 'p.created_at DESC, p.id DESC') : page);
+}
+
+const API_CALLS = new Map<string, Statement>();
+for (const status of [false, true]) {
+  for (const since of [false, true]) {
+    for (const until of [false, true]) {
+      for (const after of [false, true]) {
+        for (const count of [false, true]) API_CALLS.set(`${status}${since}${until}${after}${count}`, apiCallStatement({ status, since, until }, after, count));
+      }
+    }
+  }
+}
+
+const SQL = {
+  /** No row: no such organization; a row without a teammate: no such live workflow in it. */
+  create: statement(
+    'teammates.create',
+    `WITH organization AS (SELECT id FROM organizations WHERE id = $1),
+          workflow AS (${LIVE_WORKFLOW}),
+          created AS (
+            INSERT INTO teammates (organization_id, name, workflow_id, channels)
+            SELECT $1, $3::text, id, $4::text[] FROM workflow
+            RETURNING ${TEAMMATE_COLUMNS}
+          )
+     SELECT created.* FROM organization LEFT JOIN created ON true`,
+  ),
+  lock: statement('teammates.lock', `SELECT organization_id FROM teammates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`),
+  lockLiveWorkflow: statement('teammates.lock-live-workflow', LIVE_WORKFLOW),
+  update: statement(
+    'teammates.update',
+    `UPDATE teammates
+        SET name = COALESCE($2, name), workflow_id = COALESCE($3, workflow_id), channels = COALESCE($4::text[], channels)
+      WHERE id = $1
+    RETURNING ${TEAMMATE_COLUMNS}`,
+  ),
+  markDeleted: statement(
+    'teammates.mark-deleted',
+    `UPDATE teammates SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id, deleted_at`,
+  ),
+  /** No row: no such organization; one row of nulls: it has no live teammate. */
+  ofOrganization: statement(
+    'teammates.of-organization',
+    `SELECT t.* FROM organizations AS o
+       LEFT JOIN LATERAL (SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE organization_id = o.id AND deleted_at IS NULL) AS t ON true
+      WHERE o.id = $1
+      ORDER BY t.created_at, t.id`,
+  ),
+  find: statement('teammates.find', `SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`),
+};
+
+const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found in this organization');
 
 /** Teammates: a workflow reachable through channels; their API channel's calls are their request logs. */
 export class TeammateService {
-  constructor(private readonly db: DataSource, private readonly workflows: WorkflowService) {}
+  private readonly sql: StatementRunner;
 
+  constructor(db: DataSource, private readonly workflows: WorkflowService) {
+    this.sql = new StatementRunner(db);
+  }
+
+  /** The teammate and the share lock on its workflow (LIVE_WORKFLOW) in one statement. */
   async createTeammate(organizationId: string, input: CreateTeammateInput): Promise<Teammate> {
     const name = checkedName(input.name);
     const channels = checkedChannels(input.channels);
-    if (!isUuid(organizationId) || !(await this.db.getRepository(Organization).exists({ where: { id: organizationId } }))) {
-      throw notFound('organization');
-    }
-    return this.db.transaction(async (tx) => {
-      await lockLiveWorkflow(tx, organizationId, input.workflowId);
-      const repo = tx.getRepository(Teammate);
-      return repo.save(repo.create({ organizationId, name, workflowId: input.workflowId, channels }));
-    });
+    if (!isUuid(organizationId)) throw notFound('organization');
+    const workflowId = isUuid(input.workflowId) ? input.workflowId : null;
+    const created = await this.sql.first<TeammateRow>(SQL.create, [organizationId, workflowId, name, channels]);
+    if (!created) throw notFound('organization');
+    if (created.id === null) throw workflowNotFound();
+    return toTeammate(created);
   }
 
   /**
@@ -99,21 +218,19 @@ export class TeammateService {
       throw badInput('Nothing to change: give a new name, workflow or channels');
     }
     if (!isUuid(teammateId)) throw notFound('Teammate');
-    return this.db.transaction(async (tx) => {
-      const [current]: Array<{ organization_id: string }> = await tx.query(
-        `SELECT organization_id FROM teammates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`,
-        [teammateId],
-      );
+    return this.sql.transaction(async (tx) => {
+      const current = await this.sql.first<{ organization_id: string }>(SQL.lock, [teammateId], tx);
       if (!current) throw notFound('Teammate');
-      if (change.workflowId !== undefined) await lockLiveWorkflow(tx, current.organization_id, change.workflowId);
-      await tx.query(
-        `UPDATE teammates
-            SET name = COALESCE($2, name), workflow_id = COALESCE($3, workflow_id), channels = COALESCE($4::text[], channels)
-          WHERE id = $1`,
-        [teammateId, name ?? null, change.workflowId ?? null, channels ?? null],
-      );
-      return (await tx.getRepository(Teammate).findOneByOrFail({ id: teammateId }));
+      if (change.workflowId !== undefined) await this.lockLiveWorkflow(tx, current.organization_id, change.workflowId);
+      const updated = await this.sql.first<TeammateRow>(SQL.update, [teammateId, name ?? null, change.workflowId ?? null, channels ?? null], tx);
+      return toTeammate(updated!);
     });
+  }
+
+  /** See LIVE_WORKFLOW. */
+  private async lockLiveWorkflow(tx: EntityManager, organizationId: string, workflowId: string): Promise<void> {
+    const found = isUuid(workflowId) && (await this.sql.first(SQL.lockLiveWorkflow, [organizationId, workflowId], tx));
+    if (!found) throw workflowNotFound();
   }
 
   /**
@@ -122,48 +239,31 @@ export class TeammateService {
    */
   async deleteTeammate(teammateId: string): Promise<{ teammateId: string; deletedAt: Date }> {
     if (!isUuid(teammateId)) throw notFound('Teammate');
-    const [rows]: [Array<{ id: string; deleted_at: Date }>] = await this.db.query(
-      `UPDATE teammates SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id, deleted_at`,
-      [teammateId],
-    );
-    if (!rows.length) throw notFound('Teammate');
-    return { teammateId: rows[0].id, deletedAt: rows[0].deleted_at };
+    const deleted = await this.sql.first<{ id: string; deleted_at: Date }>(SQL.markDeleted, [teammateId]);
+    if (!deleted) throw notFound('Teammate');
+    return { teammateId: deleted.id, deletedAt: deleted.deleted_at };
   }
 
   /** Every teammate of the organization that is not deleted, oldest first (admin commands). */
   async teammatesOfOrganization(organizationId: string): Promise<Teammate[]> {
-    if (!isUuid(organizationId) || !(await this.db.getRepository(Organization).exists({ where: { id: organizationId } }))) {
-      throw notFound('organization');
-    }
-    return this.db.getRepository(Teammate).find({ where: { organizationId, deletedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const rows = isUuid(organizationId) ? await this.sql.rows<TeammateRow>(SQL.ofOrganization, [organizationId]) : [];
+    if (!rows.length) throw notFound('organization');
+    return rows.filter((row) => row.id !== null).map(toTeammate);
   }
 
   /** The organization's teammate, or null (another organization's, or a deleted one, reads as missing). */
   async findTeammate(organizationId: string, id: string): Promise<Teammate | null> {
     if (!isUuid(id)) return null;
-    return this.db.getRepository(Teammate).findOne({ where: { id, organizationId, deletedAt: IsNull() } });
+    const row = await this.sql.first<TeammateRow>(SQL.find, [id, organizationId]);
+    return row && toTeammate(row);
   }
 
   /** Oldest first, keyset-paged on (createdAt, id); deleted teammates are left out. */
-  async listTeammates(organizationId: string, first?: number | null, after?: string | null): Promise<TeammatePage> {
-    const limit = pageSize(first);
-    const position = createdAtIdPosition(TEAMMATE_CURSOR, after);
-    const query = this.db
-      .getRepository(Teammate)
-      .createQueryBuilder('t')
-      .where('t.organization_id = :organizationId', { organizationId })
-      .andWhere('t.deleted_at IS NULL')
-      .orderBy('t.created_at', 'ASC')
-      .addOrderBy('t.id', 'ASC')
-      .take(limit + 1);
-    if (position) query.andWhere('(t.created_at, t.id) > (:createdAt, :id)', position);
-    const [rows, totalCount] = await Promise.all([
-      query.getMany(),
-      this.db.getRepository(Teammate).count({ where: { organizationId, deletedAt: IsNull() } }),
-    ]);
-    const page = rows.slice(0, limit);
-    const edges = page.map((node) => ({ cursor: encodeCursor(TEAMMATE_CURSOR, [node.createdAt.toISOString(), node.id]), node }));
-    return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+  async listTeammates(organizationId: string, query: PageQuery<CreatedAtPosition>): Promise<Page<Teammate>> {
+    const values: unknown[] = [organizationId, query.first + 1];
+    if (query.after) values.push(query.after.createdAt, query.after.id);
+    const page = pageOf(await this.sql.rows<TeammateRow & { total?: number }>(LISTS.get(`${!!query.after}${query.count}`)!, values), query);
+    return { ...page, rows: page.rows.map(toTeammate) };
   }
 
   /** Starts the teammate's workflow with the caller's input, on the API channel, recording the calling key. */
@@ -180,74 +280,23 @@ export class TeammateService {
   }
 
   /**
-   * The teammate's API-channel runs, newest first, keyset-paged on (createdAt, id) over the index
-   * workflow_runs_request_logs: a page deep in the list costs what the first costs, and runs that
-   * arrive while a client pages (they are newer than its cursor) neither shift nor repeat rows.
+   * The teammate's API-channel runs (its request logs), newest first, keyset-paged on
+   * (createdAt, id) over the index workflow_runs_request_logs: a page deep in the list costs what
+   * the first costs, and runs that arrive while a client pages (they are newer than its cursor)
+   * neither shift nor repeat rows. Counted with the filters, whatever the position.
    */
-  async requestLogs(organizationId: string, teammateId: string, filter: RequestLogFilter): Promise<RequestLogConnection> {
-    const limit = pageSize(filter.first);
-    const position = createdAtIdPosition(REQUEST_LOG_CURSOR, filter.after);
+  async apiCalls(organizationId: string, teammateId: string, filter: ApiCallFilter, query: PageQuery<CreatedAtPosition>): Promise<Page<ApiCallLog>> {
     if (filter.since && filter.until && filter.since >= filter.until) {
       throw badInput('since must be before until', { argument: 'since' });
     }
-    const conditions = [`teammate_id = $1`, `organization_id = $2`, `channel = 'API'`];
-    const params: unknown[] = [teammateId, organizationId];
-    const add = (sql: (n: number) => string, value: unknown) => {
-      params.push(value);
-      conditions.push(sql(params.length));
-    };
-    if (filter.status) add((n) => `status = $${n}`, filter.status);
-    if (filter.since) add((n) => `created_at >= $${n}`, filter.since);
-    if (filter.until) add((n) => `created_at < $${n}`, filter.until);
-    const countParams = [...params];
-    const countConditions = [...conditions];
-    if (position) {
-      params.push(position.createdAt, position.id);
-      conditions.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
-    }
-    params.push(limit + 1);
-    const rows: Array<{
-      id: string;
-      status: WorkflowRunStatus;
-      payload: unknown;
-      output: unknown;
-      error: string | null;
-      api_key_id: string | null;
-      created_at: Date;
-      finished_at: Date | null;
-    }> = await this.db.query(
-      `SELECT id, status, payload, output, error, api_key_id, created_at, finished_at
-         FROM workflow_runs
-        WHERE ${conditions.join(' AND ')}
-        ORDER BY created_at DESC, id DESC
-        LIMIT $${params.length}`,
-      params,
-    );
-    const page = rows.slice(0, limit);
-    const connection = new RequestLogConnection();
-    connection.edges = page.map((row) => {
-      const node = Object.assign(new RequestLog(), {
-        id: row.id,
-        runId: row.id,
-        status: row.status,
-        request: row.payload,
-        response: row.output,
-        error: row.error,
-        apiKeyId: row.api_key_id,
-        durationMs: row.finished_at ? row.finished_at.getTime() - row.created_at.getTime() : null,
-        createdAt: row.created_at,
-        finishedAt: row.finished_at,
-      });
-      return { cursor: encodeCursor(REQUEST_LOG_CURSOR, [row.created_at.toISOString(), row.id]), node };
-    });
-    connection.pageInfo = { hasNextPage: rows.length > limit, endCursor: connection.edges.at(-1)?.cursor ?? null };
-    connection.countAll = async () => {
-      const [{ count }] = await this.db.query(
-        `SELECT count(*)::int AS count FROM workflow_runs WHERE ${countConditions.join(' AND ')}`,
-        countParams,
-      );
-      return count;
-    };
-    return connection;
+    const values: unknown[] = [teammateId, organizationId];
+    if (filter.status) values.push(filter.status);
+    if (filter.since) values.push(filter.since);
+    if (filter.until) values.push(filter.until);
+    if (query.after) values.push(query.after.createdAt, query.after.id);
+    values.push(query.first + 1);
+    const listing = API_CALLS.get(`${!!filter.status}${!!filter.since}${!!filter.until}${!!query.after}${query.count}`)!;
+    const page = pageOf(await this.sql.rows<ApiCallRow & { total?: number }>(listing, values), query);
+    return { ...page, rows: page.rows.map(toApiCallLog) };
   }
 }

@@ -1,10 +1,15 @@
+import { Max, Min, ValidationArguments } from 'class-validator';
 import DataLoader from 'dataloader';
-import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Connection, PageConnection, paginate } from '../graphql/connection';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
-import { PageInfo } from '../graphql/relay';
+import { PageArgs } from '../graphql/page-args';
+import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
+import { IsIdempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key';
 import { RunUpdates } from './run-updates';
-import { MAX_WAIT_SECONDS, waitSecondsOf } from './run-waiter';
+import { MAX_WAIT_SECONDS } from './run-waiter';
 import { WorkflowRun } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
 
@@ -22,34 +27,48 @@ export class TriggerWorkflowPayload {
   run: WorkflowRun;
 }
 
-@ObjectType({ description: 'One workflow of a page, with the cursor to pass as `after` for the page after it.' })
-export class WorkflowEdge {
-  @Field({ description: 'Opaque; pass it as `after` to get the workflows after this one.' })
-  cursor: string;
-
-  @Field(() => Workflow, { description: 'The workflow.' })
-  node: Workflow;
-}
-
 @ObjectType({ description: "A page of the organization's workflows, oldest first." })
-export class WorkflowConnection {
-  @Field(() => [WorkflowEdge], { description: 'The workflows of this page, oldest first.' })
-  edges: WorkflowEdge[];
+export class WorkflowConnection extends Connection(Workflow, {
+  name: 'Workflow',
+  item: 'workflow',
+  items: 'workflows',
+  order: 'oldest first',
+  totalCount: "How many workflows the organization has (all pages; deleted ones don't count).",
+}) {}
 
-  @Field(() => PageInfo, { description: 'Whether there is a next page, and the cursor to get it.' })
-  pageInfo: PageInfo;
+const WORKFLOW_CURSORS = createdAtCursors('Workflow');
 
-  @Field(() => Int, { description: "How many workflows the organization has (all pages; deleted ones don't count)." })
-  totalCount: number;
+const WAIT_RANGE = {
+  message: ({ value }: ValidationArguments) => `waitSeconds must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}; got ${value}`,
+};
+
+/**
+ * The arguments of every mutation that starts a run. Both are checked before the run is
+ * started, so that a refused value starts nothing.
+ */
+@ArgsType()
+export class StartRunArgs {
+  @Field(() => String, {
+    nullable: true,
+    description: `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters; the same key within 24 hours returns the run it started the first time.`,
+  })
+  @IsIdempotencyKey()
+  idempotencyKey?: string | null;
+
+  // GraphQL's Int already refuses what is not a 32-bit integer.
+  @Field(() => Int, { nullable: true, defaultValue: 0, description: WAIT_SECONDS_DESCRIPTION })
+  @Min(0, WAIT_RANGE)
+  @Max(MAX_WAIT_SECONDS, WAIT_RANGE)
+  waitSeconds?: number | null;
 }
 
 @ArgsType()
-class WorkflowPageArgs {
-  @Field(() => Int, { nullable: true, description: 'At most 100; 20 when omitted.' })
-  first?: number | null;
+class TriggerWorkflowArgs extends StartRunArgs {
+  @Field(() => ID, { description: 'The workflow to start.' })
+  workflowId: string;
 
-  @Field(() => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page.' })
-  after?: string | null;
+  @Field(() => JSONScalar, { nullable: true, description: 'What the run starts with; at most 1 MB of JSON.' })
+  payload?: unknown;
 }
 
 /** The request's loader of the organization's workflows by id: one query per request, whatever the number of runs. */
@@ -66,8 +85,9 @@ export class WorkflowResolver {
   }
 
   @Query(() => WorkflowConnection, { description: "The organization's workflows, oldest first (deleted ones are left out)." })
-  workflows(@Args() { first, after }: WorkflowPageArgs, @Ctx() ctx: GatewayContext): Promise<WorkflowConnection> {
-    return ctx.services.workflows.listWorkflows(requirePrincipal(ctx).organizationId, first, after);
+  workflows(@Args() args: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<Workflow>> {
+    const { organizationId } = requirePrincipal(ctx);
+    return paginate(args, info, WORKFLOW_CURSORS, (query) => ctx.services.workflows.listWorkflows(organizationId, query));
   }
 
   @Query(() => WorkflowRun, { nullable: true, description: "One of the organization's workflow runs; null when there is none with this id." })
@@ -80,14 +100,10 @@ export class WorkflowResolver {
       'Starts a run of the workflow with this payload (at most 1 MB of JSON). The same idempotencyKey within 24 hours returns the first run.',
   })
   async triggerWorkflow(
-    @Arg('workflowId', () => ID) workflowId: string,
-    @Arg('payload', () => JSONScalar, { nullable: true }) payload: unknown,
-    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
-    @Arg('waitSeconds', () => Int, { nullable: true, defaultValue: 0, description: WAIT_SECONDS_DESCRIPTION }) waitSeconds: number | null,
+    @Args() { workflowId, payload, idempotencyKey, waitSeconds }: TriggerWorkflowArgs,
     @Ctx() ctx: GatewayContext,
   ): Promise<TriggerWorkflowPayload> {
     const principal = requirePrincipal(ctx);
-    const wait = waitSecondsOf(waitSeconds);
     const started = await ctx.services.workflows.startRun({
       organizationId: principal.organizationId,
       workflowId,
@@ -96,7 +112,7 @@ export class WorkflowResolver {
       channel: 'TRIGGER',
       apiKeyId: principal.keyId,
     });
-    const run = await ctx.services.runWaiter.untilFinished(started, wait, ctx.clientGone());
+    const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
     return { runId: run.id, run };
   }
 }

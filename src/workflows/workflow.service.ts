@@ -1,11 +1,10 @@
 import { isUuid } from '../db/ids';
 import { createHash, randomUUID } from 'node:crypto';
-import { DataSource, In, IsNull } from 'typeorm';
-import { Organization } from '../auth/organization.entity';
+import type { DataSource } from 'typeorm';
+import { CreatedAtPosition, Page, pageOf, PageQuery, withTotal } from '../db/page';
+import { Statement, statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
-import { createdAtIdPosition, encodeCursor, pageSize } from '../graphql/relay';
 import { DefinitionError, validateDefinition, ValidatedDefinition } from './definition';
-import { checkIdempotencyKey } from './idempotency-key';
 import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
 import { RunStateMachine } from './run-state';
 import { RunChannel, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
@@ -39,12 +38,6 @@ export interface UpdatedWorkflow {
   notStartableBecause: string | null;
 }
 
-export interface WorkflowPage {
-  edges: Array<{ cursor: string; node: Workflow }>;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
-}
-
 export interface RotatedSigningSecret {
   workflowId: string;
   signingSecret: string;
@@ -66,12 +59,93 @@ function canonicalJson(value: unknown): string {
 }
 
 const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found');
-const WORKFLOW_CURSOR = 'Workflow';
 
 /** The columns a Workflow is read with (never the signing secrets). */
 const WORKFLOW_COLUMNS = 'id, organization_id, name, start_step, startable, definition, version, created_at, updated_at, deleted_at';
 
-interface WorkflowRow {
+/** The columns of a run, named as WorkflowRun's fields. */
+const RUN_COLUMNS = `id, organization_id AS "organizationId", workflow_id AS "workflowId", workflow_version AS "workflowVersion",
+  teammate_id AS "teammateId", channel, api_key_id AS "apiKeyId", status, payload, output, error, step_results AS steps,
+  next_step AS "nextStep", lease_token AS "leaseToken", lease_until AS "leaseUntil", recoveries, status_seq AS "statusSeq",
+  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+
+/** A page of the organization's live workflows (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
+function listStatement(after: boolean, count: boolean): Statement {
+  const live = 'organization_id = $1 AND deleted_at IS NULL';
+  const page = `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE ${live}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
+  const name = `workflows.list${after ? '-after' : ''}${count ? '-count' : ''}`;
+  return statement(name, count ? withTotal(`SELECT count(*)::int AS total FROM workflows WHERE ${live}`, page, 'p.created_at, p.id') : page);
+}
+
+const LISTS = new Map<string, Statement>();
+for (const after of [false, true]) for (const count of [false, true]) LISTS.set(`${after}${count}`, listStatement(after, count));
+
+const SQL = {
+  /**
+   * The workflow and its version 1 in one statement: a workflow never exists without the
+   * version its runs read their definition from. No row: there is no such organization.
+   */
+  create: statement(
+    'workflows.create',
+    `WITH created AS (
+       INSERT INTO workflows (organization_id, name, start_step, startable, definition, signing_secret)
+       SELECT id, $2::text, $3::text, $4::boolean, $5::json, $6::text FROM organizations WHERE id = $1
+       RETURNING ${WORKFLOW_COLUMNS}
+     ), first_version AS (
+       INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
+       SELECT id, version, definition, start_step, startable, created_at FROM created
+     )
+     SELECT * FROM created`,
+  ),
+  /** The new definition and its version row; no row when the workflow is missing or deleted. */
+  update: statement(
+    'workflows.update',
+    `WITH updated AS (
+       UPDATE workflows
+          SET name = $2, start_step = $3, startable = $4, definition = $5::json, version = version + 1, updated_at = now()
+        WHERE id = $1 AND deleted_at IS NULL
+       RETURNING ${WORKFLOW_COLUMNS}
+     ), new_version AS (
+       INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
+       SELECT id, version, definition, start_step, startable, updated_at FROM updated
+     )
+     SELECT * FROM updated`,
+  ),
+  lockLive: statement('workflows.lock-live', `SELECT id FROM workflows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`),
+  teammatesRunning: statement(
+    'workflows.teammates-running',
+    `SELECT id, name FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
+  ),
+  markDeleted: statement('workflows.mark-deleted', `UPDATE workflows SET deleted_at = now() WHERE id = $1 RETURNING deleted_at`),
+  /** Any organization's (admin commands). */
+  live: statement('workflows.live', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND deleted_at IS NULL`),
+  /** No row: no such organization; one row of nulls: it has no live workflow. */
+  ofOrganization: statement(
+    'workflows.of-organization',
+    `SELECT w.* FROM organizations AS o
+       LEFT JOIN LATERAL (SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE organization_id = o.id AND deleted_at IS NULL) AS w ON true
+      WHERE o.id = $1
+      ORDER BY w.created_at, w.id`,
+  ),
+  rotateSecret: statement(
+    'workflows.rotate-secret',
+    `UPDATE workflows
+        SET previous_signing_secret = CASE WHEN $3::int > 0 THEN signing_secret END,
+            previous_signing_secret_until = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END,
+            signing_secret = $2
+      WHERE id = $1 AND deleted_at IS NULL
+    RETURNING previous_signing_secret_until`,
+  ),
+  find: statement(
+    'workflows.find',
+    `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
+  ),
+  /** Deleted ones too: runs and teammates that point at them stay readable. */
+  byIds: statement('workflows.by-ids', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = ANY($1::uuid[]) AND organization_id = $2`),
+  run: statement('workflows.run', `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1 AND organization_id = $2`),
+};
+
+type WorkflowRow = {
   id: string;
   organization_id: string;
   name: string;
@@ -82,7 +156,7 @@ interface WorkflowRow {
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
-}
+};
 
 const toWorkflow = (row: WorkflowRow): Workflow =>
   Object.assign(new Workflow(), {
@@ -108,37 +182,29 @@ function validated(input: unknown): ValidatedDefinition {
   }
 }
 
-/** `UPDATE … RETURNING` through TypeORM's query() answers [rows, count] on postgres. */
-const updatedRows = <T>(result: unknown): T[] => (Array.isArray(result) && Array.isArray(result[0]) ? (result[0] as T[]) : (result as T[]));
-
 /** Workflow definitions and starting runs. The executor (run-executor.ts) takes it from there. */
 export class WorkflowService {
   private readonly runs: RunStateMachine;
+  private readonly sql: StatementRunner;
 
-  constructor(private readonly db: DataSource) {
+  constructor(db: DataSource) {
     this.runs = new RunStateMachine(db);
+    this.sql = new StatementRunner(db);
   }
 
   async createWorkflow(organizationId: string, input: unknown): Promise<CreatedWorkflow> {
     const checked = validated(input);
-    if (!isUuid(organizationId) || !(await this.db.getRepository(Organization).exists({ where: { id: organizationId } }))) {
-      throw notFound('organization');
-    }
+    if (!isUuid(organizationId)) throw notFound('organization');
     const signingSecret = newSigningSecret();
-    // The workflow and its version 1 in one statement: a workflow never exists without the
-    // version its runs read their definition from.
-    const [row]: WorkflowRow[] = await this.db.query(
-      `WITH created AS (
-         INSERT INTO workflows (organization_id, name, start_step, startable, definition, signing_secret)
-         VALUES ($1, $2, $3, $4, $5::json, $6)
-         RETURNING ${WORKFLOW_COLUMNS}
-       ), first_version AS (
-         INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
-         SELECT id, version, definition, start_step, startable, created_at FROM created
-       )
-       SELECT * FROM created`,
-      [organizationId, checked.definition.name, checked.startStep, checked.startable, JSON.stringify(checked.definition), signingSecret],
-    );
+    const row = await this.sql.first<WorkflowRow>(SQL.create, [
+      organizationId,
+      checked.definition.name,
+      checked.startStep,
+      checked.startable,
+      JSON.stringify(checked.definition),
+      signingSecret,
+    ]);
+    if (!row) throw notFound('organization');
     return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause, signingSecret };
   }
 
@@ -151,19 +217,13 @@ export class WorkflowService {
   async updateWorkflow(workflowId: string, input: unknown): Promise<UpdatedWorkflow> {
     const checked = validated(input);
     if (!isUuid(workflowId)) throw workflowNotFound();
-    const [row]: WorkflowRow[] = await this.db.query(
-      `WITH updated AS (
-         UPDATE workflows
-            SET name = $2, start_step = $3, startable = $4, definition = $5::json, version = version + 1, updated_at = now()
-          WHERE id = $1 AND deleted_at IS NULL
-         RETURNING ${WORKFLOW_COLUMNS}
-       ), new_version AS (
-         INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
-         SELECT id, version, definition, start_step, startable, updated_at FROM updated
-       )
-       SELECT * FROM updated`,
-      [workflowId, checked.definition.name, checked.startStep, checked.startable, JSON.stringify(checked.definition)],
-    );
+    const row = await this.sql.first<WorkflowRow>(SQL.update, [
+      workflowId,
+      checked.definition.name,
+      checked.startStep,
+      checked.startable,
+      JSON.stringify(checked.definition),
+    ]);
     if (!row) throw workflowNotFound();
     return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause };
   }
@@ -177,13 +237,10 @@ export class WorkflowService {
    */
   async deleteWorkflow(workflowId: string): Promise<{ workflowId: string; deletedAt: Date }> {
     if (!isUuid(workflowId)) throw workflowNotFound();
-    return this.db.transaction(async (tx) => {
-      const [workflow] = await tx.query(`SELECT id FROM workflows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, [workflowId]);
+    return this.sql.transaction(async (tx) => {
+      const workflow = await this.sql.first<{ id: string }>(SQL.lockLive, [workflowId], tx);
       if (!workflow) throw workflowNotFound();
-      const users: Array<{ id: string; name: string }> = await tx.query(
-        `SELECT id, name FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
-        [workflowId],
-      );
+      const users = await this.sql.rows<{ id: string; name: string }>(SQL.teammatesRunning, [workflowId], tx);
       if (users.length) {
         const named = users.map((t) => `${JSON.stringify(t.name)} (${t.id})`).join(', ');
         throw new AppError(
@@ -194,52 +251,32 @@ export class WorkflowService {
           { teammates: users.map((t) => ({ teammateId: t.id, name: t.name })) },
         );
       }
-      const [rows] = await tx.query(`UPDATE workflows SET deleted_at = now() WHERE id = $1 RETURNING deleted_at`, [workflowId]);
-      return { workflowId: workflow.id, deletedAt: rows[0].deleted_at };
+      const deleted = await this.sql.first<{ deleted_at: Date }>(SQL.markDeleted, [workflowId], tx);
+      return { workflowId: workflow.id, deletedAt: deleted!.deleted_at };
     });
   }
 
   /** Any organization's workflow that is not deleted (admin commands), or WORKFLOW_NOT_FOUND. */
   async requireWorkflow(workflowId: string): Promise<Workflow> {
     if (!isUuid(workflowId)) throw workflowNotFound();
-    const [row]: WorkflowRow[] = await this.db.query(`SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND deleted_at IS NULL`, [workflowId]);
+    const row = await this.sql.first<WorkflowRow>(SQL.live, [workflowId]);
     if (!row) throw workflowNotFound();
     return toWorkflow(row);
   }
 
   /** Every workflow of the organization that is not deleted, oldest first (admin commands). */
   async workflowsOfOrganization(organizationId: string): Promise<Workflow[]> {
-    if (!isUuid(organizationId) || !(await this.db.getRepository(Organization).exists({ where: { id: organizationId } }))) {
-      throw notFound('organization');
-    }
-    const rows: WorkflowRow[] = await this.db.query(
-      `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
-      [organizationId],
-    );
-    return rows.map(toWorkflow);
+    const rows = isUuid(organizationId) ? await this.sql.rows<WorkflowRow>(SQL.ofOrganization, [organizationId]) : [];
+    if (!rows.length) throw notFound('organization');
+    return rows.filter((row) => row.id !== null).map(toWorkflow);
   }
 
   /** The organization's workflows that are not deleted, oldest first, keyset-paged on (createdAt, id). */
-  async listWorkflows(organizationId: string, first?: number | null, after?: string | null): Promise<WorkflowPage> {
-    const limit = pageSize(first);
-    const position = createdAtIdPosition(WORKFLOW_CURSOR, after);
-    const params: unknown[] = [organizationId, limit + 1];
-    if (position) params.push(position.createdAt, position.id);
-    const [rows, [{ count }]]: [WorkflowRow[], Array<{ count: number }>] = await Promise.all([
-      this.db.query(
-        `SELECT ${WORKFLOW_COLUMNS} FROM workflows
-          WHERE organization_id = $1 AND deleted_at IS NULL ${position ? 'AND (created_at, id) > ($3, $4)' : ''}
-          ORDER BY created_at, id
-          LIMIT $2`,
-        params,
-      ),
-      this.db.query(`SELECT count(*)::int AS count FROM workflows WHERE organization_id = $1 AND deleted_at IS NULL`, [organizationId]),
-    ]);
-    const edges = rows
-      .slice(0, limit)
-      .map(toWorkflow)
-      .map((node) => ({ cursor: encodeCursor(WORKFLOW_CURSOR, [node.createdAt.toISOString(), node.id]), node }));
-    return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: count };
+  async listWorkflows(organizationId: string, query: PageQuery<CreatedAtPosition>): Promise<Page<Workflow>> {
+    const values: unknown[] = [organizationId, query.first + 1];
+    if (query.after) values.push(query.after.createdAt, query.after.id);
+    const page = pageOf(await this.sql.rows<WorkflowRow & { total?: number }>(LISTS.get(`${!!query.after}${query.count}`)!, values), query);
+    return { ...page, rows: page.rows.map(toWorkflow) };
   }
 
   /**
@@ -253,23 +290,16 @@ export class WorkflowService {
     }
     if (!isUuid(workflowId)) throw workflowNotFound();
     const signingSecret = newSigningSecret();
-    const [rows] = await this.db.query(
-      `UPDATE workflows
-          SET previous_signing_secret = CASE WHEN $3::int > 0 THEN signing_secret END,
-              previous_signing_secret_until = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END,
-              signing_secret = $2
-        WHERE id = $1 AND deleted_at IS NULL
-      RETURNING previous_signing_secret_until`,
-      [workflowId, signingSecret, keepPreviousSeconds],
-    );
-    if (rows.length === 0) throw workflowNotFound();
-    return { workflowId, signingSecret, previousValidUntil: rows[0].previous_signing_secret_until };
+    const row = await this.sql.first<{ previous_signing_secret_until: Date | null }>(SQL.rotateSecret, [workflowId, signingSecret, keepPreviousSeconds]);
+    if (!row) throw workflowNotFound();
+    return { workflowId, signingSecret, previousValidUntil: row.previous_signing_secret_until };
   }
 
   /** The organization's workflow, or null (another organization's, or a deleted one, reads as missing). */
   async findWorkflow(organizationId: string, id: string): Promise<Workflow | null> {
     if (!isUuid(id)) return null;
-    return this.db.getRepository(Workflow).findOne({ where: { id, organizationId, deletedAt: IsNull() } });
+    const row = await this.sql.first<WorkflowRow>(SQL.find, [id, organizationId]);
+    return row && toWorkflow(row);
   }
 
   /**
@@ -278,17 +308,16 @@ export class WorkflowService {
    */
   async workflowsByIds(organizationId: string, ids: readonly string[]): Promise<Array<Workflow | null>> {
     const valid = ids.filter(isUuid);
-    const found = valid.length
-      ? await this.db.getRepository(Workflow).find({ where: { id: In([...new Set(valid)]), organizationId } })
-      : [];
-    const byId = new Map(found.map((w) => [w.id, w]));
+    const found = valid.length ? await this.sql.rows<WorkflowRow>(SQL.byIds, [[...new Set(valid)], organizationId]) : [];
+    const byId = new Map(found.map((row) => [row.id, toWorkflow(row)]));
     // PostgreSQL reads a uuid in any case and gives it back in lower case.
     return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
   async findRun(organizationId: string, id: string): Promise<WorkflowRun | null> {
     if (!isUuid(id)) return null;
-    return this.db.getRepository(WorkflowRun).findOne({ where: { id, organizationId } });
+    const row = await this.sql.first<Omit<WorkflowRun, 'workflow'>>(SQL.run, [id, organizationId]);
+    return row && Object.assign(new WorkflowRun(), row);
   }
 
   /**
@@ -305,7 +334,8 @@ export class WorkflowService {
     if (payloadBytes > MAX_PAYLOAD_BYTES) {
       throw badInput(`The payload is ${payloadBytes} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} (1 MB)`, { argument: 'payload' });
     }
-    const key = checkIdempotencyKey(request.idempotencyKey);
+    // Its length and characters are checked with the arguments (IsIdempotencyKey).
+    const key = request.idempotencyKey ?? null;
     const teammateId = request.teammateId ?? null;
     if (teammateId === null ? !isUuid(request.workflowId ?? '') : !isUuid(teammateId)) {
       throw teammateId === null ? workflowNotFound() : notFound('Teammate');
@@ -344,7 +374,7 @@ export class WorkflowService {
           argument: 'idempotencyKey',
         });
       }
-      const existing = await this.db.getRepository(WorkflowRun).findOne({ where: { id: outcome.keyRunId!, organizationId: request.organizationId } });
+      const existing = await this.findRun(request.organizationId, outcome.keyRunId!);
       if (!existing) throw new Error(`idempotency key points at missing run ${outcome.keyRunId}`);
       return existing;
     }

@@ -1,10 +1,14 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { PageInfo } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
 
-@ObjectType({ description: "One call of a teammate through its API channel: the request, the run's result and timing." })
-export class RequestLog {
+/**
+ * One call of a teammate through its API channel: the run it started, seen as request and
+ * response. Named RequestLog in the schema (a teammate's `requestLogs`); not to be confused with
+ * the gateway's log line per HTTP request (src/observability/request-log.ts).
+ */
+@ObjectType('RequestLog', { description: "One call of a teammate through its API channel: the request, the run's result and timing." })
+export class ApiCallLog {
   @Field(() => ID, { description: 'The same as runId: each API call is one run.' })
   id: string;
 
@@ -34,30 +38,4 @@ export class RequestLog {
 
   @Field(() => Date, { nullable: true })
   finishedAt: Date | null;
-}
-
-@ObjectType()
-export class RequestLogEdge {
-  @Field()
-  cursor: string;
-
-  @Field(() => RequestLog)
-  node: RequestLog;
-}
-
-@ObjectType({ description: 'Newest first.' })
-export class RequestLogConnection {
-  @Field(() => [RequestLogEdge])
-  edges: RequestLogEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo: PageInfo;
-
-  /** Counted only when asked for. */
-  countAll: () => Promise<number>;
-
-  @Field(() => Int, { description: 'How many logs match the filters (all pages).' })
-  totalCount(): Promise<number> {
-    return this.countAll();
-  }
 }
