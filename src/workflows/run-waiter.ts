@@ -1,21 +1,8 @@
-import { badInput } from '../graphql/errors';
 import { isFinalStatus, RunEvents } from './run-events';
 import type { WorkflowRun } from './workflow-run.entity';
 
 /** The longest a `triggerWorkflow` / `callTeammate` request may wait for its run (`waitSeconds`). */
 export const MAX_WAIT_SECONDS = 30;
-
-/**
- * `waitSeconds` as the client gave it: 0 when omitted or null. Checked before the run is started,
- * so that a refused value starts nothing. GraphQL's Int already refuses what is not a 32-bit integer.
- */
-export function waitSecondsOf(value: number | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  if (!Number.isInteger(value) || value < 0 || value > MAX_WAIT_SECONDS) {
-    throw badInput(`waitSeconds must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}; got ${value}`, { argument: 'waitSeconds' });
-  }
-  return value;
-}
 
 export type ReadRun = (organizationId: string, runId: string) => Promise<WorkflowRun | null>;
 
