@@ -186,8 +186,8 @@ export class OrganizationService {
 
   async listKeys(orgId: string): Promise<KeySummary[]> {
     if (!(await this.exists(orgId))) throw notFound('organization');
-    type KeyRow = { id: string; name: string | null; lookup_id: string; created_at: Date; last_used_at: Date | null; revoked_at: Date | null };
-    const keys = await this.sql.rows<KeyRow>(SQL.keys, [orgId]);
+    type ListedKey = { id: string; name: string | null; lookup_id: string; created_at: Date; last_used_at: Date | null; revoked_at: Date | null };
+    const keys = await this.sql.rows<ListedKey>(SQL.keys, [orgId]);
     return keys.map((k) => ({
       keyId: k.id,
       name: k.name,
