@@ -1,13 +1,11 @@
+import type { Principal } from '../graphql/context';
 import type { DataSource } from 'typeorm';
 import { statement, StatementRunner } from '../db/statements';
 import { parseApiKey, secretMatches } from './api-key';
 import { KeyCache, KeyRow } from './key-cache';
 
-export interface Principal {
-  organizationId: string;
-  organizationName: string;
-  keyId: string;
-}
+/** Who a request is from: defined with the request context (src/graphql/context.ts), made here. */
+export type { Principal };
 
 export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'bearer';
 

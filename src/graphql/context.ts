@@ -1,6 +1,12 @@
-import type { Principal } from '../auth/auth.service';
 import type { Services } from '../app/services';
 import { AppError, ErrorCode } from './errors';
+
+/** The caller of a request: the organization its API key belongs to, and the key. */
+export interface Principal {
+  organizationId: string;
+  organizationName: string;
+  keyId: string;
+}
 
 export interface GatewayContext {
   requestId: string;

@@ -25,7 +25,7 @@ import { collectProcessMetrics, metricsHandler } from '../observability/metrics'
 import { requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '../observability/request-log';
 import { playgroundRouter } from '../playground/playground';
 import { databaseReadiness, healthRouter, ReadinessCheck } from './health';
-import { contentRouter, storageReadiness, uploadMiddleware } from '../storage/storage-http';
+import { contentRouter, storageReadiness, uploadMiddleware } from './storage-routes';
 import { queueReadiness, registerQueueGauges } from '../queue/queue-health';
 import { registerWorkflowGauges } from '../workflows/run-gauges';
 
@@ -126,7 +126,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
   app.use(
     healthRouter(logger, showDetails, [
       databaseReadiness(db),
-      storageReadiness(services),
+      storageReadiness(services.storage),
       queueReadiness(services.queue),
       ...readinessChecks,
     ]),
@@ -135,12 +135,12 @@ export async function startGateway({ schema, services, logger, port, host, readi
   app.get('/metrics', metricsHandler);
   app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
   const authentication = authenticateRequests(services.auth, services.rateLimits);
-  app.use(contentRouter(services, authentication, logger));
+  app.use(contentRouter(services.storage, authentication, logger));
   app.use(
     '/graphql',
     jsonBody(config.maxJsonBodyBytes),
     bodyErrors(config.maxJsonBodyBytes),
-    ...uploadMiddleware(services, CSRF_PREFLIGHT_HEADERS),
+    ...uploadMiddleware(services.storage, CSRF_PREFLIGHT_HEADERS),
     bodyErrors(config.maxJsonBodyBytes),
     authentication,
     apolloMiddleware(apollo, {

@@ -2,11 +2,9 @@ import { Router } from 'express';
 import type { DataSource } from 'typeorm';
 import { statement, StatementRunner } from '../db/statements';
 import type { Logger } from '../observability/logger';
+import type { ReadinessCheck } from '../observability/readiness';
 
-export interface ReadinessCheck {
-  name: string;
-  check(): Promise<void>;
-}
+export type { ReadinessCheck };
 
 const CHECK_TIMEOUT_MS = 2000;
 

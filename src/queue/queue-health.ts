@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { statement, StatementRunner } from '../db/statements';
-import type { ReadinessCheck } from '../http/health';
+import type { ReadinessCheck } from '../observability/readiness';
 import { registerGauge } from '../observability/metrics';
 import type { Queue } from './queue';
 

@@ -4,14 +4,14 @@ import { create as contentDisposition } from 'content-disposition';
 import { Request, RequestHandler, Response, Router } from 'express';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { principalOf } from '../auth/authenticate-request';
-import type { Services } from '../app/services';
 import { AppError } from '../graphql/errors';
-import { errorBody } from '../http/error-handlers';
-import type { ReadinessCheck } from '../http/health';
+import { errorBody } from './error-handlers';
+import type { ReadinessCheck } from '../observability/readiness';
 import type { Logger } from '../observability/logger';
-import type { ByteRange } from './backend/driver';
-import type { StorageEntry } from './storage-entry';
-import { guardUploads, multipartInputError } from './multipart-input';
+import type { ByteRange } from '../storage/backend/driver';
+import type { Storage } from '../storage/storage';
+import type { StorageEntry } from '../storage/storage-entry';
+import { guardUploads, multipartInputError } from '../storage/multipart-input';
 
 /** Size cap of the `operations` and `map` multipart fields (the GraphQL document and variables). */
 const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
@@ -30,8 +30,8 @@ function sendError(res: Response, status: number, code: string, message: string)
  * reading the body; the upload's own byte count covers requests without Content-Length or that
  * lie about it.
  */
-function declaredLengthLimit(services: Services): RequestHandler {
-  const size = services.storage.uploads.size;
+function declaredLengthLimit(storage: Storage): RequestHandler {
+  const size = storage.uploads.size;
   return (req, res, next) => {
     const declared = Number(req.headers['content-length']);
     if (req.is('multipart/form-data') && Number.isFinite(declared) && size.refusesRequestOf(declared, MULTIPART_OVERHEAD_BYTES)) {
@@ -79,18 +79,18 @@ function multipartParser(preflightHeaders: readonly string[]): RequestHandler {
  * Middleware for POST /graphql: declared-length check, then the GraphQL multipart request parser
  * (only for requests that carry one of Apollo's CSRF `preflightHeaders`).
  */
-export function uploadMiddleware(services: Services, preflightHeaders: readonly string[]): RequestHandler[] {
-  return [declaredLengthLimit(services), multipartParser(preflightHeaders)];
+export function uploadMiddleware(storage: Storage, preflightHeaders: readonly string[]): RequestHandler[] {
+  return [declaredLengthLimit(storage), multipartParser(preflightHeaders)];
 }
 
-export function storageReadiness(services: Services): ReadinessCheck {
-  return { name: 'storage', check: () => services.storage.driver.check() };
+export function storageReadiness(storage: Storage): ReadinessCheck {
+  return { name: 'storage', check: () => storage.driver.check() };
 }
 
 /** The file the request may read, or an HTTP answer already sent. */
-async function authorizedFile(services: Services, req: Request, res: Response): Promise<StorageEntry | null> {
+async function authorizedFile(storage: Storage, req: Request, res: Response): Promise<StorageEntry | null> {
   const id = String(req.params.id);
-  const { reads, downloads } = services.storage;
+  const { reads, downloads } = storage;
   const hasKey = typeof req.headers['api-key'] === 'string' && req.headers['api-key'].trim() !== '';
   let row: StorageEntry | null = null;
   if (hasKey) {
@@ -140,11 +140,11 @@ function requestedRange(req: Request, size: number, etag: string): ByteRange | n
  * `GET /files/:id/content`: the bytes, with Range (206), ETag/If-None-Match (304) and the file name.
  * `authentication` (authenticateRequests) reads the key, if any, and spends from its rate limit.
  */
-export function contentRouter(services: Services, authentication: RequestHandler, logger: Logger): Router {
+export function contentRouter(storage: Storage, authentication: RequestHandler, logger: Logger): Router {
   const router = Router();
   router.get('/files/:id/content', authentication, async (req, res) => {
     try {
-      const file = await authorizedFile(services, req, res);
+      const file = await authorizedFile(storage, req, res);
       if (!file) return;
       const size = Number(file.size);
       const etag = `"${file.etag}"`;
@@ -163,7 +163,7 @@ export function contentRouter(services: Services, authentication: RequestHandler
         sendError(res, 416, 'RANGE_NOT_SATISFIABLE', `The file has ${size} bytes`);
         return;
       }
-      const stream = await services.storage.downloads.open(
+      const stream = await storage.downloads.open(
         { id: file.id, name: file.name, objectKey: file.objectKey!, contentType: file.contentType! },
         range ?? undefined,
       );
