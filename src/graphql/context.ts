@@ -1,4 +1,3 @@
-import type { Services } from '../app/services';
 import { AppError, ErrorCode } from './errors';
 
 /** The caller of a request: the organization its API key belongs to, and the key. */
@@ -8,11 +7,16 @@ export interface Principal {
   keyId: string;
 }
 
-export interface GatewayContext {
+/**
+ * What every resolver gets. `services` holds the capability services; each resolver module names
+ * the few it uses (`GatewayContext<{ workflows: WorkflowService }>`), so that no capability depends on
+ * the whole set the composition root builds.
+ */
+export interface GatewayContext<S = unknown> {
   requestId: string;
   /** Null only for requests that carry no key; the auth plugin lets those reach introspection alone. */
   principal: Principal | null;
-  services: Services;
+  services: S;
   /** Absolute base URL of this gateway as the client reached it, e.g. http://127.0.0.1:4000 */
   baseUrl: string;
   /** Per-request caches (DataLoaders) keyed by name; created lazily by the capability that needs them. */
@@ -24,7 +28,7 @@ export interface GatewayContext {
   clientGone(): AbortSignal;
 }
 
-export function requirePrincipal(ctx: GatewayContext): Principal {
+export function requirePrincipal(ctx: Pick<GatewayContext, 'principal'>): Principal {
   if (!ctx.principal) {
     throw new AppError(ErrorCode.UNAUTHENTICATED, 'Send the organization API key in the `api-key` header');
   }
@@ -32,7 +36,7 @@ export function requirePrincipal(ctx: GatewayContext): Principal {
 }
 
 /** A per-request DataLoader (or any cache), created on first use. */
-export function loader<T>(ctx: GatewayContext, name: string, create: () => T): T {
+export function loader<T>(ctx: Pick<GatewayContext, 'loaders'>, name: string, create: () => T): T {
   let existing = ctx.loaders.get(name) as T | undefined;
   if (!existing) {
     existing = create();

@@ -12,7 +12,17 @@ import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graph
 import { jsonBody } from './json-body';
 import { bodyErrors, unhandledErrors } from './error-handlers';
 import { KeyCache } from '../auth/key-cache';
-import type { Services } from '../app/services';
+import type { DataSource } from 'typeorm';
+import type { AuthService } from '../auth/auth.service';
+import type { Config } from '../config/config';
+import type { NotificationListener } from '../db/notification-listener';
+import type { ApiKeyRateLimiter } from '../limits/rate-limit';
+import type { Queue } from '../queue/queue';
+import type { Storage } from '../storage/storage';
+import type { TeammateService } from '../teammates/teammate.service';
+import type { RunEvents } from '../workflows/run-events';
+import type { RunWaiter } from '../workflows/run-waiter';
+import type { WorkflowService } from '../workflows/workflow.service';
 import { showsErrorDetails } from '../config/config';
 import { authPlugin } from '../graphql/auth-plugin';
 import { argumentTextPlugin } from '../graphql/argument-text';
@@ -37,10 +47,28 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/**
+ * What the HTTP layer uses, and the services resolvers reach through their context (each resolver
+ * module names its own few). The composition root's set of services (src/app/services.ts) has them all.
+ */
+export interface GatewayServices {
+  config: Config;
+  db: DataSource;
+  auth: AuthService;
+  rateLimits: ApiKeyRateLimiter;
+  notifications: NotificationListener;
+  queue: Queue;
+  storage: Storage;
+  workflows: WorkflowService;
+  teammates: TeammateService;
+  runEvents: RunEvents;
+  runWaiter: RunWaiter;
+}
+
 export interface GatewayOptions {
   /** The schema the composition root built (src/app/schema.ts). */
   schema: GraphQLSchema;
-  services: Services;
+  services: GatewayServices;
   logger: Logger;
   port?: number;
   host?: string;

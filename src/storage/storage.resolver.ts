@@ -6,6 +6,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { FileUpload, GraphQLUpload } from 'graphql-upload-minimal';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
+import type { Storage } from './storage';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { registerNodeFetcher } from '../graphql/node';
 import { PageConnection, paginate } from '../graphql/connection';
@@ -15,8 +16,11 @@ import { joinPath, parsePath } from './names';
 import { DEFAULT_URL_EXPIRY_SECONDS, MAX_URL_EXPIRY_SECONDS } from './downloads';
 import { DeleteEntryPayload, Entry, entryCursors, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
 
+/** The service the storage resolvers use. */
+type StorageContext = GatewayContext<{ storage: Storage }>;
+
 /** Per-request loader, so that the `parent` of a page of 100 entries (or `node` ids) is one statement. */
-function entriesById(ctx: GatewayContext, organizationId: string) {
+function entriesById(ctx: StorageContext, organizationId: string) {
   return loader(ctx, 'storage.entriesById', () =>
     new DataLoader<string, Folder | File | null>(async (ids) => {
       const rows = await ctx.services.storage.reads.findByIds(organizationId, ids);
@@ -26,7 +30,7 @@ function entriesById(ctx: GatewayContext, organizationId: string) {
   );
 }
 
-registerNodeFetcher(async (ctx, organizationId, id) => (isUuid(id) ? entriesById(ctx, organizationId).load(id) : null));
+registerNodeFetcher(async (ctx, organizationId, id) => (isUuid(id) ? entriesById(ctx as StorageContext, organizationId).load(id) : null));
 
 @ArgsType()
 class ChildrenArgs extends PageArgs {
@@ -51,7 +55,7 @@ class DownloadUrlArgs {
 @Resolver(() => Entry)
 export class EntryFieldsResolver {
   @FieldResolver(() => Folder, { nullable: true })
-  async parent(@Root() entry: Entry, @Ctx() ctx: GatewayContext): Promise<Folder | null> {
+  async parent(@Root() entry: Entry, @Ctx() ctx: StorageContext): Promise<Folder | null> {
     if (entry.parentId === null) return null;
     return (await entriesById(ctx, entry.organizationId).load(entry.parentId)) as Folder | null;
   }
@@ -63,7 +67,7 @@ export class FolderResolver {
   children(
     @Root() folder: Folder,
     @Args(() => ChildrenArgs) args: ChildrenArgs,
-    @Ctx() ctx: GatewayContext,
+    @Ctx() ctx: StorageContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<Folder | File>> {
     return paginate(args, info, entryCursors, async (query) => {
@@ -79,7 +83,7 @@ export class FolderResolver {
 @Resolver(() => File)
 export class FileResolver {
   @FieldResolver(() => String, { description: 'A URL that serves the bytes without an API key until it expires.' })
-  async downloadUrl(@Root() file: File, @Args(() => DownloadUrlArgs) { expiresIn }: DownloadUrlArgs, @Ctx() ctx: GatewayContext): Promise<string> {
+  async downloadUrl(@Root() file: File, @Args(() => DownloadUrlArgs) { expiresIn }: DownloadUrlArgs, @Ctx() ctx: StorageContext): Promise<string> {
     return ctx.services.storage.downloads.downloadUrl(file, ctx.baseUrl, expiresIn);
   }
 }
@@ -87,14 +91,14 @@ export class FileResolver {
 @Resolver()
 export class StorageResolver {
   @Query(() => Folder, { nullable: true, description: 'The folder at an absolute path ("/" is the root); null when none is there.' })
-  async folder(@Arg('path') path: string, @Ctx() ctx: GatewayContext): Promise<Folder | null> {
+  async folder(@Arg('path') path: string, @Ctx() ctx: StorageContext): Promise<Folder | null> {
     const { organizationId } = requirePrincipal(ctx);
     const row = await ctx.services.storage.reads.findByPath(organizationId, path);
     return row?.kind === 'folder' ? (toEntry(row, joinPath(parsePath(path))) as Folder) : null;
   }
 
   @Query(() => File, { nullable: true, description: 'The file at an absolute path; null when none is there.' })
-  async file(@Arg('path') path: string, @Ctx() ctx: GatewayContext): Promise<File | null> {
+  async file(@Arg('path') path: string, @Ctx() ctx: StorageContext): Promise<File | null> {
     const { organizationId } = requirePrincipal(ctx);
     const row = await ctx.services.storage.reads.findByPath(organizationId, path);
     return row?.kind === 'file' ? (toEntry(row, joinPath(parsePath(path))) as File) : null;
@@ -107,7 +111,7 @@ export class StorageResolver {
     @Arg('folder') folder: string,
     @Arg('file', () => GraphQLUpload) file: Promise<FileUpload>,
     @Arg('name', () => String, { nullable: true }) name: string | null,
-    @Ctx() ctx: GatewayContext,
+    @Ctx() ctx: StorageContext,
   ): Promise<File> {
     const { organizationId } = requirePrincipal(ctx);
     let upload: FileUpload;
@@ -135,28 +139,28 @@ export class StorageResolver {
   }
 
   @Mutation(() => Folder, { description: 'Creates the folder and any missing parents; an existing folder is returned as is.' })
-  async createFolder(@Arg('path') path: string, @Ctx() ctx: GatewayContext): Promise<Folder> {
+  async createFolder(@Arg('path') path: string, @Ctx() ctx: StorageContext): Promise<Folder> {
     const { organizationId } = requirePrincipal(ctx);
     const row = await ctx.services.storage.changes.createFolder(organizationId, path);
     return toEntry(row, joinPath(parsePath(path))) as Folder;
   }
 
   @Mutation(() => Entry, { description: 'Renames in place; one row changes whatever the folder holds.' })
-  async renameEntry(@Arg('path') path: string, @Arg('name') name: string, @Ctx() ctx: GatewayContext): Promise<Entry> {
+  async renameEntry(@Arg('path') path: string, @Arg('name') name: string, @Ctx() ctx: StorageContext): Promise<Entry> {
     const { organizationId } = requirePrincipal(ctx);
     const row = await ctx.services.storage.changes.renameEntry(organizationId, path, name);
     return toEntry(row, joinPath([...parsePath(path).slice(0, -1), row.name]));
   }
 
   @Mutation(() => Entry, { description: 'Moves into the folder `to`; one row changes whatever the folder holds.' })
-  async moveEntry(@Arg('path') path: string, @Arg('to') to: string, @Ctx() ctx: GatewayContext): Promise<Entry> {
+  async moveEntry(@Arg('path') path: string, @Arg('to') to: string, @Ctx() ctx: StorageContext): Promise<Entry> {
     const { organizationId } = requirePrincipal(ctx);
     const row = await ctx.services.storage.changes.moveEntry(organizationId, path, to);
     return toEntry(row, joinPath([...parsePath(to), row.name]));
   }
 
   @Mutation(() => DeleteEntryPayload, { description: 'Deletes a file, or a folder with everything in it.' })
-  async deleteEntry(@Arg('path') path: string, @Ctx() ctx: GatewayContext): Promise<DeleteEntryPayload> {
+  async deleteEntry(@Arg('path') path: string, @Ctx() ctx: StorageContext): Promise<DeleteEntryPayload> {
     const { organizationId } = requirePrincipal(ctx);
     return ctx.services.storage.changes.deleteEntry(organizationId, path);
   }

@@ -2,6 +2,9 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { Connection, PageConnection, paginate } from '../graphql/connection';
 import { GatewayContext, requirePrincipal } from '../graphql/context';
+import type { RunWaiter } from '../workflows/run-waiter';
+import type { WorkflowService } from '../workflows/workflow.service';
+import type { TeammateService } from './teammate.service';
 import { PageArgs } from '../graphql/page-args';
 import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
@@ -82,15 +85,18 @@ class CallTeammateArgs extends StartRunArgs {
   input: unknown;
 }
 
+/** The services the teammate resolvers use. */
+type TeammateContext = GatewayContext<{ teammates: TeammateService; workflows: WorkflowService; runWaiter: RunWaiter }>;
+
 @Resolver(() => Teammate)
 export class TeammateResolver {
   @Query(() => Teammate, { nullable: true, description: "One of the organization's teammates; null when there is none with this id." })
-  teammate(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<Teammate | null> {
+  teammate(@Arg('id', () => ID) id: string, @Ctx() ctx: TeammateContext): Promise<Teammate | null> {
     return ctx.services.teammates.findTeammate(requirePrincipal(ctx).organizationId, id);
   }
 
   @Query(() => TeammateConnection, { description: "The organization's teammates, oldest first." })
-  teammates(@Args() args: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<Teammate>> {
+  teammates(@Args() args: PageArgs, @Ctx() ctx: TeammateContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<Teammate>> {
     const { organizationId } = requirePrincipal(ctx);
     return paginate(args, info, TEAMMATE_CURSORS, (query) => ctx.services.teammates.listTeammates(organizationId, query));
   }
@@ -100,7 +106,7 @@ export class TeammateResolver {
   })
   async callTeammate(
     @Args() { teammateId, input, idempotencyKey, waitSeconds }: CallTeammateArgs,
-    @Ctx() ctx: GatewayContext,
+    @Ctx() ctx: TeammateContext,
   ): Promise<TriggerWorkflowPayload> {
     const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, idempotencyKey);
     const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
@@ -108,7 +114,7 @@ export class TeammateResolver {
   }
 
   @FieldResolver(() => TeammateApi, { description: 'How to call the teammate through its API channel: endpoint, examples and request tester.' })
-  api(@Root() teammate: Teammate, @Ctx() ctx: GatewayContext): TeammateApi {
+  api(@Root() teammate: Teammate, @Ctx() ctx: TeammateContext): TeammateApi {
     const endpoint = `${ctx.baseUrl}/graphql`;
     return { endpoint, examples: teammateApiExamples(endpoint, teammate.id), playgroundUrl: teammatePlaygroundUrl(endpoint, teammate.id) };
   }
@@ -117,7 +123,7 @@ export class TeammateResolver {
   requestLogs(
     @Root() teammate: Teammate,
     @Args() args: RequestLogArgs,
-    @Ctx() ctx: GatewayContext,
+    @Ctx() ctx: TeammateContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<ApiCallLog>> {
     const { organizationId } = requirePrincipal(ctx);
@@ -125,7 +131,7 @@ export class TeammateResolver {
   }
 
   @FieldResolver(() => Workflow, { description: 'The workflow the teammate runs.' })
-  async workflow(@Root() teammate: Teammate, @Ctx() ctx: GatewayContext): Promise<Workflow> {
+  async workflow(@Root() teammate: Teammate, @Ctx() ctx: TeammateContext): Promise<Workflow> {
     const workflow = await workflowLoader(ctx).load(teammate.workflowId);
     if (!workflow) throw new Error(`teammate ${teammate.id} has no workflow`);
     return workflow;

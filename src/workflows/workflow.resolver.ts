@@ -4,6 +4,9 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { Connection, PageConnection, paginate } from '../graphql/connection';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
+import type { RunEvents } from './run-events';
+import type { RunWaiter } from './run-waiter';
+import type { WorkflowService } from './workflow.service';
 import { PageArgs } from '../graphql/page-args';
 import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
@@ -71,8 +74,11 @@ class TriggerWorkflowArgs extends StartRunArgs {
   payload?: unknown;
 }
 
+/** The services the workflow resolvers use. */
+export type WorkflowContext = GatewayContext<{ workflows: WorkflowService; runWaiter: RunWaiter; runEvents: RunEvents }>;
+
 /** The request's loader of the organization's workflows by id: one query per request, whatever the number of runs. */
-export function workflowLoader(ctx: GatewayContext): DataLoader<string, Workflow | null> {
+export function workflowLoader(ctx: GatewayContext<{ workflows: WorkflowService }>): DataLoader<string, Workflow | null> {
   const { organizationId } = requirePrincipal(ctx);
   return loader(ctx, 'workflowsById', () => new DataLoader((ids: readonly string[]) => ctx.services.workflows.workflowsByIds(organizationId, ids)));
 }
@@ -80,18 +86,18 @@ export function workflowLoader(ctx: GatewayContext): DataLoader<string, Workflow
 @Resolver()
 export class WorkflowResolver {
   @Query(() => Workflow, { nullable: true, description: "One of the organization's workflows; null when there is none with this id (or it was deleted)." })
-  workflow(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<Workflow | null> {
+  workflow(@Arg('id', () => ID) id: string, @Ctx() ctx: WorkflowContext): Promise<Workflow | null> {
     return ctx.services.workflows.findWorkflow(requirePrincipal(ctx).organizationId, id);
   }
 
   @Query(() => WorkflowConnection, { description: "The organization's workflows, oldest first (deleted ones are left out)." })
-  workflows(@Args() args: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<Workflow>> {
+  workflows(@Args() args: PageArgs, @Ctx() ctx: WorkflowContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<Workflow>> {
     const { organizationId } = requirePrincipal(ctx);
     return paginate(args, info, WORKFLOW_CURSORS, (query) => ctx.services.workflows.listWorkflows(organizationId, query));
   }
 
   @Query(() => WorkflowRun, { nullable: true, description: "One of the organization's workflow runs; null when there is none with this id." })
-  workflowRun(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<WorkflowRun | null> {
+  workflowRun(@Arg('id', () => ID) id: string, @Ctx() ctx: WorkflowContext): Promise<WorkflowRun | null> {
     return ctx.services.workflows.findRun(requirePrincipal(ctx).organizationId, id);
   }
 
@@ -101,7 +107,7 @@ export class WorkflowResolver {
   })
   async triggerWorkflow(
     @Args() { workflowId, payload, idempotencyKey, waitSeconds }: TriggerWorkflowArgs,
-    @Ctx() ctx: GatewayContext,
+    @Ctx() ctx: WorkflowContext,
   ): Promise<TriggerWorkflowPayload> {
     const principal = requirePrincipal(ctx);
     const started = await ctx.services.workflows.startRun({
@@ -123,7 +129,7 @@ export class WorkflowRunSubscriptionResolver {
     description:
       'The run now, then again at each status change, once each and in order; completes after SUCCEEDED or FAILED (at once if the run ' +
       'has already finished). Over the graphql-ws protocol on this same URL, with the key in connection_init as `{ "api-key": "…" }`.',
-    subscribe: ({ args, context }: { args: { id: string }; context: GatewayContext }) => {
+    subscribe: ({ args, context }: { args: { id: string }; context: WorkflowContext }) => {
       const { services } = context;
       const { organizationId } = requirePrincipal(context);
       return RunUpdates.start(services.runEvents, (org, id) => services.workflows.findRun(org, id), organizationId, args.id);
@@ -140,7 +146,7 @@ export class WorkflowRunSubscriptionResolver {
 @Resolver(() => WorkflowRun)
 export class WorkflowRunResolver {
   @FieldResolver(() => Workflow)
-  async workflow(@Root() run: WorkflowRun, @Ctx() ctx: GatewayContext): Promise<Workflow> {
+  async workflow(@Root() run: WorkflowRun, @Ctx() ctx: WorkflowContext): Promise<Workflow> {
     const workflow = await workflowLoader(ctx).load(run.workflowId);
     if (!workflow) throw new Error(`run ${run.id} has no workflow`);
     return workflow;
