@@ -8,6 +8,7 @@ import path from 'node:path';
 import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
 import { GraphQLResponse } from './support/http';
 import { CliProcess, freePort, isAlive } from './support/process';
+import { poll } from './support/poll';
 import { PrivatePostgres, startPrivatePostgres } from './support/private-postgres';
 
 /**
@@ -60,15 +61,9 @@ async function get(route: string): Promise<{ status: number; body: any }> {
   return { status: response.status, body: await response.json() };
 }
 
-/** Polls `probe` until it returns true; false if it never did within `limitMs`. */
-async function eventually(probe: () => Promise<boolean>, limitMs: number): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls `probe` until it returns true; false if it never did within `limitMs`. A probe that throws is a "not yet". */
+const eventually = async (probe: () => Promise<boolean>, limitMs: number): Promise<boolean> =>
+  (await poll(probe, Boolean, { timeoutMs: limitMs, intervalMs: 250, ignoreErrors: true })).reached;
 
 /**
  * Triggers the workflow through GraphQL and waits for the worker to finish the run: the job goes

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { errorCode, graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { poll } from './support/poll';
 
 const ORG_QUERY = '{ organization { id name } }';
 const BIN = path.resolve(__dirname, '..', 'bin', 'alloy.js');
@@ -17,16 +18,9 @@ const BIN = path.resolve(__dirname, '..', 'bin', 'alloy.js');
  */
 const NOTIFY_BOUND_MS = 1000;
 
-/** Sends `request` until `done` holds of its answer; fails after NOTIFY_BOUND_MS. */
-async function eventually<T>(request: () => Promise<T>, done: (value: T) => boolean): Promise<{ value: T; ms: number }> {
-  const started = Date.now();
-  for (;;) {
-    const value = await request();
-    const ms = Date.now() - started;
-    if (done(value) || ms > NOTIFY_BOUND_MS) return { value, ms };
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Sends `request` until `done` holds of its answer, for at most NOTIFY_BOUND_MS; the last answer either way. */
+const eventually = <T>(request: () => Promise<T>, done: (value: T) => boolean) => poll(request, done, { timeoutMs: NOTIFY_BOUND_MS, intervalMs: 5 });
+
 describe('API key cache', () => {
   let gw: TestGateway;
   let org: { orgId: string; apiKey: string; keyId: string };
@@ -102,12 +96,11 @@ describe('API key cache', () => {
     expect(res.status).toBe(401);
     expect(res.body.errors?.[0].message).toMatch(/revoked/);
     // The cache reconnects by itself (about a second) and then serves keys from memory again.
-    let listening = 0;
-    for (let i = 0; i < 100 && listening === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const { rows } = await sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications' AND query ILIKE 'LISTEN%'`);
-      listening = rows[0].n;
-    }
+    const { value: listening } = await poll(
+      async () => (await sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications' AND query ILIKE 'LISTEN%'`)).rows[0].n as number,
+      (n) => n !== 0,
+      { timeoutMs: 10_000 },
+    );
     expect(listening).toBe(1);
     await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey });
     const before = lookups;

@@ -5,7 +5,8 @@ import { createLogger } from '../src/observability/logger';
 import { RunExecutor } from '../src/workflows/run-executor';
 import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { errorCode, graphql } from './support/http';
 import { tempDir, uploadFile } from './support/storage';
 

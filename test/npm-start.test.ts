@@ -5,7 +5,8 @@ import path from 'node:path';
 import { makePrivateClone, npmStart, PrivateClone } from './support/clone';
 import { childEnv } from './support/cli';
 import { graphql } from './support/http';
-import { startHookServer, HookServer, waitFor } from './support/hook-server';
+import { startHookServer, HookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { freePort, isAlive, waitUntilGone, WatchedProcess } from './support/process';
 import { SHARED_BINARIES_DIR } from '../src/db/embedded/postgres-binaries';
 

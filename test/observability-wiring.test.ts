@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { graphql } from './support/http';
-import { eventually, tempDir, uploadFile } from './support/storage';
+import { tempDir, uploadFile } from './support/storage';
+import { waitFor } from './support/poll';
 
 /**
  * The figures capabilities feed into `GET /metrics`: uploads and their bytes (from the storage
@@ -62,7 +63,7 @@ describe('GET /metrics wiring', () => {
     const { workflow } = await gw.services.workflows.createWorkflow(orgId, { name: 'gauge', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
     const trigger = await graphql(gw.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }`, { id: workflow.id }, { apiKey });
     expect(trigger.body.errors).toBeUndefined();
-    await eventually(async () => sample(await scrape(), 'alloy_workflow_runs', { status: 'SUCCEEDED' }) === 1, 'the run to show as SUCCEEDED');
+    await waitFor(async () => sample(await scrape(), 'alloy_workflow_runs', { status: 'SUCCEEDED' }) === 1, Boolean, 30_000, 'the run to show as SUCCEEDED');
     const after = await scrape();
     expect(sample(after, 'alloy_workflow_runs', { status: 'QUEUED' })).toBe(0);
     expect(sample(after, 'alloy_workflow_runs', { status: 'FAILED' })).toBe(0);

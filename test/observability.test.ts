@@ -3,6 +3,7 @@ import { metrics, operationLabel, registerGauge } from '../src/observability/met
 import { graphql } from './support/http';
 import { runExample } from './support/readme';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { waitFor } from './support/poll';
 
 /** Collects the gateway's log output, one parsed JSON object per line. */
 class LogCapture extends Writable {
@@ -38,15 +39,9 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return 0;
 }
 
-const waitForLine = async (capture: LogCapture, predicate: (line: Record<string, any>) => boolean) => {
-  // The line is written when the response's socket side finishes, just after the client has it.
-  for (let i = 0; i < 100; i++) {
-    const found = capture.requests().find(predicate);
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no such log line in:\n${capture.text}`);
-};
+// The line is written when the response's socket side finishes, just after the client has it.
+const waitForLine = (capture: LogCapture, predicate: (line: Record<string, any>) => boolean) =>
+  waitFor(() => capture.requests().find(predicate), Boolean, 1000, () => `such a log line in:\n${capture.text}`, 10) as Promise<Record<string, any>>;
 
 describe('request logs and metrics', () => {
   const capture = new LogCapture();

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { readmeExample, runExample } from './support/readme';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 
 describe('README examples: workflows and teammates', () => {
   let gw: TestGateway;

@@ -1,7 +1,7 @@
 import { NotificationListener } from '../src/db/notification-listener';
 import { RunEvent, RunEvents } from '../src/workflows/run-events';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { waitFor } from './support/hook-server';
+import { waitFor } from './support/poll';
 
 /** The `workflow_runs` trigger announces every status change, once, in order, with its sequence number. */
 describe('run events: status changes announced across connections', () => {

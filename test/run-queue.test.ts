@@ -4,7 +4,8 @@ import { RunExecutor } from '../src/workflows/run-executor';
 import { deleteExpiredRuns } from '../src/workflows/run-retention';
 import { graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 
 const TRIGGER = `mutation($workflowId: ID!, $payload: JSON) { triggerWorkflow(workflowId: $workflowId, payload: $payload) { runId } }`;
 

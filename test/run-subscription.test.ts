@@ -2,7 +2,8 @@ import { OrganizationService } from '../src/auth/organization.service';
 import { CliProcess } from './support/process';
 import { collectSubscription, subscribeOnce } from './support/graphql-ws';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { graphql } from './support/http';
 import { startWorkerProcess } from './support/worker';
 

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import { CliProcess } from './support/process';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { graphql } from './support/http';
 import { startWorkerProcess } from './support/worker';
 

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { errorCode, graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { waitFor } from './support/hook-server';
+import { waitFor } from './support/poll';
 
 const CALL = `mutation($id: ID!, $input: JSON!, $key: String) {
   callTeammate(teammateId: $id, input: $input, idempotencyKey: $key) { runId run { id status workflow { id } } }

@@ -4,7 +4,8 @@ import { STORAGE_TREE_CHANNEL } from '../src/storage/folder-cache';
 import { startChildGateway, ChildGateway } from './support/child-gateway';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { errorCode, graphql } from './support/http';
-import { eventually, filesUnder, md5, tempDir, uploadFile } from './support/storage';
+import { filesUnder, md5, tempDir, uploadFile } from './support/storage';
+import { waitFor } from './support/poll';
 
 /**
  * Two gateway processes on one database and one storage directory, as a scaled-out deployment
@@ -68,7 +69,7 @@ describe('two gateways on one database and one storage', () => {
 
     // The 19 replaced objects go by deletion jobs (worked by either process); nothing is pending.
     const objectsOfOrg = () => filesUnder(dir).filter((f) => f.startsWith(orgId));
-    await eventually(async () => objectsOfOrg().length === 1, 'the replaced objects to be deleted');
+    await waitFor(async () => objectsOfOrg().length === 1, Boolean, 30_000, 'the replaced objects to be deleted');
     expect(await a.services.storage.sweepOrphans(0)).toBe(0);
     expect(objectsOfOrg()).toEqual([file.object_key]);
     expect((await a.db.query(`SELECT count(*)::int AS n FROM storage_pending_objects`))[0].n).toBe(0);
@@ -255,6 +256,6 @@ describe('folder listings across two gateways', () => {
     } finally {
       await a.services.notifications.start();
     }
-    await eventually(async () => a.services.notifications.isListening, 'the LISTEN connection to be back');
+    await waitFor(async () => a.services.notifications.isListening, Boolean, 30_000, 'the LISTEN connection to be back');
   });
 });

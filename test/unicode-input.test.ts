@@ -1,6 +1,7 @@
 import { errorCode, graphql, GraphQLResponse } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { uploadFile } from './support/storage';
 import { MAX_JSON_DEPTH } from '../src/validation/json-text';
 

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 
 const ROOT = path.resolve(__dirname, '..');
 const LEASE_SECONDS = 2;

@@ -1,6 +1,7 @@
 import { errorCode, graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { RunExecutor } from '../src/workflows/run-executor';
 import { RunStateMachine } from '../src/workflows/run-state';
 import { createLogger } from '../src/observability/logger';

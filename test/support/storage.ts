@@ -75,18 +75,6 @@ export class CountingDriver implements StorageDriver {
   }
 }
 
-/** Polls until `check` returns a truthy value (for work done by background jobs); no timing asserted. */
-export async function eventually<T>(check: () => Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  let last: T;
-  for (;;) {
-    last = await check();
-    if (last) return last;
-    if (Date.now() - started > timeoutMs) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
