@@ -6,7 +6,7 @@ import { createLogger } from '../src/observability/logger';
 import fs from 'node:fs';
 import path from 'node:path';
 import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
-import { GraphQLResponse } from './support/http';
+import { graphql, GraphQLResponse } from './support/http';
 import { CliProcess, freePort, isAlive } from './support/process';
 import { poll } from './support/poll';
 import { PrivatePostgres, startPrivatePostgres } from './support/private-postgres';
@@ -41,20 +41,8 @@ function unreachable(error: unknown): never {
   throw new Error(`gateway unreachable (${(error as Error).message}); it is ${state}. Its output:\n${gateway.output}`);
 }
 
-async function post(query: string, key?: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse & { text: string }> {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
-      ...(key ? { 'api-key': key } : {}),
-    },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(HANG_LIMIT_MS),
-  }).catch(unreachable);
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: JSON.parse(text), text };
-}
+const post = (query: string, key?: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse> =>
+  graphql(url, query, variables, { apiKey: key, signal: AbortSignal.timeout(HANG_LIMIT_MS) }).catch(unreachable);
 
 async function get(route: string): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}${route}`, { signal: AbortSignal.timeout(HANG_LIMIT_MS) }).catch(unreachable);

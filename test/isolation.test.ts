@@ -1,6 +1,7 @@
 import { subscribeOnce } from './support/graphql-ws';
-import { graphql, GraphQLResponse } from './support/http';
+import { graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { uploadFile } from './support/storage';
 
 /**
  * Organization isolation, built from the schema itself: every root Query, Mutation and Subscription
@@ -84,17 +85,9 @@ async function rootFields(url: string): Promise<string[]> {
   ];
 }
 
-async function upload(url: string, apiKey: string, folder: string, name: string, content: string): Promise<GraphQLResponse> {
-  const form = new FormData();
-  form.append('operations', JSON.stringify({
-    query: 'mutation($folder: String!, $file: Upload!) { uploadFile(folder: $folder, file: $file) { id etag } }',
-    variables: { folder, file: null },
-  }));
-  form.append('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.append('0', new Blob([content], { type: 'text/plain' }), name);
-  const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'api-key': apiKey }, body: form });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse["body"] };
-}
+/** A plain text file uploaded to `folder` with the given key. */
+const upload = (url: string, apiKey: string, folder: string, name: string, content: string) =>
+  uploadFile(url, apiKey, folder, name, content, { contentType: 'text/plain', select: 'id etag' });
 
 /** Everything A can see of its own data, read through the API. */
 async function snapshotOfA(gw: TestGateway, a: OrgA) {

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { postGraphql } from './support/http';
 
 /**
  * The /graphql JSON body reader has a short path for plain JSON POSTs (src/http/json-body.ts);
@@ -15,11 +16,8 @@ describe('GraphQL JSON bodies', () => {
   });
   afterAll(() => gw.close());
 
-  const post = async (body: string | Buffer, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': apiKey, ...headers }, body });
-    const text = await res.text();
-    return { status: res.status, body: JSON.parse(text) };
-  };
+  const post = (body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> =>
+    postGraphql(gw.url, body, { apiKey, contentType: 'application/json', headers });
   const query = JSON.stringify({ query: '{ organization { name } }' });
 
   it.each([['application/json'], ['application/json; charset=utf-8'], ['Application/JSON;charset=UTF-8']])('reads a query sent as %s', async (type) => {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { errorCode, GraphQLResponse } from './support/http';
+import { errorCode, GraphQLResponse, postGraphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { tempDir, uploadFile } from './support/storage';
 
@@ -38,10 +38,8 @@ describe('malformed multipart uploads', () => {
   let orgId: string;
   let dir: string;
 
-  const send = async (payload: Buffer, contentType = `multipart/form-data; boundary=${BOUNDARY}`): Promise<GraphQLResponse> => {
-    const response = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'api-key': apiKey, 'content-type': contentType }, body: payload });
-    return { status: response.status, headers: response.headers, body: JSON.parse(await response.text()) };
-  };
+  const send = (payload: Buffer, contentType = `multipart/form-data; boundary=${BOUNDARY}`): Promise<GraphQLResponse> =>
+    postGraphql(gw.url, payload, { apiKey, contentType });
   const stored = async () => ({
     entries: (await gw.db.query(`SELECT count(*)::int AS n FROM storage_entries WHERE organization_id = $1 AND parent_id IS NOT NULL`, [orgId]))[0].n,
     pending: (await gw.db.query(`SELECT count(*)::int AS n FROM storage_pending_objects`))[0].n,

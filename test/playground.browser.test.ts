@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestGateway, TestGateway } from './support/gateway';
+import { graphql } from './support/http';
 
 /**
  * The playground in a real headless Chromium (Debian's package; `.ci/run` installs it). It must
@@ -105,12 +106,8 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
       steps: { reply: { type: 'transform', output: { reply: '{{payload.message}}' } } },
     });
     const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Tester', workflowId: workflow.id, channels: ['API'] });
-    const api = await fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': org.apiKey },
-      body: JSON.stringify({ query: 'query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }', variables: { id: teammate.id } }),
-    });
-    const { playgroundUrl } = ((await api.json()) as any).data.teammate.api;
+    const api = await graphql(gw.url, 'query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }', { id: teammate.id }, { apiKey: org.apiKey });
+    const { playgroundUrl } = api.body.data.teammate.api;
     expect(playgroundUrl.startsWith(`${gw.url}/graphql?`)).toBe(true);
 
     // A page of its own in the same browser, whose storage already holds the tabs of the test above.

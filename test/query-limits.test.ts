@@ -1,7 +1,7 @@
 import { buildSchema, getIntrospectionQuery, parse } from 'graphql';
 import { ConfigError, loadConfig, QUERY_LIMIT_DEFAULTS } from '../src/config/config';
 import { queryCost } from '../src/limits/query-limits';
-import { errorCode, graphql, GraphQLResponse } from './support/http';
+import { errorCode, graphql, GraphQLResponse, postGraphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 
 /** `__type` is not exempt from the depth limit the way `__schema` is, and `ofType` nests freely. */
@@ -133,27 +133,20 @@ describe('query limits (defaults)', () => {
   });
 
   it('keeps array batching off: a JSON array body is a 400, not a 5xx', async () => {
-    const response = await fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': apiKey },
-      body: JSON.stringify([{ query: '{ organization { id } }' }, { query: '{ organization { name } }' }]),
-    });
+    const body = JSON.stringify([{ query: '{ organization { id } }' }, { query: '{ organization { name } }' }]);
+    const response = await postGraphql(gw.url, body, { apiKey, contentType: 'application/json' });
     expect(response.status).toBe(400);
-    const body = (await response.json()) as any;
-    expect(body.errors[0].message).toMatch(/batching/i);
-    expect(body.data).toBeUndefined();
+    const answer = response.body as any;
+    expect(answer.errors[0].message).toMatch(/batching/i);
+    expect(answer.data).toBeUndefined();
   });
 
   it('caps JSON bodies: an oversized one is a 413 with a JSON error', async () => {
     const padding = 'x'.repeat(gw.config.maxJsonBodyBytes + 1);
-    const response = await fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': apiKey },
-      body: JSON.stringify({ query: '{ organization { id } }', variables: { padding } }),
-    });
+    const response = await postGraphql(gw.url, JSON.stringify({ query: '{ organization { id } }', variables: { padding } }), { apiKey, contentType: 'application/json' });
     expect(response.status).toBe(413);
     expect(response.headers.get('content-type')).toMatch(/application\/json/);
-    const body = (await response.json()) as any;
+    const body = response.body as any;
     expect(body.errors[0].message).toMatch(/too large/);
     expect((await graphql(gw.url, '{ organization { id } }', {}, { apiKey })).status).toBe(200);
   });
@@ -190,11 +183,7 @@ describe('query limits from the environment', () => {
   });
 
   it('applies the configured body cap', async () => {
-    const response = await fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': apiKey },
-      body: JSON.stringify({ query: '{ organization { id } }', variables: { padding: 'x'.repeat(3000) } }),
-    });
+    const response = await postGraphql(gw.url, JSON.stringify({ query: '{ organization { id } }', variables: { padding: 'x'.repeat(3000) } }), { apiKey, contentType: 'application/json' });
     expect(response.status).toBe(413);
   });
 

@@ -1,4 +1,4 @@
-import { errorCode, graphql, GraphQLResponse } from './support/http';
+import { errorCode, graphql, GraphQLResponse, postGraphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
@@ -36,14 +36,8 @@ const AS_SENT_TEXT = JSON.stringify(AS_SENT).replace('"__proto__fake":null', '"_
 const AS_SENT_VALUE = JSON.parse(AS_SENT_TEXT);
 
 /** POSTs a GraphQL request whose JSON text is given as is (lone surrogates cannot go through JSON.stringify unescaped). */
-async function rawGraphql(url: string, apiKey: string, text: string): Promise<GraphQLResponse> {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'api-key': apiKey },
-    body: text,
-  });
-  return { status: response.status, headers: response.headers, body: JSON.parse(await response.text()) };
-}
+const rawGraphql = (url: string, apiKey: string, text: string): Promise<GraphQLResponse> =>
+  postGraphql(url, text, { apiKey, contentType: 'application/json' });
 
 describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode', () => {
   let gw: TestGateway;
