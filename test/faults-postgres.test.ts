@@ -5,9 +5,8 @@ import { createFormatError } from '../src/graphql/format-error';
 import { createLogger } from '../src/observability/logger';
 import fs from 'node:fs';
 import path from 'node:path';
-import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
 import { graphql, GraphQLResponse } from './support/http';
-import { CliProcess, freePort, isAlive } from './support/process';
+import { CliProcess, freePort, isAlive, runCli, singleJsonObject } from './support/process';
 import { poll } from './support/poll';
 import { PrivatePostgres, startPrivatePostgres } from './support/private-postgres';
 
@@ -71,7 +70,6 @@ async function runToCompletion(payload: Record<string, unknown>): Promise<any> {
 }
 
 beforeAll(async () => {
-  requireBuiltCli();
   postgres = await startPrivatePostgres('faults-postgres');
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;

@@ -1,5 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,9 +8,8 @@ import { graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { HookServer, ReceivedHook, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
-import { freePort } from './support/process';
+import { freePort, runCli, singleJsonObject, ROOT, WatchedProcess } from './support/process';
 import { readmeExample } from './support/readme';
-import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
 import { MAX_RESPONSE_BYTES } from '../src/workflows/step-runners';
 
 /**
@@ -60,7 +58,6 @@ describe('http steps: signed requests, streamed answers', () => {
   const hookOf = (runId: string): ReceivedHook => hooks.received.filter((h) => h.body?.run?.id === runId).at(-1)!;
 
   beforeAll(async () => {
-    requireBuiltCli();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-http-steps-'));
     hooks = await startHookServer();
     hooks.route('/hook', () => ({ status: 200, body: { ok: true } }));
@@ -104,12 +101,9 @@ describe('http steps: signed requests, streamed answers', () => {
     });
     const script = path.join(dir, 'receiver.js');
     fs.writeFileSync(script, readmeExample('verify-signature', 'js'));
-    const receiver: ChildProcess = spawn(process.execPath, [script], { env: { ...process.env, SIGNING_SECRET: signingSecret, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const receiver = new WatchedProcess(process.execPath, [script], { cwd: ROOT, env: { ...process.env, SIGNING_SECRET: signingSecret, PORT: String(port) } });
     try {
-      await new Promise<void>((resolve, reject) => {
-        receiver.stdout!.on('data', (d) => String(d).includes('receiver listening') && resolve());
-        receiver.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
-      });
+      await receiver.waitForOutput(/receiver listening/, 30_000);
       const accepted = await run(workflowId);
       expect(accepted.status).toBe('SUCCEEDED');
       expect(accepted.output).toEqual({ verified: true });
@@ -121,7 +115,7 @@ describe('http steps: signed requests, streamed answers', () => {
       expect(refused.status).toBe('FAILED');
       expect(refused.error).toMatch(/answered HTTP 401/);
     } finally {
-      receiver.kill();
+      receiver.child.kill();
     }
   });
 

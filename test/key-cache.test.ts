@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { errorCode, graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { poll } from './support/poll';
+import { runCliJson } from './support/process';
 
 const ORG_QUERY = '{ organization { id name } }';
-const BIN = path.resolve(__dirname, '..', 'bin', 'alloy.js');
 
 /**
  * The gateway caches key rows per process (src/auth/key-cache.ts). These tests change keys from
@@ -44,8 +41,7 @@ describe('API key cache', () => {
     await gw.close();
   });
 
-  const cli = async (...args: string[]) =>
-    JSON.parse((await promisify(execFile)(process.execPath, [BIN, ...args, '--json'], { env: { ...process.env, DATABASE_URL: gw.database.url, LOG_LEVEL: 'silent' } })).stdout);
+  const cli = async (...args: string[]) => (await runCliJson(args, { DATABASE_URL: gw.database.url, LOG_LEVEL: 'silent' })).json;
 
   it('answers repeated requests of a key without reading the key again', async () => {
     const key = await gw.services.organizations.createKey(org.orgId, 'repeat');

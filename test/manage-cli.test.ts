@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../src/observability/logger';
 import { RunExecutor } from '../src/workflows/run-executor';
-import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
 import { errorCode, graphql } from './support/http';
 import { tempDir, uploadFile } from './support/storage';
+import { runCli, runCliJson } from './support/process';
 
 /**
  * Managing what the CLI creates: `alloy org list|rename|delete`, `alloy workflow
@@ -38,10 +38,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
   let other: Org;
 
   /** `alloy <args> --json`: exit code and the one JSON object it printed. */
-  const alloy = async (...args: string[]) => {
-    const result = await runCli([...args, '--json'], { DATABASE_URL: gw.database.url, LOG_LEVEL: 'warn', STORAGE_DELETION_DELAY_SECONDS: '0' });
-    return { code: result.code, json: singleJsonObject(result.stdout), stdout: result.stdout, stderr: result.stderr };
-  };
+  const alloy = (...args: string[]) => runCliJson(args, { DATABASE_URL: gw.database.url, LOG_LEVEL: 'warn', STORAGE_DELETION_DELAY_SECONDS: '0' });
   const file = (name: string, content: unknown) => {
     const target = path.join(dir, name);
     fs.writeFileSync(target, typeof content === 'string' ? content : JSON.stringify(content));
@@ -67,7 +64,6 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
   };
 
   beforeAll(async () => {
-    requireBuiltCli();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-manage-'));
     objects = tempDir('alloy-manage-objects-');
     hooks = await startHookServer();

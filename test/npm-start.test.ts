@@ -3,11 +3,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { makePrivateClone, npmStart, PrivateClone } from './support/clone';
-import { childEnv } from './support/cli';
 import { graphql } from './support/http';
 import { startHookServer, HookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
-import { freePort, isAlive, waitUntilGone, WatchedProcess } from './support/process';
+import { CliProcess, freePort, isAlive, runCliJson, waitUntilGone, WatchedProcess } from './support/process';
 import { SHARED_BINARIES_DIR } from '../src/db/embedded/postgres-binaries';
 
 /**
@@ -129,8 +128,8 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
       steps: { call: { type: 'http', url: `${hooks.url}/slow`, timeoutMs: 60_000, next: 'shape' }, shape: { type: 'transform', output: { got: '{{steps.call.output.answered}}' } } },
     }));
     // The admin CLI of the clone uses the running gateway's embedded database.
-    const created = JSON.parse(execFileSync(process.execPath, ['bin/alloy.js', 'workflow', 'create', '--org', orgId, '--file', definition, '--json'], { cwd: clone.dir, env: childEnv({}), encoding: 'utf8' }));
-    workflowId = created.workflowId;
+    const created = await runCliJson(['workflow', 'create', '--org', orgId, '--file', definition], {}, { root: clone.dir });
+    workflowId = created.json.workflowId;
     const trigger = await graphql(url, 'mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }', { id: workflowId }, { apiKey });
     runId = trigger.body.data.triggerWorkflow.runId;
     await waitFor(async () => hooks.received.filter((h) => h.path === '/slow').length, (n) => n === 1, 60_000, 'the http step to be in flight');
@@ -177,7 +176,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
 
   it('`alloy serve` (what npm start runs) exits 0 on Ctrl-C to its process group', async () => {
     const port = await freePort();
-    const serve = new WatchedProcess(process.execPath, ['bin/alloy.js', 'serve'], { cwd: clone.dir, env: childEnv({ PORT: String(port), LOG_LEVEL: 'info' }), detached: true });
+    const serve = new CliProcess(['serve'], { PORT: String(port), LOG_LEVEL: 'info' }, { root: clone.dir, detached: true });
     started.push(serve);
     await serve.waitForOutput(/"msg":"listening"/, START_TIMEOUT);
     const pg = postmasterPid();
@@ -189,7 +188,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
 
   it('after a gateway killed outright (SIGKILL), the next start stops the database it left running and serves', async () => {
     const serveOn = async () => {
-      const child = new WatchedProcess(process.execPath, ['bin/alloy.js', 'serve'], { cwd: clone.dir, env: childEnv({ PORT: String(await freePort()), LOG_LEVEL: 'info' }), detached: true });
+      const child = new CliProcess(['serve'], { PORT: String(await freePort()), LOG_LEVEL: 'info' }, { root: clone.dir, detached: true });
       started.push(child);
       return child;
     };
@@ -218,7 +217,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     try {
       const env = await envFor((blocker.address() as net.AddressInfo).port);
-      const failing = new WatchedProcess(process.execPath, ['bin/alloy.js', 'serve'], { cwd: clone.dir, env: childEnv({ LOG_LEVEL: 'warn', ...env }), detached: true });
+      const failing = new CliProcess(['serve'], { LOG_LEVEL: 'warn', ...env }, { root: clone.dir, detached: true });
       started.push(failing);
       expect((await failing.exited).code).toBe(1);
       expect(ownLines(failing.output)).toEqual([expect.stringMatching(line)]);

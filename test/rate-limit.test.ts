@@ -2,7 +2,7 @@ import http from 'node:http';
 import express from 'express';
 import { ConfigError, loadConfig } from '../src/config/config';
 import { rateLimitByKey } from '../src/limits/rate-limit';
-import { ChildGateway, startChildGateway } from './support/child-gateway';
+import { ChildGateway, startChildGateway } from './support/process';
 import { errorCode, graphql, GraphQLResponse } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 

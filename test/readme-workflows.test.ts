@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { readmeExample, runExample } from './support/readme';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
+import { ROOT, WatchedProcess } from './support/process';
 
 describe('README examples: workflows and teammates', () => {
   let gw: TestGateway;
@@ -125,14 +125,11 @@ describe('README examples: workflows and teammates', () => {
     fs.writeFileSync(script, readmeExample('watch-run', 'js'));
     const node = (extra: Record<string, string>) => {
       // NODE_PATH: the script lives outside the checkout, its packages are this checkout's.
-      const child = spawn(process.execPath, [script], {
-        env: { ...process.env, NODE_PATH: path.resolve(__dirname, '..', 'node_modules'), ALLOY_URL: gw.url, API_KEY: env.API_KEY, ...extra },
+      const child = new WatchedProcess(process.execPath, [script], {
+        cwd: ROOT,
+        env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules'), ALLOY_URL: gw.url, API_KEY: env.API_KEY, ...extra },
       });
-      const output = { stdout: '', stderr: '' };
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (output.stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (output.stderr += d));
-      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-      return { output, exited };
+      return { output: child, exited: child.finished.then(({ code }) => code) };
     };
     // The README's hook, held until the script has shown the run RUNNING.
     let answer!: () => void;

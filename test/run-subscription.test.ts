@@ -1,11 +1,10 @@
 import { OrganizationService } from '../src/auth/organization.service';
-import { CliProcess } from './support/process';
+import { CliProcess, startWorkerProcess } from './support/process';
 import { collectSubscription, subscribeOnce } from './support/graphql-ws';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
 import { graphql } from './support/http';
-import { startWorkerProcess } from './support/worker';
 
 /**
  * `subscription { workflowRunUpdated(id) }` over graphql-ws, against a gateway that runs no

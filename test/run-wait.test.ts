@@ -1,10 +1,9 @@
 import http from 'node:http';
-import { CliProcess } from './support/process';
+import { CliProcess, startWorkerProcess } from './support/process';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
 import { graphql } from './support/http';
-import { startWorkerProcess } from './support/worker';
 
 /**
  * `waitSeconds` on triggerWorkflow and callTeammate, against a gateway that runs no executor

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OrganizationService } from '../src/auth/organization.service';
 import { WorkflowService } from '../src/workflows/workflow.service';
-import { startChildGateway, ChildGateway } from './support/child-gateway';
+import { startChildGateway, ChildGateway } from './support/process';
 import { createTestDatabase } from './support/database';
 import { collectSubscription } from './support/graphql-ws';
 import { graphql } from './support/http';

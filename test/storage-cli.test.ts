@@ -1,24 +1,14 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { graphql } from './support/http';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { md5, tempDir } from './support/storage';
+import { runCli } from './support/process';
 
-const ROOT = path.resolve(__dirname, '..');
 const LIMIT = 1000;
 
-/** The real CLI entry point, from source, as a separate process. */
-function alloy(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src/cli/main.ts'), ...args],
-      { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env } },
-      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** The real CLI, as a separate process. */
+const alloy = (args: string[], env: Record<string, string>) => runCli(args, { LOG_LEVEL: 'silent', ...env });
 
 describe('alloy storage import', () => {
   let gw: TestGateway;

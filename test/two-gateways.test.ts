@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Client } from 'pg';
 import { STORAGE_TREE_CHANNEL } from '../src/storage/folder-cache';
-import { startChildGateway, ChildGateway } from './support/child-gateway';
+import { startChildGateway, ChildGateway } from './support/process';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { errorCode, graphql } from './support/http';
 import { filesUnder, md5, tempDir, uploadFile } from './support/storage';

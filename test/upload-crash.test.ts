@@ -4,7 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { GcsDriver } from '../src/storage/backend/gcs';
-import { startChildGateway, ChildGateway } from './support/child-gateway';
+import { startChildGateway, ChildGateway } from './support/process';
 import { startGcsEmulator, GcsEmulatorHandle } from './support/gcs-emulator';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { graphql } from './support/http';
