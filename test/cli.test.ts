@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { migrations } from '../src/db/migrations';
 import { createEmptyDatabase, TestDatabase } from './support/database';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { errorCode, graphql } from './support/http';
 import { runCli, runCliJson, singleJsonObject } from './support/process';
 
@@ -74,18 +74,16 @@ describe('alloy CLI with --json', () => {
   });
 
   describe('organizations and keys', () => {
-    let gw: TestGateway;
+    const { gw } = useGatewayWithOrg({ background: false });
     let url: string;
     let org: { orgId: string; apiKey: string; keyId: string };
 
     beforeAll(async () => {
-      gw = await startTestGateway({ background: false });
       url = gw.database.url;
       const created = await alloyJson(url, 'org', 'create', 'Cli Org');
       expect(created.code).toBe(0);
       org = created.json;
     });
-    afterAll(() => gw.close());
 
     it('org create prints {orgId, apiKey, keyId}, and the key works over HTTP', async () => {
       expect(org).toEqual({ orgId: expect.stringMatching(UUID), apiKey: expect.stringMatching(API_KEY), keyId: expect.stringMatching(UUID) });

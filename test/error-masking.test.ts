@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { createFormatError } from '../src/graphql/format-error';
 import { createLogger } from '../src/observability/logger';
 import { AppError, ErrorCode } from '../src/graphql/errors';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { startTestGateway, TestGateway, useGatewayWithOrg } from './support/gateway';
 import { graphql, postGraphql } from './support/http';
 
 const SQL_ERROR = 'relation "organizations" does not exist: SELECT k.id FROM api_keys k JOIN organizations o ON o.id = k.organization_id';
@@ -60,21 +60,14 @@ describe('createFormatError', () => {
 });
 
 describe('internal errors over HTTP with NODE_ENV=production', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false, env: { NODE_ENV: 'production' } });
-    ({ apiKey } = await gw.createOrg('Masked Org'));
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, env: { NODE_ENV: 'production' }, orgName: 'Masked Org' });
 
   it('answers a database failure as "Internal server error" with no SQL and no stack trace', async () => {
     // Make the authentication query itself fail with a Postgres error naming tables and SQL.
     await gw.db.query('ALTER TABLE organizations RENAME TO organizations_hidden');
     let res;
     try {
-      res = await graphql(gw.url, '{ organization { name } }', {}, { apiKey });
+      res = await graphql(gw.url, '{ organization { name } }', {}, { apiKey: org.apiKey });
     } finally {
       await gw.db.query('ALTER TABLE organizations_hidden RENAME TO organizations');
     }
@@ -86,7 +79,7 @@ describe('internal errors over HTTP with NODE_ENV=production', () => {
     expect(JSON.stringify(res.body)).not.toMatch(/organizations|relation|SELECT|stacktrace|node_modules|\.ts:\d+/);
 
     // The same request works again once the table is back: the failure was real, not the key.
-    const ok = await graphql(gw.url, '{ organization { name } }', {}, { apiKey });
+    const ok = await graphql(gw.url, '{ organization { name } }', {}, { apiKey: org.apiKey });
     expect(ok.body).toEqual({ data: { organization: { name: 'Masked Org' } } });
   });
 });

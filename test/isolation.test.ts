@@ -1,6 +1,6 @@
 import { subscribeOnce } from './support/graphql-ws';
 import { graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { TestGateway, useGatewayWithOrg } from './support/gateway';
 import { uploadFile } from './support/storage';
 
 /**
@@ -118,13 +118,11 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
 }
 
 describe('organization isolation, from the schema', () => {
-  let gw: TestGateway;
+  const { gw, org: orgA } = useGatewayWithOrg({ background: { workflows: false }, orgName: 'Alpha Secret Org' });
   let a: OrgA;
   let b: { orgId: string; apiKey: string };
 
   beforeAll(async () => {
-    gw = await startTestGateway({ background: { workflows: false } });
-    const orgA = await gw.createOrg('Alpha Secret Org');
     b = await gw.createOrg('Bravo');
     const folder = await graphql(gw.url, 'mutation { createFolder(path: "/Secret Plans") { id } }', {}, { apiKey: orgA.apiKey });
     const file = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'launch.txt', 'codename BLUEBIRD');
@@ -152,7 +150,6 @@ describe('organization isolation, from the schema', () => {
       secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
     };
   });
-  afterAll(() => gw.close());
 
   it('has a probe for every root field of the schema', async () => {
     const uncovered = (await rootFields(gw.url)).filter((field) => !(field in PROBES));

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { postGraphql } from './support/http';
 
 /**
@@ -7,17 +7,10 @@ import { postGraphql } from './support/http';
  * everything else goes through express.json. Both must answer alike.
  */
 describe('GraphQL JSON bodies', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
-    ({ apiKey } = await gw.createOrg('Bodies'));
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Bodies' });
 
   const post = (body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> =>
-    postGraphql(gw.url, body, { apiKey, contentType: 'application/json', headers });
+    postGraphql(gw.url, body, { apiKey: org.apiKey, contentType: 'application/json', headers });
   const query = JSON.stringify({ query: '{ organization { name } }' });
 
   it.each([['application/json'], ['application/json; charset=utf-8'], ['Application/JSON;charset=UTF-8']])('reads a query sent as %s', async (type) => {

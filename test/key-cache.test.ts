@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { errorCode, graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { poll } from './support/poll';
 import { runCliJson } from './support/process';
 
@@ -19,14 +19,11 @@ const NOTIFY_BOUND_MS = 1000;
 const eventually = <T>(request: () => Promise<T>, done: (value: T) => boolean) => poll(request, done, { timeoutMs: NOTIFY_BOUND_MS, intervalMs: 5 });
 
 describe('API key cache', () => {
-  let gw: TestGateway;
-  let org: { orgId: string; apiKey: string; keyId: string };
   let lookups = 0;
   let sql: Client;
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Cached', beforeClose: () => sql?.end() });
 
   beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
-    org = await gw.createOrg('Cached');
     // Count the gateway's key lookups (the call still goes to the database).
     const query = gw.db.query.bind(gw.db);
     gw.db.query = ((text: string, params?: unknown[]) => {
@@ -35,10 +32,6 @@ describe('API key cache', () => {
     }) as typeof gw.db.query;
     sql = new Client({ connectionString: gw.database.url });
     await sql.connect();
-  });
-  afterAll(async () => {
-    await sql.end();
-    await gw.close();
   });
 
   const cli = async (...args: string[]) => (await runCliJson(args, { DATABASE_URL: gw.database.url, LOG_LEVEL: 'silent' })).json;

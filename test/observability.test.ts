@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { metrics, operationLabel, registerGauge } from '../src/observability/metrics';
 import { graphql } from './support/http';
 import { runExample } from './support/readme';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { waitFor } from './support/poll';
 
 /** Collects the gateway's log output, one parsed JSON object per line. */
@@ -45,14 +45,7 @@ const waitForLine = (capture: LogCapture, predicate: (line: Record<string, any>)
 
 describe('request logs and metrics', () => {
   const capture = new LogCapture();
-  let gw: TestGateway;
-  let org: { orgId: string; apiKey: string; keyId: string };
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false, logDestination: capture, env: { RATE_LIMIT_PER_MINUTE: '2' } });
-    org = await gw.createOrg('Observed');
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, logDestination: capture, env: { RATE_LIMIT_PER_MINUTE: '2' }, orgName: 'Observed' });
 
   it('writes one JSON line per request with ids, operation, duration and status, never the key', async () => {
     const res = await graphql(gw.url, 'query WhoAmI { organization { id } }', {}, {

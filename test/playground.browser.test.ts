@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { graphql } from './support/http';
 
 /**
@@ -23,12 +23,18 @@ function vmModulesEnabled(): boolean {
 }
 
 describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
-  let gw: TestGateway;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let org: { orgId: string; apiKey: string; keyId: string };
   const requests: string[] = [];
+  const { gw, org } = useGatewayWithOrg({
+    background: false,
+    orgName: 'Playground Org',
+    beforeClose: async () => {
+      await context?.close();
+      await browser?.close();
+    },
+  });
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM)) {
@@ -44,20 +50,12 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
           'test/playground.browser.test.ts`.',
       );
     }
-    gw = await startTestGateway({ background: false });
-    org = await gw.createOrg('Playground Org');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     context = await browser.newContext();
     // Context-wide, so requests of workers and any popup are recorded as well.
     context.on('request', (request) => requests.push(request.url()));
     page = await context.newPage();
   }, 120_000);
-
-  afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await gw?.close();
-  });
 
   it('runs { organization { name } } with the api-key header and shows the name', async () => {
     const response = await page.goto(`${gw.url}/graphql`, { waitUntil: 'load' });

@@ -1,21 +1,25 @@
 import { NotificationListener } from '../src/db/notification-listener';
 import { RunEvent, RunEvents } from '../src/workflows/run-events';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { waitFor } from './support/poll';
 
 /** The `workflow_runs` trigger announces every status change, once, in order, with its sequence number. */
 describe('run events: status changes announced across connections', () => {
-  let gw: TestGateway;
   let listener: NotificationListener;
   let events: RunEvents;
-  let orgId: string;
   let workflowId: string;
+  const { gw, org } = useGatewayWithOrg({
+    background: false,
+    orgName: 'Events Org',
+    beforeClose: async () => {
+      events?.stop();
+      await listener?.stop();
+    },
+  });
 
   beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
-    orgId = (await gw.createOrg('Events Org')).orgId;
     workflowId = (
-      await gw.services.workflows.createWorkflow(orgId, {
+      await gw.services.workflows.createWorkflow(org.orgId, {
         name: 'noop',
         startStep: 'a',
         steps: { a: { type: 'transform', output: { ok: true } } },
@@ -27,14 +31,9 @@ describe('run events: status changes announced across connections', () => {
     events = new RunEvents(listener);
     expect(await events.start()).toBe(true);
   });
-  afterAll(async () => {
-    events.stop();
-    await listener.stop();
-    await gw.close();
-  });
 
   it('sends the insert and each status change with an increasing seq, and nothing for other updates', async () => {
-    const run = await gw.services.workflows.startRun({ organizationId: orgId, workflowId, payload: { n: 1 }, channel: 'TRIGGER' });
+    const run = await gw.services.workflows.startRun({ organizationId: org.orgId, workflowId, payload: { n: 1 }, channel: 'TRIGGER' });
     const seen: RunEvent[] = [];
     // The insert's event may have arrived before the watch: it is read from the row (seq 1) instead.
     const unwatch = events.watchRun(run.id, { onEvent: (event) => seen.push(event) });
@@ -56,8 +55,8 @@ describe('run events: status changes announced across connections', () => {
     unwatch();
 
     expect(seen.filter((e) => e.seq > 1)).toEqual([
-      { id: run.id, organizationId: orgId, status: 'RUNNING', seq: 2 },
-      { id: run.id, organizationId: orgId, status: 'SUCCEEDED', seq: 3 },
+      { id: run.id, organizationId: org.orgId, status: 'RUNNING', seq: 2 },
+      { id: run.id, organizationId: org.orgId, status: 'SUCCEEDED', seq: 3 },
     ]);
     const [after] = await gw.db.query(`SELECT status, status_seq FROM workflow_runs WHERE id = $1`, [run.id]);
     expect(after).toEqual({ status: 'SUCCEEDED', status_seq: 3 });
@@ -66,9 +65,9 @@ describe('run events: status changes announced across connections', () => {
   it('tells every-run watchers of a newly queued run', async () => {
     const queued: RunEvent[] = [];
     const unwatch = events.watchAll({ onEvent: (event) => event.status === 'QUEUED' && queued.push(event) });
-    const run = await gw.services.workflows.startRun({ organizationId: orgId, workflowId, payload: null, channel: 'TRIGGER' });
+    const run = await gw.services.workflows.startRun({ organizationId: org.orgId, workflowId, payload: null, channel: 'TRIGGER' });
     await waitFor(async () => queued.find((e) => e.id === run.id), Boolean, 5_000, 'the QUEUED event');
     unwatch();
-    expect(queued.find((e) => e.id === run.id)).toEqual({ id: run.id, organizationId: orgId, status: 'QUEUED', seq: 1 });
+    expect(queued.find((e) => e.id === run.id)).toEqual({ id: run.id, organizationId: org.orgId, status: 'QUEUED', seq: 1 });
   });
 });

@@ -1,5 +1,5 @@
 import { errorCode, graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { waitFor } from './support/poll';
 import { runBash } from './support/process';
 
@@ -18,8 +18,8 @@ const LOGS = `query($id: ID!, $first: Int, $after: String, $status: WorkflowRunS
 
 
 describe('teammates: callTeammate, the API channel and request logs', () => {
-  let gw: TestGateway;
-  let org: { orgId: string; apiKey: string; keyId: string };
+  // The gateway runs the executor in process, as `npm start` does.
+  const { gw, org } = useGatewayWithOrg({ orgName: 'Teammates Org' });
   let workflowId: string;
   let apiTeammate: string;
   let quietTeammate: string;
@@ -48,9 +48,6 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
   };
 
   beforeAll(async () => {
-    // The gateway runs the executor in process, as `npm start` does.
-    gw = await startTestGateway();
-    org = await gw.createOrg('Teammates Org');
     ({ workflow: { id: workflowId } } = await gw.services.workflows.createWorkflow(org.orgId, {
       name: 'answer',
       startStep: 'reply',
@@ -59,7 +56,6 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     apiTeammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Helper', workflowId, channels: ['API'] })).id;
     quietTeammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Quiet', workflowId, channels: [] })).id;
   });
-  afterAll(() => gw.close());
 
   it('refuses a teammate without the API channel with CHANNEL_DISABLED and creates nothing', async () => {
     const before = await runCount();

@@ -1,5 +1,5 @@
 import { errorCode, graphql, GraphQLResponse, postGraphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
 import { uploadFile } from './support/storage';
@@ -40,9 +40,8 @@ const rawGraphql = (url: string, apiKey: string, text: string): Promise<GraphQLR
   postGraphql(url, text, { apiKey, contentType: 'application/json' });
 
 describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
-  let org: { orgId: string; apiKey: string };
+  const { gw, org } = useGatewayWithOrg({ orgName: 'Unicode' });
   let workflowId: string;
   let teammateId: string;
 
@@ -55,8 +54,6 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
   beforeAll(async () => {
     hooks = await startHookServer();
     hooks.route('/echo', ({ body }) => ({ status: 200, body: { got: body.payload } }));
-    gw = await startTestGateway();
-    org = await gw.createOrg('Unicode');
     workflowId = (
       await gw.services.workflows.createWorkflow(org.orgId, {
         name: 'as sent',
@@ -69,10 +66,7 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
     ).workflow.id;
     teammateId = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Echo', workflowId, channels: ['API'] })).id;
   });
-  afterAll(async () => {
-    await gw?.close();
-    await hooks?.close();
-  });
+  afterAll(() => hooks?.close());
 
   it('triggerWorkflow keeps the payload byte for byte: answer, database row, http step body, transform output', async () => {
     const res = await rawGraphql(gw.url, org.apiKey, `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${AS_SENT_TEXT}}}`);

@@ -1,5 +1,5 @@
 import { graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
 import { CliProcess, startWorkerProcess } from './support/process';
@@ -10,20 +10,21 @@ const LEASE_SECONDS = 2;
 const startWorker = (databaseUrl: string) => startWorkerProcess(databaseUrl, { WORKFLOW_LEASE_SECONDS: String(LEASE_SECONDS) });
 
 describe('a worker process killed mid-run', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
   const children: CliProcess[] = [];
+  // The gateway runs no executor (like `alloy serve --no-worker`), only the lease sweeper.
+  const { gw } = useGatewayWithOrg({
+    background: { workflows: false },
+    env: { WORKFLOW_LEASE_SECONDS: String(LEASE_SECONDS) },
+    beforeClose: () => {
+      for (const child of children) if (child.running) child.child.kill('SIGKILL');
+    },
+  });
 
   beforeAll(async () => {
     hooks = await startHookServer();
-    // The gateway runs no executor (like `alloy serve --no-worker`), only the lease sweeper.
-    gw = await startTestGateway({ background: { workflows: false }, env: { WORKFLOW_LEASE_SECONDS: String(LEASE_SECONDS) } });
   });
-  afterAll(async () => {
-    for (const child of children) if (child.running) child.child.kill('SIGKILL');
-    await gw.close();
-    await hooks.close();
-  });
+  afterAll(() => hooks?.close());
 
   it(`leaves RUNNING within the lease (${LEASE_SECONDS} s + a sweep) and is completed by the next worker`, async () => {
     const { orgId, apiKey } = await gw.createOrg('Crash Org');
