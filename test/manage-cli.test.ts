@@ -312,15 +312,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
     });
 
     it('a run running while its workflow is updated finishes with the definition it started with, also in another worker; a run triggered after uses the new one', async () => {
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let entered!: () => void;
-      const inStep = new Promise<void>((resolve) => (entered = resolve));
-      hooks.route('/held', async () => {
-        entered();
-        await released;
-        return { status: 200, body: { from: 'hook' } };
-      });
+      const { entered: inStep, release } = hooks.hold('/held', { status: 200, body: { from: 'hook' } });
       const workflowId = await createWorkflow({
         name: 'old steps',
         startStep: 'held',

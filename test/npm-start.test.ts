@@ -115,12 +115,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
   }, START_TIMEOUT);
 
   it('Ctrl-C while an http step runs: the step finishes and is handed back, then the database stops; no error lines', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    hooks.route('/slow', async () => {
-      await released;
-      return { status: 200, body: { answered: 'after Ctrl-C' } };
-    });
+    const { release } = hooks.hold('/slow', { status: 200, body: { answered: 'after Ctrl-C' } });
     const definition = path.join(clone.dir, 'slow.json');
     fs.writeFileSync(definition, JSON.stringify({
       name: 'slow',

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
+import { chromium, Browser, BrowserContext, Locator, Page, Response } from 'playwright-core';
 import { useGatewayWithOrg } from './support/gateway';
 import { graphql } from './support/http';
 
@@ -17,6 +17,31 @@ const RESULT = '.result-window .view-lines';
 
 /** A Monaco editor's text as shown (Monaco renders spaces as no-break spaces). */
 const editorText = async (page: Page, selector: string) => (await page.locator(`${selector} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
+
+/** Replaces the whole text of a Monaco editor, as a user who selects all and types does. */
+async function replaceText(page: Page, editor: Locator, text: string): Promise<void> {
+  await editor.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(text);
+}
+
+/** Opens the Headers tab; its editor, once shown. */
+async function openHeaders(page: Page): Promise<Locator> {
+  await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
+  const headersEditor = page.locator(HEADERS_EDITOR);
+  await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
+  return headersEditor;
+}
+
+/** Presses run; the answer to the POST /graphql whose body mentions `mentioning`. */
+async function execute(page: Page, gatewayUrl: string, mentioning: string): Promise<Response> {
+  const answered = page.waitForResponse(
+    (r) => r.url() === `${gatewayUrl}/graphql` && r.request().method() === 'POST' && (r.request().postData() ?? '').includes(mentioning),
+  );
+  await page.locator('button.graphiql-execute-button').click();
+  return answered;
+}
 
 function vmModulesEnabled(): boolean {
   return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--experimental-vm-modules');
@@ -65,24 +90,11 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
 
     const queryEditor = page.locator(QUERY_EDITOR);
     await queryEditor.waitFor({ state: 'visible', timeout: 30_000 });
-    await queryEditor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText('{ organization { name } }');
+    await replaceText(page, queryEditor, '{ organization { name } }');
 
-    await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-    const headersEditor = page.locator(HEADERS_EDITOR);
-    await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
-    await headersEditor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+    await replaceText(page, await openHeaders(page), JSON.stringify({ 'api-key': org.apiKey }));
 
-    const answered = page.waitForResponse(
-      (r) => r.url() === `${gw.url}/graphql` && r.request().method() === 'POST' && (r.request().postData() ?? '').includes('organization'),
-    );
-    await page.locator('button.graphiql-execute-button').click();
-    const graphqlResponse = await answered;
+    const graphqlResponse = await execute(page, gw.url, 'organization');
     expect(graphqlResponse.status()).toBe(200);
     expect(graphqlResponse.request().headers()['api-key']).toBe(org.apiKey);
 
@@ -122,20 +134,11 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
       expect(JSON.parse(await editorText(tester, VARIABLES_EDITOR))).toEqual({ teammateId: teammate.id, input: { message: 'Hello' } });
 
       // The api-key header is there, waiting for the key.
-      await tester.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-      const headersEditor = tester.locator(HEADERS_EDITOR);
-      await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
+      const headersEditor = await openHeaders(tester);
       expect(JSON.parse(await editorText(tester, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
-      await headersEditor.click();
-      await tester.keyboard.press('Control+A');
-      await tester.keyboard.press('Delete');
-      await tester.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+      await replaceText(tester, headersEditor, JSON.stringify({ 'api-key': org.apiKey }));
 
-      const answered = tester.waitForResponse(
-        (r) => r.url() === `${gw.url}/graphql` && r.request().method() === 'POST' && (r.request().postData() ?? '').includes('callTeammate'),
-      );
-      await tester.locator('button.graphiql-execute-button').click();
-      const called = await answered;
+      const called = await execute(tester, gw.url, 'callTeammate');
       expect(called.status()).toBe(200);
       expect(called.request().headers()['api-key']).toBe(org.apiKey);
 
@@ -159,8 +162,7 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
       link.searchParams.set('headers', JSON.stringify({ 'api-key': 'alloy_sk_planted_by_the_link' }));
       await page2.goto(link.href, { waitUntil: 'load' });
       await page2.locator(QUERY_EDITOR).filter({ hasText: '__typename' }).waitFor({ state: 'visible', timeout: 30_000 });
-      await page2.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-      await page2.locator(HEADERS_EDITOR).waitFor({ state: 'visible', timeout: 10_000 });
+      await openHeaders(page2);
       expect(JSON.parse(await editorText(page2, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
     } finally {
       await page2.close();
@@ -186,17 +188,8 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
 
     const queryEditor = page.locator(QUERY_EDITOR);
     await queryEditor.waitFor({ state: 'visible', timeout: 30_000 });
-    await queryEditor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(`subscription Watch { workflowRunUpdated(id: "${run.id}") { status } }`);
-    await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-    const headersEditor = page.locator(HEADERS_EDITOR);
-    await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
-    await headersEditor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+    await replaceText(page, queryEditor, `subscription Watch { workflowRunUpdated(id: "${run.id}") { status } }`);
+    await replaceText(page, await openHeaders(page), JSON.stringify({ 'api-key': org.apiKey }));
     await page.locator('button.graphiql-execute-button').click();
 
     const result = page.locator(RESULT);

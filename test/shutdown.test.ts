@@ -122,12 +122,7 @@ describe('SIGTERM drains work in flight', () => {
   });
 
   it('lets the worker finish its current step and keep its result, then exits 0', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    hooks.route('/slow-step', async () => {
-      await released;
-      return { status: 200, body: { answered: 'after SIGTERM' } };
-    });
+    const { release } = hooks.hold('/slow-step', { status: 200, body: { answered: 'after SIGTERM' } });
     const workflows = new WorkflowService(database.dataSource);
     const definition = {
       name: 'two steps',

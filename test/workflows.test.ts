@@ -269,15 +269,7 @@ describe('workflows: triggerWorkflow and the run executor', () => {
   });
 
   it('stopping a worker lets the current step finish, then puts the run back at its next step', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const enteredStep = new Promise<void>((r) => (entered = r));
-    hooks.route('/gate', async () => {
-      entered();
-      await released;
-      return { status: 200, body: { gate: 'passed' } };
-    });
+    const { entered: enteredStep, release } = hooks.hold('/gate', { status: 200, body: { gate: 'passed' } });
     const workflowId = await createWorkflow({
       name: 'gated',
       startStep: 'gate',
