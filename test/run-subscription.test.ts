@@ -1,6 +1,6 @@
 import { OrganizationService } from '../src/auth/organization.service';
 import { CliProcess, startWorkerProcess } from './support/process';
-import { collectSubscription, subscribeOnce } from './support/graphql-ws';
+import { collectSubscription, subscribeOnce, subscriptionClient } from './support/graphql-ws';
 import { useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
@@ -101,19 +101,12 @@ describe('workflowRunUpdated over graphql-ws', () => {
   });
 
   it('closes the socket with 4403 at the next subscribe once its key is revoked', async () => {
-    const { createClient } = await import('graphql-ws');
-    const { default: WebSocket } = await import('ws');
     const { keyId, apiKey } = await gw.services.organizations.createKey(org.orgId, 'short-lived');
     const runId = await trigger(quickWorkflow);
     let closed!: (code: number) => void;
     const closedWith = new Promise<number>((resolve) => (closed = resolve));
-    const client = createClient({
-      url: `${gw.url.replace(/^http/, 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { 'api-key': apiKey },
-      retryAttempts: 0,
-      on: { closed: (event) => closed((event as { code: number }).code) },
-    });
+    // Not lazy: the socket stays open between the two subscriptions.
+    const client = await subscriptionClient(gw.url, { 'api-key': apiKey }, (close) => closed(close.code), false);
     try {
       const first = await new Promise<unknown>((resolve, reject) => client.subscribe({ query: UPDATES, variables: { id: runId } }, { next: resolve, error: reject, complete: () => undefined }));
       expect(first).toEqual({ data: { workflowRunUpdated: expect.objectContaining({ status: 'QUEUED' }) } });
