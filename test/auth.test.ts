@@ -1,18 +1,11 @@
 import { errorCode, graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { tempDir, uploadFile } from './support/storage';
 
 const ORG_QUERY = '{ organization { id name } }';
 
 describe('API key authentication', () => {
-  let gw: TestGateway;
-  let org: { orgId: string; apiKey: string; keyId: string };
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false, env: { STORAGE_DIR: tempDir('auth-files') } });
-    org = await gw.createOrg('Acme');
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Acme', env: { STORAGE_DIR: tempDir('auth-files') } });
 
   it('answers the organization of the key', async () => {
     const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey });

@@ -1,23 +1,18 @@
 import { Client } from 'pg';
 import { migrations } from '../src/db/migrations';
 import { createEmptyDatabase, TestDatabase } from './support/database';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { errorCode, graphql } from './support/http';
-import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
+import { runCli, runCliJson, singleJsonObject } from './support/process';
 
 const ORG_QUERY = '{ organization { id name } }';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const API_KEY = /^alloy_sk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/;
 
 /** Runs `alloy <args> --json` against `databaseUrl`, asserting stdout holds exactly one JSON object. */
-async function alloyJson(databaseUrl: string, ...args: string[]): Promise<{ code: number | null; json: any; stderr: string }> {
-  const result = await runCli([...args, '--json'], { DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' });
-  return { code: result.code, json: singleJsonObject(result.stdout), stderr: result.stderr };
-}
+const alloyJson = (databaseUrl: string, ...args: string[]) => runCliJson(args, { DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' });
 
 describe('alloy CLI with --json', () => {
-  beforeAll(() => requireBuiltCli());
-
   describe('usage errors', () => {
     it.each([
       ['a missing argument', ['org', 'create'], /Missing required argument 'name'/],
@@ -79,18 +74,16 @@ describe('alloy CLI with --json', () => {
   });
 
   describe('organizations and keys', () => {
-    let gw: TestGateway;
+    const { gw } = useGatewayWithOrg({ background: false });
     let url: string;
     let org: { orgId: string; apiKey: string; keyId: string };
 
     beforeAll(async () => {
-      gw = await startTestGateway({ background: false });
       url = gw.database.url;
       const created = await alloyJson(url, 'org', 'create', 'Cli Org');
       expect(created.code).toBe(0);
       org = created.json;
     });
-    afterAll(() => gw.close());
 
     it('org create prints {orgId, apiKey, keyId}, and the key works over HTTP', async () => {
       expect(org).toEqual({ orgId: expect.stringMatching(UUID), apiKey: expect.stringMatching(API_KEY), keyId: expect.stringMatching(UUID) });

@@ -1,20 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
+import { ROOT, runProcess } from './support/process';
 
-const ROOT = path.resolve(__dirname, '..');
 const TMP = path.join(ROOT, 'test', '.tmp');
 const GENERATED = path.join(TMP, 'generated.ts');
 const USAGE = path.join(TMP, 'codegen-usage.ts');
 const TSCONFIG = path.join(TMP, 'tsconfig.codegen.json');
 const bin = (name: string) => path.join(ROOT, 'node_modules', '.bin', name);
 
-function run(command: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` });
-    });
-  });
+async function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  const { code, stdout, stderr } = await runProcess(command, args, { timeoutMs: 120_000 });
+  return { code, output: `${stdout}${stderr}` };
 }
 
 // A client written against the generated types. The @ts-expect-error lines fail the compile if

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigError, loadConfig, MAX_UPLOAD_BYTES_DEFAULT } from '../src/config/config';
-import { requireBuiltCli, runCli } from './support/cli';
+import { runCli } from './support/process';
 
 const CWD = '/srv/alloy';
 
@@ -118,8 +118,6 @@ describe('loadConfig', () => {
 });
 
 describe('alloy serve with a malformed variable', () => {
-  beforeAll(() => requireBuiltCli());
-
   it.each([
     ['PORT', 'abc'],
     ['STORAGE_DRIVER', 's3'],

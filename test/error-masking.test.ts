@@ -2,8 +2,8 @@ import { GraphQLError } from 'graphql';
 import { createFormatError } from '../src/graphql/format-error';
 import { createLogger } from '../src/observability/logger';
 import { AppError, ErrorCode } from '../src/graphql/errors';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { graphql } from './support/http';
+import { startTestGateway, TestGateway, useGatewayWithOrg } from './support/gateway';
+import { graphql, postGraphql } from './support/http';
 
 const SQL_ERROR = 'relation "organizations" does not exist: SELECT k.id FROM api_keys k JOIN organizations o ON o.id = k.organization_id';
 
@@ -60,21 +60,14 @@ describe('createFormatError', () => {
 });
 
 describe('internal errors over HTTP with NODE_ENV=production', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false, env: { NODE_ENV: 'production' } });
-    ({ apiKey } = await gw.createOrg('Masked Org'));
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, env: { NODE_ENV: 'production' }, orgName: 'Masked Org' });
 
   it('answers a database failure as "Internal server error" with no SQL and no stack trace', async () => {
     // Make the authentication query itself fail with a Postgres error naming tables and SQL.
     await gw.db.query('ALTER TABLE organizations RENAME TO organizations_hidden');
     let res;
     try {
-      res = await graphql(gw.url, '{ organization { name } }', {}, { apiKey });
+      res = await graphql(gw.url, '{ organization { name } }', {}, { apiKey: org.apiKey });
     } finally {
       await gw.db.query('ALTER TABLE organizations_hidden RENAME TO organizations');
     }
@@ -86,7 +79,7 @@ describe('internal errors over HTTP with NODE_ENV=production', () => {
     expect(JSON.stringify(res.body)).not.toMatch(/organizations|relation|SELECT|stacktrace|node_modules|\.ts:\d+/);
 
     // The same request works again once the table is back: the failure was real, not the key.
-    const ok = await graphql(gw.url, '{ organization { name } }', {}, { apiKey });
+    const ok = await graphql(gw.url, '{ organization { name } }', {}, { apiKey: org.apiKey });
     expect(ok.body).toEqual({ data: { organization: { name: 'Masked Org' } } });
   });
 });
@@ -97,16 +90,11 @@ const STACK = /stacktrace|\n\s+at |\(\/[^)]*:\d+:\d+\)|node_modules|\/src\/|\.ts
 /** One of each kind of error answer: a 401, a conflict, a rate limit, an internal failure and a route error outside GraphQL. */
 async function errorAnswers(gw: TestGateway, apiKey: string): Promise<Record<string, { status: number; text: string }>> {
   const answers: Record<string, { status: number; text: string }> = {};
-  const record = async (name: string, response: Promise<Response>) => {
-    const res = await response;
-    answers[name] = { status: res.status, text: await res.text() };
+  const record = async (name: string, response: Promise<{ status: number; text: string }>) => {
+    const { status, text } = await response;
+    answers[name] = { status, text };
   };
-  const post = (body: unknown, key?: string) =>
-    fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key ? { 'api-key': key } : {}) },
-      body: JSON.stringify(body),
-    });
+  const post = (body: unknown, key?: string) => postGraphql(gw.url, JSON.stringify(body), { apiKey: key, contentType: 'application/json' });
   await record('unauthenticated', post({ query: '{ organization { id } }' }));
   await post({ query: 'mutation { createFolder(path: "/clash") { id } }' }, apiKey);
   const { uploadFile } = await import('./support/storage');
@@ -120,10 +108,11 @@ async function errorAnswers(gw: TestGateway, apiKey: string): Promise<Record<str
     await gw.db.query('ALTER TABLE storage_entries_away RENAME TO storage_entries');
   }
   // A percent-escape that does not decode: Express's router fails before any route runs.
-  await record('route', fetch(`${gw.url}/files/%E0%A4%A/content`, { headers: { 'api-key': apiKey } }));
+  const route = await fetch(`${gw.url}/files/%E0%A4%A/content`, { headers: { 'api-key': apiKey } });
+  await record('route', route.text().then((text) => ({ status: route.status, text })));
   for (let i = 0; i < 10 && !answers.rateLimited; i++) {
     const res = await post({ query: '{ organization { id } }' }, apiKey);
-    if (res.status === 429) answers.rateLimited = { status: 429, text: await res.text() };
+    if (res.status === 429) answers.rateLimited = { status: 429, text: res.text };
   }
   return answers;
 }

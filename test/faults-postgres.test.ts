@@ -5,9 +5,9 @@ import { createFormatError } from '../src/graphql/format-error';
 import { createLogger } from '../src/observability/logger';
 import fs from 'node:fs';
 import path from 'node:path';
-import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
-import { GraphQLResponse } from './support/http';
-import { CliProcess, freePort, isAlive } from './support/process';
+import { graphql, GraphQLResponse } from './support/http';
+import { CliProcess, freePort, isAlive, runCli, singleJsonObject } from './support/process';
+import { poll } from './support/poll';
 import { PrivatePostgres, startPrivatePostgres } from './support/private-postgres';
 
 /**
@@ -40,35 +40,17 @@ function unreachable(error: unknown): never {
   throw new Error(`gateway unreachable (${(error as Error).message}); it is ${state}. Its output:\n${gateway.output}`);
 }
 
-async function post(query: string, key?: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse & { text: string }> {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
-      ...(key ? { 'api-key': key } : {}),
-    },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(HANG_LIMIT_MS),
-  }).catch(unreachable);
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: JSON.parse(text), text };
-}
+const post = (query: string, key?: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse> =>
+  graphql(url, query, variables, { apiKey: key, signal: AbortSignal.timeout(HANG_LIMIT_MS) }).catch(unreachable);
 
 async function get(route: string): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}${route}`, { signal: AbortSignal.timeout(HANG_LIMIT_MS) }).catch(unreachable);
   return { status: response.status, body: await response.json() };
 }
 
-/** Polls `probe` until it returns true; false if it never did within `limitMs`. */
-async function eventually(probe: () => Promise<boolean>, limitMs: number): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls `probe` until it returns true; false if it never did within `limitMs`. A probe that throws is a "not yet". */
+const eventually = async (probe: () => Promise<boolean>, limitMs: number): Promise<boolean> =>
+  (await poll(probe, Boolean, { timeoutMs: limitMs, intervalMs: 250, ignoreErrors: true })).reached;
 
 /**
  * Triggers the workflow through GraphQL and waits for the worker to finish the run: the job goes
@@ -88,7 +70,6 @@ async function runToCompletion(payload: Record<string, unknown>): Promise<any> {
 }
 
 beforeAll(async () => {
-  requireBuiltCli();
   postgres = await startPrivatePostgres('faults-postgres');
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { ByteRange, WriteOptions } from '../src/storage/backend/driver';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { errorCode, graphql } from './support/http';
-import { CountingDriver, filesUnder, md5, tempDir, uploadFile } from './support/storage';
+import { CountingDriver, filesUnder, md5, uploadFile } from './support/storage';
 
 /**
  * The storage backend failing under the real server (NODE_ENV=production, so errors are masked)
@@ -73,24 +73,11 @@ function truncateAt(bytes: number): Transform {
 
 const LEAKS = /stack|ECONNRESET|ECONNREFUSED|EIO|socket hang up|\/var\/|\/srv\/|storage_|SELECT|INSERT/i;
 
-let gw: TestGateway;
-let dir: string;
 let driver: FaultyDriver;
-let apiKey: string;
-let orgId: string;
-
-beforeAll(async () => {
-  dir = tempDir('alloy-faults-');
-  gw = await startTestGateway({
-    env: { NODE_ENV: 'production', STORAGE_DRIVER: 'disk', STORAGE_DIR: dir },
-    wrapStorageDriver: (inner) => (driver = new FaultyDriver(inner)),
-  });
-  ({ apiKey, orgId } = await gw.createOrg());
-});
-
-afterAll(async () => {
-  await gw?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+const { gw, org } = useGatewayWithOrg({
+  env: { NODE_ENV: 'production', STORAGE_DRIVER: 'disk' },
+  storageDir: true,
+  wrapStorageDriver: (inner) => (driver = new FaultyDriver(inner)),
 });
 
 afterEach(() => {
@@ -102,10 +89,10 @@ afterEach(() => {
 const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251));
 
 async function storedRows(name: string) {
-  return gw.db.query(`SELECT id, etag, md5 FROM storage_entries WHERE organization_id = $1 AND name = $2`, [orgId, name]);
+  return gw.db.query(`SELECT id, etag, md5 FROM storage_entries WHERE organization_id = $1 AND name = $2`, [org.orgId, name]);
 }
 const pendingCount = async () => (await gw.db.query(`SELECT count(*)::int AS n FROM storage_pending_objects`))[0].n;
-const objectsOnDisk = () => filesUnder(dir);
+const objectsOnDisk = () => filesUnder(gw.config.storageDir);
 
 function expectCleanFailure(res: Awaited<ReturnType<typeof uploadFile>>) {
   expect(res.status).toBeLessThan(500);
@@ -119,14 +106,14 @@ describe('storage driver failing mid-upload', () => {
   it('answers a clean error and stores nothing when the write stream breaks after some bytes', async () => {
     const before = objectsOnDisk();
     driver.failWriteAfter = 64 * 1024;
-    const res = await uploadFile(gw.url, apiKey, '/broken', 'big.bin', bytes(512 * 1024, 1));
+    const res = await uploadFile(gw.url, org.apiKey, '/broken', 'big.bin', bytes(512 * 1024, 1));
     expectCleanFailure(res);
 
     expect(await storedRows('big.bin')).toEqual([]);
     expect(await pendingCount()).toBe(0);
     expect(objectsOnDisk()).toEqual(before);
     // The server still serves the same path once the backend is back.
-    const ok = await uploadFile(gw.url, apiKey, '/broken', 'big.bin', 'fine');
+    const ok = await uploadFile(gw.url, org.apiKey, '/broken', 'big.bin', 'fine');
     expect(ok.body.errors).toBeUndefined();
     expect(ok.body.data.uploadFile.md5).toBe(md5('fine'));
   });
@@ -134,13 +121,13 @@ describe('storage driver failing mid-upload', () => {
   it('leaves a pending record for a truncated object it could not delete, and the sweep removes both', async () => {
     const before = objectsOnDisk();
     driver.dieAfter = 10_000;
-    const res = await uploadFile(gw.url, apiKey, '/dying', 'half.bin', bytes(300 * 1024, 2));
+    const res = await uploadFile(gw.url, org.apiKey, '/dying', 'half.bin', bytes(300 * 1024, 2));
     expectCleanFailure(res);
     expect(await storedRows('half.bin')).toEqual([]);
     // The backend kept a truncated object and was down for the cleanup: it is known as pending.
     const leftover = objectsOnDisk().filter((f) => !before.includes(f));
     expect(leftover).toHaveLength(1);
-    expect(fs.statSync(path.join(dir, leftover[0])).size).toBe(10_000);
+    expect(fs.statSync(path.join(gw.config.storageDir, leftover[0])).size).toBe(10_000);
     const pending: Array<{ object_key: string }> = await gw.db.query(`SELECT object_key FROM storage_pending_objects`);
     expect(pending.map((p) => p.object_key)).toEqual([leftover[0].split(path.sep).join('/')]);
 
@@ -153,14 +140,14 @@ describe('storage driver failing mid-upload', () => {
 
   it('keeps the old bytes and etag of a file whose overwrite fails', async () => {
     const original = bytes(40_000, 3);
-    const first = await uploadFile(gw.url, apiKey, '/keep', 'doc.bin', original);
+    const first = await uploadFile(gw.url, org.apiKey, '/keep', 'doc.bin', original);
     expect(first.body.errors).toBeUndefined();
     const { id, etag } = first.body.data.uploadFile;
     const objectsBefore = objectsOnDisk();
 
     for (const fault of ['failWriteAfter', 'dieAfter'] as const) {
       driver[fault] = 1000;
-      expectCleanFailure(await uploadFile(gw.url, apiKey, '/keep', 'doc.bin', bytes(200_000, 4)));
+      expectCleanFailure(await uploadFile(gw.url, org.apiKey, '/keep', 'doc.bin', bytes(200_000, 4)));
       driver[fault] = null;
       await gw.services.storage.sweepOrphans(0);
     }
@@ -168,9 +155,9 @@ describe('storage driver failing mid-upload', () => {
     expect(await storedRows('doc.bin')).toEqual([{ id, etag, md5: md5(original) }]);
     expect(objectsOnDisk()).toEqual(objectsBefore);
     expect(await pendingCount()).toBe(0);
-    const read = await graphql(gw.url, `{ file(path: "/keep/doc.bin") { id etag md5 size } }`, {}, { apiKey });
+    const read = await graphql(gw.url, `{ file(path: "/keep/doc.bin") { id etag md5 size } }`, {}, { apiKey: org.apiKey });
     expect(read.body.data.file).toEqual({ id, etag, md5: md5(original), size: original.length });
-    const content = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': apiKey } });
+    const content = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': org.apiKey } });
     expect(content.status).toBe(200);
     expect(content.headers.get('etag')).toBe(`"${etag}"`);
     expect(md5(Buffer.from(await content.arrayBuffer()))).toBe(md5(original));
@@ -179,10 +166,10 @@ describe('storage driver failing mid-upload', () => {
 
 describe('storage driver failing on read', () => {
   it.each(['open', 'stream'] as const)('answers GET /files/:id/content with a clean 500 JSON when the %s fails', async (failure) => {
-    const up = await uploadFile(gw.url, apiKey, '/reads', `${failure}.txt`, 'some bytes');
+    const up = await uploadFile(gw.url, org.apiKey, '/reads', `${failure}.txt`, 'some bytes');
     const { id } = up.body.data.uploadFile;
     driver.failReads = failure;
-    const res = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': apiKey } });
+    const res = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': org.apiKey } });
     const text = await res.text();
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
@@ -190,7 +177,7 @@ describe('storage driver failing on read', () => {
     expect(text).not.toMatch(LEAKS);
 
     driver.failReads = null;
-    const again = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': apiKey } });
+    const again = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': org.apiKey } });
     expect(await again.text()).toBe('some bytes');
   });
 });

@@ -19,7 +19,7 @@ import {
   IntrospectionQuery,
 } from 'graphql';
 import { graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { subscribeOnce } from './support/graphql-ws';
 import { uploadFile } from './support/storage';
 
@@ -278,13 +278,11 @@ function multipartBody(c: FuzzCase, uploadArg: string, file: { disposition: stri
 }
 
 describe('schema-driven fuzzing of every root field argument', () => {
-  let gw: TestGateway;
+  // NODE_ENV unset: what `npm start` runs with.
+  const { gw, org: mine } = useGatewayWithOrg({ env: { NODE_ENV: '' }, orgName: 'Fuzz fixtures' });
   let f: Fixtures;
 
   beforeAll(async () => {
-    // NODE_ENV unset: what `npm start` runs with.
-    gw = await startTestGateway({ env: { NODE_ENV: '' } });
-    const mine = await gw.createOrg('Fuzz fixtures');
     const other = await gw.createOrg('Foreign');
     const fixturesOf = async (org: { orgId: string; apiKey: string }) => {
       const stored = await uploadFile(gw.url, org.apiKey, '/fixtures', 'keep.bin', FIXTURE_BYTES, { select: 'id parent { id }' });
@@ -309,7 +307,6 @@ describe('schema-driven fuzzing of every root field argument', () => {
     f = { apiKey: mine.apiKey, ...own, foreign };
     await graphql(gw.url, 'mutation { createFolder(path: "/fuzz/entry") { id } }', {}, { apiKey: f.apiKey });
   });
-  afterAll(() => gw?.close());
 
   it('answers every hostile value of every argument, as JSON and as multipart, without a 5xx, an internal error or a leak', async () => {
     const introspection = await graphql<IntrospectionQuery>(gw.url, getIntrospectionQuery());

@@ -1,5 +1,5 @@
 import { graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 
 /**
  * Thousands of generated bad requests against the real server in production mode: none may
@@ -152,17 +152,10 @@ function generate(random: () => number, apiKey: string): BadRequest[] {
 const STACK_OR_SQL = [/\n\s+at .+\(.*:\d+:\d+\)/, /\bat (async )?[\w.<>]+ \(\//, /node_modules/, /\bSELECT\b.+\bFROM\b/i, /\bINSERT INTO\b/i, /\bUPDATE\b.+\bSET\b/i, /syntax error at or near/, /relation ".+" does not exist/, /QueryFailedError/];
 
 describe('fuzzing the HTTP surface with bad requests', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ env: { NODE_ENV: 'production' } });
-    ({ apiKey } = await gw.createOrg('Fuzz'));
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ env: { NODE_ENV: 'production' }, orgName: 'Fuzz' });
 
   it('answers 2,000+ generated bad requests without a 5xx, stack trace or SQL text', async () => {
-    const requests = generate(prng(20261128), apiKey);
+    const requests = generate(prng(20261128), org.apiKey);
     expect(requests.length).toBeGreaterThanOrEqual(2000);
     const problems: string[] = [];
     const byKind = new Map<string, number>();
@@ -197,7 +190,7 @@ describe('fuzzing the HTTP surface with bad requests', () => {
     }
     expect(problems).toEqual([]);
     expect([...byKind.values()].reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1900);
-    const after = await graphql(gw.url, '{ organization { name } }', {}, { apiKey });
+    const after = await graphql(gw.url, '{ organization { name } }', {}, { apiKey: org.apiKey });
     expect(after.status).toBe(200);
     expect(after.body.data).toEqual({ organization: { name: 'Fuzz' } });
   }, 300_000);

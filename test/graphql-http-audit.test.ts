@@ -1,22 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { serverAudits, AuditResult } from 'graphql-http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 
 /**
  * The GraphQL-over-HTTP conformance audits of the `graphql-http` package, run against the started
  * gateway. Every MUST audit passes. The SHOULD/MAY audits that do not pass are listed, with the
  * reason, in README.md ("GraphQL over HTTP conformance"); this test keeps that list true.
  */
-let gw: TestGateway;
+const { gw } = useGatewayWithOrg({ background: false });
 const audits = serverAudits({ url: () => `${gw.url}/graphql` });
 const results = new Map<string, AuditResult>();
 
 beforeAll(async () => {
-  gw = await startTestGateway({ background: false });
   for (const audit of audits) results.set(audit.id, await audit.fn());
 });
-afterAll(() => gw?.close());
 
 function describeFailure(result: AuditResult): string {
   return result.status === 'ok' ? '' : `${result.id} ${result.name}: ${result.reason} (HTTP ${result.response.status})`;

@@ -1,15 +1,14 @@
 import { gatewaySchema } from '../src/app/schema';
 import { startGateway, Gateway } from '../src/http/gateway';
 import { createLogger } from '../src/observability/logger';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 
 describe('GET /healthz and GET /readyz', () => {
-  let gw: TestGateway;
   let failing: Gateway;
   const logLines: string[] = [];
+  const { gw } = useGatewayWithOrg({ background: false, beforeClose: () => failing?.close() });
 
   beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
     // A second gateway on the same services, with one dependency that does not answer.
     failing = await startGateway({
       schema: await gatewaySchema(),
@@ -19,10 +18,6 @@ describe('GET /healthz and GET /readyz', () => {
       host: '127.0.0.1',
       readinessChecks: [{ name: 'storage', check: async () => Promise.reject(new Error('bucket unreachable')) }],
     });
-  });
-  afterAll(async () => {
-    await failing?.close();
-    await gw?.close();
   });
 
   it('/healthz answers 200 without a key', async () => {

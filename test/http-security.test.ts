@@ -1,17 +1,10 @@
 import { errorCode, graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 
 const ORG_QUERY = '{ organization { id name } }';
 
 describe('CSRF prevention', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
-    ({ apiKey } = await gw.createOrg('Csrf'));
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Csrf' });
 
   it.each([
     ['a text/plain POST', 'POST', { 'content-type': 'text/plain' }],
@@ -30,26 +23,19 @@ describe('CSRF prevention', () => {
   });
 
   it('accepts a GET query when the api-key header is there (it forces a browser preflight)', async () => {
-    const response = await fetch(`${gw.url}/graphql?query=${encodeURIComponent(ORG_QUERY)}`, { headers: { 'api-key': apiKey } });
+    const response = await fetch(`${gw.url}/graphql?query=${encodeURIComponent(ORG_QUERY)}`, { headers: { 'api-key': org.apiKey } });
     expect(response.status).toBe(200);
     expect(((await response.json()) as any).data.organization.name).toBe('Csrf');
   });
 });
 
 describe('error masking in production', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false, env: { NODE_ENV: 'production' } });
-    ({ apiKey } = await gw.createOrg('Masked'));
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, env: { NODE_ENV: 'production' }, orgName: 'Masked' });
 
   it('answers a database failure as INTERNAL_SERVER_ERROR with no SQL, table name or stack trace', async () => {
     await gw.db.query('ALTER TABLE api_keys RENAME TO api_keys_away');
     try {
-      const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey });
+      const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey });
       expect(res.status).toBe(500);
       expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
       const text = JSON.stringify(res.body);
@@ -58,11 +44,11 @@ describe('error masking in production', () => {
     } finally {
       await gw.db.query('ALTER TABLE api_keys_away RENAME TO api_keys');
     }
-    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey })).status).toBe(200);
+    expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey })).status).toBe(200);
   });
 
   it('keeps client errors as they are, without stack traces', async () => {
-    const res = await graphql(gw.url, '{ organization { nope } }', {}, { apiKey });
+    const res = await graphql(gw.url, '{ organization { nope } }', {}, { apiKey: org.apiKey });
     expect(res.status).toBe(400);
     expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(res.body.errors?.[0].message).toMatch(/nope/);

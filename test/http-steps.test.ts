@@ -1,16 +1,15 @@
 import { createHmac } from 'node:crypto';
-import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, ReceivedHook, startHookServer, waitFor } from './support/hook-server';
-import { freePort } from './support/process';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, ReceivedHook, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
+import { freePort, runCli, singleJsonObject, ROOT, WatchedProcess } from './support/process';
 import { readmeExample } from './support/readme';
-import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
 import { MAX_RESPONSE_BYTES } from '../src/workflows/step-runners';
 
 /**
@@ -31,25 +30,23 @@ function verifiedBy(header: string, body: string, secret: string): boolean[] {
 }
 
 describe('http steps: signed requests, streamed answers', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
-  let orgId: string;
-  let apiKey: string;
   let dir: string;
+  const { gw, org } = useGatewayWithOrg({ orgName: 'Http steps' });
   const cli = (...args: string[]) => runCli([...args, '--json'], { DATABASE_URL: gw.database.url, LOG_LEVEL: 'warn' });
   const createWorkflow = async (definition: unknown) => {
     const file = path.join(dir, `${Math.random().toString(36).slice(2)}.json`);
     fs.writeFileSync(file, JSON.stringify(definition));
-    const result = await cli('workflow', 'create', '--org', orgId, '--file', file);
+    const result = await cli('workflow', 'create', '--org', org.orgId, '--file', file);
     expect(result.code).toBe(0);
     return singleJsonObject(result.stdout) as { workflowId: string; signingSecret: string };
   };
   const run = async (workflowId: string, payload: unknown = { n: 1 }) => {
-    const res = await graphql(gw.url, TRIGGER, { id: workflowId, payload }, { apiKey });
+    const res = await graphql(gw.url, TRIGGER, { id: workflowId, payload }, { apiKey: org.apiKey });
     expect(res.body.errors).toBeUndefined();
     const runId = res.body.data.triggerWorkflow.runId as string;
     const done = await waitFor(
-      async () => (await graphql(gw.url, RUN, { id: runId }, { apiKey })).body.data.workflowRun,
+      async () => (await graphql(gw.url, RUN, { id: runId }, { apiKey: org.apiKey })).body.data.workflowRun,
       (r) => r.status === 'SUCCEEDED' || r.status === 'FAILED',
       60_000,
       `run ${runId}`,
@@ -59,15 +56,11 @@ describe('http steps: signed requests, streamed answers', () => {
   const hookOf = (runId: string): ReceivedHook => hooks.received.filter((h) => h.body?.run?.id === runId).at(-1)!;
 
   beforeAll(async () => {
-    requireBuiltCli();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-http-steps-'));
     hooks = await startHookServer();
     hooks.route('/hook', () => ({ status: 200, body: { ok: true } }));
-    gw = await startTestGateway();
-    ({ orgId, apiKey } = await gw.createOrg('Http steps'));
   });
   afterAll(async () => {
-    await gw?.close();
     await hooks?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -90,7 +83,7 @@ describe('http steps: signed requests, streamed answers', () => {
     // The secret is nowhere in the API: not a field of Workflow, not in any answer.
     const type = await graphql(gw.url, '{ __type(name: "Workflow") { fields { name } } }');
     expect(type.body.data.__type.fields.map((f: { name: string }) => f.name).join(' ')).not.toMatch(/secret|sign/i);
-    const everything = await graphql(gw.url, `query($id: ID!, $run: ID!) { workflow(id: $id) { id name definition startable } workflowRun(id: $run) { payload output steps } }`, { id: workflowId, run: done.runId }, { apiKey });
+    const everything = await graphql(gw.url, `query($id: ID!, $run: ID!) { workflow(id: $id) { id name definition startable } workflowRun(id: $run) { payload output steps } }`, { id: workflowId, run: done.runId }, { apiKey: org.apiKey });
     expect(JSON.stringify(everything.body)).not.toContain(signingSecret);
   });
 
@@ -103,12 +96,9 @@ describe('http steps: signed requests, streamed answers', () => {
     });
     const script = path.join(dir, 'receiver.js');
     fs.writeFileSync(script, readmeExample('verify-signature', 'js'));
-    const receiver: ChildProcess = spawn(process.execPath, [script], { env: { ...process.env, SIGNING_SECRET: signingSecret, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const receiver = new WatchedProcess(process.execPath, [script], { cwd: ROOT, env: { ...process.env, SIGNING_SECRET: signingSecret, PORT: String(port) } });
     try {
-      await new Promise<void>((resolve, reject) => {
-        receiver.stdout!.on('data', (d) => String(d).includes('receiver listening') && resolve());
-        receiver.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
-      });
+      await receiver.waitForOutput(/receiver listening/, 30_000);
       const accepted = await run(workflowId);
       expect(accepted.status).toBe('SUCCEEDED');
       expect(accepted.output).toEqual({ verified: true });
@@ -120,7 +110,7 @@ describe('http steps: signed requests, streamed answers', () => {
       expect(refused.status).toBe('FAILED');
       expect(refused.error).toMatch(/answered HTTP 401/);
     } finally {
-      receiver.kill();
+      receiver.child.kill();
     }
   });
 

@@ -1,6 +1,7 @@
 import { subscribeOnce } from './support/graphql-ws';
-import { graphql, GraphQLResponse } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { graphql } from './support/http';
+import { TestGateway, useGatewayWithOrg } from './support/gateway';
+import { uploadFile } from './support/storage';
 
 /**
  * Organization isolation, built from the schema itself: every root Query, Mutation and Subscription
@@ -84,17 +85,9 @@ async function rootFields(url: string): Promise<string[]> {
   ];
 }
 
-async function upload(url: string, apiKey: string, folder: string, name: string, content: string): Promise<GraphQLResponse> {
-  const form = new FormData();
-  form.append('operations', JSON.stringify({
-    query: 'mutation($folder: String!, $file: Upload!) { uploadFile(folder: $folder, file: $file) { id etag } }',
-    variables: { folder, file: null },
-  }));
-  form.append('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.append('0', new Blob([content], { type: 'text/plain' }), name);
-  const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'api-key': apiKey }, body: form });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse["body"] };
-}
+/** A plain text file uploaded to `folder` with the given key. */
+const upload = (url: string, apiKey: string, folder: string, name: string, content: string) =>
+  uploadFile(url, apiKey, folder, name, content, { contentType: 'text/plain', select: 'id etag' });
 
 /** Everything A can see of its own data, read through the API. */
 async function snapshotOfA(gw: TestGateway, a: OrgA) {
@@ -125,13 +118,11 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
 }
 
 describe('organization isolation, from the schema', () => {
-  let gw: TestGateway;
+  const { gw, org: orgA } = useGatewayWithOrg({ background: { workflows: false }, orgName: 'Alpha Secret Org' });
   let a: OrgA;
   let b: { orgId: string; apiKey: string };
 
   beforeAll(async () => {
-    gw = await startTestGateway({ background: { workflows: false } });
-    const orgA = await gw.createOrg('Alpha Secret Org');
     b = await gw.createOrg('Bravo');
     const folder = await graphql(gw.url, 'mutation { createFolder(path: "/Secret Plans") { id } }', {}, { apiKey: orgA.apiKey });
     const file = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'launch.txt', 'codename BLUEBIRD');
@@ -159,7 +150,6 @@ describe('organization isolation, from the schema', () => {
       secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
     };
   });
-  afterAll(() => gw.close());
 
   it('has a probe for every root field of the schema', async () => {
     const uncovered = (await rootFields(gw.url)).filter((field) => !(field in PROBES));

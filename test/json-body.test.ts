@@ -1,25 +1,16 @@
 import { gzipSync } from 'node:zlib';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
+import { postGraphql } from './support/http';
 
 /**
  * The /graphql JSON body reader has a short path for plain JSON POSTs (src/http/json-body.ts);
  * everything else goes through express.json. Both must answer alike.
  */
 describe('GraphQL JSON bodies', () => {
-  let gw: TestGateway;
-  let apiKey: string;
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Bodies' });
 
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
-    ({ apiKey } = await gw.createOrg('Bodies'));
-  });
-  afterAll(() => gw.close());
-
-  const post = async (body: string | Buffer, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': apiKey, ...headers }, body });
-    const text = await res.text();
-    return { status: res.status, body: JSON.parse(text) };
-  };
+  const post = (body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> =>
+    postGraphql(gw.url, body, { apiKey: org.apiKey, contentType: 'application/json', headers });
   const query = JSON.stringify({ query: '{ organization { name } }' });
 
   it.each([['application/json'], ['application/json; charset=utf-8'], ['Application/JSON;charset=UTF-8']])('reads a query sent as %s', async (type) => {

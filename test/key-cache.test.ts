@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { errorCode, graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
+import { poll } from './support/poll';
+import { runCliJson } from './support/process';
 
 const ORG_QUERY = '{ organization { id name } }';
-const BIN = path.resolve(__dirname, '..', 'bin', 'alloy.js');
 
 /**
  * The gateway caches key rows per process (src/auth/key-cache.ts). These tests change keys from
@@ -17,25 +15,15 @@ const BIN = path.resolve(__dirname, '..', 'bin', 'alloy.js');
  */
 const NOTIFY_BOUND_MS = 1000;
 
-/** Sends `request` until `done` holds of its answer; fails after NOTIFY_BOUND_MS. */
-async function eventually<T>(request: () => Promise<T>, done: (value: T) => boolean): Promise<{ value: T; ms: number }> {
-  const started = Date.now();
-  for (;;) {
-    const value = await request();
-    const ms = Date.now() - started;
-    if (done(value) || ms > NOTIFY_BOUND_MS) return { value, ms };
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Sends `request` until `done` holds of its answer, for at most NOTIFY_BOUND_MS; the last answer either way. */
+const eventually = <T>(request: () => Promise<T>, done: (value: T) => boolean) => poll(request, done, { timeoutMs: NOTIFY_BOUND_MS, intervalMs: 5 });
+
 describe('API key cache', () => {
-  let gw: TestGateway;
-  let org: { orgId: string; apiKey: string; keyId: string };
   let lookups = 0;
   let sql: Client;
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Cached', beforeClose: () => sql?.end() });
 
   beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
-    org = await gw.createOrg('Cached');
     // Count the gateway's key lookups through the data source's query log, which every statement
     // goes through (the call still goes to the database).
     const logger = gw.db.logger;
@@ -47,13 +35,8 @@ describe('API key cache', () => {
     sql = new Client({ connectionString: gw.database.url });
     await sql.connect();
   });
-  afterAll(async () => {
-    await sql.end();
-    await gw.close();
-  });
 
-  const cli = async (...args: string[]) =>
-    JSON.parse((await promisify(execFile)(process.execPath, [BIN, ...args, '--json'], { env: { ...process.env, DATABASE_URL: gw.database.url, LOG_LEVEL: 'silent' } })).stdout);
+  const cli = async (...args: string[]) => (await runCliJson(args, { DATABASE_URL: gw.database.url, LOG_LEVEL: 'silent' })).json;
 
   it('answers repeated requests of a key without reading the key again', async () => {
     const key = await gw.services.organizations.createKey(org.orgId, 'repeat');
@@ -104,12 +87,11 @@ describe('API key cache', () => {
     expect(res.status).toBe(401);
     expect(res.body.errors?.[0].message).toMatch(/revoked/);
     // The cache reconnects by itself (about a second) and then serves keys from memory again.
-    let listening = 0;
-    for (let i = 0; i < 100 && listening === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const { rows } = await sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications' AND query ILIKE 'LISTEN%'`);
-      listening = rows[0].n;
-    }
+    const { value: listening } = await poll(
+      async () => (await sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications' AND query ILIKE 'LISTEN%'`)).rows[0].n as number,
+      (n) => n !== 0,
+      { timeoutMs: 10_000 },
+    );
     expect(listening).toBe(1);
     await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey });
     const before = lookups;

@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../src/observability/logger';
 import { RunExecutor } from '../src/workflows/run-executor';
-import { requireBuiltCli, runCli, singleJsonObject } from './support/cli';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { errorCode, graphql } from './support/http';
-import { tempDir, uploadFile } from './support/storage';
+import { uploadFile } from './support/storage';
+import { runCli, runCliJson } from './support/process';
 
 /**
  * Managing what the CLI creates: `alloy org list|rename|delete`, `alloy workflow
@@ -28,19 +29,21 @@ const RUN = `query($id: ID!) {
 type Org = { orgId: string; apiKey: string; keyId: string };
 
 describe('alloy org|workflow|teammate management (CLI, against a running gateway)', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
   let executor: RunExecutor;
   let dir: string;
-  let objects: string;
-  let org: Org;
   let other: Org;
+  // Storage deletion jobs run in the gateway; the executor is this test's, so that one test can hold it back.
+  const { gw, org } = useGatewayWithOrg({
+    background: { workflows: false },
+    env: { STORAGE_DELETION_DELAY_SECONDS: '0' },
+    storageDir: true,
+    orgName: 'Manage Org',
+    beforeClose: () => executor?.stop(),
+  });
 
   /** `alloy <args> --json`: exit code and the one JSON object it printed. */
-  const alloy = async (...args: string[]) => {
-    const result = await runCli([...args, '--json'], { DATABASE_URL: gw.database.url, LOG_LEVEL: 'warn', STORAGE_DELETION_DELAY_SECONDS: '0' });
-    return { code: result.code, json: singleJsonObject(result.stdout), stdout: result.stdout, stderr: result.stderr };
-  };
+  const alloy = (...args: string[]) => runCliJson(args, { DATABASE_URL: gw.database.url, LOG_LEVEL: 'warn', STORAGE_DELETION_DELAY_SECONDS: '0' });
   const file = (name: string, content: unknown) => {
     const target = path.join(dir, name);
     fs.writeFileSync(target, typeof content === 'string' ? content : JSON.stringify(content));
@@ -66,22 +69,14 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
   };
 
   beforeAll(async () => {
-    requireBuiltCli();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-manage-'));
-    objects = tempDir('alloy-manage-objects-');
     hooks = await startHookServer();
-    // Storage deletion jobs run in the gateway; the executor is this test's, so that one test can hold it back.
-    gw = await startTestGateway({ background: { workflows: false }, env: { STORAGE_DIR: objects, STORAGE_DELETION_DELAY_SECONDS: '0' } });
     executor = await startExecutor();
-    org = await gw.createOrg('Manage Org');
     other = await gw.createOrg('Other Manage Org');
   }, 120_000);
   afterAll(async () => {
-    await executor?.stop();
-    await gw?.close();
     await hooks?.close();
     fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(objects, { recursive: true, force: true });
   });
 
   describe('alloy org', () => {
@@ -160,7 +155,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
           `SELECT object_key FROM storage_entries WHERE organization_id = $1 AND kind = 'file'`,
           [who.orgId],
         );
-        return keys.map((k) => path.join(objects, k.object_key));
+        return keys.map((k) => path.join(gw.config.storageDir, k.object_key));
       };
 
       beforeAll(async () => {
@@ -317,15 +312,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
     });
 
     it('a run running while its workflow is updated finishes with the definition it started with, also in another worker; a run triggered after uses the new one', async () => {
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let entered!: () => void;
-      const inStep = new Promise<void>((resolve) => (entered = resolve));
-      hooks.route('/held', async () => {
-        entered();
-        await released;
-        return { status: 200, body: { from: 'hook' } };
-      });
+      const { entered: inStep, release } = hooks.hold('/held', { status: 200, body: { from: 'hook' } });
       const workflowId = await createWorkflow({
         name: 'old steps',
         startStep: 'held',

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
-import { errorCode, GraphQLResponse } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { tempDir, uploadFile } from './support/storage';
+import { errorCode, GraphQLResponse, postGraphql } from './support/http';
+import { useGatewayWithOrg } from './support/gateway';
+import { filesUnder, uploadFile } from './support/storage';
 
 /**
  * Malformed GraphQL multipart requests answer HTTP 400 (or 413) with BAD_USER_INPUT or
@@ -33,29 +32,14 @@ function body(parts: string[], options: { map?: string; ending?: string } = {}):
 const filePart = (disposition: string) => part(`Content-Disposition: form-data; name="0"; ${disposition}\r\nContent-Type: text/plain`, 'hello');
 
 describe('malformed multipart uploads', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-  let orgId: string;
-  let dir: string;
+  const { gw, org } = useGatewayWithOrg({ env: { NODE_ENV: 'production', STORAGE_DELETION_DELAY_SECONDS: '0' }, storageDir: true, orgName: 'Multipart' });
 
-  const send = async (payload: Buffer, contentType = `multipart/form-data; boundary=${BOUNDARY}`): Promise<GraphQLResponse> => {
-    const response = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'api-key': apiKey, 'content-type': contentType }, body: payload });
-    return { status: response.status, headers: response.headers, body: JSON.parse(await response.text()) };
-  };
+  const send = (payload: Buffer, contentType = `multipart/form-data; boundary=${BOUNDARY}`): Promise<GraphQLResponse> =>
+    postGraphql(gw.url, payload, { apiKey: org.apiKey, contentType });
   const stored = async () => ({
-    entries: (await gw.db.query(`SELECT count(*)::int AS n FROM storage_entries WHERE organization_id = $1 AND parent_id IS NOT NULL`, [orgId]))[0].n,
+    entries: (await gw.db.query(`SELECT count(*)::int AS n FROM storage_entries WHERE organization_id = $1 AND parent_id IS NOT NULL`, [org.orgId]))[0].n,
     pending: (await gw.db.query(`SELECT count(*)::int AS n FROM storage_pending_objects`))[0].n,
-    objects: fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).filter((f) => fs.statSync(`${dir}/${f}`).isFile()).length : 0,
-  });
-
-  beforeAll(async () => {
-    dir = tempDir('alloy-multipart-');
-    gw = await startTestGateway({ env: { NODE_ENV: 'production', STORAGE_DIR: dir, STORAGE_DELETION_DELAY_SECONDS: '0' } });
-    ({ apiKey, orgId } = await gw.createOrg('Multipart'));
-  });
-  afterAll(async () => {
-    await gw?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    objects: filesUnder(gw.config.storageDir).length,
   });
 
   const cases: Array<[string, number, string, RegExp, () => Buffer]> = [
@@ -106,7 +90,7 @@ describe('malformed multipart uploads', () => {
     const res = await send(body([filePart("filename*=UTF-8''r%C3%A9sum%C3%A9.txt")]));
     expect(res.status).toBe(200);
     expect(res.body.data.uploadFile.name).toBe('résumé.txt');
-    const plain = await uploadFile(gw.url, apiKey, '/in', 'plain.txt', 'bytes');
+    const plain = await uploadFile(gw.url, org.apiKey, '/in', 'plain.txt', 'bytes');
     expect(plain.body.errors).toBeUndefined();
   });
 });

@@ -1,15 +1,10 @@
 import { Client } from 'pg';
 import { NotificationListener } from '../src/db/notification-listener';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { waitFor } from './support/poll';
 
 /** Waits for `done` (checked every 10 ms), failing after `ms`. */
-async function until(done: () => boolean, ms = 10_000): Promise<void> {
-  const started = Date.now();
-  while (!done()) {
-    if (Date.now() - started > ms) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (done: () => boolean, ms = 10_000) => waitFor(done, Boolean, ms, 'the notifications', 10);
 
 describe('NotificationListener (one LISTEN connection per process)', () => {
   let database: TestDatabase;

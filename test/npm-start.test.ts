@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { makePrivateClone, npmStart, PrivateClone } from './support/clone';
-import { childEnv } from './support/cli';
 import { graphql } from './support/http';
-import { startHookServer, HookServer, waitFor } from './support/hook-server';
-import { freePort, isAlive, waitUntilGone, WatchedProcess } from './support/process';
+import { startHookServer, HookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
+import { CliProcess, freePort, isAlive, runCliJson, waitUntilGone, WatchedProcess } from './support/process';
 import { SHARED_BINARIES_DIR } from '../src/db/embedded/postgres-binaries';
 
 /**
@@ -115,12 +115,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
   }, START_TIMEOUT);
 
   it('Ctrl-C while an http step runs: the step finishes and is handed back, then the database stops; no error lines', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    hooks.route('/slow', async () => {
-      await released;
-      return { status: 200, body: { answered: 'after Ctrl-C' } };
-    });
+    const { release } = hooks.hold('/slow', { status: 200, body: { answered: 'after Ctrl-C' } });
     const definition = path.join(clone.dir, 'slow.json');
     fs.writeFileSync(definition, JSON.stringify({
       name: 'slow',
@@ -128,8 +123,8 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
       steps: { call: { type: 'http', url: `${hooks.url}/slow`, timeoutMs: 60_000, next: 'shape' }, shape: { type: 'transform', output: { got: '{{steps.call.output.answered}}' } } },
     }));
     // The admin CLI of the clone uses the running gateway's embedded database.
-    const created = JSON.parse(execFileSync(process.execPath, ['bin/alloy.js', 'workflow', 'create', '--org', orgId, '--file', definition, '--json'], { cwd: clone.dir, env: childEnv({}), encoding: 'utf8' }));
-    workflowId = created.workflowId;
+    const created = await runCliJson(['workflow', 'create', '--org', orgId, '--file', definition], {}, { root: clone.dir });
+    workflowId = created.json.workflowId;
     const trigger = await graphql(url, 'mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }', { id: workflowId }, { apiKey });
     runId = trigger.body.data.triggerWorkflow.runId;
     await waitFor(async () => hooks.received.filter((h) => h.path === '/slow').length, (n) => n === 1, 60_000, 'the http step to be in flight');
@@ -176,7 +171,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
 
   it('`alloy serve` (what npm start runs) exits 0 on Ctrl-C to its process group', async () => {
     const port = await freePort();
-    const serve = new WatchedProcess(process.execPath, ['bin/alloy.js', 'serve'], { cwd: clone.dir, env: childEnv({ PORT: String(port), LOG_LEVEL: 'info' }), detached: true });
+    const serve = new CliProcess(['serve'], { PORT: String(port), LOG_LEVEL: 'info' }, { root: clone.dir, detached: true });
     started.push(serve);
     await serve.waitForOutput(/"msg":"listening"/, START_TIMEOUT);
     const pg = postmasterPid();
@@ -188,7 +183,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
 
   it('after a gateway killed outright (SIGKILL), the next start stops the database it left running and serves', async () => {
     const serveOn = async () => {
-      const child = new WatchedProcess(process.execPath, ['bin/alloy.js', 'serve'], { cwd: clone.dir, env: childEnv({ PORT: String(await freePort()), LOG_LEVEL: 'info' }), detached: true });
+      const child = new CliProcess(['serve'], { PORT: String(await freePort()), LOG_LEVEL: 'info' }, { root: clone.dir, detached: true });
       started.push(child);
       return child;
     };
@@ -217,7 +212,7 @@ describe(`npm start in a clone no other user may enter (running as ${AS_ROOT ? '
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     try {
       const env = await envFor((blocker.address() as net.AddressInfo).port);
-      const failing = new WatchedProcess(process.execPath, ['bin/alloy.js', 'serve'], { cwd: clone.dir, env: childEnv({ LOG_LEVEL: 'warn', ...env }), detached: true });
+      const failing = new CliProcess(['serve'], { LOG_LEVEL: 'warn', ...env }, { root: clone.dir, detached: true });
       started.push(failing);
       expect((await failing.exited).code).toBe(1);
       expect(ownLines(failing.output)).toEqual([expect.stringMatching(line)]);

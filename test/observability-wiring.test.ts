@@ -1,28 +1,14 @@
-import fs from 'node:fs';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { graphql } from './support/http';
-import { eventually, tempDir, uploadFile } from './support/storage';
+import { uploadFile } from './support/storage';
+import { waitFor } from './support/poll';
 
 /**
  * The figures capabilities feed into `GET /metrics`: uploads and their bytes (from the storage
  * upload path), workflow runs by status and waiting jobs per queue (gauges read at scrape time).
  */
 
-let gw: TestGateway;
-let dir: string;
-let apiKey: string;
-let orgId: string;
-
-beforeAll(async () => {
-  dir = tempDir('alloy-metrics-');
-  gw = await startTestGateway({ env: { STORAGE_DIR: dir, MAX_UPLOAD_BYTES: '1000' } });
-  ({ apiKey, orgId } = await gw.createOrg());
-});
-
-afterAll(async () => {
-  await gw?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const { gw, org } = useGatewayWithOrg({ env: { MAX_UPLOAD_BYTES: '1000' }, storageDir: true });
 
 async function scrape(): Promise<string> {
   const response = await fetch(`${gw.url}/metrics`);
@@ -43,9 +29,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe('GET /metrics wiring', () => {
   it('counts stored uploads and their bytes, and refused ones by outcome', async () => {
     const before = await scrape();
-    expect((await uploadFile(gw.url, apiKey, '/m', 'a.txt', 'x'.repeat(300))).body.errors).toBeUndefined();
-    expect((await uploadFile(gw.url, apiKey, '/m', 'b.txt', 'y'.repeat(700))).body.errors).toBeUndefined();
-    const tooLarge = await uploadFile(gw.url, apiKey, '/m', 'c.txt', 'z'.repeat(1001));
+    expect((await uploadFile(gw.url, org.apiKey, '/m', 'a.txt', 'x'.repeat(300))).body.errors).toBeUndefined();
+    expect((await uploadFile(gw.url, org.apiKey, '/m', 'b.txt', 'y'.repeat(700))).body.errors).toBeUndefined();
+    const tooLarge = await uploadFile(gw.url, org.apiKey, '/m', 'c.txt', 'z'.repeat(1001));
     expect(tooLarge.body.errors?.[0].extensions?.code).toBe('FILE_TOO_LARGE');
     const after = await scrape();
 
@@ -59,10 +45,10 @@ describe('GET /metrics wiring', () => {
     const before = await scrape();
     for (const status of ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']) expect(sample(before, 'alloy_workflow_runs', { status })).toBe(0);
 
-    const { workflow } = await gw.services.workflows.createWorkflow(orgId, { name: 'gauge', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
-    const trigger = await graphql(gw.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }`, { id: workflow.id }, { apiKey });
+    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, { name: 'gauge', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
+    const trigger = await graphql(gw.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }`, { id: workflow.id }, { apiKey: org.apiKey });
     expect(trigger.body.errors).toBeUndefined();
-    await eventually(async () => sample(await scrape(), 'alloy_workflow_runs', { status: 'SUCCEEDED' }) === 1, 'the run to show as SUCCEEDED');
+    await waitFor(async () => sample(await scrape(), 'alloy_workflow_runs', { status: 'SUCCEEDED' }) === 1, Boolean, 30_000, 'the run to show as SUCCEEDED');
     const after = await scrape();
     expect(sample(after, 'alloy_workflow_runs', { status: 'QUEUED' })).toBe(0);
     expect(sample(after, 'alloy_workflow_runs', { status: 'FAILED' })).toBe(0);

@@ -2,7 +2,8 @@ import { Writable } from 'node:stream';
 import { metrics, operationLabel, registerGauge } from '../src/observability/metrics';
 import { graphql } from './support/http';
 import { runExample } from './support/readme';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
+import { waitFor } from './support/poll';
 
 /** Collects the gateway's log output, one parsed JSON object per line. */
 class LogCapture extends Writable {
@@ -38,26 +39,13 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return 0;
 }
 
-const waitForLine = async (capture: LogCapture, predicate: (line: Record<string, any>) => boolean) => {
-  // The line is written when the response's socket side finishes, just after the client has it.
-  for (let i = 0; i < 100; i++) {
-    const found = capture.requests().find(predicate);
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no such log line in:\n${capture.text}`);
-};
+// The line is written when the response's socket side finishes, just after the client has it.
+const waitForLine = (capture: LogCapture, predicate: (line: Record<string, any>) => boolean) =>
+  waitFor(() => capture.requests().find(predicate), Boolean, 1000, () => `such a log line in:\n${capture.text}`, 10) as Promise<Record<string, any>>;
 
 describe('request logs and metrics', () => {
   const capture = new LogCapture();
-  let gw: TestGateway;
-  let org: { orgId: string; apiKey: string; keyId: string };
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false, logDestination: capture, env: { RATE_LIMIT_PER_MINUTE: '2' } });
-    org = await gw.createOrg('Observed');
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, logDestination: capture, env: { RATE_LIMIT_PER_MINUTE: '2' }, orgName: 'Observed' });
 
   it('writes one JSON line per request with ids, operation, duration and status, never the key', async () => {
     const res = await graphql(gw.url, 'query WhoAmI { organization { id } }', {}, {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
-import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { chromium, Browser, BrowserContext, Locator, Page, Response } from 'playwright-core';
+import { useGatewayWithOrg } from './support/gateway';
+import { graphql } from './support/http';
 
 /**
  * The playground in a real headless Chromium (Debian's package; `.ci/run` installs it). It must
@@ -17,17 +18,48 @@ const RESULT = '.result-window .view-lines';
 /** A Monaco editor's text as shown (Monaco renders spaces as no-break spaces). */
 const editorText = async (page: Page, selector: string) => (await page.locator(`${selector} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
 
+/** Replaces the whole text of a Monaco editor, as a user who selects all and types does. */
+async function replaceText(page: Page, editor: Locator, text: string): Promise<void> {
+  await editor.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(text);
+}
+
+/** Opens the Headers tab; its editor, once shown. */
+async function openHeaders(page: Page): Promise<Locator> {
+  await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
+  const headersEditor = page.locator(HEADERS_EDITOR);
+  await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
+  return headersEditor;
+}
+
+/** Presses run; the answer to the POST /graphql whose body mentions `mentioning`. */
+async function execute(page: Page, gatewayUrl: string, mentioning: string): Promise<Response> {
+  const answered = page.waitForResponse(
+    (r) => r.url() === `${gatewayUrl}/graphql` && r.request().method() === 'POST' && (r.request().postData() ?? '').includes(mentioning),
+  );
+  await page.locator('button.graphiql-execute-button').click();
+  return answered;
+}
+
 function vmModulesEnabled(): boolean {
   return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--experimental-vm-modules');
 }
 
 describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
-  let gw: TestGateway;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let org: { orgId: string; apiKey: string; keyId: string };
   const requests: string[] = [];
+  const { gw, org } = useGatewayWithOrg({
+    background: false,
+    orgName: 'Playground Org',
+    beforeClose: async () => {
+      await context?.close();
+      await browser?.close();
+    },
+  });
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM)) {
@@ -43,20 +75,12 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
           'test/playground.browser.test.ts`.',
       );
     }
-    gw = await startTestGateway({ background: false });
-    org = await gw.createOrg('Playground Org');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     context = await browser.newContext();
     // Context-wide, so requests of workers and any popup are recorded as well.
     context.on('request', (request) => requests.push(request.url()));
     page = await context.newPage();
   }, 120_000);
-
-  afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await gw?.close();
-  });
 
   it('runs { organization { name } } with the api-key header and shows the name', async () => {
     const response = await page.goto(`${gw.url}/graphql`, { waitUntil: 'load' });
@@ -66,24 +90,11 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
 
     const queryEditor = page.locator(QUERY_EDITOR);
     await queryEditor.waitFor({ state: 'visible', timeout: 30_000 });
-    await queryEditor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText('{ organization { name } }');
+    await replaceText(page, queryEditor, '{ organization { name } }');
 
-    await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-    const headersEditor = page.locator(HEADERS_EDITOR);
-    await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
-    await headersEditor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+    await replaceText(page, await openHeaders(page), JSON.stringify({ 'api-key': org.apiKey }));
 
-    const answered = page.waitForResponse(
-      (r) => r.url() === `${gw.url}/graphql` && r.request().method() === 'POST' && (r.request().postData() ?? '').includes('organization'),
-    );
-    await page.locator('button.graphiql-execute-button').click();
-    const graphqlResponse = await answered;
+    const graphqlResponse = await execute(page, gw.url, 'organization');
     expect(graphqlResponse.status()).toBe(200);
     expect(graphqlResponse.request().headers()['api-key']).toBe(org.apiKey);
 
@@ -105,12 +116,8 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
       steps: { reply: { type: 'transform', output: { reply: '{{payload.message}}' } } },
     });
     const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Tester', workflowId: workflow.id, channels: ['API'] });
-    const api = await fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': org.apiKey },
-      body: JSON.stringify({ query: 'query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }', variables: { id: teammate.id } }),
-    });
-    const { playgroundUrl } = ((await api.json()) as any).data.teammate.api;
+    const api = await graphql(gw.url, 'query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }', { id: teammate.id }, { apiKey: org.apiKey });
+    const { playgroundUrl } = api.body.data.teammate.api;
     expect(playgroundUrl.startsWith(`${gw.url}/graphql?`)).toBe(true);
 
     // A page of its own in the same browser, whose storage already holds the tabs of the test above.
@@ -127,20 +134,11 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
       expect(JSON.parse(await editorText(tester, VARIABLES_EDITOR))).toEqual({ teammateId: teammate.id, input: { message: 'Hello' } });
 
       // The api-key header is there, waiting for the key.
-      await tester.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-      const headersEditor = tester.locator(HEADERS_EDITOR);
-      await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
+      const headersEditor = await openHeaders(tester);
       expect(JSON.parse(await editorText(tester, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
-      await headersEditor.click();
-      await tester.keyboard.press('Control+A');
-      await tester.keyboard.press('Delete');
-      await tester.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+      await replaceText(tester, headersEditor, JSON.stringify({ 'api-key': org.apiKey }));
 
-      const answered = tester.waitForResponse(
-        (r) => r.url() === `${gw.url}/graphql` && r.request().method() === 'POST' && (r.request().postData() ?? '').includes('callTeammate'),
-      );
-      await tester.locator('button.graphiql-execute-button').click();
-      const called = await answered;
+      const called = await execute(tester, gw.url, 'callTeammate');
       expect(called.status()).toBe(200);
       expect(called.request().headers()['api-key']).toBe(org.apiKey);
 
@@ -164,8 +162,7 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
       link.searchParams.set('headers', JSON.stringify({ 'api-key': 'alloy_sk_planted_by_the_link' }));
       await page2.goto(link.href, { waitUntil: 'load' });
       await page2.locator(QUERY_EDITOR).filter({ hasText: '__typename' }).waitFor({ state: 'visible', timeout: 30_000 });
-      await page2.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-      await page2.locator(HEADERS_EDITOR).waitFor({ state: 'visible', timeout: 10_000 });
+      await openHeaders(page2);
       expect(JSON.parse(await editorText(page2, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
     } finally {
       await page2.close();
@@ -191,17 +188,8 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
 
     const queryEditor = page.locator(QUERY_EDITOR);
     await queryEditor.waitFor({ state: 'visible', timeout: 30_000 });
-    await queryEditor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(`subscription Watch { workflowRunUpdated(id: "${run.id}") { status } }`);
-    await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-    const headersEditor = page.locator(HEADERS_EDITOR);
-    await headersEditor.waitFor({ state: 'visible', timeout: 10_000 });
-    await headersEditor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify({ 'api-key': org.apiKey }));
+    await replaceText(page, queryEditor, `subscription Watch { workflowRunUpdated(id: "${run.id}") { status } }`);
+    await replaceText(page, await openHeaders(page), JSON.stringify({ 'api-key': org.apiKey }));
     await page.locator('button.graphiql-execute-button').click();
 
     const result = page.locator(RESULT);

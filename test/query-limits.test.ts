@@ -1,8 +1,8 @@
 import { buildSchema, getIntrospectionQuery, parse } from 'graphql';
 import { ConfigError, loadConfig, QUERY_LIMIT_DEFAULTS } from '../src/config/config';
 import { queryCost } from '../src/limits/query-limits';
-import { errorCode, graphql, GraphQLResponse } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { errorCode, graphql, GraphQLResponse, postGraphql } from './support/http';
+import { useGatewayWithOrg } from './support/gateway';
 
 /** `__type` is not exempt from the depth limit the way `__schema` is, and `ofType` nests freely. */
 function typeChain(levels: number): string {
@@ -25,17 +25,10 @@ function expectTooComplex(res: GraphQLResponse, limit: string) {
 }
 
 describe('query limits (defaults)', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
-    ({ apiKey } = await gw.createOrg('Limits'));
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Limits' });
 
   it('lets ordinary queries through', async () => {
-    const res = await graphql(gw.url, 'query Org { organization { id name } org2: organization { id } }', {}, { apiKey });
+    const res = await graphql(gw.url, 'query Org { organization { id name } org2: organization { id } }', {}, { apiKey: org.apiKey });
     expect(res.status).toBe(200);
     expect(res.body.data.organization.name).toBe('Limits');
   });
@@ -48,7 +41,7 @@ describe('query limits (defaults)', () => {
     ],
   ])('answers %s, with and without a key', async (_label, options) => {
     for (const withKey of [false, true]) {
-      const res = await graphql(gw.url, getIntrospectionQuery(options), {}, withKey ? { apiKey } : {});
+      const res = await graphql(gw.url, getIntrospectionQuery(options), {}, withKey ? { apiKey: org.apiKey } : {});
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data.__schema.queryType.name).toBe('Query');
@@ -56,9 +49,9 @@ describe('query limits (defaults)', () => {
   });
 
   it('refuses a query deeper than MAX_QUERY_DEPTH', async () => {
-    const ok = await graphql(gw.url, `{ ${typeChain(QUERY_LIMIT_DEFAULTS.maxDepth - 2)} }`, {}, { apiKey });
+    const ok = await graphql(gw.url, `{ ${typeChain(QUERY_LIMIT_DEFAULTS.maxDepth - 2)} }`, {}, { apiKey: org.apiKey });
     expect(ok.status).toBe(200);
-    const res = await graphql(gw.url, `{ ${typeChain(QUERY_LIMIT_DEFAULTS.maxDepth)} }`, {}, { apiKey });
+    const res = await graphql(gw.url, `{ ${typeChain(QUERY_LIMIT_DEFAULTS.maxDepth)} }`, {}, { apiKey: org.apiKey });
     expectTooComplex(res, 'depth');
     expect(res.body.errors?.[0].message).toMatch(/depth limit of 10 exceeded/);
   });
@@ -70,61 +63,61 @@ describe('query limits (defaults)', () => {
     ['a deep field beside __schema', `query { __schema { queryType { name } } ${typeChain(12)} }`],
     ['a fragment spread inside __schema-looking fragments', `query { ...__schema } fragment __schema on Query { ...__type } fragment __type on Query { ${typeChain(12)} }`],
   ])('does not let %s bypass the depth limit', async (_label, query) => {
-    for (const headers of [{}, { 'api-key': apiKey }] as Array<Record<string, string>>) {
+    for (const headers of [{}, { 'api-key': org.apiKey }] as Array<Record<string, string>>) {
       expectTooComplex(await graphql(gw.url, query, {}, { headers }), 'depth');
     }
   });
 
   it('bounds the nesting of introspection lists, which the depth limit does not count', async () => {
     const query = '{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }';
-    for (const headers of [{}, { 'api-key': apiKey }] as Array<Record<string, string>>) {
+    for (const headers of [{}, { 'api-key': org.apiKey }] as Array<Record<string, string>>) {
       expectTooComplex(await graphql(gw.url, query, {}, { headers }), 'depth');
     }
   });
 
   it('refuses more than MAX_ALIASES aliases', async () => {
     const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: organization { id }`).join(' ')} }`;
-    expect((await graphql(gw.url, aliases(QUERY_LIMIT_DEFAULTS.maxAliases), {}, { apiKey })).status).toBe(200);
-    expectTooComplex(await graphql(gw.url, aliases(QUERY_LIMIT_DEFAULTS.maxAliases + 1), {}, { apiKey }), 'aliases');
+    expect((await graphql(gw.url, aliases(QUERY_LIMIT_DEFAULTS.maxAliases), {}, { apiKey: org.apiKey })).status).toBe(200);
+    expectTooComplex(await graphql(gw.url, aliases(QUERY_LIMIT_DEFAULTS.maxAliases + 1), {}, { apiKey: org.apiKey }), 'aliases');
   });
 
   it('counts aliases hidden in fragments', async () => {
     const fields = Array.from({ length: 8 }, (_, i) => `x${i}: id`).join(' ');
     const query = `{ organization { ...A ...B } } fragment A on Organization { ${fields} } fragment B on Organization { ${fields.replace(/x/g, 'y')} }`;
-    expectTooComplex(await graphql(gw.url, query, {}, { apiKey }), 'aliases');
+    expectTooComplex(await graphql(gw.url, query, {}, { apiKey: org.apiKey }), 'aliases');
   });
 
   it('refuses more than MAX_DIRECTIVES directives', async () => {
     const directives = (n: number) => `{ organization { ${'id @include(if: true) '.repeat(n)}} }`;
-    expect((await graphql(gw.url, directives(QUERY_LIMIT_DEFAULTS.maxDirectives), {}, { apiKey })).status).toBe(200);
-    expectTooComplex(await graphql(gw.url, directives(QUERY_LIMIT_DEFAULTS.maxDirectives + 1), {}, { apiKey }), 'directives');
+    expect((await graphql(gw.url, directives(QUERY_LIMIT_DEFAULTS.maxDirectives), {}, { apiKey: org.apiKey })).status).toBe(200);
+    expectTooComplex(await graphql(gw.url, directives(QUERY_LIMIT_DEFAULTS.maxDirectives + 1), {}, { apiKey: org.apiKey }), 'directives');
   });
 
   it('refuses a document of more than MAX_TOKENS tokens before validating it', async () => {
     // `{ organization { id … } }`: 5 tokens around the ids.
-    const res = await graphql(gw.url, `{ organization { ${'id '.repeat(QUERY_LIMIT_DEFAULTS.maxTokens)}} }`, {}, { apiKey });
+    const res = await graphql(gw.url, `{ organization { ${'id '.repeat(QUERY_LIMIT_DEFAULTS.maxTokens)}} }`, {}, { apiKey: org.apiKey });
     expectTooComplex(res, 'tokens');
     expect(res.body.errors?.[0].message).toBe('Query token limit of 2000 exceeded.');
   });
 
   it('answers a selection too costly to validate (graphql-js gives up comparing same-named fields) as too complex', async () => {
-    const res = await graphql(gw.url, `{ organization { ${'id '.repeat(QUERY_LIMIT_DEFAULTS.maxTokens - 5)}} }`, {}, { apiKey });
+    const res = await graphql(gw.url, `{ organization { ${'id '.repeat(QUERY_LIMIT_DEFAULTS.maxTokens - 5)}} }`, {}, { apiKey: org.apiKey });
     expectTooComplex(res, 'validation');
   });
 
   it('refuses a query whose cost is over MAX_QUERY_COST', async () => {
     // 2 fields × 2^11 = 4096 (+1 for organization) passes; 2^12 does not.
-    expect((await graphql(gw.url, doublingFragments(11), {}, { apiKey })).status).toBe(200);
-    const res = await graphql(gw.url, doublingFragments(12), {}, { apiKey });
+    expect((await graphql(gw.url, doublingFragments(11), {}, { apiKey: org.apiKey })).status).toBe(200);
+    const res = await graphql(gw.url, doublingFragments(12), {}, { apiKey: org.apiKey });
     expectTooComplex(res, 'cost');
     expect(res.body.errors?.[0].message).toMatch(/cost limit of 5000 exceeded, found 8193/);
   });
 
   it('refuses an exponential fragment bomb without walking it', async () => {
-    const res = await graphql(gw.url, doublingFragments(40), {}, { apiKey });
+    const res = await graphql(gw.url, doublingFragments(40), {}, { apiKey: org.apiKey });
     expectTooComplex(res, 'cost');
     // The server still answers.
-    expect((await graphql(gw.url, '{ organization { id } }', {}, { apiKey })).status).toBe(200);
+    expect((await graphql(gw.url, '{ organization { id } }', {}, { apiKey: org.apiKey })).status).toBe(200);
   });
 
   it('applies limits to requests without a key too (the 400 comes before any 401)', async () => {
@@ -133,44 +126,30 @@ describe('query limits (defaults)', () => {
   });
 
   it('keeps array batching off: a JSON array body is a 400, not a 5xx', async () => {
-    const response = await fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': apiKey },
-      body: JSON.stringify([{ query: '{ organization { id } }' }, { query: '{ organization { name } }' }]),
-    });
+    const body = JSON.stringify([{ query: '{ organization { id } }' }, { query: '{ organization { name } }' }]);
+    const response = await postGraphql(gw.url, body, { apiKey: org.apiKey, contentType: 'application/json' });
     expect(response.status).toBe(400);
-    const body = (await response.json()) as any;
-    expect(body.errors[0].message).toMatch(/batching/i);
-    expect(body.data).toBeUndefined();
+    const answer = response.body as any;
+    expect(answer.errors[0].message).toMatch(/batching/i);
+    expect(answer.data).toBeUndefined();
   });
 
   it('caps JSON bodies: an oversized one is a 413 with a JSON error', async () => {
     const padding = 'x'.repeat(gw.config.maxJsonBodyBytes + 1);
-    const response = await fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': apiKey },
-      body: JSON.stringify({ query: '{ organization { id } }', variables: { padding } }),
-    });
+    const response = await postGraphql(gw.url, JSON.stringify({ query: '{ organization { id } }', variables: { padding } }), { apiKey: org.apiKey, contentType: 'application/json' });
     expect(response.status).toBe(413);
     expect(response.headers.get('content-type')).toMatch(/application\/json/);
-    const body = (await response.json()) as any;
+    const body = response.body as any;
     expect(body.errors[0].message).toMatch(/too large/);
-    expect((await graphql(gw.url, '{ organization { id } }', {}, { apiKey })).status).toBe(200);
+    expect((await graphql(gw.url, '{ organization { id } }', {}, { apiKey: org.apiKey })).status).toBe(200);
   });
 });
 
 describe('query limits from the environment', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({
-      background: false,
-      env: { MAX_QUERY_DEPTH: '3', MAX_QUERY_COST: '5', MAX_ALIASES: '1', MAX_TOKENS: '30', MAX_DIRECTIVES: '1', MAX_JSON_BODY_BYTES: '2048' },
-    });
-    ({ apiKey } = await gw.createOrg());
+  const { gw, org } = useGatewayWithOrg({
+    background: false,
+    env: { MAX_QUERY_DEPTH: '3', MAX_QUERY_COST: '5', MAX_ALIASES: '1', MAX_TOKENS: '30', MAX_DIRECTIVES: '1', MAX_JSON_BODY_BYTES: '2048' },
   });
-  afterAll(() => gw.close());
 
   it.each([
     ['depth', `{ ${typeChain(2)} }`],
@@ -179,22 +158,18 @@ describe('query limits from the environment', () => {
     ['directives', '{ organization { id @skip(if: false) name @skip(if: false) } }'],
     ['tokens', `{ organization { ${'id '.repeat(26)}} }`],
   ])('applies the configured %s limit', async (limit, query) => {
-    expectTooComplex(await graphql(gw.url, query, {}, { apiKey }), limit);
-    expect((await graphql(gw.url, '{ organization { id } }', {}, { apiKey })).status).toBe(200);
+    expectTooComplex(await graphql(gw.url, query, {}, { apiKey: org.apiKey }), limit);
+    expect((await graphql(gw.url, '{ organization { id } }', {}, { apiKey: org.apiKey })).status).toBe(200);
   });
 
   it('lets a document of exactly MAX_TOKENS tokens through the token limit', async () => {
     // 30 tokens: the query is then refused for its cost, which comes after parsing.
-    const res = await graphql(gw.url, `{ organization { ${'id '.repeat(25)}} }`, {}, { apiKey });
+    const res = await graphql(gw.url, `{ organization { ${'id '.repeat(25)}} }`, {}, { apiKey: org.apiKey });
     expectTooComplex(res, 'cost');
   });
 
   it('applies the configured body cap', async () => {
-    const response = await fetch(`${gw.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': apiKey },
-      body: JSON.stringify({ query: '{ organization { id } }', variables: { padding: 'x'.repeat(3000) } }),
-    });
+    const response = await postGraphql(gw.url, JSON.stringify({ query: '{ organization { id } }', variables: { padding: 'x'.repeat(3000) } }), { apiKey: org.apiKey, contentType: 'application/json' });
     expect(response.status).toBe(413);
   });
 

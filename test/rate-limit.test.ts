@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from '../src/config/config';
-import { ChildGateway, startChildGateway } from './support/child-gateway';
+import { ChildGateway, startChildGateway } from './support/process';
 import { errorCode, graphql, GraphQLResponse } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { startTestGateway, TestGateway, useGatewayWithOrg } from './support/gateway';
 import { tempDir, uploadFile } from './support/storage';
 
 const ORG_QUERY = '{ organization { id } }';
@@ -23,18 +23,11 @@ function expectRateLimited(res: GraphQLResponse, limit: number) {
 
 describe('per-API-key rate limit shared through Postgres by two gateway processes', () => {
   const LIMIT = 10;
-  let gw: TestGateway;
   let child: ChildGateway;
-  let org: { orgId: string; apiKey: string; keyId: string };
+  const { gw, org } = useGatewayWithOrg({ background: false, env: { RATE_LIMIT_PER_MINUTE: String(LIMIT) }, orgName: 'Budget', beforeClose: () => child?.stop() });
 
   beforeAll(async () => {
-    gw = await startTestGateway({ background: false, env: { RATE_LIMIT_PER_MINUTE: String(LIMIT) } });
     child = await startChildGateway(gw.database.url, { RATE_LIMIT_PER_MINUTE: String(LIMIT) });
-    org = await gw.createOrg('Budget');
-  });
-  afterAll(async () => {
-    await child?.stop();
-    await gw?.close();
   });
 
   it('spends one budget per key across both processes: 6 + 6 requests against 10 a minute, 2 refused', async () => {

@@ -1,16 +1,16 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readmeExample, runExample } from './support/readme';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
+import { ROOT, WatchedProcess } from './support/process';
 
 describe('README examples: workflows and teammates', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
   let env: Record<string, string>;
-  let orgId: string;
+  const { gw, org } = useGatewayWithOrg({ orgName: 'Readme Workflows' });
 
   const runOf = async (id: string) =>
     (await gw.db.query(`SELECT status, output, error FROM workflow_runs WHERE id = $1`, [id]))[0] as { status: string; output: any; error: string | null };
@@ -19,9 +19,6 @@ describe('README examples: workflows and teammates', () => {
   beforeAll(async () => {
     hooks = await startHookServer();
     hooks.route('/hook', ({ body }) => ({ status: 200, body: { received: body.payload.text } }));
-    gw = await startTestGateway();
-    const org = await gw.createOrg('Readme Workflows');
-    orgId = org.orgId;
     // The README's notify.json, pointed at this test's hook server.
     const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, {
       name: 'notify',
@@ -34,10 +31,7 @@ describe('README examples: workflows and teammates', () => {
     const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Support bot', workflowId: workflow.id, channels: ['API'] });
     env = { ALLOY_URL: gw.url, API_KEY: org.apiKey, WORKFLOW_ID: workflow.id, TEAMMATE_ID: teammate.id };
   });
-  afterAll(async () => {
-    await gw.close();
-    await hooks.close();
-  });
+  afterAll(() => hooks?.close());
 
   it('triggers a workflow with curl, and the run succeeds with the output the README describes', async () => {
     const { stdout, stderr, code } = await runExample('trigger-workflow', env);
@@ -124,14 +118,11 @@ describe('README examples: workflows and teammates', () => {
     fs.writeFileSync(script, readmeExample('watch-run', 'js'));
     const node = (extra: Record<string, string>) => {
       // NODE_PATH: the script lives outside the checkout, its packages are this checkout's.
-      const child = spawn(process.execPath, [script], {
-        env: { ...process.env, NODE_PATH: path.resolve(__dirname, '..', 'node_modules'), ALLOY_URL: gw.url, API_KEY: env.API_KEY, ...extra },
+      const child = new WatchedProcess(process.execPath, [script], {
+        cwd: ROOT,
+        env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules'), ALLOY_URL: gw.url, API_KEY: env.API_KEY, ...extra },
       });
-      const output = { stdout: '', stderr: '' };
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (output.stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (output.stderr += d));
-      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-      return { output, exited };
+      return { output: child, exited: child.finished.then(({ code }) => code) };
     };
     // The README's hook, held until the script has shown the run RUNNING.
     let answer!: () => void;
@@ -141,7 +132,7 @@ describe('README examples: workflows and teammates', () => {
       return { status: 200, body: { received: body.payload.text } };
     });
     try {
-      const trigger = await gw.services.workflows.startRun({ organizationId: orgId, workflowId: env.WORKFLOW_ID, payload: { text: 'watched' }, channel: 'TRIGGER' });
+      const trigger = await gw.services.workflows.startRun({ organizationId: org.orgId, workflowId: env.WORKFLOW_ID, payload: { text: 'watched' }, channel: 'TRIGGER' });
       await waitFor(async () => hooks.received.filter((h) => h.body?.run?.id === trigger.id).length, (n) => n === 1, 30_000, 'the run to call the hook');
       const watched = node({ RUN_ID: trigger.id });
       await waitFor(async () => watched.output.stdout, (text) => text.includes('\n'), 30_000, 'the first update');

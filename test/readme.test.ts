@@ -1,28 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runExample } from './support/readme';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 
 describe('README examples', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-  let orgId: string;
-
-  beforeAll(async () => {
-    gw = await startTestGateway({ background: false });
-    ({ apiKey, orgId } = await gw.createOrg('Readme Org'));
-  });
-  afterAll(() => gw.close());
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Readme Org' });
 
   it('finds ORG_ID with the key, as the first-request section shows', async () => {
-    const { stdout, code, stderr } = await runExample('org-id', { ALLOY_URL: gw.url, API_KEY: apiKey });
+    const { stdout, code, stderr } = await runExample('org-id', { ALLOY_URL: gw.url, API_KEY: org.apiKey });
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout.trim()).toBe(orgId);
+    expect(stdout.trim()).toBe(org.orgId);
   });
 
   it('the first curl request answers the organization', async () => {
-    const { stdout, code, stderr } = await runExample('organization', { ALLOY_URL: gw.url, API_KEY: apiKey });
+    const { stdout, code, stderr } = await runExample('organization', { ALLOY_URL: gw.url, API_KEY: org.apiKey });
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ data: { organization: { id: expect.any(String), name: 'Readme Org' } } });

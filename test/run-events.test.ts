@@ -2,7 +2,7 @@ import { NotificationListener } from '../src/db/notification-listener';
 import { RunAnnouncer, RunEvent, RunEvents } from '../src/workflows/run-events';
 import { RunStateMachine } from '../src/workflows/run-state';
 import { startTestGateway, TestGateway } from './support/gateway';
-import { waitFor } from './support/hook-server';
+import { waitFor } from './support/poll';
 
 /** Run status changes: counted by the row's trigger, announced by the process after its commit. */
 describe('run events: status changes announced across connections', () => {

@@ -3,26 +3,21 @@ import { createLogger } from '../src/observability/logger';
 import { RunExecutor } from '../src/workflows/run-executor';
 import { deleteExpiredRuns } from '../src/workflows/run-retention';
 import { graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 
 const TRIGGER = `mutation($workflowId: ID!, $payload: JSON) { triggerWorkflow(workflowId: $workflowId, payload: $payload) { runId } }`;
 
 /** The run row is the queue: claims, concurrency between workers, and retention of finished runs. */
 describe('workflow runs: the run table as the queue', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
-  let org: { orgId: string; apiKey: string };
+  const { gw, org } = useGatewayWithOrg({ background: false, env: { RUN_RETENTION_DAYS: '30' }, orgName: 'Queue Org' });
 
   beforeAll(async () => {
     hooks = await startHookServer();
-    gw = await startTestGateway({ background: false, env: { RUN_RETENTION_DAYS: '30' } });
-    org = await gw.createOrg('Queue Org');
   });
-  afterAll(async () => {
-    await gw.close();
-    await hooks.close();
-  });
+  afterAll(() => hooks?.close());
 
   it('two workers share the queue and never run the same step of a run twice', async () => {
     // Each step answers after a short while, so that both workers hold runs at once.

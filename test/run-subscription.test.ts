@@ -1,10 +1,10 @@
 import { OrganizationService } from '../src/auth/organization.service';
-import { CliProcess } from './support/process';
-import { collectSubscription, subscribeOnce } from './support/graphql-ws';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { CliProcess, startWorkerProcess } from './support/process';
+import { collectSubscription, subscribeOnce, subscriptionClient } from './support/graphql-ws';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { graphql } from './support/http';
-import { startWorkerProcess } from './support/worker';
 
 /**
  * `subscription { workflowRunUpdated(id) }` over graphql-ws, against a gateway that runs no
@@ -23,14 +23,22 @@ function doublingFragments(count: number): string {
 }
 
 describe('workflowRunUpdated over graphql-ws', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
-  let org: { orgId: string; apiKey: string; keyId: string };
   let other: { orgId: string; apiKey: string };
   let quickWorkflow: string;
   let heldWorkflow: string;
   let release: () => void = () => undefined;
   const workers: CliProcess[] = [];
+  // No executor in the gateway (alloy serve --no-worker); a depth limit of 2 (what `workflowRunUpdated { id }` needs).
+  const { gw, org } = useGatewayWithOrg({
+    background: { workflows: false },
+    env: { MAX_QUERY_DEPTH: '2' },
+    orgName: 'Subscriber',
+    beforeClose: async () => {
+      release();
+      for (const worker of workers) await worker.stop('SIGTERM', 20_000).catch(() => worker.child.kill('SIGKILL'));
+    },
+  });
 
   const trigger = async (workflowId: string, payload: unknown = { text: 'hello' }, apiKey = org.apiKey) => {
     const res = await graphql(gw.url, TRIGGER, { id: workflowId, payload }, { apiKey });
@@ -45,9 +53,6 @@ describe('workflowRunUpdated over graphql-ws', () => {
       await new Promise<void>((resolve) => (release = resolve));
       return { status: 200, body: { answer: 42 } };
     });
-    // No executor in the gateway (alloy serve --no-worker); a depth limit of 2 (what `workflowRunUpdated { id }` needs).
-    gw = await startTestGateway({ background: { workflows: false }, env: { MAX_QUERY_DEPTH: '2' } });
-    org = await gw.createOrg('Subscriber');
     other = await gw.createOrg('Other');
     quickWorkflow = (
       await gw.services.workflows.createWorkflow(org.orgId, {
@@ -67,12 +72,7 @@ describe('workflowRunUpdated over graphql-ws', () => {
       })
     ).workflow.id;
   });
-  afterAll(async () => {
-    release();
-    for (const worker of workers) await worker.stop('SIGTERM', 20_000).catch(() => worker.child.kill('SIGKILL'));
-    await gw?.close();
-    await hooks?.close();
-  });
+  afterAll(() => hooks?.close());
 
   const stopWorkers = async () => {
     for (const worker of workers.splice(0)) expect(await worker.stop('SIGTERM', 20_000)).toEqual({ code: 0, signal: null });
@@ -101,19 +101,12 @@ describe('workflowRunUpdated over graphql-ws', () => {
   });
 
   it('closes the socket with 4403 at the next subscribe once its key is revoked', async () => {
-    const { createClient } = await import('graphql-ws');
-    const { default: WebSocket } = await import('ws');
     const { keyId, apiKey } = await gw.services.organizations.createKey(org.orgId, 'short-lived');
     const runId = await trigger(quickWorkflow);
     let closed!: (code: number) => void;
     const closedWith = new Promise<number>((resolve) => (closed = resolve));
-    const client = createClient({
-      url: `${gw.url.replace(/^http/, 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { 'api-key': apiKey },
-      retryAttempts: 0,
-      on: { closed: (event) => closed((event as { code: number }).code) },
-    });
+    // Not lazy: the socket stays open between the two subscriptions.
+    const client = await subscriptionClient(gw.url, { 'api-key': apiKey }, (close) => closed(close.code), false);
     try {
       const first = await new Promise<unknown>((resolve, reject) => client.subscribe({ query: UPDATES, variables: { id: runId } }, { next: resolve, error: reject, complete: () => undefined }));
       expect(first).toEqual({ data: { workflowRunUpdated: expect.objectContaining({ status: 'QUEUED' }) } });

@@ -1,9 +1,9 @@
 import http from 'node:http';
-import { CliProcess } from './support/process';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { CliProcess, startWorkerProcess } from './support/process';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { graphql } from './support/http';
-import { startWorkerProcess } from './support/worker';
 
 /**
  * `waitSeconds` on triggerWorkflow and callTeammate, against a gateway that runs no executor
@@ -19,20 +19,25 @@ const CALL = `mutation($id: ID!, $input: JSON!, $wait: Int) {
 }`;
 
 describe('waitSeconds', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
-  let apiKey: string;
-  let orgId: string;
   let quickWorkflow: string;
   let heldWorkflow: string;
   let failingWorkflow: string;
   let teammateId: string;
   let release: () => void = () => undefined;
   let worker: CliProcess | undefined;
+  const { gw, org } = useGatewayWithOrg({
+    background: { workflows: false },
+    orgName: 'Waiter',
+    beforeClose: async () => {
+      release();
+      if (worker) await worker.stop('SIGTERM', 20_000).catch(() => worker?.child.kill('SIGKILL'));
+    },
+  });
 
   const trigger = (workflowId: string, wait: unknown, payload: unknown = { text: 'hello' }) =>
-    graphql(gw.url, TRIGGER, { id: workflowId, payload, wait }, { apiKey });
-  const runCount = async () => (await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE organization_id = $1`, [orgId]))[0].n as number;
+    graphql(gw.url, TRIGGER, { id: workflowId, payload, wait }, { apiKey: org.apiKey });
+  const runCount = async () => (await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE organization_id = $1`, [org.orgId]))[0].n as number;
   const rowOf = async (runId: string) =>
     (await gw.db.query(`SELECT status, output, error FROM workflow_runs WHERE id = $1`, [runId]))[0] as { status: string; output: unknown; error: string | null };
 
@@ -43,9 +48,7 @@ describe('waitSeconds', () => {
       return { status: 200, body: { answer: 42 } };
     });
     hooks.route('/broken', () => ({ status: 500, body: { oops: true } }));
-    gw = await startTestGateway({ background: { workflows: false } });
-    ({ apiKey, orgId } = await gw.createOrg('Waiter'));
-    const create = async (definition: object) => (await gw.services.workflows.createWorkflow(orgId, definition)).workflow.id;
+    const create = async (definition: object) => (await gw.services.workflows.createWorkflow(org.orgId, definition)).workflow.id;
     quickWorkflow = await create({ name: 'quick', startStep: 'shape', steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } } });
     heldWorkflow = await create({
       name: 'held',
@@ -53,20 +56,15 @@ describe('waitSeconds', () => {
       steps: { call: { type: 'http', url: `${hooks.url}/held`, timeoutMs: 60_000, next: 'shape' }, shape: { type: 'transform', output: '{{steps.call.output}}' } },
     });
     failingWorkflow = await create({ name: 'failing', startStep: 'call', steps: { call: { type: 'http', url: `${hooks.url}/broken` } } });
-    teammateId = (await gw.services.teammates.createTeammate(orgId, { name: 'Waiting bot', workflowId: quickWorkflow, channels: ['API'] })).id;
+    teammateId = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Waiting bot', workflowId: quickWorkflow, channels: ['API'] })).id;
   });
-  afterAll(async () => {
-    release();
-    if (worker) await worker.stop('SIGTERM', 20_000).catch(() => worker?.child.kill('SIGKILL'));
-    await gw?.close();
-    await hooks?.close();
-  });
+  afterAll(() => hooks?.close());
 
   describe('without any worker', () => {
     it('refuses waitSeconds outside 0 to 30 with BAD_USER_INPUT naming it, and starts no run', async () => {
       const before = await runCount();
       for (const wait of [31, -1, 100, 2147483647, -2147483648, 2147483648, 1.5, '5', true]) {
-        for (const res of [await trigger(quickWorkflow, wait), await graphql(gw.url, CALL, { id: teammateId, input: {}, wait }, { apiKey })]) {
+        for (const res of [await trigger(quickWorkflow, wait), await graphql(gw.url, CALL, { id: teammateId, input: {}, wait }, { apiKey: org.apiKey })]) {
           expect({ wait, status: res.status, code: res.body.errors?.[0]?.extensions?.code }).toEqual({ wait, status: expect.any(Number), code: 'BAD_USER_INPUT' });
           expect(res.status).toBeLessThan(500);
           expect(res.body.errors?.[0].message).toMatch(/waitSeconds|\$wait/);
@@ -74,7 +72,7 @@ describe('waitSeconds', () => {
         }
       }
       // As a literal in the document too.
-      const literal = await graphql(gw.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id, waitSeconds: 31) { runId } }`, { id: quickWorkflow }, { apiKey });
+      const literal = await graphql(gw.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id, waitSeconds: 31) { runId } }`, { id: quickWorkflow }, { apiKey: org.apiKey });
       expect(literal.body.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'waitSeconds' });
       expect(await runCount()).toBe(before);
     });
@@ -107,7 +105,7 @@ describe('waitSeconds', () => {
           WHERE datname = current_database() AND application_name = 'alloy-test' AND state <> 'idle' AND pid <> pg_backend_pid()`,
       );
       expect(busy).toBe(0);
-      const other = await graphql(gw.url, '{ organization { name } }', {}, { apiKey });
+      const other = await graphql(gw.url, '{ organization { name } }', {}, { apiKey: org.apiKey });
       expect(other.body).toEqual({ data: { organization: { name: 'Waiter' } } });
       expect(waits.filter((w) => w.settled.done)).toEqual([]);
 
@@ -115,7 +113,7 @@ describe('waitSeconds', () => {
       const [finished] = await gw.db.query(
         `UPDATE workflow_runs SET status = 'SUCCEEDED', output = json_build_object('done', payload->>'text'), finished_at = now()
           WHERE organization_id = $1 AND status = 'QUEUED' AND payload->>'text' LIKE 'wait %' RETURNING id`,
-        [orgId],
+        [org.orgId],
       );
       await gw.db.query(`SELECT alloy_announce_runs($1::uuid[])`, [finished.map((r: { id: string }) => r.id)]);
       const answers = await Promise.all(waits.map((w) => w.answer));
@@ -135,7 +133,7 @@ describe('waitSeconds', () => {
       await waitFor(async () => listener.isListening, (listening) => !listening, 10_000, 'the LISTEN connection to drop');
       await gw.db.query(
         `UPDATE workflow_runs SET status = 'SUCCEEDED', output = '"finished in the gap"', finished_at = now() WHERE organization_id = $1 AND payload->>'text' = 'gap'`,
-        [orgId],
+        [org.orgId],
       );
       // Its notification went to no one: the gateway reconnects a second after the loss.
       expect(listener.isListening).toBe(false);
@@ -160,11 +158,11 @@ describe('waitSeconds', () => {
     });
 
     it('answers callTeammate when the run has SUCCEEDED, and logs the call', async () => {
-      const res = await graphql(gw.url, CALL, { id: teammateId, input: { text: 'teammate' }, wait: 20 }, { apiKey });
+      const res = await graphql(gw.url, CALL, { id: teammateId, input: { text: 'teammate' }, wait: 20 }, { apiKey: org.apiKey });
       expect(res.body.errors).toBeUndefined();
       const { runId, run } = res.body.data.callTeammate;
       expect(run).toMatchObject({ id: runId, status: 'SUCCEEDED', output: { echo: 'teammate' }, error: null });
-      const logs = await graphql(gw.url, `query($id: ID!) { teammate(id: $id) { requestLogs(first: 5) { edges { node { runId status response } } } } }`, { id: teammateId }, { apiKey });
+      const logs = await graphql(gw.url, `query($id: ID!) { teammate(id: $id) { requestLogs(first: 5) { edges { node { runId status response } } } } }`, { id: teammateId }, { apiKey: org.apiKey });
       expect(logs.body.data.teammate.requestLogs.edges[0].node).toEqual({ runId, status: 'SUCCEEDED', response: { echo: 'teammate' } });
     });
 
@@ -179,8 +177,8 @@ describe('waitSeconds', () => {
 
     it('answers at once for a finished run returned again by its idempotency key', async () => {
       const query = `mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: { text: "again" }, idempotencyKey: "wait-again", waitSeconds: 20) { runId run { status output } } }`;
-      const first = await graphql(gw.url, query, { id: quickWorkflow }, { apiKey });
-      const second = await graphql(gw.url, query, { id: quickWorkflow }, { apiKey });
+      const first = await graphql(gw.url, query, { id: quickWorkflow }, { apiKey: org.apiKey });
+      const second = await graphql(gw.url, query, { id: quickWorkflow }, { apiKey: org.apiKey });
       expect(second.body.data.triggerWorkflow).toEqual(first.body.data.triggerWorkflow);
       expect(second.body.data.triggerWorkflow.run).toEqual({ status: 'SUCCEEDED', output: { echo: 'again' } });
     });
@@ -189,7 +187,7 @@ describe('waitSeconds', () => {
       const body = JSON.stringify({ query: TRIGGER, variables: { id: heldWorkflow, payload: { text: 'gone' }, wait: 30 } });
       const request = http.request(`${gw.url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'api-key': apiKey, 'content-length': Buffer.byteLength(body) },
+        headers: { 'content-type': 'application/json', 'api-key': org.apiKey, 'content-length': Buffer.byteLength(body) },
       });
       const closed = new Promise<void>((resolve) => request.once('close', () => resolve()));
       request.once('error', () => undefined);
@@ -199,7 +197,7 @@ describe('waitSeconds', () => {
       request.destroy();
       await closed;
       await waitFor(async () => gw.services.runWaiter.waiting, (n) => n === 0, 10_000, 'the wait to end');
-      const [{ runId }] = await gw.db.query(`SELECT id AS "runId" FROM workflow_runs WHERE organization_id = $1 AND payload->>'text' = 'gone'`, [orgId]);
+      const [{ runId }] = await gw.db.query(`SELECT id AS "runId" FROM workflow_runs WHERE organization_id = $1 AND payload->>'text' = 'gone'`, [org.orgId]);
       expect((await rowOf(runId)).status).toBe('RUNNING');
 
       release();

@@ -3,12 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OrganizationService } from '../src/auth/organization.service';
 import { WorkflowService } from '../src/workflows/workflow.service';
-import { startChildGateway, ChildGateway } from './support/child-gateway';
+import { startChildGateway, ChildGateway } from './support/process';
 import { createTestDatabase } from './support/database';
 import { collectSubscription } from './support/graphql-ws';
 import { graphql } from './support/http';
 import { startHookServer, HookServer } from './support/hook-server';
-import { eventually, md5, tempDir } from './support/storage';
+import { md5, tempDir } from './support/storage';
+import { waitFor } from './support/poll';
 
 /**
  * SIGTERM with work in flight, on the real process (`alloy serve`): an upload still streaming
@@ -46,7 +47,7 @@ const start = (worker: boolean) =>
 
 /** The child has logged that it received the signal and is shutting down. */
 const shuttingDown = (child: ChildGateway) =>
-  eventually(async () => /"msg":"shutting down"/.test(child.output()), 'the gateway to log "shutting down"');
+  waitFor(async () => /"msg":"shutting down"/.test(child.output()), Boolean, 30_000, 'the gateway to log "shutting down"');
 
 const exitOf = (child: ChildGateway) =>
   new Promise<number | null>((resolve) => {
@@ -97,8 +98,10 @@ describe('SIGTERM drains work in flight', () => {
     const bytes = Buffer.from(Array.from({ length: 256 * 1024 }, (_, i) => (i * 7) % 256));
     const upload = slowUpload(child.url, bytes);
     // The upload has reached the storage service: its object is being written.
-    await eventually(
+    await waitFor(
       async () => (await database.dataSource.query(`SELECT count(*)::int AS n FROM storage_pending_objects`))[0].n === 1,
+      Boolean,
+      30_000,
       'the upload to start streaming into storage',
     );
 
@@ -119,12 +122,7 @@ describe('SIGTERM drains work in flight', () => {
   });
 
   it('lets the worker finish its current step and keep its result, then exits 0', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    hooks.route('/slow-step', async () => {
-      await released;
-      return { status: 200, body: { answered: 'after SIGTERM' } };
-    });
+    const { release } = hooks.hold('/slow-step', { status: 200, body: { answered: 'after SIGTERM' } });
     const workflows = new WorkflowService(database.dataSource);
     const definition = {
       name: 'two steps',
@@ -141,7 +139,7 @@ describe('SIGTERM drains work in flight', () => {
     const trigger = await graphql(child.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }`, { id: workflowId }, { apiKey });
     expect(trigger.body.errors).toBeUndefined();
     const { runId } = trigger.body.data.triggerWorkflow;
-    await eventually(async () => hooks.received.some((h) => h.path === '/slow-step'), 'the http step to be in flight');
+    await waitFor(async () => hooks.received.some((h) => h.path === '/slow-step'), Boolean, 30_000, 'the http step to be in flight');
 
     child.process.kill('SIGTERM');
     await shuttingDown(child);
@@ -168,7 +166,7 @@ describe('SIGTERM drains work in flight', () => {
     expect(subscription.results).toEqual([{ data: { workflowRunUpdated: { status: 'QUEUED' } } }]);
     // No worker: this request would wait its 30 s.
     const waiting = graphql(child.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id, waitSeconds: 30) { run { status } } }`, { id: workflow.id }, { apiKey });
-    await eventually(async () => (await database.dataSource.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1`, [workflow.id]))[0].n === 2, 'the waiting run to be started');
+    await waitFor(async () => (await database.dataSource.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1`, [workflow.id]))[0].n === 2, Boolean, 30_000, 'the waiting run to be started');
 
     child.process.kill('SIGTERM');
     const answered = await waiting;

@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { requireBuiltCli, ROOT } from './support/cli';
 import { graphql } from './support/http';
-import { CliProcess, freePort, isAlive, waitUntilGone } from './support/process';
+import { CliProcess, freePort, isAlive, ROOT, waitUntilGone } from './support/process';
 
 /**
  * `alloy serve` (what `npm start` runs) with no DATABASE_URL: the embedded PostgreSQL server,
@@ -29,8 +28,6 @@ function postmasterPid(): number {
   postgresPids.add(pid);
   return pid;
 }
-
-beforeAll(() => requireBuiltCli());
 
 afterAll(async () => {
   // Only after a failure is anything left; stop it by pid so no stray server outlives the run.

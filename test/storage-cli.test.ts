@@ -1,39 +1,23 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { md5, tempDir } from './support/storage';
+import { runCli } from './support/process';
 
-const ROOT = path.resolve(__dirname, '..');
 const LIMIT = 1000;
 
-/** The real CLI entry point, from source, as a separate process. */
-function alloy(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src/cli/main.ts'), ...args],
-      { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env } },
-      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** The real CLI, as a separate process. */
+const alloy = (args: string[], env: Record<string, string>) => runCli(args, { LOG_LEVEL: 'silent', ...env });
 
 describe('alloy storage import', () => {
-  let gw: TestGateway;
-  let objects: string;
+  const { gw, org } = useGatewayWithOrg({ env: { MAX_UPLOAD_BYTES: String(LIMIT) }, storageDir: true });
   let local: string;
-  let org: { orgId: string; apiKey: string };
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    objects = tempDir('alloy-cli-objects-');
     local = tempDir('alloy-cli-src-');
-    env = { STORAGE_DIR: objects, MAX_UPLOAD_BYTES: String(LIMIT) };
-    gw = await startTestGateway({ env });
-    env.DATABASE_URL = gw.database.url;
-    org = await gw.createOrg();
+    env = { STORAGE_DIR: gw.config.storageDir, MAX_UPLOAD_BYTES: String(LIMIT), DATABASE_URL: gw.database.url };
     fs.mkdirSync(path.join(local, 'reports/2024'), { recursive: true });
     fs.mkdirSync(path.join(local, 'empty'));
     fs.writeFileSync(path.join(local, 'readme.md'), '# hi\n');
@@ -42,10 +26,7 @@ describe('alloy storage import', () => {
     fs.writeFileSync(path.join(local, 'reports/exact.bin'), Buffer.alloc(LIMIT, 7));
     fs.writeFileSync(path.join(local, 'reports/too-big.bin'), Buffer.alloc(LIMIT + 1, 7));
   }, 120_000);
-  afterAll(async () => {
-    await gw.close();
-    for (const dir of [objects, local]) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fs.rmSync(local, { recursive: true, force: true }));
 
   it('imports a tree through the storage service, skipping and reporting files over the limit (--json)', async () => {
     const { code, stdout, stderr } = await alloy(['storage', 'import', local, '--org', org.orgId, '--to', '/imported', '--json'], env);

@@ -1,8 +1,6 @@
-import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { errorCode, graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { tempDir } from './support/storage';
+import { useGatewayWithOrg } from './support/gateway';
 
 const LIST = `query($path: String!, $first: Int, $after: String, $kind: EntryKind) {
   folder(path: $path) {
@@ -16,22 +14,10 @@ const LIST = `query($path: String!, $first: Int, $after: String, $kind: EntryKin
 }`;
 
 describe('folder listing', () => {
-  let gw: TestGateway;
-  let dir: string;
-  let org: { orgId: string; apiKey: string };
+  const { gw, org } = useGatewayWithOrg({ storageDir: true });
   const list = (variables: Record<string, unknown>) => graphql(gw.url, LIST, variables, { apiKey: org.apiKey });
   const put = (folder: string, name: string) =>
     gw.services.storage.uploads.uploadFile(org.orgId, { folder, name, source: Readable.from([name]) });
-
-  beforeAll(async () => {
-    dir = tempDir('alloy-listing-');
-    gw = await startTestGateway({ env: { STORAGE_DIR: dir } });
-    org = await gw.createOrg();
-  });
-  afterAll(async () => {
-    await gw.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   it('costs the same constant number of SQL queries for 10 or 100 children (no N+1)', async () => {
     for (let i = 0; i < 100; i++) {

@@ -1,27 +1,19 @@
 import fs from 'node:fs';
 import { runExample } from './support/readme';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { useGatewayWithOrg } from './support/gateway';
 import { md5, tempDir } from './support/storage';
 
 describe('README storage examples', () => {
-  let gw: TestGateway;
-  let apiKey: string;
-  let objects: string;
+  const { gw, org } = useGatewayWithOrg({ storageDir: true, orgName: 'Readme Storage Org' });
   let cwd: string;
 
-  beforeAll(async () => {
-    objects = tempDir('alloy-readme-objects-');
+  beforeAll(() => {
     cwd = tempDir('alloy-readme-cwd-');
-    gw = await startTestGateway({ env: { STORAGE_DIR: objects } });
-    ({ apiKey } = await gw.createOrg('Readme Storage Org'));
   });
-  afterAll(async () => {
-    await gw.close();
-    for (const dir of [objects, cwd]) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fs.rmSync(cwd, { recursive: true, force: true }));
 
   it('uploads with plain curl -F and only the api-key header, then downloads by key and by signed URL', async () => {
-    const upload = await runExample('upload', { ALLOY_URL: gw.url, API_KEY: apiKey }, cwd);
+    const upload = await runExample('upload', { ALLOY_URL: gw.url, API_KEY: org.apiKey }, cwd);
     expect(upload.stderr).toBe('');
     expect(upload.code).toBe(0);
     expect(JSON.parse(upload.stdout)).toEqual({
@@ -36,7 +28,7 @@ describe('README storage examples', () => {
       },
     });
 
-    const download = await runExample('download', { ALLOY_URL: gw.url, API_KEY: apiKey }, cwd);
+    const download = await runExample('download', { ALLOY_URL: gw.url, API_KEY: org.apiKey }, cwd);
     expect(download.stderr).toBe('');
     expect(download.code).toBe(0);
     expect(download.stdout).toBe('quarterly\nquarterly numbers\n');

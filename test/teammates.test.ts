@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { errorCode, graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { waitFor } from './support/hook-server';
+import { useGatewayWithOrg } from './support/gateway';
+import { waitFor } from './support/poll';
+import { runBash } from './support/process';
 
 const CALL = `mutation($id: ID!, $input: JSON!, $key: String) {
   callTeammate(teammateId: $id, input: $input, idempotencyKey: $key) { runId run { id status workflow { id } } }
@@ -16,17 +16,10 @@ const LOGS = `query($id: ID!, $first: Int, $after: String, $status: WorkflowRunS
   }
 }`;
 
-function sh(script: string, env: Record<string, string>): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    execFile('bash', ['-c', script], { env: { ...process.env, ...env } }, (error, stdout, stderr) =>
-      resolve({ stdout, stderr, code: error ? ((error as { code?: number }).code ?? 1) : 0 }),
-    );
-  });
-}
 
 describe('teammates: callTeammate, the API channel and request logs', () => {
-  let gw: TestGateway;
-  let org: { orgId: string; apiKey: string; keyId: string };
+  // The gateway runs the executor in process, as `npm start` does.
+  const { gw, org } = useGatewayWithOrg({ orgName: 'Teammates Org' });
   let workflowId: string;
   let apiTeammate: string;
   let quietTeammate: string;
@@ -55,9 +48,6 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
   };
 
   beforeAll(async () => {
-    // The gateway runs the executor in process, as `npm start` does.
-    gw = await startTestGateway();
-    org = await gw.createOrg('Teammates Org');
     ({ workflow: { id: workflowId } } = await gw.services.workflows.createWorkflow(org.orgId, {
       name: 'answer',
       startStep: 'reply',
@@ -66,7 +56,6 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     apiTeammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Helper', workflowId, channels: ['API'] })).id;
     quietTeammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Quiet', workflowId, channels: [] })).id;
   });
-  afterAll(() => gw.close());
 
   it('refuses a teammate without the API channel with CHANNEL_DISABLED and creates nothing', async () => {
     const before = await runCount();
@@ -222,12 +211,12 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     }
     const examples: Record<string, string> = Object.fromEntries(api.examples.map((e: { language: string; code: string }) => [e.language, e.code]));
 
-    const curl = await sh(examples.curl, { ALLOY_API_KEY: org.apiKey });
+    const curl = await runBash(examples.curl, { ALLOY_API_KEY: org.apiKey });
     expect(curl.code).toBe(0);
     const curlRun = JSON.parse(curl.stdout).data.callTeammate;
     expect(curlRun.run.status).toBe('QUEUED');
 
-    const js = await sh(`node -e "$EXAMPLE"`, { ALLOY_API_KEY: org.apiKey, EXAMPLE: examples.javascript });
+    const js = await runBash(`node -e "$EXAMPLE"`, { ALLOY_API_KEY: org.apiKey, EXAMPLE: examples.javascript });
     expect(js.code).toBe(0);
     const jsRun = JSON.parse(js.stdout).data.callTeammate;
 

@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import { Client } from 'pg';
 import { STORAGE_TREE_CHANNEL } from '../src/storage/folder-cache';
-import { startChildGateway, ChildGateway } from './support/child-gateway';
-import { startTestGateway, TestGateway } from './support/gateway';
+import { startChildGateway, ChildGateway } from './support/process';
+import { useGatewayWithOrg } from './support/gateway';
 import { errorCode, graphql } from './support/http';
-import { eventually, filesUnder, md5, tempDir, uploadFile } from './support/storage';
+import { filesUnder, md5, uploadFile } from './support/storage';
+import { waitFor } from './support/poll';
 
 /**
  * Two gateway processes on one database and one storage directory, as a scaled-out deployment
@@ -12,34 +12,24 @@ import { eventually, filesUnder, md5, tempDir, uploadFile } from './support/stor
  * Requests that race each other are spread across both, and the outcome must be consistent.
  */
 
-let a: TestGateway;
+// Replaced objects are deleted as soon as their job runs, so the test can see the end state.
+const env = { STORAGE_DRIVER: 'disk', STORAGE_DELETION_DELAY_SECONDS: '0' };
 let b: ChildGateway;
-let dir: string;
-let apiKey: string;
-let orgId: string;
+let exit: number | null | undefined;
+const { gw: a, org } = useGatewayWithOrg({ env, storageDir: true, beforeClose: async () => (exit = await b?.stop()) });
 
 beforeAll(async () => {
-  dir = tempDir('alloy-two-gateways-');
-  // Replaced objects are deleted as soon as their job runs, so the test can see the end state.
-  const env = { STORAGE_DRIVER: 'disk', STORAGE_DIR: dir, STORAGE_DELETION_DELAY_SECONDS: '0' };
-  a = await startTestGateway({ env });
-  b = await startChildGateway(a.database.url, env);
-  ({ apiKey, orgId } = await a.createOrg());
+  b = await startChildGateway(a.database.url, { ...env, STORAGE_DIR: a.config.storageDir });
 }, 120_000);
 
-afterAll(async () => {
-  const exit = await b?.stop();
-  await a?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-  expect(exit).toBe(0);
-});
+afterAll(() => expect(exit).toBe(0));
 
 const gateways = () => [a.url, b.url];
 
 describe('two gateways on one database and one storage', () => {
   it('ends concurrent same-path uploads through both with exactly one file, one object, read alike by both', async () => {
     const contents = Array.from({ length: 20 }, (_, i) => Buffer.from(`upload ${i} `.repeat(500 + i * 37)));
-    const results = await Promise.all(contents.map((bytes, i) => uploadFile(gateways()[i % 2], apiKey, '/race/deep', 'same.txt', bytes)));
+    const results = await Promise.all(contents.map((bytes, i) => uploadFile(gateways()[i % 2], org.apiKey, '/race/deep', 'same.txt', bytes)));
 
     const answered = new Set<string>();
     for (const res of results) {
@@ -50,7 +40,7 @@ describe('two gateways on one database and one storage', () => {
 
     const rows: Array<{ id: string; md5: string; size: number; object_key: string }> = await a.db.query(
       `SELECT id, md5, size::int AS size, object_key FROM storage_entries WHERE organization_id = $1 AND kind = 'file'`,
-      [orgId],
+      [org.orgId],
     );
     expect(rows).toHaveLength(1);
     const [file] = rows;
@@ -59,16 +49,16 @@ describe('two gateways on one database and one storage', () => {
     expect(file.size).toBe(winner!.length);
 
     for (const url of gateways()) {
-      const res = await fetch(`${url}/files/${file.id}/content`, { headers: { 'api-key': apiKey } });
+      const res = await fetch(`${url}/files/${file.id}/content`, { headers: { 'api-key': org.apiKey } });
       expect(res.status).toBe(200);
       expect(Buffer.from(await res.arrayBuffer()).equals(winner!)).toBe(true);
-      const meta = await graphql(url, `{ file(path: "/race/deep/same.txt") { id md5 size } }`, {}, { apiKey });
+      const meta = await graphql(url, `{ file(path: "/race/deep/same.txt") { id md5 size } }`, {}, { apiKey: org.apiKey });
       expect(meta.body.data.file).toEqual({ id: file.id, md5: file.md5, size: winner!.length });
     }
 
     // The 19 replaced objects go by deletion jobs (worked by either process); nothing is pending.
-    const objectsOfOrg = () => filesUnder(dir).filter((f) => f.startsWith(orgId));
-    await eventually(async () => objectsOfOrg().length === 1, 'the replaced objects to be deleted');
+    const objectsOfOrg = () => filesUnder(a.config.storageDir).filter((f) => f.startsWith(org.orgId));
+    await waitFor(async () => objectsOfOrg().length === 1, Boolean, 30_000, 'the replaced objects to be deleted');
     expect(await a.services.storage.sweepOrphans(0)).toBe(0);
     expect(objectsOfOrg()).toEqual([file.object_key]);
     expect((await a.db.query(`SELECT count(*)::int AS n FROM storage_pending_objects`))[0].n).toBe(0);
@@ -81,13 +71,13 @@ describe('two gateways on one database and one storage', () => {
       const base = `/moves-${round}`;
       const ids: string[] = [];
       for (const folder of ['x', 'y']) {
-        const made = await graphql(a.url, `mutation($p: String!) { createFolder(path: $p) { id } }`, { p: `${base}/${folder}` }, { apiKey });
+        const made = await graphql(a.url, `mutation($p: String!) { createFolder(path: $p) { id } }`, { p: `${base}/${folder}` }, { apiKey: org.apiKey });
         expect(made.body.errors).toBeUndefined();
         ids.push(made.body.data.createFolder.id);
       }
       const [xIntoY, yIntoX] = await Promise.all([
-        graphql(a.url, move, { path: `${base}/x`, to: `${base}/y` }, { apiKey }),
-        graphql(b.url, move, { path: `${base}/y`, to: `${base}/x` }, { apiKey }),
+        graphql(a.url, move, { path: `${base}/x`, to: `${base}/y` }, { apiKey: org.apiKey }),
+        graphql(b.url, move, { path: `${base}/y`, to: `${base}/x` }, { apiKey: org.apiKey }),
       ]);
       const outcomes = [xIntoY, yIntoX].map((res) => (res.body.errors ? errorCode(res) : 'MOVED'));
       expect(outcomes.filter((o) => o === 'MOVED').length).toBeLessThanOrEqual(1);
@@ -111,14 +101,14 @@ describe('two gateways on one database and one storage', () => {
   });
 
   it('starts one run for 20 concurrent triggers with one idempotencyKey spread across both', async () => {
-    const { workflow } = await a.services.workflows.createWorkflow(orgId, {
+    const { workflow } = await a.services.workflows.createWorkflow(org.orgId, {
       name: 'once across gateways',
       startStep: 's',
       steps: { s: { type: 'transform', output: '{{payload.n}}' } },
     });
     const trigger = `mutation($id: ID!, $payload: JSON, $key: String) { triggerWorkflow(workflowId: $id, payload: $payload, idempotencyKey: $key) { runId } }`;
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => graphql(gateways()[i % 2], trigger, { id: workflow.id, payload: { n: 1 }, key: 'spread-key' }, { apiKey })),
+      Array.from({ length: 20 }, (_, i) => graphql(gateways()[i % 2], trigger, { id: workflow.id, payload: { n: 1 }, key: 'spread-key' }, { apiKey: org.apiKey })),
     );
     for (const res of results) expect(res.body.errors).toBeUndefined();
     const runIds = new Set(results.map((res) => res.body.data.triggerWorkflow.runId));
@@ -131,13 +121,13 @@ describe('two gateways on one database and one storage', () => {
 describe('folder listings across two gateways', () => {
   const LIST = `query($p: String!) { folder(path: $p) { id children(first: 100) { totalCount edges { node { path } } } } }`;
   const list = async (url: string, path: string): Promise<{ id: string; paths: string[]; totalCount: number } | null> => {
-    const res = await graphql(url, LIST, { p: path }, { apiKey });
+    const res = await graphql(url, LIST, { p: path }, { apiKey: org.apiKey });
     expect(res.body.errors).toBeUndefined();
     const folder = res.body.data.folder;
     return folder && { id: folder.id, totalCount: folder.children.totalCount, paths: folder.children.edges.map((e: any) => e.node.path) };
   };
   const mutate = async (url: string, mutation: string) => {
-    const res = await graphql(url, `mutation { ${mutation} }`, {}, { apiKey });
+    const res = await graphql(url, `mutation { ${mutation} }`, {}, { apiKey: org.apiKey });
     expect(res.body.errors).toBeUndefined();
   };
 
@@ -151,7 +141,7 @@ describe('folder listings across two gateways', () => {
       const timer = setTimeout(() => reject(new Error('no tree change notification within 5 s')), 5000);
       const subscription = a.services.notifications.subscribe(STORAGE_TREE_CHANNEL, {
         onMessage(payload) {
-          if (payload !== orgId) return;
+          if (payload !== org.orgId) return;
           clearTimeout(timer);
           subscription.close();
           resolve();
@@ -179,7 +169,7 @@ describe('folder listings across two gateways', () => {
   beforeAll(async () => {
     await mutate(a.url, 'createFolder(path: "/tree/docs/sub") { id }');
     for (const [folder, name] of [['/tree/docs/sub', 'a.txt'], ['/tree/docs', 'b.txt']]) {
-      expect((await uploadFile(a.url, apiKey, folder, name, name)).body.errors).toBeUndefined();
+      expect((await uploadFile(a.url, org.apiKey, folder, name, name)).body.errors).toBeUndefined();
     }
   });
 
@@ -189,7 +179,7 @@ describe('folder listings across two gateways', () => {
       expect((await list(url, '/tree/docs/sub'))!.paths).toEqual(['/tree/docs/sub/a.txt']);
     }
     // The cache is in use: A finds a folder it has seen without a statement.
-    expect(await storageStatementsOfA(() => graphql(a.url, '{ folder(path: "/tree/docs/sub") { id name } }', {}, { apiKey }))).toBe(0);
+    expect(await storageStatementsOfA(() => graphql(a.url, '{ folder(path: "/tree/docs/sub") { id name } }', {}, { apiKey: org.apiKey }))).toBe(0);
 
     let changed = treeChangeReachesA();
     await mutate(b.url, 'renameEntry(path: "/tree/docs", name: "papers") { id }');
@@ -211,7 +201,7 @@ describe('folder listings across two gateways', () => {
     await changed;
     expect(await list(a.url, '/tree/sub')).toBeNull();
     expect(await list(a.url, '/tree')).toMatchObject({ totalCount: 1, paths: ['/tree/papers'] });
-    expect((await graphql(a.url, '{ file(path: "/tree/sub/a.txt") { id } }', {}, { apiKey })).body.data.file).toBeNull();
+    expect((await graphql(a.url, '{ file(path: "/tree/sub/a.txt") { id } }', {}, { apiKey: org.apiKey })).body.data.file).toBeNull();
   });
 
   it('lists rightly on the gateway that made the change, without waiting for anything', async () => {
@@ -234,7 +224,7 @@ describe('folder listings across two gateways', () => {
     await sql.connect();
     try {
       const changed = treeChangeReachesA();
-      await sql.query(`UPDATE storage_entries SET name = 'after' WHERE organization_id = $1 AND name = 'before'`, [orgId]);
+      await sql.query(`UPDATE storage_entries SET name = 'after' WHERE organization_id = $1 AND name = 'before'`, [org.orgId]);
       await changed;
     } finally {
       await sql.end();
@@ -255,6 +245,6 @@ describe('folder listings across two gateways', () => {
     } finally {
       await a.services.notifications.start();
     }
-    await eventually(async () => a.services.notifications.isListening, 'the LISTEN connection to be back');
+    await waitFor(async () => a.services.notifications.isListening, Boolean, 30_000, 'the LISTEN connection to be back');
   });
 });

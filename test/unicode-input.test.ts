@@ -1,6 +1,7 @@
-import { errorCode, graphql, GraphQLResponse } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { errorCode, graphql, GraphQLResponse, postGraphql } from './support/http';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { uploadFile } from './support/storage';
 import { MAX_JSON_DEPTH } from '../src/validation/json-text';
 
@@ -35,19 +36,12 @@ const AS_SENT_TEXT = JSON.stringify(AS_SENT).replace('"__proto__fake":null', '"_
 const AS_SENT_VALUE = JSON.parse(AS_SENT_TEXT);
 
 /** POSTs a GraphQL request whose JSON text is given as is (lone surrogates cannot go through JSON.stringify unescaped). */
-async function rawGraphql(url: string, apiKey: string, text: string): Promise<GraphQLResponse> {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'api-key': apiKey },
-    body: text,
-  });
-  return { status: response.status, headers: response.headers, body: JSON.parse(await response.text()) };
-}
+const rawGraphql = (url: string, apiKey: string, text: string): Promise<GraphQLResponse> =>
+  postGraphql(url, text, { apiKey, contentType: 'application/json' });
 
 describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
-  let org: { orgId: string; apiKey: string };
+  const { gw, org } = useGatewayWithOrg({ orgName: 'Unicode' });
   let workflowId: string;
   let teammateId: string;
 
@@ -60,8 +54,6 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
   beforeAll(async () => {
     hooks = await startHookServer();
     hooks.route('/echo', ({ body }) => ({ status: 200, body: { got: body.payload } }));
-    gw = await startTestGateway();
-    org = await gw.createOrg('Unicode');
     workflowId = (
       await gw.services.workflows.createWorkflow(org.orgId, {
         name: 'as sent',
@@ -74,10 +66,7 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
     ).workflow.id;
     teammateId = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Echo', workflowId, channels: ['API'] })).id;
   });
-  afterAll(async () => {
-    await gw?.close();
-    await hooks?.close();
-  });
+  afterAll(() => hooks?.close());
 
   it('triggerWorkflow keeps the payload byte for byte: answer, database row, http step body, transform output', async () => {
     const res = await rawGraphql(gw.url, org.apiKey, `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${AS_SENT_TEXT}}}`);

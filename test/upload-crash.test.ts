@@ -4,11 +4,12 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { GcsDriver } from '../src/storage/backend/gcs';
-import { startChildGateway, ChildGateway } from './support/child-gateway';
+import { startChildGateway, ChildGateway } from './support/process';
 import { startGcsEmulator, GcsEmulatorHandle } from './support/gcs-emulator';
 import { startTestGateway, TestGateway } from './support/gateway';
 import { graphql } from './support/http';
-import { eventually, filesUnder, md5, tempDir, uploadFile, writeFakeServiceAccount } from './support/storage';
+import { filesUnder, md5, tempDir, uploadFile, writeFakeServiceAccount } from './support/storage';
+import { waitFor } from './support/poll';
 
 /**
  * A gateway process killed (SIGKILL) at each point of an upload that overwrites a file: while
@@ -172,8 +173,10 @@ describe.each([
     dead.process.kill('SIGKILL');
     await exited;
     await locker.query('ROLLBACK');
-    await eventually(
+    await waitFor(
       async () => (await query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-gateway'`))[0].n === 0,
+      Boolean,
+      30_000,
       "the killed gateway's connections to close",
     );
   }
@@ -202,7 +205,7 @@ describe.each([
     expect(content.headers.get('etag')).toBe(`"${file.etag}"`);
     expect(md5(Buffer.from(await content.arrayBuffer()))).toBe(file.md5);
 
-    await eventually(async () => (await a.services.storage.sweepOrphans(0)) >= 0 && (await pendingKeys()).length === 0, 'the sweep to take every pending record');
+    await waitFor(async () => (await a.services.storage.sweepOrphans(0)) >= 0 && (await pendingKeys()).length === 0, Boolean, 30_000, 'the sweep to take every pending record');
     expect((await backend.objects()).sort()).toEqual((await fileKeys()).sort());
     expect(backend.partials()).toEqual([]);
   }
@@ -215,8 +218,8 @@ describe.each([
     await locker.query('LOCK TABLE storage_pending_objects IN EXCLUSIVE MODE');
     const upload = startUpload(child!.url, org.apiKey, randomBytes(SIZE), 'all');
     await upload.sent;
-    await eventually(() => blockedOn('INSERT INTO storage_pending_objects%'), 'the pending record to wait for the lock');
-    if (driverName === 'disk') await eventually(async () => backend.partials().some((p) => p.size === SIZE), 'every byte to be in the partial write');
+    await waitFor(() => blockedOn('INSERT INTO storage_pending_objects%'), Boolean, 30_000, 'the pending record to wait for the lock');
+    if (driverName === 'disk') await waitFor(async () => backend.partials().some((p) => p.size === SIZE), Boolean, 30_000, 'every byte to be in the partial write');
     expect(await backend.objects()).toEqual(await fileKeys()); // nothing appeared at a new key
     await crash();
     expect((await upload.answer).status).toBe(0);
@@ -227,8 +230,8 @@ describe.each([
     const old = await existingFile();
     await startChild();
     const upload = startUpload(child!.url, org.apiKey, randomBytes(SIZE), 'half');
-    await eventually(async () => (await pendingKeys()).length === 1, 'the pending record to be committed');
-    if (driverName === 'disk') await eventually(async () => backend.partials().some((p) => p.size > 0), 'bytes in the partial write');
+    await waitFor(async () => (await pendingKeys()).length === 1, Boolean, 30_000, 'the pending record to be committed');
+    if (driverName === 'disk') await waitFor(async () => backend.partials().some((p) => p.size > 0), Boolean, 30_000, 'bytes in the partial write');
     await crash();
     upload.abort();
     await expectConsistent(old);
@@ -241,7 +244,7 @@ describe.each([
     await locker.query('BEGIN');
     await locker.query('SELECT 1 FROM storage_entries WHERE id = $1 FOR UPDATE', [old.id]);
     const upload = startUpload(child!.url, org.apiKey, randomBytes(SIZE), 'all');
-    await eventually(() => blockedOn('%claimed AS (DELETE FROM storage_pending_objects%'), 'the commit to wait for the lock');
+    await waitFor(() => blockedOn('%claimed AS (DELETE FROM storage_pending_objects%'), Boolean, 30_000, 'the commit to wait for the lock');
     const [pending] = await pendingKeys();
     expect(await backend.objects()).toContain(pending); // whole, at its key, and named by its pending record
     await crash();
@@ -262,7 +265,7 @@ describe.each([
     expect(now).toMatchObject({ id: old.id, md5: md5(bytes) });
     expect(now.etag).not.toBe(old.etag);
     // The deletion job was committed with the new version; A's worker runs it.
-    await eventually(async () => !(await backend.objects()).includes(oldKey), 'the replaced object to be deleted');
+    await waitFor(async () => !(await backend.objects()).includes(oldKey), Boolean, 30_000, 'the replaced object to be deleted');
     await expectConsistent({ ...now, bytes });
   });
 });

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OrganizationService } from '../src/auth/organization.service';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { runCliJson } from './support/process';
 
-const ROOT = path.resolve(__dirname, '..');
 type DB = TestDatabase & { dataSource: import('typeorm').DataSource };
 
 describe('alloy workflow create / alloy teammate create', () => {
@@ -13,15 +12,8 @@ describe('alloy workflow create / alloy teammate create', () => {
   let dir: string;
   let orgId: string;
 
-  /** The compiled CLI (`npm test` builds first), with --json: exactly one JSON object on stdout. */
-  const alloy = (...args: string[]) =>
-    new Promise<{ code: number; json: any; stderr: string }>((resolve) => {
-      execFile(process.execPath, [path.join(ROOT, 'bin', 'alloy.js'), ...args, '--json'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: db.url } }, (error, stdout, stderr) => {
-        const lines = stdout.trim().split('\n');
-        expect(lines).toHaveLength(1);
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, json: JSON.parse(lines[0]), stderr });
-      });
-    });
+  /** The compiled CLI with --json: exactly one JSON object on stdout. */
+  const alloy = (...args: string[]) => runCliJson(args, { DATABASE_URL: db.url });
   const file = (name: string, content: unknown) => {
     const target = path.join(dir, name);
     fs.writeFileSync(target, typeof content === 'string' ? content : JSON.stringify(content));

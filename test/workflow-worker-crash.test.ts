@@ -1,55 +1,30 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
+import { CliProcess, startWorkerProcess } from './support/process';
 
-const ROOT = path.resolve(__dirname, '..');
 const LEASE_SECONDS = 2;
 
-/** `alloy worker` as its own process on the test database (the compiled CLI: `npm test` builds first). */
-function startWorker(databaseUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'alloy.js'), 'worker'], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, WORKFLOW_LEASE_SECONDS: String(LEASE_SECONDS), LOG_LEVEL: 'info', NODE_ENV: 'test' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('worker started')) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code}): ${output}`)));
-  });
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.exitCode !== null || child.signalCode !== null
-      ? resolve({ code: child.exitCode, signal: child.signalCode })
-      : child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+/** `alloy worker` as its own process on the test database, with a short lease. */
+const startWorker = (databaseUrl: string) => startWorkerProcess(databaseUrl, { WORKFLOW_LEASE_SECONDS: String(LEASE_SECONDS) });
 
 describe('a worker process killed mid-run', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
-  const children: ChildProcess[] = [];
+  const children: CliProcess[] = [];
+  // The gateway runs no executor (like `alloy serve --no-worker`), only the lease sweeper.
+  const { gw } = useGatewayWithOrg({
+    background: { workflows: false },
+    env: { WORKFLOW_LEASE_SECONDS: String(LEASE_SECONDS) },
+    beforeClose: () => {
+      for (const child of children) if (child.running) child.child.kill('SIGKILL');
+    },
+  });
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('run `npm run build` first (npm test does)');
     hooks = await startHookServer();
-    // The gateway runs no executor (like `alloy serve --no-worker`), only the lease sweeper.
-    gw = await startTestGateway({ background: { workflows: false }, env: { WORKFLOW_LEASE_SECONDS: String(LEASE_SECONDS) } });
   });
-  afterAll(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await gw.close();
-    await hooks.close();
-  });
+  afterAll(() => hooks?.close());
 
   it(`leaves RUNNING within the lease (${LEASE_SECONDS} s + a sweep) and is completed by the next worker`, async () => {
     const { orgId, apiKey } = await gw.createOrg('Crash Org');
@@ -84,8 +59,8 @@ describe('a worker process killed mid-run', () => {
       };
     expect((await readRun()).status).toBe('RUNNING');
 
-    first.kill('SIGKILL');
-    expect(await exited(first)).toEqual({ code: null, signal: 'SIGKILL' });
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
 
     // No worker is alive now; the gateway's sweeper puts the run back in the queue once the lease lapses.
     const recovered = await waitFor(readRun, (run) => run.status !== 'RUNNING', 20_000, 'the run to leave RUNNING');
@@ -98,8 +73,8 @@ describe('a worker process killed mid-run', () => {
     expect(calls).toBe(2);
 
     // SIGTERM stops a worker cleanly.
-    second.kill('SIGTERM');
-    expect(await exited(second)).toEqual({ code: 0, signal: null });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
     const [{ running }] = await gw.db.query(`SELECT count(*)::int AS running FROM workflow_runs WHERE status = 'RUNNING'`);
     expect(running).toBe(0);
   });

@@ -1,6 +1,7 @@
 import { errorCode, graphql } from './support/http';
-import { startTestGateway, TestGateway } from './support/gateway';
-import { HookServer, startHookServer, waitFor } from './support/hook-server';
+import { useGatewayWithOrg } from './support/gateway';
+import { HookServer, startHookServer } from './support/hook-server';
+import { waitFor } from './support/poll';
 import { RunExecutor } from '../src/workflows/run-executor';
 import { RunStateMachine } from '../src/workflows/run-state';
 import { createLogger } from '../src/observability/logger';
@@ -16,10 +17,10 @@ const RUN = `query($id: ID!) {
 }`;
 
 describe('workflows: triggerWorkflow and the run executor', () => {
-  let gw: TestGateway;
   let hooks: HookServer;
-  let org: { orgId: string; apiKey: string; keyId: string };
   let executor: RunExecutor;
+  // The executor is started by the test rather than by the gateway, so that one test can stop it mid-step.
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Workflows Org', beforeClose: () => executor?.stop() });
   const startExecutor = async () => {
     const started = new RunExecutor(gw.db, gw.services.runEvents, createLogger('silent'), { leaseMs: 3000, concurrency: 2 });
     await started.start();
@@ -44,16 +45,9 @@ describe('workflows: triggerWorkflow and the run executor', () => {
     hooks = await startHookServer();
     hooks.route('/echo', ({ body }) => ({ status: 200, body: { greeting: `hello ${body.payload.name}`, sawRun: body.run.id } }));
     hooks.route('/broken', () => ({ status: 503, body: { error: 'maintenance' } }));
-    // The executor is started here rather than by the gateway, so that one test can stop it mid-step.
-    gw = await startTestGateway({ background: false });
     executor = await startExecutor();
-    org = await gw.createOrg('Workflows Org');
   });
-  afterAll(async () => {
-    await executor.stop();
-    await gw.close();
-    await hooks.close();
-  });
+  afterAll(() => hooks?.close());
 
   it('runs http then transform steps and reaches SUCCEEDED with the templated output', async () => {
     const workflowId = await createWorkflow({
@@ -275,15 +269,7 @@ describe('workflows: triggerWorkflow and the run executor', () => {
   });
 
   it('stopping a worker lets the current step finish, then puts the run back at its next step', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const enteredStep = new Promise<void>((r) => (entered = r));
-    hooks.route('/gate', async () => {
-      entered();
-      await released;
-      return { status: 200, body: { gate: 'passed' } };
-    });
+    const { entered: enteredStep, release } = hooks.hold('/gate', { status: 200, body: { gate: 'passed' } });
     const workflowId = await createWorkflow({
       name: 'gated',
       startStep: 'gate',

@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import { errorCode, graphql } from '../support/http';
 import type { TestGateway } from '../support/gateway';
 import { DEFAULT_DELETION_DELAY_SECONDS } from '../../src/storage/object-deletions';
-import { CountingDriver, eventually, md5, uploadFile } from '../support/storage';
+import { CountingDriver, md5, uploadFile } from '../support/storage';
+import { waitFor } from '../support/poll';
 
 /** A started gateway on one storage driver (wrapped to count its calls), and a way to see every object it holds. */
 export interface StorageHarness {
@@ -84,7 +85,7 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       expect(second.md5).toBe(md5('a,b\n3,4\n5,6\n'));
       const content = await download(first.id, {}, o.apiKey);
       expect(await content.text()).toBe('a,b\n3,4\n5,6\n');
-      await eventually(async () => (await keysOf(o.orgId)).length === 1, 'the replaced object to be deleted');
+      await waitFor(async () => (await keysOf(o.orgId)).length === 1, Boolean, 30_000, 'the replaced object to be deleted');
       // Same bytes again still mean a new version.
       const third = (await uploadFile(gw.url, o.apiKey, '/', 'report.csv', 'a,b\n3,4\n5,6\n')).body.data.uploadFile;
       expect(third.etag).not.toBe(second.etag);
@@ -166,7 +167,7 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       const content = Buffer.from(await (await download(stored.id, {}, o.apiKey)).arrayBuffer());
       expect(content).toEqual(winner);
 
-      await eventually(async () => (await keysOf(o.orgId)).length === 1, 'replaced objects to be deleted');
+      await waitFor(async () => (await keysOf(o.orgId)).length === 1, Boolean, 30_000, 'replaced objects to be deleted');
       await gw.services.storage.sweepOrphans(0);
       expect(await keysOf(o.orgId)).toHaveLength(1);
     });
@@ -240,11 +241,11 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       expect(res.body.data.deleteEntry).toEqual({ deletedFiles: 3, deletedFolders: 5 });
       expect(await rowsOf(o.orgId)).toBe(1); // /keep.txt
       expect((await gql(`{ folder(path: "/t") { id } }`, {}, o.apiKey)).body.data.folder).toBeNull();
-      await eventually(async () => (await keysOf(o.orgId)).length === 1, 'deleted objects to be removed by the job');
+      await waitFor(async () => (await keysOf(o.orgId)).length === 1, Boolean, 30_000, 'deleted objects to be removed by the job');
 
       const file = await gql(`mutation { deleteEntry(path: "/keep.txt") { deletedFiles deletedFolders } }`, {}, o.apiKey);
       expect(file.body.data.deleteEntry).toEqual({ deletedFiles: 1, deletedFolders: 0 });
-      await eventually(async () => (await keysOf(o.orgId)).length === 0, 'the deleted file object to be removed');
+      await waitFor(async () => (await keysOf(o.orgId)).length === 0, Boolean, 30_000, 'the deleted file object to be removed');
       expect(errorCode(await gql(`mutation { deleteEntry(path: "/keep.txt") { deletedFiles } }`, {}, o.apiKey))).toBe('NOT_FOUND');
     });
 

@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { childEnv, ROOT } from './cli';
-import { WatchedProcess } from './process';
+import { childEnv, ROOT, WatchedProcess } from './process';
 
 /** What `npm start` needs of a checkout (it builds src/ with tsc first, through `prestart`). */
 const CHECKOUT = ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'src'];

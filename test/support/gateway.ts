@@ -7,8 +7,18 @@ import { createLogger } from '../../src/observability/logger';
 import { startQueue } from '../../src/queue/queue';
 import { OrganizationService } from '../../src/auth/organization.service';
 import { createTestDatabase, TestDatabase } from './database';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { DestinationStream } from 'pino';
+
+/** An organization and its first key, as `createOrg` makes them. */
+export interface TestOrg {
+  orgId: string;
+  apiKey: string;
+  keyId: string;
+}
 
 export interface TestGateway {
   url: string;
@@ -18,7 +28,7 @@ export interface TestGateway {
   database: TestDatabase;
   gateway: Gateway;
   /** A new organization with its first key. */
-  createOrg(name?: string): Promise<{ orgId: string; apiKey: string; keyId: string }>;
+  createOrg(name?: string): Promise<TestOrg>;
   close(): Promise<void>;
 }
 
@@ -71,4 +81,42 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       await database.drop();
     },
   };
+}
+
+export interface GatewayFixtureOptions extends TestGatewayOptions {
+  /** Name of the organization made with the gateway; a random one by default. */
+  orgName?: string;
+  /** A fresh temporary STORAGE_DIR (then `gw.config.storageDir`), deleted after the gateway is closed. */
+  storageDir?: boolean;
+  /** Runs first when the suite ends, while the gateway and its database are still there: stop what the test started on them. */
+  beforeClose?: () => unknown;
+}
+
+/**
+ * A started gateway and an organization for the tests of the surrounding describe block (or file):
+ * started by a beforeAll and closed by an afterAll that this registers. The two objects are filled
+ * in by that beforeAll, so they can be destructured at once and read in tests and later hooks:
+ * `const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Acme' });`
+ */
+export function useGatewayWithOrg(options: GatewayFixtureOptions = {}): { gw: TestGateway; org: TestOrg } {
+  const { orgName, storageDir: wantsStorageDir, beforeClose, ...gatewayOptions } = options;
+  const gw = {} as TestGateway;
+  const org = {} as TestOrg;
+  let storageDir: string | undefined;
+  beforeAll(async () => {
+    if (wantsStorageDir) storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-objects-'));
+    const env = { ...(storageDir ? { STORAGE_DIR: storageDir } : {}), ...gatewayOptions.env };
+    Object.assign(gw, await startTestGateway({ ...gatewayOptions, env }));
+    Object.assign(org, await gw.createOrg(orgName));
+  });
+  afterAll(async () => {
+    try {
+      await beforeClose?.();
+    } finally {
+      // Not there when the start failed.
+      await gw.close?.();
+      if (storageDir) fs.rmSync(storageDir, { recursive: true, force: true });
+    }
+  });
+  return { gw, org };
 }

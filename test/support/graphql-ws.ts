@@ -1,23 +1,51 @@
+import type { Client } from 'graphql-ws';
+
+/** What the server said when it closed the socket. */
+export interface SocketClose {
+  code: number;
+  reason: string;
+}
+
+/**
+ * A graphql-ws client of the gateway at `url` (same path as HTTP) that never reconnects.
+ * `connectionParams` is sent as the connection_init payload as it is (`undefined`: none at all);
+ * `lazy` (the default) opens the socket at the first subscribe and closes it after the last.
+ */
+export async function subscriptionClient(
+  url: string,
+  connectionParams: Record<string, unknown> | undefined,
+  onClosed: (close: SocketClose) => void = () => undefined,
+  lazy = true,
+): Promise<Client> {
+  const { createClient } = await import('graphql-ws');
+  const { default: WebSocket } = await import('ws');
+  return createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    lazy,
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason?: string };
+        onClosed({ code, reason: String(reason ?? '') });
+      },
+    },
+  });
+}
+
 /**
  * A subscription case over the graphql-ws protocol (same path, key in `connection_init`): its first
  * answer (a result, an error, or the socket closing) as JSON text, within 10 s. A subscription that
  * is still quietly open then is fine: nothing failed.
  */
 export async function subscribeOnce(url: string, apiKey: string, query: string, variables: Record<string, unknown>): Promise<{ text: string; closeCode?: number }> {
-  const { createClient } = await import('graphql-ws');
-  const { default: WebSocket } = await import('ws');
+  let finish: (text: string, closeCode?: number) => void = () => undefined;
+  const client = await subscriptionClient(url, { 'api-key': apiKey }, (close) => finish(JSON.stringify({ closed: close.reason }), close.code));
   return new Promise((resolve) => {
     let settled = false;
-    const client = createClient({
-      url: `${url.replace(/^http/, 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { 'api-key': apiKey },
-      retryAttempts: 0,
-      lazy: true,
-      on: { closed: (event) => finish(JSON.stringify({ closed: (event as { reason?: string }).reason ?? '' }), (event as { code?: number }).code) },
-    });
     const timer = setTimeout(() => finish(JSON.stringify({ quiet: true })), 10_000);
-    const finish = (text: string, closeCode?: number) => {
+    finish = (text: string, closeCode?: number) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -60,8 +88,6 @@ export async function collectSubscription(
   query: string,
   variables: Record<string, unknown> = {},
 ): Promise<CollectedSubscription> {
-  const { createClient } = await import('graphql-ws');
-  const { default: WebSocket } = await import('ws');
   const results: CollectedSubscription['results'] = [];
   const waiters: Array<() => void> = [];
   let finish!: (end: SubscriptionEnd) => void;
@@ -72,14 +98,7 @@ export async function collectSubscription(
     resolve(end);
     for (const waiter of waiters.splice(0)) waiter();
   }));
-  const client = createClient({
-    url: `${url.replace(/^http/, 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams,
-    retryAttempts: 0,
-    lazy: true,
-    on: { closed: (event) => finish({ closed: (event as { code: number }).code, reason: String((event as { reason?: string }).reason ?? '') }) },
-  });
+  const client = await subscriptionClient(url, connectionParams, (close) => finish({ closed: close.code, reason: close.reason }));
   const unsubscribe = client.subscribe(
     { query, variables },
     {

@@ -11,11 +11,21 @@ export interface ReceivedHook {
 
 export type HookHandler = (hook: ReceivedHook) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
 
+/** A route whose answer waits for the test: for work that must be caught in the middle of a step. */
+export interface HeldRoute {
+  /** Resolves when the first request has arrived. */
+  entered: Promise<void>;
+  /** Lets every request to the route, held or still to come, have its answer. */
+  release(): void;
+}
+
 /** A real HTTP server on 127.0.0.1 for `http` steps to call: routes by path, records every request. */
 export interface HookServer {
   url: string;
   received: ReceivedHook[];
   route(path: string, handler: HookHandler): void;
+  /** Routes `path` to `answer`, given only once `release()` is called. */
+  hold(path: string, answer: { status: number; body?: unknown }): HeldRoute;
   close(): Promise<void>;
 }
 
@@ -47,22 +57,22 @@ export async function startHookServer(): Promise<HookServer> {
     url: `http://127.0.0.1:${port}`,
     received,
     route: (path, handler) => void routes.set(path, handler),
+    hold(path, answer) {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let enter!: () => void;
+      const entered = new Promise<void>((resolve) => (enter = resolve));
+      routes.set(path, async () => {
+        enter();
+        await released;
+        return answer;
+      });
+      return { entered, release };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
   };
-}
-
-/** Polls `read` until `done` holds for its value; fails with the last value after `timeoutMs`. */
-export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    value = await read();
-  }
-  return value;
 }

@@ -5,8 +5,7 @@ import { PostgresCluster } from '../../src/db/embedded/postgres-cluster';
 import { postgresBinaries } from '../../src/db/embedded/postgres-binaries';
 import { postgresRunAs } from '../../src/db/embedded/postgres-user';
 import { createLogger } from '../../src/observability/logger';
-import { ROOT } from './cli';
-import { freePort } from './process';
+import { freePort, ROOT } from './process';
 
 /**
  * A PostgreSQL cluster of a test's own (the embedded server's code, on the binaries of the npm

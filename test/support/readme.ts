@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
+import { ROOT, runBash } from './process';
 
-const README = path.resolve(__dirname, '..', '..', 'README.md');
+const README = path.join(ROOT, 'README.md');
 
 /**
  * The README's runnable examples: a fenced ```bash (or ```js) block right after `<!-- example: NAME -->`.
@@ -24,10 +24,5 @@ export function runExample(
   env: Record<string, string>,
   cwd: string = process.cwd(),
 ): Promise<{ stdout: string; stderr: string; code: number }> {
-  const script = `set -euo pipefail\n${readmeExample(name)}`;
-  return new Promise((resolve) => {
-    execFile('bash', ['-c', script], { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ stdout, stderr, code: error ? ((error as { code?: number }).code ?? 1) : 0 });
-    });
-  });
+  return runBash(`set -euo pipefail\n${readmeExample(name)}`, env, cwd);
 }

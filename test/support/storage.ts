@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ByteRange, SignedUrlOptions, StorageDriver, WriteOptions } from '../../src/storage/backend/driver';
-import type { GraphQLResponse } from './http';
+import { GraphQLResponse, postGraphql } from './http';
 
 export const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('hex');
 
@@ -28,19 +28,7 @@ export async function uploadFile(
   );
   form.append('map', JSON.stringify({ 0: ['variables.file'] }));
   form.append('0', new Blob([bytes], options.contentType ? { type: options.contentType } : {}), fileName);
-  const response = await fetch(`${baseUrl}/graphql`, {
-    method: 'POST',
-    headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...options.headers },
-    body: form,
-  });
-  const text = await response.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`non-JSON answer (${response.status}): ${text.slice(0, 300)}`);
-  }
-  return { status: response.status, headers: response.headers, body };
+  return postGraphql(baseUrl, form, { apiKey, headers: options.headers });
 }
 
 /** Wraps a driver, counts the calls that change stored objects, and can fail its deletes (backend down). */
@@ -72,18 +60,6 @@ export class CountingDriver implements StorageDriver {
   }
   check() {
     return this.inner.check();
-  }
-}
-
-/** Polls until `check` returns a truthy value (for work done by background jobs); no timing asserted. */
-export async function eventually<T>(check: () => Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  let last: T;
-  for (;;) {
-    last = await check();
-    if (last) return last;
-    if (Date.now() - started > timeoutMs) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
