@@ -25,7 +25,14 @@ const total = [...self.values()].reduce((a, b) => a + b, 0);
 const where = (n: ProfileNode) => {
   const url = n.callFrame.url.replace(/^file:\/\//, '');
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
-  return pkg ?? (url.includes('/dist/') ? `app:${url.split('/dist/')[1]}` : url.startsWith('node:') ? url : url || `(${n.callFrame.functionName || 'native'})`);
+  return (
+    pkg ??
+    (url.includes('/dist/')
+      ? `app:${url.split('/dist/')[1]}`
+      : url.startsWith('node:')
+        ? url
+        : url || `(${n.callFrame.functionName || 'native'})`)
+  );
 };
 const label = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${where(n)}:${n.callFrame.lineNumber + 1}`;
 

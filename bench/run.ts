@@ -39,7 +39,7 @@ async function cli<T>(databaseUrl: string, args: string[]): Promise<T> {
     return JSON.parse(stdout) as T;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`alloy ${args.join(' ')}: ${e.stdout || e.stderr || e.message}`);
+    throw new Error(`alloy ${args.join(' ')}: ${e.stdout || e.stderr || e.message}`, { cause: error });
   }
 }
 
@@ -98,7 +98,13 @@ function startBaseline(name: BaselineName, databaseUrl: string, storageDir: stri
 async function runFigure(figure: Figure, ctx: BenchContext, fields: Set<string>, started: ChildServer[]): Promise<FigureResult> {
   const missing = figure.requires.filter((f) => !fields.has(f));
   if (missing.length) {
-    return { gateway: 'n/a (feature not built)', baseline: 'n/a', ratio: 'n/a', met: null, note: `${figure.id}: schema lacks ${missing.join(', ')}` };
+    return {
+      gateway: 'n/a (feature not built)',
+      baseline: 'n/a',
+      ratio: 'n/a',
+      met: null,
+      note: `${figure.id}: schema lacks ${missing.join(', ')}`,
+    };
   }
   try {
     return await figure.run(ctx);
@@ -115,7 +121,9 @@ async function runFigure(figure: Figure, ctx: BenchContext, fields: Set<string>,
 }
 
 async function main() {
-  const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = process.env.BENCH_ONLY?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const selected = only ? figures.filter((f) => only.includes(f.id)) : figures;
   const duration = Number(process.env.BENCH_DURATION ?? 5);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

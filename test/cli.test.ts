@@ -86,7 +86,11 @@ describe('alloy CLI with --json', () => {
     });
 
     it('org create prints {orgId, apiKey, keyId}, and the key works over HTTP', async () => {
-      expect(org).toEqual({ orgId: expect.stringMatching(UUID), apiKey: expect.stringMatching(API_KEY), keyId: expect.stringMatching(UUID) });
+      expect(org).toEqual({
+        orgId: expect.stringMatching(UUID),
+        apiKey: expect.stringMatching(API_KEY),
+        keyId: expect.stringMatching(UUID),
+      });
       const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ data: { organization: { id: org.orgId, name: 'Cli Org' } } });
@@ -159,12 +163,16 @@ describe('alloy CLI with --json', () => {
       ['key revoke of a non-UUID key id', ['key', 'revoke', 'not-a-uuid'], 'NOT_FOUND'],
       ['org create with a blank name', ['org', 'create', '   '], 'BAD_USER_INPUT'],
     ])('%s answers one {error:{code,message}} object and exit code 1', async (_label, args, code) => {
-      const before = await gw.db.query(`SELECT (SELECT count(*) FROM organizations)::int AS orgs, (SELECT count(*) FROM api_keys)::int AS keys`);
+      const before = await gw.db.query(
+        `SELECT (SELECT count(*) FROM organizations)::int AS orgs, (SELECT count(*) FROM api_keys)::int AS keys`,
+      );
       const result = await alloyJson(url, ...args);
       expect(result.code).toBe(1);
       expect(result.json).toEqual({ error: { code, message: expect.any(String) } });
       expect(result.json.error.message.length).toBeGreaterThan(0);
-      const after = await gw.db.query(`SELECT (SELECT count(*) FROM organizations)::int AS orgs, (SELECT count(*) FROM api_keys)::int AS keys`);
+      const after = await gw.db.query(
+        `SELECT (SELECT count(*) FROM organizations)::int AS orgs, (SELECT count(*) FROM api_keys)::int AS keys`,
+      );
       expect(after).toEqual(before);
     });
 
@@ -173,13 +181,19 @@ describe('alloy CLI with --json', () => {
       try {
         const masked = await runCli(['key', 'list', '--org', org.orgId, '--json'], { DATABASE_URL: url, LOG_LEVEL: 'warn' });
         expect(masked.code).toBe(1);
-        expect(singleJsonObject(masked.stdout)).toEqual({ error: { code: 'INTERNAL_ERROR', message: expect.stringContaining('NODE_ENV=development') } });
+        expect(singleJsonObject(masked.stdout)).toEqual({
+          error: { code: 'INTERNAL_ERROR', message: expect.stringContaining('NODE_ENV=development') },
+        });
         expect(masked.stdout + masked.stderr).not.toMatch(/api_keys|relation|SELECT|\n\s+at /);
         const human = await runCli(['key', 'list', '--org', org.orgId], { DATABASE_URL: url, LOG_LEVEL: 'warn' });
         expect(human.code).toBe(1);
         expect(human.stdout).toBe('');
         expect(human.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^alloy: Internal error/)]);
-        const shown = await runCli(['key', 'list', '--org', org.orgId, '--json'], { DATABASE_URL: url, LOG_LEVEL: 'warn', NODE_ENV: 'development' });
+        const shown = await runCli(['key', 'list', '--org', org.orgId, '--json'], {
+          DATABASE_URL: url,
+          LOG_LEVEL: 'warn',
+          NODE_ENV: 'development',
+        });
         expect(singleJsonObject(shown.stdout).error.message).toMatch(/api_keys/);
       } finally {
         await gw.db.query('ALTER TABLE api_keys_away RENAME TO api_keys');

@@ -11,7 +11,8 @@ const CONNECTIONS: Array<{ field: string; type: string; query: (selection: strin
   {
     field: 'Folder.children',
     type: 'EntryConnection',
-    query: (selection) => `query($first: Int, $after: String) { folder(path: "/docs") { children(first: $first, after: $after) { ${selection} } } }`,
+    query: (selection) =>
+      `query($first: Int, $after: String) { folder(path: "/docs") { children(first: $first, after: $after) { ${selection} } } }`,
     of: (data) => data.folder.children,
   },
   {
@@ -45,9 +46,14 @@ describe('connections: one generic type, one count policy, page arguments as rul
   let teammateId: string;
   let fileId: string;
 
-  const ask = (query: string, variables: Record<string, unknown> = {}) => graphql(gw.url, query, { id: teammateId, ...variables }, { apiKey: org.apiKey });
+  const ask = (query: string, variables: Record<string, unknown> = {}) =>
+    graphql(gw.url, query, { id: teammateId, ...variables }, { apiKey: org.apiKey });
   const runCount = async () => (await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs`))[0].n as number;
-  const refusal = (res: GraphQLResponse) => ({ code: errorCode(res), argument: res.body.errors?.[0]?.extensions?.argument, message: res.body.errors?.[0]?.message });
+  const refusal = (res: GraphQLResponse) => ({
+    code: errorCode(res),
+    argument: res.body.errors?.[0]?.extensions?.argument,
+    message: res.body.errors?.[0]?.message,
+  });
 
   /** What `work` answers, and the SQL the gateway sent meanwhile. */
   async function withStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
@@ -76,7 +82,11 @@ describe('connections: one generic type, one count policy, page arguments as rul
       fileId = res.body.data.uploadFile.id;
     }
     for (const name of ['first', 'second', 'third']) {
-      const created = await gw.services.workflows.createWorkflow(org.orgId, { name, startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
+      const created = await gw.services.workflows.createWorkflow(org.orgId, {
+        name,
+        startStep: 's',
+        steps: { s: { type: 'transform', output: 1 } },
+      });
       workflowId = created.workflow.id;
     }
     for (const name of ['Ann', 'Bob']) {
@@ -93,26 +103,29 @@ describe('connections: one generic type, one count policy, page arguments as rul
 
   const totals: Record<string, number> = { 'Folder.children': 5, 'Query.workflows': 3, 'Query.teammates': 2, 'Teammate.requestLogs': 4 };
 
-  it.each(CONNECTIONS)('$field counts only when totalCount is selected, in the statement of the page itself', async ({ field, type, query, of }) => {
-    const page = 'edges { cursor node { id } } pageInfo { hasNextPage endCursor }';
-    const uncounted = await withStatements(() => ask(query(page), { first: 2 }));
-    expect(uncounted.result.body.errors).toBeUndefined();
-    expect(of(uncounted.result.body.data).edges).toHaveLength(2);
-    expect(counts(uncounted.statements)).toEqual([]);
+  it.each(CONNECTIONS)(
+    '$field counts only when totalCount is selected, in the statement of the page itself',
+    async ({ field, type, query, of }) => {
+      const page = 'edges { cursor node { id } } pageInfo { hasNextPage endCursor }';
+      const uncounted = await withStatements(() => ask(query(page), { first: 2 }));
+      expect(uncounted.result.body.errors).toBeUndefined();
+      expect(of(uncounted.result.body.data).edges).toHaveLength(2);
+      expect(counts(uncounted.statements)).toEqual([]);
 
-    const counted = await withStatements(() => ask(query(`totalCount ${page}`), { first: 2 }));
-    expect(counted.result.body.errors).toBeUndefined();
-    expect(of(counted.result.body.data)).toEqual({ ...of(uncounted.result.body.data), totalCount: totals[field] });
-    // The count rides in the page's statement: not one statement more than without it.
-    expect(counts(counted.statements)).toHaveLength(1);
-    expect(counted.statements).toHaveLength(uncounted.statements.length);
+      const counted = await withStatements(() => ask(query(`totalCount ${page}`), { first: 2 }));
+      expect(counted.result.body.errors).toBeUndefined();
+      expect(of(counted.result.body.data)).toEqual({ ...of(uncounted.result.body.data), totalCount: totals[field] });
+      // The count rides in the page's statement: not one statement more than without it.
+      expect(counts(counted.statements)).toHaveLength(1);
+      expect(counted.statements).toHaveLength(uncounted.statements.length);
 
-    // Selected through a fragment, under an alias, it is counted too.
-    const fragment = await withStatements(() => ask(query(`... on ${type} { n: totalCount }`)));
-    expect(fragment.result.body.errors).toBeUndefined();
-    expect(of(fragment.result.body.data)).toEqual({ n: totals[field] });
-    expect(counts(fragment.statements)).toHaveLength(1);
-  });
+      // Selected through a fragment, under an alias, it is counted too.
+      const fragment = await withStatements(() => ask(query(`... on ${type} { n: totalCount }`)));
+      expect(fragment.result.body.errors).toBeUndefined();
+      expect(of(fragment.result.body.data)).toEqual({ n: totals[field] });
+      expect(counts(fragment.statements)).toHaveLength(1);
+    },
+  );
 
   it.each(CONNECTIONS)('$field answers first: 0 with no edges but the count and whether there is a page', async ({ field, query, of }) => {
     const res = await ask(query('totalCount pageInfo { hasNextPage endCursor } edges { cursor }'), { first: 0 });
@@ -120,7 +133,7 @@ describe('connections: one generic type, one count policy, page arguments as rul
     expect(of(res.body.data)).toEqual({ totalCount: totals[field], pageInfo: { hasNextPage: true, endCursor: null }, edges: [] });
   });
 
-  it.each(CONNECTIONS)('$field pages with its own cursors to the end, and refuses another list\'s cursor', async ({ field, query, of }) => {
+  it.each(CONNECTIONS)("$field pages with its own cursors to the end, and refuses another list's cursor", async ({ field, query, of }) => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let pages = 0; pages < 10; pages++) {
@@ -148,7 +161,11 @@ describe('connections: one generic type, one count policy, page arguments as rul
 
   it.each(CONNECTIONS)('$field refuses first outside 0 to 100 with BAD_USER_INPUT naming first', async ({ query }) => {
     for (const first of [101, -1, 2147483647]) {
-      expect(refusal(await ask(query('totalCount'), { first }))).toEqual({ code: 'BAD_USER_INPUT', argument: 'first', message: 'first must be between 0 and 100' });
+      expect(refusal(await ask(query('totalCount'), { first }))).toEqual({
+        code: 'BAD_USER_INPUT',
+        argument: 'first',
+        message: 'first must be between 0 and 100',
+      });
     }
     const literal = await ask(query('totalCount').replace('$first: Int, ', '').replace('first: $first', 'first: 101'));
     expect(refusal(literal)).toEqual({ code: 'BAD_USER_INPUT', argument: 'first', message: 'first must be between 0 and 100' });
@@ -185,7 +202,9 @@ describe('connections: one generic type, one count policy, page arguments as rul
         });
       }
       // Length is told before NUL, as it always was.
-      expect(refusal(await ask(mutation, { id, key: `\u0000${'k'.repeat(255)}` })).message).toBe('idempotencyKey must be 1 to 255 characters');
+      expect(refusal(await ask(mutation, { id, key: `\u0000${'k'.repeat(255)}` })).message).toBe(
+        'idempotencyKey must be 1 to 255 characters',
+      );
       expect(refusal(await ask(mutation, { id, wait: 31 }))).toEqual({
         code: 'BAD_USER_INPUT',
         argument: 'waitSeconds',
@@ -208,7 +227,8 @@ describe('connections without a server', () => {
       expect.objectContaining({ message: 'first must be between 0 and 100', extensions: { code: 'BAD_USER_INPUT', argument: 'first' } }),
     );
     expect(() => checkArgumentRules(args({ first: 1.5 }))).toThrow('first must be between 0 and 100');
-    for (const ok of [{}, { first: null }, { first: 0 }, { first: 100, after: 'x' }]) expect(() => checkArgumentRules(args(ok))).not.toThrow();
+    for (const ok of [{}, { first: null }, { first: 0 }, { first: 100, after: 'x' }])
+      expect(() => checkArgumentRules(args(ok))).not.toThrow();
     for (const scalar of [null, undefined, 7, 'text', [1, 2]]) expect(() => checkArgumentRules(scalar)).not.toThrow();
   });
 

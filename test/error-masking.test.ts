@@ -109,7 +109,10 @@ async function errorAnswers(gw: TestGateway, apiKey: string): Promise<Record<str
   }
   // A percent-escape that does not decode: Express's router fails before any route runs.
   const route = await fetch(`${gw.url}/files/%E0%A4%A/content`, { headers: { 'api-key': apiKey } });
-  await record('route', route.text().then((text) => ({ status: route.status, text })));
+  await record(
+    'route',
+    route.text().then((text) => ({ status: route.status, text })),
+  );
   for (let i = 0; i < 10 && !answers.rateLimited; i++) {
     const res = await post({ query: '{ organization { id } }' }, apiKey);
     if (res.status === 429) answers.rateLimited = { status: 429, text: res.text };
@@ -119,7 +122,10 @@ async function errorAnswers(gw: TestGateway, apiKey: string): Promise<Record<str
 
 describe('stack traces and internal messages by NODE_ENV', () => {
   const startWith = async (nodeEnv: string) => {
-    const gw = await startTestGateway({ background: false, env: { NODE_ENV: nodeEnv, RATE_LIMIT_PER_MINUTE: '5', RATE_LIMIT_STORE: 'memory' } });
+    const gw = await startTestGateway({
+      background: false,
+      env: { NODE_ENV: nodeEnv, RATE_LIMIT_PER_MINUTE: '5', RATE_LIMIT_STORE: 'memory' },
+    });
     return { gw, apiKey: (await gw.createOrg('Stacks')).apiKey };
   };
 

@@ -95,10 +95,16 @@ describe('Postgres stopped and started while the gateway runs', () => {
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data.organization.name).toBe('My organization');
     orgId = res.body.data.organization.id;
-    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true }, storage: { ok: true }, queue: { ok: true } } } });
+    expect(await get('/readyz')).toEqual({
+      status: 200,
+      body: { ready: true, checks: { database: { ok: true }, storage: { ok: true }, queue: { ok: true } } },
+    });
 
     const file = path.join(postgres.dir, 'echo.json');
-    fs.writeFileSync(file, JSON.stringify({ name: 'echo', startStep: 'shape', steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } } }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ name: 'echo', startStep: 'shape', steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } } }),
+    );
     const created = await runCli(['workflow', 'create', '--org', orgId, '--file', file, '--json'], { DATABASE_URL: postgres.url });
     expect(created.code).toBe(0);
     workflowId = singleJsonObject(created.stdout).workflowId;
@@ -181,10 +187,14 @@ describe('Postgres stopped and started while the gateway runs', () => {
       projectId: 'faults',
       retryOptions: { autoRetry: false },
     });
-    const failure = await storage.bucket('b').file('f').download().then(
-      () => undefined,
-      (error: Error) => error,
-    );
+    const failure = await storage
+      .bucket('b')
+      .file('f')
+      .download()
+      .then(
+        () => undefined,
+        (error: Error) => error,
+      );
     expect(failure).toMatchObject({ code: 'ECONNREFUSED' });
     const error = new GraphQLError(failure!.message, { path: ['file'], originalError: failure });
     const formatted = { message: failure!.message, path: ['file'], extensions: { code: 'INTERNAL_SERVER_ERROR' } };
@@ -204,7 +214,10 @@ describe('Postgres stopped and started while the gateway runs', () => {
     const res = await post(QUERY, apiKey);
     expect(res.body).toEqual({ data: { organization: { id: orgId, name: 'My organization' } } });
     expect(await eventually(async () => (await get('/readyz')).status === 200, RECOVERY_LIMIT_MS)).toBe(true);
-    expect(await get('/readyz')).toEqual({ status: 200, body: { ready: true, checks: { database: { ok: true }, storage: { ok: true }, queue: { ok: true } } } });
+    expect(await get('/readyz')).toEqual({
+      status: 200,
+      body: { ready: true, checks: { database: { ok: true }, storage: { ok: true }, queue: { ok: true } } },
+    });
     // The queue inside the gateway works again: a new run is sent, fetched and finished.
     expect(await runToCompletion({ text: 'after stop' })).toEqual({ status: 'SUCCEEDED', output: { echo: 'after stop' }, error: null });
 

@@ -22,9 +22,18 @@ class FaultyDriver extends CountingDriver {
 
   async write(key: string, source: Readable, options: WriteOptions): Promise<void> {
     // pipeline, as real drivers do: a failure downstream also ends the upload's source.
-    if (this.failWriteAfter !== null) return super.write(key, pipeline(source, breakAfter(this.failWriteAfter), () => undefined), options);
+    if (this.failWriteAfter !== null)
+      return super.write(
+        key,
+        pipeline(source, breakAfter(this.failWriteAfter), () => undefined),
+        options,
+      );
     if (this.dieAfter !== null) {
-      await super.write(key, pipeline(source, truncateAt(this.dieAfter), () => undefined), options);
+      await super.write(
+        key,
+        pipeline(source, truncateAt(this.dieAfter), () => undefined),
+        options,
+      );
       throw Object.assign(new Error('write ECONNRESET /var/internal/bucket'), { code: 'ECONNRESET' });
     }
     return super.write(key, source, options);
@@ -155,7 +164,21 @@ describe('storage driver failing mid-upload', () => {
     expect(await storedRows('doc.bin')).toEqual([{ id, etag, md5: md5(original) }]);
     expect(objectsOnDisk()).toEqual(objectsBefore);
     expect(await pendingCount()).toBe(0);
-    const read = await graphql(gw.url, `{ file(path: "/keep/doc.bin") { id etag md5 size } }`, {}, { apiKey: org.apiKey });
+    const read = await graphql(
+      gw.url,
+      `
+        {
+          file(path: "/keep/doc.bin") {
+            id
+            etag
+            md5
+            size
+          }
+        }
+      `,
+      {},
+      { apiKey: org.apiKey },
+    );
     expect(read.body.data.file).toEqual({ id, etag, md5: md5(original), size: original.length });
     const content = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': org.apiKey } });
     expect(content.status).toBe(200);

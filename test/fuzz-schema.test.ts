@@ -36,9 +36,22 @@ import { uploadFile } from './support/storage';
  */
 
 const STACK_OR_SQL = [
-  /\n\s+at .+:\d+:\d+/, /\bat (async )?[\w.<>]+ \(\//, /node_modules/, /\/src\/\w+/, /\.ts:\d+/, /\bSELECT\b.+\bFROM\b/i,
-  /\bINSERT INTO\b/i, /\bUPDATE\b.+\bSET\b/i, /syntax error at or near/, /relation ".+" does not exist/, /QueryFailedError/,
-  /invalid input syntax for type/, /violates .* constraint/, /unsupported Unicode escape/, /invalid byte sequence/, /stacktrace/,
+  /\n\s+at .+:\d+:\d+/,
+  /\bat (async )?[\w.<>]+ \(\//,
+  /node_modules/,
+  /\/src\/\w+/,
+  /\.ts:\d+/,
+  /\bSELECT\b.+\bFROM\b/i,
+  /\bINSERT INTO\b/i,
+  /\bUPDATE\b.+\bSET\b/i,
+  /syntax error at or near/,
+  /relation ".+" does not exist/,
+  /QueryFailedError/,
+  /invalid input syntax for type/,
+  /violates .* constraint/,
+  /unsupported Unicode escape/,
+  /invalid byte sequence/,
+  /stacktrace/,
 ];
 
 const UUID_ZERO = '00000000-0000-0000-0000-000000000000';
@@ -73,35 +86,139 @@ function toJson(value: unknown): string {
 /** Hostile strings for String and ID arguments (and custom string scalars). */
 function hostileStrings(f: Fixtures): unknown[] {
   return [
-    '', ' ', '\u0000', 'a\u0000b', '\ud800', 'x\udfff', '\ud83d\ude00\ud83d', '\u202e\u0007\u001b[31m',
-    'a'.repeat(70 * 1024), '😀'.repeat(18 * 1024), 'é'.repeat(36 * 1024),
-    '../../etc/passwd', '/../../etc/passwd', '/a/../../b', '/fuzz/./x', '..\\..\\windows\\win.ini', '/%2e%2e/%2f', '/fuzz//x', '/' + 'a/'.repeat(600),
-    "' OR '1'='1", "'; DROP TABLE organizations; --", '$1', "\\'; SELECT pg_sleep(10); --", '{{payload}}', '${process.env}',
-    'not-a-uuid', UUID_ZERO, UUID_ZERO.toUpperCase(), `{${f.workflowId}}`, `${f.workflowId}x`, f.workflowId.toUpperCase(), `${f.fileId} `,
-    f.foreign.fileId, f.foreign.workflowId, f.foreign.teammateId, f.foreign.runId, f.fileId, f.folderId, f.workflowId, f.teammateId, f.runId,
-    'alloy_sk_', 'eyJhbGciOiJub25lIn0.e30.', '__proto__', 'constructor', 'prototype', 'null', 'undefined', 'NaN',
+    '',
+    ' ',
+    '\u0000',
+    'a\u0000b',
+    '\ud800',
+    'x\udfff',
+    '\ud83d\ude00\ud83d',
+    '\u202e\u0007\u001b[31m',
+    'a'.repeat(70 * 1024),
+    '😀'.repeat(18 * 1024),
+    'é'.repeat(36 * 1024),
+    '../../etc/passwd',
+    '/../../etc/passwd',
+    '/a/../../b',
+    '/fuzz/./x',
+    '..\\..\\windows\\win.ini',
+    '/%2e%2e/%2f',
+    '/fuzz//x',
+    '/' + 'a/'.repeat(600),
+    "' OR '1'='1",
+    "'; DROP TABLE organizations; --",
+    '$1',
+    "\\'; SELECT pg_sleep(10); --",
+    '{{payload}}',
+    '${process.env}',
+    'not-a-uuid',
+    UUID_ZERO,
+    UUID_ZERO.toUpperCase(),
+    `{${f.workflowId}}`,
+    `${f.workflowId}x`,
+    f.workflowId.toUpperCase(),
+    `${f.fileId} `,
+    f.foreign.fileId,
+    f.foreign.workflowId,
+    f.foreign.teammateId,
+    f.foreign.runId,
+    f.fileId,
+    f.folderId,
+    f.workflowId,
+    f.teammateId,
+    f.runId,
+    'alloy_sk_',
+    'eyJhbGciOiJub25lIn0.e30.',
+    '__proto__',
+    'constructor',
+    'prototype',
+    'null',
+    'undefined',
+    'NaN',
     // wrong types
-    0, -1, 1.5, true, [], ['a'], {}, { a: 1 },
+    0,
+    -1,
+    1.5,
+    true,
+    [],
+    ['a'],
+    {},
+    { a: 1 },
   ];
 }
 
 const hostileInts: unknown[] = [
-  0, -1, 1, 100, 101, 2147483647, -2147483648, 2147483648, -2147483649, 9007199254740993, 1e308, -0, 1.5, '1', 'ten', true, [], {}, [1],
+  0,
+  -1,
+  1,
+  100,
+  101,
+  2147483647,
+  -2147483648,
+  2147483648,
+  -2147483649,
+  Number.MAX_SAFE_INTEGER + 2,
+  1e308,
+  -0,
+  1.5,
+  '1',
+  'ten',
+  true,
+  [],
+  {},
+  [1],
 ];
 
 function hostileJson(f: Fixtures): unknown[] {
   return [
-    null, 0, '', '\u0000', 'a\u0000b', { 'k\u0000': 'v\u0000' }, '\ud800', { '\udc00': 1 }, ['ok', '\ud83d'],
-    JSON.parse('{"__proto__":{"polluted":true}}'), { constructor: { prototype: { polluted: true } } }, JSON.parse('{"a":{"__proto__":{"isAdmin":true}}}'),
-    deep(99), deep(101), deep(5000), deep(100_000), { text: 'x'.repeat(1024 * 1024) }, Array.from({ length: 50_000 }, (_, i) => i),
-    { text: "'; DROP TABLE workflow_runs; --" }, { text: '{{steps.x.output}}' }, 1e308, -1e-308, 9007199254740993, [f.foreign.workflowId],
-    { nested: { b: 1, a: 2 } }, 'a'.repeat(70 * 1024),
+    null,
+    0,
+    '',
+    '\u0000',
+    'a\u0000b',
+    { 'k\u0000': 'v\u0000' },
+    '\ud800',
+    { '\udc00': 1 },
+    ['ok', '\ud83d'],
+    JSON.parse('{"__proto__":{"polluted":true}}'),
+    { constructor: { prototype: { polluted: true } } },
+    JSON.parse('{"a":{"__proto__":{"isAdmin":true}}}'),
+    deep(99),
+    deep(101),
+    deep(5000),
+    deep(100_000),
+    { text: 'x'.repeat(1024 * 1024) },
+    Array.from({ length: 50_000 }, (_, i) => i),
+    { text: "'; DROP TABLE workflow_runs; --" },
+    { text: '{{steps.x.output}}' },
+    1e308,
+    -1e-308,
+    Number.MAX_SAFE_INTEGER + 2,
+    [f.foreign.workflowId],
+    { nested: { b: 1, a: 2 } },
+    'a'.repeat(70 * 1024),
   ];
 }
 
 const hostileDates: unknown[] = [
-  '', 'x', '0000-00-00T00:00:00Z', '2024-02-30T00:00:00Z', '9999-12-31T23:59:59Z', '-271821-04-20T00:00:00Z', '+275760-09-13T00:00:01Z',
-  '1970-01-01T00:00:00Z', '2024-01-01', '2024-01-01T00:00:00', '2024-01-01T25:00:00Z', 1e20, 0, -1, '\u0000', '\ud800', {}, [],
+  '',
+  'x',
+  '0000-00-00T00:00:00Z',
+  '2024-02-30T00:00:00Z',
+  '9999-12-31T23:59:59Z',
+  '-271821-04-20T00:00:00Z',
+  '+275760-09-13T00:00:01Z',
+  '1970-01-01T00:00:00Z',
+  '2024-01-01',
+  '2024-01-01T00:00:00',
+  '2024-01-01T25:00:00Z',
+  1e20,
+  0,
+  -1,
+  '\u0000',
+  '\ud800',
+  {},
+  [],
 ];
 
 const hostileBooleans: unknown[] = ['true', 1, 0, null, {}, []];
@@ -209,7 +326,9 @@ interface FuzzCase {
 function document(c: FuzzCase): string {
   const args = c.field.args.filter((arg) => arg.name !== c.literal?.name);
   const definitions = args.map((arg) => `$${arg.name}: ${arg.type.toString()}`).join(', ');
-  const uses = [...args.map((arg) => `${arg.name}: $${arg.name}`), ...(c.literal ? [`${c.literal.name}: ${c.literal.text}`] : [])].join(', ');
+  const uses = [...args.map((arg) => `${arg.name}: $${arg.name}`), ...(c.literal ? [`${c.literal.name}: ${c.literal.text}`] : [])].join(
+    ', ',
+  );
   return `${c.root} Fuzz${definitions ? `(${definitions})` : ''} { ${c.field.name}${uses ? `(${uses})` : ''} ${selection(getNamedType(c.field.type))} }`;
 }
 
@@ -227,7 +346,10 @@ function cases(schema: GraphQLSchema, f: Fixtures): { cases: FuzzCase[]; covered
       if (field.name.startsWith('__')) continue;
       // Optional strings (cursors, idempotency keys) are left out: any made-up value would be refused.
       const valid = Object.fromEntries(
-        field.args.map((arg) => [arg.name, !isNonNullType(arg.type) && getNamedType(arg.type).name === 'String' ? null : validValue(arg.type, f, arg.name, field.name)]),
+        field.args.map((arg) => [
+          arg.name,
+          !isNonNullType(arg.type) && getNamedType(arg.type).name === 'String' ? null : validValue(arg.type, f, arg.name, field.name),
+        ]),
       );
       all.push({ label: `${root} ${field.name} (all valid)`, root, field, variables: valid });
       for (const arg of field.args) {
@@ -237,7 +359,13 @@ function cases(schema: GraphQLSchema, f: Fixtures): { cases: FuzzCase[]; covered
         });
         if (isScalarType(getNamedType(arg.type)) && ['String', 'ID'].includes(getNamedType(arg.type).name)) {
           for (const value of ['\u0000', 'a\\u0000', '"', '\\', '\ud800', '../x', "' OR 1=1 --"]) {
-            all.push({ label: `${root} ${field.name}(${arg.name}: literal ${JSON.stringify(value)})`, root, field, variables: valid, literal: { name: arg.name, text: JSON.stringify(value) } });
+            all.push({
+              label: `${root} ${field.name}(${arg.name}: literal ${JSON.stringify(value)})`,
+              root,
+              field,
+              variables: valid,
+              literal: { name: arg.name, text: JSON.stringify(value) },
+            });
           }
         }
       }
@@ -265,13 +393,18 @@ const HOSTILE_FILES: Array<{ disposition: string; content: string }> = [
   { disposition: 'filename="empty.bin"', content: '' },
 ];
 
-function multipartBody(c: FuzzCase, uploadArg: string, file: { disposition: string; content: string } | null): { body: Buffer; boundary: string } {
+function multipartBody(
+  c: FuzzCase,
+  uploadArg: string,
+  file: { disposition: string; content: string } | null,
+): { body: Buffer; boundary: string } {
   const boundary = `fuzz${Math.random().toString(36).slice(2)}`;
   const operations = toJson({ query: document(c), variables: { ...c.variables, [uploadArg]: null } });
   let text =
     `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n` +
     `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n${JSON.stringify({ 0: [`variables.${uploadArg}`] })}\r\n`;
-  if (file) text += `--${boundary}\r\nContent-Disposition: form-data; name="0"; ${file.disposition}\r\nContent-Type: application/octet-stream\r\n\r\n${file.content}\r\n`;
+  if (file)
+    text += `--${boundary}\r\nContent-Disposition: form-data; name="0"; ${file.disposition}\r\nContent-Type: application/octet-stream\r\n\r\n${file.content}\r\n`;
   text += `--${boundary}--\r\n`;
   // Characters below U+0100 as the bytes they name (raw control characters in headers); the JSON parts are ASCII.
   return { body: Buffer.from(text, 'latin1'), boundary };
@@ -293,7 +426,12 @@ describe('schema-driven fuzzing of every root field argument', () => {
         steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}', all: '{{payload}}' } } },
       });
       const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Fuzzy', workflowId: workflow.id, channels: ['API'] });
-      const run = await graphql(gw.url, 'mutation($w: ID!) { triggerWorkflow(workflowId: $w, payload: {text: "seed"}) { runId } }', { w: workflow.id }, { apiKey: org.apiKey });
+      const run = await graphql(
+        gw.url,
+        'mutation($w: ID!) { triggerWorkflow(workflowId: $w, payload: {text: "seed"}) { runId } }',
+        { w: workflow.id },
+        { apiKey: org.apiKey },
+      );
       return {
         fileId: stored.body.data.uploadFile.id as string,
         folderId: stored.body.data.uploadFile.parent.id as string,
@@ -316,7 +454,9 @@ describe('schema-driven fuzzing of every root field argument', () => {
 
     // Coverage comes from the schema: every argument of every root field has cases.
     const declared = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].flatMap((type) =>
-      Object.values(type?.getFields() ?? {}).flatMap((field) => field.args.map((arg: GraphQLArgument) => `${type!.name}.${field.name}(${arg.name})`)),
+      Object.values(type?.getFields() ?? {}).flatMap((field) =>
+        field.args.map((arg: GraphQLArgument) => `${type!.name}.${field.name}(${arg.name})`),
+      ),
     );
     expect([...covered].sort()).toEqual([...declared].sort());
     expect(declared.length).toBeGreaterThan(15);
@@ -327,7 +467,8 @@ describe('schema-driven fuzzing of every root field argument', () => {
     const check = (label: string, status: number, text: string) => {
       const code = /"code":"([A-Z_]+)"/.exec(text)?.[1] ?? (status === 200 ? 'data' : `HTTP ${status}`);
       outcomes.set(code, (outcomes.get(code) ?? 0) + 1);
-      if (/\(all valid\) \((JSON|multipart, "filename=\\"ok.txt)/.test(label) && !/uploadFile.*JSON/.test(label)) validAnswers[label] = code;
+      if (/\(all valid\) \((JSON|multipart, "filename=\\"ok.txt)/.test(label) && !/uploadFile.*JSON/.test(label))
+        validAnswers[label] = code;
       if (status >= 500) problems.push(`${label}: HTTP ${status}: ${text.slice(0, 300)}`);
       let body: { errors?: Array<{ extensions?: { code?: string } }> };
       try {
@@ -336,7 +477,8 @@ describe('schema-driven fuzzing of every root field argument', () => {
         problems.push(`${label}: not JSON (HTTP ${status}): ${text.slice(0, 200)}`);
         return;
       }
-      if (body.errors?.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR')) problems.push(`${label}: INTERNAL_SERVER_ERROR: ${text.slice(0, 300)}`);
+      if (body.errors?.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR'))
+        problems.push(`${label}: INTERNAL_SERVER_ERROR: ${text.slice(0, 300)}`);
       const leak = STACK_OR_SQL.find((pattern) => pattern.test(text));
       if (leak) problems.push(`${label}: matches ${leak}: ${text.slice(0, 300)}`);
     };
@@ -401,7 +543,9 @@ describe('schema-driven fuzzing of every root field argument', () => {
     expect(problems).toEqual([]);
     // The generator itself works: valid arguments get real answers, and hostile ones are refused
     // for what they are (not all for one reason, such as a malformed document).
-    process.stdout.write(`fuzzed ${requests.length} requests: ${JSON.stringify(Object.fromEntries(outcomes))}\n${JSON.stringify(validAnswers, null, 1)}\n`);
+    process.stdout.write(
+      `fuzzed ${requests.length} requests: ${JSON.stringify(Object.fromEntries(outcomes))}\n${JSON.stringify(validAnswers, null, 1)}\n`,
+    );
     expect(Object.values(validAnswers).filter((code) => code === 'data').length).toBeGreaterThan(Object.keys(validAnswers).length * 0.7);
     expect(outcomes.get('BAD_USER_INPUT')).toBeGreaterThan(100);
 
@@ -411,9 +555,18 @@ describe('schema-driven fuzzing of every root field argument', () => {
     const content = await fetch(`${gw.url}/files/${f.fileId}/content`, { headers: { 'api-key': f.apiKey } });
     expect(content.status).toBe(200);
     expect(md5(Buffer.from(await content.arrayBuffer()))).toBe(md5(FIXTURE_BYTES));
-    const after = await graphql(gw.url, 'query($w: ID!, $t: ID!) { file(path: "/fixtures/keep.bin") { id size md5 } workflow(id: $w) { startable } teammate(id: $t) { channels } }', { w: f.workflowId, t: f.teammateId }, { apiKey: f.apiKey });
+    const after = await graphql(
+      gw.url,
+      'query($w: ID!, $t: ID!) { file(path: "/fixtures/keep.bin") { id size md5 } workflow(id: $w) { startable } teammate(id: $t) { channels } }',
+      { w: f.workflowId, t: f.teammateId },
+      { apiKey: f.apiKey },
+    );
     expect(after.body).toEqual({
-      data: { file: { id: f.fileId, size: FIXTURE_BYTES.length, md5: md5(FIXTURE_BYTES) }, workflow: { startable: true }, teammate: { channels: ['API'] } },
+      data: {
+        file: { id: f.fileId, size: FIXTURE_BYTES.length, md5: md5(FIXTURE_BYTES) },
+        workflow: { startable: true },
+        teammate: { channels: ['API'] },
+      },
     });
   }, 900_000);
 });

@@ -26,9 +26,29 @@ interface BadRequest {
 }
 
 const ODD_STRINGS = [
-  '', ' ', '/', '//', '/..', '/../etc/passwd', '/a/./b', '\u0000', '/a\u0000b', '/\u202e\u0007', 'no-leading-slash',
-  '/' + 'a'.repeat(300), '/' + 'é'.repeat(600), '/a/'.repeat(400), '/%2e%2e/%2f', "/'; DROP TABLE organizations; --",
-  '/$(rm -rf /)', '/\ud800', '/CON', '/a\\b', '/😀/🚀', '/__proto__', '/constructor/prototype',
+  '',
+  ' ',
+  '/',
+  '//',
+  '/..',
+  '/../etc/passwd',
+  '/a/./b',
+  '\u0000',
+  '/a\u0000b',
+  '/\u202e\u0007',
+  'no-leading-slash',
+  '/' + 'a'.repeat(300),
+  '/' + 'é'.repeat(600),
+  '/a/'.repeat(400),
+  '/%2e%2e/%2f',
+  "/'; DROP TABLE organizations; --",
+  '/$(rm -rf /)',
+  '/\ud800',
+  '/CON',
+  '/a\\b',
+  '/😀/🚀',
+  '/__proto__',
+  '/constructor/prototype',
 ];
 
 function generate(random: () => number, apiKey: string): BadRequest[] {
@@ -43,11 +63,25 @@ function generate(random: () => number, apiKey: string): BadRequest[] {
     const variants = [
       good.slice(0, int(good.length)),
       Buffer.from(Array.from({ length: 1 + int(200) }, () => int(256))),
-      pick(['{', '[', 'null', '"x"', '123', 'true', '{"query":', '{"query":null}', '{"query":123}', '{"query":{}}',
-        '{"query":"{ organization { id } }","variables":"x"}', '{"query":"{ organization { id } }","variables":[1]}',
-        '{"query":"{ organization { id } }","extensions":5}', '{"query":"{ organization { id } }","operationName":7}',
-        '[{"query":"{ organization { id } }"},{"query":"{ organization { id } }"}]', '{"__proto__":{"query":"x"}}',
-        '{"constructor":{"prototype":{"query":"x"}}}']),
+      pick([
+        '{',
+        '[',
+        'null',
+        '"x"',
+        '123',
+        'true',
+        '{"query":',
+        '{"query":null}',
+        '{"query":123}',
+        '{"query":{}}',
+        '{"query":"{ organization { id } }","variables":"x"}',
+        '{"query":"{ organization { id } }","variables":[1]}',
+        '{"query":"{ organization { id } }","extensions":5}',
+        '{"query":"{ organization { id } }","operationName":7}',
+        '[{"query":"{ organization { id } }"},{"query":"{ organization { id } }"}]',
+        '{"__proto__":{"query":"x"}}',
+        '{"constructor":{"prototype":{"query":"x"}}}',
+      ]),
       '['.repeat(5000) + ']'.repeat(5000),
     ];
     requests.push({ kind: 'malformed-json', headers: json, body: pick(variants) });
@@ -67,7 +101,11 @@ function generate(random: () => number, apiKey: string): BadRequest[] {
       'mutation($id: ID!, $payload: JSON) { triggerWorkflow(workflowId: $id, payload: $payload) { runId } }',
       'query($first: Int) { teammates(first: $first) { totalCount } }',
     ]);
-    requests.push({ kind: 'variables', headers: json, body: JSON.stringify({ query, variables: { x: value, path: value, id: value, first: value, payload: value } }) });
+    requests.push({
+      kind: 'variables',
+      headers: json,
+      body: JSON.stringify({ query, variables: { x: value, path: value, id: value, first: value, payload: value } }),
+    });
   }
   for (let i = 0; i < 350; i++) {
     // Odd names and paths, valid or not as GraphQL.
@@ -106,12 +144,24 @@ function generate(random: () => number, apiKey: string): BadRequest[] {
     const ops = pick([
       '{"query":"mutation($f: Upload!) { uploadFile(folder: \\"/\\", file: $f) { id } }","variables":{"f":null}}',
       '{"query":"mutation($f: Upload!) { uploadFile(folder: \\"/\\", file: $f) { id } }"',
-      'not json', '[]', '{"query":"{ organization { id } }"}', '{"__proto__":{"query":"x"}}',
+      'not json',
+      '[]',
+      '{"query":"{ organization { id } }"}',
+      '{"__proto__":{"query":"x"}}',
     ]);
     const map = pick([
-      '{"0":["variables.f"]}', '{"__proto__":["variables.f"]}', '{"constructor":["variables.f"]}',
-      '{"0":["__proto__.polluted"]}', '{"0":["variables.__proto__.x"]}', '{"0":["constructor.prototype.x"]}',
-      '{"0":["variables.f"],"1":["variables.f"]}', '{"0":"variables.f"}', '[1,2]', 'null', '{', '{"0":[]}',
+      '{"0":["variables.f"]}',
+      '{"__proto__":["variables.f"]}',
+      '{"constructor":["variables.f"]}',
+      '{"0":["__proto__.polluted"]}',
+      '{"0":["variables.__proto__.x"]}',
+      '{"0":["constructor.prototype.x"]}',
+      '{"0":["variables.f"],"1":["variables.f"]}',
+      '{"0":"variables.f"}',
+      '[1,2]',
+      'null',
+      '{',
+      '{"0":[]}',
       '{"9":["variables.f"]}',
     ]);
     const parts = [
@@ -122,7 +172,7 @@ function generate(random: () => number, apiKey: string): BadRequest[] {
     ];
     let body = parts.join('');
     if (random() < 0.4) body = body.slice(0, int(body.length)); // truncated
-    if (random() < 0.2) parts.reverse(), (body = parts.join(''));
+    if (random() < 0.2) body = parts.reverse().join('');
     requests.push({
       kind: 'multipart',
       headers: { 'api-key': apiKey, 'content-type': `multipart/form-data; boundary=${random() < 0.1 ? 'wrong' : boundary}` },
@@ -132,24 +182,93 @@ function generate(random: () => number, apiKey: string): BadRequest[] {
   for (let i = 0; i < 60; i++) {
     // Oversized bodies.
     const size = 2 * 1024 * 1024 + int(4 * 1024 * 1024);
-    requests.push({ kind: 'oversized', headers: json, body: JSON.stringify({ query: '{ organization { id } }', variables: { x: 'x'.repeat(size) } }) });
+    requests.push({
+      kind: 'oversized',
+      headers: json,
+      body: JSON.stringify({ query: '{ organization { id } }', variables: { x: 'x'.repeat(size) } }),
+    });
   }
   for (let i = 0; i < 300; i++) {
     // Odd methods, content types, routes and headers.
     const choice = int(8);
     if (choice === 0) requests.push({ kind: 'method', method: pick(['PUT', 'DELETE', 'PATCH', 'OPTIONS']), headers: json, body: good });
-    else if (choice === 1) requests.push({ kind: 'content-type', headers: { 'api-key': apiKey, 'content-type': pick(['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'application/json; charset=utf-16', '']) }, body: good });
-    else if (choice === 2) requests.push({ kind: 'get', method: 'GET', path: `/graphql?query=${encodeURIComponent(pick(['{ organization { id } }', '{', 'mutation { createFolder(path: "/x") { id } }', '%%%']))}&variables=${pick(['', '{', '[]', 'null'])}`, headers: { 'api-key': apiKey } });
-    else if (choice === 3) requests.push({ kind: 'key', headers: { 'content-type': 'application/json', 'api-key': pick(['alloy_sk_', 'alloy_sk_' + 'f'.repeat(16) + '_' + '\u00e9'.repeat(43), 'x'.repeat(8000), "' OR 1=1 --"]) }, body: good });
-    else if (choice === 4) requests.push({ kind: 'files', method: 'GET', path: `/files/${encodeURIComponent(pick(ODD_STRINGS).toWellFormed())}/content?expires=${pick(['', 'x', '-1', '99999999999999999999'])}&signature=${pick(['', 'zz', '%00'])}`, headers: random() < 0.5 ? { 'api-key': apiKey } : {} });
-    else if (choice === 5) requests.push({ kind: 'range', method: 'GET', path: `/files/${pick(['00000000-0000-0000-0000-000000000000', 'abc'])}/content`, headers: { 'api-key': apiKey, range: pick(['bytes=-', 'bytes=5-1', 'bytes=0-0,1-1', 'items=0-1', 'bytes=99999999999999999999-']) } });
-    else if (choice === 6) requests.push({ kind: 'unknown-route', method: pick(['GET', 'POST']), path: pick(['/', '/graphql/x', '/files', '/files//content', '/%', '/graphql/_ruru/../../package.json']), headers: json, body: undefined });
-    else requests.push({ kind: 'operation-name', headers: json, body: JSON.stringify({ query: 'query A { organization { id } } query B { organization { name } }', operationName: pick([null, 'C', '', 'A B', 7]) }) });
+    else if (choice === 1)
+      requests.push({
+        kind: 'content-type',
+        headers: {
+          'api-key': apiKey,
+          'content-type': pick([
+            'text/plain',
+            'application/x-www-form-urlencoded',
+            'application/xml',
+            'application/json; charset=utf-16',
+            '',
+          ]),
+        },
+        body: good,
+      });
+    else if (choice === 2)
+      requests.push({
+        kind: 'get',
+        method: 'GET',
+        path: `/graphql?query=${encodeURIComponent(pick(['{ organization { id } }', '{', 'mutation { createFolder(path: "/x") { id } }', '%%%']))}&variables=${pick(['', '{', '[]', 'null'])}`,
+        headers: { 'api-key': apiKey },
+      });
+    else if (choice === 3)
+      requests.push({
+        kind: 'key',
+        headers: {
+          'content-type': 'application/json',
+          'api-key': pick(['alloy_sk_', 'alloy_sk_' + 'f'.repeat(16) + '_' + '\u00e9'.repeat(43), 'x'.repeat(8000), "' OR 1=1 --"]),
+        },
+        body: good,
+      });
+    else if (choice === 4)
+      requests.push({
+        kind: 'files',
+        method: 'GET',
+        path: `/files/${encodeURIComponent(pick(ODD_STRINGS).toWellFormed())}/content?expires=${pick(['', 'x', '-1', '99999999999999999999'])}&signature=${pick(['', 'zz', '%00'])}`,
+        headers: random() < 0.5 ? { 'api-key': apiKey } : {},
+      });
+    else if (choice === 5)
+      requests.push({
+        kind: 'range',
+        method: 'GET',
+        path: `/files/${pick(['00000000-0000-0000-0000-000000000000', 'abc'])}/content`,
+        headers: { 'api-key': apiKey, range: pick(['bytes=-', 'bytes=5-1', 'bytes=0-0,1-1', 'items=0-1', 'bytes=99999999999999999999-']) },
+      });
+    else if (choice === 6)
+      requests.push({
+        kind: 'unknown-route',
+        method: pick(['GET', 'POST']),
+        path: pick(['/', '/graphql/x', '/files', '/files//content', '/%', '/graphql/_ruru/../../package.json']),
+        headers: json,
+        body: undefined,
+      });
+    else
+      requests.push({
+        kind: 'operation-name',
+        headers: json,
+        body: JSON.stringify({
+          query: 'query A { organization { id } } query B { organization { name } }',
+          operationName: pick([null, 'C', '', 'A B', 7]),
+        }),
+      });
   }
   return requests;
 }
 
-const STACK_OR_SQL = [/\n\s+at .+\(.*:\d+:\d+\)/, /\bat (async )?[\w.<>]+ \(\//, /node_modules/, /\bSELECT\b.+\bFROM\b/i, /\bINSERT INTO\b/i, /\bUPDATE\b.+\bSET\b/i, /syntax error at or near/, /relation ".+" does not exist/, /QueryFailedError/];
+const STACK_OR_SQL = [
+  /\n\s+at .+\(.*:\d+:\d+\)/,
+  /\bat (async )?[\w.<>]+ \(\//,
+  /node_modules/,
+  /\bSELECT\b.+\bFROM\b/i,
+  /\bINSERT INTO\b/i,
+  /\bUPDATE\b.+\bSET\b/i,
+  /syntax error at or near/,
+  /relation ".+" does not exist/,
+  /QueryFailedError/,
+];
 
 describe('fuzzing the HTTP surface with bad requests', () => {
   const { gw, org } = useGatewayWithOrg({ env: { NODE_ENV: 'production' }, orgName: 'Fuzz' });

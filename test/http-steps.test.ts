@@ -66,7 +66,11 @@ describe('http steps: signed requests, streamed answers', () => {
   });
 
   it('signs every request with the secret that workflow create printed: over the exact body, and fresh', async () => {
-    const { workflowId, signingSecret } = await createWorkflow({ name: 'signed', startStep: 'call', steps: { call: { type: 'http', url: `${hooks.url}/hook` } } });
+    const { workflowId, signingSecret } = await createWorkflow({
+      name: 'signed',
+      startStep: 'call',
+      steps: { call: { type: 'http', url: `${hooks.url}/hook` } },
+    });
     expect(signingSecret).toMatch(/^alloy_whsec_[A-Za-z0-9_-]{43}$/);
     const before = Math.floor(Date.now() / 1000);
     const done = await run(workflowId, { text: 'x\u0000y', order: { b: 1, a: 2 } });
@@ -83,7 +87,26 @@ describe('http steps: signed requests, streamed answers', () => {
     // The secret is nowhere in the API: not a field of Workflow, not in any answer.
     const type = await graphql(gw.url, '{ __type(name: "Workflow") { fields { name } } }');
     expect(type.body.data.__type.fields.map((f: { name: string }) => f.name).join(' ')).not.toMatch(/secret|sign/i);
-    const everything = await graphql(gw.url, `query($id: ID!, $run: ID!) { workflow(id: $id) { id name definition startable } workflowRun(id: $run) { payload output steps } }`, { id: workflowId, run: done.runId }, { apiKey: org.apiKey });
+    const everything = await graphql(
+      gw.url,
+      `
+        query ($id: ID!, $run: ID!) {
+          workflow(id: $id) {
+            id
+            name
+            definition
+            startable
+          }
+          workflowRun(id: $run) {
+            payload
+            output
+            steps
+          }
+        }
+      `,
+      { id: workflowId, run: done.runId },
+      { apiKey: org.apiKey },
+    );
     expect(JSON.stringify(everything.body)).not.toContain(signingSecret);
   });
 
@@ -96,7 +119,10 @@ describe('http steps: signed requests, streamed answers', () => {
     });
     const script = path.join(dir, 'receiver.js');
     fs.writeFileSync(script, readmeExample('verify-signature', 'js'));
-    const receiver = new WatchedProcess(process.execPath, [script], { cwd: ROOT, env: { ...process.env, SIGNING_SECRET: signingSecret, PORT: String(port) } });
+    const receiver = new WatchedProcess(process.execPath, [script], {
+      cwd: ROOT,
+      env: { ...process.env, SIGNING_SECRET: signingSecret, PORT: String(port) },
+    });
     try {
       await receiver.waitForOutput(/receiver listening/, 30_000);
       const accepted = await run(workflowId);
@@ -105,7 +131,11 @@ describe('http steps: signed requests, streamed answers', () => {
 
       const rotated = await cli('workflow', 'rotate-secret', workflowId);
       expect(rotated.code).toBe(0);
-      expect(singleJsonObject(rotated.stdout)).toEqual({ workflowId, signingSecret: expect.stringMatching(/^alloy_whsec_/), previousValidUntil: null });
+      expect(singleJsonObject(rotated.stdout)).toEqual({
+        workflowId,
+        signingSecret: expect.stringMatching(/^alloy_whsec_/),
+        previousValidUntil: null,
+      });
       const refused = await run(workflowId);
       expect(refused.status).toBe('FAILED');
       expect(refused.error).toMatch(/answered HTTP 401/);
@@ -115,7 +145,11 @@ describe('http steps: signed requests, streamed answers', () => {
   });
 
   it('rotate-secret --keep-previous signs with both secrets until then, the new one first', async () => {
-    const { workflowId, signingSecret: first } = await createWorkflow({ name: 'rotating', startStep: 'call', steps: { call: { type: 'http', url: `${hooks.url}/hook` } } });
+    const { workflowId, signingSecret: first } = await createWorkflow({
+      name: 'rotating',
+      startStep: 'call',
+      steps: { call: { type: 'http', url: `${hooks.url}/hook` } },
+    });
     const result = await cli('workflow', 'rotate-secret', workflowId, '--keep-previous', '600');
     const rotated = singleJsonObject(result.stdout);
     expect(rotated.signingSecret).not.toBe(first);
@@ -180,29 +214,50 @@ describe('http steps: signed requests, streamed answers', () => {
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
     it('stops reading an endless answer at 1 MB, keeps that 1 MB as text and closes the connection', async () => {
-      const { workflowId } = await createWorkflow({ name: 'endless', startStep: 'call', steps: { call: { type: 'http', url: `${url}/endless`, timeoutMs: 60_000 } } });
+      const { workflowId } = await createWorkflow({
+        name: 'endless',
+        startStep: 'call',
+        steps: { call: { type: 'http', url: `${url}/endless`, timeoutMs: 60_000 } },
+      });
       const done = await run(workflowId);
       expect(done.status).toBe('SUCCEEDED');
       expect(done.steps.call.truncated).toBe(true);
       expect(done.steps.call.output).toBe('a'.repeat(MAX_RESPONSE_BYTES));
-      await waitFor(async () => closed, (c) => c, 10_000, 'the endless answer to be cut off');
+      await waitFor(
+        async () => closed,
+        (c) => c,
+        10_000,
+        'the endless answer to be cut off',
+      );
       // Only what the socket buffers took beyond the first 1 MB was ever written.
       expect(written).toBeLessThan(32 * MAX_RESPONSE_BYTES);
     });
 
     it('keeps an answer of exactly 1 MB whole (parsed JSON), and cuts one byte more', async () => {
-      const { workflowId: exact } = await createWorkflow({ name: 'exact', startStep: 'call', steps: { call: { type: 'http', url: `${url}/exact` } } });
+      const { workflowId: exact } = await createWorkflow({
+        name: 'exact',
+        startStep: 'call',
+        steps: { call: { type: 'http', url: `${url}/exact` } },
+      });
       const whole = await run(exact);
       expect(whole.steps.call.truncated).toBeUndefined();
       expect(whole.steps.call.output.pad).toHaveLength(MAX_RESPONSE_BYTES - 10);
-      const { workflowId: over } = await createWorkflow({ name: 'over', startStep: 'call', steps: { call: { type: 'http', url: `${url}/one-more` } } });
+      const { workflowId: over } = await createWorkflow({
+        name: 'over',
+        startStep: 'call',
+        steps: { call: { type: 'http', url: `${url}/one-more` } },
+      });
       const cut = await run(over);
       expect(cut.steps.call.truncated).toBe(true);
       expect(cut.steps.call.output).toHaveLength(MAX_RESPONSE_BYTES);
     });
 
     it('fails a run whose target answers an error with a NUL in its body, keeping the NUL visible in the error', async () => {
-      const { workflowId } = await createWorkflow({ name: 'nul answer', startStep: 'call', steps: { call: { type: 'http', url: `${url}/nul` } } });
+      const { workflowId } = await createWorkflow({
+        name: 'nul answer',
+        startStep: 'call',
+        steps: { call: { type: 'http', url: `${url}/nul` } },
+      });
       const done = await run(workflowId);
       expect(done.status).toBe('FAILED');
       expect(done.error).toContain('answered HTTP 500: broken\\u0000body');

@@ -33,9 +33,7 @@ const NOT_FOUND_CODES = ['NOT_FOUND', 'WORKFLOW_NOT_FOUND'];
 
 const PROBES: Record<string, Probe[]> = {
   'Query.organization': [{ query: '{ organization { id name } }', variables: () => ({}), expect: 'own-data' }],
-  'Query.folder': [
-    { query: 'query($p: String!) { folder(path: $p) { id } }', variables: () => ({ p: '/Secret Plans' }), expect: 'null' },
-  ],
+  'Query.folder': [{ query: 'query($p: String!) { folder(path: $p) { id } }', variables: () => ({ p: '/Secret Plans' }), expect: 'null' }],
   'Query.file': [
     { query: 'query($p: String!) { file(path: $p) { id } }', variables: () => ({ p: '/Secret Plans/launch.txt' }), expect: 'null' },
   ],
@@ -58,25 +56,48 @@ const PROBES: Record<string, Probe[]> = {
     { query: 'mutation($p: String!) { createFolder(path: $p) { id } }', variables: () => ({ p: '/Secret Plans/B' }), expect: 'own-data' },
   ],
   'Mutation.renameEntry': [
-    { query: 'mutation($p: String!) { renameEntry(path: $p, name: "x") { id } }', variables: () => ({ p: '/Secret Plans/launch.txt' }), expect: 'not-found' },
+    {
+      query: 'mutation($p: String!) { renameEntry(path: $p, name: "x") { id } }',
+      variables: () => ({ p: '/Secret Plans/launch.txt' }),
+      expect: 'not-found',
+    },
   ],
   'Mutation.moveEntry': [
-    { query: 'mutation($p: String!) { moveEntry(path: $p, to: "/") { id } }', variables: () => ({ p: '/Secret Plans/launch.txt' }), expect: 'not-found' },
+    {
+      query: 'mutation($p: String!) { moveEntry(path: $p, to: "/") { id } }',
+      variables: () => ({ p: '/Secret Plans/launch.txt' }),
+      expect: 'not-found',
+    },
   ],
   'Mutation.deleteEntry': [
-    { query: 'mutation($p: String!) { deleteEntry(path: $p) { deletedFiles deletedFolders } }', variables: () => ({ p: '/Secret Plans/launch.txt' }), expect: 'not-found' },
+    {
+      query: 'mutation($p: String!) { deleteEntry(path: $p) { deletedFiles deletedFolders } }',
+      variables: () => ({ p: '/Secret Plans/launch.txt' }),
+      expect: 'not-found',
+    },
   ],
   'Mutation.triggerWorkflow': [
-    { query: 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {}) { runId } }', variables: (a) => ({ id: a.workflowId }), expect: 'not-found' },
+    {
+      query: 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {}) { runId } }',
+      variables: (a) => ({ id: a.workflowId }),
+      expect: 'not-found',
+    },
   ],
   'Subscription.workflowRunUpdated': [], // graphql-ws: covered below, by subscribing to A's run with B's key
   'Mutation.callTeammate': [
-    { query: 'mutation($id: ID!) { callTeammate(teammateId: $id, input: {}) { runId } }', variables: (a) => ({ id: a.teammateId }), expect: 'not-found' },
+    {
+      query: 'mutation($id: ID!) { callTeammate(teammateId: $id, input: {}) { runId } }',
+      variables: (a) => ({ id: a.teammateId }),
+      expect: 'not-found',
+    },
   ],
 };
 
 async function rootFields(url: string): Promise<string[]> {
-  const res = await graphql(url, '{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }');
+  const res = await graphql(
+    url,
+    '{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }',
+  );
   const schema = res.body.data.__schema;
   return [
     ...schema.queryType.fields.map((f: { name: string }) => `Query.${f.name}`),
@@ -93,17 +114,71 @@ const upload = (url: string, apiKey: string, folder: string, name: string, conte
 async function snapshotOfA(gw: TestGateway, a: OrgA) {
   const read = await graphql(
     gw.url,
-    `query($f: ID!, $w: ID!, $r: ID!, $t: ID!) {
-      organization { id name }
-      folder(path: "/Secret Plans") { id name path children(first: 100) { totalCount edges { node { id name path } } } }
-      file(path: "/Secret Plans/launch.txt") { id name size md5 etag }
-      node(id: $f) { id }
-      workflow(id: $w) { id name startable }
-      workflowRun(id: $r) { id status payload }
-      teammate(id: $t) { id name channels requestLogs(first: 100) { totalCount } }
-      teammates(first: 100) { totalCount }
-      workflows(first: 100) { totalCount edges { node { id name version definition } } }
-    }`,
+    `
+      query ($f: ID!, $w: ID!, $r: ID!, $t: ID!) {
+        organization {
+          id
+          name
+        }
+        folder(path: "/Secret Plans") {
+          id
+          name
+          path
+          children(first: 100) {
+            totalCount
+            edges {
+              node {
+                id
+                name
+                path
+              }
+            }
+          }
+        }
+        file(path: "/Secret Plans/launch.txt") {
+          id
+          name
+          size
+          md5
+          etag
+        }
+        node(id: $f) {
+          id
+        }
+        workflow(id: $w) {
+          id
+          name
+          startable
+        }
+        workflowRun(id: $r) {
+          id
+          status
+          payload
+        }
+        teammate(id: $t) {
+          id
+          name
+          channels
+          requestLogs(first: 100) {
+            totalCount
+          }
+        }
+        teammates(first: 100) {
+          totalCount
+        }
+        workflows(first: 100) {
+          totalCount
+          edges {
+            node {
+              id
+              name
+              version
+              definition
+            }
+          }
+        }
+      }
+    `,
     { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId },
     { apiKey: a.apiKey },
   );
@@ -132,7 +207,11 @@ describe('organization isolation, from the schema', () => {
       startStep: 'shape',
       steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } },
     });
-    const teammate = await gw.services.teammates.createTeammate(orgA.orgId, { name: 'Secret Agent', workflowId: workflow.id, channels: ['API'] });
+    const teammate = await gw.services.teammates.createTeammate(orgA.orgId, {
+      name: 'Secret Agent',
+      workflowId: workflow.id,
+      channels: ['API'],
+    });
     const run = await graphql(
       gw.url,
       'mutation($t: ID!) { callTeammate(teammateId: $t, input: { text: "BLUEBIRD" }) { runId } }',
@@ -183,10 +262,16 @@ describe('organization isolation, from the schema', () => {
     if (bUpload.body.errors) failures.push(`Mutation.uploadFile: ${JSON.stringify(bUpload.body)}`);
     else if (bUpload.body.data.uploadFile.id === a.fileId) failures.push('Mutation.uploadFile: B overwrote A’s file');
     // A's run, subscribed to with B's key.
-    const watched = await subscribeOnce(gw.url, b.apiKey, 'subscription($id: ID!) { workflowRunUpdated(id: $id) { id status payload output } }', { id: a.runId });
+    const watched = await subscribeOnce(
+      gw.url,
+      b.apiKey,
+      'subscription($id: ID!) { workflowRunUpdated(id: $id) { id status payload output } }',
+      { id: a.runId },
+    );
     const watchedLeaks = a.secretWords.filter((word) => watched.text.includes(word));
     if (watchedLeaks.length) failures.push(`Subscription.workflowRunUpdated: mentions ${watchedLeaks.join(', ')}: ${watched.text}`);
-    if (JSON.parse(watched.text).errors?.[0]?.extensions?.code !== 'NOT_FOUND') failures.push(`Subscription.workflowRunUpdated: expected NOT_FOUND, got ${watched.text}`);
+    if (JSON.parse(watched.text).errors?.[0]?.extensions?.code !== 'NOT_FOUND')
+      failures.push(`Subscription.workflowRunUpdated: expected NOT_FOUND, got ${watched.text}`);
     // The content route: A's file id with B's key, and with no key at all.
     for (const headers of [{ 'api-key': b.apiKey }, {} as Record<string, string>]) {
       const res = await fetch(`${gw.url}/files/${a.fileId}/content`, { headers });

@@ -13,11 +13,14 @@ describe('GraphQL JSON bodies', () => {
     postGraphql(gw.url, body, { apiKey: org.apiKey, contentType: 'application/json', headers });
   const query = JSON.stringify({ query: '{ organization { name } }' });
 
-  it.each([['application/json'], ['application/json; charset=utf-8'], ['Application/JSON;charset=UTF-8']])('reads a query sent as %s', async (type) => {
-    const res = await post(query, { 'content-type': type });
-    expect(res.status).toBe(200);
-    expect(res.body.data.organization.name).toBe('Bodies');
-  });
+  it.each([['application/json'], ['application/json; charset=utf-8'], ['Application/JSON;charset=UTF-8']])(
+    'reads a query sent as %s',
+    async (type) => {
+      const res = await post(query, { 'content-type': type });
+      expect(res.status).toBe(200);
+      expect(res.body.data.organization.name).toBe('Bodies');
+    },
+  );
 
   it('reads a body that starts with a byte order mark', async () => {
     const res = await post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(query)]));

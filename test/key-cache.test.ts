@@ -16,7 +16,8 @@ const ORG_QUERY = '{ organization { id name } }';
 const NOTIFY_BOUND_MS = 1000;
 
 /** Sends `request` until `done` holds of its answer, for at most NOTIFY_BOUND_MS; the last answer either way. */
-const eventually = <T>(request: () => Promise<T>, done: (value: T) => boolean) => poll(request, done, { timeoutMs: NOTIFY_BOUND_MS, intervalMs: 5 });
+const eventually = <T>(request: () => Promise<T>, done: (value: T) => boolean) =>
+  poll(request, done, { timeoutMs: NOTIFY_BOUND_MS, intervalMs: 5 });
 
 describe('API key cache', () => {
   let lookups = 0;
@@ -50,7 +51,10 @@ describe('API key cache', () => {
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
     const revoked = await cli('key', 'revoke', key.keyId);
     expect(revoked.keyId).toBe(key.keyId);
-    const { value: res } = await eventually(() => graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey }), (r) => r.status !== 200);
+    const { value: res } = await eventually(
+      () => graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey }),
+      (r) => r.status !== 200,
+    );
     expect(res.status).toBe(401);
     expect(errorCode(res)).toBe('UNAUTHENTICATED');
     expect(res.body.errors?.[0].message).toMatch(/revoked/);
@@ -61,7 +65,10 @@ describe('API key cache', () => {
     const key = await gw.services.organizations.createKey(org.orgId, 'deleted');
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
     await sql.query('DELETE FROM api_keys WHERE id = $1', [key.keyId]);
-    const { value: res } = await eventually(() => graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey }), (r) => r.status !== 200);
+    const { value: res } = await eventually(
+      () => graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey }),
+      (r) => r.status !== 200,
+    );
     expect(res.status).toBe(401);
     expect(errorCode(res)).toBe('UNAUTHENTICATED');
   });
@@ -79,7 +86,9 @@ describe('API key cache', () => {
   it('reads keys from the database while its change feed is down, and caches again once it is back', async () => {
     const key = await gw.services.organizations.createKey(org.orgId, 'feed down');
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
-    const killed = await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`);
+    const killed = await sql.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`,
+    );
     expect(killed.rowCount).toBe(1);
     // With no LISTEN connection no notification arrives; the revoke must still be seen.
     await sql.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [key.keyId]);
@@ -88,7 +97,12 @@ describe('API key cache', () => {
     expect(res.body.errors?.[0].message).toMatch(/revoked/);
     // The cache reconnects by itself (about a second) and then serves keys from memory again.
     const { value: listening } = await poll(
-      async () => (await sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications' AND query ILIKE 'LISTEN%'`)).rows[0].n as number,
+      async () =>
+        (
+          await sql.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications' AND query ILIKE 'LISTEN%'`,
+          )
+        ).rows[0].n as number,
       (n) => n !== 0,
       { timeoutMs: 10_000 },
     );

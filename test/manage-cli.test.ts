@@ -16,11 +16,11 @@ import { runCli, runCliJson } from './support/process';
  * against the database of a started gateway, and checked through that gateway's HTTP API.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
-const TRIGGER = 'mutation($id: ID!, $payload: JSON) { triggerWorkflow(workflowId: $id, payload: $payload) { runId run { workflowVersion } } }';
+const TRIGGER =
+  'mutation($id: ID!, $payload: JSON) { triggerWorkflow(workflowId: $id, payload: $payload) { runId run { workflowVersion } } }';
 const CALL = 'mutation($id: ID!, $input: JSON!) { callTeammate(teammateId: $id, input: $input) { runId } }';
 const RUN = `query($id: ID!) {
   workflowRun(id: $id) { id status output error workflowVersion workflow { id name version deletedAt definition } }
@@ -43,18 +43,26 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
   });
 
   /** `alloy <args> --json`: exit code and the one JSON object it printed. */
-  const alloy = (...args: string[]) => runCliJson(args, { DATABASE_URL: gw.database.url, LOG_LEVEL: 'warn', STORAGE_DELETION_DELAY_SECONDS: '0' });
+  const alloy = (...args: string[]) =>
+    runCliJson(args, { DATABASE_URL: gw.database.url, LOG_LEVEL: 'warn', STORAGE_DELETION_DELAY_SECONDS: '0' });
   const file = (name: string, content: unknown) => {
     const target = path.join(dir, name);
     fs.writeFileSync(target, typeof content === 'string' ? content : JSON.stringify(content));
     return target;
   };
-  const as = (who: Org, query: string, variables: Record<string, unknown> = {}) => graphql(gw.url, query, variables, { apiKey: who.apiKey });
-  const createWorkflow = async (definition: unknown, owner = org) => (await gw.services.workflows.createWorkflow(owner.orgId, definition)).workflow.id;
+  const as = (who: Org, query: string, variables: Record<string, unknown> = {}) =>
+    graphql(gw.url, query, variables, { apiKey: who.apiKey });
+  const createWorkflow = async (definition: unknown, owner = org) =>
+    (await gw.services.workflows.createWorkflow(owner.orgId, definition)).workflow.id;
   const transform = (name: string, output: unknown) => ({ name, startStep: 's', steps: { s: { type: 'transform', output } } });
   const readRun = async (id: string, who = org) => (await as(who, RUN, { id })).body.data?.workflowRun;
   const finished = (id: string, who = org) =>
-    waitFor(() => readRun(id, who), (run) => run?.status === 'SUCCEEDED' || run?.status === 'FAILED', 30_000, `run ${id} to finish`);
+    waitFor(
+      () => readRun(id, who),
+      (run) => run?.status === 'SUCCEEDED' || run?.status === 'FAILED',
+      30_000,
+      `run ${id} to finish`,
+    );
   const trigger = async (workflowId: string, payload: unknown = {}, who = org) => {
     const res = await as(who, TRIGGER, { id: workflowId, payload });
     if (res.body.errors) throw new Error(JSON.stringify(res.body.errors));
@@ -140,7 +148,10 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       };
       /** A tree with two files, a workflow with a teammate and two finished runs (one with an idempotency key). */
       const populate = async (who: Org) => {
-        for (const [folder, name, bytes] of [['/docs', 'a.txt', 'alpha'], ['/docs/deep', 'b.txt', 'bravo']]) {
+        for (const [folder, name, bytes] of [
+          ['/docs', 'a.txt', 'alpha'],
+          ['/docs/deep', 'b.txt', 'bravo'],
+        ]) {
           await as(who, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: folder });
           const uploaded = await uploadFile(gw.url, who.apiKey, folder, name, bytes);
           expect(uploaded.body.errors).toBeUndefined();
@@ -148,7 +159,9 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
         const workflowId = await createWorkflow(transform('kept', 'done'), who);
         const teammate = await gw.services.teammates.createTeammate(who.orgId, { name: 'Doomed bot', workflowId, channels: ['API'] });
         const called = await as(who, CALL, { id: teammate.id, input: {} });
-        const keyed = await as(who, 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, idempotencyKey: "k1") { runId } }', { id: workflowId });
+        const keyed = await as(who, 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, idempotencyKey: "k1") { runId } }', {
+          id: workflowId,
+        });
         await finished(called.body.data.callTeammate.runId, who);
         await finished(keyed.body.data.triggerWorkflow.runId, who);
         const keys: Array<{ object_key: string }> = await gw.db.query(
@@ -198,10 +211,22 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
         expect(refused.status).toBe(401);
         expect(errorCode(refused)).toBe('UNAUTHENTICATED');
         expect(await rowsOf(doomed.orgId)).toEqual({
-          organizations: 0, keys: 0, entries: 0, workflows: 0, versions: 0, runs: 0, idempotency_keys: 0, teammates: 0,
+          organizations: 0,
+          keys: 0,
+          entries: 0,
+          workflows: 0,
+          versions: 0,
+          runs: 0,
+          idempotency_keys: 0,
+          teammates: 0,
         });
         // The deletion jobs sent with the delete remove the stored bytes.
-        await waitFor(async () => doomedKeys.filter((stored) => fs.existsSync(stored)), (left) => left.length === 0, 30_000, 'the bytes to go');
+        await waitFor(
+          async () => doomedKeys.filter((stored) => fs.existsSync(stored)),
+          (left) => left.length === 0,
+          30_000,
+          'the bytes to go',
+        );
 
         // The other organization keeps everything.
         expect(await rowsOf(survivor.orgId)).toEqual(survivorBefore);
@@ -214,7 +239,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
   });
 
   describe('alloy workflow', () => {
-    it('workflow list prints the organization\'s workflows, oldest first, as { workflows: [{ workflowId, name, startable, createdAt, updatedAt }] }', async () => {
+    it("workflow list prints the organization's workflows, oldest first, as { workflows: [{ workflowId, name, startable, createdAt, updatedAt }] }", async () => {
       const owner = await gw.createOrg('Listing Org');
       const first = await createWorkflow(transform('first', 1), owner);
       const draft = await createWorkflow({ name: 'draft', steps: { s: { type: 'transform', output: 1 } } }, owner);
@@ -226,8 +251,20 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       expect(code).toBe(0);
       expect(json).toEqual({
         workflows: [
-          { workflowId: first, name: 'first', startable: true, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO) },
-          { workflowId: draft, name: 'draft', startable: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO) },
+          {
+            workflowId: first,
+            name: 'first',
+            startable: true,
+            createdAt: expect.stringMatching(ISO),
+            updatedAt: expect.stringMatching(ISO),
+          },
+          {
+            workflowId: draft,
+            name: 'draft',
+            startable: false,
+            createdAt: expect.stringMatching(ISO),
+            updatedAt: expect.stringMatching(ISO),
+          },
         ],
       });
       expect(json.workflows[0].updatedAt).toBe(json.workflows[0].createdAt);
@@ -240,7 +277,14 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
     });
 
     it('workflow show prints { workflowId, name, startable, definition } of any organization, and never the signing secret', async () => {
-      const definition = { name: 'shown', startStep: 'call', steps: { call: { type: 'http', url: 'http://127.0.0.1:9/x', next: 'end' }, end: { type: 'transform', output: { k: '{{payload.k}}' } } } };
+      const definition = {
+        name: 'shown',
+        startStep: 'call',
+        steps: {
+          call: { type: 'http', url: 'http://127.0.0.1:9/x', next: 'end' },
+          end: { type: 'transform', output: { k: '{{payload.k}}' } },
+        },
+      };
       const created = await alloy('workflow', 'create', '--org', other.orgId, '--file', file('shown.json', definition));
       const { signingSecret, workflowId } = created.json;
       const rotated = await alloy('workflow', 'rotate-secret', workflowId, '--keep-previous', '60');
@@ -270,12 +314,17 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       const bad = file('bad-update.json', {
         name: '',
         startStep: 'a',
-        steps: { a: { type: 'http', url: 'ftp://x', next: 'nowhere' }, b: { type: 'script' }, c: { type: 'transform', output: '{{env.X}}' } },
+        steps: {
+          a: { type: 'http', url: 'ftp://x', next: 'nowhere' },
+          b: { type: 'script' },
+          c: { type: 'transform', output: '{{env.X}}' },
+        },
       });
       const refused = await alloy('workflow', 'update', workflowId, '--file', bad);
       expect(refused.code).toBe(1);
       expect(refused.json.error.code).toBe('BAD_USER_INPUT');
-      for (const problem of ['name:', 'steps.a.url', 'steps.a.next', 'steps.b.type', 'steps.c.output']) expect(refused.json.error.message).toContain(problem);
+      for (const problem of ['name:', 'steps.a.url', 'steps.a.next', 'steps.b.type', 'steps.c.output'])
+        expect(refused.json.error.message).toContain(problem);
 
       const missingFile = await alloy('workflow', 'update', workflowId, '--file', path.join(dir, 'absent.json'));
       expect(missingFile.json.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining('ENOENT') });
@@ -298,17 +347,27 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       const updated = await alloy('workflow', 'update', workflowId, '--file', file('after.json', transform('after', 'v2')));
       expect(updated.code).toBe(0);
       expect(updated.json).toEqual({ workflowId, name: 'after', startable: true });
-      const read = await as(org, 'query($id: ID!) { workflow(id: $id) { name version definition startable updatedAt createdAt } }', { id: workflowId });
+      const read = await as(org, 'query($id: ID!) { workflow(id: $id) { name version definition startable updatedAt createdAt } }', {
+        id: workflowId,
+      });
       expect(read.body.data.workflow).toMatchObject({ name: 'after', version: 2, definition: transform('after', 'v2'), startable: true });
       expect(new Date(read.body.data.workflow.updatedAt).getTime()).toBeGreaterThan(before.updated_at.getTime());
       const runId = await trigger(workflowId);
       expect(await finished(runId)).toMatchObject({ status: 'SUCCEEDED', output: 'v2', workflowVersion: 2 });
 
-      const draft = await alloy('workflow', 'update', workflowId, '--file', file('draft.json', { name: 'draft', steps: { s: { type: 'transform', output: 1 } } }));
+      const draft = await alloy(
+        'workflow',
+        'update',
+        workflowId,
+        '--file',
+        file('draft.json', { name: 'draft', steps: { s: { type: 'transform', output: 1 } } }),
+      );
       expect(draft.json).toEqual({ workflowId, name: 'draft', startable: false });
       expect(errorCode(await as(org, TRIGGER, { id: workflowId }))).toBe('WORKFLOW_NOT_STARTABLE');
       // Another organization cannot see or start it, updated or not.
-      expect((await as(other, 'query($id: ID!) { workflow(id: $id) { id } }', { id: workflowId })).body).toEqual({ data: { workflow: null } });
+      expect((await as(other, 'query($id: ID!) { workflow(id: $id) { id } }', { id: workflowId })).body).toEqual({
+        data: { workflow: null },
+      });
     });
 
     it('a run running while its workflow is updated finishes with the definition it started with, also in another worker; a run triggered after uses the new one', async () => {
@@ -326,11 +385,17 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       expect((await readRun(running)).status).toBe('RUNNING');
 
       // New steps with other ids: the old run could not go on with these.
-      const updated = await alloy('workflow', 'update', workflowId, '--file', file('new-steps.json', {
-        name: 'new steps',
-        startStep: 'fresh',
-        steps: { fresh: { type: 'transform', output: { definition: 'new' } } },
-      }));
+      const updated = await alloy(
+        'workflow',
+        'update',
+        workflowId,
+        '--file',
+        file('new-steps.json', {
+          name: 'new steps',
+          startStep: 'fresh',
+          steps: { fresh: { type: 'transform', output: { definition: 'new' } } },
+        }),
+      );
       expect(updated.json).toEqual({ workflowId, name: 'new steps', startable: true });
 
       // The worker stops: the held step finishes and the run goes back to the queue at "finish",
@@ -356,9 +421,17 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       let queued: string;
       try {
         queued = await trigger(workflowId);
-        const updated = await alloy('workflow', 'update', workflowId, '--file', file('queued-new.json', {
-          name: 'queued', startStep: 'other', steps: { other: { type: 'transform', output: 'new' } },
-        }));
+        const updated = await alloy(
+          'workflow',
+          'update',
+          workflowId,
+          '--file',
+          file('queued-new.json', {
+            name: 'queued',
+            startStep: 'other',
+            steps: { other: { type: 'transform', output: 'new' } },
+          }),
+        );
         expect(updated.code).toBe(0);
         expect((await readRun(queued)).status).toBe('QUEUED');
       } finally {
@@ -415,17 +488,25 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
         expect(json).toEqual({ workflowId, deleted: true });
 
         expect(errorCode(await as(org, TRIGGER, { id: workflowId }))).toBe('WORKFLOW_NOT_FOUND');
-        expect((await as(org, 'query($id: ID!) { workflow(id: $id) { id } }', { id: workflowId })).body).toEqual({ data: { workflow: null } });
+        expect((await as(org, 'query($id: ID!) { workflow(id: $id) { id } }', { id: workflowId })).body).toEqual({
+          data: { workflow: null },
+        });
         const listed = await as(org, '{ workflows(first: 100) { totalCount edges { node { id } } } }');
         expect(listed.body.data.workflows.edges.map((e: any) => e.node.id)).not.toContain(workflowId);
-        expect((await alloy('workflow', 'list', '--org', org.orgId)).json.workflows.map((w: any) => w.workflowId)).not.toContain(workflowId);
+        expect((await alloy('workflow', 'list', '--org', org.orgId)).json.workflows.map((w: any) => w.workflowId)).not.toContain(
+          workflowId,
+        );
 
         for (const runId of [oldRun, teammateRun]) {
           const run = await readRun(runId);
           expect(run).toMatchObject({ id: runId, status: 'SUCCEEDED', output: 'deleted output' });
           expect(run.workflow).toMatchObject({ id: workflowId, name: 'to delete', deletedAt: expect.stringMatching(ISO) });
         }
-        const logs = await as(org, `query($id: ID!) { teammate(id: $id) { workflow { id } requestLogs { totalCount edges { node { runId status request response } } } } }`, { id: users[0].id });
+        const logs = await as(
+          org,
+          `query($id: ID!) { teammate(id: $id) { workflow { id } requestLogs { totalCount edges { node { runId status request response } } } } }`,
+          { id: users[0].id },
+        );
         expect(logs.body.errors).toBeUndefined();
         expect(logs.body.data.teammate.workflow).toEqual({ id: spare });
         expect(logs.body.data.teammate.requestLogs.edges).toEqual([
@@ -438,7 +519,11 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
 
       it('a deleted workflow cannot be shown, updated, rotated, deleted again or given to a teammate', async () => {
         const counts = async () =>
-          (await gw.db.query(`SELECT (SELECT count(*) FROM teammates)::int AS teammates, (SELECT count(*) FROM workflow_versions)::int AS versions`))[0];
+          (
+            await gw.db.query(
+              `SELECT (SELECT count(*) FROM teammates)::int AS teammates, (SELECT count(*) FROM workflow_versions)::int AS versions`,
+            )
+          )[0];
         const before = await counts();
         const definition = file('revive.json', transform('revived', 1));
         for (const args of [
@@ -450,7 +535,11 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
           ['teammate', 'update', users[0].id, '--workflow', workflowId],
         ]) {
           const result = await alloy(...args);
-          expect([args.slice(0, 2).join(' '), result.code, result.json.error?.code]).toEqual([args.slice(0, 2).join(' '), 1, 'WORKFLOW_NOT_FOUND']);
+          expect([args.slice(0, 2).join(' '), result.code, result.json.error?.code]).toEqual([
+            args.slice(0, 2).join(' '),
+            1,
+            'WORKFLOW_NOT_FOUND',
+          ]);
         }
         expect(await counts()).toEqual(before);
         expect((await workflowRow(workflowId)).name).toBe('to delete');
@@ -459,7 +548,8 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       it('racing a teammate onto the workflow, exactly one of the two wins: never a live teammate on a deleted workflow', async () => {
         for (let i = 0; i < 15; i++) {
           const raced = await createWorkflow(transform(`raced ${i}`, i));
-          const parked = i % 2 ? (await gw.services.teammates.createTeammate(org.orgId, { name: 'Parked', workflowId: spare, channels: [] })).id : null;
+          const parked =
+            i % 2 ? (await gw.services.teammates.createTeammate(org.orgId, { name: 'Parked', workflowId: spare, channels: [] })).id : null;
           const [deleted, joined] = await Promise.allSettled([
             gw.services.workflows.deleteWorkflow(raced),
             parked
@@ -548,7 +638,11 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
     it('teammate update refuses bad input, foreign workflows and unknown teammates, changing nothing', async () => {
       const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Steady', workflowId, channels: ['API'] });
       const foreignWorkflow = await createWorkflow(transform('foreign', 1), other);
-      const foreignTeammate = await gw.services.teammates.createTeammate(other.orgId, { name: 'Theirs', workflowId: foreignWorkflow, channels: [] });
+      const foreignTeammate = await gw.services.teammates.createTeammate(other.orgId, {
+        name: 'Theirs',
+        workflowId: foreignWorkflow,
+        channels: [],
+      });
       const snapshot = async () => gw.db.query(`SELECT id, name, workflow_id, channels, deleted_at FROM teammates ORDER BY id`);
       const before = await snapshot();
       for (const [args, code, message] of [
@@ -578,11 +672,18 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       expect(json).toEqual({ teammateId: teammate.id, deleted: true });
 
       expect(errorCode(await as(org, CALL, { id: teammate.id, input: {} }))).toBe('NOT_FOUND');
-      expect((await as(org, 'query($id: ID!) { teammate(id: $id) { id } }', { id: teammate.id })).body).toEqual({ data: { teammate: null } });
+      expect((await as(org, 'query($id: ID!) { teammate(id: $id) { id } }', { id: teammate.id })).body).toEqual({
+        data: { teammate: null },
+      });
       const listed = await as(org, '{ teammates(first: 100) { edges { node { id } } } }');
       expect(listed.body.data.teammates.edges.map((e: any) => e.node.id)).not.toContain(teammate.id);
       expect((await alloy('teammate', 'list', '--org', org.orgId)).json.teammates.map((t: any) => t.teammateId)).not.toContain(teammate.id);
-      expect(await readRun(runId)).toMatchObject({ id: runId, status: 'SUCCEEDED', output: { said: 'last words' }, workflow: { id: workflowId } });
+      expect(await readRun(runId)).toMatchObject({
+        id: runId,
+        status: 'SUCCEEDED',
+        output: { said: 'last words' },
+        workflow: { id: workflowId },
+      });
       const [row] = await gw.db.query(`SELECT teammate_id FROM workflow_runs WHERE id = $1`, [runId]);
       expect(row.teammate_id).toBe(teammate.id);
 

@@ -45,10 +45,30 @@ describe('GET /metrics wiring', () => {
     const before = await scrape();
     for (const status of ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']) expect(sample(before, 'alloy_workflow_runs', { status })).toBe(0);
 
-    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, { name: 'gauge', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
-    const trigger = await graphql(gw.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }`, { id: workflow.id }, { apiKey: org.apiKey });
+    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, {
+      name: 'gauge',
+      startStep: 's',
+      steps: { s: { type: 'transform', output: 1 } },
+    });
+    const trigger = await graphql(
+      gw.url,
+      `
+        mutation ($id: ID!) {
+          triggerWorkflow(workflowId: $id) {
+            runId
+          }
+        }
+      `,
+      { id: workflow.id },
+      { apiKey: org.apiKey },
+    );
     expect(trigger.body.errors).toBeUndefined();
-    await waitFor(async () => sample(await scrape(), 'alloy_workflow_runs', { status: 'SUCCEEDED' }) === 1, Boolean, 30_000, 'the run to show as SUCCEEDED');
+    await waitFor(
+      async () => sample(await scrape(), 'alloy_workflow_runs', { status: 'SUCCEEDED' }) === 1,
+      Boolean,
+      30_000,
+      'the run to show as SUCCEEDED',
+    );
     const after = await scrape();
     expect(sample(after, 'alloy_workflow_runs', { status: 'QUEUED' })).toBe(0);
     expect(sample(after, 'alloy_workflow_runs', { status: 'FAILED' })).toBe(0);

@@ -13,7 +13,10 @@ class LogCapture extends Writable {
     callback();
   }
   lines(): Array<Record<string, any>> {
-    return this.text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    return this.text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
   }
   requests(): Array<Record<string, any>> {
     return this.lines().filter((line) => line.msg === 'request');
@@ -41,17 +44,33 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 // The line is written when the response's socket side finishes, just after the client has it.
 const waitForLine = (capture: LogCapture, predicate: (line: Record<string, any>) => boolean) =>
-  waitFor(() => capture.requests().find(predicate), Boolean, 1000, () => `such a log line in:\n${capture.text}`, 10) as Promise<Record<string, any>>;
+  waitFor(
+    () => capture.requests().find(predicate),
+    Boolean,
+    1000,
+    () => `such a log line in:\n${capture.text}`,
+    10,
+  ) as Promise<Record<string, any>>;
 
 describe('request logs and metrics', () => {
   const capture = new LogCapture();
-  const { gw, org } = useGatewayWithOrg({ background: false, logDestination: capture, env: { RATE_LIMIT_PER_MINUTE: '2' }, orgName: 'Observed' });
+  const { gw, org } = useGatewayWithOrg({
+    background: false,
+    logDestination: capture,
+    env: { RATE_LIMIT_PER_MINUTE: '2' },
+    orgName: 'Observed',
+  });
 
   it('writes one JSON line per request with ids, operation, duration and status, never the key', async () => {
-    const res = await graphql(gw.url, 'query WhoAmI { organization { id } }', {}, {
-      apiKey: org.apiKey,
-      headers: { 'x-request-id': 'client-chosen-id-1' },
-    });
+    const res = await graphql(
+      gw.url,
+      'query WhoAmI { organization { id } }',
+      {},
+      {
+        apiKey: org.apiKey,
+        headers: { 'x-request-id': 'client-chosen-id-1' },
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('client-chosen-id-1');
     const line = await waitForLine(capture, (l) => l.requestId === 'client-chosen-id-1');
@@ -133,7 +152,9 @@ describe('request logs and metrics', () => {
     expect(sample(after, 'alloy_graphql_errors_total', { code: 'RATE_LIMITED' })).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'alloy_rate_limited_requests_total', {})).toBeGreaterThanOrEqual(1);
     // Anonymous operations share one series.
-    expect(sample(after, 'alloy_http_requests_total', { route: 'graphql', operation: 'anonymous', status: '429' })).toBeGreaterThanOrEqual(1);
+    expect(sample(after, 'alloy_http_requests_total', { route: 'graphql', operation: 'anonymous', status: '429' })).toBeGreaterThanOrEqual(
+      1,
+    );
     // Process figures are there too.
     expect(after).toMatch(/^process_resident_memory_bytes \d+/m);
   });
@@ -152,7 +173,11 @@ describe('request logs and metrics', () => {
         { labels: { status: 'RUNNING' }, value: 1 },
       ],
     });
-    registerGauge({ name: 'alloy_test_broken', help: 'a gauge whose source fails', read: async () => Promise.reject(new Error('db down')) });
+    registerGauge({
+      name: 'alloy_test_broken',
+      help: 'a gauge whose source fails',
+      read: async () => Promise.reject(new Error('db down')),
+    });
     let text = await scrape(gw.url);
     expect(sample(text, 'alloy_uploads_total', { outcome: 'stored' })).toBe(1);
     expect(sample(text, 'alloy_upload_bytes_total', {})).toBe(1234);
@@ -165,7 +190,7 @@ describe('request logs and metrics', () => {
     expect(sample(text, 'alloy_test_queue_depth', {})).toBe(9);
   });
 
-  it('README: the rate limit headers example prints the key\'s budget', async () => {
+  it("README: the rate limit headers example prints the key's budget", async () => {
     const { apiKey } = await gw.services.organizations.createKey(org.orgId, 'readme-headers');
     const { stdout, stderr, code } = await runExample('rate-limit-headers', { ALLOY_URL: gw.url, API_KEY: apiKey });
     expect(stderr).toBe('');

@@ -16,7 +16,8 @@ const VARIABLES_EDITOR = '.monaco-editor[data-uri$="variables.json"]';
 const RESULT = '.result-window .view-lines';
 
 /** A Monaco editor's text as shown (Monaco renders spaces as no-break spaces). */
-const editorText = async (page: Page, selector: string) => (await page.locator(`${selector} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
+const editorText = async (page: Page, selector: string) =>
+  (await page.locator(`${selector} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
 
 /** Replaces the whole text of a Monaco editor, as a user who selects all and types does. */
 async function replaceText(page: Page, editor: Locator, text: string): Promise<void> {
@@ -116,7 +117,12 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
       steps: { reply: { type: 'transform', output: { reply: '{{payload.message}}' } } },
     });
     const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Tester', workflowId: workflow.id, channels: ['API'] });
-    const api = await graphql(gw.url, 'query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }', { id: teammate.id }, { apiKey: org.apiKey });
+    const api = await graphql(
+      gw.url,
+      'query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }',
+      { id: teammate.id },
+      { apiKey: org.apiKey },
+    );
     const { playgroundUrl } = api.body.data.teammate.api;
     expect(playgroundUrl.startsWith(`${gw.url}/graphql?`)).toBe(true);
 
@@ -180,8 +186,17 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
   });
 
   it('runs the workflowRunUpdated subscription over a websocket with the same api-key header, and shows each update', async () => {
-    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, { name: 'watched', startStep: 'a', steps: { a: { type: 'transform', output: 1 } } });
-    const run = await gw.services.workflows.startRun({ organizationId: org.orgId, workflowId: workflow.id, payload: null, channel: 'TRIGGER' });
+    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, {
+      name: 'watched',
+      startStep: 'a',
+      steps: { a: { type: 'transform', output: 1 } },
+    });
+    const run = await gw.services.workflows.startRun({
+      organizationId: org.orgId,
+      workflowId: workflow.id,
+      payload: null,
+      channel: 'TRIGGER',
+    });
     const sockets: string[] = [];
     page.on('websocket', (socket) => sockets.push(socket.url()));
     await page.goto(`${gw.url}/graphql`, { waitUntil: 'load' });

@@ -37,7 +37,14 @@ describe('query limits (defaults)', () => {
     ['the plain introspection query', {}],
     [
       "GraphiQL's full introspection query",
-      { descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true },
+      {
+        descriptions: true,
+        specifiedByUrl: true,
+        directiveIsRepeatable: true,
+        schemaDescription: true,
+        inputValueDeprecation: true,
+        oneOf: true,
+      },
     ],
   ])('answers %s, with and without a key', async (_label, options) => {
     for (const withKey of [false, true]) {
@@ -61,7 +68,10 @@ describe('query limits (defaults)', () => {
     ['an inline fragment', `query { ... on Query { ${typeChain(12)} } }`],
     ['a field aliased __schema', `query { __schema: ${typeChain(12)} }`],
     ['a deep field beside __schema', `query { __schema { queryType { name } } ${typeChain(12)} }`],
-    ['a fragment spread inside __schema-looking fragments', `query { ...__schema } fragment __schema on Query { ...__type } fragment __type on Query { ${typeChain(12)} }`],
+    [
+      'a fragment spread inside __schema-looking fragments',
+      `query { ...__schema } fragment __schema on Query { ...__type } fragment __type on Query { ${typeChain(12)} }`,
+    ],
   ])('does not let %s bypass the depth limit', async (_label, query) => {
     for (const headers of [{}, { 'api-key': org.apiKey }] as Array<Record<string, string>>) {
       expectTooComplex(await graphql(gw.url, query, {}, { headers }), 'depth');
@@ -101,7 +111,12 @@ describe('query limits (defaults)', () => {
   });
 
   it('answers a selection too costly to validate (graphql-js gives up comparing same-named fields) as too complex', async () => {
-    const res = await graphql(gw.url, `{ organization { ${'id '.repeat(QUERY_LIMIT_DEFAULTS.maxTokens - 5)}} }`, {}, { apiKey: org.apiKey });
+    const res = await graphql(
+      gw.url,
+      `{ organization { ${'id '.repeat(QUERY_LIMIT_DEFAULTS.maxTokens - 5)}} }`,
+      {},
+      { apiKey: org.apiKey },
+    );
     expectTooComplex(res, 'validation');
   });
 
@@ -136,7 +151,10 @@ describe('query limits (defaults)', () => {
 
   it('caps JSON bodies: an oversized one is a 413 with a JSON error', async () => {
     const padding = 'x'.repeat(gw.config.maxJsonBodyBytes + 1);
-    const response = await postGraphql(gw.url, JSON.stringify({ query: '{ organization { id } }', variables: { padding } }), { apiKey: org.apiKey, contentType: 'application/json' });
+    const response = await postGraphql(gw.url, JSON.stringify({ query: '{ organization { id } }', variables: { padding } }), {
+      apiKey: org.apiKey,
+      contentType: 'application/json',
+    });
     expect(response.status).toBe(413);
     expect(response.headers.get('content-type')).toMatch(/application\/json/);
     const body = response.body as any;
@@ -148,7 +166,14 @@ describe('query limits (defaults)', () => {
 describe('query limits from the environment', () => {
   const { gw, org } = useGatewayWithOrg({
     background: false,
-    env: { MAX_QUERY_DEPTH: '3', MAX_QUERY_COST: '5', MAX_ALIASES: '1', MAX_TOKENS: '30', MAX_DIRECTIVES: '1', MAX_JSON_BODY_BYTES: '2048' },
+    env: {
+      MAX_QUERY_DEPTH: '3',
+      MAX_QUERY_COST: '5',
+      MAX_ALIASES: '1',
+      MAX_TOKENS: '30',
+      MAX_DIRECTIVES: '1',
+      MAX_JSON_BODY_BYTES: '2048',
+    },
   });
 
   it.each([
@@ -169,7 +194,11 @@ describe('query limits from the environment', () => {
   });
 
   it('applies the configured body cap', async () => {
-    const response = await postGraphql(gw.url, JSON.stringify({ query: '{ organization { id } }', variables: { padding: 'x'.repeat(3000) } }), { apiKey: org.apiKey, contentType: 'application/json' });
+    const response = await postGraphql(
+      gw.url,
+      JSON.stringify({ query: '{ organization { id } }', variables: { padding: 'x'.repeat(3000) } }),
+      { apiKey: org.apiKey, contentType: 'application/json' },
+    );
     expect(response.status).toBe(413);
   });
 

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from '../src/config/config';
 import { ChildGateway, startChildGateway } from './support/process';
 import { errorCode, graphql, GraphQLResponse } from './support/http';
-import { startTestGateway, TestGateway, useGatewayWithOrg } from './support/gateway';
+import { startTestGateway, useGatewayWithOrg } from './support/gateway';
 import { tempDir, uploadFile } from './support/storage';
 
 const ORG_QUERY = '{ organization { id } }';
@@ -24,7 +24,12 @@ function expectRateLimited(res: GraphQLResponse, limit: number) {
 describe('per-API-key rate limit shared through Postgres by two gateway processes', () => {
   const LIMIT = 10;
   let child: ChildGateway;
-  const { gw, org } = useGatewayWithOrg({ background: false, env: { RATE_LIMIT_PER_MINUTE: String(LIMIT) }, orgName: 'Budget', beforeClose: () => child?.stop() });
+  const { gw, org } = useGatewayWithOrg({
+    background: false,
+    env: { RATE_LIMIT_PER_MINUTE: String(LIMIT) },
+    orgName: 'Budget',
+    beforeClose: () => child?.stop(),
+  });
 
   beforeAll(async () => {
     child = await startChildGateway(gw.database.url, { RATE_LIMIT_PER_MINUTE: String(LIMIT) });
@@ -45,9 +50,18 @@ describe('per-API-key rate limit shared through Postgres by two gateway processe
     expectRateLimited(responses[10], LIMIT);
     expectRateLimited(responses[11], LIMIT);
     // The remaining budget counted down over both processes.
-    expect(responses.slice(0, 10).map((r) => r.headers.get('ratelimit-remaining'))).toEqual(
-      ['9', '8', '7', '6', '5', '4', '3', '2', '1', '0'],
-    );
+    expect(responses.slice(0, 10).map((r) => r.headers.get('ratelimit-remaining'))).toEqual([
+      '9',
+      '8',
+      '7',
+      '6',
+      '5',
+      '4',
+      '3',
+      '2',
+      '1',
+      '0',
+    ]);
     expect(responses[0].headers.get('ratelimit-limit')).toBe(String(LIMIT));
     expect(responses[10].body.errors?.[0].message).toMatch(/Rate limit of 10 requests per minute/);
   });
@@ -116,7 +130,7 @@ describe('rate limit configuration', () => {
 });
 
 describe('keyed file downloads', () => {
-  it('spend from the key\'s budget as /graphql requests do: 429 RATE_LIMITED with Retry-After once it is spent', async () => {
+  it("spend from the key's budget as /graphql requests do: 429 RATE_LIMITED with Retry-After once it is spent", async () => {
     const gw = await startTestGateway({ background: false, env: { RATE_LIMIT_PER_MINUTE: '4', STORAGE_DIR: tempDir('rate-limit-files') } });
     try {
       const { apiKey } = await gw.createOrg();

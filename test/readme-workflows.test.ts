@@ -13,8 +13,18 @@ describe('README examples: workflows and teammates', () => {
   const { gw, org } = useGatewayWithOrg({ orgName: 'Readme Workflows' });
 
   const runOf = async (id: string) =>
-    (await gw.db.query(`SELECT status, output, error FROM workflow_runs WHERE id = $1`, [id]))[0] as { status: string; output: any; error: string | null };
-  const finished = (id: string) => waitFor(() => runOf(id), (r) => r.status === 'SUCCEEDED' || r.status === 'FAILED', 30_000, `run ${id}`);
+    (await gw.db.query(`SELECT status, output, error FROM workflow_runs WHERE id = $1`, [id]))[0] as {
+      status: string;
+      output: any;
+      error: string | null;
+    };
+  const finished = (id: string) =>
+    waitFor(
+      () => runOf(id),
+      (r) => r.status === 'SUCCEEDED' || r.status === 'FAILED',
+      30_000,
+      `run ${id}`,
+    );
 
   beforeAll(async () => {
     hooks = await startHookServer();
@@ -28,7 +38,11 @@ describe('README examples: workflows and teammates', () => {
         shape: { type: 'transform', output: { echo: '{{payload.text}}', hook: '{{steps.call.output}}' } },
       },
     });
-    const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Support bot', workflowId: workflow.id, channels: ['API'] });
+    const teammate = await gw.services.teammates.createTeammate(org.orgId, {
+      name: 'Support bot',
+      workflowId: workflow.id,
+      channels: ['API'],
+    });
     env = { ALLOY_URL: gw.url, API_KEY: org.apiKey, WORKFLOW_ID: workflow.id, TEAMMATE_ID: teammate.id };
   });
   afterAll(() => hooks?.close());
@@ -132,14 +146,34 @@ describe('README examples: workflows and teammates', () => {
       return { status: 200, body: { received: body.payload.text } };
     });
     try {
-      const trigger = await gw.services.workflows.startRun({ organizationId: org.orgId, workflowId: env.WORKFLOW_ID, payload: { text: 'watched' }, channel: 'TRIGGER' });
-      await waitFor(async () => hooks.received.filter((h) => h.body?.run?.id === trigger.id).length, (n) => n === 1, 30_000, 'the run to call the hook');
+      const trigger = await gw.services.workflows.startRun({
+        organizationId: org.orgId,
+        workflowId: env.WORKFLOW_ID,
+        payload: { text: 'watched' },
+        channel: 'TRIGGER',
+      });
+      await waitFor(
+        async () => hooks.received.filter((h) => h.body?.run?.id === trigger.id).length,
+        (n) => n === 1,
+        30_000,
+        'the run to call the hook',
+      );
       const watched = node({ RUN_ID: trigger.id });
-      await waitFor(async () => watched.output.stdout, (text) => text.includes('\n'), 30_000, 'the first update');
+      await waitFor(
+        async () => watched.output.stdout,
+        (text) => text.includes('\n'),
+        30_000,
+        'the first update',
+      );
       answer();
       expect(await watched.exited).toBe(0);
       expect(watched.output.stderr).toBe('');
-      expect(watched.output.stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([
+      expect(
+        watched.output.stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line)),
+      ).toEqual([
         { status: 'RUNNING', output: null, error: null },
         { status: 'SUCCEEDED', output: { echo: 'watched', hook: { received: 'watched' } }, error: null },
       ]);

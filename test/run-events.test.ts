@@ -46,7 +46,12 @@ describe('run events: status changes announced across connections', () => {
     await machine.finish({ runId: run.id, token: claimed.lease_token }, {}, { status: 'SUCCEEDED', output: 1 });
     // A second finish with the same (now cleared) lease changes nothing and announces nothing.
     expect(await machine.finish({ runId: run.id, token: claimed.lease_token }, {}, { status: 'FAILED' })).toBe(false);
-    await waitFor(async () => eventsOf(run.id).length, (n) => n >= 3, 5_000, 'three events');
+    await waitFor(
+      async () => eventsOf(run.id).length,
+      (n) => n >= 3,
+      5_000,
+      'three events',
+    );
     await new Promise((r) => setTimeout(r, 200));
     expect(eventsOf(run.id)).toEqual([
       { id: run.id, organizationId: orgId, status: 'QUEUED', seq: 1 },

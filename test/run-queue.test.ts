@@ -47,7 +47,8 @@ describe('workflow runs: the run table as the queue', () => {
         runIds.push(res.body.data.triggerWorkflow.runId);
       }
       await waitFor(
-        async () => (await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'SUCCEEDED' AND id = ANY($1)`, [runIds]))[0].n,
+        async () =>
+          (await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'SUCCEEDED' AND id = ANY($1)`, [runIds]))[0].n,
         (n) => n === runIds.length,
         60_000,
         'every run to succeed',
@@ -93,7 +94,11 @@ describe('workflow runs: the run table as the queue', () => {
       startStep: 's',
       steps: { s: { type: 'transform', output: 1 } },
     });
-    const teammate = await gw.services.teammates.createTeammate(org.orgId, { name: 'Old Mate', workflowId: workflow.id, channels: ['API'] });
+    const teammate = await gw.services.teammates.createTeammate(org.orgId, {
+      name: 'Old Mate',
+      workflowId: workflow.id,
+      channels: ['API'],
+    });
     const insert = (status: string, daysAgo: number, count: number, channel = 'TRIGGER') =>
       gw.db.query(
         `WITH made AS (
@@ -112,10 +117,9 @@ describe('workflow runs: the run table as the queue', () => {
     await insert('RUNNING', 40, 2);
     const census = async () =>
       (
-        await gw.db.query(
-          `SELECT status, count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 GROUP BY status ORDER BY status`,
-          [workflow.id],
-        )
+        await gw.db.query(`SELECT status, count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 GROUP BY status ORDER BY status`, [
+          workflow.id,
+        ])
       ).map((r: { status: string; n: number }) => `${r.status}:${r.n}`);
     expect(await census()).toEqual(['FAILED:600', 'QUEUED:3', 'RUNNING:2', 'SUCCEEDED:1507']);
 
@@ -138,7 +142,15 @@ describe('workflow runs: the run table as the queue', () => {
     expect(keys).toBe(12);
     const logs = await graphql(
       gw.url,
-      `query($id: ID!) { teammate(id: $id) { requestLogs(first: 5) { totalCount } } }`,
+      `
+        query ($id: ID!) {
+          teammate(id: $id) {
+            requestLogs(first: 5) {
+              totalCount
+            }
+          }
+        }
+      `,
       { id: teammate.id },
       { apiKey: org.apiKey },
     );

@@ -45,7 +45,8 @@ describe('workflowRunUpdated over graphql-ws', () => {
     expect(res.body.errors).toBeUndefined();
     return res.body.data.triggerWorkflow.runId as string;
   };
-  const statusOf = async (runId: string) => (await gw.db.query(`SELECT status FROM workflow_runs WHERE id = $1`, [runId]))[0].status as string;
+  const statusOf = async (runId: string) =>
+    (await gw.db.query(`SELECT status FROM workflow_runs WHERE id = $1`, [runId]))[0].status as string;
 
   beforeAll(async () => {
     hooks = await startHookServer();
@@ -108,10 +109,17 @@ describe('workflowRunUpdated over graphql-ws', () => {
     // Not lazy: the socket stays open between the two subscriptions.
     const client = await subscriptionClient(gw.url, { 'api-key': apiKey }, (close) => closed(close.code), false);
     try {
-      const first = await new Promise<unknown>((resolve, reject) => client.subscribe({ query: UPDATES, variables: { id: runId } }, { next: resolve, error: reject, complete: () => undefined }));
+      const first = await new Promise<unknown>((resolve, reject) =>
+        client.subscribe({ query: UPDATES, variables: { id: runId } }, { next: resolve, error: reject, complete: () => undefined }),
+      );
       expect(first).toEqual({ data: { workflowRunUpdated: expect.objectContaining({ status: 'QUEUED' }) } });
       await gw.services.organizations.revokeKey(keyId);
-      const second = new Promise<unknown>((resolve) => client.subscribe({ query: UPDATES, variables: { id: runId } }, { next: resolve, error: resolve, complete: () => resolve('complete') }));
+      const second = new Promise<unknown>((resolve) =>
+        client.subscribe(
+          { query: UPDATES, variables: { id: runId } },
+          { next: resolve, error: resolve, complete: () => resolve('complete') },
+        ),
+      );
       expect(await closedWith).toBe(4403);
       expect(JSON.stringify(await second)).not.toMatch(/QUEUED/);
     } finally {
@@ -121,7 +129,11 @@ describe('workflowRunUpdated over graphql-ws', () => {
 
   it("answers NOT_FOUND for another organization's run and for ids that are no run", async () => {
     const foreignWorkflow = (
-      await gw.services.workflows.createWorkflow(other.orgId, { name: 'theirs', startStep: 'a', steps: { a: { type: 'transform', output: 1 } } })
+      await gw.services.workflows.createWorkflow(other.orgId, {
+        name: 'theirs',
+        startStep: 'a',
+        steps: { a: { type: 'transform', output: 1 } },
+      })
     ).workflow.id;
     const foreignRun = await trigger(foreignWorkflow, { secret: 'BLUEBIRD' }, other.apiKey);
     for (const id of [foreignRun, '00000000-0000-0000-0000-000000000000', 'not-a-uuid', '']) {
@@ -139,13 +151,20 @@ describe('workflowRunUpdated over graphql-ws', () => {
     const first = await collectSubscription(gw.url, { 'api-key': org.apiKey }, UPDATES, { id: runId });
     const second = await collectSubscription(gw.url, { 'api-key': org.apiKey }, UPDATES, { id: runId });
     await Promise.all([first.received(1), second.received(1)]);
-    expect(first.results).toEqual([{ data: { workflowRunUpdated: { id: runId, status: 'QUEUED', output: null, error: null, finishedAt: null } } }]);
+    expect(first.results).toEqual([
+      { data: { workflowRunUpdated: { id: runId, status: 'QUEUED', output: null, error: null, finishedAt: null } } },
+    ]);
 
     workers.push(await startWorkerProcess(gw.database.url));
     await Promise.all([first.received(2), second.received(2)]);
     expect(first.results[1].data.workflowRunUpdated.status).toBe('RUNNING');
     // Holding the step: lease renewals and step progress are no status changes and send nothing.
-    await waitFor(async () => hooks.received.filter((h) => h.path === '/held').length, (n) => n === 1, 20_000, 'the held step');
+    await waitFor(
+      async () => hooks.received.filter((h) => h.path === '/held').length,
+      (n) => n === 1,
+      20_000,
+      'the held step',
+    );
     release();
     expect(await first.ended).toEqual({ complete: true });
     expect(await second.ended).toEqual({ complete: true });
@@ -185,7 +204,9 @@ describe('workflowRunUpdated over graphql-ws', () => {
     // for the first already shows the second.
     await gw.db.transaction(async (tx) => {
       await tx.query(`UPDATE workflow_runs SET status = 'RUNNING', started_at = now() WHERE id = $1`, [runId]);
-      await tx.query(`UPDATE workflow_runs SET status = 'SUCCEEDED', output = '{"together":true}', finished_at = now() WHERE id = $1`, [runId]);
+      await tx.query(`UPDATE workflow_runs SET status = 'SUCCEEDED', output = '{"together":true}', finished_at = now() WHERE id = $1`, [
+        runId,
+      ]);
     });
     // Announced as a worker would, each change with its seq, after the commit.
     await gw.db.query(`SELECT pg_notify('alloy_run_events', $1)`, [
@@ -205,11 +226,26 @@ describe('workflowRunUpdated over graphql-ws', () => {
   it('answers an already finished run with its final state and completes at once', async () => {
     if (!workers.length) workers.push(await startWorkerProcess(gw.database.url));
     const runId = await trigger(quickWorkflow, { text: 'done already' });
-    await waitFor(() => statusOf(runId), (status) => status === 'SUCCEEDED', 20_000, 'the run to finish');
+    await waitFor(
+      () => statusOf(runId),
+      (status) => status === 'SUCCEEDED',
+      20_000,
+      'the run to finish',
+    );
     const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, UPDATES, { id: runId });
     expect(await subscription.ended).toEqual({ complete: true });
     expect(subscription.results).toEqual([
-      { data: { workflowRunUpdated: { id: runId, status: 'SUCCEEDED', output: { echo: 'done already' }, error: null, finishedAt: expect.any(String) } } },
+      {
+        data: {
+          workflowRunUpdated: {
+            id: runId,
+            status: 'SUCCEEDED',
+            output: { echo: 'done already' },
+            error: null,
+            finishedAt: expect.any(String),
+          },
+        },
+      },
     ]);
   });
 
@@ -220,15 +256,24 @@ describe('workflowRunUpdated over graphql-ws', () => {
     await subscription.received(1);
     const listener = gw.services.notifications;
     const loseListenConnection = async () => {
-      await gw.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`);
-      await waitFor(async () => listener.isListening, (listening) => !listening, 10_000, 'the LISTEN connection to drop');
+      await gw.db.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`,
+      );
+      await waitFor(
+        async () => listener.isListening,
+        (listening) => !listening,
+        10_000,
+        'the LISTEN connection to drop',
+      );
     };
     // A loss with no change meanwhile: the row read on reconnect shows what was sent already.
     await loseListenConnection();
     await waitFor(async () => listener.isListening, Boolean, 20_000, 'the LISTEN connection to come back');
     // A change while nobody listens (the gateway reconnects after a second): its notification is lost.
     await loseListenConnection();
-    await gw.db.query(`UPDATE workflow_runs SET status = 'FAILED', error = 'failed during the gap', finished_at = now() WHERE id = $1`, [runId]);
+    await gw.db.query(`UPDATE workflow_runs SET status = 'FAILED', error = 'failed during the gap', finished_at = now() WHERE id = $1`, [
+      runId,
+    ]);
     expect(listener.isListening).toBe(false);
     expect(await subscription.ended).toEqual({ complete: true });
     expect(subscription.results.map((r) => r.data.workflowRunUpdated)).toEqual([
@@ -242,7 +287,10 @@ describe('workflowRunUpdated over graphql-ws', () => {
     const cases: Array<[string, string]> = [
       ['depth', `subscription($id: ID!) { workflowRunUpdated(id: $id) { workflow { name } } }`],
       ['cost', doublingFragments(14)],
-      ['aliases', `subscription($id: ID!) { workflowRunUpdated(id: $id) { ${Array.from({ length: 16 }, (_, i) => `a${i}: id`).join(' ')} } }`],
+      [
+        'aliases',
+        `subscription($id: ID!) { workflowRunUpdated(id: $id) { ${Array.from({ length: 16 }, (_, i) => `a${i}: id`).join(' ')} } }`,
+      ],
       ['tokens', `subscription($id: ID!) { workflowRunUpdated(id: $id) { ${'id '.repeat(2100)} } }`],
     ];
     for (const [limit, query] of cases) {
@@ -256,7 +304,10 @@ describe('workflowRunUpdated over graphql-ws', () => {
 
   it('closes the socket (1009) on a message over MAX_JSON_BODY_BYTES, as HTTP refuses such a body', async () => {
     const runId = await trigger(quickWorkflow);
-    const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, UPDATES, { id: runId, padding: 'x'.repeat(gw.config.maxJsonBodyBytes) });
+    const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, UPDATES, {
+      id: runId,
+      padding: 'x'.repeat(gw.config.maxJsonBodyBytes),
+    });
     expect(await subscription.ended).toEqual({ closed: 1009, reason: expect.any(String) });
     expect(subscription.results).toEqual([]);
   });

@@ -37,9 +37,14 @@ describe('waitSeconds', () => {
 
   const trigger = (workflowId: string, wait: unknown, payload: unknown = { text: 'hello' }) =>
     graphql(gw.url, TRIGGER, { id: workflowId, payload, wait }, { apiKey: org.apiKey });
-  const runCount = async () => (await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE organization_id = $1`, [org.orgId]))[0].n as number;
+  const runCount = async () =>
+    (await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE organization_id = $1`, [org.orgId]))[0].n as number;
   const rowOf = async (runId: string) =>
-    (await gw.db.query(`SELECT status, output, error FROM workflow_runs WHERE id = $1`, [runId]))[0] as { status: string; output: unknown; error: string | null };
+    (await gw.db.query(`SELECT status, output, error FROM workflow_runs WHERE id = $1`, [runId]))[0] as {
+      status: string;
+      output: unknown;
+      error: string | null;
+    };
 
   beforeAll(async () => {
     hooks = await startHookServer();
@@ -49,14 +54,23 @@ describe('waitSeconds', () => {
     });
     hooks.route('/broken', () => ({ status: 500, body: { oops: true } }));
     const create = async (definition: object) => (await gw.services.workflows.createWorkflow(org.orgId, definition)).workflow.id;
-    quickWorkflow = await create({ name: 'quick', startStep: 'shape', steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } } });
+    quickWorkflow = await create({
+      name: 'quick',
+      startStep: 'shape',
+      steps: { shape: { type: 'transform', output: { echo: '{{payload.text}}' } } },
+    });
     heldWorkflow = await create({
       name: 'held',
       startStep: 'call',
-      steps: { call: { type: 'http', url: `${hooks.url}/held`, timeoutMs: 60_000, next: 'shape' }, shape: { type: 'transform', output: '{{steps.call.output}}' } },
+      steps: {
+        call: { type: 'http', url: `${hooks.url}/held`, timeoutMs: 60_000, next: 'shape' },
+        shape: { type: 'transform', output: '{{steps.call.output}}' },
+      },
     });
     failingWorkflow = await create({ name: 'failing', startStep: 'call', steps: { call: { type: 'http', url: `${hooks.url}/broken` } } });
-    teammateId = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Waiting bot', workflowId: quickWorkflow, channels: ['API'] })).id;
+    teammateId = (
+      await gw.services.teammates.createTeammate(org.orgId, { name: 'Waiting bot', workflowId: quickWorkflow, channels: ['API'] })
+    ).id;
   });
   afterAll(() => hooks?.close());
 
@@ -64,15 +78,33 @@ describe('waitSeconds', () => {
     it('refuses waitSeconds outside 0 to 30 with BAD_USER_INPUT naming it, and starts no run', async () => {
       const before = await runCount();
       for (const wait of [31, -1, 100, 2147483647, -2147483648, 2147483648, 1.5, '5', true]) {
-        for (const res of [await trigger(quickWorkflow, wait), await graphql(gw.url, CALL, { id: teammateId, input: {}, wait }, { apiKey: org.apiKey })]) {
-          expect({ wait, status: res.status, code: res.body.errors?.[0]?.extensions?.code }).toEqual({ wait, status: expect.any(Number), code: 'BAD_USER_INPUT' });
+        for (const res of [
+          await trigger(quickWorkflow, wait),
+          await graphql(gw.url, CALL, { id: teammateId, input: {}, wait }, { apiKey: org.apiKey }),
+        ]) {
+          expect({ wait, status: res.status, code: res.body.errors?.[0]?.extensions?.code }).toEqual({
+            wait,
+            status: expect.any(Number),
+            code: 'BAD_USER_INPUT',
+          });
           expect(res.status).toBeLessThan(500);
           expect(res.body.errors?.[0].message).toMatch(/waitSeconds|\$wait/);
           expect(res.body.data?.triggerWorkflow ?? res.body.data?.callTeammate ?? null).toBeNull();
         }
       }
       // As a literal in the document too.
-      const literal = await graphql(gw.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id, waitSeconds: 31) { runId } }`, { id: quickWorkflow }, { apiKey: org.apiKey });
+      const literal = await graphql(
+        gw.url,
+        `
+          mutation ($id: ID!) {
+            triggerWorkflow(workflowId: $id, waitSeconds: 31) {
+              runId
+            }
+          }
+        `,
+        { id: quickWorkflow },
+        { apiKey: org.apiKey },
+      );
       expect(literal.body.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'waitSeconds' });
       expect(await runCount()).toBe(before);
     });
@@ -99,7 +131,12 @@ describe('waitSeconds', () => {
         void answer.finally(() => (settled.done = true));
         return { answer, settled };
       });
-      await waitFor(async () => gw.services.runWaiter.waiting, (n) => n === 12, 20_000, 'all 12 requests to be waiting');
+      await waitFor(
+        async () => gw.services.runWaiter.waiting,
+        (n) => n === 12,
+        20_000,
+        'all 12 requests to be waiting',
+      );
       const [{ busy }] = await gw.db.query(
         `SELECT count(*)::int AS busy FROM pg_stat_activity
           WHERE datname = current_database() AND application_name = 'alloy-test' AND state <> 'idle' AND pid <> pg_backend_pid()`,
@@ -127,10 +164,22 @@ describe('waitSeconds', () => {
     it('reads the row again when the LISTEN connection is back, so that a finish announced meanwhile is not missed', async () => {
       const started = Date.now();
       const answer = trigger(quickWorkflow, 30, { text: 'gap' });
-      await waitFor(async () => gw.services.runWaiter.waiting, (n) => n === 1, 20_000, 'the request to be waiting');
+      await waitFor(
+        async () => gw.services.runWaiter.waiting,
+        (n) => n === 1,
+        20_000,
+        'the request to be waiting',
+      );
       const listener = gw.services.notifications;
-      await gw.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`);
-      await waitFor(async () => listener.isListening, (listening) => !listening, 10_000, 'the LISTEN connection to drop');
+      await gw.db.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`,
+      );
+      await waitFor(
+        async () => listener.isListening,
+        (listening) => !listening,
+        10_000,
+        'the LISTEN connection to drop',
+      );
       await gw.db.query(
         `UPDATE workflow_runs SET status = 'SUCCEEDED', output = '"finished in the gap"', finished_at = now() WHERE organization_id = $1 AND payload->>'text' = 'gap'`,
         [org.orgId],
@@ -153,7 +202,13 @@ describe('waitSeconds', () => {
       const res = await trigger(quickWorkflow, 20, { text: 'straight back' });
       expect(res.body.errors).toBeUndefined();
       const { runId, run } = res.body.data.triggerWorkflow;
-      expect(run).toEqual({ id: runId, status: 'SUCCEEDED', output: { echo: 'straight back' }, error: null, finishedAt: expect.any(String) });
+      expect(run).toEqual({
+        id: runId,
+        status: 'SUCCEEDED',
+        output: { echo: 'straight back' },
+        error: null,
+        finishedAt: expect.any(String),
+      });
       expect(await rowOf(runId)).toEqual({ status: 'SUCCEEDED', output: { echo: 'straight back' }, error: null });
     });
 
@@ -162,7 +217,26 @@ describe('waitSeconds', () => {
       expect(res.body.errors).toBeUndefined();
       const { runId, run } = res.body.data.callTeammate;
       expect(run).toMatchObject({ id: runId, status: 'SUCCEEDED', output: { echo: 'teammate' }, error: null });
-      const logs = await graphql(gw.url, `query($id: ID!) { teammate(id: $id) { requestLogs(first: 5) { edges { node { runId status response } } } } }`, { id: teammateId }, { apiKey: org.apiKey });
+      const logs = await graphql(
+        gw.url,
+        `
+          query ($id: ID!) {
+            teammate(id: $id) {
+              requestLogs(first: 5) {
+                edges {
+                  node {
+                    runId
+                    status
+                    response
+                  }
+                }
+              }
+            }
+          }
+        `,
+        { id: teammateId },
+        { apiKey: org.apiKey },
+      );
       expect(logs.body.data.teammate.requestLogs.edges[0].node).toEqual({ runId, status: 'SUCCEEDED', response: { echo: 'teammate' } });
     });
 
@@ -192,16 +266,39 @@ describe('waitSeconds', () => {
       const closed = new Promise<void>((resolve) => request.once('close', () => resolve()));
       request.once('error', () => undefined);
       request.end(body);
-      await waitFor(async () => hooks.received.filter((h) => h.path === '/held').length, (n) => n === 1, 20_000, 'the worker to run the held step');
-      await waitFor(async () => gw.services.runWaiter.waiting, (n) => n === 1, 20_000, 'the request to be waiting');
+      await waitFor(
+        async () => hooks.received.filter((h) => h.path === '/held').length,
+        (n) => n === 1,
+        20_000,
+        'the worker to run the held step',
+      );
+      await waitFor(
+        async () => gw.services.runWaiter.waiting,
+        (n) => n === 1,
+        20_000,
+        'the request to be waiting',
+      );
       request.destroy();
       await closed;
-      await waitFor(async () => gw.services.runWaiter.waiting, (n) => n === 0, 10_000, 'the wait to end');
-      const [{ runId }] = await gw.db.query(`SELECT id AS "runId" FROM workflow_runs WHERE organization_id = $1 AND payload->>'text' = 'gone'`, [org.orgId]);
+      await waitFor(
+        async () => gw.services.runWaiter.waiting,
+        (n) => n === 0,
+        10_000,
+        'the wait to end',
+      );
+      const [{ runId }] = await gw.db.query(
+        `SELECT id AS "runId" FROM workflow_runs WHERE organization_id = $1 AND payload->>'text' = 'gone'`,
+        [org.orgId],
+      );
       expect((await rowOf(runId)).status).toBe('RUNNING');
 
       release();
-      const done = await waitFor(() => rowOf(runId), (row) => row.status === 'SUCCEEDED' || row.status === 'FAILED', 20_000, 'the run to finish');
+      const done = await waitFor(
+        () => rowOf(runId),
+        (row) => row.status === 'SUCCEEDED' || row.status === 'FAILED',
+        20_000,
+        'the run to finish',
+      );
       expect(done).toEqual({ status: 'SUCCEEDED', output: { answer: 42 }, error: null });
     });
   });

@@ -22,7 +22,8 @@ function firstDifference(committed: string, printed: string): string {
   const a = committed.split('\n');
   const b = printed.split('\n');
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return `first difference at line ${i + 1}:\n  committed: ${a[i] ?? '(end of file)'}\n  code:      ${b[i] ?? '(end of file)'}`;
+    if (a[i] !== b[i])
+      return `first difference at line ${i + 1}:\n  committed: ${a[i] ?? '(end of file)'}\n  code:      ${b[i] ?? '(end of file)'}`;
   }
   return '';
 }

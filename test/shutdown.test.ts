@@ -136,7 +136,18 @@ describe('SIGTERM drains work in flight', () => {
 
     gateway = await start(true);
     const child = gateway;
-    const trigger = await graphql(child.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }`, { id: workflowId }, { apiKey });
+    const trigger = await graphql(
+      child.url,
+      `
+        mutation ($id: ID!) {
+          triggerWorkflow(workflowId: $id) {
+            runId
+          }
+        }
+      `,
+      { id: workflowId },
+      { apiKey },
+    );
     expect(trigger.body.errors).toBeUndefined();
     const { runId } = trigger.body.data.triggerWorkflow;
     await waitFor(async () => hooks.received.some((h) => h.path === '/slow-step'), Boolean, 30_000, 'the http step to be in flight');
@@ -156,17 +167,56 @@ describe('SIGTERM drains work in flight', () => {
 
   it('ends open subscriptions (close 1001) and answers requests waiting for a run, then exits 0', async () => {
     const workflows = new WorkflowService(database.dataSource);
-    const { workflow } = await workflows.createWorkflow(orgId, { name: 'never run', startStep: 'a', steps: { a: { type: 'transform', output: 1 } } });
+    const { workflow } = await workflows.createWorkflow(orgId, {
+      name: 'never run',
+      startStep: 'a',
+      steps: { a: { type: 'transform', output: 1 } },
+    });
     gateway = await start(false);
     const child = gateway;
-    const trigger = await graphql(child.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }`, { id: workflow.id }, { apiKey });
+    const trigger = await graphql(
+      child.url,
+      `
+        mutation ($id: ID!) {
+          triggerWorkflow(workflowId: $id) {
+            runId
+          }
+        }
+      `,
+      { id: workflow.id },
+      { apiKey },
+    );
     const { runId } = trigger.body.data.triggerWorkflow;
-    const subscription = await collectSubscription(child.url, { 'api-key': apiKey }, 'subscription($id: ID!) { workflowRunUpdated(id: $id) { status } }', { id: runId });
+    const subscription = await collectSubscription(
+      child.url,
+      { 'api-key': apiKey },
+      'subscription($id: ID!) { workflowRunUpdated(id: $id) { status } }',
+      { id: runId },
+    );
     await subscription.received(1);
     expect(subscription.results).toEqual([{ data: { workflowRunUpdated: { status: 'QUEUED' } } }]);
     // No worker: this request would wait its 30 s.
-    const waiting = graphql(child.url, `mutation($id: ID!) { triggerWorkflow(workflowId: $id, waitSeconds: 30) { run { status } } }`, { id: workflow.id }, { apiKey });
-    await waitFor(async () => (await database.dataSource.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1`, [workflow.id]))[0].n === 2, Boolean, 30_000, 'the waiting run to be started');
+    const waiting = graphql(
+      child.url,
+      `
+        mutation ($id: ID!) {
+          triggerWorkflow(workflowId: $id, waitSeconds: 30) {
+            run {
+              status
+            }
+          }
+        }
+      `,
+      { id: workflow.id },
+      { apiKey },
+    );
+    await waitFor(
+      async () =>
+        (await database.dataSource.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1`, [workflow.id]))[0].n === 2,
+      Boolean,
+      30_000,
+      'the waiting run to be started',
+    );
 
     child.process.kill('SIGTERM');
     const answered = await waiting;

@@ -44,10 +44,23 @@ describe('alloy storage import', () => {
 
     const res = await graphql(
       gw.url,
-      `{ a: file(path: "/imported/reports/2024/q1.csv") { md5 size }
-         b: file(path: "/imported/reports/Übersicht.txt") { contentType }
-         c: file(path: "/imported/reports/too-big.bin") { id }
-         d: folder(path: "/imported/empty") { path } }`,
+      `
+        {
+          a: file(path: "/imported/reports/2024/q1.csv") {
+            md5
+            size
+          }
+          b: file(path: "/imported/reports/Übersicht.txt") {
+            contentType
+          }
+          c: file(path: "/imported/reports/too-big.bin") {
+            id
+          }
+          d: folder(path: "/imported/empty") {
+            path
+          }
+        }
+      `,
       {},
       { apiKey: org.apiKey },
     );
@@ -60,11 +73,37 @@ describe('alloy storage import', () => {
   }, 120_000);
 
   it('prints a summary line without a progress bar when not on a terminal, and re-imports as overwrites', async () => {
-    const before = await graphql(gw.url, `{ file(path: "/imported/readme.md") { id etag } }`, {}, { apiKey: org.apiKey });
+    const before = await graphql(
+      gw.url,
+      `
+        {
+          file(path: "/imported/readme.md") {
+            id
+            etag
+          }
+        }
+      `,
+      {},
+      { apiKey: org.apiKey },
+    );
     const { stdout, stderr } = await alloy(['storage', 'import', local, '--org', org.orgId, '--to', '/imported'], env);
-    expect(stdout).toMatch(/^Imported 4 files \(\d+ bytes, [\d.]+ MB\) in [\d.]+ s; 1 failed\n {2}failed: reports\/too-big.bin: .*over the upload limit/);
+    expect(stdout).toMatch(
+      /^Imported 4 files \(\d+ bytes, [\d.]+ MB\) in [\d.]+ s; 1 failed\n {2}failed: reports\/too-big.bin: .*over the upload limit/,
+    );
     expect(stderr).not.toMatch(/importing \[/);
-    const after = await graphql(gw.url, `{ file(path: "/imported/readme.md") { id etag } }`, {}, { apiKey: org.apiKey });
+    const after = await graphql(
+      gw.url,
+      `
+        {
+          file(path: "/imported/readme.md") {
+            id
+            etag
+          }
+        }
+      `,
+      {},
+      { apiKey: org.apiKey },
+    );
     expect(after.body.data.file.id).toBe(before.body.data.file.id);
     expect(after.body.data.file.etag).not.toBe(before.body.data.file.etag);
   }, 120_000);

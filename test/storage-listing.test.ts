@@ -57,7 +57,11 @@ describe('folder listing', () => {
     const names = all.body.data.folder.children.edges.map((e: any) => e.node.name);
     expect(names).toEqual(['alpha', 'zeta', 'A.txt', 'a.txt', 'b.txt', 'z.txt', 'é.txt']);
     expect(all.body.data.folder.children.totalCount).toBe(7);
-    expect(all.body.data.folder.children.edges[0].node).toMatchObject({ __typename: 'Folder', path: '/order/alpha', parent: { path: '/order', name: 'order' } });
+    expect(all.body.data.folder.children.edges[0].node).toMatchObject({
+      __typename: 'Folder',
+      path: '/order/alpha',
+      parent: { path: '/order', name: 'order' },
+    });
     const files = await list({ path: '/order', first: 2, kind: 'FILE' });
     expect(files.body.data.folder.children.totalCount).toBe(5);
     expect(files.body.data.folder.children.edges.map((e: any) => e.node.name)).toEqual(['A.txt', 'a.txt']);

@@ -16,7 +16,6 @@ const LOGS = `query($id: ID!, $first: Int, $after: String, $status: WorkflowRunS
   }
 }`;
 
-
 describe('teammates: callTeammate, the API channel and request logs', () => {
   // The gateway runs the executor in process, as `npm start` does.
   const { gw, org } = useGatewayWithOrg({ orgName: 'Teammates Org' });
@@ -48,7 +47,9 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
   };
 
   beforeAll(async () => {
-    ({ workflow: { id: workflowId } } = await gw.services.workflows.createWorkflow(org.orgId, {
+    ({
+      workflow: { id: workflowId },
+    } = await gw.services.workflows.createWorkflow(org.orgId, {
       name: 'answer',
       startStep: 'reply',
       steps: { reply: { type: 'transform', output: { reply: 'You said: {{payload.message}}' } } },
@@ -75,7 +76,12 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     expect(res.body.errors).toBeUndefined();
     const { runId, run } = res.body.data.callTeammate;
     expect(run).toEqual({ id: runId, status: 'QUEUED', workflow: { id: workflowId } });
-    await waitFor(() => runStatus(runId), (s) => s === 'SUCCEEDED', 30_000, 'the call to finish');
+    await waitFor(
+      () => runStatus(runId),
+      (s) => s === 'SUCCEEDED',
+      30_000,
+      'the call to finish',
+    );
 
     const page = await logs(apiTeammate);
     const log = page.edges.find((e: any) => e.node.runId === runId).node;
@@ -89,7 +95,12 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     });
     expect(log.durationMs).toBe(new Date(log.finishedAt).getTime() - new Date(log.createdAt).getTime());
     // triggerWorkflow runs of the same workflow are not request logs of the teammate.
-    await graphql(gw.url, 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {message: "direct"}) { runId } }', { id: workflowId }, { apiKey: org.apiKey });
+    await graphql(
+      gw.url,
+      'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {message: "direct"}) { runId } }',
+      { id: workflowId },
+      { apiKey: org.apiKey },
+    );
     expect((await logs(apiTeammate)).totalCount).toBe(page.totalCount);
   });
 
@@ -122,7 +133,12 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     const both = await logs(teammate, { status: 'SUCCEEDED', since: '2026-01-01T00:08:00.000Z' });
     expect(both.edges.map((e: any) => e.node.request)).toEqual([{ i: 9 }, { i: 8 }]);
 
-    const inverted = await graphql(gw.url, LOGS, { id: teammate, since: '2026-01-02T00:00:00Z', until: '2026-01-01T00:00:00Z' }, { apiKey: org.apiKey });
+    const inverted = await graphql(
+      gw.url,
+      LOGS,
+      { id: teammate, since: '2026-01-02T00:00:00Z', until: '2026-01-01T00:00:00Z' },
+      { apiKey: org.apiKey },
+    );
     expect(errorCode(inverted)).toBe('BAD_USER_INPUT');
     const tooMany = await graphql(gw.url, LOGS, { id: teammate, first: 101 }, { apiKey: org.apiKey });
     expect(errorCode(tooMany)).toBe('BAD_USER_INPUT');
@@ -140,7 +156,9 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
          FROM generate_series(0, 999) AS i`,
       [org.orgId, workflowId, teammate],
     );
-    const originals: string[] = (await gw.db.query(`SELECT id FROM workflow_runs WHERE teammate_id = $1`, [teammate])).map((r: any) => r.id);
+    const originals: string[] = (await gw.db.query(`SELECT id FROM workflow_runs WHERE teammate_id = $1`, [teammate])).map(
+      (r: any) => r.id,
+    );
     expect(originals).toHaveLength(1000);
 
     const seen: string[] = [];
@@ -170,8 +188,13 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
 
   it('lists teammates as a Relay connection and loads their workflows in one batch', async () => {
     const other = await gw.createOrg('Listing Org');
-    const { workflow } = await gw.services.workflows.createWorkflow(other.orgId, { name: 'w', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
-    for (let i = 0; i < 5; i++) await gw.services.teammates.createTeammate(other.orgId, { name: `T${i}`, workflowId: workflow.id, channels: ['API'] });
+    const { workflow } = await gw.services.workflows.createWorkflow(other.orgId, {
+      name: 'w',
+      startStep: 's',
+      steps: { s: { type: 'transform', output: 1 } },
+    });
+    for (let i = 0; i < 5; i++)
+      await gw.services.teammates.createTeammate(other.orgId, { name: `T${i}`, workflowId: workflow.id, channels: ['API'] });
     const spy = jest.spyOn(gw.services.workflows, 'workflowsByIds');
     const query = `query($after: String) { teammates(first: 2, after: $after) {
       totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name channels workflow { id name } } } } }`;
@@ -198,7 +221,24 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
   it('gives typed, ready-to-paste API examples that work: curl, GraphQL and JavaScript fetch', async () => {
     const res = await graphql(
       gw.url,
-      `query($id: ID!) { teammate(id: $id) { id name channels api { endpoint playgroundUrl examples { language title code } } } }`,
+      `
+        query ($id: ID!) {
+          teammate(id: $id) {
+            id
+            name
+            channels
+            api {
+              endpoint
+              playgroundUrl
+              examples {
+                language
+                title
+                code
+              }
+            }
+          }
+        }
+      `,
       { id: apiTeammate },
       { apiKey: org.apiKey },
     );
@@ -207,9 +247,15 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     expect(api.endpoint).toBe(`${gw.url}/graphql`);
     expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript']);
     for (const example of api.examples) {
-      expect(example).toEqual({ language: expect.any(String), title: expect.stringMatching(/\S/), code: expect.stringContaining(apiTeammate) });
+      expect(example).toEqual({
+        language: expect.any(String),
+        title: expect.stringMatching(/\S/),
+        code: expect.stringContaining(apiTeammate),
+      });
     }
-    const examples: Record<string, string> = Object.fromEntries(api.examples.map((e: { language: string; code: string }) => [e.language, e.code]));
+    const examples: Record<string, string> = Object.fromEntries(
+      api.examples.map((e: { language: string; code: string }) => [e.language, e.code]),
+    );
 
     const curl = await runBash(examples.curl, { ALLOY_API_KEY: org.apiKey });
     expect(curl.code).toBe(0);
@@ -226,7 +272,12 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     const gqlRun = gql.body.data.callTeammate;
 
     for (const runId of [curlRun.runId, jsRun.runId, gqlRun.runId]) {
-      await waitFor(() => runStatus(runId), (s) => s === 'SUCCEEDED', 30_000, 'the example call to finish');
+      await waitFor(
+        () => runStatus(runId),
+        (s) => s === 'SUCCEEDED',
+        30_000,
+        'the example call to finish',
+      );
     }
     const page = await logs(apiTeammate, { first: 10 });
     const logged = page.edges.map((e: any) => e.node.runId);
@@ -235,7 +286,20 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
   });
 
   it("gives a playgroundUrl holding the teammate's callTeammate operation and variables (and no key), which runs as it is", async () => {
-    const res = await graphql(gw.url, `query($id: ID!) { teammate(id: $id) { api { playgroundUrl } } }`, { id: apiTeammate }, { apiKey: org.apiKey });
+    const res = await graphql(
+      gw.url,
+      `
+        query ($id: ID!) {
+          teammate(id: $id) {
+            api {
+              playgroundUrl
+            }
+          }
+        }
+      `,
+      { id: apiTeammate },
+      { apiKey: org.apiKey },
+    );
     const url = new URL(res.body.data.teammate.api.playgroundUrl);
     expect(`${url.origin}${url.pathname}`).toBe(`${gw.url}/graphql`);
     expect([...url.searchParams.keys()].sort()).toEqual(['query', 'variables']);
@@ -248,7 +312,12 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     const called = await graphql(gw.url, query, variables, { apiKey: org.apiKey });
     expect(called.body.errors).toBeUndefined();
     const { runId } = called.body.data.callTeammate;
-    await waitFor(() => runStatus(runId), (s) => s === 'SUCCEEDED', 30_000, 'the playground call to finish');
+    await waitFor(
+      () => runStatus(runId),
+      (s) => s === 'SUCCEEDED',
+      30_000,
+      'the playground call to finish',
+    );
     // The page it opens is the playground, for browsers.
     const page = await fetch(url, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
@@ -266,8 +335,12 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
       expect((await as('query($id: ID!) { teammate(id: $id) { id } }', { id })).body).toEqual({ data: { teammate: null } });
       expect(errorCode(await as(CALL, { id, input: {} }))).toBe('NOT_FOUND');
     }
-    expect(errorCode(await as('mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }', { id: workflowId }))).toBe('WORKFLOW_NOT_FOUND');
-    expect((await as('{ teammates { totalCount edges { node { id } } } }', {})).body).toEqual({ data: { teammates: { totalCount: 0, edges: [] } } });
+    expect(errorCode(await as('mutation($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }', { id: workflowId }))).toBe(
+      'WORKFLOW_NOT_FOUND',
+    );
+    expect((await as('{ teammates { totalCount edges { node { id } } } }', {})).body).toEqual({
+      data: { teammates: { totalCount: 0, edges: [] } },
+    });
     // And the intruder's attempts started nothing.
     const [{ n }] = await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE organization_id = $1`, [intruder.orgId]);
     expect(n).toBe(0);

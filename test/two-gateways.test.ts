@@ -29,7 +29,9 @@ const gateways = () => [a.url, b.url];
 describe('two gateways on one database and one storage', () => {
   it('ends concurrent same-path uploads through both with exactly one file, one object, read alike by both', async () => {
     const contents = Array.from({ length: 20 }, (_, i) => Buffer.from(`upload ${i} `.repeat(500 + i * 37)));
-    const results = await Promise.all(contents.map((bytes, i) => uploadFile(gateways()[i % 2], org.apiKey, '/race/deep', 'same.txt', bytes)));
+    const results = await Promise.all(
+      contents.map((bytes, i) => uploadFile(gateways()[i % 2], org.apiKey, '/race/deep', 'same.txt', bytes)),
+    );
 
     const answered = new Set<string>();
     for (const res of results) {
@@ -52,7 +54,20 @@ describe('two gateways on one database and one storage', () => {
       const res = await fetch(`${url}/files/${file.id}/content`, { headers: { 'api-key': org.apiKey } });
       expect(res.status).toBe(200);
       expect(Buffer.from(await res.arrayBuffer()).equals(winner!)).toBe(true);
-      const meta = await graphql(url, `{ file(path: "/race/deep/same.txt") { id md5 size } }`, {}, { apiKey: org.apiKey });
+      const meta = await graphql(
+        url,
+        `
+          {
+            file(path: "/race/deep/same.txt") {
+              id
+              md5
+              size
+            }
+          }
+        `,
+        {},
+        { apiKey: org.apiKey },
+      );
       expect(meta.body.data.file).toEqual({ id: file.id, md5: file.md5, size: winner!.length });
     }
 
@@ -71,7 +86,18 @@ describe('two gateways on one database and one storage', () => {
       const base = `/moves-${round}`;
       const ids: string[] = [];
       for (const folder of ['x', 'y']) {
-        const made = await graphql(a.url, `mutation($p: String!) { createFolder(path: $p) { id } }`, { p: `${base}/${folder}` }, { apiKey: org.apiKey });
+        const made = await graphql(
+          a.url,
+          `
+            mutation ($p: String!) {
+              createFolder(path: $p) {
+                id
+              }
+            }
+          `,
+          { p: `${base}/${folder}` },
+          { apiKey: org.apiKey },
+        );
         expect(made.body.errors).toBeUndefined();
         ids.push(made.body.data.createFolder.id);
       }
@@ -108,7 +134,9 @@ describe('two gateways on one database and one storage', () => {
     });
     const trigger = `mutation($id: ID!, $payload: JSON, $key: String) { triggerWorkflow(workflowId: $id, payload: $payload, idempotencyKey: $key) { runId } }`;
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => graphql(gateways()[i % 2], trigger, { id: workflow.id, payload: { n: 1 }, key: 'spread-key' }, { apiKey: org.apiKey })),
+      Array.from({ length: 20 }, (_, i) =>
+        graphql(gateways()[i % 2], trigger, { id: workflow.id, payload: { n: 1 }, key: 'spread-key' }, { apiKey: org.apiKey }),
+      ),
     );
     for (const res of results) expect(res.body.errors).toBeUndefined();
     const runIds = new Set(results.map((res) => res.body.data.triggerWorkflow.runId));
@@ -168,7 +196,10 @@ describe('folder listings across two gateways', () => {
 
   beforeAll(async () => {
     await mutate(a.url, 'createFolder(path: "/tree/docs/sub") { id }');
-    for (const [folder, name] of [['/tree/docs/sub', 'a.txt'], ['/tree/docs', 'b.txt']]) {
+    for (const [folder, name] of [
+      ['/tree/docs/sub', 'a.txt'],
+      ['/tree/docs', 'b.txt'],
+    ]) {
       expect((await uploadFile(a.url, org.apiKey, folder, name, name)).body.errors).toBeUndefined();
     }
   });
@@ -179,7 +210,9 @@ describe('folder listings across two gateways', () => {
       expect((await list(url, '/tree/docs/sub'))!.paths).toEqual(['/tree/docs/sub/a.txt']);
     }
     // The cache is in use: A finds a folder it has seen without a statement.
-    expect(await storageStatementsOfA(() => graphql(a.url, '{ folder(path: "/tree/docs/sub") { id name } }', {}, { apiKey: org.apiKey }))).toBe(0);
+    expect(
+      await storageStatementsOfA(() => graphql(a.url, '{ folder(path: "/tree/docs/sub") { id name } }', {}, { apiKey: org.apiKey })),
+    ).toBe(0);
 
     let changed = treeChangeReachesA();
     await mutate(b.url, 'renameEntry(path: "/tree/docs", name: "papers") { id }');

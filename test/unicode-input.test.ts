@@ -33,7 +33,6 @@ const AS_SENT = {
 };
 // A JSON text with a real "__proto__" key: JSON.parse keeps it as an own key.
 const AS_SENT_TEXT = JSON.stringify(AS_SENT).replace('"__proto__fake":null', '"__proto__":{"polluted":true}');
-const AS_SENT_VALUE = JSON.parse(AS_SENT_TEXT);
 
 /** POSTs a GraphQL request whose JSON text is given as is (lone surrogates cannot go through JSON.stringify unescaped). */
 const rawGraphql = (url: string, apiKey: string, text: string): Promise<GraphQLResponse> =>
@@ -46,10 +45,18 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
   let teammateId: string;
 
   const counts = async () =>
-    (await gw.db.query(`SELECT (SELECT count(*)::int FROM workflow_runs) AS runs, (SELECT count(*)::int FROM workflow_idempotency_keys) AS keys,
-      (SELECT count(*)::int FROM storage_entries) AS entries`))[0];
+    (
+      await gw.db
+        .query(`SELECT (SELECT count(*)::int FROM workflow_runs) AS runs, (SELECT count(*)::int FROM workflow_idempotency_keys) AS keys,
+      (SELECT count(*)::int FROM storage_entries) AS entries`)
+    )[0];
   const finished = (apiKey: string, id: string) =>
-    waitFor(async () => (await graphql(gw.url, RUN, { id }, { apiKey })).body.data?.workflowRun, (r) => r?.status === 'SUCCEEDED' || r?.status === 'FAILED', 30_000, `run ${id}`);
+    waitFor(
+      async () => (await graphql(gw.url, RUN, { id }, { apiKey })).body.data?.workflowRun,
+      (r) => r?.status === 'SUCCEEDED' || r?.status === 'FAILED',
+      30_000,
+      `run ${id}`,
+    );
 
   beforeAll(async () => {
     hooks = await startHookServer();
@@ -60,7 +67,10 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
         startStep: 'call',
         steps: {
           call: { type: 'http', url: `${hooks.url}/echo`, next: 'shape' },
-          shape: { type: 'transform', output: { whole: '{{payload}}', text: 'alpha={{payload.alpha}}', echoed: '{{steps.call.output.got}}' } },
+          shape: {
+            type: 'transform',
+            output: { whole: '{{payload}}', text: 'alpha={{payload.alpha}}', echoed: '{{steps.call.output.got}}' },
+          },
         },
       })
     ).workflow.id;
@@ -69,7 +79,11 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
   afterAll(() => hooks?.close());
 
   it('triggerWorkflow keeps the payload byte for byte: answer, database row, http step body, transform output', async () => {
-    const res = await rawGraphql(gw.url, org.apiKey, `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${AS_SENT_TEXT}}}`);
+    const res = await rawGraphql(
+      gw.url,
+      org.apiKey,
+      `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${AS_SENT_TEXT}}}`,
+    );
     expect(res.body.errors).toBeUndefined();
     const { runId, run } = res.body.data.triggerWorkflow;
     expect(JSON.stringify(run.payload)).toBe(AS_SENT_TEXT);
@@ -90,7 +104,11 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
   });
 
   it('callTeammate keeps its input byte for byte, in the run and in the request logs', async () => {
-    const res = await rawGraphql(gw.url, org.apiKey, `{"query":${JSON.stringify(CALL)},"variables":{"id":"${teammateId}","input":${AS_SENT_TEXT}}}`);
+    const res = await rawGraphql(
+      gw.url,
+      org.apiKey,
+      `{"query":${JSON.stringify(CALL)},"variables":{"id":"${teammateId}","input":${AS_SENT_TEXT}}}`,
+    );
     expect(res.body.errors).toBeUndefined();
     const { runId } = res.body.data.callTeammate;
     await finished(org.apiKey, runId);
@@ -111,31 +129,85 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
   });
 
   const refusals: Array<[string, () => string, string, RegExp]> = [
-    ['a lone high surrogate in a payload string', () => `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":{"a":["ok","\\ud800"]}}}`, 'payload', /Argument "payload" of triggerWorkflow is not valid Unicode at payload\.a\[1\]: a string holds a lone surrogate \(U\+D800\)/],
-    ['a lone low surrogate in a payload key', () => `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":{"x\\udc00":1}}}`, 'payload', /not valid Unicode at payload\["x\\udc00"\]: an object key holds a lone surrogate \(U\+DC00\)/],
-    ['a lone surrogate in callTeammate input', () => `{"query":${JSON.stringify(CALL)},"variables":{"id":"${teammateId}","input":"\\ud83d"}}`, 'input', /Argument "input" of callTeammate is not valid Unicode: a string holds a lone surrogate \(U\+D83D\)/],
-    ['a lone surrogate in an idempotency key', () => `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","key":"k\\ud800"}}`, 'idempotencyKey', /Argument "idempotencyKey" of triggerWorkflow is not valid Unicode/],
-    ['a lone surrogate in a path', () => `{"query":"mutation($p: String!) { createFolder(path: $p) { id } }","variables":{"p":"/a\\udfff"}}`, 'path', /Argument "path" of createFolder is not valid Unicode/],
-    ['a lone surrogate in a name', () => `{"query":"mutation($n: String!) { renameEntry(path: \\"/x\\", name: $n) { id } }","variables":{"n":"\\ud800"}}`, 'name', /Argument "name" of renameEntry/],
-    ['a lone surrogate in a cursor', () => `{"query":"query($a: String) { teammates(after: $a) { totalCount } }","variables":{"a":"\\ud800"}}`, 'after', /Argument "after" of teammates/],
-    ['a payload nested deeper than the limit', () => `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}}}`, 'payload', new RegExp(`nested more than ${MAX_JSON_DEPTH} levels deep`)],
-    ['a payload nested 100,000 levels deep', () => `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`, 'payload', /nested more than/],
+    [
+      'a lone high surrogate in a payload string',
+      () => `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":{"a":["ok","\\ud800"]}}}`,
+      'payload',
+      /Argument "payload" of triggerWorkflow is not valid Unicode at payload\.a\[1\]: a string holds a lone surrogate \(U\+D800\)/,
+    ],
+    [
+      'a lone low surrogate in a payload key',
+      () => `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":{"x\\udc00":1}}}`,
+      'payload',
+      /not valid Unicode at payload\["x\\udc00"\]: an object key holds a lone surrogate \(U\+DC00\)/,
+    ],
+    [
+      'a lone surrogate in callTeammate input',
+      () => `{"query":${JSON.stringify(CALL)},"variables":{"id":"${teammateId}","input":"\\ud83d"}}`,
+      'input',
+      /Argument "input" of callTeammate is not valid Unicode: a string holds a lone surrogate \(U\+D83D\)/,
+    ],
+    [
+      'a lone surrogate in an idempotency key',
+      () => `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","key":"k\\ud800"}}`,
+      'idempotencyKey',
+      /Argument "idempotencyKey" of triggerWorkflow is not valid Unicode/,
+    ],
+    [
+      'a lone surrogate in a path',
+      () => `{"query":"mutation($p: String!) { createFolder(path: $p) { id } }","variables":{"p":"/a\\udfff"}}`,
+      'path',
+      /Argument "path" of createFolder is not valid Unicode/,
+    ],
+    [
+      'a lone surrogate in a name',
+      () => `{"query":"mutation($n: String!) { renameEntry(path: \\"/x\\", name: $n) { id } }","variables":{"n":"\\ud800"}}`,
+      'name',
+      /Argument "name" of renameEntry/,
+    ],
+    [
+      'a lone surrogate in a cursor',
+      () => `{"query":"query($a: String) { teammates(after: $a) { totalCount } }","variables":{"a":"\\ud800"}}`,
+      'after',
+      /Argument "after" of teammates/,
+    ],
+    [
+      'a payload nested deeper than the limit',
+      () =>
+        `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}}}`,
+      'payload',
+      new RegExp(`nested more than ${MAX_JSON_DEPTH} levels deep`),
+    ],
+    [
+      'a payload nested 100,000 levels deep',
+      () =>
+        `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`,
+      'payload',
+      /nested more than/,
+    ],
   ];
 
-  it.each(refusals)('refuses %s with HTTP 400 BAD_USER_INPUT naming the argument, and stores nothing', async (_label, body, argument, message) => {
-    const before = await counts();
-    const res = await rawGraphql(gw.url, org.apiKey, body());
-    expect(res.status).toBe(400);
-    expect(errorCode(res)).toBe('BAD_USER_INPUT');
-    expect(res.body.errors![0].extensions!.argument).toBe(argument);
-    expect(res.body.errors![0].message).toMatch(message);
-    expect(res.body.errors![0].extensions!.http).toBeUndefined();
-    expect(await counts()).toEqual(before);
-  });
+  it.each(refusals)(
+    'refuses %s with HTTP 400 BAD_USER_INPUT naming the argument, and stores nothing',
+    async (_label, body, argument, message) => {
+      const before = await counts();
+      const res = await rawGraphql(gw.url, org.apiKey, body());
+      expect(res.status).toBe(400);
+      expect(errorCode(res)).toBe('BAD_USER_INPUT');
+      expect(res.body.errors![0].extensions!.argument).toBe(argument);
+      expect(res.body.errors![0].message).toMatch(message);
+      expect(res.body.errors![0].extensions!.http).toBeUndefined();
+      expect(await counts()).toEqual(before);
+    },
+  );
 
   it('accepts a payload nested exactly to the limit', async () => {
     const deep = `${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}`;
-    const res = await rawGraphql(gw.url, org.apiKey, `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${deep}}}`);
+    const res = await rawGraphql(
+      gw.url,
+      org.apiKey,
+      `{"query":${JSON.stringify(TRIGGER)},"variables":{"id":"${workflowId}","payload":${deep}}}`,
+    );
     expect(res.body.errors).toBeUndefined();
     expect(JSON.stringify(res.body.data.triggerWorkflow.run.payload)).toBe(deep);
   });
@@ -161,7 +233,18 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
   it('keeps a workflow definition as written (\\u0000 and key order included), and lists a lone surrogate in it as a problem', async () => {
     const definition = JSON.parse('{"name":"nul","startStep":"s","steps":{"s":{"type":"transform","output":{"z":"\\u0000","a":1}}}}');
     const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, definition);
-    const res = await graphql(gw.url, `query($id: ID!) { workflow(id: $id) { definition } }`, { id: workflow.id }, { apiKey: org.apiKey });
+    const res = await graphql(
+      gw.url,
+      `
+        query ($id: ID!) {
+          workflow(id: $id) {
+            definition
+          }
+        }
+      `,
+      { id: workflow.id },
+      { apiKey: org.apiKey },
+    );
     expect(JSON.stringify(res.body.data.workflow.definition)).toBe(JSON.stringify(definition));
     const broken = JSON.parse('{"name":"bad","steps":{"s":{"type":"transform","output":["\\ud800"]}}}');
     await expect(gw.services.workflows.createWorkflow(org.orgId, broken)).rejects.toMatchObject({

@@ -24,7 +24,8 @@ import { waitFor } from './support/poll';
 const FOLDER = '/crash';
 const NAME = 'doc.bin';
 const SIZE = 1024 * 1024;
-const MUTATION = 'mutation($folder: String!, $file: Upload!, $name: String) { uploadFile(folder: $folder, file: $file, name: $name) { id etag md5 } }';
+const MUTATION =
+  'mutation($folder: String!, $file: Upload!, $name: String) { uploadFile(folder: $folder, file: $file, name: $name) { id etag md5 } }';
 
 interface Backend {
   env: Record<string, string>;
@@ -40,8 +41,12 @@ async function diskBackend(): Promise<Backend> {
   const incoming = path.join(dir, '.incoming');
   return {
     env: { STORAGE_DRIVER: 'disk', STORAGE_DIR: dir },
-    objects: async () => filesUnder(dir).filter((f) => !f.startsWith('.incoming')).map((f) => f.split(path.sep).join('/')),
-    partials: () => (fs.existsSync(incoming) ? fs.readdirSync(incoming).map((name) => ({ name, size: fs.statSync(path.join(incoming, name)).size })) : []),
+    objects: async () =>
+      filesUnder(dir)
+        .filter((f) => !f.startsWith('.incoming'))
+        .map((f) => f.split(path.sep).join('/')),
+    partials: () =>
+      fs.existsSync(incoming) ? fs.readdirSync(incoming).map((name) => ({ name, size: fs.statSync(path.join(incoming, name)).size })) : [],
     async close() {
       fs.rmSync(dir, { recursive: true, force: true });
     },
@@ -83,14 +88,21 @@ function startUpload(url: string, apiKey: string, bytes: Buffer, send: 'all' | '
   const boundary = `----crash${randomBytes(6).toString('hex')}`;
   const part = (headers: string, value: string) => `--${boundary}\r\n${headers}\r\n\r\n${value}\r\n`;
   const head = Buffer.from(
-    part('Content-Disposition: form-data; name="operations"', JSON.stringify({ query: MUTATION, variables: { folder: FOLDER, name: NAME, file: null } })) +
+    part(
+      'Content-Disposition: form-data; name="operations"',
+      JSON.stringify({ query: MUTATION, variables: { folder: FOLDER, name: NAME, file: null } }),
+    ) +
       part('Content-Disposition: form-data; name="map"', JSON.stringify({ 0: ['variables.file'] })) +
       `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="${NAME}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const req = http.request(`${url}/graphql`, {
     method: 'POST',
-    headers: { 'api-key': apiKey, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': head.length + bytes.length + tail.length },
+    headers: {
+      'api-key': apiKey,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'content-length': head.length + bytes.length + tail.length,
+    },
   });
   /** `status` 0: no answer, the connection dropped (the gateway was killed). */
   const answer = new Promise<{ status: number; body?: any }>((resolve) => {
@@ -174,7 +186,12 @@ describe.each([
     await exited;
     await locker.query('ROLLBACK');
     await waitFor(
-      async () => (await query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-gateway'`))[0].n === 0,
+      async () =>
+        (
+          await query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-gateway'`,
+          )
+        )[0].n === 0,
       Boolean,
       30_000,
       "the killed gateway's connections to close",
@@ -182,10 +199,17 @@ describe.each([
   }
 
   const blockedOn = async (pattern: string) =>
-    (await query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`, [pattern]))[0].n > 0;
+    (
+      await query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`,
+        [pattern],
+      )
+    )[0].n > 0;
 
-  const pendingKeys = async () => (await query<{ object_key: string }>(`SELECT object_key FROM storage_pending_objects`)).map((r) => r.object_key);
-  const fileKeys = async () => (await query<{ object_key: string }>(`SELECT object_key FROM storage_entries WHERE kind = 'file'`)).map((r) => r.object_key);
+  const pendingKeys = async () =>
+    (await query<{ object_key: string }>(`SELECT object_key FROM storage_pending_objects`)).map((r) => r.object_key);
+  const fileKeys = async () =>
+    (await query<{ object_key: string }>(`SELECT object_key FROM storage_entries WHERE kind = 'file'`)).map((r) => r.object_key);
 
   /**
    * The invariants after a crash: every file row's object is there; every object is a file
@@ -205,7 +229,12 @@ describe.each([
     expect(content.headers.get('etag')).toBe(`"${file.etag}"`);
     expect(md5(Buffer.from(await content.arrayBuffer()))).toBe(file.md5);
 
-    await waitFor(async () => (await a.services.storage.sweepOrphans(0)) >= 0 && (await pendingKeys()).length === 0, Boolean, 30_000, 'the sweep to take every pending record');
+    await waitFor(
+      async () => (await a.services.storage.sweepOrphans(0)) >= 0 && (await pendingKeys()).length === 0,
+      Boolean,
+      30_000,
+      'the sweep to take every pending record',
+    );
     expect((await backend.objects()).sort()).toEqual((await fileKeys()).sort());
     expect(backend.partials()).toEqual([]);
   }
@@ -219,7 +248,8 @@ describe.each([
     const upload = startUpload(child!.url, org.apiKey, randomBytes(SIZE), 'all');
     await upload.sent;
     await waitFor(() => blockedOn('INSERT INTO storage_pending_objects%'), Boolean, 30_000, 'the pending record to wait for the lock');
-    if (driverName === 'disk') await waitFor(async () => backend.partials().some((p) => p.size === SIZE), Boolean, 30_000, 'every byte to be in the partial write');
+    if (driverName === 'disk')
+      await waitFor(async () => backend.partials().some((p) => p.size === SIZE), Boolean, 30_000, 'every byte to be in the partial write');
     expect(await backend.objects()).toEqual(await fileKeys()); // nothing appeared at a new key
     await crash();
     expect((await upload.answer).status).toBe(0);
@@ -231,7 +261,8 @@ describe.each([
     await startChild();
     const upload = startUpload(child!.url, org.apiKey, randomBytes(SIZE), 'half');
     await waitFor(async () => (await pendingKeys()).length === 1, Boolean, 30_000, 'the pending record to be committed');
-    if (driverName === 'disk') await waitFor(async () => backend.partials().some((p) => p.size > 0), Boolean, 30_000, 'bytes in the partial write');
+    if (driverName === 'disk')
+      await waitFor(async () => backend.partials().some((p) => p.size > 0), Boolean, 30_000, 'bytes in the partial write');
     await crash();
     upload.abort();
     await expectConsistent(old);

@@ -35,12 +35,22 @@ describe('alloy workflow create / alloy teammate create', () => {
     const def = file('notify.json', {
       name: 'notify',
       startStep: 'call',
-      steps: { call: { type: 'http', url: 'http://127.0.0.1:9000/hook', next: 'shape' }, shape: { type: 'transform', output: { echo: '{{payload.text}}' } } },
+      steps: {
+        call: { type: 'http', url: 'http://127.0.0.1:9000/hook', next: 'shape' },
+        shape: { type: 'transform', output: { echo: '{{payload.text}}' } },
+      },
     });
     const { code, json } = await alloy('workflow', 'create', '--org', orgId, '--file', def);
     expect(code).toBe(0);
-    expect(json).toEqual({ workflowId: expect.any(String), name: 'notify', startable: true, signingSecret: expect.stringMatching(/^alloy_whsec_/) });
-    const [row] = await db.dataSource.query(`SELECT organization_id, start_step, startable FROM workflows WHERE id = $1`, [json.workflowId]);
+    expect(json).toEqual({
+      workflowId: expect.any(String),
+      name: 'notify',
+      startable: true,
+      signingSecret: expect.stringMatching(/^alloy_whsec_/),
+    });
+    const [row] = await db.dataSource.query(`SELECT organization_id, start_step, startable FROM workflows WHERE id = $1`, [
+      json.workflowId,
+    ]);
     expect(row).toEqual({ organization_id: orgId, start_step: 'call', startable: true });
   });
 
@@ -74,9 +84,18 @@ describe('alloy workflow create / alloy teammate create', () => {
     }
     // The loop d → e → d is listed with the other problems, not only once they are fixed.
     expect(json.error.message).toContain('the steps d → e → d form a loop through "next"');
-    const loop = await alloy('workflow', 'create', '--org', orgId, '--file', file('loop.json', {
-      name: 'loop', startStep: 'd', steps: { d: { type: 'transform', output: 1, next: 'e' }, e: { type: 'transform', output: 2, next: 'd' } },
-    }));
+    const loop = await alloy(
+      'workflow',
+      'create',
+      '--org',
+      orgId,
+      '--file',
+      file('loop.json', {
+        name: 'loop',
+        startStep: 'd',
+        steps: { d: { type: 'transform', output: 1, next: 'e' }, e: { type: 'transform', output: 2, next: 'd' } },
+      }),
+    );
     expect(loop.json.error.message).toMatch(/loop/);
     expect(await count('workflows')).toBe(before);
   });
@@ -95,7 +114,18 @@ describe('alloy workflow create / alloy teammate create', () => {
     const def = file('team.json', { name: 'team', startStep: 'a', steps: { a: { type: 'transform', output: 1 } } });
     const { workflowId } = (await alloy('workflow', 'create', '--org', orgId, '--file', def)).json;
 
-    const withApi = await alloy('teammate', 'create', '--org', orgId, '--name', 'Support bot', '--workflow', workflowId, '--channel', 'API');
+    const withApi = await alloy(
+      'teammate',
+      'create',
+      '--org',
+      orgId,
+      '--name',
+      'Support bot',
+      '--workflow',
+      workflowId,
+      '--channel',
+      'API',
+    );
     expect(withApi.code).toBe(0);
     expect(withApi.json).toEqual({ teammateId: expect.any(String), name: 'Support bot', channels: ['API'] });
     const [row] = await db.dataSource.query(`SELECT name, workflow_id, channels FROM teammates WHERE id = $1`, [withApi.json.teammateId]);

@@ -16,14 +16,21 @@ describe('workflow definitions', () => {
     const validated = validateDefinition({
       name: 'notify',
       startStep: 'call',
-      steps: { call: { type: 'http', url: 'http://127.0.0.1:9000/hook', next: 'shape' }, shape: { type: 'transform', output: { echo: '{{payload.text}}' } } },
+      steps: {
+        call: { type: 'http', url: 'http://127.0.0.1:9000/hook', next: 'shape' },
+        shape: { type: 'transform', output: { echo: '{{payload.text}}' } },
+      },
     });
     expect(validated).toMatchObject({ startStep: 'call', startable: true, notStartableBecause: null });
   });
 
   it('stores definitions without a usable startStep as not startable, saying why', () => {
     const steps = { a: { type: 'transform', output: 1 } };
-    expect(validateDefinition({ name: 'x', steps })).toMatchObject({ startable: false, startStep: null, notStartableBecause: 'it has no startStep' });
+    expect(validateDefinition({ name: 'x', steps })).toMatchObject({
+      startable: false,
+      startStep: null,
+      notStartableBecause: 'it has no startStep',
+    });
     expect(validateDefinition({ name: 'x', startStep: 'b', steps }).notStartableBecause).toBe('its startStep "b" names no step');
   });
 
@@ -51,7 +58,11 @@ describe('workflow definitions', () => {
     const problems = problemsOf({
       name: 'x',
       startStep: 'a',
-      steps: { a: { type: 'transform', output: 1, next: 'b' }, b: { type: 'transform', output: 1, next: 'c' }, c: { type: 'transform', output: 1, next: 'b' } },
+      steps: {
+        a: { type: 'transform', output: 1, next: 'b' },
+        b: { type: 'transform', output: 1, next: 'c' },
+        c: { type: 'transform', output: 1, next: 'b' },
+      },
     });
     expect(problems).toEqual(['steps: the steps b → c → b form a loop through "next"; a run would never end']);
   });
@@ -79,24 +90,34 @@ describe('workflow definitions', () => {
 });
 
 describe('transform templates', () => {
-  const context = { payload: { n: 3, name: 'Ada', tags: ['x', 'y'], nested: { ok: true } }, steps: { call: { output: { id: 'r-1' } } }, run: { id: 'run-1' } };
+  const context = {
+    payload: { n: 3, name: 'Ada', tags: ['x', 'y'], nested: { ok: true } },
+    steps: { call: { output: { id: 'r-1' } } },
+    run: { id: 'run-1' },
+  };
 
   it('keeps the JSON type of a whole placeholder and interpolates inside text', () => {
     expect(
       renderTemplate(
-        { n: '{{payload.n}}', tags: '{{ payload.tags }}', first: '{{payload.tags.0}}', text: '{{payload.name}} has {{payload.n}} {{payload.nested}}', id: '{{steps.call.output.id}}', keep: [1, true, null] },
+        {
+          n: '{{payload.n}}',
+          tags: '{{ payload.tags }}',
+          first: '{{payload.tags.0}}',
+          text: '{{payload.name}} has {{payload.n}} {{payload.nested}}',
+          id: '{{steps.call.output.id}}',
+          keep: [1, true, null],
+        },
         context,
       ),
     ).toEqual({ n: 3, tags: ['x', 'y'], first: 'x', text: 'Ada has 3 {"ok":true}', id: 'r-1', keep: [1, true, null] });
   });
 
   it('evaluates nothing: missing paths are null, and prototype properties are not reachable', () => {
-    expect(renderTemplate(['{{payload.missing}}', '{{payload.constructor}}', '{{payload.__proto__}}', 'a{{payload.toString}}b', '{{payload.n + 1}}'], context)).toEqual([
-      null,
-      null,
-      null,
-      'ab',
-      null,
-    ]);
+    expect(
+      renderTemplate(
+        ['{{payload.missing}}', '{{payload.constructor}}', '{{payload.__proto__}}', 'a{{payload.toString}}b', '{{payload.n + 1}}'],
+        context,
+      ),
+    ).toEqual([null, null, null, 'ab', null]);
   });
 });

@@ -42,12 +42,20 @@ describe('a worker process killed mid-run', () => {
     const { workflow } = await gw.services.workflows.createWorkflow(orgId, {
       name: 'slow',
       startStep: 'call',
-      steps: { call: { type: 'http', url: `${hooks.url}/slow`, next: 'shape' }, shape: { type: 'transform', output: { answer: '{{steps.call.output.answer}}' } } },
+      steps: {
+        call: { type: 'http', url: `${hooks.url}/slow`, next: 'shape' },
+        shape: { type: 'transform', output: { answer: '{{steps.call.output.answer}}' } },
+      },
     });
 
     const first = await startWorker(gw.database.url);
     children.push(first);
-    const res = await graphql(gw.url, 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {n: 1}) { runId } }', { id: workflow.id }, { apiKey });
+    const res = await graphql(
+      gw.url,
+      'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {n: 1}) { runId } }',
+      { id: workflow.id },
+      { apiKey },
+    );
     const runId: string = res.body.data.triggerWorkflow.runId;
     await firstCall;
     const readRun = async () =>

@@ -33,7 +33,12 @@ describe('workflows: triggerWorkflow and the run executor', () => {
     graphql(gw.url, TRIGGER, { workflowId, payload, key }, { apiKey });
   const readRun = async (id: string, apiKey = org.apiKey) => (await graphql(gw.url, RUN, { id }, { apiKey })).body.data?.workflowRun;
   const finished = (id: string) =>
-    waitFor(() => readRun(id), (run) => run?.status === 'SUCCEEDED' || run?.status === 'FAILED', 30_000, `run ${id} to finish`);
+    waitFor(
+      () => readRun(id),
+      (run) => run?.status === 'SUCCEEDED' || run?.status === 'FAILED',
+      30_000,
+      `run ${id} to finish`,
+    );
   const counts = async () => {
     const [row] = await gw.db.query(`SELECT
       (SELECT count(*)::int FROM workflow_runs) AS runs,
@@ -57,7 +62,12 @@ describe('workflows: triggerWorkflow and the run executor', () => {
         call: { type: 'http', url: `${hooks.url}/echo`, next: 'shape', timeoutMs: 5000 },
         shape: {
           type: 'transform',
-          output: { text: '{{steps.call.output.greeting}}', count: '{{payload.count}}', line: 'n={{payload.count}}', missing: '{{payload.nope}}' },
+          output: {
+            text: '{{steps.call.output.greeting}}',
+            count: '{{payload.count}}',
+            line: 'n={{payload.count}}',
+            missing: '{{payload.nope}}',
+          },
         },
       },
     });
@@ -101,10 +111,18 @@ describe('workflows: triggerWorkflow and the run executor', () => {
 
   it('fails the run when the target does not answer within timeoutMs, or cannot be reached', async () => {
     hooks.route('/hang', () => new Promise(() => {}));
-    const hanging = await createWorkflow({ name: 'hang', startStep: 'call', steps: { call: { type: 'http', url: `${hooks.url}/hang`, timeoutMs: 300 } } });
+    const hanging = await createWorkflow({
+      name: 'hang',
+      startStep: 'call',
+      steps: { call: { type: 'http', url: `${hooks.url}/hang`, timeoutMs: 300 } },
+    });
     const gone = await startHookServer();
     await gone.close(); // its port now refuses connections
-    const closed = await createWorkflow({ name: 'closed', startStep: 'call', steps: { call: { type: 'http', url: `${gone.url}/nothing` } } });
+    const closed = await createWorkflow({
+      name: 'closed',
+      startStep: 'call',
+      steps: { call: { type: 'http', url: `${gone.url}/nothing` } },
+    });
     const [a, b] = await Promise.all([trigger(hanging, {}), trigger(closed, {})]);
     const hangRun = await finished(a.body.data.triggerWorkflow.runId);
     expect(hangRun.status).toBe('FAILED');
@@ -129,7 +147,20 @@ describe('workflows: triggerWorkflow and the run executor', () => {
   it('refuses a workflow without a valid startStep with WORKFLOW_NOT_STARTABLE and creates nothing', async () => {
     const noStart = await createWorkflow({ name: 'no start', steps: { s: { type: 'transform', output: 1 } } });
     const wrongStart = await createWorkflow({ name: 'wrong start', startStep: 'nope', steps: { s: { type: 'transform', output: 1 } } });
-    const wf = await graphql(gw.url, `query($id: ID!) { workflow(id: $id) { id startStep startable } }`, { id: wrongStart }, { apiKey: org.apiKey });
+    const wf = await graphql(
+      gw.url,
+      `
+        query ($id: ID!) {
+          workflow(id: $id) {
+            id
+            startStep
+            startable
+          }
+        }
+      `,
+      { id: wrongStart },
+      { apiKey: org.apiKey },
+    );
     expect(wf.body.data.workflow).toEqual({ id: wrongStart, startStep: null, startable: false });
     const before = await counts();
     for (const id of [noStart, wrongStart]) {
@@ -151,7 +182,9 @@ describe('workflows: triggerWorkflow and the run executor', () => {
   it('gives 50 concurrent triggers with one idempotency key one run', async () => {
     const workflowId = await createWorkflow({ name: 'once', startStep: 's', steps: { s: { type: 'transform', output: '{{payload.n}}' } } });
     const before = await counts();
-    const responses = await Promise.all(Array.from({ length: 50 }, () => trigger(workflowId, { n: 7, nested: { b: 1, a: 2 } }, 'order-42')));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => trigger(workflowId, { n: 7, nested: { b: 1, a: 2 } }, 'order-42')),
+    );
     for (const res of responses) expect(res.body.errors).toBeUndefined();
     const runIds = new Set(responses.map((r) => r.body.data.triggerWorkflow.runId));
     expect(runIds.size).toBe(1);
@@ -185,18 +218,34 @@ describe('workflows: triggerWorkflow and the run executor', () => {
     const workflowId = await createWorkflow({ name: 'mine', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
     const { runId } = (await trigger(workflowId, {})).body.data.triggerWorkflow;
     const other = await gw.createOrg('Nosy');
-    for (const [id, key] of [[runId, other.apiKey], ['00000000-0000-4000-8000-000000000000', org.apiKey], ["1' OR '1'='1", org.apiKey]]) {
+    for (const [id, key] of [
+      [runId, other.apiKey],
+      ['00000000-0000-4000-8000-000000000000', org.apiKey],
+      ["1' OR '1'='1", org.apiKey],
+    ]) {
       const res = await graphql(gw.url, RUN, { id }, { apiKey: key });
       expect(res.body).toEqual({ data: { workflowRun: null } });
     }
-    const wf = await graphql(gw.url, `query($id: ID!) { workflow(id: $id) { id } }`, { id: workflowId }, { apiKey: other.apiKey });
+    const wf = await graphql(
+      gw.url,
+      `
+        query ($id: ID!) {
+          workflow(id: $id) {
+            id
+          }
+        }
+      `,
+      { id: workflowId },
+      { apiKey: other.apiKey },
+    );
     expect(wf.body).toEqual({ data: { workflow: null } });
   });
 
-  it('lists the organization\'s workflows as a connection, oldest first, with totalCount; deleted and foreign ones left out', async () => {
+  it("lists the organization's workflows as a connection, oldest first, with totalCount; deleted and foreign ones left out", async () => {
     const owner = await gw.createOrg('Workflow Listing');
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(await createWorkflow({ name: `w${i}`, startStep: 's', steps: { s: { type: 'transform', output: i } } }, owner.orgId));
+    for (let i = 0; i < 5; i++)
+      ids.push(await createWorkflow({ name: `w${i}`, startStep: 's', steps: { s: { type: 'transform', output: i } } }, owner.orgId));
     await gw.services.workflows.deleteWorkflow(ids[2]);
     await createWorkflow({ name: 'foreign', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
     const page = `query($first: Int, $after: String) { workflows(first: $first, after: $after) {
@@ -227,7 +276,12 @@ describe('workflows: triggerWorkflow and the run executor', () => {
     for (let i = 0; i < 3; i++) twins.push(await createWorkflow({ name: `t${i}`, steps: {} }, same.orgId));
     await gw.db.query(`UPDATE workflows SET created_at = '2026-01-01T00:00:00.000Z' WHERE organization_id = $1`, [same.orgId]);
     const firstPage: any = await graphql(gw.url, page, { first: 1 }, { apiKey: same.apiKey });
-    const rest: any = await graphql(gw.url, page, { first: 5, after: firstPage.body.data.workflows.pageInfo.endCursor }, { apiKey: same.apiKey });
+    const rest: any = await graphql(
+      gw.url,
+      page,
+      { first: 5, after: firstPage.body.data.workflows.pageInfo.endCursor },
+      { apiKey: same.apiKey },
+    );
     const order = [...firstPage.body.data.workflows.edges, ...rest.body.data.workflows.edges].map((e: any) => e.node.id);
     expect(order).toEqual([...twins].sort());
 
@@ -237,7 +291,12 @@ describe('workflows: triggerWorkflow and the run executor', () => {
       pageInfo: { hasNextPage: false, endCursor: null },
       edges: [],
     });
-    for (const variables of [{ first: 101 }, { first: -1 }, { after: 'bm90IGEgY3Vyc29y' }, { after: firstPage.body.data.workflows.edges[0].cursor.slice(1) }]) {
+    for (const variables of [
+      { first: 101 },
+      { first: -1 },
+      { after: 'bm90IGEgY3Vyc29y' },
+      { after: firstPage.body.data.workflows.edges[0].cursor.slice(1) },
+    ]) {
       expect(errorCode(await graphql(gw.url, page, variables, { apiKey: owner.apiKey }))).toBe('BAD_USER_INPUT');
     }
     // A teammate's list cursor is not a cursor of this list.
@@ -273,7 +332,10 @@ describe('workflows: triggerWorkflow and the run executor', () => {
     const workflowId = await createWorkflow({
       name: 'gated',
       startStep: 'gate',
-      steps: { gate: { type: 'http', url: `${hooks.url}/gate`, next: 'done' }, done: { type: 'transform', output: '{{steps.gate.output.gate}}' } },
+      steps: {
+        gate: { type: 'http', url: `${hooks.url}/gate`, next: 'done' },
+        done: { type: 'transform', output: '{{steps.gate.output.gate}}' },
+      },
     });
     const { runId } = (await trigger(workflowId, {})).body.data.triggerWorkflow;
     await enteredStep;

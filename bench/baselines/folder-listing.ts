@@ -36,7 +36,9 @@ async function main() {
                   id: r.id,
                   name: r.name,
                   path: `${folderPath}/${r.name}`,
-                  ...(r.kind === 'file' ? { size: Number(r.size), contentType: r.content_type, updatedAt: r.updated_at.toISOString() } : {}),
+                  ...(r.kind === 'file'
+                    ? { size: Number(r.size), contentType: r.content_type, updatedAt: r.updated_at.toISOString() }
+                    : {}),
                 },
               })),
             },

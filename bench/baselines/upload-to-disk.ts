@@ -37,7 +37,9 @@ async function main() {
       if (size > limit) {
         refused = true;
         out.destroy();
-        fs.rm(partial, { force: true }, () => json(res, 413, { errors: [{ message: 'too large', extensions: { code: 'FILE_TOO_LARGE' } }] }));
+        fs.rm(partial, { force: true }, () =>
+          json(res, 413, { errors: [{ message: 'too large', extensions: { code: 'FILE_TOO_LARGE' } }] }),
+        );
         req.resume();
         return;
       }

@@ -23,7 +23,8 @@ async function main() {
         text: START_BASELINE_RUN_SQL,
         values: [randomUUID(), orgId, body.variables?.id, payload === null ? null : JSON.stringify(payload)],
       });
-      if (rows.length === 0) return json(res, 200, { errors: [{ message: 'Workflow not found', extensions: { code: 'WORKFLOW_NOT_FOUND' } }] });
+      if (rows.length === 0)
+        return json(res, 200, { errors: [{ message: 'Workflow not found', extensions: { code: 'WORKFLOW_NOT_FOUND' } }] });
       json(res, 200, { data: { triggerWorkflow: { runId: rows[0].id } } });
     } catch (error) {
       json(res, 500, { errors: [{ message: String(error) }] });

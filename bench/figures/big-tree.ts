@@ -22,12 +22,22 @@ export function seedTree(ctx: BenchContext): Promise<void> {
   seeded ??= (async () => {
     const files = treeFiles();
     const started = Date.now();
-    const { createFolder } = await mustQuery(ctx.gateway.url, ctx.apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: TREE });
-    const objects = await withClient(ctx.databaseUrl, (db) => seedTreeRows(db, { orgId: ctx.orgId, treeId: createFolder.id, folders: FOLDERS, files }));
+    const { createFolder } = await mustQuery(ctx.gateway.url, ctx.apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', {
+      p: TREE,
+    });
+    const objects = await withClient(ctx.databaseUrl, (db) =>
+      seedTreeRows(db, { orgId: ctx.orgId, treeId: createFolder.id, folders: FOLDERS, files }),
+    );
     fs.mkdirSync(path.join(ctx.storageDir, ctx.orgId), { recursive: true });
     for (const { key, bytes } of objects) fs.writeFileSync(path.join(ctx.storageDir, key), bytes, { flag: 'wx' });
-    const check = await mustQuery(ctx.gateway.url, ctx.apiKey, 'query($p: String!) { folder(path: $p) { children(first: 1) { totalCount } } }', { p: TREE });
-    if (check.folder?.children?.totalCount !== FOLDERS) throw new Error(`the seeded tree lists ${check.folder?.children?.totalCount} folders, not ${FOLDERS}`);
+    const check = await mustQuery(
+      ctx.gateway.url,
+      ctx.apiKey,
+      'query($p: String!) { folder(path: $p) { children(first: 1) { totalCount } } }',
+      { p: TREE },
+    );
+    if (check.folder?.children?.totalCount !== FOLDERS)
+      throw new Error(`the seeded tree lists ${check.folder?.children?.totalCount} folders, not ${FOLDERS}`);
     ctx.log(`seeded ${files} files under ${TREE} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   })();
   return seeded;

@@ -20,8 +20,12 @@ export const deepPage: Figure = {
     const count = ENTRIES();
     const position = Math.floor(count / 2);
     const started = Date.now();
-    const { createFolder } = await mustQuery(ctx.gateway.url, ctx.apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: FOLDER });
-    const { cursor } = await withClient(ctx.databaseUrl, (db) => seedWideFolder(db, { orgId: ctx.orgId, folderId: createFolder.id, count, position }));
+    const { createFolder } = await mustQuery(ctx.gateway.url, ctx.apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', {
+      p: FOLDER,
+    });
+    const { cursor } = await withClient(ctx.databaseUrl, (db) =>
+      seedWideFolder(db, { orgId: ctx.orgId, folderId: createFolder.id, count, position }),
+    );
     ctx.log(`seeded ${count} entries under ${FOLDER} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const deep = await mustQuery(ctx.gateway.url, ctx.apiKey, QUERY, { path: FOLDER, after: cursor });
     const expected = `f${String(position + 1).padStart(6, '0')}.txt`;
@@ -35,7 +39,16 @@ export const deepPage: Figure = {
         body: JSON.stringify({ query: QUERY, variables: { path: FOLDER, after } }),
         duration,
       });
-    const { gatewayP50: d, baselineP50: f, ratio } = await compareLatency((duration) => request(cursor, duration), (duration) => request(null, duration), ctx.rounds, ['deep page', 'first page']);
+    const {
+      gatewayP50: d,
+      baselineP50: f,
+      ratio,
+    } = await compareLatency(
+      (duration) => request(cursor, duration),
+      (duration) => request(null, duration),
+      ctx.rounds,
+      ['deep page', 'first page'],
+    );
     return {
       gateway: `deep page ${fmt.ms(d)}`,
       baseline: `first page ${fmt.ms(f)}`,

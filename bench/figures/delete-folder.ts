@@ -20,7 +20,8 @@ export const deleteFolder: Figure = {
     await seedTree(ctx);
     const keys = await withClient(ctx.databaseUrl, (db) => objectKeysUnder(db, ctx.orgId, TREE.slice(1)));
     const before = present(ctx.storageDir, keys);
-    if (before !== keys.length) throw new Error(`${keys.length - before} of the tree's ${keys.length} objects are missing before the delete`);
+    if (before !== keys.length)
+      throw new Error(`${keys.length - before} of the tree's ${keys.length} objects are missing before the delete`);
     const ms = await timed(ctx, 'mutation($p: String!) { deleteEntry(path: $p) { deletedFiles deletedFolders } }', { p: TREE });
     const started = Date.now();
     const afterAnswer = present(ctx.storageDir, keys);

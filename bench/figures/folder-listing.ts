@@ -30,20 +30,27 @@ export const folderListing: Figure = {
   async run(ctx) {
     const folderId = await seed(ctx.gateway.url, ctx.apiKey);
     const check = await mustQuery(ctx.gateway.url, ctx.apiKey, QUERY, { path: FOLDER });
-    if (check.folder?.children?.edges?.length !== 50) throw new Error(`seeded folder lists ${check.folder?.children?.edges?.length} entries, not 50`);
+    if (check.folder?.children?.edges?.length !== 50)
+      throw new Error(`seeded folder lists ${check.folder?.children?.edges?.length} entries, not 50`);
     const body = JSON.stringify({ query: QUERY, variables: { path: FOLDER } });
     const request = (url: string, duration = ctx.duration, server?: ChildServer) =>
-      load(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
-        body,
-        connections: ctx.connections,
-        duration,
-      }, server);
+      load(
+        `${url}/graphql`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
+          body,
+          connections: ctx.connections,
+          duration,
+        },
+        server,
+      );
     const baseline = await ctx.startBaseline('folder-listing', { FOLDER_ID: folderId, FOLDER_PATH: FOLDER });
     const probe = await mustQuery(baseline.url, ctx.apiKey, QUERY, { path: FOLDER });
     if (canonical(probe) !== canonical(check)) {
-      throw new Error(`baseline (a) answers another listing than the gateway:\n${canonical(probe).slice(0, 300)}\n${canonical(check).slice(0, 300)}`);
+      throw new Error(
+        `baseline (a) answers another listing than the gateway:\n${canonical(probe).slice(0, 300)}\n${canonical(check).slice(0, 300)}`,
+      );
     }
     const t = await compareThroughput(
       (duration) => request(ctx.gateway.url, duration, ctx.gateway),

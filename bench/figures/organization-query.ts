@@ -13,16 +13,26 @@ export const organizationQuery: Figure = {
   async run(ctx) {
     const baseline = await ctx.startBaseline('auth-json');
     const request = (server: ChildServer, duration = ctx.duration) =>
-      load(`${server.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
-        body: BODY,
-        connections: ctx.connections,
-        duration,
-      }, server);
-    const t = await compareThroughput((duration) => request(ctx.gateway, duration), (duration) => request(baseline, duration), ctx.rounds);
+      load(
+        `${server.url}/graphql`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
+          body: BODY,
+          connections: ctx.connections,
+          duration,
+        },
+        server,
+      );
+    const t = await compareThroughput(
+      (duration) => request(ctx.gateway, duration),
+      (duration) => request(baseline, duration),
+      ctx.rounds,
+    );
     const rounds = (side: LoadResult[]) => side.map((r) => Math.round(r.rps)).join('/');
-    ctx.log(`organization: gateway ${rounds(t.comparison.gateway)} req/s, ${Math.round(t.gatewayCpuUs)} µs CPU/req; baseline ${rounds(t.comparison.baseline)} req/s, ${Math.round(t.baselineCpuUs)} µs CPU/req`);
+    ctx.log(
+      `organization: gateway ${rounds(t.comparison.gateway)} req/s, ${Math.round(t.gatewayCpuUs)} µs CPU/req; baseline ${rounds(t.comparison.baseline)} req/s, ${Math.round(t.baselineCpuUs)} µs CPU/req`,
+    );
     const { ratio } = t;
     return {
       gateway: fmt.rps(t.gatewayRps),

@@ -18,9 +18,21 @@ export const requestLogsDepth: Figure = {
   requires: ['Query.teammate', 'Teammate.requestLogs'],
   async run(ctx) {
     const missing = await tablesExist(ctx.databaseUrl, REQUEST_LOG_TABLES);
-    if (missing.length) throw new NotApplicable(`seeding needs tables ${missing.join(', ')}; adapt seedRequestLogs in bench/seed/tables.ts`);
+    if (missing.length)
+      throw new NotApplicable(`seeding needs tables ${missing.join(', ')}; adapt seedRequestLogs in bench/seed/tables.ts`);
     const workflowId = await createBenchWorkflow(ctx);
-    const { teammateId } = await ctx.cli<{ teammateId: string }>(['teammate', 'create', '--org', ctx.orgId, '--name', 'bench', '--workflow', workflowId, '--channel', 'API']);
+    const { teammateId } = await ctx.cli<{ teammateId: string }>([
+      'teammate',
+      'create',
+      '--org',
+      ctx.orgId,
+      '--name',
+      'bench',
+      '--workflow',
+      workflowId,
+      '--channel',
+      'API',
+    ]);
     const count = RUNS();
     const started = Date.now();
     const { deepCursor } = await withClient(ctx.databaseUrl, (db) =>
@@ -29,7 +41,9 @@ export const requestLogsDepth: Figure = {
     ctx.log(`seeded ${count} runs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const deep = await mustQuery(ctx.gateway.url, ctx.apiKey, QUERY, { id: teammateId, after: deepCursor });
     if (deep.teammate?.requestLogs?.edges?.length !== 20) {
-      throw new NotApplicable(`the deep cursor reads ${deep.teammate?.requestLogs?.edges?.length} logs, not 20; adapt seedRequestLogs's cursor in bench/seed/tables.ts`);
+      throw new NotApplicable(
+        `the deep cursor reads ${deep.teammate?.requestLogs?.edges?.length} logs, not 20; adapt seedRequestLogs's cursor in bench/seed/tables.ts`,
+      );
     }
     const request = (after: string | null, duration = ctx.duration) =>
       load(`${ctx.gateway.url}/graphql`, {
@@ -39,7 +53,12 @@ export const requestLogsDepth: Figure = {
         connections: 1,
         duration,
       });
-    const { gatewayP50: d, baselineP50: f } = await compareLatency((duration) => request(deepCursor, duration), (duration) => request(null, duration), ctx.rounds, ['deep page', 'first page']);
+    const { gatewayP50: d, baselineP50: f } = await compareLatency(
+      (duration) => request(deepCursor, duration),
+      (duration) => request(null, duration),
+      ctx.rounds,
+      ['deep page', 'first page'],
+    );
     const ratio = d / Math.max(f, 1);
     return {
       gateway: `deep page ${fmt.ms(d)}`,

@@ -20,7 +20,17 @@ export const triggerWorkflow: Figure = {
     const workflowId = await createBenchWorkflow(ctx);
     const body = JSON.stringify({ query: TRIGGER, variables: { id: workflowId, payload: { text: 'bench' } } });
     const request = (url: string, duration = ctx.duration, server?: ChildServer) =>
-      load(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey }, body, connections: ctx.connections, duration }, server);
+      load(
+        `${url}/graphql`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
+          body,
+          connections: ctx.connections,
+          duration,
+        },
+        server,
+      );
     let baseline;
     try {
       baseline = await ctx.startBaseline('workflow-run-insert', { ORG_ID: ctx.orgId });
@@ -107,13 +117,18 @@ export const workerThroughput: Figure = {
       // Announced as a trigger's insert is; one QUEUED announcement wakes the worker for the whole backlog.
       await db.query(`SELECT alloy_announce_runs(ARRAY(SELECT id FROM workflow_runs WHERE workflow_id = $1 LIMIT 1))`, [workflowId]);
       for (;;) {
-        const { rows } = await db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 AND status IN ('SUCCEEDED', 'FAILED')`, [workflowId]);
+        const { rows } = await db.query(
+          `SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 AND status IN ('SUCCEEDED', 'FAILED')`,
+          [workflowId],
+        );
         if (rows[0].n >= count) break;
         if (Number(process.hrtime.bigint() - started) > 600e9) throw new Error(`only ${rows[0].n} of ${count} runs finished in 10 minutes`);
         await new Promise((r) => setTimeout(r, 20));
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const { rows: failed } = await db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 AND status = 'FAILED'`, [workflowId]);
+      const { rows: failed } = await db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 AND status = 'FAILED'`, [
+        workflowId,
+      ]);
       if (failed[0].n > 0) throw new Error(`${failed[0].n} of ${count} runs FAILED`);
       const perSecond = count / seconds;
       const cpuUs = ((ctx.worker.cpuMs() - cpuBefore) * 1000) / count;

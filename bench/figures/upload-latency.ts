@@ -14,7 +14,12 @@ export const uploadLatency: Figure = {
     const { body, contentType } = multipartUpload('/bench-upload', 'one-megabyte.bin', randomBytes(1024 * 1024));
     const request = (url: string, duration = ctx.duration) =>
       sequential(`${url}/graphql`, { method: 'POST', headers: { 'content-type': contentType, 'api-key': ctx.apiKey }, body, duration });
-    const { comparison, gatewayP50: g, baselineP50: b, ratio } = await compareLatency(
+    const {
+      comparison,
+      gatewayP50: g,
+      baselineP50: b,
+      ratio,
+    } = await compareLatency(
       (duration) => request(ctx.gateway.url, duration),
       (duration) => request(baseline.url, duration),
       ctx.rounds,

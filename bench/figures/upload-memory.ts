@@ -23,7 +23,9 @@ async function peakAboveIdle(server: ChildServer, url: string, apiKey: string): 
   try {
     const answers = await Promise.all(
       bodies.map(({ body, contentType }) =>
-        fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': contentType, 'api-key': apiKey }, body }).then(async (res) => ({ status: res.status, text: await res.text() })),
+        fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': contentType, 'api-key': apiKey }, body }).then(
+          async (res) => ({ status: res.status, text: await res.text() }),
+        ),
       ),
     );
     const failed = answers.filter((a) => a.status !== 200 || a.text.includes('"errors"'));

@@ -56,7 +56,10 @@ export function spawnServer(options: SpawnOptions): Promise<ChildServer> {
   });
   let output = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${options.name} did not start in time:\n${output.slice(-2000)}`)), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(
+      () => fail(new Error(`${options.name} did not start in time:\n${output.slice(-2000)}`)),
+      options.timeoutMs ?? 60_000,
+    );
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');

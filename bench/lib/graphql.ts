@@ -7,7 +7,12 @@ export interface GraphQLAnswer<T = any> {
 }
 
 /** A JSON GraphQL POST, as a client sends it. */
-export async function graphql<T = any>(url: string, apiKey: string | undefined, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLAnswer<T>> {
+export async function graphql<T = any>(
+  url: string,
+  apiKey: string | undefined,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<GraphQLAnswer<T>> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(apiKey ? { 'api-key': apiKey } : {}) },
@@ -26,7 +31,8 @@ export async function mustQuery<T = any>(url: string, apiKey: string, query: str
   return answer.data;
 }
 
-export const UPLOAD_MUTATION = 'mutation($folder: String!, $file: Upload!, $name: String) { uploadFile(folder: $folder, file: $file, name: $name) { id size } }';
+export const UPLOAD_MUTATION =
+  'mutation($folder: String!, $file: Upload!, $name: String) { uploadFile(folder: $folder, file: $file, name: $name) { id size } }';
 
 /**
  * A complete multipart body (GraphQL multipart request spec) for one `uploadFile`, built once so
@@ -37,7 +43,11 @@ export function multipartUpload(folder: string, name: string, content: Buffer): 
   const operations = JSON.stringify({ query: UPLOAD_MUTATION, variables: { folder, name, file: null } });
   const map = JSON.stringify({ 0: ['variables.file'] });
   const part = (headers: string, value: string | Buffer) =>
-    Buffer.concat([Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`), Buffer.isBuffer(value) ? value : Buffer.from(value), Buffer.from('\r\n')]);
+    Buffer.concat([
+      Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`),
+      Buffer.isBuffer(value) ? value : Buffer.from(value),
+      Buffer.from('\r\n'),
+    ]);
   const body = Buffer.concat([
     part('Content-Disposition: form-data; name="operations"', operations),
     part('Content-Disposition: form-data; name="map"', map),
@@ -48,11 +58,18 @@ export function multipartUpload(folder: string, name: string, content: Buffer): 
 }
 
 /** One upload through the gateway; resolves to the stored file or throws. */
-export async function upload(url: string, apiKey: string, folder: string, name: string, content: Buffer): Promise<{ id: string; size: number }> {
+export async function upload(
+  url: string,
+  apiKey: string,
+  folder: string,
+  name: string,
+  content: Buffer,
+): Promise<{ id: string; size: number }> {
   const { body, contentType } = multipartUpload(folder, name, content);
   const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'api-key': apiKey, 'content-type': contentType }, body });
   const answer = (await res.json()) as GraphQLAnswer<{ uploadFile: { id: string; size: number } }>;
-  if (res.status !== 200 || answer.errors?.length || !answer.data) throw new Error(`upload ${res.status}: ${JSON.stringify(answer.errors)}`);
+  if (res.status !== 200 || answer.errors?.length || !answer.data)
+    throw new Error(`upload ${res.status}: ${JSON.stringify(answer.errors)}`);
   return answer.data.uploadFile;
 }
 

@@ -67,7 +67,8 @@ export async function load(url: string, options: LoadOptions, server?: MeasuredP
   };
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;
 
 /**
  * One client sending requests one after another over one kept-alive connection for `duration`
@@ -168,11 +169,21 @@ export function assertClean(label: string, results: LoadResult[]): void {
 type Side = (duration?: number) => Promise<LoadResult>;
 
 /** Warm-up of `warmupSeconds` per side, interleaved rounds, every request answered cleanly. */
-async function cleanRounds(gateway: Side, baseline: Side, rounds: number, warmupSeconds: number, labels: [string, string]): Promise<Comparison> {
-  const comparison = await interleave(() => gateway(), () => baseline(), {
-    rounds,
-    warmup: { gateway: () => gateway(warmupSeconds), baseline: () => baseline(warmupSeconds) },
-  });
+async function cleanRounds(
+  gateway: Side,
+  baseline: Side,
+  rounds: number,
+  warmupSeconds: number,
+  labels: [string, string],
+): Promise<Comparison> {
+  const comparison = await interleave(
+    () => gateway(),
+    () => baseline(),
+    {
+      rounds,
+      warmup: { gateway: () => gateway(warmupSeconds), baseline: () => baseline(warmupSeconds) },
+    },
+  );
   assertClean(labels[0], comparison.gateway);
   assertClean(labels[1], comparison.baseline);
   return comparison;

@@ -13,7 +13,17 @@ export interface Machine {
   packages: Record<string, string>;
 }
 
-const PACKAGES = ['@apollo/server', 'graphql', 'type-graphql', 'express', 'pg', 'typeorm', 'pg-boss', 'graphql-upload-minimal', 'autocannon'];
+const PACKAGES = [
+  '@apollo/server',
+  'graphql',
+  'type-graphql',
+  'express',
+  'pg',
+  'typeorm',
+  'pg-boss',
+  'graphql-upload-minimal',
+  'autocannon',
+];
 
 function installedVersion(root: string, name: string): string {
   try {

@@ -15,11 +15,15 @@ export async function postgresVersion(): Promise<string> {
 }
 
 export async function tablesExist(url: string, tables: string[]): Promise<string[]> {
-  const rows = await withClient(url, async (c) =>
-    (await c.query<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name = ANY($1)`,
-      [tables],
-    )).rows,
+  const rows = await withClient(
+    url,
+    async (c) =>
+      (
+        await c.query<{ table_name: string }>(
+          `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name = ANY($1)`,
+          [tables],
+        )
+      ).rows,
   );
   const present = new Set(rows.map((r) => r.table_name));
   return tables.filter((t) => !present.has(t));

@@ -38,7 +38,9 @@ ${END}
 `;
 
 export function renderRun(rows: Row[], notes: string[], machine: Machine, postgres: string, date: Date, settings: string): string {
-  const packages = Object.entries(machine.packages).map(([n, v]) => `${n} ${v}`).join(', ');
+  const packages = Object.entries(machine.packages)
+    .map(([n, v]) => `${n} ${v}`)
+    .join(', ');
   return [
     `## Latest run: ${date.toISOString().replace(/\.\d+Z$/, 'Z')}`,
     '',

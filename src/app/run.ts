@@ -92,12 +92,7 @@ async function start(config: Config, options: RunOptions, logger: Logger, steps:
   announce(logger, gateway.url, created, database.embedded ? config.dataDir : null);
 }
 
-function announce(
-  logger: Logger,
-  url: string,
-  created: { orgId: string; apiKey: string } | null,
-  embeddedDataDir: string | null,
-) {
+function announce(logger: Logger, url: string, created: { orgId: string; apiKey: string } | null, embeddedDataDir: string | null) {
   const lines = [`Alloy gateway ready: ${url}/graphql`, `Playground: open ${url}/graphql in a browser`];
   if (created) {
     lines.push(
@@ -107,7 +102,9 @@ function announce(
   }
   if (embeddedDataDir) {
     const shown = path.relative(process.cwd(), embeddedDataDir) || '.';
-    lines.push(`Database: embedded PostgreSQL under ${shown.startsWith('..') ? embeddedDataDir : shown}/ (set DATABASE_URL to use your own)`);
+    lines.push(
+      `Database: embedded PostgreSQL under ${shown.startsWith('..') ? embeddedDataDir : shown}/ (set DATABASE_URL to use your own)`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   logger.info({ url }, 'listening');

@@ -98,7 +98,10 @@ export class OrganizationService {
   private readonly sql: StatementRunner;
 
   /** `keyRevoked` lets this process's key cache forget a key synchronously (see KeyCache). */
-  constructor(db: DataSource, private readonly keyRevoked?: (lookupId: string) => void) {
+  constructor(
+    db: DataSource,
+    private readonly keyRevoked?: (lookupId: string) => void,
+  ) {
     this.sql = new StatementRunner(db);
   }
 
@@ -168,7 +171,10 @@ export class OrganizationService {
       if (!(await this.sql.first(SQL.lockOrganization, [orgId], tx))) throw notFound('organization');
       const contents = await this.organizationContents(orgId, tx);
       const entries = await this.sql.rows<{ objectKey: string | null }>(SQL.deleteEntries, [orgId], tx);
-      await objects.schedule(tx, entries.map((e) => e.objectKey).filter((key): key is string => key !== null));
+      await objects.schedule(
+        tx,
+        entries.map((e) => e.objectKey).filter((key): key is string => key !== null),
+      );
       // Runs before teammates (which they point at), teammates before workflows (which refuse to go while a teammate points at them).
       await this.sql.run(SQL.deleteRuns, [orgId], tx);
       await this.sql.run(SQL.deleteTeammates, [orgId], tx);
@@ -186,7 +192,14 @@ export class OrganizationService {
 
   async listKeys(orgId: string): Promise<KeySummary[]> {
     if (!(await this.exists(orgId))) throw notFound('organization');
-    type ListedKey = { id: string; name: string | null; lookup_id: string; created_at: Date; last_used_at: Date | null; revoked_at: Date | null };
+    type ListedKey = {
+      id: string;
+      name: string | null;
+      lookup_id: string;
+      created_at: Date;
+      last_used_at: Date | null;
+      revoked_at: Date | null;
+    };
     const keys = await this.sql.rows<ListedKey>(SQL.keys, [orgId]);
     return keys.map((k) => ({
       keyId: k.id,

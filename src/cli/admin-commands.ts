@@ -55,7 +55,11 @@ export function registerAdminCommands(program: Command): void {
     .action(async (opts: Json) => {
       try {
         const organizations = await withDatabase(({ db }) => new OrganizationService(db).listOrganizations());
-        print(opts, { organizations }, () => organizations.map((o) => `${o.orgId}  ${o.name}  created ${o.createdAt}`).join('\n') || 'No organizations');
+        print(
+          opts,
+          { organizations },
+          () => organizations.map((o) => `${o.orgId}  ${o.name}  created ${o.createdAt}`).join('\n') || 'No organizations',
+        );
       } catch (error) {
         fail(opts, error);
       }
@@ -101,7 +105,11 @@ export function registerAdminCommands(program: Command): void {
             await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
           }
         });
-        print(opts, { orgId: removed.orgId, deleted: true }, () => `Deleted organization ${removed.orgId} (${JSON.stringify(removed.name)}): ${describeContents(removed)}`);
+        print(
+          opts,
+          { orgId: removed.orgId, deleted: true },
+          () => `Deleted organization ${removed.orgId} (${JSON.stringify(removed.name)}): ${describeContents(removed)}`,
+        );
       } catch (error) {
         fail(opts, error);
       }
@@ -130,10 +138,15 @@ export function registerAdminCommands(program: Command): void {
     .action(async (opts: Json & { org: string }) => {
       try {
         const keys = await withDatabase(({ db }) => new OrganizationService(db).listKeys(opts.org));
-        print(opts, { keys }, () =>
-          keys
-            .map((k) => `${k.keyId}  ${k.prefix}  ${k.name ?? '-'}  last used ${k.lastUsedAt ?? 'never'}${k.revokedAt ? '  REVOKED' : ''}`)
-            .join('\n') || 'No keys',
+        print(
+          opts,
+          { keys },
+          () =>
+            keys
+              .map(
+                (k) => `${k.keyId}  ${k.prefix}  ${k.name ?? '-'}  last used ${k.lastUsedAt ?? 'never'}${k.revokedAt ? '  REVOKED' : ''}`,
+              )
+              .join('\n') || 'No keys',
         );
       } catch (error) {
         fail(opts, error);

@@ -29,7 +29,10 @@ export interface CliError {
 
 /** A command that refuses to go on (e.g. `org delete` without --yes), with one of the CLI's own codes. */
 export class CliRefusal extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'CliRefusal';
   }

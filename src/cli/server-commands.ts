@@ -14,7 +14,9 @@ export function registerServerCommands(program: Command): void {
     .option('--no-worker', 'do not run workflows in this process')
     .action(async (opts: { worker: boolean }) => {
       try {
-        await (await loadRun())(loadConfig(), { http: true, workflows: opts.worker });
+        await (
+          await loadRun()
+        )(loadConfig(), { http: true, workflows: opts.worker });
       } catch (error) {
         fail({}, error);
       }
@@ -24,7 +26,9 @@ export function registerServerCommands(program: Command): void {
     .description('run only the workflow executor (scale it apart from the gateway)')
     .action(async () => {
       try {
-        await (await loadRun())(loadConfig(), { http: false, workflows: true });
+        await (
+          await loadRun()
+        )(loadConfig(), { http: false, workflows: true });
       } catch (error) {
         fail({}, error);
       }

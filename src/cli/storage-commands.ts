@@ -9,7 +9,10 @@ import { fail, print, OutputOptions } from './output';
 import { withDatabase } from './with-database';
 
 function progressBar(): ImportProgress {
-  const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} files  {file}', hideCursor: true, stream: process.stderr }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'importing [{bar}] {value}/{total} files  {file}', hideCursor: true, stream: process.stderr },
+    Presets.shades_classic,
+  );
   return {
     start: (total) => bar.start(total, 0, { file: '' }),
     advance: (file) => bar.increment(1, { file: file.length > 40 ? `…${file.slice(-39)}` : file }),
@@ -38,7 +41,8 @@ export function registerStorageCommands(program: Command): void {
     .action(async (localDir: string, opts: OutputOptions & { org: string; to: string }) => {
       try {
         const summary = await withDatabase(async ({ db, config, url, logger }) => {
-          if (!(await new OrganizationService(db).exists(opts.org))) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
+          if (!(await new OrganizationService(db).exists(opts.org)))
+            throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
           // Overwrites send deletion jobs; whichever gateway or worker runs consumes them.
           const queue = await startQueue(url, logger, { supervise: false });
           try {

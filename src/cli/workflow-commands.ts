@@ -70,8 +70,12 @@ export function registerWorkflowCommands(program: Command): void {
           createdAt: w.createdAt.toISOString(),
           updatedAt: w.updatedAt.toISOString(),
         }));
-        print(opts, { workflows: listed }, () =>
-          listed.map((w) => `${w.workflowId}  ${w.name}${w.startable ? '' : '  (not startable)'}  updated ${w.updatedAt}`).join('\n') || 'No workflows',
+        print(
+          opts,
+          { workflows: listed },
+          () =>
+            listed.map((w) => `${w.workflowId}  ${w.name}${w.startable ? '' : '  (not startable)'}  updated ${w.updatedAt}`).join('\n') ||
+            'No workflows',
         );
       } catch (error) {
         fail(opts, error);
@@ -98,7 +102,7 @@ export function registerWorkflowCommands(program: Command): void {
 
   workflow
     .command('update <workflowId>')
-    .description('replace a workflow\'s definition (checked as create checks it); runs already started finish with the old one')
+    .description("replace a workflow's definition (checked as create checks it); runs already started finish with the old one")
     .requiredOption('--file <definition.json>', 'the new definition, in the format of workflow create')
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: OutputOptions & { file: string }) => {
@@ -124,7 +128,11 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowId: string, opts: OutputOptions) => {
       try {
         const deleted = await withDatabase(({ db }) => new WorkflowService(db).deleteWorkflow(workflowId));
-        print(opts, { workflowId: deleted.workflowId, deleted: true }, () => `Deleted workflow ${deleted.workflowId}; its runs stay readable`);
+        print(
+          opts,
+          { workflowId: deleted.workflowId, deleted: true },
+          () => `Deleted workflow ${deleted.workflowId}; its runs stay readable`,
+        );
       } catch (error) {
         fail(opts, error);
       }
@@ -132,7 +140,9 @@ export function registerWorkflowCommands(program: Command): void {
 
   workflow
     .command('rotate-secret <workflowId>')
-    .description('give the workflow a new signing secret (shown only once); the old one stops signing, or keeps signing too for --keep-previous seconds')
+    .description(
+      'give the workflow a new signing secret (shown only once); the old one stops signing, or keeps signing too for --keep-previous seconds',
+    )
     .option('--keep-previous <seconds>', `keep signing with the old secret too for this long (at most ${MAX_KEEP_PREVIOUS_SECONDS})`, '0')
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: OutputOptions & { keepPrevious: string }) => {
@@ -143,7 +153,9 @@ export function registerWorkflowCommands(program: Command): void {
           [
             `New signing secret of workflow ${rotated.workflowId}, shown only once:`,
             `Signing secret: ${rotated.signingSecret}`,
-            rotated.previousValidUntil ? `The previous secret signs too until ${rotated.previousValidUntil.toISOString()}.` : 'The previous secret no longer signs.',
+            rotated.previousValidUntil
+              ? `The previous secret signs too until ${rotated.previousValidUntil.toISOString()}.`
+              : 'The previous secret no longer signs.',
           ].join('\n'),
         );
       } catch (error) {
@@ -169,8 +181,10 @@ export function registerWorkflowCommands(program: Command): void {
             channels: opts.channel.map((c) => c.toUpperCase()),
           }),
         );
-        print(opts, { teammateId: created.id, name: created.name, channels: created.channels }, () =>
-          `Teammate ${created.id} (${created.name}), channels: ${created.channels.join(', ') || 'none'}`,
+        print(
+          opts,
+          { teammateId: created.id, name: created.name, channels: created.channels },
+          () => `Teammate ${created.id} (${created.name}), channels: ${created.channels.join(', ') || 'none'}`,
         );
       } catch (error) {
         fail(opts, error);
@@ -186,9 +200,13 @@ export function registerWorkflowCommands(program: Command): void {
       try {
         const teammates = await withDatabase(({ db }) => teammateService(db).teammatesOfOrganization(opts.org));
         const listed = teammates.map((t) => ({ teammateId: t.id, name: t.name, channels: t.channels, workflowId: t.workflowId }));
-        print(opts, { teammates: listed }, () =>
-          listed.map((t) => `${t.teammateId}  ${t.name}  channels: ${t.channels.join(', ') || 'none'}  workflow ${t.workflowId}`).join('\n') ||
-          'No teammates',
+        print(
+          opts,
+          { teammates: listed },
+          () =>
+            listed
+              .map((t) => `${t.teammateId}  ${t.name}  channels: ${t.channels.join(', ') || 'none'}  workflow ${t.workflowId}`)
+              .join('\n') || 'No teammates',
         );
       } catch (error) {
         fail(opts, error);
@@ -197,7 +215,7 @@ export function registerWorkflowCommands(program: Command): void {
 
   teammate
     .command('update <teammateId>')
-    .description('change a teammate\'s name, workflow or channels (only what is given changes)')
+    .description("change a teammate's name, workflow or channels (only what is given changes)")
     .option('--name <name>', 'new display name')
     .option('--workflow <workflowId>', 'the workflow it runs from now on (of the same organization)')
     .option('--channels <channels>', 'the channels it has from now on, comma-separated (known: API); "" for none')
@@ -211,8 +229,11 @@ export function registerWorkflowCommands(program: Command): void {
             channels: opts.channels === undefined ? undefined : channelList(opts.channels),
           }),
         );
-        print(opts, { teammateId: updated.id, name: updated.name, channels: updated.channels }, () =>
-          `Teammate ${updated.id} (${updated.name}), channels: ${updated.channels.join(', ') || 'none'}, workflow ${updated.workflowId}`,
+        print(
+          opts,
+          { teammateId: updated.id, name: updated.name, channels: updated.channels },
+          () =>
+            `Teammate ${updated.id} (${updated.name}), channels: ${updated.channels.join(', ') || 'none'}, workflow ${updated.workflowId}`,
         );
       } catch (error) {
         fail(opts, error);
@@ -226,7 +247,11 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (teammateId: string, opts: OutputOptions) => {
       try {
         const deleted = await withDatabase(({ db }) => teammateService(db).deleteTeammate(teammateId));
-        print(opts, { teammateId: deleted.teammateId, deleted: true }, () => `Deleted teammate ${deleted.teammateId}; its runs stay readable`);
+        print(
+          opts,
+          { teammateId: deleted.teammateId, deleted: true },
+          () => `Deleted teammate ${deleted.teammateId}; its runs stay readable`,
+        );
       } catch (error) {
         fail(opts, error);
       }

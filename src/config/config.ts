@@ -55,7 +55,10 @@ export interface RateLimitConfig {
 
 /** A configuration problem, reported to the operator as one line that names the variable. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, problem: string) {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
     super(`Invalid ${variable}: ${problem}`);
     this.name = 'ConfigError';
   }

@@ -48,7 +48,10 @@ export class NotificationListener {
   /** The connection's queries, one after another (pg deprecates overlapping queries on one client). */
   private queries: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly databaseUrl: string, private readonly logger?: Logger) {}
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly logger?: Logger,
+  ) {}
 
   /** True while the connection is up and every subscribed channel is LISTENed to. */
   get isListening(): boolean {

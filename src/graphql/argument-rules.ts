@@ -22,7 +22,13 @@ const ruled = new Map<ArgumentClass, string[]>();
 function ruledProperties(type: ArgumentClass): string[] {
   let names = ruled.get(type);
   if (!names) {
-    names = [...new Set(getMetadataStorage().getTargetValidationMetadatas(type, '', true, false).map((rule) => rule.propertyName))];
+    names = [
+      ...new Set(
+        getMetadataStorage()
+          .getTargetValidationMetadatas(type, '', true, false)
+          .map((rule) => rule.propertyName),
+      ),
+    ];
     ruled.set(type, names);
   }
   return names;

@@ -11,7 +11,10 @@ export class PageInfo {
   @Field({ description: 'Whether there are more after this page.' })
   hasNextPage: boolean;
 
-  @Field(() => String, { nullable: true, description: "The last edge's cursor, to pass as `after` for the next page; null when the page is empty." })
+  @Field(() => String, {
+    nullable: true,
+    description: "The last edge's cursor, to pass as `after` for the next page; null when the page is empty.",
+  })
   endCursor: string | null;
 }
 

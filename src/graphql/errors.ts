@@ -31,7 +31,11 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
  * treated as internal and masked in production.
  */
 export class AppError extends GraphQLError {
-  constructor(readonly code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extra: Record<string, unknown> = {},
+  ) {
     const status = HTTP_STATUS[code];
     super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
     this.name = 'AppError';
@@ -39,5 +43,4 @@ export class AppError extends GraphQLError {
 }
 
 export const notFound = (what: string) => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
-export const badInput = (message: string, extra: Record<string, unknown> = {}) =>
-  new AppError(ErrorCode.BAD_USER_INPUT, message, extra);
+export const badInput = (message: string, extra: Record<string, unknown> = {}) => new AppError(ErrorCode.BAD_USER_INPUT, message, extra);

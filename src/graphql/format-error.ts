@@ -6,17 +6,33 @@ import { DATABASE_UNAVAILABLE_MESSAGE, DatabaseUnavailableError } from './databa
 
 /** Codes that describe the client's request and are safe to show as they are. */
 const CLIENT_CODES = new Set([
-  'UNAUTHENTICATED', 'NOT_FOUND', 'NAME_CONFLICT', 'INVALID_PATH', 'INVALID_MOVE', 'FILE_TOO_LARGE',
-  'WORKFLOW_NOT_FOUND', 'WORKFLOW_NOT_STARTABLE', 'WORKFLOW_IN_USE', 'CHANNEL_DISABLED', 'BAD_USER_INPUT', 'RATE_LIMITED',
-  'QUERY_TOO_COMPLEX', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED',
+  'UNAUTHENTICATED',
+  'NOT_FOUND',
+  'NAME_CONFLICT',
+  'INVALID_PATH',
+  'INVALID_MOVE',
+  'FILE_TOO_LARGE',
+  'WORKFLOW_NOT_FOUND',
+  'WORKFLOW_NOT_STARTABLE',
+  'WORKFLOW_IN_USE',
+  'CHANNEL_DISABLED',
+  'BAD_USER_INPUT',
+  'RATE_LIMITED',
+  'QUERY_TOO_COMPLEX',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
 /** SQLSTATE 22021 (invalid byte sequence: a NUL in text) and 22P05 (\u0000 in json that must become text). */
 const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
 
 function isUnstorableText(error: unknown): boolean {
-  const code = (error as { driverError?: { code?: unknown }; code?: unknown } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
+  const code =
+    (error as { driverError?: { code?: unknown }; code?: unknown } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && UNSTORABLE_TEXT.has(code);
 }
 

@@ -227,11 +227,13 @@ export async function startGateway({ schema, services, logger, port, host, readi
       // otherwise keep the HTTP server from closing); ApolloServer.stop() drains in-flight
       // requests through the drain plugin, then closes.
       services.runWaiter.stop();
-      closing ??= Promise.all([websocket.close(), apollo.stop()]).then(() => undefined).finally(async () => {
-        services.auth.useCache(undefined);
-        keyCache.stop();
-        services.storage.stop();
-      });
+      closing ??= Promise.all([websocket.close(), apollo.stop()])
+        .then(() => undefined)
+        .finally(async () => {
+          services.auth.useCache(undefined);
+          keyCache.stop();
+          services.storage.stop();
+        });
       return closing;
     },
   };

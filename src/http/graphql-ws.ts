@@ -42,7 +42,11 @@ type WsContext = Context<ConnectionParams, SocketExtra>;
 // `moduleResolution: node` does not read for types; node itself resolves it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { useServer } = require('graphql-ws/use/ws') as {
-  useServer(options: ServerOptions<ConnectionParams, SocketExtra> & { isProd?: boolean }, ws: WebSocketServer, keepAlive?: number): Disposable;
+  useServer(
+    options: ServerOptions<ConnectionParams, SocketExtra> & { isProd?: boolean },
+    ws: WebSocketServer,
+    keepAlive?: number,
+  ): Disposable;
 };
 
 /** Close codes of a refused `connection_init` (README, SECURITY.md). */
@@ -82,7 +86,13 @@ export interface GraphQLWebSocket {
 
 /** An error of the request itself, with the code Apollo gives the same mistake over HTTP. */
 const requestError = (error: GraphQLError, code: string) =>
-  new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, originalError: error, extensions: { code } });
+  new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    originalError: error,
+    extensions: { code },
+  });
 
 /**
  * Parses and checks a subscription document as Apollo's pipeline does for HTTP: the token limit
@@ -107,10 +117,18 @@ function checkedDocument(
   if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
   const operation = getOperationAST(document, operationName);
   if (!operation) {
-    return [new GraphQLError('Unable to identify the operation to run: name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+    return [
+      new GraphQLError('Unable to identify the operation to run: name it with operationName', {
+        extensions: { code: 'OPERATION_RESOLUTION_FAILURE' },
+      }),
+    ];
   }
   if (operation.operation !== 'subscription') {
-    return [new GraphQLError(`Only subscriptions are served over WebSocket; send a ${operation.operation} as an HTTP POST to this URL`, { extensions: { code: 'BAD_REQUEST' } })];
+    return [
+      new GraphQLError(`Only subscriptions are served over WebSocket; send a ${operation.operation} as an HTTP POST to this URL`, {
+        extensions: { code: 'BAD_REQUEST' },
+      }),
+    ];
   }
   try {
     limits.checkCost(schema, document, variables, operationName);
@@ -192,7 +210,7 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
       async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
         // Nothing returned would mean "run it anyway": a refused key answers an error (on a socket already closing).
         const principal = await authenticate(ctx, ctx.extra.apiKey);
-        if (!principal) return [new AppError(ErrorCode.UNAUTHENTICATED, 'The connection\'s API key is no longer valid')];
+        if (!principal) return [new AppError(ErrorCode.UNAUTHENTICATED, "The connection's API key is no longer valid")];
         try {
           await services.rateLimits.consume(principal.keyId);
         } catch (error) {

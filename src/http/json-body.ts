@@ -59,7 +59,8 @@ export function jsonBody(limitBytes: number): RequestHandler {
         return next(bodyError(400, 'entity.parse.failed', (parseError as Error).message));
       }
       // body-parser's strict mode: only objects and arrays.
-      if (typeof body !== 'object' || body === null) return next(bodyError(400, 'entity.parse.failed', 'JSON body must be an object or an array'));
+      if (typeof body !== 'object' || body === null)
+        return next(bodyError(400, 'entity.parse.failed', 'JSON body must be an object or an array'));
       req.body = body;
       next();
     };

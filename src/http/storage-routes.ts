@@ -19,7 +19,16 @@ const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
 const MULTIPART_OVERHEAD_BYTES = 2 * MAX_MULTIPART_FIELD_BYTES + 16 * 1024;
 
 /** Headers describing the file, dropped when an error is answered instead. */
-const FILE_HEADERS = ['etag', 'last-modified', 'cache-control', 'accept-ranges', 'content-type', 'content-disposition', 'content-range', 'content-length'];
+const FILE_HEADERS = [
+  'etag',
+  'last-modified',
+  'cache-control',
+  'accept-ranges',
+  'content-type',
+  'content-disposition',
+  'content-range',
+  'content-length',
+];
 
 function sendError(res: Response, status: number, code: string, message: string): void {
   res.status(status).json(errorBody(message, code));
@@ -92,7 +101,7 @@ async function authorizedFile(storage: Storage, req: Request, res: Response): Pr
   const id = String(req.params.id);
   const { reads, downloads } = storage;
   const hasKey = typeof req.headers['api-key'] === 'string' && req.headers['api-key'].trim() !== '';
-  let row: StorageEntry | null = null;
+  let row: StorageEntry | null;
   if (hasKey) {
     let principal;
     try {

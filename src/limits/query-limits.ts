@@ -1,20 +1,7 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import {
-  DocumentNode,
-  GraphQLError,
-  GraphQLFormattedError,
-  GraphQLSchema,
-  ParseOptions,
-  ValidationContext,
-  ValidationRule,
-} from 'graphql';
-import {
-  ComplexityEstimator,
-  fieldExtensionsEstimator,
-  getComplexity,
-  simpleEstimator,
-} from 'graphql-query-complexity';
+import { DocumentNode, GraphQLError, GraphQLFormattedError, GraphQLSchema, ParseOptions, ValidationContext, ValidationRule } from 'graphql';
+import { ComplexityEstimator, fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import type { QueryLimits } from '../config/config';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../graphql/page-args';
@@ -52,12 +39,17 @@ const ESTIMATORS = [fieldExtensionsEstimator(), connectionEstimator, simpleEstim
 export interface QueryLimitOptions {
   validationRules: ValidationRule[];
   parseOptions: ParseOptions;
-  plugins: ApolloServerPlugin<any>[];
+  plugins: ApolloServerPlugin<BaseContext>[];
   /** Throws QUERY_TOO_COMPLEX when the operation costs more than the limit (the plugin's check, for transports beside Apollo's). */
   checkCost: CostCheck;
 }
 
-type CostCheck = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, operationName: string | undefined) => void;
+type CostCheck = (
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+) => void;
 
 /**
  * Depth, alias and directive limits are graphql-armor validation rules (its Apollo plugins are not
@@ -162,7 +154,7 @@ function costCheck(maxCost: number): CostCheck {
   };
 }
 
-function costLimitPlugin(checkCost: CostCheck): ApolloServerPlugin<any> {
+function costLimitPlugin(checkCost: CostCheck): ApolloServerPlugin<BaseContext> {
   return {
     async requestDidStart() {
       return {
@@ -187,7 +179,10 @@ function queryLimitOf(error: unknown): { limit: LimitName; message: string } | n
     return { limit: original.extensions.limit as LimitName, message: original.message };
   }
   if (original.message === INTROSPECTION_DEPTH_MESSAGE) {
-    return { limit: 'depth', message: 'Introspection nesting limit exceeded (fields, interfaces, possibleTypes or inputFields nested more than 3 deep).' };
+    return {
+      limit: 'depth',
+      message: 'Introspection nesting limit exceeded (fields, interfaces, possibleTypes or inputFields nested more than 3 deep).',
+    };
   }
   if (original.message === VALIDATION_ABORTED_MESSAGE) {
     return { limit: 'validation', message: 'Query too complex to validate (too many fields of the same name to compare).' };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from './logger';
 import { metrics, operationLabel } from './metrics';
@@ -117,7 +117,7 @@ export function withRequestLog<T extends object>(context: T, res: Response): T {
 }
 
 /** Fills the operation name and error code of GraphQL requests in, and counts errors by code. */
-export function requestLogPlugin(): ApolloServerPlugin<any> {
+export function requestLogPlugin(): ApolloServerPlugin<BaseContext> {
   return {
     async requestDidStart({ contextValue }) {
       const log = (contextValue as Record<symbol, RequestLog | undefined>)[REQUEST_LOG];

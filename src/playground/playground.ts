@@ -21,10 +21,10 @@
  * (`ApolloServerPluginLandingPageDisabled()`), because it loads from Apollo's
  * CDN.
  */
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { Router } from "express";
-import type { NextFunction, Request, Response } from "express";
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Router } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 
 // ---------------------------------------------------------------------------
 // Minimal local typings for the parts of ruru we use. Importing ruru's own
@@ -33,23 +33,14 @@ import type { NextFunction, Request, Response } from "express";
 // `moduleResolution` node16/nodenext/bundler. A typed `require` avoids both.
 // ---------------------------------------------------------------------------
 type HtmlPartName =
-  | "metaTags"
-  | "titleTag"
-  | "styleTags"
-  | "configScript"
-  | "headerScripts"
-  | "bodyContent"
-  | "bodyScripts"
-  | "bodyInitScript";
+  'metaTags' | 'titleTag' | 'styleTags' | 'configScript' | 'headerScripts' | 'bodyContent' | 'bodyScripts' | 'bodyInitScript';
 
 interface RuruServerConfig {
   /** URL path (must end with "/") from which the static bundle is served. */
   staticPath?: string;
   endpoint?: string;
   subscriptionEndpoint?: string;
-  htmlParts?: Partial<
-    Record<HtmlPartName, string | ((original: string) => string)>
-  >;
+  htmlParts?: Partial<Record<HtmlPartName, string | ((original: string) => string)>>;
   /** Serialised into the page as RURU_CONFIG and passed to <Ruru/> / GraphiQL. */
   clientConfig?: {
     defaultQuery?: string;
@@ -81,22 +72,22 @@ interface RuruStaticModule {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ruruHTML } = require("ruru/server") as RuruServerModule;
+const { ruruHTML } = require('ruru/server') as RuruServerModule;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { getStaticFile } = require("ruru/static") as RuruStaticModule;
+const { getStaticFile } = require('ruru/static') as RuruStaticModule;
 
 /** The installed ruru version; used to version the static URL for long-lived caching. */
 function ruruVersion(): string {
   try {
     // `ruru/package.json` is not in the package's `exports`, so locate it
     // from the `ruru/static` entry point (node_modules/ruru/dist/static.js).
-    const pkgJson = join(dirname(require.resolve("ruru/static")), "..", "package.json");
-    const version = (JSON.parse(readFileSync(pkgJson, "utf8")) as { version?: unknown }).version;
-    if (typeof version === "string" && /^[0-9A-Za-z.+-]+$/.test(version)) return version;
+    const pkgJson = join(dirname(require.resolve('ruru/static')), '..', 'package.json');
+    const version = (JSON.parse(readFileSync(pkgJson, 'utf8')) as { version?: unknown }).version;
+    if (typeof version === 'string' && /^[0-9A-Za-z.+-]+$/.test(version)) return version;
   } catch {
     // fall through
   }
-  return "current";
+  return 'current';
 }
 
 export const PLAYGROUND_DEFAULT_QUERY = `# Alloy GraphQL playground.
@@ -111,17 +102,13 @@ export const PLAYGROUND_DEFAULT_QUERY = `# Alloy GraphQL playground.
 
 // Empty rather than a placeholder: a request with an empty key counts as one without a key, so
 // schema introspection (docs, autocomplete) works before the user pastes theirs.
-export const PLAYGROUND_API_KEY_PLACEHOLDER = "";
+export const PLAYGROUND_API_KEY_PLACEHOLDER = '';
 
-export const PLAYGROUND_DEFAULT_HEADERS = `${JSON.stringify(
-  { "api-key": PLAYGROUND_API_KEY_PLACEHOLDER },
-  null,
-  2,
-)}\n`;
+export const PLAYGROUND_DEFAULT_HEADERS = `${JSON.stringify({ 'api-key': PLAYGROUND_API_KEY_PLACEHOLDER }, null, 2)}\n`;
 
 /** Search parameters of a playground link that opens with an operation filled in (see playgroundLink). */
-const LINK_QUERY_PARAM = "query";
-const LINK_VARIABLES_PARAM = "variables";
+const LINK_QUERY_PARAM = 'query';
+const LINK_VARIABLES_PARAM = 'variables';
 
 /**
  * A link to the playground at `endpoint` (absolute) that opens with `query` and `variables`
@@ -165,7 +152,7 @@ body { display: flex; flex-direction: column; height: 100vh; overflow: hidden; }
 #ruru-root { flex: 1 1 auto; min-height: 0; height: auto !important; }
 </style>`;
 
-const GRAPHQL_TYPES = ["application/graphql-response+json", "application/json", "text/html"];
+const GRAPHQL_TYPES = ['application/graphql-response+json', 'application/json', 'text/html'];
 
 /**
  * True for GET/HEAD requests whose Accept header prefers text/html over JSON,
@@ -173,18 +160,18 @@ const GRAPHQL_TYPES = ["application/graphql-response+json", "application/json", 
  * fetch) and missing Accept headers are not considered browsers.
  */
 export function wantsPlayground(req: Request): boolean {
-  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   if (!req.headers.accept) return false;
   // On equal quality, the client's own order wins; for wildcards the order of
   // this list wins, so JSON is preferred unless text/html is explicitly better.
-  return req.accepts(GRAPHQL_TYPES) === "text/html";
+  return req.accepts(GRAPHQL_TYPES) === 'text/html';
 }
 
 function normaliseEndpoint(endpoint: string): string {
-  if (!endpoint.startsWith("/")) {
+  if (!endpoint.startsWith('/')) {
     throw new Error(`playgroundRouter: endpoint must be an absolute path (got ${JSON.stringify(endpoint)})`);
   }
-  return endpoint.length > 1 ? endpoint.replace(/\/+$/, "") : endpoint;
+  return endpoint.length > 1 ? endpoint.replace(/\/+$/, '') : endpoint;
 }
 
 /**
@@ -194,7 +181,7 @@ function normaliseEndpoint(endpoint: string): string {
  */
 export function playgroundRouter(opts: { endpoint: string; development?: boolean }): Router {
   const endpoint = normaliseEndpoint(opts.endpoint);
-  const assetsRoot = `${endpoint === "/" ? "" : endpoint}/_ruru/`;
+  const assetsRoot = `${endpoint === '/' ? '' : endpoint}/_ruru/`;
   const staticPath = `${assetsRoot}${ruruVersion()}/`;
   const production = !opts.development;
 
@@ -213,23 +200,23 @@ export function playgroundRouter(opts: { endpoint: string; development?: boolean
     htmlParts: {
       // Inline empty favicon: stops the browser requesting /favicon.ico.
       metaTags: (original) => `${original}\n<link rel="icon" href="data:," />`,
-      titleTag: "<title>Alloy GraphQL Playground</title>",
+      titleTag: '<title>Alloy GraphQL Playground</title>',
       styleTags: (original) => `${original}\n${NOTE_CSS}`,
       configScript: (original) => `${original}\n${LINK_SCRIPT}`,
       bodyContent: (original) => `${NOTE_HTML}\n${original}`,
     },
   });
-  const htmlBuffer = Buffer.from(html, "utf8");
+  const htmlBuffer = Buffer.from(html, 'utf8');
 
   const router = Router();
 
   router.get(endpoint, (req: Request, res: Response, next: NextFunction) => {
-    res.vary("Accept");
+    res.vary('Accept');
     if (!wantsPlayground(req)) return next();
     res.set({
-      "Content-Type": "text/html; charset=utf-8",
-      "Cache-Control": "no-cache",
-      "X-Content-Type-Options": "nosniff",
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Content-Type-Options': 'nosniff',
     });
     res.send(htmlBuffer);
   });
@@ -241,37 +228,37 @@ export function playgroundRouter(opts: { endpoint: string; development?: boolean
       const urlPath = req.path;
       if (!urlPath.startsWith(staticPath)) {
         // Unknown/old version: don't let it fall through to GraphQL handlers.
-        res.status(404).type("text/plain").send("Not found");
+        res.status(404).type('text/plain').send('Not found');
         return;
       }
       const file = await getStaticFile({
         staticPath,
         urlPath,
-        acceptEncoding: req.headers["accept-encoding"],
+        acceptEncoding: req.headers['accept-encoding'],
         // Source maps pull ~10MB into memory; only offer them outside production.
         disallowDevAssets: production,
       });
       if (!file) {
-        res.status(404).type("text/plain").send("Not found");
+        res.status(404).type('text/plain').send('Not found');
         return;
       }
       res.set(file.headers);
       res.set({
-        "Cache-Control": "public, max-age=31536000, immutable",
-        "X-Content-Type-Options": "nosniff",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        Vary: "Accept-Encoding",
+        'Cache-Control': 'public, max-age=31536000, immutable',
+        'X-Content-Type-Options': 'nosniff',
+        'Cross-Origin-Resource-Policy': 'same-origin',
+        Vary: 'Accept-Encoding',
       });
       const etag = file.headers.etag;
-      const ifNoneMatch = req.headers["if-none-match"];
+      const ifNoneMatch = req.headers['if-none-match'];
       if (etag && ifNoneMatch && ifNoneMatch.split(/\s*,\s*/).includes(etag)) {
-        res.removeHeader("Content-Length");
-        res.removeHeader("Content-Encoding");
+        res.removeHeader('Content-Length');
+        res.removeHeader('Content-Encoding');
         res.status(304).end();
         return;
       }
       res.status(200);
-      if (req.method === "HEAD") {
+      if (req.method === 'HEAD') {
         res.end();
         return;
       }

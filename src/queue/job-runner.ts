@@ -11,7 +11,10 @@ export class JobRunner {
   private readonly workers: string[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
 
-  constructor(private readonly queue: Queue, private readonly logger: Logger) {}
+  constructor(
+    private readonly queue: Queue,
+    private readonly logger: Logger,
+  ) {}
 
   async start(jobs: RegisteredJob[]): Promise<void> {
     for (const job of jobs) {

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { AppError, ErrorCode } from '../graphql/errors';
 import type { ByteRange, StorageDriver } from './backend/driver';
 import type { UrlSigner } from './url-signer';
 
@@ -17,7 +16,10 @@ export interface StoredFile {
 
 /** A file's bytes, and URLs that serve them without an API key. */
 export class Downloads {
-  constructor(private readonly driver: StorageDriver, private readonly signer: UrlSigner) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly signer: UrlSigner,
+  ) {}
 
   open(file: StoredFile, range?: ByteRange): Promise<Readable> {
     return this.driver.read(file.objectKey, range);

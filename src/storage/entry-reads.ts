@@ -10,7 +10,10 @@ export class EntryReads {
   /** Root folders never change (they go only with their organization), so they are kept for good. */
   private readonly roots = new Map<string, StorageEntry>();
 
-  constructor(private readonly store: EntryStore, private readonly folders: FolderCache) {}
+  constructor(
+    private readonly store: EntryStore,
+    private readonly folders: FolderCache,
+  ) {}
 
   /** The organization's root folder, created on first use. */
   async root(organizationId: string): Promise<StorageEntry> {
@@ -34,7 +37,8 @@ export class EntryReads {
     const cached = this.folders.get(organizationId, normalized);
     if (cached) return cached;
     const ticket = this.folders.ticket();
-    const parent = segments.length === 1 ? await this.root(organizationId) : this.folders.get(organizationId, joinPath(segments.slice(0, -1)));
+    const parent =
+      segments.length === 1 ? await this.root(organizationId) : this.folders.get(organizationId, joinPath(segments.slice(0, -1)));
     if (parent) {
       const entry = await this.store.child(parent.id, segments[segments.length - 1]);
       if (entry?.kind === 'folder') this.folders.set(organizationId, normalized, entry, ticket);

@@ -368,7 +368,14 @@ export class EntryStore {
   }
 
   /** Inside `tx`: the file `name` of the folder now has `content`; `replaced` is the object it had. */
-  async putFile(tx: EntityManager, organizationId: string, folderId: string, name: string, content: FileContent, path: string): Promise<PutFile> {
+  async putFile(
+    tx: EntityManager,
+    organizationId: string,
+    folderId: string,
+    name: string,
+    content: FileContent,
+    path: string,
+  ): Promise<PutFile> {
     for (;;) {
       const result = (await this.sql.first<PutFileRow>(SQL.putFile, [organizationId, folderId, name, ...contentValues(content)], tx))!;
       const written = putFileResult(result, path);

@@ -30,7 +30,9 @@ interface LocalFile {
 
 /** Files and folders under `root`, depth first, sorted by name; symlinks are followed. */
 async function walk(root: string, relative: string[] = [], files: LocalFile[] = [], folders: string[][] = []) {
-  const entries = (await fs.promises.readdir(path.join(root, ...relative), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const entries = (await fs.promises.readdir(path.join(root, ...relative), { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : 1,
+  );
   for (const entry of entries) {
     const rel = [...relative, entry.name];
     const absolute = path.join(root, ...rel);

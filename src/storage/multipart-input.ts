@@ -20,17 +20,30 @@ export function multipartInputError(error: unknown, at?: string): AppError {
   const message = error instanceof Error ? error.message : String(error);
   const argument = at ? { argument: at.replace(/^variables\./, '') } : {};
   if (/^Malformed part header/.test(message)) {
-    return refused(ErrorCode.BAD_USER_INPUT, 400,
+    return refused(
+      ErrorCode.BAD_USER_INPUT,
+      400,
       'Malformed multipart request: a part header could not be read. Header values (such as a filename) cannot hold control characters like NUL or a newline; ' +
-        `send such a name percent-encoded in filename*=UTF-8''… or pass it in the name argument`, argument);
+        `send such a name percent-encoded in filename*=UTF-8''… or pass it in the name argument`,
+      argument,
+    );
   }
   if (/^File missing in the request/.test(message)) {
-    return refused(ErrorCode.BAD_USER_INPUT, 400,
+    return refused(
+      ErrorCode.BAD_USER_INPUT,
+      400,
       `Malformed multipart request: no file arrived for ${at ?? 'the upload'}. The map names a part that is missing, or that is not a file ` +
-        '(a part is a file only with a filename; an empty one, or a malformed one such as "\\" unquoted, is none)', argument);
+        '(a part is a file only with a filename; an empty one, or a malformed one such as "\\" unquoted, is none)',
+      argument,
+    );
   }
   if (/^Invalid content-type/.test(message)) {
-    return refused(ErrorCode.BAD_USER_INPUT, 400, 'Malformed multipart request: the content type needs a boundary (multipart/form-data; boundary=…)', argument);
+    return refused(
+      ErrorCode.BAD_USER_INPUT,
+      400,
+      'Malformed multipart request: the content type needs a boundary (multipart/form-data; boundary=…)',
+      argument,
+    );
   }
   if (/max file uploads exceeded/.test(message)) {
     return refused(ErrorCode.BAD_USER_INPUT, 413, 'Malformed multipart request: at most one file per request', argument);
@@ -63,7 +76,9 @@ export function guardUploads(operations: unknown): void {
       (file) => {
         const problem = CONTROL_CHARS.test(file.filename)
           ? 'holds a control character (such as NUL or a newline)'
-          : file.filename === '' ? 'is empty (a filename made only of a path, such as "dir/", names no file)' : null;
+          : file.filename === ''
+            ? 'is empty (a filename made only of a path, such as "dir/", names no file)'
+            : null;
         if (problem) {
           throw refused(ErrorCode.INVALID_PATH, 400, `The filename of ${at} ${problem}; rename the file or send it with another filename`, {
             argument: at.replace(/^variables\./, ''),

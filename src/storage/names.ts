@@ -47,4 +47,3 @@ export function checkPathLength(path: string): void {
   const bytes = Buffer.byteLength(path, 'utf8');
   if (bytes > MAX_PATH_BYTES) throw invalid(`Path is ${bytes} bytes long; at most ${MAX_PATH_BYTES} bytes (UTF-8) are allowed`);
 }
-

@@ -7,7 +7,6 @@ import { FileUpload, GraphQLUpload } from 'graphql-upload-minimal';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
 import type { Storage } from './storage';
-import { AppError, ErrorCode } from '../graphql/errors';
 import { registerNodeFetcher } from '../graphql/node';
 import { PageConnection, paginate } from '../graphql/connection';
 import { PageArgs } from '../graphql/page-args';
@@ -21,12 +20,15 @@ type StorageContext = GatewayContext<{ storage: Storage }>;
 
 /** Per-request loader, so that the `parent` of a page of 100 entries (or `node` ids) is one statement. */
 function entriesById(ctx: StorageContext, organizationId: string) {
-  return loader(ctx, 'storage.entriesById', () =>
-    new DataLoader<string, Folder | File | null>(async (ids) => {
-      const rows = await ctx.services.storage.reads.findByIds(organizationId, ids);
-      const byId = new Map(rows.map((r) => [r.id, toEntry(r, r.path)]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
+  return loader(
+    ctx,
+    'storage.entriesById',
+    () =>
+      new DataLoader<string, Folder | File | null>(async (ids) => {
+        const rows = await ctx.services.storage.reads.findByIds(organizationId, ids);
+        const byId = new Map(rows.map((r) => [r.id, toEntry(r, r.path)]));
+        return ids.map((id) => byId.get(id) ?? null);
+      }),
   );
 }
 
@@ -83,7 +85,11 @@ export class FolderResolver {
 @Resolver(() => File)
 export class FileResolver {
   @FieldResolver(() => String, { description: 'A URL that serves the bytes without an API key until it expires.' })
-  async downloadUrl(@Root() file: File, @Args(() => DownloadUrlArgs) { expiresIn }: DownloadUrlArgs, @Ctx() ctx: StorageContext): Promise<string> {
+  async downloadUrl(
+    @Root() file: File,
+    @Args(() => DownloadUrlArgs) { expiresIn }: DownloadUrlArgs,
+    @Ctx() ctx: StorageContext,
+  ): Promise<string> {
     return ctx.services.storage.downloads.downloadUrl(file, ctx.baseUrl, expiresIn);
   }
 }

@@ -29,7 +29,13 @@ export class Storage {
   readonly uploads: Uploads;
   readonly downloads: Downloads;
 
-  constructor(db: DataSource, queue: Queue, readonly driver: StorageDriver, urlSigningSecret: string | undefined, maxUploadBytes: number) {
+  constructor(
+    db: DataSource,
+    queue: Queue,
+    readonly driver: StorageDriver,
+    urlSigningSecret: string | undefined,
+    maxUploadBytes: number,
+  ) {
     const sql = new StatementRunner(db);
     this.store = new EntryStore(sql);
     this.deletions = new ObjectDeletions(queue);

@@ -65,7 +65,8 @@ export class TreeChanges {
     if (entry.parentId === null) throw rootRefused('moved');
     const destination = await this.find(organizationId, destinationSegments);
     if (!destination) throw new AppError(ErrorCode.NOT_FOUND, `Destination folder ${JSON.stringify(to)} does not exist`);
-    if (destination.kind !== 'folder') throw new AppError(ErrorCode.INVALID_MOVE, `Destination ${JSON.stringify(to)} is a file, not a folder`);
+    if (destination.kind !== 'folder')
+      throw new AppError(ErrorCode.INVALID_MOVE, `Destination ${JSON.stringify(to)} is a file, not a folder`);
     const target = joinPath([...destinationSegments, entry.name]);
     checkPathLength(target);
     if (destination.id === entry.parentId) return entry;
@@ -82,7 +83,8 @@ export class TreeChanges {
       });
     } catch (error) {
       if (pgCode(error) === PgError.UNIQUE_VIOLATION) throw nameConflict(target);
-      if (pgCode(error) === PgError.FOREIGN_KEY_VIOLATION) throw new AppError(ErrorCode.NOT_FOUND, `Destination folder ${JSON.stringify(to)} does not exist`);
+      if (pgCode(error) === PgError.FOREIGN_KEY_VIOLATION)
+        throw new AppError(ErrorCode.NOT_FOUND, `Destination folder ${JSON.stringify(to)} does not exist`);
       throw error;
     } finally {
       if (entry.kind === 'folder') this.folders.forget(organizationId);

@@ -44,7 +44,10 @@ export class UploadMeter extends Transform {
   private readonly hash = createHash('md5');
   size = 0;
 
-  constructor(private readonly limit: UploadSizeLimit, private readonly source: Readable) {
+  constructor(
+    private readonly limit: UploadSizeLimit,
+    private readonly source: Readable,
+  ) {
     super();
     // Whoever reads this stream learns of its failure from its state (pipeline() rejects with the
     // error of a stream destroyed before it was called); until then a failure must not be an

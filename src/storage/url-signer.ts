@@ -15,7 +15,10 @@ const SQL = {
 export class UrlSigner {
   private secret: Promise<Buffer> | undefined;
 
-  constructor(private readonly sql: StatementRunner, private readonly configured: string | undefined) {}
+  constructor(
+    private readonly sql: StatementRunner,
+    private readonly configured: string | undefined,
+  ) {}
 
   private key(): Promise<Buffer> {
     this.secret ??= (async () => {
@@ -31,7 +34,9 @@ export class UrlSigner {
   }
 
   private async mac(fileId: string, expires: number): Promise<Buffer> {
-    return createHmac('sha256', await this.key()).update(`file-content\n${fileId}\n${expires}`).digest();
+    return createHmac('sha256', await this.key())
+      .update(`file-content\n${fileId}\n${expires}`)
+      .digest();
   }
 
   async sign(fileId: string, expiresAt: Date): Promise<{ expires: number; signature: string }> {

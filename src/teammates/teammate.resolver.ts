@@ -23,7 +23,9 @@ export class ApiExample {
   @Field({ description: 'One line saying what the example is and where it takes the API key from.' })
   title: string;
 
-  @Field({ description: 'The example itself, to paste as it is (it reads the key from ALLOY_API_KEY, or leaves it to the api-key header).' })
+  @Field({
+    description: 'The example itself, to paste as it is (it reads the key from ALLOY_API_KEY, or leaves it to the api-key header).',
+  })
   code: string;
 }
 
@@ -37,7 +39,7 @@ export class TeammateApi {
 
   @Field({
     description:
-      'The request tester: opens the playground with this teammate\'s `callTeammate` operation and its variables filled in; ' +
+      "The request tester: opens the playground with this teammate's `callTeammate` operation and its variables filled in; " +
       'paste an API key into the `api-key` header and run it.',
   })
   playgroundUrl: string;
@@ -102,7 +104,7 @@ export class TeammateResolver {
   }
 
   @Mutation(() => TriggerWorkflowPayload, {
-    description: "Calls the teammate through its API channel: starts its workflow with `input` as the payload, logged in its requestLogs.",
+    description: 'Calls the teammate through its API channel: starts its workflow with `input` as the payload, logged in its requestLogs.',
   })
   async callTeammate(
     @Args() { teammateId, input, idempotencyKey, waitSeconds }: CallTeammateArgs,
@@ -113,13 +115,15 @@ export class TeammateResolver {
     return { runId: run.id, run };
   }
 
-  @FieldResolver(() => TeammateApi, { description: 'How to call the teammate through its API channel: endpoint, examples and request tester.' })
+  @FieldResolver(() => TeammateApi, {
+    description: 'How to call the teammate through its API channel: endpoint, examples and request tester.',
+  })
   api(@Root() teammate: Teammate, @Ctx() ctx: TeammateContext): TeammateApi {
     const endpoint = `${ctx.baseUrl}/graphql`;
     return { endpoint, examples: teammateApiExamples(endpoint, teammate.id), playgroundUrl: teammatePlaygroundUrl(endpoint, teammate.id) };
   }
 
-  @FieldResolver(() => RequestLogConnection, { description: "Calls through the API channel, newest first." })
+  @FieldResolver(() => RequestLogConnection, { description: 'Calls through the API channel, newest first.' })
   requestLogs(
     @Root() teammate: Teammate,
     @Args() args: RequestLogArgs,

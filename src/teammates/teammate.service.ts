@@ -110,7 +110,10 @@ function listStatement(after: boolean, count: boolean): Statement {
   const live = 'organization_id = $1 AND deleted_at IS NULL';
   const page = `SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE ${live}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
   const name = `teammates.list${after ? '-after' : ''}${count ? '-count' : ''}`;
-  return statement(name, count ? withTotal(`SELECT count(*)::int AS total FROM teammates WHERE ${live}`, page, 'p.created_at, p.id') : page);
+  return statement(
+    name,
+    count ? withTotal(`SELECT count(*)::int AS total FROM teammates WHERE ${live}`, page, 'p.created_at, p.id') : page,
+  );
 }
 
 const LISTS = new Map<string, Statement>();
@@ -130,11 +133,21 @@ function apiCallStatement(filters: { status: boolean; since: boolean; until: boo
   const filtered = conditions.join(' AND ');
   const position = after ? ` AND (created_at, id) < ($${++n}, $${++n})` : '';
   const page = `SELECT id, status, payload, output, error, api_key_id, created_at, finished_at
-                  FROM workflow_runs WHERE ${filtered}${position} ORDER BY created_at DESC, id DESC LIMIT $${++n}`;
-  const name = ['teammates.api-calls', ...Object.entries(filters).filter(([, on]) => on).map(([filter]) => filter), after && 'after', count && 'count']
+                  FROM workflow_runs WHERE ${filtered}${position} ORDER BY created_at DESC, id DESC LIMIT $${n + 1}`;
+  const name = [
+    'teammates.api-calls',
+    ...Object.entries(filters)
+      .filter(([, on]) => on)
+      .map(([filter]) => filter),
+    after && 'after',
+    count && 'count',
+  ]
     .filter(Boolean)
     .join('-');
-  return statement(name, count ? withTotal(`SELECT count(*)::int AS total FROM workflow_runs WHERE ${filtered}`, page, 'p.created_at DESC, p.id DESC') : page);
+  return statement(
+    name,
+    count ? withTotal(`SELECT count(*)::int AS total FROM workflow_runs WHERE ${filtered}`, page, 'p.created_at DESC, p.id DESC') : page,
+  );
 }
 
 const API_CALLS = new Map<string, Statement>();
@@ -142,7 +155,8 @@ for (const status of [false, true]) {
   for (const since of [false, true]) {
     for (const until of [false, true]) {
       for (const after of [false, true]) {
-        for (const count of [false, true]) API_CALLS.set(`${status}${since}${until}${after}${count}`, apiCallStatement({ status, since, until }, after, count));
+        for (const count of [false, true])
+          API_CALLS.set(`${status}${since}${until}${after}${count}`, apiCallStatement({ status, since, until }, after, count));
       }
     }
   }
@@ -182,7 +196,10 @@ const SQL = {
       WHERE o.id = $1
       ORDER BY t.created_at, t.id`,
   ),
-  find: statement('teammates.find', `SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`),
+  find: statement(
+    'teammates.find',
+    `SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
+  ),
 };
 
 const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found in this organization');
@@ -191,7 +208,10 @@ const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workf
 export class TeammateService {
   private readonly sql: StatementRunner;
 
-  constructor(db: DataSource, private readonly workflows: WorkflowService) {
+  constructor(
+    db: DataSource,
+    private readonly workflows: WorkflowService,
+  ) {
     this.sql = new StatementRunner(db);
   }
 
@@ -222,7 +242,11 @@ export class TeammateService {
       const current = await this.sql.first<{ organization_id: string }>(SQL.lock, [teammateId], tx);
       if (!current) throw notFound('Teammate');
       if (change.workflowId !== undefined) await this.lockLiveWorkflow(tx, current.organization_id, change.workflowId);
-      const updated = await this.sql.first<TeammateRow>(SQL.update, [teammateId, name ?? null, change.workflowId ?? null, channels ?? null], tx);
+      const updated = await this.sql.first<TeammateRow>(
+        SQL.update,
+        [teammateId, name ?? null, change.workflowId ?? null, channels ?? null],
+        tx,
+      );
       return toTeammate(updated!);
     });
   }
@@ -285,7 +309,12 @@ export class TeammateService {
    * the first costs, and runs that arrive while a client pages (they are newer than its cursor)
    * neither shift nor repeat rows. Counted with the filters, whatever the position.
    */
-  async apiCalls(organizationId: string, teammateId: string, filter: ApiCallFilter, query: PageQuery<CreatedAtPosition>): Promise<Page<ApiCallLog>> {
+  async apiCalls(
+    organizationId: string,
+    teammateId: string,
+    filter: ApiCallFilter,
+    query: PageQuery<CreatedAtPosition>,
+  ): Promise<Page<ApiCallLog>> {
     if (filter.since && filter.until && filter.since >= filter.until) {
       throw badInput('since must be before until', { argument: 'since' });
     }

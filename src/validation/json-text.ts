@@ -9,8 +9,7 @@ export const MAX_JSON_DEPTH = 100;
 
 export type JsonTextProblem =
   /** `at` is a path from the root: `payload.items[2].name`; `unit` the unpaired surrogate, as `U+D800`. */
-  | { kind: 'lone-surrogate'; at: string; inKey: boolean; unit: string }
-  | { kind: 'too-deep'; at: string };
+  { kind: 'lone-surrogate'; at: string; inKey: boolean; unit: string } | { kind: 'too-deep'; at: string };
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
@@ -55,7 +54,8 @@ export function findJsonTextProblem(value: unknown, root: string, maxDepth = MAX
     // Last child first onto the stack, so that the first problem in document order is found first.
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, item] = entries[i];
-      if (typeof key === 'string' && !key.isWellFormed()) return { kind: 'lone-surrogate', at: child(at, key), inKey: true, unit: loneSurrogate(key) };
+      if (typeof key === 'string' && !key.isWellFormed())
+        return { kind: 'lone-surrogate', at: child(at, key), inKey: true, unit: loneSurrogate(key) };
       pending.push({ value: item, at: child(at, key), depth: depth + 1 });
     }
   }

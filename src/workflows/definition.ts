@@ -50,8 +50,7 @@ export class DefinitionError extends Error {
   }
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Checks a parsed definition and lists every problem at once, each with the JSON path it is
@@ -129,7 +128,10 @@ function checkStep(id: string, step: unknown, stepIds: string[], problems: strin
     if (typeof step.url !== 'string' || !isHttpUrl(step.url)) problems.push(`${at}.url: required, an absolute http:// or https:// URL`);
     if (
       step.timeoutMs !== undefined &&
-      (typeof step.timeoutMs !== 'number' || !Number.isInteger(step.timeoutMs) || step.timeoutMs < 1 || step.timeoutMs > MAX_HTTP_TIMEOUT_MS)
+      (typeof step.timeoutMs !== 'number' ||
+        !Number.isInteger(step.timeoutMs) ||
+        step.timeoutMs < 1 ||
+        step.timeoutMs > MAX_HTTP_TIMEOUT_MS)
     ) {
       problems.push(`${at}.timeoutMs: a whole number of milliseconds from 1 to ${MAX_HTTP_TIMEOUT_MS}`);
     }

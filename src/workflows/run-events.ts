@@ -35,9 +35,7 @@ function parse(payload: string): RunEvent[] {
     return [];
   }
   const list = Array.isArray(value) ? value : [value];
-  return list.filter(
-    (e): e is RunEvent => !!e && typeof e.id === 'string' && typeof e.status === 'string' && typeof e.seq === 'number',
-  );
+  return list.filter((e): e is RunEvent => !!e && typeof e.id === 'string' && typeof e.status === 'string' && typeof e.seq === 'number');
 }
 
 /** Postgres refuses NOTIFY payloads of 8,000 bytes or more. */
@@ -58,7 +56,10 @@ export class RunAnnouncer {
   private flushing: Promise<void> | undefined;
   private readonly sql: StatementRunner;
 
-  constructor(db: DataSource, private readonly onError: (error: unknown) => void = () => undefined) {
+  constructor(
+    db: DataSource,
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
     this.sql = new StatementRunner(db);
   }
 
@@ -129,7 +130,10 @@ export class RunEvents {
   private readonly sql: StatementRunner | undefined;
 
   /** With `db`, the watched runs are also read every RECHECK_MS (one query for all of them). */
-  constructor(private readonly listener: NotificationListener, db?: DataSource) {
+  constructor(
+    private readonly listener: NotificationListener,
+    db?: DataSource,
+  ) {
     this.sql = db ? new StatementRunner(db) : undefined;
   }
 

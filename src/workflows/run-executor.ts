@@ -127,7 +127,9 @@ export class RunExecutor {
     const entry = { lease: { runId: run.id, token: run.lease_token }, lost: false };
     this.held.set(run.id, entry);
     const work = this.execute(run, () => entry.lost)
-      .catch((error) => this.logger.error({ err: error, runId: run.id }, 'run execution failed; its lease will lapse and the run be retried'))
+      .catch((error) =>
+        this.logger.error({ err: error, runId: run.id }, 'run execution failed; its lease will lapse and the run be retried'),
+      )
       .finally(() => {
         this.held.delete(run.id);
         this.inFlight.delete(work);

@@ -206,7 +206,10 @@ export interface Lease {
 export class RunStateMachine {
   private readonly sql: StatementRunner;
 
-  constructor(db: DataSource, private readonly announcer: RunAnnouncer = announcerFor(db)) {
+  constructor(
+    db: DataSource,
+    private readonly announcer: RunAnnouncer = announcerFor(db),
+  ) {
     this.sql = new StatementRunner(db);
   }
 
@@ -269,7 +272,14 @@ export class RunStateMachine {
     end: { status: 'SUCCEEDED' | 'FAILED'; output?: unknown; error?: string },
   ): Promise<boolean> {
     const output = end.output === undefined || end.output === null ? null : JSON.stringify(end.output);
-    const row = await this.sql.first<Changed>(SQL.finish, [lease.runId, lease.token, end.status, output, end.error ?? null, JSON.stringify(steps)]);
+    const row = await this.sql.first<Changed>(SQL.finish, [
+      lease.runId,
+      lease.token,
+      end.status,
+      output,
+      end.error ?? null,
+      JSON.stringify(steps),
+    ]);
     return this.announced(lease.runId, end.status as WorkflowRunStatus, row);
   }
 

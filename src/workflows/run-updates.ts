@@ -118,7 +118,8 @@ export class RunUpdates implements AsyncIterableIterator<WorkflowRun> {
         const { event } = step;
         if (event.seq <= this.lastSeq) continue;
         // Changes that came together need one read: the row read for the first may show the last.
-        const row = this.lastRow && this.lastRow.statusSeq >= event.seq ? this.lastRow : await this.readRun(this.organizationId, this.runId);
+        const row =
+          this.lastRow && this.lastRow.statusSeq >= event.seq ? this.lastRow : await this.readRun(this.organizationId, this.runId);
         if (this.ended) return;
         if (!row) return this.end();
         this.lastRow = row;

@@ -11,7 +11,10 @@ export interface RunContext {
 }
 
 export class StepFailed extends Error {
-  constructor(message: string, readonly result: StepResult) {
+  constructor(
+    message: string,
+    readonly result: StepResult,
+  ) {
     super(message);
     this.name = 'StepFailed';
   }
@@ -97,9 +100,7 @@ async function runHttp(id: string, step: HttpStep, context: RunContext, signingS
     // By name: the abort error is a DOMException, which is not an Error of every realm.
     const name = (error as { name?: unknown } | null)?.name;
     const reason =
-      name === 'TimeoutError' || name === 'AbortError'
-        ? `timed out after ${timeoutMs} ms`
-        : `failed: ${describeFetchError(error)}`;
+      name === 'TimeoutError' || name === 'AbortError' ? `timed out after ${timeoutMs} ms` : `failed: ${describeFetchError(error)}`;
     const message = storable(`Step "${id}": POST ${step.url} ${reason}`);
     throw new StepFailed(message, done(undefined, null, message));
   }
@@ -130,6 +131,11 @@ function runTransform(_id: string, step: TransformStep, context: RunContext): St
  * Runs one step; throws StepFailed (with the step's record) when the step fails. An http step's
  * request is signed with each of `signingSecrets` (the workflow's current one first).
  */
-export async function runStep(id: string, step: WorkflowStep, context: RunContext, signingSecrets: readonly string[] = []): Promise<StepResult> {
+export async function runStep(
+  id: string,
+  step: WorkflowStep,
+  context: RunContext,
+  signingSecrets: readonly string[] = [],
+): Promise<StepResult> {
   return step.type === 'http' ? runHttp(id, step, context, signingSecrets) : runTransform(id, step, context);
 }

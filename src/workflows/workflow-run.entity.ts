@@ -59,7 +59,10 @@ export class WorkflowRun {
   @Field(() => String, { nullable: true, description: 'Why the run FAILED.' })
   error: string | null;
 
-  @Field(() => JSONScalar, { description: 'Each executed step by id: `{ type, status?, output, truncated?, error?, startedAt, finishedAt }` (`truncated`: an http answer over 1 MB, of which `output` keeps the first 1 MB as text).' })
+  @Field(() => JSONScalar, {
+    description:
+      'Each executed step by id: `{ type, status?, output, truncated?, error?, startedAt, finishedAt }` (`truncated`: an http answer over 1 MB, of which `output` keeps the first 1 MB as text).',
+  })
   steps: Record<string, StepResult>;
 
   /** The step to run next; progress survives a worker that stops or dies between steps. */

@@ -21,7 +21,9 @@ export class Workflow {
   @Field(() => JSONScalar, { description: 'The current definition (as created, or as last updated).' })
   definition: WorkflowDefinition;
 
-  @Field(() => Int, { description: 'The current version: 1 when created, one more with each update. A run keeps the version it started with.' })
+  @Field(() => Int, {
+    description: 'The current version: 1 when created, one more with each update. A run keeps the version it started with.',
+  })
   version: number;
 
   /** Signs the requests of the workflow's http steps (src/workflows/signing.ts); never in the API. */

@@ -1,7 +1,23 @@
 import { Max, Min, ValidationArguments } from 'class-validator';
 import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  Info,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
 import { Connection, PageConnection, paginate } from '../graphql/connection';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
 import type { RunEvents } from './run-events';
@@ -80,12 +96,19 @@ export type WorkflowContext = GatewayContext<{ workflows: WorkflowService; runWa
 /** The request's loader of the organization's workflows by id: one query per request, whatever the number of runs. */
 export function workflowLoader(ctx: GatewayContext<{ workflows: WorkflowService }>): DataLoader<string, Workflow | null> {
   const { organizationId } = requirePrincipal(ctx);
-  return loader(ctx, 'workflowsById', () => new DataLoader((ids: readonly string[]) => ctx.services.workflows.workflowsByIds(organizationId, ids)));
+  return loader(
+    ctx,
+    'workflowsById',
+    () => new DataLoader((ids: readonly string[]) => ctx.services.workflows.workflowsByIds(organizationId, ids)),
+  );
 }
 
 @Resolver()
 export class WorkflowResolver {
-  @Query(() => Workflow, { nullable: true, description: "One of the organization's workflows; null when there is none with this id (or it was deleted)." })
+  @Query(() => Workflow, {
+    nullable: true,
+    description: "One of the organization's workflows; null when there is none with this id (or it was deleted).",
+  })
   workflow(@Arg('id', () => ID) id: string, @Ctx() ctx: WorkflowContext): Promise<Workflow | null> {
     return ctx.services.workflows.findWorkflow(requirePrincipal(ctx).organizationId, id);
   }
@@ -96,7 +119,10 @@ export class WorkflowResolver {
     return paginate(args, info, WORKFLOW_CURSORS, (query) => ctx.services.workflows.listWorkflows(organizationId, query));
   }
 
-  @Query(() => WorkflowRun, { nullable: true, description: "One of the organization's workflow runs; null when there is none with this id." })
+  @Query(() => WorkflowRun, {
+    nullable: true,
+    description: "One of the organization's workflow runs; null when there is none with this id.",
+  })
   workflowRun(@Arg('id', () => ID) id: string, @Ctx() ctx: WorkflowContext): Promise<WorkflowRun | null> {
     return ctx.services.workflows.findRun(requirePrincipal(ctx).organizationId, id);
   }

@@ -74,7 +74,10 @@ function listStatement(after: boolean, count: boolean): Statement {
   const live = 'organization_id = $1 AND deleted_at IS NULL';
   const page = `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE ${live}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
   const name = `workflows.list${after ? '-after' : ''}${count ? '-count' : ''}`;
-  return statement(name, count ? withTotal(`SELECT count(*)::int AS total FROM workflows WHERE ${live}`, page, 'p.created_at, p.id') : page);
+  return statement(
+    name,
+    count ? withTotal(`SELECT count(*)::int AS total FROM workflows WHERE ${live}`, page, 'p.created_at, p.id') : page,
+  );
 }
 
 const LISTS = new Map<string, Statement>();
@@ -286,11 +289,17 @@ export class WorkflowService {
    */
   async rotateSigningSecret(workflowId: string, keepPreviousSeconds = 0): Promise<RotatedSigningSecret> {
     if (!Number.isInteger(keepPreviousSeconds) || keepPreviousSeconds < 0 || keepPreviousSeconds > MAX_KEEP_PREVIOUS_SECONDS) {
-      throw badInput(`keep-previous must be a whole number of seconds from 0 to ${MAX_KEEP_PREVIOUS_SECONDS}`, { argument: 'keep-previous' });
+      throw badInput(`keep-previous must be a whole number of seconds from 0 to ${MAX_KEEP_PREVIOUS_SECONDS}`, {
+        argument: 'keep-previous',
+      });
     }
     if (!isUuid(workflowId)) throw workflowNotFound();
     const signingSecret = newSigningSecret();
-    const row = await this.sql.first<{ previous_signing_secret_until: Date | null }>(SQL.rotateSecret, [workflowId, signingSecret, keepPreviousSeconds]);
+    const row = await this.sql.first<{ previous_signing_secret_until: Date | null }>(SQL.rotateSecret, [
+      workflowId,
+      signingSecret,
+      keepPreviousSeconds,
+    ]);
     if (!row) throw workflowNotFound();
     return { workflowId, signingSecret, previousValidUntil: row.previous_signing_secret_until };
   }

@@ -32,7 +32,9 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       graphql(gw.url, query, variables, { apiKey });
     const keysOf = async (orgId: string) => (await h.objectKeys()).filter((k) => k.startsWith(`${orgId}/`));
     const rowsOf = async (orgId: string) =>
-      Number((await gw.db.query(`SELECT count(*) AS n FROM storage_entries WHERE organization_id = $1 AND parent_id IS NOT NULL`, [orgId]))[0].n);
+      Number(
+        (await gw.db.query(`SELECT count(*) AS n FROM storage_entries WHERE organization_id = $1 AND parent_id IS NOT NULL`, [orgId]))[0].n,
+      );
     const pendingCount = async () => Number((await gw.db.query(`SELECT count(*) AS n FROM storage_pending_objects`))[0].n);
     const download = (id: string, headers: Record<string, string> = {}, apiKey: string | null = org.apiKey) =>
       fetch(`${gw.url}/files/${id}/content`, { headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...headers } });
@@ -159,7 +161,11 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       for (const r of results) expect(r.body.errors).toBeUndefined();
       expect(new Set(results.map((r) => r.body.data.uploadFile.id)).size).toBe(1);
 
-      const list = await gql(`{ folder(path: "/race") { children { totalCount edges { node { id name ... on File { md5 size } } } } } }`, {}, o.apiKey);
+      const list = await gql(
+        `{ folder(path: "/race") { children { totalCount edges { node { id name ... on File { md5 size } } } } } }`,
+        {},
+        o.apiKey,
+      );
       expect(list.body.data.folder.children.totalCount).toBe(1);
       const stored = list.body.data.folder.children.edges[0].node;
       const winner = bodies.find((b) => md5(b) === stored.md5);
@@ -176,10 +182,16 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       const o = await freshOrg();
       const results = await Promise.all([
         ...Array.from({ length: 12 }, (_, i) => uploadFile(gw.url, o.apiKey, `/deep/a/b${i % 3}/c${i % 4}`, `f${i}.txt`, `${i}`)),
-        ...Array.from({ length: 6 }, (_, i) => gql(`mutation($p: String!) { createFolder(path: $p) { path } }`, { p: `/deep/a/b${i % 3}/c${i}` }, o.apiKey)),
+        ...Array.from({ length: 6 }, (_, i) =>
+          gql(`mutation($p: String!) { createFolder(path: $p) { path } }`, { p: `/deep/a/b${i % 3}/c${i}` }, o.apiKey),
+        ),
       ]);
       for (const r of results) expect(r.body.errors).toBeUndefined();
-      const tree = await gql(`{ folder(path: "/deep/a") { children { totalCount } } root: folder(path: "/") { children { totalCount } } }`, {}, o.apiKey);
+      const tree = await gql(
+        `{ folder(path: "/deep/a") { children { totalCount } } root: folder(path: "/") { children { totalCount } } }`,
+        {},
+        o.apiKey,
+      );
       expect(tree.body.data).toEqual({ folder: { children: { totalCount: 3 } }, root: { children: { totalCount: 1 } } });
       // /deep, /deep/a, 3 × b, 12 × (b, c) from the uploads, b1/c4 and b2/c5 from createFolder; 12 files.
       expect(await rowsOf(o.orgId)).toBe(2 + 3 + 12 + 2 + 12);
@@ -193,7 +205,11 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       for (let f = 0; f < 20; f++) {
         for (let i = 0; i < 49; i++) {
           jobs.push(() =>
-            storage.uploads.uploadFile(o.orgId, { folder: `/projects/alpha/sub${f}`, name: `file${i}.txt`, source: Readable.from([`${f}/${i}`]) }),
+            storage.uploads.uploadFile(o.orgId, {
+              folder: `/projects/alpha/sub${f}`,
+              name: `file${i}.txt`,
+              source: Readable.from([`${f}/${i}`]),
+            }),
           );
         }
       }
@@ -206,16 +222,28 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       const renamed = await gql(`mutation { renameEntry(path: "/projects/alpha", name: "beta") { id path } }`, {}, o.apiKey);
       expect(renamed.body.data.renameEntry.path).toBe('/projects/beta');
       const moved = await gql(`mutation { moveEntry(path: "/projects/beta", to: "/archive") { id path parent { path } } }`, {}, o.apiKey);
-      expect(moved.body.data.moveEntry).toMatchObject({ id: renamed.body.data.renameEntry.id, path: '/archive/beta', parent: { path: '/archive' } });
+      expect(moved.body.data.moveEntry).toMatchObject({
+        id: renamed.body.data.renameEntry.id,
+        path: '/archive/beta',
+        parent: { path: '/archive' },
+      });
       expect(h.driver.writes - writes).toBe(0);
       expect(h.driver.deletes - deletes).toBe(0);
 
-      const subfolders = await gql(`{ folder(path: "/archive/beta") { children(first: 100) { totalCount edges { node { path } } } } }`, {}, o.apiKey);
+      const subfolders = await gql(
+        `{ folder(path: "/archive/beta") { children(first: 100) { totalCount edges { node { path } } } } }`,
+        {},
+        o.apiKey,
+      );
       expect(subfolders.body.data.folder.children.totalCount).toBe(20);
       const paths: string[] = [];
       for (const edge of subfolders.body.data.folder.children.edges) {
         paths.push(edge.node.path);
-        const files = await gql(`query($p: String!) { folder(path: $p) { children(first: 100) { edges { node { path } } } } }`, { p: edge.node.path }, o.apiKey);
+        const files = await gql(
+          `query($p: String!) { folder(path: $p) { children(first: 100) { edges { node { path } } } } }`,
+          { p: edge.node.path },
+          o.apiKey,
+        );
         paths.push(...files.body.data.folder.children.edges.map((c: any) => c.node.path));
       }
       const expected: string[] = [];
@@ -342,7 +370,9 @@ export function storageContract(driverName: string, start: () => Promise<Storage
         expect(errorCode(await gql(`mutation { createFolder(path: "/n/a.txt") { id } }`, {}, o.apiKey))).toBe('NAME_CONFLICT');
         expect(errorCode(await gql(`mutation { createFolder(path: "/n/a.txt/deeper") { id } }`, {}, o.apiKey))).toBe('NAME_CONFLICT');
         expect(errorCode(await uploadFile(gw.url, o.apiKey, '/n', 'dir', 'x'))).toBe('NAME_CONFLICT');
-        expect(errorCode(await gql(`mutation { renameEntry(path: "/n/a.txt", name: "b.txt") { id } }`, {}, o.apiKey))).toBe('NAME_CONFLICT');
+        expect(errorCode(await gql(`mutation { renameEntry(path: "/n/a.txt", name: "b.txt") { id } }`, {}, o.apiKey))).toBe(
+          'NAME_CONFLICT',
+        );
         expect(errorCode(await gql(`mutation { renameEntry(path: "/n/a.txt", name: "dir") { id } }`, {}, o.apiKey))).toBe('NAME_CONFLICT');
         expect(errorCode(await gql(`mutation { moveEntry(path: "/other/a.txt", to: "/n") { id } }`, {}, o.apiKey))).toBe('NAME_CONFLICT');
         // Nothing changed.
@@ -485,14 +515,21 @@ export function storageContract(driverName: string, start: () => Promise<Storage
 
       it('refuses bad expiresIn values', async () => {
         for (const expiresIn of [0, -5, 8 * 24 * 3600]) {
-          const res = await gql(`query($id: ID!, $e: Int) { node(id: $id) { ... on File { downloadUrl(expiresIn: $e) } } }`, { id: file.id, e: expiresIn });
+          const res = await gql(`query($id: ID!, $e: Int) { node(id: $id) { ... on File { downloadUrl(expiresIn: $e) } } }`, {
+            id: file.id,
+            e: expiresIn,
+          });
           expect(errorCode(res)).toBe('BAD_USER_INPUT');
         }
       });
 
       it('refuses the content route without a key or with a tampered or expired signature', async () => {
         expect((await download(file.id, {}, null)).status).toBe(401);
-        const signed = await gw.services.storage.downloads.downloadUrl({ id: file.id, objectKey: 'x', name: 'x', contentType: 'text/plain' }, gw.url, 60);
+        const signed = await gw.services.storage.downloads.downloadUrl(
+          { id: file.id, objectKey: 'x', name: 'x', contentType: 'text/plain' },
+          gw.url,
+          60,
+        );
         if (driverName !== 'gcs') {
           const tampered = signed.replace(/signature=./, (s) => s.slice(0, -1) + (s.endsWith('A') ? 'B' : 'A'));
           expect((await fetch(tampered)).status).toBe(403);
@@ -524,7 +561,14 @@ export function storageContract(driverName: string, start: () => Promise<Storage
           b.apiKey,
         );
         expect(reads.body.errors).toBeUndefined();
-        expect(reads.body.data).toMatchObject({ file: null, folder: null, nf: null, nd: null, nr: null, root: { children: { totalCount: 0 } } });
+        expect(reads.body.data).toMatchObject({
+          file: null,
+          folder: null,
+          nf: null,
+          nd: null,
+          nr: null,
+          root: { children: { totalCount: 0 } },
+        });
         expect(reads.body.data.root.id).not.toBe(folder.root.id);
 
         for (const mutation of [

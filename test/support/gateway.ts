@@ -60,9 +60,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const services = createServices(database.dataSource, config, queue, logger, { wrapStorageDriver: options.wrapStorageDriver });
   await services.notifications.start();
   const tasks: BackgroundTask[] =
-    options.background === false
-      ? []
-      : await startBackgroundWork(services, logger, { workflows: true, ...options.background });
+    options.background === false ? [] : await startBackgroundWork(services, logger, { workflows: true, ...options.background });
   const gateway = await startGateway({ schema: await gatewaySchema(), services, logger, port: 0, host: '127.0.0.1' });
   const organizations = new OrganizationService(database.dataSource);
   return {

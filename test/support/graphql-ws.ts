@@ -39,9 +39,16 @@ export async function subscriptionClient(
  * answer (a result, an error, or the socket closing) as JSON text, within 10 s. A subscription that
  * is still quietly open then is fine: nothing failed.
  */
-export async function subscribeOnce(url: string, apiKey: string, query: string, variables: Record<string, unknown>): Promise<{ text: string; closeCode?: number }> {
+export async function subscribeOnce(
+  url: string,
+  apiKey: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<{ text: string; closeCode?: number }> {
   let finish: (text: string, closeCode?: number) => void = () => undefined;
-  const client = await subscriptionClient(url, { 'api-key': apiKey }, (close) => finish(JSON.stringify({ closed: close.reason }), close.code));
+  const client = await subscriptionClient(url, { 'api-key': apiKey }, (close) =>
+    finish(JSON.stringify({ closed: close.reason }), close.code),
+  );
   return new Promise((resolve) => {
     let settled = false;
     const timer = setTimeout(() => finish(JSON.stringify({ quiet: true })), 10_000);
@@ -57,7 +64,8 @@ export async function subscribeOnce(url: string, apiKey: string, query: string, 
       { query, variables },
       {
         next: (result) => finish(JSON.stringify(result)),
-        error: (error) => finish(JSON.stringify(Array.isArray(error) ? { errors: error } : { error: String((error as Error)?.message ?? error) })),
+        error: (error) =>
+          finish(JSON.stringify(Array.isArray(error) ? { errors: error } : { error: String((error as Error)?.message ?? error) })),
         complete: () => finish(JSON.stringify({ complete: true })),
       },
     );
@@ -92,12 +100,15 @@ export async function collectSubscription(
   const waiters: Array<() => void> = [];
   let finish!: (end: SubscriptionEnd) => void;
   let finished = false;
-  const ended = new Promise<SubscriptionEnd>((resolve) => (finish = (end) => {
-    if (finished) return;
-    finished = true;
-    resolve(end);
-    for (const waiter of waiters.splice(0)) waiter();
-  }));
+  const ended = new Promise<SubscriptionEnd>(
+    (resolve) =>
+      (finish = (end) => {
+        if (finished) return;
+        finished = true;
+        resolve(end);
+        for (const waiter of waiters.splice(0)) waiter();
+      }),
+  );
   const client = await subscriptionClient(url, connectionParams, (close) => finish({ closed: close.code, reason: close.reason }));
   const unsubscribe = client.subscribe(
     { query, variables },

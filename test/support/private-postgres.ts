@@ -37,7 +37,13 @@ export async function startPrivatePostgres(label: string): Promise<PrivatePostgr
   fs.mkdirSync(dir, { recursive: true });
   const logger = createLogger('silent');
   const runAs = postgresRunAs();
-  const cluster = new PostgresCluster({ directory: path.join(dir, 'postgres'), binaries: postgresBinaries(runAs, logger), runAs, password: PASSWORD, logger });
+  const cluster = new PostgresCluster({
+    directory: path.join(dir, 'postgres'),
+    binaries: postgresBinaries(runAs, logger),
+    runAs,
+    password: PASSWORD,
+    logger,
+  });
   const port = await freePort();
   try {
     await cluster.init();

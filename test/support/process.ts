@@ -11,10 +11,30 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Variables of the gateway's config (src/config/config.ts); child processes get none of the test runner's own. */
 export const CONFIG_VARIABLES = [
-  'PORT', 'HOST', 'DATABASE_URL', 'ALLOY_DATA_DIR', 'NODE_ENV', 'LOG_LEVEL',
-  'STORAGE_DRIVER', 'STORAGE_DIR', 'GCS_BUCKET', 'STORAGE_EMULATOR_HOST', 'MAX_UPLOAD_BYTES', 'STORAGE_DELETION_DELAY_SECONDS', 'URL_SIGNING_SECRET',
-  'MAX_QUERY_DEPTH', 'MAX_QUERY_COST', 'MAX_ALIASES', 'MAX_TOKENS', 'MAX_DIRECTIVES', 'MAX_JSON_BODY_BYTES',
-  'RATE_LIMIT_STORE', 'RATE_LIMIT_PER_MINUTE', 'WORKFLOW_LEASE_SECONDS', 'WORKFLOW_CONCURRENCY', 'RUN_RETENTION_DAYS',
+  'PORT',
+  'HOST',
+  'DATABASE_URL',
+  'ALLOY_DATA_DIR',
+  'NODE_ENV',
+  'LOG_LEVEL',
+  'STORAGE_DRIVER',
+  'STORAGE_DIR',
+  'GCS_BUCKET',
+  'STORAGE_EMULATOR_HOST',
+  'MAX_UPLOAD_BYTES',
+  'STORAGE_DELETION_DELAY_SECONDS',
+  'URL_SIGNING_SECRET',
+  'MAX_QUERY_DEPTH',
+  'MAX_QUERY_COST',
+  'MAX_ALIASES',
+  'MAX_TOKENS',
+  'MAX_DIRECTIVES',
+  'MAX_JSON_BODY_BYTES',
+  'RATE_LIMIT_STORE',
+  'RATE_LIMIT_PER_MINUTE',
+  'WORKFLOW_LEASE_SECONDS',
+  'WORKFLOW_CONCURRENCY',
+  'RUN_RETENTION_DAYS',
 ];
 
 /** process.env without the gateway's config variables, plus `env`. */
@@ -43,7 +63,10 @@ export function ensureBuiltCli(root = ROOT): void {
   if (built.has(root)) return;
   const entry = path.join(root, 'dist', 'src', 'cli', 'main.js');
   if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < newestFile(path.join(root, 'src'))) {
-    execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
   }
   built.add(root);
 }
@@ -105,11 +128,19 @@ export interface CliOptions {
 export function runCli(args: string[], env: Record<string, string>, options: CliOptions = {}): Promise<CliResult> {
   const root = options.root ?? ROOT;
   ensureBuiltCli(root);
-  return runProcess(process.execPath, [path.join(root, 'bin', 'alloy.js'), ...args], { cwd: root, env: childEnv(env), timeoutMs: options.timeoutMs ?? 30_000 });
+  return runProcess(process.execPath, [path.join(root, 'bin', 'alloy.js'), ...args], {
+    cwd: root,
+    env: childEnv(env),
+    timeoutMs: options.timeoutMs ?? 30_000,
+  });
 }
 
 /** `alloy <args> --json`: its result and the one JSON object it printed on stdout. */
-export async function runCliJson(args: string[], env: Record<string, string>, options: CliOptions = {}): Promise<CliResult & { json: any }> {
+export async function runCliJson(
+  args: string[],
+  env: Record<string, string>,
+  options: CliOptions = {},
+): Promise<CliResult & { json: any }> {
   const result = await runCli([...args, '--json'], env, options);
   return { ...result, json: singleJsonObject(result.stdout) };
 }
@@ -154,15 +185,19 @@ export class WatchedProcess {
     this.child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: options.detached ?? false });
     this.child.stdout.setEncoding('utf8').on('data', (d: string) => this.append('stdout', d));
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => this.append('stderr', d));
-    this.finished = new Promise((resolve) => this.child.once('close', (code, signal) => {
-      this.closed = true;
-      resolve({ code, signal });
-      this.notify();
-    }));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-      this.notify();
-    }));
+    this.finished = new Promise((resolve) =>
+      this.child.once('close', (code, signal) => {
+        this.closed = true;
+        resolve({ code, signal });
+        this.notify();
+      }),
+    );
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        resolve({ code, signal });
+        this.notify();
+      }),
+    );
   }
 
   get pid(): number {
@@ -189,7 +224,11 @@ export class WatchedProcess {
         } else if (this.closed) {
           clearTimeout(timer);
           remove();
-          reject(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}.\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`));
+          reject(
+            new Error(
+              `exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}.\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+            ),
+          );
         }
       };
       const remove = () => (this.waiters = this.waiters.filter((w) => w !== check));

@@ -8,7 +8,20 @@ describe('chooseContentType', () => {
   });
 
   it('guesses from the name when the type is missing, generic or malformed', () => {
-    for (const given of [undefined, null, '', '   ', 'application/octet-stream', 'Application/Octet-Stream', 'text', 'text/', '/plain', 'text/plain/extra', 'te xt/plain', 'text/plain\nX-Injected: 1']) {
+    for (const given of [
+      undefined,
+      null,
+      '',
+      '   ',
+      'application/octet-stream',
+      'Application/Octet-Stream',
+      'text',
+      'text/',
+      '/plain',
+      'text/plain/extra',
+      'te xt/plain',
+      'text/plain\nX-Injected: 1',
+    ]) {
       expect([given, chooseContentType(given, 'report.pdf')]).toEqual([given, 'application/pdf']);
     }
   });

@@ -10,7 +10,8 @@ const check = (idempotencyKey: string | null | undefined) => checkArgumentRules(
 
 describe('the idempotencyKey rule', () => {
   it('passes no key, and a key of 1 to 255 characters', () => {
-    for (const key of [undefined, null, 'k', ' spaced key ', 'é😀', 'x'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH)]) expect(() => check(key)).not.toThrow();
+    for (const key of [undefined, null, 'k', ' spaced key ', 'é😀', 'x'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH)])
+      expect(() => check(key)).not.toThrow();
   });
 
   it.each([
@@ -19,6 +20,10 @@ describe('the idempotencyKey rule', () => {
     ['a key with NUL', 'a\u0000b', 'idempotencyKey must not contain NUL (U+0000), which cannot be stored as text'],
   ])('refuses %s with BAD_USER_INPUT naming the argument', (_label, key, message) => {
     const error = thrownBy(() => check(key));
-    expect({ code: error.extensions.code, argument: error.extensions.argument, message: error.message }).toEqual({ code: 'BAD_USER_INPUT', argument: 'idempotencyKey', message });
+    expect({ code: error.extensions.code, argument: error.extensions.argument, message: error.message }).toEqual({
+      code: 'BAD_USER_INPUT',
+      argument: 'idempotencyKey',
+      message,
+    });
   });
 });

@@ -20,13 +20,21 @@ describe('findJsonTextProblem', () => {
       inKey: false,
       unit: 'U+D800',
     });
-    expect(findJsonTextProblem({ ok: { 'key \udfff': 1 } }, 'input')).toEqual({ kind: 'lone-surrogate', at: 'input.ok["key \\udfff"]', inKey: true, unit: 'U+DFFF' });
+    expect(findJsonTextProblem({ ok: { 'key \udfff': 1 } }, 'input')).toEqual({
+      kind: 'lone-surrogate',
+      at: 'input.ok["key \\udfff"]',
+      inKey: true,
+      unit: 'U+DFFF',
+    });
     expect(findJsonTextProblem('a\ud83d', '$')).toEqual({ kind: 'lone-surrogate', at: '$', inKey: false, unit: 'U+D83D' });
   });
 
   it(`allows ${MAX_JSON_DEPTH} levels of nesting and refuses one more, at any depth without recursion`, () => {
     expect(findJsonTextProblem(nested(MAX_JSON_DEPTH), 'payload')).toBeNull();
-    expect(findJsonTextProblem(nested(MAX_JSON_DEPTH + 1), 'payload')).toEqual({ kind: 'too-deep', at: `payload${'.next'.repeat(MAX_JSON_DEPTH)}` });
+    expect(findJsonTextProblem(nested(MAX_JSON_DEPTH + 1), 'payload')).toEqual({
+      kind: 'too-deep',
+      at: `payload${'.next'.repeat(MAX_JSON_DEPTH)}`,
+    });
     expect(findJsonTextProblem(nested(100_000), 'payload')?.kind).toBe('too-deep');
   });
 
@@ -37,7 +45,14 @@ describe('findJsonTextProblem', () => {
 
 describe('describeJsonTextProblem', () => {
   it('says where the lone surrogate is, what holds it and why it is refused', () => {
-    expect(describeJsonTextProblem('Argument "payload" of triggerWorkflow', 'payload', { kind: 'lone-surrogate', at: 'payload.a', inKey: true, unit: 'U+D800' })).toBe(
+    expect(
+      describeJsonTextProblem('Argument "payload" of triggerWorkflow', 'payload', {
+        kind: 'lone-surrogate',
+        at: 'payload.a',
+        inKey: true,
+        unit: 'U+D800',
+      }),
+    ).toBe(
       'Argument "payload" of triggerWorkflow is not valid Unicode at payload.a: an object key holds a lone surrogate (U+D800), half of a UTF-16 pair, which no UTF-8 text can carry',
     );
     expect(describeJsonTextProblem('The payload', 'payload', { kind: 'lone-surrogate', at: 'payload', inKey: false, unit: 'U+DC00' })).toBe(

@@ -10,7 +10,8 @@ const invalidPath = (work: () => unknown) => {
 
 describe('normalizeName', () => {
   it('keeps an ordinary name as it is, dots, spaces and emoji included', () => {
-    for (const name of ['report.txt', '.hidden', '...', 'a b', 'résumé', '😀', 'x'.repeat(MAX_NAME_BYTES)]) expect(normalizeName(name)).toBe(name);
+    for (const name of ['report.txt', '.hidden', '...', 'a b', 'résumé', '😀', 'x'.repeat(MAX_NAME_BYTES)])
+      expect(normalizeName(name)).toBe(name);
   });
 
   it('normalises to NFC, so that the two spellings of é are one name', () => {
@@ -70,7 +71,9 @@ describe('parsePath', () => {
   it('refuses a path over 1024 UTF-8 bytes before looking at its names', () => {
     const longest = `/${'a'.repeat(MAX_PATH_BYTES - 1)}`;
     expect(thrownBy(() => parsePath(longest)).message).toMatch(/^Name is/); // the length passes; the one long name does not
-    expect(invalidPath(() => parsePath(`/${'a'.repeat(MAX_PATH_BYTES)}`))).toBe('Path is 1025 bytes long; at most 1024 bytes (UTF-8) are allowed');
+    expect(invalidPath(() => parsePath(`/${'a'.repeat(MAX_PATH_BYTES)}`))).toBe(
+      'Path is 1025 bytes long; at most 1024 bytes (UTF-8) are allowed',
+    );
     expect(parsePath(`/${Array.from({ length: 4 }, () => 'é'.repeat(127)).join('/')}`)).toHaveLength(4); // 4 × 254 + 4 = 1020 bytes
   });
 });
@@ -84,7 +87,9 @@ describe('joinPath and checkPathLength', () => {
 
   it('accepts exactly 1024 bytes and refuses one more', () => {
     expect(() => checkPathLength('/'.repeat(MAX_PATH_BYTES))).not.toThrow();
-    expect(invalidPath(() => checkPathLength('/'.repeat(MAX_PATH_BYTES + 1)))).toBe('Path is 1025 bytes long; at most 1024 bytes (UTF-8) are allowed');
+    expect(invalidPath(() => checkPathLength('/'.repeat(MAX_PATH_BYTES + 1)))).toBe(
+      'Path is 1025 bytes long; at most 1024 bytes (UTF-8) are allowed',
+    );
     expect(invalidPath(() => checkPathLength('é'.repeat(513)))).toBe('Path is 1026 bytes long; at most 1024 bytes (UTF-8) are allowed');
   });
 });

@@ -48,7 +48,12 @@ describe('retryOnDeadlock', () => {
   });
 
   it('does not run again after any other error', async () => {
-    for (const failure of [pgError(PgError.UNIQUE_VIOLATION), pgError(PgError.FOREIGN_KEY_VIOLATION), new Error('plain'), { code: '40001' }]) {
+    for (const failure of [
+      pgError(PgError.UNIQUE_VIOLATION),
+      pgError(PgError.FOREIGN_KEY_VIOLATION),
+      new Error('plain'),
+      { code: '40001' },
+    ]) {
       let calls = 0;
       const error = await rejectionOf(() =>
         retryOnDeadlock(async () => {

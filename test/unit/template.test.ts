@@ -9,7 +9,13 @@ const context = {
 describe('templatePlaceholders', () => {
   it('lists every placeholder in document order, in values and in keys, trimmed', () => {
     expect(
-      templatePlaceholders({ '{{payload.k}}': ['{{ payload.a }} and {{payload.b}}', { x: '{{steps.s.output}}' }], n: 1, t: true, z: null, plain: 'no placeholder' }),
+      templatePlaceholders({
+        '{{payload.k}}': ['{{ payload.a }} and {{payload.b}}', { x: '{{steps.s.output}}' }],
+        n: 1,
+        t: true,
+        z: null,
+        plain: 'no placeholder',
+      }),
     ).toEqual(['payload.k', 'payload.a', 'payload.b', 'steps.s.output']);
   });
 
@@ -31,7 +37,16 @@ describe('lookup', () => {
   });
 
   it('gives undefined for a path that leaves the data, and never reads the prototype', () => {
-    for (const path of ['payload.missing', 'payload.n.x', 'payload.none.x', 'payload.text.length', 'payload.toString', 'payload.__proto__', 'payload.constructor.name', 'payload.list.5']) {
+    for (const path of [
+      'payload.missing',
+      'payload.n.x',
+      'payload.none.x',
+      'payload.text.length',
+      'payload.toString',
+      'payload.__proto__',
+      'payload.constructor.name',
+      'payload.list.5',
+    ]) {
       expect([path, lookup(context, path)]).toEqual([path, undefined]);
     }
   });
@@ -57,13 +72,21 @@ describe('renderTemplate', () => {
   });
 
   it('interpolates placeholders inside text: strings as they are, other values as JSON, missing ones as nothing', () => {
-    expect(renderTemplate('n={{payload.n}} t={{payload.text}} f={{payload.flag}} o={{payload.nested.a}} m=[{{payload.missing}}] z=[{{payload.none}}]', context)).toBe(
-      'n=3 t=hi f=false o={"b":"c"} m=[] z=[]',
-    );
+    expect(
+      renderTemplate(
+        'n={{payload.n}} t={{payload.text}} f={{payload.flag}} o={{payload.nested.a}} m=[{{payload.missing}}] z=[{{payload.none}}]',
+        context,
+      ),
+    ).toBe('n=3 t=hi f=false o={"b":"c"} m=[] z=[]');
   });
 
   it('renders keys too, as text', () => {
-    expect(renderTemplate({ 'id-{{run.id}}': '{{steps.call.output.id}}', '{{payload.n}}': 'number key', '{{payload.nested}}': 'object key' }, context)).toEqual({
+    expect(
+      renderTemplate(
+        { 'id-{{run.id}}': '{{steps.call.output.id}}', '{{payload.n}}': 'number key', '{{payload.nested}}': 'object key' },
+        context,
+      ),
+    ).toEqual({
       'id-run-1': 'r-1',
       '3': 'number key',
       '{"a":{"b":"c"}}': 'object key',
@@ -71,7 +94,10 @@ describe('renderTemplate', () => {
   });
 
   it('keeps a "__proto__" key an own key of the output, setting no prototype', () => {
-    const rendered = renderTemplate(JSON.parse('{"__proto__": {"polluted": "{{payload.text}}"}, "after": 1}'), context) as Record<string, unknown>;
+    const rendered = renderTemplate(JSON.parse('{"__proto__": {"polluted": "{{payload.text}}"}, "after": 1}'), context) as Record<
+      string,
+      unknown
+    >;
     expect(Object.getPrototypeOf(rendered)).toBe(Object.prototype);
     expect(Object.keys(rendered)).toEqual(['__proto__', 'after']);
     expect(Object.getOwnPropertyDescriptor(rendered, '__proto__')?.value).toEqual({ polluted: 'hi' });

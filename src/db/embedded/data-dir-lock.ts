@@ -47,7 +47,10 @@ export function dataDirHolder(dataDir: string): DataDirHolder | null {
  * database URL (and password), so only its owner may read it.
  */
 export class DataDirLock {
-  private constructor(private readonly file: string, private holder: DataDirHolder) {}
+  private constructor(
+    private readonly file: string,
+    private holder: DataDirHolder,
+  ) {}
 
   /** The lock, or the live process that holds it. */
   static acquire(dataDir: string, command: string): DataDirLock | { heldBy: DataDirHolder } {
@@ -85,7 +88,8 @@ export class DataDirLock {
 
 /** "another Alloy gateway (pid 123, http://127.0.0.1:4000/graphql)", for messages. */
 export function describeHolder(holder: DataDirHolder): string {
-  const what = holder.command === 'serve' ? 'an Alloy gateway' : holder.command === 'worker' ? 'an Alloy worker' : `\`alloy ${holder.command}\``;
+  const what =
+    holder.command === 'serve' ? 'an Alloy gateway' : holder.command === 'worker' ? 'an Alloy worker' : `\`alloy ${holder.command}\``;
   const where = holder.gatewayUrl ? `, ${holder.gatewayUrl}/graphql` : holder.command === 'serve' ? ', still starting' : '';
   return `${what} (pid ${holder.pid}${where})`;
 }

@@ -188,7 +188,14 @@ export class PostgresCluster {
   }
 
   private async accepts(port: number): Promise<boolean> {
-    const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password: this.options.password, database: 'postgres', connectionTimeoutMillis: 2000 });
+    const client = new Client({
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password: this.options.password,
+      database: 'postgres',
+      connectionTimeoutMillis: 2000,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -223,7 +230,9 @@ export class PostgresCluster {
 
   private failure(program: string, how: string): StartupError {
     const reason =
-      [...this.lastLines].reverse().find((line) => /\b(FATAL|PANIC|ERROR|error):/.test(line) || /EACCES|ENOENT/.test(line)) ?? this.lastLines.at(-1) ?? how;
+      [...this.lastLines].reverse().find((line) => /\b(FATAL|PANIC|ERROR|error):/.test(line) || /EACCES|ENOENT/.test(line)) ??
+      this.lastLines.at(-1) ??
+      how;
     return new StartupError(
       'EMBEDDED_POSTGRES_FAILED',
       `The embedded PostgreSQL server could not start (${program}: ${reason.replace(/^\S+ \S+ \S+ \[\d+\] /, '')}). See ${this.options.directory}, or set DATABASE_URL to a server of your own`,

@@ -10,7 +10,8 @@ export interface RunAs {
 
 export const POSTGRES_USER = 'postgres';
 
-const idOf = (flag: '-u' | '-g'): number => Number(execFileSync('id', [flag, POSTGRES_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+const idOf = (flag: '-u' | '-g'): number =>
+  Number(execFileSync('id', [flag, POSTGRES_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
 
 function lookup(): RunAs | null {
   try {
@@ -22,7 +23,10 @@ function lookup(): RunAs | null {
 
 /** Ways to add a system user without a home or a login shell: shadow-utils (Debian, Fedora), then BusyBox (Alpine). */
 const CREATE_USER: Array<[string, string[]]> = [
-  ['useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', POSTGRES_USER]],
+  [
+    'useradd',
+    ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', POSTGRES_USER],
+  ],
   ['adduser', ['-S', '-D', '-H', '-h', '/nonexistent', '-s', '/sbin/nologin', POSTGRES_USER]],
 ];
 
@@ -41,7 +45,9 @@ export function postgresRunAs(): RunAs | null {
       const created = lookup();
       if (created) return created;
     } catch (error) {
-      failures.push(`${command}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : String((error as { stderr?: Buffer }).stderr ?? '').trim() || 'failed'}`);
+      failures.push(
+        `${command}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : String((error as { stderr?: Buffer }).stderr ?? '').trim() || 'failed'}`,
+      );
     }
   }
   throw new StartupError(

@@ -31,7 +31,12 @@ export class GcsDriver implements StorageDriver {
         // back the end keeps it from appearing; one that breaks off leaves nothing to sweep.
         endAfter(options.visibleAfter),
         // The md5 is checked by the server.
-        file.createWriteStream({ resumable: false, contentType: options.contentType, validation: 'md5', metadata: { contentType: options.contentType } }),
+        file.createWriteStream({
+          resumable: false,
+          contentType: options.contentType,
+          validation: 'md5',
+          metadata: { contentType: options.contentType },
+        }),
       );
     } catch (error) {
       await file.delete({ ignoreNotFound: true }).catch(() => undefined);
