@@ -1,3 +1,4 @@
+import { STACK_OR_SQL } from './support/leaks';
 import { createHash } from 'node:crypto';
 import {
   buildClientSchema,
@@ -34,25 +35,6 @@ import { uploadFile } from './support/storage';
  * be unchanged at the end. A field or argument added later is fuzzed without a line of this file;
  * so is a Subscription root, over graphql-ws.
  */
-
-const STACK_OR_SQL = [
-  /\n\s+at .+:\d+:\d+/,
-  /\bat (async )?[\w.<>]+ \(\//,
-  /node_modules/,
-  /\/src\/\w+/,
-  /\.ts:\d+/,
-  /\bSELECT\b.+\bFROM\b/i,
-  /\bINSERT INTO\b/i,
-  /\bUPDATE\b.+\bSET\b/i,
-  /syntax error at or near/,
-  /relation ".+" does not exist/,
-  /QueryFailedError/,
-  /invalid input syntax for type/,
-  /violates .* constraint/,
-  /unsupported Unicode escape/,
-  /invalid byte sequence/,
-  /stacktrace/,
-];
 
 const UUID_ZERO = '00000000-0000-0000-0000-000000000000';
 const FIXTURE_BYTES = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) % 256));

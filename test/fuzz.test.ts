@@ -1,3 +1,4 @@
+import { STACK_OR_SQL } from './support/leaks';
 import { graphql } from './support/http';
 import { useGatewayWithOrg } from './support/gateway';
 
@@ -257,18 +258,6 @@ function generate(random: () => number, apiKey: string): BadRequest[] {
   }
   return requests;
 }
-
-const STACK_OR_SQL = [
-  /\n\s+at .+\(.*:\d+:\d+\)/,
-  /\bat (async )?[\w.<>]+ \(\//,
-  /node_modules/,
-  /\bSELECT\b.+\bFROM\b/i,
-  /\bINSERT INTO\b/i,
-  /\bUPDATE\b.+\bSET\b/i,
-  /syntax error at or near/,
-  /relation ".+" does not exist/,
-  /QueryFailedError/,
-];
 
 describe('fuzzing the HTTP surface with bad requests', () => {
   const { gw, org } = useGatewayWithOrg({ env: { NODE_ENV: 'production' }, orgName: 'Fuzz' });

@@ -1,7 +1,7 @@
 import { OrganizationService } from '../src/auth/organization.service';
 import { CliProcess, startWorkerProcess } from './support/process';
 import { collectSubscription, subscribeOnce, subscriptionClient } from './support/graphql-ws';
-import { useGatewayWithOrg } from './support/gateway';
+import { dropListenConnection, useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
 import { graphql } from './support/http';
@@ -255,17 +255,7 @@ describe('workflowRunUpdated over graphql-ws', () => {
     const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, UPDATES, { id: runId });
     await subscription.received(1);
     const listener = gw.services.notifications;
-    const loseListenConnection = async () => {
-      await gw.db.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`,
-      );
-      await waitFor(
-        async () => listener.isListening,
-        (listening) => !listening,
-        10_000,
-        'the LISTEN connection to drop',
-      );
-    };
+    const loseListenConnection = () => dropListenConnection(gw);
     // A loss with no change meanwhile: the row read on reconnect shows what was sent already.
     await loseListenConnection();
     await waitFor(async () => listener.isListening, Boolean, 20_000, 'the LISTEN connection to come back');

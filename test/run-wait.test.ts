@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { CliProcess, startWorkerProcess } from './support/process';
-import { useGatewayWithOrg } from './support/gateway';
+import { dropListenConnection, useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
 import { graphql } from './support/http';
@@ -171,15 +171,7 @@ describe('waitSeconds', () => {
         'the request to be waiting',
       );
       const listener = gw.services.notifications;
-      await gw.db.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`,
-      );
-      await waitFor(
-        async () => listener.isListening,
-        (listening) => !listening,
-        10_000,
-        'the LISTEN connection to drop',
-      );
+      await dropListenConnection(gw);
       await gw.db.query(
         `UPDATE workflow_runs SET status = 'SUCCEEDED', output = '"finished in the gap"', finished_at = now() WHERE organization_id = $1 AND payload->>'text' = 'gap'`,
         [org.orgId],

@@ -91,6 +91,10 @@ function slowUpload(url: string, bytes: Buffer) {
   };
 }
 
+/** `triggerWorkflow` on the gateway at `url`, with the organization's key. */
+const triggerOn = (url: string, workflowId: string) =>
+  graphql(url, 'mutation ($id: ID!) { triggerWorkflow(workflowId: $id) { runId } }', { id: workflowId }, { apiKey });
+
 describe('SIGTERM drains work in flight', () => {
   it('completes an upload that is still streaming, then exits 0', async () => {
     gateway = await start(false);
@@ -136,18 +140,7 @@ describe('SIGTERM drains work in flight', () => {
 
     gateway = await start(true);
     const child = gateway;
-    const trigger = await graphql(
-      child.url,
-      `
-        mutation ($id: ID!) {
-          triggerWorkflow(workflowId: $id) {
-            runId
-          }
-        }
-      `,
-      { id: workflowId },
-      { apiKey },
-    );
+    const trigger = await triggerOn(child.url, workflowId);
     expect(trigger.body.errors).toBeUndefined();
     const { runId } = trigger.body.data.triggerWorkflow;
     await waitFor(async () => hooks.received.some((h) => h.path === '/slow-step'), Boolean, 30_000, 'the http step to be in flight');
@@ -174,18 +167,7 @@ describe('SIGTERM drains work in flight', () => {
     });
     gateway = await start(false);
     const child = gateway;
-    const trigger = await graphql(
-      child.url,
-      `
-        mutation ($id: ID!) {
-          triggerWorkflow(workflowId: $id) {
-            runId
-          }
-        }
-      `,
-      { id: workflow.id },
-      { apiKey },
-    );
+    const trigger = await triggerOn(child.url, workflow.id);
     const { runId } = trigger.body.data.triggerWorkflow;
     const subscription = await collectSubscription(
       child.url,

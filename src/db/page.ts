@@ -1,3 +1,5 @@
+import { Statement, statement } from './statements';
+
 /**
  * Pages of a list as services read and return them. Services know nothing of cursors or
  * connections: they take a position of their list's own order and answer rows; src/graphql/
@@ -47,4 +49,26 @@ export function pageOf<T extends { id: unknown; total?: number }>(result: T[], q
   const page: Page<T> = { rows: rows.length > query.first ? rows.slice(0, query.first) : rows, hasNextPage: rows.length > query.first };
   if (query.count) page.count = result[0]?.total ?? 0;
   return page;
+}
+
+/**
+ * The statements of a list of `table` rows oldest first, keyset-paged on (created_at, id), of the
+ * rows `where` holds ($1 the organization, $2 the page size + 1, $3 and $4 the position after):
+ * with or without a position, counted or not, each prepared under its own name (`<prefix>-after-count`).
+ */
+export function oldestFirstList(
+  prefix: string,
+  table: string,
+  columns: string,
+  where: string,
+): (query: { after: unknown; count: boolean }) => Statement {
+  const statements = new Map<string, Statement>();
+  for (const after of [false, true]) {
+    for (const count of [false, true]) {
+      const page = `SELECT ${columns} FROM ${table} WHERE ${where}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
+      const sql = count ? withTotal(`SELECT count(*)::int AS total FROM ${table} WHERE ${where}`, page, 'p.created_at, p.id') : page;
+      statements.set(`${after}${count}`, statement(`${prefix}${after ? '-after' : ''}${count ? '-count' : ''}`, sql));
+    }
+  }
+  return (query) => statements.get(`${!!query.after}${query.count}`)!;
 }

@@ -1,7 +1,7 @@
 import { isUuid } from '../db/ids';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../auth/auth.service';
-import { CreatedAtPosition, Page, pageOf, PageQuery, withTotal } from '../db/page';
+import { CreatedAtPosition, oldestFirstList, Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import type { WorkflowRun } from '../workflows/workflow-run.entity';
@@ -105,19 +105,8 @@ const toApiCallLog = (row: ApiCallRow): ApiCallLog =>
  */
 const LIVE_WORKFLOW = `SELECT id FROM workflows WHERE id = $2 AND organization_id = $1 AND deleted_at IS NULL FOR SHARE`;
 
-/** A page of the organization's live teammates ($1 organization, $2 size + 1, $3 $4 the position after). */
-function listStatement(after: boolean, count: boolean): Statement {
-  const live = 'organization_id = $1 AND deleted_at IS NULL';
-  const page = `SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE ${live}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
-  const name = `teammates.list${after ? '-after' : ''}${count ? '-count' : ''}`;
-  return statement(
-    name,
-    count ? withTotal(`SELECT count(*)::int AS total FROM teammates WHERE ${live}`, page, 'p.created_at, p.id') : page,
-  );
-}
-
-const LISTS = new Map<string, Statement>();
-for (const after of [false, true]) for (const count of [false, true]) LISTS.set(`${after}${count}`, listStatement(after, count));
+/** Pages of the organization's live teammates (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
+const listStatement = oldestFirstList('teammates.list', 'teammates', TEAMMATE_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
 
 /**
  * A page of a teammate's API calls, newest first, over the index workflow_runs_request_logs (or
@@ -286,7 +275,7 @@ export class TeammateService {
   async listTeammates(organizationId: string, query: PageQuery<CreatedAtPosition>): Promise<Page<Teammate>> {
     const values: unknown[] = [organizationId, query.first + 1];
     if (query.after) values.push(query.after.createdAt, query.after.id);
-    const page = pageOf(await this.sql.rows<TeammateRow & { total?: number }>(LISTS.get(`${!!query.after}${query.count}`)!, values), query);
+    const page = pageOf(await this.sql.rows<TeammateRow & { total?: number }>(listStatement(query), values), query);
     return { ...page, rows: page.rows.map(toTeammate) };
   }
 

@@ -1,8 +1,8 @@
 import { isUuid } from '../db/ids';
 import { createHash, randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { CreatedAtPosition, Page, pageOf, PageQuery, withTotal } from '../db/page';
-import { Statement, statement, StatementRunner } from '../db/statements';
+import { CreatedAtPosition, oldestFirstList, Page, pageOf, PageQuery } from '../db/page';
+import { statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import { DefinitionError, validateDefinition, ValidatedDefinition } from './definition';
 import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
@@ -58,6 +58,14 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** A checked definition as the create and update statements take it: name, start step, startable, the definition. */
+const definitionValues = (checked: ValidatedDefinition) => [
+  checked.definition.name,
+  checked.startStep,
+  checked.startable,
+  JSON.stringify(checked.definition),
+];
+
 const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found');
 
 /** The columns a Workflow is read with (never the signing secrets). */
@@ -69,19 +77,8 @@ const RUN_COLUMNS = `id, organization_id AS "organizationId", workflow_id AS "wo
   next_step AS "nextStep", lease_token AS "leaseToken", lease_until AS "leaseUntil", recoveries, status_seq AS "statusSeq",
   created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
-/** A page of the organization's live workflows (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
-function listStatement(after: boolean, count: boolean): Statement {
-  const live = 'organization_id = $1 AND deleted_at IS NULL';
-  const page = `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE ${live}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
-  const name = `workflows.list${after ? '-after' : ''}${count ? '-count' : ''}`;
-  return statement(
-    name,
-    count ? withTotal(`SELECT count(*)::int AS total FROM workflows WHERE ${live}`, page, 'p.created_at, p.id') : page,
-  );
-}
-
-const LISTS = new Map<string, Statement>();
-for (const after of [false, true]) for (const count of [false, true]) LISTS.set(`${after}${count}`, listStatement(after, count));
+/** Pages of the organization's live workflows (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
+const listStatement = oldestFirstList('workflows.list', 'workflows', WORKFLOW_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
 
 const SQL = {
   /**
@@ -199,14 +196,7 @@ export class WorkflowService {
     const checked = validated(input);
     if (!isUuid(organizationId)) throw notFound('organization');
     const signingSecret = newSigningSecret();
-    const row = await this.sql.first<WorkflowRow>(SQL.create, [
-      organizationId,
-      checked.definition.name,
-      checked.startStep,
-      checked.startable,
-      JSON.stringify(checked.definition),
-      signingSecret,
-    ]);
+    const row = await this.sql.first<WorkflowRow>(SQL.create, [organizationId, ...definitionValues(checked), signingSecret]);
     if (!row) throw notFound('organization');
     return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause, signingSecret };
   }
@@ -220,13 +210,7 @@ export class WorkflowService {
   async updateWorkflow(workflowId: string, input: unknown): Promise<UpdatedWorkflow> {
     const checked = validated(input);
     if (!isUuid(workflowId)) throw workflowNotFound();
-    const row = await this.sql.first<WorkflowRow>(SQL.update, [
-      workflowId,
-      checked.definition.name,
-      checked.startStep,
-      checked.startable,
-      JSON.stringify(checked.definition),
-    ]);
+    const row = await this.sql.first<WorkflowRow>(SQL.update, [workflowId, ...definitionValues(checked)]);
     if (!row) throw workflowNotFound();
     return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause };
   }
@@ -278,7 +262,7 @@ export class WorkflowService {
   async listWorkflows(organizationId: string, query: PageQuery<CreatedAtPosition>): Promise<Page<Workflow>> {
     const values: unknown[] = [organizationId, query.first + 1];
     if (query.after) values.push(query.after.createdAt, query.after.id);
-    const page = pageOf(await this.sql.rows<WorkflowRow & { total?: number }>(LISTS.get(`${!!query.after}${query.count}`)!, values), query);
+    const page = pageOf(await this.sql.rows<WorkflowRow & { total?: number }>(listStatement(query), values), query);
     return { ...page, rows: page.rows.map(toWorkflow) };
   }
 

@@ -7,6 +7,7 @@ import { createLogger } from '../../src/observability/logger';
 import { startQueue } from '../../src/queue/queue';
 import { OrganizationService } from '../../src/auth/organization.service';
 import { createTestDatabase, TestDatabase } from './database';
+import { waitFor } from './poll';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -117,4 +118,20 @@ export function useGatewayWithOrg(options: GatewayFixtureOptions = {}): { gw: Te
     }
   });
   return { gw, org };
+}
+
+/**
+ * Ends the gateway's LISTEN connection from the database side, as an outage would, and waits until
+ * the gateway has noticed (it reconnects on its own about a second later).
+ */
+export async function dropListenConnection(gw: TestGateway): Promise<void> {
+  await gw.db.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`,
+  );
+  await waitFor(
+    async () => gw.services.notifications.isListening,
+    (listening) => !listening,
+    10_000,
+    'the LISTEN connection to drop',
+  );
 }
