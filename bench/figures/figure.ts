@@ -1,4 +1,5 @@
 import type { ChildServer } from '../lib/child';
+import { load, LoadResult, MeasuredProcess } from '../lib/load';
 
 export type BaselineName = 'auth-json' | 'folder-listing' | 'upload-to-disk' | 'workflow-run-insert';
 
@@ -54,3 +55,24 @@ export const fmt = {
   pct: (n: number) => `${Math.round(n * 100)}%`,
   times: (n: number) => `${n.toFixed(2)}×`,
 };
+
+/** One autocannon run of a GraphQL POST to `url` with the organization's key, at the figure's connections. */
+export function graphqlLoad(
+  ctx: BenchContext,
+  url: string,
+  body: string,
+  duration = ctx.duration,
+  server?: MeasuredProcess,
+): Promise<LoadResult> {
+  return load(
+    `${url}/graphql`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
+      body,
+      connections: ctx.connections,
+      duration,
+    },
+    server,
+  );
+}

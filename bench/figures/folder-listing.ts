@@ -1,7 +1,7 @@
 import { mustQuery, pool, upload } from '../lib/graphql';
-import { compareThroughput, load } from '../lib/load';
+import { compareThroughput } from '../lib/load';
 import type { ChildServer } from '../lib/child';
-import { Figure, fmt } from './figure';
+import { Figure, fmt, graphqlLoad } from './figure';
 
 const FOLDER = '/bench-listing';
 const QUERY = `query Listing($path: String!) {
@@ -33,18 +33,7 @@ export const folderListing: Figure = {
     if (check.folder?.children?.edges?.length !== 50)
       throw new Error(`seeded folder lists ${check.folder?.children?.edges?.length} entries, not 50`);
     const body = JSON.stringify({ query: QUERY, variables: { path: FOLDER } });
-    const request = (url: string, duration = ctx.duration, server?: ChildServer) =>
-      load(
-        `${url}/graphql`,
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
-          body,
-          connections: ctx.connections,
-          duration,
-        },
-        server,
-      );
+    const request = (url: string, duration = ctx.duration, server?: ChildServer) => graphqlLoad(ctx, url, body, duration, server);
     const baseline = await ctx.startBaseline('folder-listing', { FOLDER_ID: folderId, FOLDER_PATH: FOLDER });
     const probe = await mustQuery(baseline.url, ctx.apiKey, QUERY, { path: FOLDER });
     if (canonical(probe) !== canonical(check)) {

@@ -1,6 +1,6 @@
-import { compareThroughput, load, LoadResult } from '../lib/load';
+import { compareThroughput, LoadResult } from '../lib/load';
 import type { ChildServer } from '../lib/child';
-import { Figure, fmt } from './figure';
+import { Figure, fmt, graphqlLoad } from './figure';
 
 const BODY = JSON.stringify({ query: '{ organization { id } }' });
 
@@ -12,18 +12,7 @@ export const organizationQuery: Figure = {
   requires: ['Query.organization'],
   async run(ctx) {
     const baseline = await ctx.startBaseline('auth-json');
-    const request = (server: ChildServer, duration = ctx.duration) =>
-      load(
-        `${server.url}/graphql`,
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
-          body: BODY,
-          connections: ctx.connections,
-          duration,
-        },
-        server,
-      );
+    const request = (server: ChildServer, duration = ctx.duration) => graphqlLoad(ctx, server.url, BODY, duration, server);
     const t = await compareThroughput(
       (duration) => request(ctx.gateway, duration),
       (duration) => request(baseline, duration),

@@ -1,8 +1,8 @@
 import { Client } from 'pg';
 import { graphql } from '../lib/graphql';
-import { assertClean, compareThroughput, load, median, sequential } from '../lib/load';
+import { assertClean, compareThroughput, median, sequential } from '../lib/load';
 import type { ChildServer } from '../lib/child';
-import { Figure, fmt, NotApplicable } from './figure';
+import { Figure, fmt, NotApplicable, graphqlLoad } from './figure';
 import { createBenchWorkflow } from './workflow-setup';
 
 const TRIGGER = 'mutation($id: ID!, $payload: JSON) { triggerWorkflow(workflowId: $id, payload: $payload) { runId } }';
@@ -19,18 +19,7 @@ export const triggerWorkflow: Figure = {
   async run(ctx) {
     const workflowId = await createBenchWorkflow(ctx);
     const body = JSON.stringify({ query: TRIGGER, variables: { id: workflowId, payload: { text: 'bench' } } });
-    const request = (url: string, duration = ctx.duration, server?: ChildServer) =>
-      load(
-        `${url}/graphql`,
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
-          body,
-          connections: ctx.connections,
-          duration,
-        },
-        server,
-      );
+    const request = (url: string, duration = ctx.duration, server?: ChildServer) => graphqlLoad(ctx, url, body, duration, server);
     let baseline;
     try {
       baseline = await ctx.startBaseline('workflow-run-insert', { ORG_ID: ctx.orgId });
