@@ -5,7 +5,7 @@ import { createLogger } from '../src/observability/logger';
 import { RunExecutor } from '../src/workflows/run-executor';
 import { useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
-import { waitFor } from './support/poll';
+import { waitFor, nextMillisecond } from './support/poll';
 import { errorCode, graphql } from './support/http';
 import { uploadFile } from './support/storage';
 import { runCli, runCliJson } from './support/process';
@@ -80,6 +80,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-manage-'));
     hooks = await startHookServer();
     executor = await startExecutor();
+    await nextMillisecond();
     other = await gw.createOrg('Other Manage Org');
   }, 120_000);
   afterAll(async () => {
@@ -242,6 +243,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
     it("workflow list prints the organization's workflows, oldest first, as { workflows: [{ workflowId, name, startable, createdAt, updatedAt }] }", async () => {
       const owner = await gw.createOrg('Listing Org');
       const first = await createWorkflow(transform('first', 1), owner);
+      await nextMillisecond();
       const draft = await createWorkflow({ name: 'draft', steps: { s: { type: 'transform', output: 1 } } }, owner);
       const deleted = await createWorkflow(transform('deleted', 1), owner);
       await gw.services.workflows.deleteWorkflow(deleted);
@@ -586,6 +588,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       const owner = await gw.createOrg('Teammate Listing');
       const ownWorkflow = await createWorkflow(transform('w', 1), owner);
       const a = await gw.services.teammates.createTeammate(owner.orgId, { name: 'A', workflowId: ownWorkflow, channels: ['API'] });
+      await nextMillisecond();
       const b = await gw.services.teammates.createTeammate(owner.orgId, { name: 'B', workflowId: ownWorkflow, channels: [] });
       const gone = await gw.services.teammates.createTeammate(owner.orgId, { name: 'Gone', workflowId: ownWorkflow, channels: [] });
       await gw.services.teammates.deleteTeammate(gone.id);

@@ -1,6 +1,6 @@
 import { errorCode, graphql } from './support/http';
 import { useGatewayWithOrg } from './support/gateway';
-import { waitFor } from './support/poll';
+import { waitFor, nextMillisecond } from './support/poll';
 import { runBash } from './support/process';
 
 const CALL = `mutation($id: ID!, $input: JSON!, $key: String) {
@@ -193,8 +193,10 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
       startStep: 's',
       steps: { s: { type: 'transform', output: 1 } },
     });
-    for (let i = 0; i < 5; i++)
+    for (let i = 0; i < 5; i++) {
+      await nextMillisecond();
       await gw.services.teammates.createTeammate(other.orgId, { name: `T${i}`, workflowId: workflow.id, channels: ['API'] });
+    }
     const spy = jest.spyOn(gw.services.workflows, 'workflowsByIds');
     const query = `query($after: String) { teammates(first: 2, after: $after) {
       totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name channels workflow { id name } } } } }`;

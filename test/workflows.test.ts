@@ -1,7 +1,7 @@
 import { errorCode, graphql } from './support/http';
 import { useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
-import { waitFor } from './support/poll';
+import { waitFor, nextMillisecond } from './support/poll';
 import { RunExecutor } from '../src/workflows/run-executor';
 import { RunStateMachine } from '../src/workflows/run-state';
 import { createLogger } from '../src/observability/logger';
@@ -244,8 +244,10 @@ describe('workflows: triggerWorkflow and the run executor', () => {
   it("lists the organization's workflows as a connection, oldest first, with totalCount; deleted and foreign ones left out", async () => {
     const owner = await gw.createOrg('Workflow Listing');
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++)
+    for (let i = 0; i < 5; i++) {
+      await nextMillisecond();
       ids.push(await createWorkflow({ name: `w${i}`, startStep: 's', steps: { s: { type: 'transform', output: i } } }, owner.orgId));
+    }
     await gw.services.workflows.deleteWorkflow(ids[2]);
     await createWorkflow({ name: 'foreign', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
     const page = `query($first: Int, $after: String) { workflows(first: $first, after: $after) {

@@ -55,3 +55,10 @@ export async function waitFor<T>(
   }
   return result.value;
 }
+
+/**
+ * Waits until the clock has moved past the current millisecond: rows keep created_at to the
+ * millisecond and lists order ties by id, so a test that expects "oldest first" in creation order
+ * must create its rows in different milliseconds.
+ */
+export const nextMillisecond = () => new Promise<void>((resolve) => setTimeout(resolve, 2));
