@@ -155,7 +155,10 @@ export class RunEvents {
   start(): Promise<boolean> {
     if (!this.subscription) {
       this.subscription = this.listener.subscribe(RUN_EVENTS_CHANNEL, {
-        onMessage: (payload) => this.dispatch(parse(payload)),
+        // Every run's changes reach every process; with nobody waiting here there is nothing to parse.
+        onMessage: (payload) => {
+          if (this.byRun.size > 0 || this.onAny.size > 0) this.dispatch(parse(payload));
+        },
         onConnectionChange: (listening) => {
           if (!listening) return;
           for (const set of this.byRun.values()) for (const handler of set) handler.onReconnect?.();
