@@ -121,6 +121,8 @@ export type CliResult = ProcessResult;
 export interface CliOptions {
   /** Another checkout (a clone) whose `bin/alloy.js` runs, in that directory. */
   root?: string;
+  /** The directory it runs in (default: the checkout's root). */
+  cwd?: string;
   timeoutMs?: number;
 }
 
@@ -129,7 +131,7 @@ export function runCli(args: string[], env: Record<string, string>, options: Cli
   const root = options.root ?? ROOT;
   ensureBuiltCli(root);
   return runProcess(process.execPath, [path.join(root, 'bin', 'alloy.js'), ...args], {
-    cwd: root,
+    cwd: options.cwd ?? root,
     env: childEnv(env),
     timeoutMs: options.timeoutMs ?? 30_000,
   });
