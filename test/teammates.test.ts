@@ -259,12 +259,12 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
       api.examples.map((e: { language: string; code: string }) => [e.language, e.code]),
     );
 
-    const curl = await runBash(examples.curl, { ALLOY_API_KEY: org.apiKey });
+    const curl = await runBash(examples.curl, { API_KEY: org.apiKey });
     expect(curl.code).toBe(0);
     const curlRun = JSON.parse(curl.stdout).data.callTeammate;
     expect(curlRun.run.status).toBe('QUEUED');
 
-    const js = await runBash(`node -e "$EXAMPLE"`, { ALLOY_API_KEY: org.apiKey, EXAMPLE: examples.javascript });
+    const js = await runBash(`node -e "$EXAMPLE"`, { API_KEY: org.apiKey, EXAMPLE: examples.javascript });
     expect(js.code).toBe(0);
     const jsRun = JSON.parse(js.stdout).data.callTeammate;
 
