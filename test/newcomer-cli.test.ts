@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import { graphql } from './support/http';
 import { useGatewayWithOrg } from './support/gateway';
 import { tempDir } from './support/storage';
-import { ROOT, runCli, singleJsonObject } from './support/process';
+import { ROOT, runCli, runProcess, singleJsonObject } from './support/process';
 
 /**
  * What a new user types wrong on the command line, run through the real `alloy` command: every
@@ -222,5 +225,74 @@ describe('the alloy command, as a newcomer uses it', () => {
       const res = await graphql(gw.url, '{ file(path: "/followed/docs/link-in") { size } }', {}, { apiKey: org.apiKey });
       expect(res.body.data.file).toEqual({ size: '# inside'.length });
     });
+  });
+});
+
+/**
+ * Outside the clone `npx alloy` would fetch an unrelated package of that name; the README's form
+ * `npx --no -- alloy` never fetches one. A registry of our own stands in for npm's: it offers an
+ * `alloy` package and records whether its tarball is asked for.
+ */
+describe('npx --no -- alloy, the form the README shows', () => {
+  let registry: http.Server;
+  let tarballs: string[];
+  let outside: string;
+  let npmEnv: NodeJS.ProcessEnv;
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const npx = (args: string[], cwd: string, extra: Record<string, string> = {}) =>
+    runProcess('npx', args, { cwd, env: { ...npmEnv, ...extra }, timeoutMs: 60_000 });
+
+  beforeAll(async () => {
+    tarballs = [];
+    registry = http.createServer((req, res) => {
+      const base = `http://127.0.0.1:${(registry.address() as AddressInfo).port}`;
+      if (req.url?.endsWith('.tgz')) {
+        tarballs.push(req.url);
+        res.writeHead(404).end();
+      } else if (req.url === '/alloy') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            name: 'alloy',
+            'dist-tags': { latest: '3.0.1' },
+            versions: {
+              '3.0.1': { name: 'alloy', version: '3.0.1', bin: { alloy: 'cli.js' }, dist: { tarball: `${base}/alloy/-/alloy-3.0.1.tgz` } },
+            },
+          }),
+        );
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    outside = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-outside-'));
+    npmEnv = {
+      ...process.env,
+      npm_config_registry: `http://127.0.0.1:${(registry.address() as AddressInfo).port}/`,
+      npm_config_cache: path.join(outside, '.npm-cache'),
+      npm_config_update_notifier: 'false',
+      npm_config_fund: 'false',
+    };
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => registry.close(resolve));
+    fs.rmSync(outside, { recursive: true, force: true });
+  });
+
+  it('the README says where the command works and shows the form that never fetches', () => {
+    expect(readme).toContain('`npx --no -- alloy <command>` can never do that');
+  });
+
+  it("runs this checkout's alloy in a folder below the clone", async () => {
+    const result = await npx(['--no', '--', 'alloy', '--version'], path.join(ROOT, 'src', 'cli'));
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('outside the clone it stops without fetching, even where npx is told to say yes', async () => {
+    const result = await npx(['--no', '--', 'alloy', '--version'], outside, { npm_config_yes: 'true' });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/npx canceled due to missing packages/);
+    expect(tarballs).toEqual([]);
+    // Where npx may say yes, the plain form fetches the other package: what the README warns about.
+    await npx(['--yes', 'alloy', 'org', 'list'], outside);
+    expect(tarballs).toEqual(['/alloy/-/alloy-3.0.1.tgz']);
   });
 });
