@@ -141,6 +141,8 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
 
       // The api-key header is there, waiting for the key.
       const headersEditor = await openHeaders(tester);
+      // Monaco renders the lines after the editor shows: wait for the last one before reading them.
+      await headersEditor.filter({ hasText: '}' }).waitFor({ state: 'visible', timeout: 10_000 });
       expect(JSON.parse(await editorText(tester, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
       await replaceText(tester, headersEditor, JSON.stringify({ 'api-key': org.apiKey }));
 
