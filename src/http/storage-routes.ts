@@ -164,7 +164,12 @@ function requestedRange(req: Request, size: number, etag: string): ByteRange | n
 async function sendOlderVersion(storage: Storage, file: StorageEntry, res: Response): Promise<void> {
   let stream;
   try {
-    stream = await storage.downloads.open({ id: file.id, name: file.name, objectKey: file.objectKey!, contentType: 'application/octet-stream' });
+    stream = await storage.downloads.open({
+      id: file.id,
+      name: file.name,
+      objectKey: file.objectKey!,
+      contentType: 'application/octet-stream',
+    });
     await once(stream, 'readable');
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'ENOENT' && (error as { code?: unknown }).code !== 404) throw error;

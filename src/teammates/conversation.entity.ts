@@ -25,10 +25,10 @@ export class Conversation {
 
 @ObjectType({ description: 'One message of a conversation: an input (`user`) or the output of a run that succeeded (`teammate`).' })
 export class ConversationMessage {
-  @Field({ description: '`user` (the input of a turn) or `teammate` (the output of that turn\'s run, which succeeded).' })
+  @Field({ description: "`user` (the input of a turn) or `teammate` (the output of that turn's run, which succeeded)." })
   role: string;
 
-  @Field(() => JSONScalar, { nullable: true, description: 'The input as it was sent, or the run\'s output.' })
+  @Field(() => JSONScalar, { nullable: true, description: "The input as it was sent, or the run's output." })
   content: unknown;
 
   @Field(() => ID, { description: 'The run of the turn.' })

@@ -72,11 +72,7 @@ export class ConversationResolver {
   }
 
   @Mutation(() => Conversation, { description: `Gives the conversation a title (1 to ${MAX_TITLE_LENGTH} characters).` })
-  renameConversation(
-    @Arg('id', () => ID) id: string,
-    @Arg('title') title: string,
-    @Ctx() ctx: ConversationContext,
-  ): Promise<Conversation> {
+  renameConversation(@Arg('id', () => ID) id: string, @Arg('title') title: string, @Ctx() ctx: ConversationContext): Promise<Conversation> {
     return ctx.services.conversations.rename(requirePrincipal(ctx).organizationId, id, title);
   }
 

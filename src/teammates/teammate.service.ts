@@ -341,7 +341,8 @@ export class TeammateService {
     if (filter.since) values.push(filter.since);
     if (filter.until) values.push(filter.until);
     // An id that is no uuid matches nothing (an empty page, as for a conversation of another teammate).
-    if (filter.conversationId && !isUuid(filter.conversationId)) return { rows: [], hasNextPage: false, ...(query.count ? { count: 0 } : {}) };
+    if (filter.conversationId && !isUuid(filter.conversationId))
+      return { rows: [], hasNextPage: false, ...(query.count ? { count: 0 } : {}) };
     if (filter.conversationId) values.push(filter.conversationId);
     if (query.after) values.push(query.after.createdAt, query.after.id);
     values.push(query.first + 1);

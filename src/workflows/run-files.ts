@@ -58,7 +58,7 @@ export interface RunFileSource {
 export function remainingRunSeconds(definition: WorkflowDefinition, stepId: string): number {
   let seconds = FILE_LINK_MARGIN_SECONDS;
   const seen = new Set<string>();
-  for (let id: string | undefined = stepId; id !== undefined && !seen.has(id); ) {
+  for (let id: string | undefined = stepId; id !== undefined && !seen.has(id);) {
     seen.add(id);
     const step: WorkflowDefinition['steps'][string] | undefined = definition.steps[id];
     if (!step) break;

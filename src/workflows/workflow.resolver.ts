@@ -48,7 +48,8 @@ export class TriggerWorkflowPayload {
 
   @Field(() => ID, {
     nullable: true,
-    description: "The teammate conversation the run is a turn of (callTeammate: the one given, or the one the call started); null for triggerWorkflow.",
+    description:
+      'The teammate conversation the run is a turn of (callTeammate: the one given, or the one the call started); null for triggerWorkflow.',
   })
   conversationId: string | null;
 }

@@ -398,8 +398,7 @@ export class WorkflowService {
     if (conversationId !== null && (teammateId === null || !isUuid(conversationId))) throw conversationNotFound();
     const files = await this.snapshotFiles(request);
     const runId = randomUUID();
-    const newConversation =
-      teammateId !== null && conversationId === null ? { id: randomUUID(), title: conversationTitle(payload) } : null;
+    const newConversation = teammateId !== null && conversationId === null ? { id: randomUUID(), title: conversationTitle(payload) } : null;
     const outcome = await this.startOrBusy({
       runId,
       organizationId: request.organizationId,
