@@ -38,6 +38,8 @@ export class Storage {
    * the keys that active workflow runs were given); those are deleted later instead.
    */
   keepObjects: (keys: string[]) => Promise<Set<string>> = async () => new Set();
+  /** How long until the deletion of an object still in use is tried again (tests shorten it). */
+  keptObjectRecheckSeconds = KEPT_OBJECT_RECHECK_SECONDS;
 
   constructor(
     db: DataSource,
@@ -72,7 +74,7 @@ export class Storage {
   async deleteObjects(keys: string[]): Promise<void> {
     const kept = await this.keepObjects(keys);
     for (const key of keys) if (!kept.has(key)) await this.driver.delete(key);
-    if (kept.size) await this.deletions.later([...kept], KEPT_OBJECT_RECHECK_SECONDS);
+    if (kept.size) await this.deletions.later([...kept], this.keptObjectRecheckSeconds);
   }
 
   /** The orphan sweep (see events/orphan-sweeper.ts); callable from tests with any age. */
