@@ -80,7 +80,7 @@ describe('README examples: workflows and teammates', () => {
     expect(code).toBe(0);
     const { api } = JSON.parse(stdout).data.teammate;
     expect(api.endpoint).toBe(`${env.ALLOY_URL}/graphql`);
-    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript']);
+    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript', 'curl']);
     for (const example of api.examples) expect(example.code).toContain(env.TEAMMATE_ID);
     const link = new URL(api.playgroundUrl);
     expect(`${link.origin}${link.pathname}`).toBe(`${env.ALLOY_URL}/graphql`);
