@@ -148,6 +148,8 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
 
       // The api-key header is there, waiting for the key.
       const headersEditor = await openHeaders(tester);
+      // Monaco fills the editor's lines in after it is visible: wait for the header's line.
+      await tester.locator(HEADERS_EDITOR).filter({ hasText: 'api-key' }).waitFor({ state: 'visible', timeout: 10_000 });
       expect(JSON.parse(await editorText(tester, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
       await replaceText(tester, headersEditor, JSON.stringify({ 'api-key': org.apiKey }));
 
