@@ -152,7 +152,7 @@ const SQL = {
   /** Deleted ones too: runs and teammates that point at them stay readable. */
   byIds: statement('workflows.by-ids', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = ANY($1::uuid[]) AND organization_id = $2`),
   run: statement('workflows.run', `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1 AND organization_id = $2`),
-  /** Active runs are few (the queue and what runs now), so their files are read without an index of their own. */
+  /** Over the partial index workflow_runs_active_files: only active runs that were given files. */
   objectKeysInUse: statement(
     'workflows.object-keys-in-use',
     `SELECT DISTINCT f->>'objectKey' AS key

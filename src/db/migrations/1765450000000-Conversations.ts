@@ -40,9 +40,14 @@ export class Conversations1765450000000 implements MigrationInterface {
     await q.query(`
       CREATE UNIQUE INDEX workflow_runs_conversation_active ON workflow_runs (conversation_id)
         WHERE status IN ('QUEUED', 'RUNNING')`);
+    // The deletion job asks which objects active runs were given: only those runs are in this index.
+    await q.query(`
+      CREATE INDEX workflow_runs_active_files ON workflow_runs (id)
+        WHERE files IS NOT NULL AND status IN ('QUEUED', 'RUNNING')`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX workflow_runs_active_files`);
     await q.query(`DROP INDEX workflow_runs_conversation_active`);
     await q.query(`DROP INDEX workflow_runs_conversation`);
     await q.query(`ALTER TABLE workflow_runs DROP COLUMN files, DROP COLUMN conversation_id`);
