@@ -1,4 +1,3 @@
-import { OrganizationService } from '../src/auth/organization.service';
 import { CliProcess, startWorkerProcess } from './support/process';
 import { collectSubscription, subscribeOnce, subscriptionClient } from './support/graphql-ws';
 import { dropListenConnection, useGatewayWithOrg } from './support/gateway';
@@ -80,8 +79,8 @@ describe('workflowRunUpdated over graphql-ws', () => {
   };
 
   it('refuses a connection without a key with 4401, and with a malformed, unknown or revoked key with 4403', async () => {
-    const { keyId, apiKey: revoked } = await new OrganizationService(gw.db).createKey(org.orgId, 'to revoke');
-    await new OrganizationService(gw.db).revokeKey(keyId);
+    const { keyId, apiKey: revoked } = await gw.services.organizations.createKey(org.orgId, 'to revoke');
+    await gw.services.organizations.revokeKey(keyId);
     const runId = await trigger(quickWorkflow);
     const cases: Array<[Record<string, unknown> | undefined, number]> = [
       [undefined, 4401],

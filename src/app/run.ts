@@ -84,8 +84,8 @@ async function start(config: Config, options: RunOptions, logger: Logger, steps:
   const queue = await startQueue(database.url, logger);
   steps.push('queue', () => queue.stop({ graceful: true, wait: true, timeout: 20_000 }));
   const services = createServices(dataSource, config, queue, logger);
-  await services.notifications.start();
-  steps.push('notifications', () => services.notifications.stop());
+  await services.start();
+  steps.push('notifications and caches', () => services.stop());
 
   const tasks = await startBackgroundWork(services, logger, { workflows: options.workflows });
   for (const task of tasks) steps.push(task.name, () => task.stop());

@@ -4,6 +4,7 @@ import type { Queue } from '../queue/queue';
 import type { Logger } from '../observability/logger';
 import { NotificationListener } from '../db/notification-listener';
 import { AuthService } from '../auth/auth.service';
+import { KeyCache } from '../auth/key-cache';
 import { OrganizationService } from '../auth/organization.service';
 import { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { TeammateService } from '../teammates/teammate.service';
@@ -34,6 +35,13 @@ export interface Services {
   /** Teammates' conversations (their turns are started by callTeammate). */
   conversations: ConversationService;
   storage: Storage;
+  /**
+   * Starts what listens: the LISTEN connection, then the caches it keeps true (API keys, folder
+   * paths). Until then every service works, reading the database instead of a cache.
+   */
+  start(): Promise<void>;
+  /** Stops what `start` started, in reverse order. */
+  stop(): Promise<void>;
 }
 
 export interface ServiceOptions {
@@ -41,14 +49,22 @@ export interface ServiceOptions {
   wrapStorageDriver?: (driver: StorageDriver) => StorageDriver;
 }
 
+/**
+ * The one composition root: `alloy serve`, `alloy worker`, every CLI command and the test fixtures
+ * build their services here, and nowhere else is a service constructed.
+ */
 export function createServices(db: DataSource, config: Config, queue: Queue, logger?: Logger, options: ServiceOptions = {}): Services {
   const databaseUrl = (db.options as { url?: string }).url;
   if (!databaseUrl) throw new Error('the data source has no url');
-  const storage = createStorage(db, config, queue, options.wrapStorageDriver);
-  // Runs are handed files through storage, and storage keeps the bytes a run was given until it ends.
+  // Storage keeps the bytes a run was given until it ends: it asks the workflows (built next) which keys are in use.
+  const storage = createStorage(db, config, queue, {
+    wrapDriver: options.wrapStorageDriver,
+    keepObjects: (keys) => workflows.objectKeysInUse(keys),
+  });
+  // Runs are handed files through storage.
   const workflows = new WorkflowService(db, storage.snapshots);
-  storage.keepObjects = (keys) => workflows.objectKeysInUse(keys);
-  const auth = new AuthService(db);
+  const keyCache = new KeyCache();
+  const auth = new AuthService(db, keyCache);
   const notifications = new NotificationListener(databaseUrl, logger);
   const runEvents = new RunEvents(notifications, db);
   return {
@@ -65,5 +81,15 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     teammates: new TeammateService(db, workflows),
     conversations: new ConversationService(db),
     storage,
+    async start() {
+      await notifications.start();
+      await keyCache.start(notifications);
+      await storage.start(notifications);
+    },
+    async stop() {
+      storage.stop();
+      keyCache.stop();
+      await notifications.stop();
+    },
   };
 }

@@ -34,16 +34,17 @@ const SQL = {
  */
 export class AuthService {
   private readonly lastUsedWrites = new Map<string, number>();
-  private cache: KeyCache | undefined;
   private readonly sql: StatementRunner;
 
-  constructor(db: DataSource) {
+  /**
+   * `cache` is the process's key cache (the composition root starts and stops it with the LISTEN
+   * connection); it serves nothing while stopped, so every request then reads the row.
+   */
+  constructor(
+    db: DataSource,
+    private readonly cache?: KeyCache,
+  ) {
     this.sql = new StatementRunner(db);
-  }
-
-  /** Caches key rows from now on; used by the HTTP gateway, which stops it on close. */
-  useCache(cache: KeyCache | undefined): void {
-    this.cache = cache;
   }
 
   /** Drops a key from this process's cache (called when this process revokes it). */

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { OrganizationContents, OrganizationService } from '../auth/organization.service';
-import { startQueue } from '../queue/queue';
-import { ObjectDeletions } from '../storage/object-deletions';
+import type { OrganizationContents } from '../auth/organization.service';
 import { CliRefusal, fail, print, OutputOptions } from './output';
 import { withDatabase } from './with-database';
 
@@ -41,7 +39,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (name: string, opts: Json) => {
       try {
-        const created = await withDatabase(({ db }) => new OrganizationService(db).createOrganization(name));
+        const created = await withDatabase(({ services }) => services.organizations.createOrganization(name));
         print(opts, created, () =>
           [
             `Organization ${created.orgId}`,
@@ -61,7 +59,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: Json) => {
       try {
-        const organizations = await withDatabase(({ db }) => new OrganizationService(db).listOrganizations());
+        const organizations = await withDatabase(({ services }) => services.organizations.listOrganizations());
         print(
           opts,
           { organizations },
@@ -78,7 +76,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (orgId: string, name: string, opts: Json) => {
       try {
-        const renamed = await withDatabase(({ db }) => new OrganizationService(db).renameOrganization(orgId, name));
+        const renamed = await withDatabase(({ services }) => services.organizations.renameOrganization(orgId, name));
         print(opts, renamed, () => `Organization ${renamed.orgId} is now ${JSON.stringify(renamed.name)}`);
       } catch (error) {
         fail(opts, error);
@@ -92,8 +90,8 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (orgId: string, opts: Json & { yes?: boolean }) => {
       try {
-        const removed = await withDatabase(async ({ db, config, url, logger }) => {
-          const organizations = new OrganizationService(db);
+        const removed = await withDatabase(async ({ services }) => {
+          const { organizations } = services;
           if (!opts.yes) {
             const contents = await organizations.organizationContents(orgId);
             throw new CliRefusal(
@@ -103,14 +101,7 @@ export function registerAdminCommands(program: Command): void {
             );
           }
           // The stored objects go through the deletion jobs, which whichever gateway or worker runs consumes.
-          const queue = await startQueue(url, logger, { supervise: false });
-          try {
-            const deletions = new ObjectDeletions(queue);
-            deletions.delaySeconds = config.storageDeletionDelaySeconds;
-            return await organizations.deleteOrganization(orgId, deletions);
-          } finally {
-            await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
-          }
+          return await organizations.deleteOrganization(orgId, services.storage.deletions);
         });
         print(
           opts,
@@ -131,7 +122,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: Json & { org: string; name?: string }) => {
       try {
-        const created = await withDatabase(({ db }) => new OrganizationService(db).createKey(opts.org, opts.name));
+        const created = await withDatabase(({ services }) => services.organizations.createKey(opts.org, opts.name));
         print(opts, { ...created }, () =>
           [`Key ${created.keyId}`, `API key: ${created.apiKey}`, 'The API key is shown only once; keep it somewhere safe.'].join('\n'),
         );
@@ -146,7 +137,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: Json & { org: string }) => {
       try {
-        const keys = await withDatabase(({ db }) => new OrganizationService(db).listKeys(opts.org));
+        const keys = await withDatabase(({ services }) => services.organizations.listKeys(opts.org));
         print(
           opts,
           { keys },
@@ -167,7 +158,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (keyId: string, opts: Json) => {
       try {
-        const revoked = await withDatabase(({ db }) => new OrganizationService(db).revokeKey(keyId));
+        const revoked = await withDatabase(({ services }) => services.organizations.revokeKey(keyId));
         print(opts, revoked, () => `Revoked ${revoked.keyId} at ${revoked.revokedAt}`);
       } catch (error) {
         fail(opts, error);

@@ -1,10 +1,7 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { OrganizationService } from '../auth/organization.service';
 import { AppError, ErrorCode } from '../graphql/errors';
-import { startQueue } from '../queue/queue';
 import { importDirectory, ImportProgress, ImportSummary, resolveImportDirectory } from '../storage/import-directory';
-import { createStorage } from '../storage/storage';
 import { fail, print, OutputOptions } from './output';
 import { withDatabase } from './with-database';
 
@@ -54,21 +51,14 @@ export function registerStorageCommands(program: Command): void {
       try {
         // A wrong directory is said before anything is opened.
         await resolveImportDirectory(localDir);
-        const summary = await withDatabase(async ({ db, config, url, logger }) => {
-          if (!(await new OrganizationService(db).exists(opts.org)))
+        const summary = await withDatabase(async ({ services }) => {
+          if (!(await services.organizations.exists(opts.org)))
             throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
-          // Overwrites send deletion jobs; whichever gateway or worker runs consumes them.
-          const queue = await startQueue(url, logger, { supervise: false });
-          try {
-            const storage = createStorage(db, config, queue);
-            const showBar = !opts.json && process.stderr.isTTY;
-            return await importDirectory(storage, opts.org, localDir, opts.to, {
-              followLinks: opts.followLinks === true,
-              progress: showBar ? progressBar() : undefined,
-            });
-          } finally {
-            await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
-          }
+          const showBar = !opts.json && process.stderr.isTTY;
+          return await importDirectory(services.storage, opts.org, localDir, opts.to, {
+            followLinks: opts.followLinks === true,
+            progress: showBar ? progressBar() : undefined,
+          });
         });
         print(opts, summary, () => humanSummary(summary));
         if (summary.failures.length) process.exitCode = 1;

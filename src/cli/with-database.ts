@@ -1,5 +1,6 @@
-import type { DataSource } from 'typeorm';
 import { loadConfig, Config } from '../config/config';
+import { createServices, Services } from '../app/services';
+import { startQueue } from '../queue/queue';
 import { databaseForProcess } from '../db/database-for-process';
 import { entities } from '../app/entities';
 import { openDatabase } from '../db/data-source';
@@ -7,8 +8,8 @@ import { createLogger, Logger } from '../observability/logger';
 
 export interface CliContext {
   config: Config;
-  db: DataSource;
-  url: string;
+  /** The composition root's services (src/app/services.ts), as a gateway has them; their listeners are not started. */
+  services: Services;
   logger: Logger;
   applied: string[];
 }
@@ -21,7 +22,12 @@ const commandName = (): string =>
     .slice(0, 2)
     .join(' ') || 'admin command';
 
-/** Opens the database (applying migrations), runs one command, and closes everything. */
+/**
+ * Opens the database (applying migrations) and the queue, builds the services as every process
+ * does, runs one command, and closes everything. The queue is there because changes send their
+ * jobs in the same transaction (an overwrite or a deleted organization hands its objects to the
+ * deletion job, which whichever gateway or worker runs consumes); this process runs no job.
+ */
 export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const config = loadConfig();
   // Logs go to stderr so that stdout carries only the command's output.
@@ -30,7 +36,12 @@ export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>): Prom
   try {
     const { dataSource, applied } = await openDatabase({ url: database.url, entities, poolSize: 4, applicationName: 'alloy-cli' });
     try {
-      return await fn({ config, db: dataSource, url: database.url, logger, applied });
+      const queue = await startQueue(database.url, logger, { supervise: false });
+      try {
+        return await fn({ config, services: createServices(dataSource, config, queue, logger), logger, applied });
+      } finally {
+        await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
+      }
     } finally {
       await dataSource.destroy();
     }

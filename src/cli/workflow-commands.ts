@@ -1,10 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import type { DataSource } from 'typeorm';
 import { badInput } from '../graphql/errors';
-import { TeammateService } from '../teammates/teammate.service';
 import { MAX_KEEP_PREVIOUS_SECONDS } from '../workflows/signing';
-import { WorkflowService } from '../workflows/workflow.service';
 import { fail, print, OutputOptions } from './output';
 import { withDatabase } from './with-database';
 
@@ -48,7 +45,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (opts: OutputOptions & { org: string; file: string }) => {
       try {
         const definition = readDefinition(opts.file);
-        const created = await withDatabase(({ db }) => new WorkflowService(db).createWorkflow(opts.org, definition));
+        const created = await withDatabase(({ services }) => services.workflows.createWorkflow(opts.org, definition));
         const { workflow, notStartableBecause, signingSecret } = created;
         print(opts, { workflowId: workflow.id, name: workflow.name, startable: workflow.startable, signingSecret }, () =>
           [
@@ -71,7 +68,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: OutputOptions & { org: string }) => {
       try {
-        const workflows = await withDatabase(({ db }) => new WorkflowService(db).workflowsOfOrganization(opts.org));
+        const workflows = await withDatabase(({ services }) => services.workflows.workflowsOfOrganization(opts.org));
         const listed = workflows.map((w) => ({
           workflowId: w.id,
           name: w.name,
@@ -97,7 +94,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: OutputOptions) => {
       try {
-        const found = await withDatabase(({ db }) => new WorkflowService(db).requireWorkflow(workflowId));
+        const found = await withDatabase(({ services }) => services.workflows.requireWorkflow(workflowId));
         print(opts, { workflowId: found.id, name: found.name, startable: found.startable, definition: found.definition }, () =>
           [
             `Workflow ${found.id} (${found.name}), version ${found.version}, ${found.startable ? `starts at step "${found.startStep}"` : 'not startable'}`,
@@ -117,8 +114,8 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowId: string, opts: OutputOptions & { file: string }) => {
       try {
         const definition = readDefinition(opts.file);
-        const { workflow: updated, notStartableBecause } = await withDatabase(({ db }) =>
-          new WorkflowService(db).updateWorkflow(workflowId, definition),
+        const { workflow: updated, notStartableBecause } = await withDatabase(({ services }) =>
+          services.workflows.updateWorkflow(workflowId, definition),
         );
         print(opts, { workflowId: updated.id, name: updated.name, startable: updated.startable }, () =>
           notStartableBecause
@@ -136,7 +133,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: OutputOptions) => {
       try {
-        const deleted = await withDatabase(({ db }) => new WorkflowService(db).deleteWorkflow(workflowId));
+        const deleted = await withDatabase(({ services }) => services.workflows.deleteWorkflow(workflowId));
         print(
           opts,
           { workflowId: deleted.workflowId, deleted: true },
@@ -157,7 +154,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowId: string, opts: OutputOptions & { keepPrevious: string }) => {
       try {
         const seconds = /^\d+$/.test(opts.keepPrevious) ? Number(opts.keepPrevious) : Number.NaN;
-        const rotated = await withDatabase(({ db }) => new WorkflowService(db).rotateSigningSecret(workflowId, seconds));
+        const rotated = await withDatabase(({ services }) => services.workflows.rotateSigningSecret(workflowId, seconds));
         print(opts, rotated, () =>
           [
             `New signing secret of workflow ${rotated.workflowId}, shown only once:`,
@@ -183,8 +180,8 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: OutputOptions & { org: string; name: string; workflow: string; channel: string[] }) => {
       try {
-        const created = await withDatabase(({ db }) =>
-          teammateService(db).createTeammate(opts.org, {
+        const created = await withDatabase(({ services }) =>
+          services.teammates.createTeammate(opts.org, {
             name: opts.name,
             workflowId: opts.workflow,
             channels: opts.channel.map((c) => c.toUpperCase()),
@@ -207,7 +204,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: OutputOptions & { org: string }) => {
       try {
-        const teammates = await withDatabase(({ db }) => teammateService(db).teammatesOfOrganization(opts.org));
+        const teammates = await withDatabase(({ services }) => services.teammates.teammatesOfOrganization(opts.org));
         const listed = teammates.map((t) => ({ teammateId: t.id, name: t.name, channels: t.channels, workflowId: t.workflowId }));
         print(
           opts,
@@ -231,8 +228,8 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (teammateId: string, opts: OutputOptions & { name?: string; workflow?: string; channels?: string }) => {
       try {
-        const updated = await withDatabase(({ db }) =>
-          teammateService(db).updateTeammate(teammateId, {
+        const updated = await withDatabase(({ services }) =>
+          services.teammates.updateTeammate(teammateId, {
             name: opts.name,
             workflowId: opts.workflow,
             channels: opts.channels === undefined ? undefined : channelList(opts.channels),
@@ -255,7 +252,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (teammateId: string, opts: OutputOptions) => {
       try {
-        const deleted = await withDatabase(({ db }) => teammateService(db).deleteTeammate(teammateId));
+        const deleted = await withDatabase(({ services }) => services.teammates.deleteTeammate(teammateId));
         print(
           opts,
           { teammateId: deleted.teammateId, deleted: true },
@@ -266,8 +263,6 @@ export function registerWorkflowCommands(program: Command): void {
       }
     });
 }
-
-const teammateService = (db: DataSource) => new TeammateService(db, new WorkflowService(db));
 
 /** `--channels API,…`: a comma-separated list; an empty value turns every channel off. */
 const channelList = (value: string): string[] =>

@@ -11,18 +11,13 @@ import { apolloMiddleware } from './apollo-middleware';
 import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graphql-ws';
 import { jsonBody } from './json-body';
 import { bodyErrors, unhandledErrors } from './error-handlers';
-import { KeyCache } from '../auth/key-cache';
 import type { DataSource } from 'typeorm';
 import type { AuthService } from '../auth/auth.service';
 import type { Config } from '../config/config';
-import type { NotificationListener } from '../db/notification-listener';
 import type { ApiKeyRateLimiter } from '../limits/rate-limit';
 import type { Queue } from '../queue/queue';
 import type { Storage } from '../storage/storage';
-import type { TeammateService } from '../teammates/teammate.service';
-import type { RunEvents } from '../workflows/run-events';
 import type { RunWaiter } from '../workflows/run-waiter';
-import type { WorkflowService } from '../workflows/workflow.service';
 import { showsErrorDetails } from '../config/config';
 import { authPlugin } from '../graphql/auth-plugin';
 import { argumentTextPlugin } from '../graphql/argument-text';
@@ -48,27 +43,24 @@ export interface Gateway {
 }
 
 /**
- * What the HTTP layer uses, and the services resolvers reach through their context (each resolver
- * module names its own few). The composition root's set of services (src/app/services.ts) has them all.
+ * The few services the edge itself uses. The gateway is given the composition root's whole set
+ * (src/app/services.ts, already started) and hands it on to resolvers in their context, where each
+ * resolver module names the few it uses.
  */
-export interface GatewayServices {
+export interface EdgeServices {
   config: Config;
   db: DataSource;
   auth: AuthService;
   rateLimits: ApiKeyRateLimiter;
-  notifications: NotificationListener;
   queue: Queue;
   storage: Storage;
-  workflows: WorkflowService;
-  teammates: TeammateService;
-  runEvents: RunEvents;
   runWaiter: RunWaiter;
 }
 
 export interface GatewayOptions {
   /** The schema the composition root built (src/app/schema.ts). */
   schema: GraphQLSchema;
-  services: GatewayServices;
+  services: EdgeServices;
   logger: Logger;
   port?: number;
   host?: string;
@@ -144,13 +136,6 @@ export async function startGateway({ schema, services, logger, port, host, readi
   });
   await apollo.start();
 
-  // Authenticated requests read their key from a per-process cache kept honest by LISTEN/NOTIFY.
-  const keyCache = new KeyCache();
-  await keyCache.start(services.notifications);
-  services.auth.useCache(keyCache);
-  // Folder paths too (src/storage/folder-cache.ts).
-  await services.storage.start(services.notifications);
-
   app.use(
     healthRouter(logger, showDetails, [
       databaseReadiness(db),
@@ -211,8 +196,6 @@ export async function startGateway({ schema, services, logger, port, host, readi
     // e.g. the port is taken: let go of what was started, so that the caller can stop cleanly.
     await websocket.close();
     await apollo.stop();
-    services.auth.useCache(undefined);
-    await keyCache?.stop();
     throw error;
   }
   const address = server.address() as import('node:net').AddressInfo;
@@ -227,13 +210,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
       // otherwise keep the HTTP server from closing); ApolloServer.stop() drains in-flight
       // requests through the drain plugin, then closes.
       services.runWaiter.stop();
-      closing ??= Promise.all([websocket.close(), apollo.stop()])
-        .then(() => undefined)
-        .finally(async () => {
-          services.auth.useCache(undefined);
-          keyCache.stop();
-          services.storage.stop();
-        });
+      closing ??= Promise.all([websocket.close(), apollo.stop()]).then(() => undefined);
       return closing;
     },
   };

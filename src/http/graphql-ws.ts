@@ -16,7 +16,7 @@ import {
 } from 'graphql';
 import type { Context, Disposable, ServerOptions } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { GatewayServices } from './gateway';
+import type { EdgeServices } from './gateway';
 import type { Principal } from '../auth/auth.service';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { checkArgumentText } from '../graphql/argument-text';
@@ -69,7 +69,7 @@ export interface GraphQLWebSocketOptions {
   server: http.Server;
   path: string;
   schema: GraphQLSchema;
-  services: GatewayServices;
+  services: EdgeServices;
   logger: Logger;
   limits: QueryLimitOptions;
   /** The HTTP path's formatter: masking and query-limit codes alike on both transports. */
@@ -189,7 +189,7 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
       socket.close(CLOSE_MISSING_KEY, 'Missing API key: send { "api-key": "…" } as the connection_init payload');
       return null;
     }
-    let result: Awaited<ReturnType<GatewayServices['auth']['authenticate']>>;
+    let result: Awaited<ReturnType<EdgeServices['auth']['authenticate']>>;
     try {
       result = await services.auth.authenticate(rawKey);
     } catch (error) {

@@ -37,7 +37,7 @@ export class Storage {
    * Of the object keys about to be deleted, those still in use (the composition root answers with
    * the keys that active workflow runs were given); those are deleted later instead.
    */
-  keepObjects: (keys: string[]) => Promise<Set<string>> = async () => new Set();
+  readonly keepObjects: (keys: string[]) => Promise<Set<string>>;
   /** How long until the deletion of an object still in use is tried again (tests shorten it). */
   keptObjectRecheckSeconds = KEPT_OBJECT_RECHECK_SECONDS;
 
@@ -47,7 +47,9 @@ export class Storage {
     readonly driver: StorageDriver,
     urlSigningSecret: string | undefined,
     maxUploadBytes: number,
+    keepObjects: (keys: string[]) => Promise<Set<string>> = async () => new Set(),
   ) {
+    this.keepObjects = keepObjects;
     const sql = new StatementRunner(db);
     this.store = new EntryStore(sql);
     this.deletions = new ObjectDeletions(queue);
@@ -83,13 +85,17 @@ export class Storage {
   }
 }
 
-export function createStorage(
-  db: DataSource,
-  config: Config,
-  queue: Queue,
-  wrapDriver: (driver: StorageDriver) => StorageDriver = (driver) => driver,
-): Storage {
-  const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), config.urlSigningSecret, config.maxUploadBytes);
+export interface StorageOptions {
+  /** Wraps the driver the config names (tests count its calls or inject faults). */
+  wrapDriver?: (driver: StorageDriver) => StorageDriver;
+  /** See `Storage.keepObjects`. */
+  keepObjects?: (keys: string[]) => Promise<Set<string>>;
+}
+
+/** Called by the composition root (src/app/services.ts) only. */
+export function createStorage(db: DataSource, config: Config, queue: Queue, options: StorageOptions = {}): Storage {
+  const driver = (options.wrapDriver ?? ((d) => d))(createStorageDriver(config));
+  const storage = new Storage(db, queue, driver, config.urlSigningSecret, config.maxUploadBytes, options.keepObjects);
   storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
   return storage;
 }

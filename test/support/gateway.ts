@@ -5,7 +5,6 @@ import { loadConfig, Config } from '../../src/config/config';
 import { startGateway, Gateway } from '../../src/http/gateway';
 import { createLogger } from '../../src/observability/logger';
 import { startQueue } from '../../src/queue/queue';
-import { OrganizationService } from '../../src/auth/organization.service';
 import { createTestDatabase, TestDatabase } from './database';
 import { waitFor } from './poll';
 import fs from 'node:fs';
@@ -59,11 +58,10 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const logger = createLogger(config.logLevel, options.logDestination);
   const queue = await startQueue(database.url, logger);
   const services = createServices(database.dataSource, config, queue, logger, { wrapStorageDriver: options.wrapStorageDriver });
-  await services.notifications.start();
+  await services.start();
   const tasks: BackgroundTask[] =
     options.background === false ? [] : await startBackgroundWork(services, logger, { workflows: true, ...options.background });
   const gateway = await startGateway({ schema: await gatewaySchema(), services, logger, port: 0, host: '127.0.0.1' });
-  const organizations = new OrganizationService(database.dataSource);
   return {
     url: gateway.url,
     config,
@@ -71,12 +69,12 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     db: database.dataSource,
     database,
     gateway,
-    createOrg: (name = `org-${Math.random().toString(36).slice(2, 8)}`) => organizations.createOrganization(name),
+    createOrg: (name = `org-${Math.random().toString(36).slice(2, 8)}`) => services.organizations.createOrganization(name),
     async close() {
       await gateway.close();
       for (const task of tasks.reverse()) await task.stop();
       await queue.stop({ graceful: false, wait: true, timeout: 5000 });
-      await services.notifications.stop();
+      await services.stop();
       await database.drop();
     },
   };
