@@ -35,6 +35,58 @@ function folderGraph(): Map<string, Map<string, string[]>> {
   return graph;
 }
 
+/** Each file of src/ with the files of src/ it imports (type imports included). */
+function fileGraph(): Map<string, string[]> {
+  const files = sourceFiles(SRC);
+  const known = new Set(files);
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const targets: string[] = [];
+    for (const match of fs.readFileSync(file, 'utf8').matchAll(IMPORT)) {
+      const target = path.resolve(path.dirname(file), match[1]);
+      const found = [`${target}.ts`, path.join(target, 'index.ts')].find((candidate) => known.has(candidate));
+      if (found) targets.push(path.relative(SRC, found));
+    }
+    graph.set(path.relative(SRC, file), targets);
+  }
+  return graph;
+}
+
+/** The groups of files that import one another in a circle (strongly connected components of more than one file). */
+function fileCycles(graph: Map<string, string[]>): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  const visit = (file: string) => {
+    index.set(file, next);
+    low.set(file, next++);
+    stack.push(file);
+    onStack.add(file);
+    for (const target of graph.get(file) ?? []) {
+      if (!index.has(target)) {
+        visit(target);
+        low.set(file, Math.min(low.get(file)!, low.get(target)!));
+      } else if (onStack.has(target)) {
+        low.set(file, Math.min(low.get(file)!, index.get(target)!));
+      }
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const group: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      group.push(member);
+    } while (member !== file);
+    if (group.length > 1) found.push(group.sort());
+  };
+  for (const file of graph.keys()) if (!index.has(file)) visit(file);
+  return found;
+}
+
 /** Every cycle between folders, each as the list of the imports that make it. */
 function cycles(graph: Map<string, Map<string, string[]>>): string[][] {
   const found = new Map<string, string[]>();
@@ -57,6 +109,10 @@ describe('architecture: the folders of src/', () => {
     expect(cycles(folderGraph())).toEqual([]);
   });
 
+  it('have no import cycle between single files either, type imports included', () => {
+    expect(fileCycles(fileGraph())).toEqual([]);
+  });
+
   it('never import the composition root (src/app) from a capability or a shared module', () => {
     const upward = [...folderGraph()]
       .filter(([from]) => from !== 'app' && from !== 'cli' && from !== 'main')
@@ -70,5 +126,12 @@ describe('architecture: the folders of src/', () => {
       ['b', new Map([['a', ['b/y.ts → ../a/x']]])],
     ]);
     expect(cycles(graph)).toEqual([['a/x.ts → ../b/y', 'b/y.ts → ../a/x']]);
+    const files = new Map([
+      ['a/x.ts', ['a/y.ts']],
+      ['a/y.ts', ['a/z.ts']],
+      ['a/z.ts', ['a/x.ts']],
+      ['b/w.ts', ['a/x.ts']],
+    ]);
+    expect(fileCycles(files)).toEqual([['a/x.ts', 'a/y.ts', 'a/z.ts']]);
   });
 });

@@ -12,6 +12,18 @@ const MESSAGES = {
 } as const;
 
 /**
+ * The one check of a key, for every transport (the `api-key` header, a websocket's
+ * `connection_init`): its principal, or UNAUTHENTICATED saying what is wrong with it.
+ */
+export async function authenticateKey(rawKey: string, auth: AuthService): Promise<Principal> {
+  const result = await auth.authenticate(rawKey);
+  if (typeof result === 'string') {
+    throw new AppError(ErrorCode.UNAUTHENTICATED, MESSAGES[result as keyof typeof MESSAGES] ?? 'Invalid API key');
+  }
+  return result;
+}
+
+/**
  * Reads the `api-key` header. Returns null when the request carries no key at all (the caller
  * decides whether that is allowed); throws UNAUTHENTICATED (HTTP 401) for a bad key or a bearer token.
  */
@@ -27,11 +39,7 @@ export async function authenticateHeaders(headers: IncomingHttpHeaders, auth: Au
     }
     return null;
   }
-  const result = await auth.authenticate(raw);
-  if (typeof result === 'string') {
-    throw new AppError(ErrorCode.UNAUTHENTICATED, MESSAGES[result as keyof typeof MESSAGES] ?? 'Invalid API key');
-  }
-  return result;
+  return authenticateKey(raw, auth);
 }
 
 /** What `authenticateRequests` found: who sent the request, or why it is refused. */

@@ -4,20 +4,14 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import express, { Express, Request, Response } from 'express';
+import express, { Express, Response } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { authenticateRequests, principalOf } from '../auth/authenticate-request';
 import { apolloMiddleware } from './apollo-middleware';
 import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graphql-ws';
 import { jsonBody } from './json-body';
 import { bodyErrors, unhandledErrors } from './error-handlers';
-import type { DataSource } from 'typeorm';
-import type { AuthService } from '../auth/auth.service';
-import type { Config } from '../config/config';
-import type { ApiKeyRateLimiter } from '../limits/rate-limit';
-import type { Queue } from '../queue/queue';
-import type { Storage } from '../storage/storage';
-import type { RunWaiter } from '../workflows/run-waiter';
+import { EdgeServices, requestContext } from './edge';
 import { showsErrorDetails } from '../config/config';
 import { authPlugin } from '../graphql/auth-plugin';
 import { argumentTextPlugin } from '../graphql/argument-text';
@@ -42,21 +36,6 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/**
- * The few services the edge itself uses. The gateway is given the composition root's whole set
- * (src/app/services.ts, already started) and hands it on to resolvers in their context, where each
- * resolver module names the few it uses.
- */
-export interface EdgeServices {
-  config: Config;
-  db: DataSource;
-  auth: AuthService;
-  rateLimits: ApiKeyRateLimiter;
-  queue: Queue;
-  storage: Storage;
-  runWaiter: RunWaiter;
-}
-
 export interface GatewayOptions {
   /** The schema the composition root built (src/app/schema.ts). */
   schema: GraphQLSchema;
@@ -68,14 +47,6 @@ export interface GatewayOptions {
 }
 
 const CSRF_PREFLIGHT_HEADERS = ['api-key', 'apollo-require-preflight', 'x-apollo-operation-name'];
-
-export function baseUrlOf(req: Request): string {
-  // `req.protocol` checks the proxy trust list (an IP parse per request); its answer can only
-  // differ from the socket's own protocol when an X-Forwarded-Proto header is present.
-  const protocol =
-    req.headers['x-forwarded-proto'] === undefined ? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http') : req.protocol;
-  return `${protocol}://${req.headers.host ?? '127.0.0.1'}`;
-}
 
 /**
  * `GatewayContext.clientGone` of an HTTP request: aborts when the connection closes before the
@@ -160,14 +131,12 @@ export async function startGateway({ schema, services, logger, port, host, readi
       // A refused key is thrown here, so that Apollo answers it (401, 429, 503 for an outage).
       context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {
         return withRequestLog(
-          {
+          requestContext(services, {
             requestId: requestLogOf(res).requestId,
             principal: principalOf(res),
-            services,
-            baseUrl: baseUrlOf(req),
-            loaders: new Map(),
+            request: req,
             clientGone: clientGoneOf(res),
-          },
+          }),
           res,
         );
       }),

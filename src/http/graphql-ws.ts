@@ -16,11 +16,11 @@ import {
 } from 'graphql';
 import type { Context, Disposable, ServerOptions } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { EdgeServices } from './gateway';
+import { EdgeServices, requestContext } from './edge';
+import { authenticateKey } from '../auth/authenticate-request';
 import type { Principal } from '../auth/auth.service';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { checkArgumentText } from '../graphql/argument-text';
-import type { GatewayContext } from '../graphql/context';
 import { AppError, ErrorCode } from '../graphql/errors';
 import type { QueryLimitOptions } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
@@ -56,12 +56,6 @@ export const CLOSE_BAD_KEY = 4403;
 const CLOSE_TRY_AGAIN_LATER = 1013;
 /** A socket that does not answer our close frame within this is cut off, so that shutdown is not held up. */
 const CLOSE_GRACE_MS = 2_000;
-
-const KEY_MESSAGES: Record<string, string> = {
-  malformed: 'Invalid API key: not an Alloy organization API key',
-  unknown: 'Invalid API key',
-  revoked: 'This API key has been revoked',
-};
 
 type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
@@ -189,19 +183,15 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
       socket.close(CLOSE_MISSING_KEY, 'Missing API key: send { "api-key": "…" } as the connection_init payload');
       return null;
     }
-    let result: Awaited<ReturnType<EdgeServices['auth']['authenticate']>>;
     try {
-      result = await services.auth.authenticate(rawKey);
+      return await authenticateKey(rawKey, services.auth);
     } catch (error) {
-      if (!isDatabaseUnavailable(error)) throw error;
-      socket.close(CLOSE_TRY_AGAIN_LATER, 'Service temporarily unavailable: retry shortly');
+      // The same refusal as over HTTP, told in the close reason (the messages fit its 123 bytes).
+      if (error instanceof AppError) socket.close(CLOSE_BAD_KEY, error.message);
+      else if (isDatabaseUnavailable(error)) socket.close(CLOSE_TRY_AGAIN_LATER, 'Service temporarily unavailable: retry shortly');
+      else throw error;
       return null;
     }
-    if (typeof result === 'string') {
-      socket.close(CLOSE_BAD_KEY, KEY_MESSAGES[result] ?? 'Invalid API key');
-      return null;
-    }
-    return result;
   };
 
   const disposable = useServer(
@@ -231,12 +221,10 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
         const document = checkedDocument(schema, limits, payload.query, variables, operationName);
         if (Array.isArray(document)) return document;
         const extra = ctx.extra;
-        const contextValue: GatewayContext = {
+        const contextValue = requestContext(services, {
           requestId: randomUUID(),
           principal,
-          services,
-          baseUrl: `${(extra.request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${extra.request.headers.host ?? '127.0.0.1'}`,
-          loaders: new Map(),
+          request: extra.request,
           clientGone() {
             if (!extra.gone) {
               extra.gone = new AbortController();
@@ -244,7 +232,7 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
             }
             return extra.gone.signal;
           },
-        };
+        });
         return { schema, document: document as DocumentNode, variableValues: variables, operationName, contextValue };
       },
       onNext(_ctx, _id, _payload, _args, result) {

@@ -1,0 +1,62 @@
+import type http from 'node:http';
+import type { DataSource } from 'typeorm';
+import type { AuthService, Principal } from '../auth/auth.service';
+import type { Config } from '../config/config';
+import type { GatewayContext } from '../graphql/context';
+import type { ApiKeyRateLimiter } from '../limits/rate-limit';
+import type { Queue } from '../queue/queue';
+import type { Storage } from '../storage/storage';
+import type { RunWaiter } from '../workflows/run-waiter';
+
+/**
+ * The few services the edge itself uses. The gateway is given the composition root's whole set
+ * (src/app/services.ts, already started) and hands it on to resolvers in their context, where each
+ * resolver module names the few it uses.
+ */
+export interface EdgeServices {
+  config: Config;
+  db: DataSource;
+  auth: AuthService;
+  rateLimits: ApiKeyRateLimiter;
+  queue: Queue;
+  storage: Storage;
+  runWaiter: RunWaiter;
+}
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+/**
+ * Absolute base URL of this gateway as the client reached it, for both transports (an HTTP request,
+ * a websocket's upgrade request). `X-Forwarded-Proto` is believed from a proxy on the loopback
+ * only, as Express's `trust proxy: 'loopback'` does.
+ */
+export function baseUrlOf(req: http.IncomingMessage): string {
+  const forwarded = req.headers['x-forwarded-proto'];
+  let protocol = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  if (typeof forwarded === 'string' && LOOPBACK.test(req.socket.remoteAddress ?? '')) {
+    const comma = forwarded.indexOf(',');
+    protocol = (comma < 0 ? forwarded : forwarded.slice(0, comma)).trim();
+  }
+  return `${protocol}://${req.headers.host ?? '127.0.0.1'}`;
+}
+
+/** What differs between the transports when a request's context is built. */
+export interface RequestParts {
+  requestId: string;
+  principal: Principal | null;
+  request: http.IncomingMessage;
+  /** Aborts when the client goes away (the HTTP connection or the websocket closed); made on first call. */
+  clientGone(): AbortSignal;
+}
+
+/** The one context builder of both transports: what every resolver gets. */
+export function requestContext(services: EdgeServices, parts: RequestParts): GatewayContext {
+  return {
+    requestId: parts.requestId,
+    principal: parts.principal,
+    services,
+    baseUrl: baseUrlOf(parts.request),
+    loaders: new Map(),
+    clientGone: parts.clientGone,
+  };
+}
