@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler, Response } from 'express';
 import type { AuthService, Principal } from './auth.service';
-import { AppError, ErrorCode } from '../graphql/errors';
+import { AppError, appErrorIn, ErrorCode } from '../graphql/errors';
 import type { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { recordError, recordPrincipal } from '../observability/request-log';
 
@@ -81,7 +81,8 @@ export function principalOf(res: Response): Principal | null {
   const authentication = res.locals[AUTHENTICATION] as Authentication | undefined;
   if (!authentication) throw new Error('authenticateRequests must run before principalOf');
   if ('refused' in authentication) {
-    recordError(res, authentication.refused);
+    // Anything without a code (a database failure) is answered as an internal error.
+    recordError(res, appErrorIn(authentication.refused)?.code ?? 'INTERNAL_SERVER_ERROR');
     throw authentication.refused;
   }
   return authentication.principal;

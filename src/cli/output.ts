@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { ConfigError } from '../config/config';
+import { AppError } from '../graphql/errors';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/unavailable';
 import { StartupError } from '../config/startup-error';
 import { ImportDirectoryError } from '../storage/import-directory';
@@ -45,6 +46,7 @@ export class CliRefusal extends Error {
  * else is a bug whose message (SQL, paths, driver text) is shown only with NODE_ENV=development.
  */
 export function describeCliError(error: unknown, env: NodeJS.ProcessEnv = process.env): CliError {
+  if (error instanceof AppError) return { code: error.code, message: error.message };
   if (error instanceof GraphQLError && typeof error.extensions.code === 'string' && error.extensions.code !== 'INTERNAL_SERVER_ERROR') {
     return { code: error.extensions.code, message: error.message };
   }

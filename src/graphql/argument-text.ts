@@ -42,7 +42,6 @@ export function checkArgumentText(document: DocumentNode, variables: Record<stri
     const problem = { ...found, at: root + found.at.slice(variable.length + 1) };
     throw badInput(describeJsonTextProblem(subject, root, problem), {
       argument: fed[0]?.argument ?? variable,
-      http: { status: 400 },
     });
   }
 }

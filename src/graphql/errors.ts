@@ -20,27 +20,36 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  UNAUTHENTICATED: 401,
-  FILE_TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-  QUERY_TOO_COMPLEX: 400,
-};
-
 /**
- * An error a client can act on. Services throw these; anything else that escapes a resolver is
- * treated as internal and masked in production.
+ * An error a client can act on: the one error type services throw, with a code of the contract and
+ * details for the client (e.g. `{ argument: 'files' }`). It knows no transport: `graphQLErrorOf`
+ * (below) is the one place that makes it a GraphQL error, src/http/error-status.ts the one that
+ * gives it an HTTP status. Anything else that escapes a resolver is treated as internal and masked
+ * in production.
  */
-export class AppError extends GraphQLError {
+export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    extra: Record<string, unknown> = {},
+    readonly details: Record<string, unknown> = {},
   ) {
-    const status = HTTP_STATUS[code];
-    super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
+    super(message);
     this.name = 'AppError';
   }
+}
+
+/** The GraphQL error of an AppError: its code and details as `extensions`, beside what the transport adds. */
+export function graphQLErrorOf(error: AppError, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, ...error.details, ...extensions } });
+}
+
+/** The AppError a thrown error is, or wraps (a GraphQL error made of it by graphql-js, Apollo or graphQLErrorOf). */
+export function appErrorIn(error: unknown): AppError | undefined {
+  for (let current = error, depth = 0; current && depth < 4; depth++) {
+    if (current instanceof AppError) return current;
+    current = (current as { originalError?: unknown }).originalError;
+  }
+  return undefined;
 }
 
 export const notFound = (what: string) => new AppError(ErrorCode.NOT_FOUND, `${what} not found`);

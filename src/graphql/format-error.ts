@@ -3,6 +3,7 @@ import { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../observability/logger';
 import { DATABASE_UNAVAILABLE_MESSAGE, DatabaseUnavailableError } from './database-unavailable';
+import { appErrorIn } from './errors';
 
 /** Codes that describe the client's request and are safe to show as they are. */
 const CLIENT_CODES = new Set([
@@ -46,6 +47,9 @@ function isUnstorableText(error: unknown): boolean {
  */
 export function createFormatError(masked: boolean, logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    // The one place an application error becomes a GraphQL one: its code and details as extensions.
+    const appError = appErrorIn(error);
+    if (appError) formatted = { ...formatted, extensions: { ...formatted.extensions, code: appError.code, ...appError.details } };
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_CODES.has(code)) {
       if (!masked) return formatted;

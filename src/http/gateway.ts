@@ -12,6 +12,7 @@ import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graph
 import { jsonBody } from './json-body';
 import { bodyErrors, unhandledErrors } from './error-handlers';
 import { EdgeServices, requestContext } from './edge';
+import { apolloErrorOf, httpStatusPlugin } from './error-status';
 import { showsErrorDetails } from '../config/config';
 import { authPlugin } from '../graphql/auth-plugin';
 import { argumentTextPlugin } from '../graphql/argument-text';
@@ -101,6 +102,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
       authPlugin(),
       argumentTextPlugin(),
       subscriptionsOverWebSocketPlugin(),
+      httpStatusPlugin(),
       ...limits.plugins,
       requestLogPlugin(),
     ],
@@ -130,13 +132,14 @@ export async function startGateway({ schema, services, logger, port, host, readi
     apolloMiddleware(apollo, {
       // A refused key is thrown here, so that Apollo answers it (401, 429, 503 for an outage).
       context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {
+        let principal;
+        try {
+          principal = principalOf(res);
+        } catch (refused) {
+          throw apolloErrorOf(refused);
+        }
         return withRequestLog(
-          requestContext(services, {
-            requestId: requestLogOf(res).requestId,
-            principal: principalOf(res),
-            request: req,
-            clientGone: clientGoneOf(res),
-          }),
+          requestContext(services, { requestId: requestLogOf(res).requestId, principal, request: req, clientGone: clientGoneOf(res) }),
           res,
         );
       }),

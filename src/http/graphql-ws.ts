@@ -21,7 +21,7 @@ import { authenticateKey } from '../auth/authenticate-request';
 import type { Principal } from '../auth/auth.service';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { checkArgumentText } from '../graphql/argument-text';
-import { AppError, ErrorCode } from '../graphql/errors';
+import { AppError, ErrorCode, graphQLErrorOf } from '../graphql/errors';
 import type { QueryLimitOptions } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
 
@@ -128,6 +128,7 @@ function checkedDocument(
     limits.checkCost(schema, document, variables, operationName);
     checkArgumentText(document, variables);
   } catch (error) {
+    if (error instanceof AppError) return [graphQLErrorOf(error)];
     if (error instanceof GraphQLError) return [error];
     throw error;
   }
@@ -209,11 +210,11 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
       async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
         // Nothing returned would mean "run it anyway": a refused key answers an error (on a socket already closing).
         const principal = await authenticate(ctx, ctx.extra.apiKey);
-        if (!principal) return [new AppError(ErrorCode.UNAUTHENTICATED, "The connection's API key is no longer valid")];
+        if (!principal) return [graphQLErrorOf(new AppError(ErrorCode.UNAUTHENTICATED, "The connection's API key is no longer valid"))];
         try {
           await services.rateLimits.consume(principal.keyId);
         } catch (error) {
-          if (error instanceof AppError) return [error];
+          if (error instanceof AppError) return [graphQLErrorOf(error)];
           throw error;
         }
         const variables = (payload.variables ?? {}) as Record<string, unknown>;

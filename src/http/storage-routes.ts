@@ -11,7 +11,8 @@ import type { Logger } from '../observability/logger';
 import type { ByteRange } from '../storage/backend/driver';
 import type { Storage } from '../storage/storage';
 import type { StorageEntry } from '../storage/storage-entry';
-import { guardUploads, multipartInputError } from '../storage/multipart-input';
+import { guardUploads, multipartInputError } from './multipart-input';
+import { httpStatusOf } from './error-status';
 
 /** Size cap of the `operations` and `map` multipart fields (the GraphQL document and variables). */
 const MAX_MULTIPART_FIELD_BYTES = 64 * 1024;
@@ -47,7 +48,7 @@ function declaredLengthLimit(storage: Storage): RequestHandler {
       // Closing the connection stops the client from sending the rest.
       res.setHeader('connection', 'close');
       const error = size.refuse();
-      sendError(res, 413, String(error.extensions.code), error.message);
+      sendError(res, httpStatusOf(error) ?? 413, error.code, error.message);
       return;
     }
     next();
@@ -79,7 +80,7 @@ function multipartParser(preflightHeaders: readonly string[]): RequestHandler {
       }
       if (res.headersSent) return;
       const refused = multipartInputError(error);
-      sendError(res, (refused.extensions.http as { status: number }).status, String(refused.extensions.code), refused.message);
+      sendError(res, httpStatusOf(refused) ?? 400, refused.code, refused.message);
     });
   };
 }
@@ -121,8 +122,7 @@ async function authorizedFile(storage: Storage, req: Request, res: Response): Pr
       principal = principalOf(res);
     } catch (error) {
       if (error instanceof AppError) {
-        const status = (error.extensions.http as { status?: number } | undefined)?.status ?? 400;
-        sendError(res, status, String(error.extensions.code), error.message);
+        sendError(res, httpStatusOf(error) ?? 400, error.code, error.message);
         return null;
       }
       throw error;

@@ -3,7 +3,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { DocumentNode, GraphQLError, GraphQLFormattedError, GraphQLSchema, ParseOptions, ValidationContext, ValidationRule } from 'graphql';
 import { ComplexityEstimator, fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import type { QueryLimits } from '../config/config';
-import { AppError, ErrorCode } from '../graphql/errors';
+import { AppError, appErrorIn, ErrorCode } from '../graphql/errors';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../graphql/page-args';
 
 /** `validation`: graphql-js's own budget for comparing same-named fields ran out. */
@@ -173,6 +173,9 @@ const INTROSPECTION_DEPTH_MESSAGE = 'Maximum introspection depth exceeded';
 const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more th(?:an|at) (\d+) tokens/;
 
 function queryLimitOf(error: unknown): { limit: LimitName; message: string } | null {
+  const tooComplex = appErrorIn(error);
+  if (tooComplex?.code === ErrorCode.QUERY_TOO_COMPLEX)
+    return { limit: tooComplex.details.limit as LimitName, message: tooComplex.message };
   const original = (error as GraphQLError | undefined)?.originalError as GraphQLError | undefined;
   if (!original) return null;
   if (original.extensions?.code === ErrorCode.QUERY_TOO_COMPLEX) {

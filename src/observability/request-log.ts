@@ -49,10 +49,7 @@ export function recordPrincipal(res: Response, principal: { organizationId: stri
  * Records the error code of a failure that happens before Apollo runs the operation (building
  * the context: a bad key, a spent rate limit), which no Apollo request hook sees.
  */
-export function recordError(res: Response, error: unknown): void {
-  const given = (error as { extensions?: { code?: unknown } })?.extensions?.code;
-  // Anything without a code (a database failure) is answered as an internal error.
-  const code = typeof given === 'string' ? given : 'INTERNAL_SERVER_ERROR';
+export function recordError(res: Response, code: string): void {
   requestLogOf(res).errorCode = code;
   metrics.graphqlErrors.inc({ code });
 }

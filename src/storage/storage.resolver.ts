@@ -10,10 +10,9 @@ import type { Storage } from './storage';
 import { registerNodeFetcher } from '../graphql/node';
 import { PageConnection, paginate } from '../graphql/connection';
 import { PageArgs } from '../graphql/page-args';
-import { multipartInputError } from './multipart-input';
 import { joinPath, parsePath } from './names';
 import { DEFAULT_URL_EXPIRY_SECONDS, MAX_URL_EXPIRY_SECONDS } from './downloads';
-import { DeleteEntryPayload, Entry, entryCursors, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
+import { ClientUpload, DeleteEntryPayload, Entry, entryCursors, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
 
 /** The service the storage resolvers use. */
 type StorageContext = GatewayContext<{ storage: Storage }>;
@@ -120,15 +119,9 @@ export class StorageResolver {
     @Ctx() ctx: StorageContext,
   ): Promise<File> {
     const { organizationId } = requirePrincipal(ctx);
-    let upload: FileUpload;
-    let source: Readable;
-    try {
-      upload = await file;
-      // Throws if the parser already gave up on this file (e.g. the client went away).
-      source = upload.createReadStream();
-    } catch (error) {
-      throw multipartInputError(error, 'variables.file');
-    }
+    // Both refuse a file the client failed to send as the client's error (the multipart adapter's).
+    const upload: ClientUpload = await file;
+    const source: Readable = upload.createReadStream();
     try {
       const row = await ctx.services.storage.uploads.uploadFile(organizationId, {
         folder,
@@ -139,8 +132,7 @@ export class StorageResolver {
       return toEntry(row, joinPath([...parsePath(folder), row.name])) as File;
     } catch (error) {
       // The request body broke while the file streamed in (cut off, malformed): the client's error.
-      if (error !== null && error !== undefined && source.errored === error) throw multipartInputError(error, 'variables.file');
-      throw error;
+      throw upload.clientError?.(error) ?? error;
     }
   }
 

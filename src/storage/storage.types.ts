@@ -2,6 +2,8 @@ import { Field, ID, Int, InterfaceType, ObjectType, registerEnumType } from 'typ
 import { Node } from '../graphql/node';
 import { Connection } from '../graphql/connection';
 import { Cursors, decodeCursor, encodeCursor, notACursor } from '../graphql/relay';
+import type { FileUpload } from 'graphql-upload-minimal';
+import type { AppError } from '../graphql/errors';
 import type { ListingKey } from './entry-store';
 import type { StorageEntry } from './storage-entry';
 
@@ -107,4 +109,13 @@ export function toEntry(row: StorageEntry, path: string): Folder | File {
     entry.objectKey = row.objectKey!;
   }
   return entry;
+}
+
+/**
+ * An uploaded file as the GraphQL Upload scalar resolves it, from the transport's multipart adapter
+ * (src/http/multipart-input.ts): `clientError` tells whether an error of its stream was the
+ * client's (a body cut off or malformed while the file streamed in), and how to say so.
+ */
+export interface ClientUpload extends FileUpload {
+  clientError?(error: unknown): AppError | undefined;
 }

@@ -80,7 +80,7 @@ export class Uploads {
       return row;
     } catch (error) {
       // Refusals for size are counted by the size rule.
-      if (!(error instanceof AppError && error.extensions.code === ErrorCode.FILE_TOO_LARGE)) metrics.uploads.inc({ outcome: 'failed' });
+      if (!(error instanceof AppError && error.code === ErrorCode.FILE_TOO_LARGE)) metrics.uploads.inc({ outcome: 'failed' });
       if (pgCode(error) === PgError.FOREIGN_KEY_VIOLATION) {
         throw new AppError(ErrorCode.NOT_FOUND, `Folder ${JSON.stringify(input.folder)} was deleted during the upload`);
       }

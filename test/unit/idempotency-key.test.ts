@@ -20,7 +20,7 @@ describe('the idempotencyKey rule', () => {
     ['a key with NUL', 'a\u0000b', 'idempotencyKey must not contain NUL (U+0000), which cannot be stored as text'],
   ])('refuses %s with BAD_USER_INPUT naming the argument', (_label, key, message) => {
     const error = thrownBy(() => check(key));
-    expect({ code: error.extensions.code, argument: error.extensions.argument, message: error.message }).toEqual({
+    expect({ code: error.code, argument: error.details.argument, message: error.message }).toEqual({
       code: 'BAD_USER_INPUT',
       argument: 'idempotencyKey',
       message,

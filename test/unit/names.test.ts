@@ -4,7 +4,7 @@ import { thrownBy } from '../support/thrown';
 /** The code and message of the INVALID_PATH that `work` throws. */
 const invalidPath = (work: () => unknown) => {
   const error = thrownBy(work);
-  expect(error.extensions.code).toBe('INVALID_PATH');
+  expect(error.code).toBe('INVALID_PATH');
   return error.message as string;
 };
 

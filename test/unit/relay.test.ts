@@ -6,8 +6,8 @@ import { thrownBy } from '../support/thrown';
 /** The BAD_USER_INPUT `work` throws: its argument and message. */
 const badInput = (work: () => unknown) => {
   const error = thrownBy(work);
-  expect(error.extensions.code).toBe('BAD_USER_INPUT');
-  return { argument: error.extensions.argument, message: error.message };
+  expect(error.code).toBe('BAD_USER_INPUT');
+  return { argument: error.details.argument, message: error.message };
 };
 const NOT_A_CURSOR = { argument: 'after', message: 'after is not a cursor of this list' };
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -1,18 +1,33 @@
-import { Upload } from 'graphql-upload-minimal';
+import type { Readable } from 'node:stream';
+import { FileUpload, Upload } from 'graphql-upload-minimal';
 import { AppError, ErrorCode } from '../graphql/errors';
-import { CONTROL_CHARS } from './names';
+import { CONTROL_CHARS } from '../storage/names';
+import type { ClientUpload } from '../storage/storage.types';
 
 /**
- * Malformed GraphQL multipart requests, told as the client's mistake: HTTP 400 (413 for too many
- * files), code BAD_USER_INPUT or INVALID_PATH, and a message that says what is wrong. The parsers
- * (busboy, graphql-upload-minimal) report these as plain errors without a code, which would be
- * answered as internal errors.
+ * The multipart adapter: malformed GraphQL multipart requests, told as the client's mistake, with
+ * code BAD_USER_INPUT or INVALID_PATH and a message that says what is wrong (the HTTP status, 400
+ * or 413 for too many files, is given in src/http/error-status.ts). The parsers (busboy,
+ * graphql-upload-minimal) report these as plain errors without a code, which would be answered as
+ * internal errors.
  */
 
 const SPEC = 'see https://github.com/jaydenseric/graphql-multipart-request-spec';
 
-const refused = (code: ErrorCode, status: number, message: string, extra: Record<string, unknown> = {}) =>
-  new AppError(code, message, { ...extra, http: { status } });
+/** The client's malformed multipart request. */
+export class MultipartInputError extends AppError {
+  constructor(
+    code: ErrorCode,
+    readonly problem: 'malformed' | 'too-many-files',
+    message: string,
+    details: Record<string, unknown> = {},
+  ) {
+    super(code, message, details);
+  }
+}
+
+const refused = (code: ErrorCode, status: 400 | 413, message: string, extra: Record<string, unknown> = {}) =>
+  new MultipartInputError(code, status === 413 ? 'too-many-files' : 'malformed', message, extra);
 
 /** A parser failure (of the whole request, or of one file part) as the client's error. */
 export function multipartInputError(error: unknown, at?: string): AppError {
@@ -66,6 +81,27 @@ function uploadsIn(value: unknown, at: string, found: Array<{ upload: Upload; at
 }
 
 /**
+ * The file as resolvers get it (a ClientUpload): a stream that cannot be made (the parser already
+ * gave up on the file, e.g. the client went away) is refused as the client's error, and the stream's
+ * own failure (the body cut off while the file streamed in) is told as such by `clientError`.
+ */
+function clientUpload(file: FileUpload, at: string): ClientUpload {
+  const create = file.createReadStream.bind(file);
+  let stream: Readable | undefined;
+  return Object.assign(file, {
+    createReadStream: () => {
+      try {
+        return (stream = create());
+      } catch (error) {
+        throw multipartInputError(error, at);
+      }
+    },
+    clientError: (error: unknown) =>
+      error !== null && error !== undefined && stream?.errored === error ? multipartInputError(error, at) : undefined,
+  });
+}
+
+/**
  * Makes each upload of the parsed `operations` fail as the client's error: a file part that never
  * arrived or broke while being parsed, and a filename holding control characters (INVALID_PATH).
  * The file's size is not checked here: the upload counts its bytes as they stream (UploadSizeLimit).
@@ -84,7 +120,7 @@ export function guardUploads(operations: unknown): void {
             argument: at.replace(/^variables\./, ''),
           });
         }
-        return file;
+        return clientUpload(file, at);
       },
       (error: unknown) => {
         throw multipartInputError(error, at);
