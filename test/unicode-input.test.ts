@@ -248,7 +248,8 @@ describe('JSON payloads and inputs: kept as sent, refused when not valid Unicode
     expect(JSON.stringify(res.body.data.workflow.definition)).toBe(JSON.stringify(definition));
     const broken = JSON.parse('{"name":"bad","steps":{"s":{"type":"transform","output":["\\ud800"]}}}');
     await expect(gw.services.workflows.createWorkflow(org.orgId, broken)).rejects.toMatchObject({
-      extensions: { code: 'BAD_USER_INPUT', problems: [expect.stringMatching(/^steps\.s\.output\[0\] is not valid Unicode/)] },
+      code: 'BAD_USER_INPUT',
+      details: { problems: [expect.stringMatching(/^steps\.s\.output\[0\] is not valid Unicode/)] },
     });
   });
 });
