@@ -224,7 +224,7 @@ describe('connections without a server', () => {
   it('checkArgumentRules refuses a PageArgs rule as BAD_USER_INPUT naming the argument, and passes omitted values', () => {
     const args = (value: object) => Object.assign(new PageArgs(), value);
     expect(() => checkArgumentRules(args({ first: 101 }))).toThrow(
-      expect.objectContaining({ message: 'first must be between 0 and 100', extensions: { code: 'BAD_USER_INPUT', argument: 'first' } }),
+      expect.objectContaining({ message: 'first must be between 0 and 100', code: 'BAD_USER_INPUT', details: { argument: 'first' } }),
     );
     expect(() => checkArgumentRules(args({ first: 1.5 }))).toThrow('first must be between 0 and 100');
     for (const ok of [{}, { first: null }, { first: 0 }, { first: 100, after: 'x' }])

@@ -14,6 +14,8 @@ import { RunEvents } from '../workflows/run-events';
 import { RunWaiter } from '../workflows/run-waiter';
 import type { StorageDriver } from '../storage/backend/driver';
 import { createStorage, Storage } from '../storage/storage';
+import { fetchStorageNode } from '../storage/storage.resolver';
+import type { NodeFetcher } from '../graphql/node';
 
 /** Every service of the gateway, built once per process from the data source and config. */
 export interface Services {
@@ -35,6 +37,8 @@ export interface Services {
   /** Teammates' conversations (their turns are started by callTeammate). */
   conversations: ConversationService;
   storage: Storage;
+  /** What `node(id)` asks, in order: each capability with global ids. */
+  nodeFetchers: readonly NodeFetcher[];
   /**
    * Starts what listens: the LISTEN connection, then the caches it keeps true (API keys, folder
    * paths). Until then every service works, reading the database instead of a cache.
@@ -81,6 +85,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     teammates: new TeammateService(db, workflows),
     conversations: new ConversationService(db),
     storage,
+    nodeFetchers: [fetchStorageNode],
     async start() {
       await notifications.start();
       await keyCache.start(notifications);

@@ -11,19 +11,15 @@ export abstract class Node {
 /** Looks an id up in one capability; null when that capability has no such id for the organization. */
 export type NodeFetcher = (ctx: GatewayContext, organizationId: string, id: string) => Promise<Node | null>;
 
-// Capabilities add their fetcher at module load (e.g. storage in src/storage/storage.resolver.ts).
-const fetchers: NodeFetcher[] = [];
-
-export function registerNodeFetcher(fetcher: NodeFetcher): void {
-  fetchers.push(fetcher);
-}
+/** The fetchers of every capability with global ids; the composition root lists them (src/app/services.ts). */
+type NodeContext = GatewayContext<{ nodeFetchers: readonly NodeFetcher[] }>;
 
 @Resolver()
 export class NodeResolver {
   @Query(() => Node, { nullable: true, description: "Any object by its ID; null when it is not the organization's." })
-  async node(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<Node | null> {
+  async node(@Arg('id', () => ID) id: string, @Ctx() ctx: NodeContext): Promise<Node | null> {
     const { organizationId } = requirePrincipal(ctx);
-    for (const fetch of fetchers) {
+    for (const fetch of ctx.services.nodeFetchers) {
       const found = await fetch(ctx, organizationId, id);
       if (found) return found;
     }

@@ -7,7 +7,7 @@ import { FileUpload, GraphQLUpload } from 'graphql-upload-minimal';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
 import type { Storage } from './storage';
-import { registerNodeFetcher } from '../graphql/node';
+import type { NodeFetcher } from '../graphql/node';
 import { PageConnection, paginate } from '../graphql/connection';
 import { PageArgs } from '../graphql/page-args';
 import { joinPath, parsePath } from './names';
@@ -31,7 +31,9 @@ function entriesById(ctx: StorageContext, organizationId: string) {
   );
 }
 
-registerNodeFetcher(async (ctx, organizationId, id) => (isUuid(id) ? entriesById(ctx as StorageContext, organizationId).load(id) : null));
+/** `node(id)` for entries (listed by the composition root). */
+export const fetchStorageNode: NodeFetcher = async (ctx, organizationId, id) =>
+  isUuid(id) ? entriesById(ctx as StorageContext, organizationId).load(id) : null;
 
 @ArgsType()
 class ChildrenArgs extends PageArgs {
