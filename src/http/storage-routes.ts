@@ -96,9 +96,21 @@ export function storageReadiness(storage: Storage): ReadinessCheck {
   return { name: 'storage', check: () => storage.driver.check() };
 }
 
-/** The file the request may read, or an HTTP answer already sent. */
-async function authorizedFile(storage: Storage, req: Request, res: Response): Promise<StorageEntry | null> {
+/** What the content route serves: a file as it is now, or one of its versions (`?version=<id>`). */
+interface ServedContent {
+  id: string;
+  name: string;
+  objectKey: string;
+  contentType: string;
+  size: number;
+  etag: string;
+  modifiedAt: Date;
+}
+
+/** The file (or version of it) the request may read, or an HTTP answer already sent. */
+async function authorizedFile(storage: Storage, req: Request, res: Response): Promise<ServedContent | null> {
   const id = String(req.params.id);
+  const version = typeof req.query.version === 'string' ? req.query.version : undefined;
   const { reads, downloads } = storage;
   const hasKey = typeof req.headers['api-key'] === 'string' && req.headers['api-key'].trim() !== '';
   let row: StorageEntry | null;
@@ -116,7 +128,7 @@ async function authorizedFile(storage: Storage, req: Request, res: Response): Pr
     }
     row = principal ? await reads.findById(principal.organizationId, id) : null;
   } else if (typeof req.query.signature === 'string' && typeof req.query.expires === 'string') {
-    if (!(await downloads.verifySignature(id, req.query.expires, req.query.signature))) {
+    if (!(await downloads.verifySignature(id, req.query.expires, req.query.signature, version))) {
       sendError(res, 403, 'FORBIDDEN', 'The download URL is invalid or has expired; ask for a new downloadUrl');
       return null;
     }
@@ -129,7 +141,22 @@ async function authorizedFile(storage: Storage, req: Request, res: Response): Pr
     sendError(res, 404, 'NOT_FOUND', 'File not found');
     return null;
   }
-  return row;
+  const current = (file: StorageEntry): ServedContent => ({
+    id: file.id,
+    name: file.name,
+    objectKey: file.objectKey!,
+    contentType: file.contentType!,
+    size: Number(file.size),
+    etag: file.etag!,
+    modifiedAt: file.updatedAt,
+  });
+  if (version === undefined) return current(row);
+  const kept = await storage.versions.find(row.id, version);
+  if (!kept) {
+    sendError(res, 404, 'NOT_FOUND', 'File version not found');
+    return null;
+  }
+  return { ...current(row), ...kept, modifiedAt: kept.createdAt };
 }
 
 /**
@@ -155,10 +182,10 @@ export function contentRouter(storage: Storage, authentication: RequestHandler, 
     try {
       const file = await authorizedFile(storage, req, res);
       if (!file) return;
-      const size = Number(file.size);
+      const size = file.size;
       const etag = `"${file.etag}"`;
       res.setHeader('ETag', etag);
-      res.setHeader('Last-Modified', new Date(file.updatedAt).toUTCString());
+      res.setHeader('Last-Modified', new Date(file.modifiedAt).toUTCString());
       res.setHeader('Cache-Control', 'private, no-cache');
       res.setHeader('Accept-Ranges', 'bytes');
       // Against the ETag and Last-Modified just set.
@@ -172,10 +199,7 @@ export function contentRouter(storage: Storage, authentication: RequestHandler, 
         sendError(res, 416, 'RANGE_NOT_SATISFIABLE', `The file has ${size} bytes`);
         return;
       }
-      const stream = await storage.downloads.open(
-        { id: file.id, name: file.name, objectKey: file.objectKey!, contentType: file.contentType! },
-        range ?? undefined,
-      );
+      const stream = await storage.downloads.open(file, range ?? undefined);
       res.setHeader('Content-Type', file.contentType ?? 'application/octet-stream');
       res.setHeader('Content-Disposition', contentDisposition(file.name));
       res.setHeader('X-Content-Type-Options', 'nosniff');

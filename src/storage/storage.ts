@@ -11,10 +11,12 @@ import { sweepOrphans } from './events/orphan-sweeper';
 import { FolderCache } from './folder-cache';
 import { ObjectDeletions } from './object-deletions';
 import { StatementRunner } from '../db/statements';
+import { Trash } from './trash';
 import { TreeChanges } from './tree-changes';
 import { UploadSizeLimit } from './upload-size';
 import { Uploads } from './uploads';
 import { UrlSigner } from './url-signer';
+import { FileVersions } from './versions';
 
 /**
  * The storage capability: the organization tree in Postgres (EntryStore, the one owner of its
@@ -26,6 +28,8 @@ export class Storage {
   readonly deletions: ObjectDeletions;
   readonly reads: EntryReads;
   readonly changes: TreeChanges;
+  readonly trash: Trash;
+  readonly versions: FileVersions;
   readonly uploads: Uploads;
   readonly downloads: Downloads;
 
@@ -40,8 +44,10 @@ export class Storage {
     this.store = new EntryStore(sql);
     this.deletions = new ObjectDeletions(queue);
     this.reads = new EntryReads(this.store, this.folderCache);
-    this.changes = new TreeChanges(this.store, this.reads, this.folderCache, this.deletions);
-    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions);
+    this.changes = new TreeChanges(this.store, this.reads, this.folderCache);
+    this.trash = new Trash(this.store, this.reads, this.folderCache, this.deletions);
+    this.versions = new FileVersions(this.store, this.reads, this.deletions);
+    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes));
     this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
   }
 
@@ -59,6 +65,11 @@ export class Storage {
     for (const key of keys) await this.driver.delete(key);
   }
 
+  /** The retention job's work: expired versions, then expired trash items; how many of each. */
+  async expire(): Promise<{ versionFiles: number; trashItems: number }> {
+    return { versionFiles: await this.versions.expire(), trashItems: await this.trash.expire() };
+  }
+
   /** The orphan sweep (see events/orphan-sweeper.ts); callable from tests with any age. */
   sweepOrphans(olderThanMs: number): Promise<number> {
     return sweepOrphans(this.store, this.driver, olderThanMs);
@@ -73,5 +84,8 @@ export function createStorage(
 ): Storage {
   const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), config.urlSigningSecret, config.maxUploadBytes);
   storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
+  storage.versions.keep = config.fileVersionsKeep;
+  storage.versions.days = config.fileVersionDays;
+  storage.trash.retentionDays = config.trashRetentionDays;
   return storage;
 }

@@ -33,23 +33,25 @@ export class UrlSigner {
     return this.secret;
   }
 
-  private async mac(fileId: string, expires: number): Promise<Buffer> {
+  /** A file's current content, or (`version`) one of its versions: a URL for one never serves the other. */
+  private async mac(fileId: string, expires: number, version: string | undefined): Promise<Buffer> {
+    const subject = version === undefined ? `file-content\n${fileId}` : `file-version\n${fileId}\n${version}`;
     return createHmac('sha256', await this.key())
-      .update(`file-content\n${fileId}\n${expires}`)
+      .update(`${subject}\n${expires}`)
       .digest();
   }
 
-  async sign(fileId: string, expiresAt: Date): Promise<{ expires: number; signature: string }> {
+  async sign(fileId: string, expiresAt: Date, version?: string): Promise<{ expires: number; signature: string }> {
     const expires = Math.floor(expiresAt.getTime() / 1000);
-    return { expires, signature: (await this.mac(fileId, expires)).toString('base64url') };
+    return { expires, signature: (await this.mac(fileId, expires, version)).toString('base64url') };
   }
 
-  /** True when the signature was made by us for this file and has not expired. */
-  async verify(fileId: string, expires: string, signature: string, now = Date.now()): Promise<boolean> {
+  /** True when the signature was made by us for this file (and version) and has not expired. */
+  async verify(fileId: string, expires: string, signature: string, version?: string, now = Date.now()): Promise<boolean> {
     if (!/^\d{1,12}$/.test(expires) || !/^[A-Za-z0-9_-]{43}$/.test(signature)) return false;
     const expiresAt = Number(expires);
     if (expiresAt * 1000 <= now) return false;
-    const expected = await this.mac(fileId, expiresAt);
+    const expected = await this.mac(fileId, expiresAt, version);
     const given = Buffer.from(signature, 'base64url');
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
