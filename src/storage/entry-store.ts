@@ -148,7 +148,10 @@ const SQL = {
     'storage.in-organization',
     `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND organization_id = $2 AND ${LIVE_BY_ID('id')}`,
   ),
-  fileById: statement('storage.file-by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND kind = 'file' AND ${LIVE_BY_ID('id')}`),
+  fileById: statement(
+    'storage.file-by-id',
+    `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND kind = 'file' AND ${LIVE_BY_ID('id')}`,
+  ),
 
   addFolder: statement(
     'storage.add-folder',
@@ -334,7 +337,10 @@ function trashListingStatement(after: boolean, count: boolean) {
   const page = `SELECT ${TRASH_COLUMNS} FROM storage_entries WHERE ${where}${cursor} ORDER BY trashed_at DESC, id DESC LIMIT $2`;
   const name = `storage.trash-list${after ? '-after' : ''}${count ? '-count' : ''}`;
   if (!count) return statement(name, page);
-  return statement(name, withTotal(`SELECT count(*)::int AS total FROM storage_entries WHERE ${where}`, page, `p."trashedAt" DESC, p.id DESC`));
+  return statement(
+    name,
+    withTotal(`SELECT count(*)::int AS total FROM storage_entries WHERE ${where}`, page, `p."trashedAt" DESC, p.id DESC`),
+  );
 }
 
 /**
@@ -578,13 +584,7 @@ export class EntryStore {
    * trash, moved under the root `rootId`. What was removed (none: it was not there any more), and
    * the objects to delete.
    */
-  async purge(
-    tx: EntityManager,
-    organizationId: string,
-    rootId: string,
-    id: string,
-    trashedBy: Date | 'infinity' | null,
-  ): Promise<Purged> {
+  async purge(tx: EntityManager, organizationId: string, rootId: string, id: string, trashedBy: Date | 'infinity' | null): Promise<Purged> {
     const rows = await this.sql.rows<{ kind: string; objectKey: string | null }>(SQL.purge, [id, organizationId, trashedBy, rootId], tx);
     const objectKeys = new Set<string>();
     let files = 0;
@@ -672,7 +672,12 @@ export class EntryStore {
    * versions (`days`, `keep`), deletes those versions and hands the objects no longer used to
    * `drop` (inside the transaction). How many files were handled (0: nothing left).
    */
-  async expireVersions(days: number, keep: number, limit: number, drop: (tx: EntityManager, keys: string[]) => Promise<void>): Promise<number> {
+  async expireVersions(
+    days: number,
+    keep: number,
+    limit: number,
+    drop: (tx: EntityManager, keys: string[]) => Promise<void>,
+  ): Promise<number> {
     return this.transaction(async (tx) => {
       const files = (await this.sql.rows<{ id: string }>(SQL.lockFilesWithExpiredVersions, [days, keep, limit], tx)).map((r) => r.id);
       if (!files.length) return 0;

@@ -134,7 +134,9 @@ export class FileResolver {
 
 @Resolver(() => FileVersion)
 export class FileVersionResolver {
-  @FieldResolver(() => String, { description: 'A URL that serves this content (whatever the file is later) without an API key until it expires.' })
+  @FieldResolver(() => String, {
+    description: 'A URL that serves this content (whatever the file is later) without an API key until it expires.',
+  })
   async downloadUrl(
     @Root() version: FileVersion,
     @Args(() => DownloadUrlArgs) { expiresIn }: DownloadUrlArgs,
@@ -236,7 +238,11 @@ export class StorageResolver {
   }
 
   @Query(() => TrashConnection, { description: 'What was deleted, newest first: one item per deleted entry (a folder holds its tree).' })
-  trash(@Args(() => PageArgs) args: PageArgs, @Ctx() ctx: StorageContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<TrashItem>> {
+  trash(
+    @Args(() => PageArgs) args: PageArgs,
+    @Ctx() ctx: StorageContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<PageConnection<TrashItem>> {
     const { organizationId } = requirePrincipal(ctx);
     const { trash } = ctx.services.storage;
     return paginate(args, info, trashCursors, async (query) => {
@@ -258,7 +264,7 @@ export class StorageResolver {
       'Puts a trash item back where it was (missing folders are recreated), or into folder `to`, with its ids, versions and content. A name taken meanwhile is NAME_CONFLICT; under `to` it becomes "name (1)" instead.',
   })
   async restoreEntry(
-    @Arg('id', () => ID, { description: 'The id of the trash item\'s entry.' }) id: string,
+    @Arg('id', () => ID, { description: "The id of the trash item's entry." }) id: string,
     @Arg('to', () => String, { nullable: true, description: 'A folder to restore into instead (created if missing).' }) to: string | null,
     @Ctx() ctx: StorageContext,
   ): Promise<Entry> {
@@ -273,7 +279,9 @@ export class StorageResolver {
     return ctx.services.storage.trash.emptyTrash(organizationId);
   }
 
-  @Mutation(() => File, { description: "Makes a version's content the file's again, as a new version (the current content is kept as one too)." })
+  @Mutation(() => File, {
+    description: "Makes a version's content the file's again, as a new version (the current content is kept as one too).",
+  })
   async restoreFileVersion(
     @Arg('path') path: string,
     @Arg('versionId', () => ID) versionId: string,

@@ -108,7 +108,7 @@ export class FileVersion {
   @Field({ description: 'The etag the file had (or has) with this content.' })
   etag: string;
 
-  @Field({ description: 'When this content became the file\'s (uploaded, or restored).' })
+  @Field({ description: "When this content became the file's (uploaded, or restored)." })
   createdAt: Date;
 
   @Field({ description: 'Whether this is what the file is now.' })

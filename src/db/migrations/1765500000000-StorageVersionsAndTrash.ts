@@ -21,7 +21,9 @@ export class StorageVersionsAndTrash1765500000000 implements MigrationInterface 
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE storage_entries ADD COLUMN trashed_at timestamptz(3), ADD COLUMN trashed_path text`);
-    await q.query(`ALTER TABLE storage_entries ADD CONSTRAINT storage_entries_trash_shape CHECK ((trashed_at IS NULL) = (trashed_path IS NULL))`);
+    await q.query(
+      `ALTER TABLE storage_entries ADD CONSTRAINT storage_entries_trash_shape CHECK ((trashed_at IS NULL) = (trashed_path IS NULL))`,
+    );
     await q.query(`ALTER TABLE storage_entries ADD COLUMN content_at timestamptz(3) NOT NULL DEFAULT now()`);
     await q.query(`UPDATE storage_entries SET content_at = updated_at WHERE kind = 'file'`);
 
