@@ -594,7 +594,7 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       const allVersions = async (apiKey: string, path: string) => {
         const seen: any[] = [];
         let after: string | null = null;
-        let total = 0;
+        let total: number;
         for (;;) {
           const res = await gql(VERSIONS, { p: path, after }, apiKey);
           expect(res.body.errors).toBeUndefined();
