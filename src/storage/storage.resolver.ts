@@ -249,6 +249,7 @@ export class StorageResolver {
       const page = await trash.list(organizationId, query);
       const rows = page.rows.map((row) => {
         const item = new TrashItem();
+        item.id = row.id;
         item.entry = toEntry(row, row.trashedPath, true);
         item.originalPath = row.trashedPath;
         item.deletedAt = row.trashedAt;

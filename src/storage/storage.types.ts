@@ -157,6 +157,9 @@ export function toFileVersion(row: FileVersionRow, file: File): FileVersion {
 
 @ObjectType({ simpleResolvers: true, description: 'Something deleted at once: an entry (a folder with its whole tree) in the trash.' })
 export class TrashItem {
+  @Field(() => ID, { description: "The deleted entry's id: pass it to `restoreEntry`." })
+  id: string;
+
   @Field(() => Entry, {
     description: 'The deleted entry as it was (its `path` is `originalPath`); a folder lists what it held. Nothing in it is downloadable.',
   })
@@ -174,7 +177,7 @@ export class TrashItem {
 
 /** Cursors of `trash`: (deletedAt, id) of an item. */
 export const trashCursors: Cursors<TrashItem, TrashPosition> = {
-  encode: (item) => encodeCursor('trash', [item.deletedAt.toISOString(), item.entry.id]),
+  encode: (item) => encodeCursor('trash', [item.deletedAt.toISOString(), item.id]),
   decode(after) {
     const position = createdAtIdPosition('trash', after);
     return position && { trashedAt: position.createdAt, id: position.id };
