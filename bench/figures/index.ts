@@ -2,6 +2,7 @@ import type { Figure } from './figure';
 import { organizationQuery } from './organization-query';
 import { folderListing } from './folder-listing';
 import { deepPage } from './deep-page';
+import { deepPageBesideTrash, listingBesideTrash } from './trash-beside';
 import { uploadLatency } from './upload-latency';
 import { uploadMemory } from './upload-memory';
 import { renameMove } from './rename-move';
@@ -13,6 +14,8 @@ import { triggerAndWait, triggerWorkflow, workerThroughput } from './trigger-wor
 export const figures: Figure[] = [
   folderListing,
   deepPage,
+  listingBesideTrash,
+  deepPageBesideTrash,
   organizationQuery,
   uploadLatency,
   uploadMemory,
