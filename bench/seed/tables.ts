@@ -195,18 +195,19 @@ export async function seedTrashAndVersions(
 ): Promise<{ trashed: number; versions: number }> {
   const trashed = await db.query(
     `INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag, trashed_at, trashed_path)
-     SELECT $1::uuid, $2::uuid, 'file', t.name, $1::text || '/' || u, 8, 'text/plain', md5(t.name), replace(u::text, '-', ''),
-            now() - make_interval(secs => k), $3::text || '/' || t.name
-       FROM (SELECT name FROM storage_entries WHERE parent_id = $2 AND trashed_at IS NULL) AS live,
-            generate_series(1, $4::int) AS k,
-            LATERAL (SELECT live.name || '~' || lpad(k::text, 6, '0') AS name, gen_random_uuid() AS u) AS t`,
+     SELECT $1::uuid, $2::uuid, 'file', t.name, $1::text || '/' || t.u, 8, 'text/plain', md5(t.name), replace(t.u::text, '-', ''),
+            now() - make_interval(secs => t.k), $3::text || '/' || t.name
+       FROM (SELECT live.name || '~' || lpad(k::text, 6, '0') AS name, k, gen_random_uuid() AS u
+               FROM storage_entries AS live, generate_series(1, $4::int) AS k
+              WHERE live.parent_id = $2 AND live.trashed_at IS NULL) AS t`,
     [orgId, folderId, folderPath, trashedPerEntry],
   );
   const versions = await db.query(
     `INSERT INTO storage_file_versions (file_id, etag, object_key, size, content_type, md5, created_at)
-     SELECT f.id, replace(u::text, '-', ''), $1::text || '/' || u, 8, 'text/plain', md5(k::text), f.content_at - make_interval(mins => k)
-       FROM (SELECT id, content_at FROM storage_entries WHERE parent_id = $2 AND kind = 'file' AND trashed_at IS NULL) AS f,
-            generate_series(1, $3::int) AS k, LATERAL (SELECT gen_random_uuid() AS u) AS id`,
+     SELECT v.id, replace(v.u::text, '-', ''), $1::text || '/' || v.u, 8, 'text/plain', md5(v.k::text), v.content_at - make_interval(mins => v.k)
+       FROM (SELECT f.id, f.content_at, k, gen_random_uuid() AS u
+               FROM storage_entries AS f, generate_series(1, $3::int) AS k
+              WHERE f.parent_id = $2 AND f.kind = 'file' AND f.trashed_at IS NULL) AS v`,
     [orgId, folderId, versionsPerFile],
   );
   await db.query('ANALYZE storage_entries');
