@@ -27,8 +27,10 @@ export class StorageVersionsAndTrash1765500000000 implements MigrationInterface 
     await q.query(`ALTER TABLE storage_entries ADD COLUMN content_at timestamptz(3) NOT NULL DEFAULT now()`);
     await q.query(`UPDATE storage_entries SET content_at = updated_at WHERE kind = 'file'`);
 
-    // The parent pointer's own index: foreign key checks and walks down a tree (trashed rows included).
-    await q.query(`CREATE INDEX storage_entries_parent ON storage_entries (parent_id)`);
+    // The parent pointer's own index: foreign key checks and walks down a tree (trashed rows
+    // included). With trashed_at second, a scan of a folder's live rows (`parent_id = $1 AND
+    // trashed_at IS NULL`) never reads its trashed ones, whichever index the planner takes.
+    await q.query(`CREATE INDEX storage_entries_parent ON storage_entries (parent_id, trashed_at)`);
     await q.query(`DROP INDEX storage_entries_name`);
     await q.query(`CREATE UNIQUE INDEX storage_entries_name ON storage_entries (parent_id, name) WHERE trashed_at IS NULL`);
     await q.query(`DROP INDEX storage_entries_listing`);
