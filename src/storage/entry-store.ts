@@ -109,6 +109,9 @@ const BELOW = (root: string) => `
     SELECT e.id, e.kind FROM storage_entries e JOIN below b ON e.parent_id = b.id WHERE e.${LIVE_STEP}
   )`;
 
+/** Which entry PURGE removes: a live one ($3 null) or one trashed at or before $3. */
+const PURGED_ROOT = `CASE WHEN $3::timestamptz IS NULL THEN ${LIVE_STEP} ELSE trashed_at <= $3::timestamptz END`;
+
 /** A version is kept while it is among the newest $keep of its file (the current one included) or younger than $days. */
 const EXPIRED_VERSION = (v: string, days: string, keep: string) => `${v}.created_at < now() - make_interval(days => ${days}::int)
    AND (SELECT count(*) FROM storage_file_versions w
@@ -195,9 +198,14 @@ const SQL = {
    * their own stay there (moved under the root $4: they are restored by their path). Answers one
    * row per removed entry and version (`kind` 'version'), with the object each had.
    */
+  /** PURGE's entry, locked first: a restore that committed meanwhile is seen by PURGE's own snapshot. */
+  lockPurged: statement(
+    'storage.lock-purged',
+    `SELECT id FROM storage_entries WHERE id = $1 AND organization_id = $2 AND ${PURGED_ROOT} FOR UPDATE`,
+  ),
   purge: statement(
     'storage.purge',
-    `${BELOW(`CASE WHEN $3::timestamptz IS NULL THEN ${LIVE_STEP} ELSE trashed_at <= $3::timestamptz END`)},
+    `${BELOW(PURGED_ROOT)},
      kept AS (
        UPDATE storage_entries e SET parent_id = $4 FROM below b WHERE e.parent_id = b.id AND e.trashed_at IS NOT NULL RETURNING e.id
      ), versions AS (
@@ -585,6 +593,8 @@ export class EntryStore {
    * the objects to delete.
    */
   async purge(tx: EntityManager, organizationId: string, rootId: string, id: string, trashedBy: Date | 'infinity' | null): Promise<Purged> {
+    // Locked in a statement of its own: PURGE then sees whatever a restore holding it committed.
+    if (!(await this.sql.first(SQL.lockPurged, [id, organizationId, trashedBy], tx))) return { files: 0, folders: 0, objectKeys: [] };
     const rows = await this.sql.rows<{ kind: string; objectKey: string | null }>(SQL.purge, [id, organizationId, trashedBy, rootId], tx);
     const objectKeys = new Set<string>();
     let files = 0;

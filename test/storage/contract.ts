@@ -895,6 +895,36 @@ export function storageContract(driverName: string, start: () => Promise<Storage
         });
       });
 
+      it('never removes what a concurrent restore brought back: restoreEntry against emptyTrash, each wins whole', async () => {
+        const o = await freshOrg();
+        for (let round = 0; round < 5; round++) {
+          const up = (await uploadFile(gw.url, o.apiKey, `/race${round}/inner`, 'f.txt', `round ${round}`)).body.data.uploadFile;
+          const folder = (await gql(`query($p: String!) { folder(path: $p) { id } }`, { p: `/race${round}` }, o.apiKey)).body.data.folder;
+          await gql(`mutation($p: String!) { deleteEntry(path: $p) { deletedFiles } }`, { p: `/race${round}` }, o.apiKey);
+          const [restored, emptied] = await Promise.all([
+            gql(RESTORE, { id: folder.id }, o.apiKey),
+            gql(`mutation { emptyTrash { deletedFiles deletedFolders } }`, {}, o.apiKey),
+          ]);
+          expect(emptied.body.errors).toBeUndefined();
+          if (restored.body.errors) {
+            // The trash was emptied first: gone for good.
+            expect(errorCode(restored)).toBe('NOT_FOUND');
+            expect(emptied.body.data.emptyTrash).toEqual({ deletedFiles: 1, deletedFolders: 2 });
+            expect((await download(up.id, {}, o.apiKey)).status).toBe(404);
+          } else {
+            // Restored first: whole, and nothing of it removed.
+            expect(emptied.body.data.emptyTrash).toEqual({ deletedFiles: 0, deletedFolders: 0 });
+            expect(await (await download(up.id, {}, o.apiKey)).text()).toBe(`round ${round}`);
+          }
+        }
+        await waitFor(
+          async () => JSON.stringify((await keysOf(o.orgId)).sort()) === JSON.stringify(await referencedKeys(o.orgId)),
+          Boolean,
+          30_000,
+          'the objects to match the rows',
+        );
+      });
+
       it('expires items after TRASH_RETENTION_DAYS by itself; an item trashed on its own inside one outlives it and restores by its path', async () => {
         const o = await freshOrg();
         await uploadFile(gw.url, o.apiKey, '/old/sub', 'kept.txt', 'kept');
