@@ -21,6 +21,7 @@ interface OrgA {
   /** A kept version of launch.txt, and an entry in A's trash. */
   versionId: string;
   trashedId: string;
+  conversationId: string;
   secretWords: string[];
 }
 
@@ -117,6 +118,19 @@ const PROBES: Record<string, Probe[]> = {
       expect: 'not-found',
     },
   ],
+  'Query.conversation': [
+    { query: 'query($id: ID!) { conversation(id: $id) { id title } }', variables: (a) => ({ id: a.conversationId }), expect: 'null' },
+  ],
+  'Mutation.renameConversation': [
+    {
+      query: 'mutation($id: ID!) { renameConversation(id: $id, title: "x") { id } }',
+      variables: (a) => ({ id: a.conversationId }),
+      expect: 'not-found',
+    },
+  ],
+  'Mutation.deleteConversation': [
+    { query: 'mutation($id: ID!) { deleteConversation(id: $id) }', variables: (a) => ({ id: a.conversationId }), expect: 'not-found' },
+  ],
 };
 
 async function rootFields(url: string): Promise<string[]> {
@@ -141,7 +155,11 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
   const read = await graphql(
     gw.url,
     `
-      query ($f: ID!, $w: ID!, $r: ID!, $t: ID!) {
+      query ($f: ID!, $w: ID!, $r: ID!, $t: ID!, $c: ID!) {
+        conversation(id: $c) {
+          id
+          title
+        }
         organization {
           id
           name
@@ -222,7 +240,7 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
         }
       }
     `,
-    { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId },
+    { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId, c: a.conversationId },
     { apiKey: a.apiKey },
   );
   expect(read.body.errors).toBeUndefined();
@@ -260,7 +278,7 @@ describe('organization isolation, from the schema', () => {
     });
     const run = await graphql(
       gw.url,
-      'mutation($t: ID!) { callTeammate(teammateId: $t, input: { text: "BLUEBIRD" }) { runId } }',
+      'mutation($t: ID!) { callTeammate(teammateId: $t, input: { text: "BLUEBIRD" }) { runId conversationId } }',
       { t: teammate.id },
       { apiKey: orgA.apiKey },
     );
@@ -274,6 +292,7 @@ describe('organization isolation, from the schema', () => {
       teammateId: teammate.id,
       versionId: draft.body.data.uploadFile.etag,
       trashedId: burned.body.data.uploadFile.id,
+      conversationId: run.body.data.callTeammate.conversationId,
       secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'burned.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
     };
   });

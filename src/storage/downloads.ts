@@ -12,8 +12,6 @@ export interface StoredFile {
   name: string;
   objectKey: string;
   contentType: string;
-  /** Set for a version of the file other than what the file is now (its etag: the version's id). */
-  version?: string;
 }
 
 /** A file's bytes, and URLs that serve them without an API key. */
@@ -34,12 +32,23 @@ export class Downloads {
     const expiresAt = new Date(Date.now() + seconds * 1000);
     const signed = await this.driver.signedUrl(file.objectKey, { expiresAt, fileName: file.name, contentType: file.contentType });
     if (signed) return signed;
-    const { expires, signature } = await this.signer.sign(file.id, expiresAt, file.version);
-    const version = file.version === undefined ? '' : `version=${file.version}&`;
-    return `${baseUrl}/files/${file.id}/content?${version}expires=${expires}&signature=${signature}`;
+    const { expires, signature } = await this.signer.sign(file.id, expiresAt);
+    return `${baseUrl}/files/${file.id}/content?expires=${expires}&signature=${signature}`;
   }
 
-  verifySignature(fileId: string, expires: string, signature: string, version?: string): Promise<boolean> {
-    return this.signer.verify(fileId, expires, signature, version);
+  /**
+   * A URL serving the bytes of `file.objectKey` (the version whose etag is `etag`), also after the
+   * file was overwritten, for as long as that object is kept: the backend's signed URL of that
+   * object, or (disk) the content route with the etag in the signed query.
+   */
+  async versionUrl(file: StoredFile, etag: string, baseUrl: string, expiresAt: Date): Promise<string> {
+    const signed = await this.driver.signedUrl(file.objectKey, { expiresAt, fileName: file.name, contentType: file.contentType });
+    if (signed) return signed;
+    const { expires, signature } = await this.signer.sign(file.id, expiresAt, etag);
+    return `${baseUrl}/files/${file.id}/content?etag=${etag}&expires=${expires}&signature=${signature}`;
+  }
+
+  verifySignature(fileId: string, expires: string, signature: string, etag?: string): Promise<boolean> {
+    return this.signer.verify(fileId, expires, signature, Date.now(), etag);
   }
 }

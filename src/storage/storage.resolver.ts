@@ -144,10 +144,13 @@ export class FileVersionResolver {
   ): Promise<string> {
     const { file } = version;
     refuseInTrash(file);
-    return ctx.services.storage.downloads.downloadUrl(
-      { id: file.id, name: file.name, objectKey: version.objectKey, contentType: version.contentType, version: version.id },
+    // The range (1 to MAX_URL_EXPIRY_SECONDS) is DownloadUrlArgs' rule.
+    const expiresAt = new Date(Date.now() + (expiresIn ?? DEFAULT_URL_EXPIRY_SECONDS) * 1000);
+    return ctx.services.storage.downloads.versionUrl(
+      { id: file.id, name: file.name, objectKey: version.objectKey, contentType: version.contentType },
+      version.etag,
       ctx.baseUrl,
-      expiresIn,
+      expiresAt,
     );
   }
 }

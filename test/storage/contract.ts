@@ -627,11 +627,11 @@ export function storageContract(driverName: string, start: () => Promise<Storage
         const times = versions.map((v) => Date.parse(v.createdAt));
         expect([...times].sort((a, b) => b - a)).toEqual(times);
 
-        // Each version's bytes: by its downloadUrl (no key), and with the key by ?version=.
+        // Each version's bytes: by its downloadUrl (no key), and with the key by ?etag=.
         for (const [i, v] of versions.entries()) {
           const expected = contents[contents.length - 1 - i];
           expect(Buffer.from(await (await fetch(v.downloadUrl)).arrayBuffer())).toEqual(expected);
-          const keyed = await fetch(`${gw.url}/files/${id}/content?version=${v.id}`, { headers: { 'api-key': o.apiKey } });
+          const keyed = await fetch(`${gw.url}/files/${id}/content?etag=${v.id}`, { headers: { 'api-key': o.apiKey } });
           expect(keyed.status).toBe(200);
           expect(keyed.headers.get('etag')).toBe(`"${v.etag}"`);
           expect(Buffer.from(await keyed.arrayBuffer())).toEqual(expected);
@@ -674,7 +674,7 @@ export function storageContract(driverName: string, start: () => Promise<Storage
         }
         const now = await gql(`{ file(path: "/a.txt") { etag versions { totalCount } } }`, {}, o.apiKey);
         expect(now.body.data.file).toEqual({ etag: a2.etag, versions: { totalCount: 2 } });
-        const wrong = await fetch(`${gw.url}/files/${a2.id}/content?version=${b.etag}`, { headers: { 'api-key': o.apiKey } });
+        const wrong = await fetch(`${gw.url}/files/${a2.id}/content?etag=${b.etag}`, { headers: { 'api-key': o.apiKey } });
         expect(wrong.status).toBe(404);
       });
 
@@ -1034,9 +1034,9 @@ export function storageContract(driverName: string, start: () => Promise<Storage
             b.apiKey,
           );
           expect(errorCode(res)).toBe('NOT_FOUND');
-          const content = await fetch(`${gw.url}/files/${v2.id}/content?version=${versionId}`, { headers: { 'api-key': b.apiKey } });
+          const content = await fetch(`${gw.url}/files/${v2.id}/content?etag=${versionId}`, { headers: { 'api-key': b.apiKey } });
           expect(content.status).toBe(404);
-          const onMine = await fetch(`${gw.url}/files/${mine.id}/content?version=${versionId}`, { headers: { 'api-key': b.apiKey } });
+          const onMine = await fetch(`${gw.url}/files/${mine.id}/content?etag=${versionId}`, { headers: { 'api-key': b.apiKey } });
           expect(onMine.status).toBe(404);
         }
         expect(await (await download(mine.id, {}, b.apiKey)).text()).toBe('mine');
