@@ -954,6 +954,20 @@ export function storageContract(driverName: string, start: () => Promise<Storage
         const restored = await gql(RESTORE, { id: kept.id }, o.apiKey);
         expect(restored.body.data.restoreEntry).toMatchObject({ id: kept.id, path: '/old/sub/kept.txt' });
         expect(await (await download(kept.id, {}, o.apiKey)).text()).toBe('kept');
+
+        // TRASH_RETENTION_DAYS=0 keeps the trash until it is emptied: no expiry date, nothing expires.
+        const bin = gw.services.storage.trash;
+        await gql(`mutation { deleteEntry(path: "/old") { deletedFiles } }`, {}, o.apiKey);
+        await gw.db.query(`UPDATE storage_entries SET trashed_at = trashed_at - interval '400 days' WHERE organization_id = $1`, [o.orgId]);
+        const days = bin.retentionDays;
+        bin.retentionDays = 0;
+        try {
+          expect((await trashOf(o.apiKey)).edges.map((e: any) => e.node.expiresAt)).toEqual([null]);
+          expect(await bin.expire()).toBe(0);
+        } finally {
+          bin.retentionDays = days;
+        }
+        expect((await trashOf(o.apiKey)).totalCount).toBe(1);
       });
     });
 
