@@ -339,7 +339,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
         expect(refused.json.error.message).toContain(problem);
 
       const missingFile = await alloy('workflow', 'update', workflowId, '--file', path.join(dir, 'absent.json'));
-      expect(missingFile.json.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining('ENOENT') });
+      expect(missingFile.json.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining(': no such file') });
       const malformed = await alloy('workflow', 'update', workflowId, '--file', file('half.json', '{"name":'));
       expect(malformed.json.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining('not valid JSON') });
       const good = file('good.json', transform('renamed', 'v2'));

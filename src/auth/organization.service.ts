@@ -56,6 +56,10 @@ const SQL = {
   /** One gateway at a time decides whether the database has no organization yet. */
   lockFirstOrganization: statement('auth.lock-first-organization', `SELECT pg_advisory_xact_lock(hashtext('alloy:first-organization'))`),
   anyOrganization: statement('auth.any-organization', `SELECT 1 FROM organizations LIMIT 1`),
+  oldestOrganization: statement(
+    'auth.oldest-organization',
+    `SELECT id AS "orgId", name, (SELECT count(*) FROM organizations)::int AS total FROM organizations ORDER BY created_at, id LIMIT 1`,
+  ),
   rename: statement('auth.rename-organization', `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING id AS "orgId", name`),
   contents: statement(
     'auth.organization-contents',
@@ -126,6 +130,11 @@ export class OrganizationService {
       if (await this.sql.first(SQL.anyOrganization, [], tx)) return null;
       return this.createOrganizationIn(tx, name);
     });
+  }
+
+  /** The oldest organization and how many there are: what a later start reminds the operator of. */
+  async oldestOrganization(): Promise<{ orgId: string; name: string; total: number } | null> {
+    return this.sql.first<{ orgId: string; name: string; total: number }>(SQL.oldestOrganization, []);
   }
 
   /** Creates the organization and its first key inside the caller's transaction. */

@@ -2,6 +2,7 @@ import path from 'node:path';
 
 export type StorageDriverName = 'disk' | 'gcs';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogFormat = 'json' | 'pretty';
 
 export interface Config {
   port: number;
@@ -15,6 +16,8 @@ export interface Config {
   /** How long a replaced or deleted object outlives its row (downloads in flight finish); tests set 0. */
   storageDeletionDelaySeconds: number;
   logLevel: LogLevel;
+  /** Unset means: short readable lines when stdout is a terminal, JSON lines otherwise. */
+  logFormat: LogFormat | undefined;
   /** Unset means production: only an explicit NODE_ENV=development shows stack traces and internal messages. */
   nodeEnv: 'development' | 'production' | 'test';
   /** Root for everything the gateway keeps on local disk (embedded Postgres, objects). */
@@ -171,6 +174,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', MAX_UPLOAD_BYTES_DEFAULT, 1, 5 * 1024 * 1024 * 1024),
     storageDeletionDelaySeconds: integer(env, 'STORAGE_DELETION_DELAY_SECONDS', 60, 0, 7 * 24 * 3600),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    logFormat: read(env, 'LOG_FORMAT') === undefined ? undefined : oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     nodeEnv,
     dataDir,
     urlSigningSecret: secret,
