@@ -1,8 +1,8 @@
 import { mustQuery } from '../lib/graphql';
-import { compareLatency, compareThroughput, sequential } from '../lib/load';
+import { compareLatency, sequential } from '../lib/load';
 import { tablesExist, withClient } from '../lib/postgres';
 import { seedTrashAndVersions, seedWideFolder, TRASH_TABLES } from '../seed/tables';
-import { Figure, fmt, graphqlLoad, NotApplicable } from './figure';
+import { Figure, fmt, NotApplicable } from './figure';
 import { LISTING_QUERY, seedListingFolder } from './folder-listing';
 
 /** The trash and versions beside the live tree, as a multiple of it (the issue's "10 times"). */
@@ -19,12 +19,13 @@ async function requireTables(databaseUrl: string): Promise<void> {
 /**
  * The listing figure's folder twice, through the API: one alone, and one with 10 trashed entries
  * beside each live one (names interleaved with the live ones) and 10 kept versions of each file.
- * Both listed alternately at 20 connections; the ratio is the plain folder's req/s over the other's.
+ * Both listed alternately, one request at a time (p50: on this shared machine req/s at 20
+ * connections swung ±15% between runs of the same build, the sequential p50 a few percent).
  */
 export const listingBesideTrash: Figure = {
   id: 'listing-trash',
-  title: `listing a folder of 50 entries with ${TIMES}× as many trashed entries and versions beside them, against the same folder without`,
-  target: `≤ ${LIMIT}× the time (req/s ≥ ${Math.round(100 / LIMIT)}%)`,
+  title: `listing a folder of 50 entries with ${TIMES}× as many trashed entries and versions beside them, p50 against the same folder without`,
+  target: `≤ ${LIMIT}× the listing without`,
   requires: ['Query.folder', 'Folder.children', 'Mutation.createFolder', 'Mutation.uploadFile', 'Query.trash', 'File.versions'],
   async run(ctx) {
     await requireTables(ctx.databaseUrl);
@@ -45,19 +46,25 @@ export const listingBesideTrash: Figure = {
     const [a, b] = [await page(plain), await page(crowded)];
     if (a.totalCount !== 50 || b.totalCount !== 50 || b.edges.length !== 50)
       throw new Error(`the folders list ${a.totalCount} and ${b.totalCount} entries, not 50 each`);
-    const body = (path: string) => JSON.stringify({ query: LISTING_QUERY, variables: { path } });
-    const t = await compareThroughput(
-      (duration) => graphqlLoad(ctx, ctx.gateway.url, body(crowded), duration, ctx.gateway),
-      (duration) => graphqlLoad(ctx, ctx.gateway.url, body(plain), duration, ctx.gateway),
+    const request = (path: string, duration = ctx.duration) =>
+      sequential(`${ctx.gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': ctx.apiKey },
+        body: JSON.stringify({ query: LISTING_QUERY, variables: { path } }),
+        duration,
+      });
+    const { gatewayP50, baselineP50, ratio } = await compareLatency(
+      (duration) => request(crowded, duration),
+      (duration) => request(plain, duration),
       ctx.rounds,
+      ['listing with trash', 'listing without'],
     );
-    const times = 1 / t.ratio;
     return {
-      gateway: `with trash ${fmt.rps(t.gatewayRps)}`,
-      baseline: `without ${fmt.rps(t.baselineRps)}`,
-      ratio: fmt.times(times),
-      met: times <= LIMIT,
-      note: `listing-trash: ${seeded.trashed} trashed entries and ${seeded.versions} versions seeded by SQL beside the 50 live entries (trashed names sort between the live ones); the ratio is the plain folder's req/s over the crowded one's (median of paired rounds), gateway CPU per request ${Math.round(t.gatewayCpuUs)} µs with, ${Math.round(t.baselineCpuUs)} µs without.`,
+      gateway: `with trash ${fmt.ms(gatewayP50)}`,
+      baseline: `without ${fmt.ms(baselineP50)}`,
+      ratio: fmt.times(ratio),
+      met: ratio <= LIMIT,
+      note: `listing-trash: ${seeded.trashed} trashed entries and ${seeded.versions} versions seeded by SQL beside the 50 live entries (trashed names sort between the live ones); the listing query of the listing figure (page of 50 with totalCount), one request at a time, p50 median of paired rounds.`,
     };
   },
 };
