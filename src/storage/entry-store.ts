@@ -9,15 +9,30 @@ import type { StorageEntry } from './storage-entry';
 // services above decide what to run and when, and own the transactions.
 
 /**
- * The columns of a row, named as StorageEntry's fields. Times as epoch milliseconds (made Dates
- * by `entry`): parsing Postgres's timestamp text was a twentieth of a listing's CPU time.
+ * The one list of a row's columns, each as the StorageEntry field it is read into (a stored field
+ * of `File` is one line here, beside its migration). Times as epoch milliseconds (made Dates by
+ * `entry`): parsing Postgres's timestamp text was a twentieth of a listing's CPU time.
  */
-const COLUMNS = `id, organization_id AS "organizationId", parent_id AS "parentId", kind, name,
-  object_key AS "objectKey", size::float8 AS size, content_type AS "contentType", md5, etag,
-  (extract(epoch FROM created_at) * 1000)::float8 AS "createdAt", (extract(epoch FROM updated_at) * 1000)::float8 AS "updatedAt"`;
+const ENTRY_COLUMNS: ReadonlyArray<readonly [sql: string, field: keyof StorageEntry]> = [
+  ['id', 'id'],
+  ['organization_id', 'organizationId'],
+  ['parent_id', 'parentId'],
+  ['kind', 'kind'],
+  ['name', 'name'],
+  ['object_key', 'objectKey'],
+  ['size::float8', 'size'],
+  ['content_type', 'contentType'],
+  ['md5', 'md5'],
+  ['etag', 'etag'],
+  ['(extract(epoch FROM created_at) * 1000)::float8', 'createdAt'],
+  ['(extract(epoch FROM updated_at) * 1000)::float8', 'updatedAt'],
+];
+const selectList = (columns: typeof ENTRY_COLUMNS): string => columns.map(([sql, field]) => `${sql} AS "${field}"`).join(', ');
+
+const COLUMNS = selectList(ENTRY_COLUMNS);
 
 /** COLUMNS but the two that a folder's children share with it (read as many times as there are children). */
-const CHILD_COLUMNS = COLUMNS.replace(`organization_id AS "organizationId", parent_id AS "parentId", `, '');
+const CHILD_COLUMNS = selectList(ENTRY_COLUMNS.filter(([, field]) => field !== 'organizationId' && field !== 'parentId'));
 
 /** A row as selected by COLUMNS, made a StorageEntry (in place). */
 function entry<T extends StorageEntry>(row: T): T {
