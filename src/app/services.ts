@@ -10,6 +10,7 @@ import { TeammateService } from '../teammates/teammate.service';
 import { WorkflowService } from '../workflows/workflow.service';
 import { RunEvents } from '../workflows/run-events';
 import { RunWaiter } from '../workflows/run-waiter';
+import { RunEventLog } from '../workflows/run-event-log';
 import type { StorageDriver } from '../storage/backend/driver';
 import { createStorage, Storage } from '../storage/storage';
 
@@ -29,6 +30,8 @@ export interface Services {
   /** Per-API-key request budget, spent by every keyed HTTP route (authenticateRequests) and subscription. */
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
+  /** The runs' stored events (`WorkflowRun.events`, `workflowRunEvents`, `GET /runs/:id/events`). */
+  runEventLog: RunEventLog;
   teammates: TeammateService;
   storage: Storage;
 }
@@ -41,7 +44,7 @@ export interface ServiceOptions {
 export function createServices(db: DataSource, config: Config, queue: Queue, logger?: Logger, options: ServiceOptions = {}): Services {
   const databaseUrl = (db.options as { url?: string }).url;
   if (!databaseUrl) throw new Error('the data source has no url');
-  const workflows = new WorkflowService(db);
+  const workflows = new WorkflowService(db, { queue, retryDelaySeconds: config.callbackRetryDelaySeconds });
   const auth = new AuthService(db);
   const notifications = new NotificationListener(databaseUrl, logger);
   const runEvents = new RunEvents(notifications, db);
@@ -56,6 +59,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
+    runEventLog: new RunEventLog(db),
     teammates: new TeammateService(db, workflows),
     storage: createStorage(db, config, queue, options.wrapStorageDriver),
   };

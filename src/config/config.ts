@@ -32,6 +32,8 @@ export interface Config {
   workflowConcurrency: number;
   /** Finished runs (and so their request logs) older than this many days are deleted; 0 keeps them all. */
   runRetentionDays: number;
+  /** Completion callbacks: the first retry's delay in seconds; each next one about doubles, for more than an hour in all. */
+  callbackRetryDelaySeconds: number;
 }
 
 export interface QueryLimits {
@@ -183,5 +185,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     workflowLeaseSeconds: integer(env, 'WORKFLOW_LEASE_SECONDS', 30, 2, 3600),
     workflowConcurrency: integer(env, 'WORKFLOW_CONCURRENCY', 4, 1, 64),
     runRetentionDays: integer(env, 'RUN_RETENTION_DAYS', 90, 0, 36_500),
+    callbackRetryDelaySeconds: integer(env, 'CALLBACK_RETRY_DELAY_SECONDS', 10, 1, 600),
   };
 }

@@ -13,6 +13,11 @@ export interface RunEvent {
   status: WorkflowRunStatus;
   /** The run's status change count (1 at insert): orders the events of one run and spots repeats. */
   seq: number;
+  /**
+   * The run's last stored event number (run-event-log.ts), when the announcement is of stored
+   * events (OUTPUT, STEP_*) rather than a status change: it wakes `workflowRunEvents` followers.
+   */
+  events?: number;
 }
 
 export interface RunEventHandler {
@@ -24,7 +29,7 @@ export interface RunEventHandler {
   onReconnect?(): void;
 }
 
-const FINAL = new Set<string>([WorkflowRunStatus.SUCCEEDED, WorkflowRunStatus.FAILED]);
+const FINAL = new Set<string>([WorkflowRunStatus.SUCCEEDED, WorkflowRunStatus.FAILED, WorkflowRunStatus.CANCELLED]);
 export const isFinalStatus = (status: string): boolean => FINAL.has(status);
 
 function parse(payload: string): RunEvent[] {

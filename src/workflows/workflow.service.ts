@@ -6,6 +6,7 @@ import { statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import { DefinitionError, validateDefinition, ValidatedDefinition } from './definition';
 import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
+import { CallbackQueue, checkedCallbackUrl } from './run-callbacks';
 import { RunStateMachine } from './run-state';
 import { RunChannel, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
@@ -22,6 +23,10 @@ export interface StartRunRequest {
   channel: RunChannel;
   teammateId?: string | null;
   apiKeyId?: string | null;
+  /** POSTed the run's end (http or https; anything else is BAD_USER_INPUT and starts nothing). */
+  callbackUrl?: string | null;
+  /** The run this one reruns. */
+  rerunOf?: string | null;
 }
 
 export interface CreatedWorkflow {
@@ -75,7 +80,9 @@ const WORKFLOW_COLUMNS = 'id, organization_id, name, start_step, startable, defi
 const RUN_COLUMNS = `id, organization_id AS "organizationId", workflow_id AS "workflowId", workflow_version AS "workflowVersion",
   teammate_id AS "teammateId", channel, api_key_id AS "apiKeyId", status, payload, output, error, step_results AS steps,
   next_step AS "nextStep", lease_token AS "leaseToken", lease_until AS "leaseUntil", recoveries, status_seq AS "statusSeq",
-  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt",
+  rerun_of AS "rerunOfId", callback_url AS "callbackUrl", callback_attempts AS "callbackAttempts",
+  callback_delivered_at AS "callbackDeliveredAt", callback_last_error AS "callbackLastError"`;
 
 /** Pages of the organization's live workflows (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
 const listStatement = oldestFirstList('workflows.list', 'workflows', WORKFLOW_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
@@ -187,8 +194,8 @@ export class WorkflowService {
   private readonly runs: RunStateMachine;
   private readonly sql: StatementRunner;
 
-  constructor(db: DataSource) {
-    this.runs = new RunStateMachine(db);
+  constructor(db: DataSource, callbacks?: CallbackQueue) {
+    this.runs = new RunStateMachine(db, { callbacks });
     this.sql = new StatementRunner(db);
   }
 
@@ -327,6 +334,7 @@ export class WorkflowService {
     if (payloadBytes > MAX_PAYLOAD_BYTES) {
       throw badInput(`The payload is ${payloadBytes} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} (1 MB)`, { argument: 'payload' });
     }
+    const callbackUrl = checkedCallbackUrl(request.callbackUrl);
     // Its length and characters are checked with the arguments (IsIdempotencyKey).
     const key = request.idempotencyKey ?? null;
     const teammateId = request.teammateId ?? null;
@@ -351,6 +359,8 @@ export class WorkflowService {
       idempotencyKey: key,
       requestHash,
       keyWindowHours: IDEMPOTENCY_WINDOW_HOURS,
+      rerunOf: request.rerunOf ?? null,
+      callbackUrl,
     });
     if (teammateId !== null && !outcome.teammateFound) throw notFound('Teammate');
     if (teammateId !== null && !outcome.apiEnabled) {
@@ -394,6 +404,41 @@ export class WorkflowService {
       createdAt: outcome.createdAt,
       startedAt: null,
       finishedAt: null,
+      rerunOfId: request.rerunOf ?? null,
+      callbackUrl,
+      callbackAttempts: 0,
+      callbackDeliveredAt: null,
+      callbackLastError: null,
     } satisfies Omit<WorkflowRun, 'workflow'>);
+  }
+
+  /**
+   * Cancels the organization's run: a queued one never starts, a running one ends CANCELLED at
+   * once and its worker (in whichever process) aborts the step in flight. A finished run is
+   * answered as it is. NOT_FOUND for another organization's run.
+   */
+  async cancelRun(organizationId: string, runId: string): Promise<WorkflowRun> {
+    if (!isUuid(runId)) throw notFound('Workflow run');
+    await this.runs.cancel(organizationId, runId);
+    const run = await this.findRun(organizationId, runId);
+    if (!run) throw notFound('Workflow run');
+    return run;
+  }
+
+  /**
+   * A new run of the run's workflow (its current version) with the same payload, linked to it by
+   * `rerunOf`. WORKFLOW_NOT_FOUND when the workflow was deleted.
+   */
+  async rerunRun(organizationId: string, runId: string, apiKeyId: string | null): Promise<WorkflowRun> {
+    const original = await this.findRun(organizationId, runId);
+    if (!original) throw notFound('Workflow run');
+    return this.startRun({
+      organizationId,
+      workflowId: original.workflowId,
+      payload: original.payload,
+      channel: 'TRIGGER',
+      apiKeyId,
+      rerunOf: original.id,
+    });
   }
 }
