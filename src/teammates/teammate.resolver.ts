@@ -107,10 +107,10 @@ export class TeammateResolver {
     description: 'Calls the teammate through its API channel: starts its workflow with `input` as the payload, logged in its requestLogs.',
   })
   async callTeammate(
-    @Args() { teammateId, input, idempotencyKey, waitSeconds }: CallTeammateArgs,
+    @Args() { teammateId, input, idempotencyKey, waitSeconds, callbackUrl }: CallTeammateArgs,
     @Ctx() ctx: TeammateContext,
   ): Promise<TriggerWorkflowPayload> {
-    const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, idempotencyKey);
+    const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, idempotencyKey, { callbackUrl });
     const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
     return { runId: run.id, run };
   }

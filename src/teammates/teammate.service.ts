@@ -280,7 +280,13 @@ export class TeammateService {
   }
 
   /** Starts the teammate's workflow with the caller's input, on the API channel, recording the calling key. */
-  async callTeammate(principal: Principal, teammateId: string, input: unknown, idempotencyKey?: string | null): Promise<WorkflowRun> {
+  async callTeammate(
+    principal: Principal,
+    teammateId: string,
+    input: unknown,
+    idempotencyKey?: string | null,
+    completion: { callbackUrl?: string | null } = {},
+  ): Promise<WorkflowRun> {
     // The teammate, its channel and its workflow are checked in the start's one statement.
     return this.workflows.startRun({
       organizationId: principal.organizationId,
@@ -289,6 +295,7 @@ export class TeammateService {
       channel: 'API',
       teammateId,
       apiKeyId: principal.keyId,
+      callbackUrl: completion.callbackUrl,
     });
   }
 
