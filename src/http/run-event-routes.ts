@@ -21,7 +21,8 @@ export interface RunEventRouteServices {
 /** The seq to resume after: `Last-Event-ID` (what EventSource sends on reconnect), else `?after=`, else 0. */
 function resumeAfter(req: Request): number | 'invalid' {
   const header = req.headers['last-event-id'];
-  const raw = typeof header === 'string' && header.trim() !== '' ? header.trim() : typeof req.query.after === 'string' ? req.query.after : '0';
+  const raw =
+    typeof header === 'string' && header.trim() !== '' ? header.trim() : typeof req.query.after === 'string' ? req.query.after : '0';
   return /^\d{1,9}$/.test(raw) ? Number(raw) : 'invalid';
 }
 

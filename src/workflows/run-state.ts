@@ -260,10 +260,7 @@ export class RunStateMachine {
    * Runs a finalizing statement; when the run it finalized has a callback URL, in a transaction
    * that also queues the callback, so that the callback exists if and only if the end committed.
    */
-  private async finalizing<T extends Changed>(
-    hasCallback: boolean,
-    write: (tx?: EntityManager) => Promise<T[]>,
-  ): Promise<T[]> {
+  private async finalizing<T extends Changed>(hasCallback: boolean, write: (tx?: EntityManager) => Promise<T[]>): Promise<T[]> {
     const callbacks = this.callbacks;
     if (!hasCallback || !callbacks) return write();
     return this.sql.transaction(async (tx) => {

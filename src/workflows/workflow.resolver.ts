@@ -102,7 +102,10 @@ const AFTER_RANGE = { message: 'after must be a seq (0 or more)' };
 /** `WorkflowRun.events`' arguments: positions are the events' `seq`, so `after` is a number, not a cursor. */
 @ArgsType()
 export class RunEventArgs {
-  @Field(() => Int, { nullable: true, description: 'Events with a greater `seq` than this (the last one seen); from the first without it.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Events with a greater `seq` than this (the last one seen); from the first without it.',
+  })
   @IsInt(AFTER_RANGE)
   @Min(0, AFTER_RANGE)
   after?: number | null;
@@ -303,7 +306,10 @@ export class WorkflowRunResolver {
     return run.rerunOfId ? ctx.services.workflows.findRun(run.organizationId, run.rerunOfId) : null;
   }
 
-  @FieldResolver(() => RunCallback, { nullable: true, description: "Where the run's completion callback stands; null without callbackUrl." })
+  @FieldResolver(() => RunCallback, {
+    nullable: true,
+    description: "Where the run's completion callback stands; null without callbackUrl.",
+  })
   callback(@Root() run: WorkflowRun): RunCallback | null {
     if (!run.callbackUrl) return null;
     return {
