@@ -54,10 +54,32 @@ export function teammateApiExamples(endpoint: string, teammateId: string): ApiEx
     `  .then((response) => response.json())`,
     `  .then((result) => console.log(JSON.stringify(result)));`,
   ].join('\n');
+  // The call again, keeping only its runId, for the two examples that go on with the run.
+  const start = [
+    `RUN_ID=$(curl -s "${endpoint}" \\`,
+    `  -H 'content-type: application/json' \\`,
+    `  -H "api-key: $ALLOY_API_KEY" \\`,
+    `  -d '${body}' | sed -E 's/.*"runId":"([^"]+)".*/\\1/')`,
+  ];
+  const base = endpoint.replace(/\/graphql$/, '');
+  const follow = [...start, `curl -N "${base}/runs/$RUN_ID/events" -H "api-key: $ALLOY_API_KEY"`].join('\n');
+  const cancel = [
+    ...start,
+    `curl -s "${endpoint}" \\`,
+    `  -H 'content-type: application/json' \\`,
+    `  -H "api-key: $ALLOY_API_KEY" \\`,
+    `  -d '{"query":"mutation($id: ID!) { cancelWorkflowRun(id: $id) { id status } }","variables":{"id":"'"$RUN_ID"'"}}'`,
+  ].join('\n');
   return [
     { language: 'curl', title: 'curl, with the key in $ALLOY_API_KEY', code: curl },
     { language: 'graphql', title: 'GraphQL, with the variables below it; send the key in the api-key header', code: graphql },
     { language: 'javascript', title: 'JavaScript fetch (Node 18 or later), with the key in process.env.ALLOY_API_KEY', code: javascript },
+    {
+      language: 'curl',
+      title: 'Watch the call as it happens: its events as server-sent events (curl -N), until the run ends',
+      code: follow,
+    },
+    { language: 'curl', title: 'Stop a call: cancelWorkflowRun with the runId the call answered', code: cancel },
   ];
 }
 

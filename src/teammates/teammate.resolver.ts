@@ -34,7 +34,11 @@ export class TeammateApi {
   @Field({ description: 'The absolute GraphQL endpoint to send `callTeammate` to.' })
   endpoint: string;
 
-  @Field(() => [ApiExample], { description: 'Ready-to-paste examples in `curl`, `graphql` and `javascript`, in that order.' })
+  @Field(() => [ApiExample], {
+    description:
+      'Ready-to-paste examples of the call in `curl`, `graphql` and `javascript`, in that order; then, in `curl`, following the ' +
+      "call's events as they happen (`GET /runs/:id/events`) and cancelling it (`cancelWorkflowRun`).",
+  })
   examples: ApiExample[];
 
   @Field({
