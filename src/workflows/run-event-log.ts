@@ -14,6 +14,9 @@ export interface NewRunEvent {
 
 const EVENT_COLUMNS = `seq, type, step, data, at`;
 
+/** Appended events up to about this much JSON go with their announcement (a NOTIFY payload holds under 8,000 bytes). */
+const INLINE_EVENTS_BYTES = 3_000;
+
 const SQL = {
   /**
    * Appends events after the run's last one, in one statement: raising `event_seq` numbers them
@@ -31,8 +34,11 @@ const SQL = {
        INSERT INTO workflow_run_events (run_id, seq, type, step, data)
        SELECT $1, run.event_seq - cardinality($3::text[]) + e.n, e.type, e.step, e.data::json
          FROM run, unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e (type, step, data, n)
+       RETURNING seq, at
      )
-     SELECT organization_id AS "organizationId", status_seq AS "statusSeq", event_seq AS "eventSeq" FROM run`,
+     SELECT organization_id AS "organizationId", status_seq AS "statusSeq", event_seq AS "eventSeq",
+            (SELECT array_agg(at ORDER BY seq) FROM added) AS ats
+       FROM run`,
   ),
   /** A page of one run's events after `seq` $2 (the run checked against the organization). */
   page: statement(
@@ -66,16 +72,37 @@ export class RunEventLog {
    */
   async append(lease: { runId: string; token: string }, events: NewRunEvent[]): Promise<boolean> {
     if (events.length === 0) return true;
-    const row = await this.sql.first<{ organizationId: string; statusSeq: number; eventSeq: number }>(SQL.append, [
+    const data = events.map((e) => (e.data === undefined ? 'null' : JSON.stringify(e.data)));
+    const row = await this.sql.first<{ organizationId: string; statusSeq: number; eventSeq: number; ats: Date[] }>(SQL.append, [
       lease.runId,
       lease.token,
       events.map((e) => e.type),
       events.map((e) => e.step),
-      events.map((e) => (e.data === undefined ? 'null' : JSON.stringify(e.data))),
+      data,
     ]);
     if (!row) return false;
+    const first = row.eventSeq - events.length + 1;
+    // Small batches travel with the announcement, so that followers need not read them back.
+    const inline = data.reduce((bytes, text) => bytes + text.length + 100, 0) <= INLINE_EVENTS_BYTES;
     this.announcer.announce([
-      { id: lease.runId, organizationId: row.organizationId, status: WorkflowRunStatus.RUNNING, seq: row.statusSeq, events: row.eventSeq },
+      {
+        id: lease.runId,
+        organizationId: row.organizationId,
+        status: WorkflowRunStatus.RUNNING,
+        seq: row.statusSeq,
+        events: row.eventSeq,
+        ...(inline
+          ? {
+              appended: events.map((e, i) => ({
+                seq: first + i,
+                type: e.type,
+                step: e.step,
+                data: e.data ?? null,
+                at: row.ats[i].toISOString(),
+              })),
+            }
+          : {}),
+      },
     ]);
     return true;
   }
@@ -89,7 +116,7 @@ export class RunEventLog {
 }
 
 /** Pieces arriving within this many milliseconds of the first one are written together. */
-export const OUTPUT_COALESCE_MS = 10;
+export const OUTPUT_COALESCE_MS = 40;
 
 /**
  * Buffers a step's OUTPUT pieces and writes them in one append (one INSERT, one commit) per

@@ -1,8 +1,8 @@
 import { isUuid } from '../db/ids';
 import { notFound } from '../graphql/errors';
 import { isFinalEvent, RunEventLog } from './run-event-log';
-import type { StoredRunEvent } from './run-event.entity';
-import type { RunEvents } from './run-events';
+import type { RunEventType, StoredRunEvent } from './run-event.entity';
+import type { RunEvent, RunEvents } from './run-events';
 
 /** Events read per query while catching up. */
 const READ_BATCH = 500;
@@ -22,6 +22,7 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
   private finalSeen = false;
   /** Something may have been written since the last read. */
   private dirty = true;
+  private reading = false;
   private wake: (() => void) | undefined;
   private unwatch: () => void = () => undefined;
 
@@ -48,7 +49,7 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
     if (!isUuid(runId)) throw notFound('Workflow run');
     const stream = new RunEventStream(log, organizationId, runId.toLowerCase(), Math.max(0, after ?? 0));
     await events.start();
-    stream.unwatch = events.watchRun(runId, { onEvent: () => stream.poke(), onReconnect: () => stream.poke() });
+    stream.unwatch = events.watchRun(runId, { onEvent: (event) => stream.announced(event), onReconnect: () => stream.poke() });
     let exists: boolean;
     try {
       exists = await runExists(organizationId, runId);
@@ -66,6 +67,24 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
   /** The last seq handed out (what a client resumes after). */
   get seq(): number {
     return this.lastSeq;
+  }
+
+  /**
+   * An announcement of the run: events it carries that follow right after the last one this
+   * stream holds are taken as they are (no read); anything else (a status change, a gap, a read
+   * in flight that may or may not see them) makes the stream read the table.
+   */
+  private announced(event: RunEvent): void {
+    const appended = event.appended;
+    const tail = this.ready.length ? this.ready[this.ready.length - 1].seq : this.lastSeq;
+    if (!appended?.length || this.reading || this.dirty || this.finalSeen || appended[0].seq !== tail + 1) {
+      this.poke();
+      return;
+    }
+    for (const e of appended) this.ready.push({ ...e, type: e.type as RunEventType, at: new Date(e.at) });
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
 
   private poke(): void {
@@ -92,7 +111,13 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
       }
       if (this.dirty) {
         this.dirty = false;
-        const page = await this.log.page(this.organizationId, this.runId, this.lastSeq, READ_BATCH);
+        this.reading = true;
+        let page;
+        try {
+          page = await this.log.page(this.organizationId, this.runId, this.lastSeq, READ_BATCH);
+        } finally {
+          this.reading = false;
+        }
         if (this.ended) continue;
         for (const event of page.rows) {
           this.ready.push(event);

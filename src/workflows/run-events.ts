@@ -18,6 +18,12 @@ export interface RunEvent {
    * events (OUTPUT, STEP_*) rather than a status change: it wakes `workflowRunEvents` followers.
    */
   events?: number;
+  /**
+   * The stored events this announcement is about, when they are small (INLINE_EVENTS_BYTES): a
+   * follower whose last event comes right before them takes them from here instead of reading
+   * the table. Anything else (a gap, a missing list) makes it read.
+   */
+  appended?: Array<{ seq: number; type: string; step: string | null; data: unknown; at: string }>;
 }
 
 export interface RunEventHandler {
@@ -46,7 +52,8 @@ function parse(payload: string): RunEvent[] {
 /** Postgres refuses NOTIFY payloads of 8,000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7_000;
 
-const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify('${RUN_EVENTS_CHANNEL}', $1)`);
+/** Every pending payload in one statement: one round trip (and one wait for a pooled connection) however many there are. */
+const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify('${RUN_EVENTS_CHANNEL}', p) FROM unnest($1::text[]) AS p`);
 
 /**
  * Sends the status changes this process committed, after the commit and outside any writing
@@ -79,9 +86,7 @@ export class RunAnnouncer {
     while (this.pending.length) {
       const batch = this.pending;
       this.pending = [];
-      for (const payload of chunks(batch)) {
-        await this.sql.run(ANNOUNCE, [payload]).catch(this.onError);
-      }
+      await this.sql.run(ANNOUNCE, [chunks(batch)]).catch(this.onError);
     }
     this.flushing = undefined;
   }
