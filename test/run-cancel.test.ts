@@ -1,5 +1,5 @@
 import { collectSubscription } from './support/graphql-ws';
-import { useGatewayWithOrg } from './support/gateway';
+import { dropListenConnection, useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { errorCode, graphql } from './support/http';
 import { waitFor } from './support/poll';
@@ -150,6 +150,47 @@ describe('cancel and rerun', () => {
       ['OUTPUT', { token: 'partial' }],
       ['STATUS', 'CANCELLED'],
     ]);
+  });
+
+  it('stops a running run within 2 s also when the LISTEN connections are lost: the worker checks its runs every second', async () => {
+    const runId = await trigger(slow, { n: 3 });
+    const call = await target.next();
+    expect(call.headers['idempotency-key']).toBe(`${runId}:call`);
+    // Every LISTEN connection of the database (the gateway's and the worker's) is cut; the cancel's announcement may reach nobody.
+    await dropListenConnection(gw);
+    const res = await ask(CANCEL, { id: runId });
+    expect(res.body.data.cancelWorkflowRun.status).toBe('CANCELLED');
+    await waitFor(
+      () => call.isAborted(),
+      (aborted) => aborted,
+      2_000,
+      'the target to see its request aborted',
+    );
+    expect(await statusOf(runId)).toBe('CANCELLED');
+  });
+
+  it('request logs show a cancelled call as final, with its duration', async () => {
+    const teammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Slow', workflowId: slow, channels: ['API'] })).id;
+    const called = await ask(`mutation($id: ID!) { callTeammate(teammateId: $id, input: { q: 1 }) { runId } }`, { id: teammate });
+    const { runId } = called.body.data.callTeammate;
+    const call = await target.next();
+    expect((await ask(CANCEL, { id: runId })).body.data.cancelWorkflowRun.status).toBe('CANCELLED');
+    await waitFor(
+      () => call.isAborted(),
+      (aborted) => aborted,
+      2_000,
+      'the request to be aborted',
+    );
+    const logs = await ask(
+      `query($id: ID!) { teammate(id: $id) { requestLogs(status: CANCELLED) { totalCount edges { node { runId status error durationMs finishedAt } } } } }`,
+      { id: teammate },
+    );
+    expect(logs.body.errors).toBeUndefined();
+    const { requestLogs } = logs.body.data.teammate;
+    expect(requestLogs.totalCount).toBe(1);
+    expect(requestLogs.edges[0].node).toMatchObject({ runId, status: 'CANCELLED', error: 'The run was cancelled' });
+    expect(requestLogs.edges[0].node.durationMs).toBeGreaterThanOrEqual(0);
+    expect(requestLogs.edges[0].node.finishedAt).not.toBeNull();
   });
 
   it('cancelling a finished run returns it unchanged; another organization gets NOT_FOUND', async () => {
