@@ -139,6 +139,20 @@ describe('run events: stored, streamed and followed', () => {
     expect(commits).toBeLessThanOrEqual(3);
   });
 
+  it('pieces too large to travel with their announcement, and non-ASCII ones, reach the follower exactly', async () => {
+    const runId = await trigger(listOutput);
+    const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, EVENTS, { id: runId });
+    const call = await target.next();
+    const pieces = [{ big: 'é'.repeat(3000) }, 'ü🙂 small', { big: '🙂'.repeat(2500) }, 'last'];
+    for (const piece of pieces) call.send(piece);
+    call.end();
+    expect(await subscription.ended).toEqual({ complete: true });
+    const followed: Ev[] = subscription.results.map((r) => r.data.workflowRunEvents);
+    expect(followed.filter((e) => e.type === 'OUTPUT').map((e) => e.data)).toEqual(pieces);
+    expect(followed.map((e) => e.seq)).toEqual(followed.map((_, i) => i + 1));
+    expect(followed.map(brief)).toEqual((await storedEvents(runId)).map(brief));
+  });
+
   it('a follower that lost its connection resumes with `after` and gets every event exactly once, in order', async () => {
     const runId = await trigger(streaming);
     const first = await collectSubscription(gw.url, { 'api-key': org.apiKey }, EVENTS, { id: runId });

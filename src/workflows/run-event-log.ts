@@ -83,7 +83,10 @@ export class RunEventLog {
     if (!row) return false;
     const first = row.eventSeq - events.length + 1;
     // Small batches travel with the announcement, so that followers need not read them back.
-    const inline = data.reduce((bytes, text) => bytes + text.length + 100, 0) <= INLINE_EVENTS_BYTES;
+    // Counted generously (JSON escapes, the seq, type and time of each), so that an announcement stays far below the NOTIFY limit.
+    const inline =
+      data.reduce((bytes, text, i) => bytes + Buffer.byteLength(text) + Buffer.byteLength(events[i].step) * 2 + 100, 0) <=
+      INLINE_EVENTS_BYTES;
     this.announcer.announce([
       {
         id: lease.runId,

@@ -98,13 +98,15 @@ function chunks(events: RunEvent[]): string[] {
   let bytes = 2;
   for (const event of events) {
     const text = JSON.stringify(event);
-    if (current.length && bytes + text.length + 1 > MAX_PAYLOAD_BYTES) {
+    // In bytes: announcements of stored events carry their data, which need not be ASCII.
+    const size = Buffer.byteLength(text);
+    if (current.length && bytes + size + 1 > MAX_PAYLOAD_BYTES) {
       out.push(`[${current.join(',')}]`);
       current = [];
       bytes = 2;
     }
     current.push(text);
-    bytes += text.length + 1;
+    bytes += size + 1;
   }
   if (current.length) out.push(`[${current.join(',')}]`);
   return out;
