@@ -99,6 +99,7 @@ export const runEventsStream: Figure = {
       const toStored: number[] = [];
       const toReceived: number[] = [];
       let errors = 0;
+      let firstError: string | undefined;
       const finished = runIds.map(
         (id) =>
           new Promise<void>((resolve) => {
@@ -122,8 +123,13 @@ export const runEventsStream: Figure = {
                     toReceived.push(received - stored);
                   }
                 },
-                error: () => {
+                error: (error) => {
                   errors++;
+                  firstError ??= Array.isArray(error)
+                    ? JSON.stringify(error)
+                    : String((error as { reason?: string; code?: number })?.code ?? error) +
+                      ' ' +
+                      String((error as { reason?: string })?.reason ?? '');
                   resolve();
                 },
                 complete: () => resolve(),
@@ -149,26 +155,27 @@ export const runEventsStream: Figure = {
       const cpuNote =
         `CPU meanwhile: gateway ${((cpuAfter.gateway - cpuBefore.gateway) / 1000).toFixed(1)} s, workers ${((cpuAfter.workers - cpuBefore.workers) / 1000).toFixed(1)} s, ` +
         `bench process (target and subscribers) ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s`;
+      // A commit is one transaction id (xmin) on the rows it wrote; one commit may write several runs' events.
       const { rows } = await db.query(
-        `SELECT run_id, count(DISTINCT xmin::text)::int AS commits, count(*) FILTER (WHERE type = 'OUTPUT')::int AS outputs
-           FROM workflow_run_events WHERE run_id = ANY ($1::uuid[]) GROUP BY run_id`,
+        `SELECT count(DISTINCT xmin::text)::int AS commits, count(*) FILTER (WHERE type = 'OUTPUT')::int AS outputs
+           FROM workflow_run_events WHERE run_id = ANY ($1::uuid[])`,
         [runIds],
       );
-      const commits = rows.reduce((sum, r) => sum + r.commits, 0) / rows.length;
-      const outputs = rows.reduce((sum, r) => sum + r.outputs, 0);
+      const commits = rows[0].commits / runs;
+      const outputs = rows[0].outputs;
       for (const list of [delays, toStored, toReceived]) list.sort((a, b) => a - b);
       const p50 = percentile(delays, 50);
       const p99 = percentile(delays, 99);
       const expected = runs * (pieces + 1);
       return {
-        gateway: `p50 ${fmt.ms(p50)}; p99 ${fmt.ms(p99)}; ${Math.round(commits)} commits per run`,
+        gateway: `p50 ${fmt.ms(p50)}; p99 ${fmt.ms(p99)}; ${commits.toFixed(1)} commits per run`,
         baseline: '—',
         ratio: '—',
         met: p99 < 250 && delays.length === runs * pieces && errors === 0,
         note:
           `run-events: ${runs} runs × ${pieces} pieces (${seconds} s at ${PIECES_PER_SECOND}/s) + a result event; ${delays.length} pieces received by the ` +
-          `${runs} subscribers (${outputs} of ${expected} OUTPUT events stored, ${errors} subscription errors) in ${elapsed.toFixed(1)} s; ` +
-          `${Math.round(commits)} commits per run that wrote events (status changes, steps and coalesced OUTPUT appends) for ${pieces + 1} pieces; ` +
+          `${runs} subscribers (${outputs} of ${expected} OUTPUT events stored, ${errors} subscription errors${firstError ? `, the first: ${firstError.slice(0, 200)}` : ''}) in ${elapsed.toFixed(1)} s; ` +
+          `${commits.toFixed(1)} commits per run that wrote events (status changes, steps and OUTPUT appends, one commit shared by the runs of a worker) for ${pieces + 1} pieces; ` +
           `runs executed by ${WORKERS} extra \`alloy worker\` processes (WORKFLOW_CONCURRENCY ${Math.ceil(runs / WORKERS)}) beside the bench's own; ${cpuNote}; of the delay, write to commit p50 ${fmt.ms(percentile(toStored, 50))} p99 ${fmt.ms(percentile(toStored, 99))}, commit to receipt p50 ${fmt.ms(percentile(toReceived, 50))} p99 ${fmt.ms(percentile(toReceived, 99))} (ms clocks).`,
       };
     } finally {
