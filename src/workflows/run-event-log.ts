@@ -88,9 +88,10 @@ export class RunEventLog {
   }
 
   /**
-   * Appends `events` (with other runs' waiting appends, in one statement and one commit), then announces them (after the commit,
-   * like status changes) so that whoever follows the run reads them. False when the lease is no
-   * longer the worker's or the run is no longer RUNNING (cancelled): the caller stops.
+   * Appends `events` (with the other runs' appends waiting then: one statement, one commit), then
+   * announces them after the commit, like status changes, so that whoever follows the run gets
+   * them. False when the lease is no longer the worker's or the run is no longer RUNNING
+   * (cancelled): the caller stops.
    */
   async append(lease: { runId: string; token: string }, events: NewRunEvent[]): Promise<boolean> {
     if (events.length === 0) return true;
