@@ -18,6 +18,10 @@ interface OrgA {
   workflowId: string;
   runId: string;
   teammateId: string;
+  /** A kept version of launch.txt, and an entry in A's trash. */
+  versionId: string;
+  trashedId: string;
+  conversationId: string;
   secretWords: string[];
 }
 
@@ -76,6 +80,29 @@ const PROBES: Record<string, Probe[]> = {
       expect: 'not-found',
     },
   ],
+  'Query.trash': [
+    {
+      query: '{ trash(first: 100) { totalCount edges { node { originalPath entry { id name } } } } }',
+      variables: () => ({}),
+      expect: 'own-data',
+    },
+  ],
+  'Mutation.restoreEntry': [
+    { query: 'mutation($id: ID!) { restoreEntry(id: $id) { id path } }', variables: (a) => ({ id: a.trashedId }), expect: 'not-found' },
+    {
+      query: 'mutation($id: ID!) { restoreEntry(id: $id, to: "/mine") { id path } }',
+      variables: (a) => ({ id: a.trashedId }),
+      expect: 'not-found',
+    },
+  ],
+  'Mutation.emptyTrash': [{ query: 'mutation { emptyTrash { deletedFiles deletedFolders } }', variables: () => ({}), expect: 'own-data' }],
+  'Mutation.restoreFileVersion': [
+    {
+      query: 'mutation($p: String!, $v: ID!) { restoreFileVersion(path: $p, versionId: $v) { id md5 } }',
+      variables: (a) => ({ p: '/Secret Plans/launch.txt', v: a.versionId }),
+      expect: 'not-found',
+    },
+  ],
   'Mutation.triggerWorkflow': [
     {
       query: 'mutation($id: ID!) { triggerWorkflow(workflowId: $id, payload: {}) { runId } }',
@@ -97,6 +124,19 @@ const PROBES: Record<string, Probe[]> = {
       variables: (a) => ({ id: a.teammateId }),
       expect: 'not-found',
     },
+  ],
+  'Query.conversation': [
+    { query: 'query($id: ID!) { conversation(id: $id) { id title } }', variables: (a) => ({ id: a.conversationId }), expect: 'null' },
+  ],
+  'Mutation.renameConversation': [
+    {
+      query: 'mutation($id: ID!) { renameConversation(id: $id, title: "x") { id } }',
+      variables: (a) => ({ id: a.conversationId }),
+      expect: 'not-found',
+    },
+  ],
+  'Mutation.deleteConversation': [
+    { query: 'mutation($id: ID!) { deleteConversation(id: $id) }', variables: (a) => ({ id: a.conversationId }), expect: 'not-found' },
   ],
 };
 
@@ -122,7 +162,11 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
   const read = await graphql(
     gw.url,
     `
-      query ($f: ID!, $w: ID!, $r: ID!, $t: ID!) {
+      query ($f: ID!, $w: ID!, $r: ID!, $t: ID!, $c: ID!) {
+        conversation(id: $c) {
+          id
+          title
+        }
         organization {
           id
           name
@@ -142,7 +186,24 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
             }
           }
         }
+        trash(first: 10) {
+          totalCount
+          edges {
+            node {
+              originalPath
+            }
+          }
+        }
         file(path: "/Secret Plans/launch.txt") {
+          versions(first: 10) {
+            totalCount
+            edges {
+              node {
+                id
+                md5
+              }
+            }
+          }
           id
           name
           size
@@ -186,7 +247,7 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
         }
       }
     `,
-    { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId },
+    { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId, c: a.conversationId },
     { apiKey: a.apiKey },
   );
   expect(read.body.errors).toBeUndefined();
@@ -207,8 +268,11 @@ describe('organization isolation, from the schema', () => {
   beforeAll(async () => {
     b = await gw.createOrg('Bravo');
     const folder = await graphql(gw.url, 'mutation { createFolder(path: "/Secret Plans") { id } }', {}, { apiKey: orgA.apiKey });
+    const draft = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'launch.txt', 'draft BLUEBIRD');
     const file = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'launch.txt', 'codename BLUEBIRD');
     expect(file.body.errors).toBeUndefined();
+    const burned = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'burned.txt', 'burned BLUEBIRD');
+    await graphql(gw.url, 'mutation { deleteEntry(path: "/Secret Plans/burned.txt") { deletedFiles } }', {}, { apiKey: orgA.apiKey });
     const { workflow } = await gw.services.workflows.createWorkflow(orgA.orgId, {
       name: 'secret-workflow',
       startStep: 'shape',
@@ -221,7 +285,7 @@ describe('organization isolation, from the schema', () => {
     });
     const run = await graphql(
       gw.url,
-      'mutation($t: ID!) { callTeammate(teammateId: $t, input: { text: "BLUEBIRD" }) { runId } }',
+      'mutation($t: ID!) { callTeammate(teammateId: $t, input: { text: "BLUEBIRD" }) { runId conversationId } }',
       { t: teammate.id },
       { apiKey: orgA.apiKey },
     );
@@ -233,7 +297,10 @@ describe('organization isolation, from the schema', () => {
       workflowId: workflow.id,
       runId: run.body.data.callTeammate.runId,
       teammateId: teammate.id,
-      secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
+      versionId: draft.body.data.uploadFile.etag,
+      trashedId: burned.body.data.uploadFile.id,
+      conversationId: run.body.data.callTeammate.conversationId,
+      secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'burned.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
     };
   });
 

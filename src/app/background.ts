@@ -33,6 +33,7 @@ export async function startBackgroundWork(services: Services, logger: Logger, op
       leaseMs,
       concurrency: services.config.workflowConcurrency,
       callbacks,
+      files: services.storage.snapshots,
     });
     await executor.start();
     tasks.push({ name: 'workflow executor', stop: () => executor.stop() });

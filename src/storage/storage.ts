@@ -7,14 +7,20 @@ import type { StorageDriver } from './backend/driver';
 import { Downloads } from './downloads';
 import { EntryReads } from './entry-reads';
 import { EntryStore } from './entry-store';
+import { FileSnapshots } from './file-snapshots';
 import { sweepOrphans } from './events/orphan-sweeper';
 import { FolderCache } from './folder-cache';
 import { ObjectDeletions } from './object-deletions';
 import { StatementRunner } from '../db/statements';
+import { Trash } from './trash';
 import { TreeChanges } from './tree-changes';
 import { UploadSizeLimit } from './upload-size';
 import { Uploads } from './uploads';
 import { UrlSigner } from './url-signer';
+import { FileVersions } from './versions';
+
+/** How often the deletion of an object still in use is tried again. */
+export const KEPT_OBJECT_RECHECK_SECONDS = 60;
 
 /**
  * The storage capability: the organization tree in Postgres (EntryStore, the one owner of its
@@ -26,8 +32,18 @@ export class Storage {
   readonly deletions: ObjectDeletions;
   readonly reads: EntryReads;
   readonly changes: TreeChanges;
+  readonly trash: Trash;
+  readonly versions: FileVersions;
   readonly uploads: Uploads;
   readonly downloads: Downloads;
+  readonly snapshots: FileSnapshots;
+  /**
+   * Of the object keys about to be deleted, those still in use (the composition root answers with
+   * the keys that active workflow runs were given); those are deleted later instead.
+   */
+  keepObjects: (keys: string[]) => Promise<Set<string>> = async () => new Set();
+  /** How long until the deletion of an object still in use is tried again (tests shorten it). */
+  keptObjectRecheckSeconds = KEPT_OBJECT_RECHECK_SECONDS;
 
   constructor(
     db: DataSource,
@@ -40,9 +56,12 @@ export class Storage {
     this.store = new EntryStore(sql);
     this.deletions = new ObjectDeletions(queue);
     this.reads = new EntryReads(this.store, this.folderCache);
-    this.changes = new TreeChanges(this.store, this.reads, this.folderCache, this.deletions);
-    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions);
+    this.changes = new TreeChanges(this.store, this.reads, this.folderCache);
+    this.trash = new Trash(this.store, this.reads, this.folderCache, this.deletions);
+    this.versions = new FileVersions(this.store, this.reads, this.deletions);
+    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes));
     this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
+    this.snapshots = new FileSnapshots(this.reads, this.downloads);
   }
 
   /** Caches folder paths from now on, kept true by the process's LISTEN connection. */
@@ -54,9 +73,19 @@ export class Storage {
     this.folderCache.stop();
   }
 
-  /** The deletion job's work: objects whose rows are gone (missing objects are fine). */
+  /**
+   * The deletion job's work: objects whose rows are gone (missing objects are fine). Objects that
+   * are still in use (keepObjects) get a new job, KEPT_OBJECT_RECHECK_SECONDS later.
+   */
   async deleteObjects(keys: string[]): Promise<void> {
-    for (const key of keys) await this.driver.delete(key);
+    const kept = await this.keepObjects(keys);
+    for (const key of keys) if (!kept.has(key)) await this.driver.delete(key);
+    if (kept.size) await this.deletions.later([...kept], this.keptObjectRecheckSeconds);
+  }
+
+  /** The retention job's work: expired versions, then expired trash items; how many of each. */
+  async expire(): Promise<{ versionFiles: number; trashItems: number }> {
+    return { versionFiles: await this.versions.expire(), trashItems: await this.trash.expire() };
   }
 
   /** The orphan sweep (see events/orphan-sweeper.ts); callable from tests with any age. */
@@ -73,5 +102,8 @@ export function createStorage(
 ): Storage {
   const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), config.urlSigningSecret, config.maxUploadBytes);
   storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
+  storage.versions.keep = config.fileVersionsKeep;
+  storage.versions.days = config.fileVersionDays;
+  storage.trash.retentionDays = config.trashRetentionDays;
   return storage;
 }

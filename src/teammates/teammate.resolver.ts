@@ -10,7 +10,7 @@ import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
 import { Workflow } from '../workflows/workflow.entity';
-import { StartRunArgs, TriggerWorkflowPayload, workflowLoader } from '../workflows/workflow.resolver';
+import { StartRunArgs, startedPayload, TriggerWorkflowPayload, workflowLoader } from '../workflows/workflow.resolver';
 import { ApiCallLog } from './api-call-log';
 import { teammateApiExamples, teammatePlaygroundUrl } from './api-examples';
 import { Teammate } from './teammate.entity';
@@ -24,7 +24,7 @@ export class ApiExample {
   title: string;
 
   @Field({
-    description: 'The example itself, to paste as it is (it reads the key from ALLOY_API_KEY, or leaves it to the api-key header).',
+    description: 'The example itself, to paste as it is (it reads the key from API_KEY, or leaves it to the api-key header).',
   })
   code: string;
 }
@@ -80,6 +80,9 @@ class RequestLogArgs extends PageArgs {
 
   @Field(() => Date, { nullable: true, description: 'Only logs created before this time.' })
   until?: Date | null;
+
+  @Field(() => ID, { nullable: true, description: 'Only the turns of this conversation.' })
+  conversationId?: string | null;
 }
 
 @ArgsType()
@@ -89,6 +92,14 @@ class CallTeammateArgs extends StartRunArgs {
 
   @Field(() => JSONScalar, { description: "The caller's request: the payload of the run it starts." })
   input: unknown;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'Continue this conversation (its steps get the earlier turns in `conversation.messages`); without it the call starts a new one. ' +
+      "CONVERSATION_BUSY while the conversation's previous turn is QUEUED or RUNNING; NOT_FOUND for a conversation of another teammate.",
+  })
+  conversationId?: string | null;
 }
 
 /** The services the teammate resolvers use. */
@@ -108,15 +119,23 @@ export class TeammateResolver {
   }
 
   @Mutation(() => TriggerWorkflowPayload, {
-    description: 'Calls the teammate through its API channel: starts its workflow with `input` as the payload, logged in its requestLogs.',
+    description:
+      'Calls the teammate through its API channel: starts its workflow with `input` as the payload, logged in its requestLogs, ' +
+      'as a turn of a conversation (`conversationId`, or a new one).',
   })
   async callTeammate(
-    @Args() { teammateId, input, idempotencyKey, waitSeconds, callbackUrl }: CallTeammateArgs,
+    @Args() { teammateId, input, idempotencyKey, waitSeconds, conversationId, files, callbackUrl }: CallTeammateArgs,
     @Ctx() ctx: TeammateContext,
   ): Promise<TriggerWorkflowPayload> {
-    const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, idempotencyKey, { callbackUrl });
+    const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, {
+      idempotencyKey,
+      conversationId,
+      files,
+      baseUrl: ctx.baseUrl,
+      callbackUrl,
+    });
     const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
-    return { runId: run.id, run };
+    return startedPayload(run);
   }
 
   @FieldResolver(() => TeammateApi, {

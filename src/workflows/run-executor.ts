@@ -5,6 +5,9 @@ import { NewRunEvent, OutputCoalescer, RunEventLog } from './run-event-log';
 import { RunEventType } from './run-event.entity';
 import { isFinalStatus, RunEvents } from './run-events';
 import { ClaimedRun, DEFAULT_MAX_RECOVERIES, Lease, RunStateMachine } from './run-state';
+import { StatementRunner } from '../db/statements';
+import { conversationContext } from './conversation-context';
+import { contextFiles, RunFileSource } from './run-files';
 import { RunCancelled, RunContext, runStep, StepFailed } from './step-runners';
 import type { StepResult } from './workflow-run.entity';
 
@@ -24,6 +27,8 @@ export interface ExecutorOptions {
    * runs are normally claimed as soon as their insert is announced.
    */
   pollMs?: number;
+  /** Signs the links of files handed to runs (storage's FileSnapshots); needed only when runs are given files. */
+  files?: RunFileSource;
   /** Queues completion callbacks with a run's end (the composition root always passes it). */
   callbacks?: CallbackQueue;
   /** How often the worker checks that its runs are still its own (a cancel whose announcement was lost). */
@@ -52,6 +57,7 @@ const CLAIM_RETRY_MS = 500;
 export class RunExecutor {
   private readonly runs: RunStateMachine;
   private readonly eventLog: RunEventLog;
+  private readonly sql: StatementRunner;
   private stopping = false;
   private readonly held = new Map<string, HeldRun>();
   private cancelTimer: NodeJS.Timeout | undefined;
@@ -70,6 +76,7 @@ export class RunExecutor {
   ) {
     this.runs = new RunStateMachine(db, { callbacks: options.callbacks });
     this.eventLog = new RunEventLog(db);
+    this.sql = new StatementRunner(db);
   }
 
   private get leaseSeconds(): number {
@@ -197,6 +204,11 @@ export class RunExecutor {
     }
   }
 
+  private fileSource(): RunFileSource {
+    if (!this.options.files) throw new Error('a run was given files but this executor has no file source');
+    return this.options.files;
+  }
+
   /**
    * Runs a claimed run to its end (or to the current step's end when stopping), recording its
    * steps as events: an http step's STEP_STARTED is written before its request (followers see it
@@ -218,7 +230,18 @@ export class RunExecutor {
       return false;
     };
     let stepId = run.next_step;
-    const context = (): RunContext => ({ run: { id: run.id, workflowId: run.workflow_id }, payload: run.payload, steps });
+    // Earlier turns are final while this one is active (one active run per conversation), so they are read once.
+    const conversation = run.conversation_id
+      ? await conversationContext(this.sql, run.conversation_id, { id: run.id, createdAt: run.created_at })
+      : undefined;
+    const context = async (at: string): Promise<RunContext> => ({
+      run: { id: run.id, workflowId: run.workflow_id },
+      payload: run.payload,
+      steps,
+      ...(conversation ? { conversation } : {}),
+      // Signed anew for each step: valid for whatever the run may still take from this step on.
+      ...(run.files ? { files: await contextFiles(this.fileSource(), run.files, run.definition, at) } : {}),
+    });
     for (let executed = 0; stepId !== null; executed++) {
       if (held.lost) return;
       if (this.stopping) {
@@ -239,7 +262,7 @@ export class RunExecutor {
       );
       let result: StepResult;
       try {
-        result = await runStep(id, step, context(), run.signing_secrets, {
+        result = await runStep(id, step, await context(id), run.signing_secrets, {
           cancelled: held.abort.signal,
           onOutput: (data) => output.push({ type: RunEventType.OUTPUT, step: id, data }),
         });

@@ -11,6 +11,8 @@ import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-Manage
 import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 import { RunQueue1765300000001 } from './1765300000001-RunQueue';
 import { RunEventLog1765400000000 } from './1765400000000-RunEventLog';
+import { Conversations1765450000000 } from './1765450000000-Conversations';
+import { StorageVersionsAndTrash1765500000000 } from './1765500000000-StorageVersionsAndTrash';
 
 export const migrations = [
   Foundation1764360000000,
@@ -25,4 +27,6 @@ export const migrations = [
   RunEvents1765300000000,
   RunQueue1765300000001,
   RunEventLog1765400000000,
+  Conversations1765450000000,
+  StorageVersionsAndTrash1765500000000,
 ];
