@@ -12,6 +12,7 @@ import { ConversationService } from '../teammates/conversation.service';
 import { WorkflowService } from '../workflows/workflow.service';
 import { RunEvents } from '../workflows/run-events';
 import { RunWaiter } from '../workflows/run-waiter';
+import { RunEventLog } from '../workflows/run-event-log';
 import type { StorageDriver } from '../storage/backend/driver';
 import { createStorage, Storage } from '../storage/storage';
 import { fetchStorageNode } from '../storage/storage.resolver';
@@ -33,6 +34,8 @@ export interface Services {
   /** Per-API-key request budget, spent by every keyed HTTP route (authenticateRequests) and subscription. */
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
+  /** The runs' stored events (`WorkflowRun.events`, `workflowRunEvents`, `GET /runs/:id/events`). */
+  runEventLog: RunEventLog;
   teammates: TeammateService;
   /** Teammates' conversations (their turns are started by callTeammate). */
   conversations: ConversationService;
@@ -66,7 +69,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     keepObjects: (keys) => workflows.objectKeysInUse(keys),
   });
   // Runs are handed files through storage.
-  const workflows = new WorkflowService(db, storage.snapshots);
+  const workflows = new WorkflowService(db, storage.snapshots, { queue, retryDelaySeconds: config.callbackRetryDelaySeconds });
   const keyCache = new KeyCache();
   const auth = new AuthService(db, keyCache);
   const notifications = new NotificationListener(databaseUrl, logger);
@@ -82,6 +85,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
+    runEventLog: new RunEventLog(db),
     teammates: new TeammateService(db, workflows),
     conversations: new ConversationService(db),
     storage,

@@ -7,13 +7,14 @@ import type { ApiKeyRateLimiter } from '../limits/rate-limit';
 import type { Queue } from '../queue/queue';
 import type { Storage } from '../storage/storage';
 import type { RunWaiter } from '../workflows/run-waiter';
+import type { RunEventRouteServices } from './run-event-routes';
 
 /**
  * The few services the edge itself uses. The gateway is given the composition root's whole set
  * (src/app/services.ts, already started) and hands it on to resolvers in their context, where each
  * resolver module names the few it uses.
  */
-export interface EdgeServices {
+export interface EdgeServices extends RunEventRouteServices {
   config: Config;
   db: DataSource;
   auth: AuthService;

@@ -26,6 +26,7 @@ import { requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '
 import { playgroundRouter } from '../playground/playground';
 import { databaseReadiness, healthRouter, ReadinessCheck } from './health';
 import { contentRouter, storageReadiness, uploadMiddleware } from './storage-routes';
+import { runEventRouter } from './run-event-routes';
 import { queueReadiness, registerQueueGauges } from '../queue/queue-health';
 import { registerWorkflowGauges } from '../workflows/run-gauges';
 
@@ -122,6 +123,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
   app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
   const authentication = authenticateRequests(services.auth, services.rateLimits);
   app.use(contentRouter(services.storage, authentication, logger));
+  app.use(runEventRouter(services, authentication, logger));
   app.use(
     '/graphql',
     jsonBody(config.maxJsonBodyBytes),
