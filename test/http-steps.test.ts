@@ -10,7 +10,7 @@ import { HookServer, ReceivedHook, startHookServer } from './support/hook-server
 import { waitFor } from './support/poll';
 import { freePort, runCli, singleJsonObject, ROOT, WatchedProcess } from './support/process';
 import { readmeExample } from './support/readme';
-import { MAX_RESPONSE_BYTES } from '../src/workflows/step-runners';
+import { MAX_RESPONSE_BYTES } from '../src/workflows/steps/http';
 
 /**
  * http steps as a target sees them: every request signed with the workflow's secret (printed once

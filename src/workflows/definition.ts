@@ -1,25 +1,12 @@
 import { describeJsonTextProblem, findJsonTextProblem } from '../validation/json-text';
-import { templatePlaceholders } from './template';
+import { isStepType, STEP_TYPES, WorkflowStep } from './steps';
 
 /**
  * The workflow definition format of the contract: steps keyed by id, run from `startStep` along
- * `next`. Only data, never code: `http` posts the run's context, `transform` fills a JSON
- * template with `{{payload.x}}` / `{{steps.<id>.output.y}}` placeholders.
+ * `next`. Only data, never code: each step is of a type of the registry (src/workflows/steps/:
+ * `http` posts the run's context, `transform` fills a JSON template).
  */
-export interface HttpStep {
-  type: 'http';
-  url: string;
-  next?: string;
-  timeoutMs?: number;
-}
-
-export interface TransformStep {
-  type: 'transform';
-  output: unknown;
-  next?: string;
-}
-
-export type WorkflowStep = HttpStep | TransformStep;
+export type { WorkflowStep };
 
 export interface WorkflowDefinition {
   name: string;
@@ -27,11 +14,8 @@ export interface WorkflowDefinition {
   steps: Record<string, WorkflowStep>;
 }
 
-export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
-export const MAX_HTTP_TIMEOUT_MS = 60_000;
 export const MAX_STEPS = 50;
 const STEP_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const STEP_KEYS = { http: ['type', 'url', 'next', 'timeoutMs'], transform: ['type', 'output', 'next'] } as const;
 const TOP_KEYS = ['name', 'startStep', 'steps', 'description'];
 
 export interface ValidatedDefinition {
@@ -112,56 +96,20 @@ function checkStep(id: string, step: unknown, stepIds: string[], problems: strin
     problems.push(`${at}: must be an object with a "type"`);
     return;
   }
-  if (step.type !== 'http' && step.type !== 'transform') {
-    problems.push(`${at}.type: must be "http" or "transform"${step.type === undefined ? '' : `, got ${JSON.stringify(step.type)}`}`);
+  if (!isStepType(step.type)) {
+    const types = Object.keys(STEP_TYPES).map((type) => JSON.stringify(type));
+    problems.push(`${at}.type: must be ${types.join(' or ')}${step.type === undefined ? '' : `, got ${JSON.stringify(step.type)}`}`);
     return;
   }
-  const allowed: readonly string[] = STEP_KEYS[step.type];
+  const type = STEP_TYPES[step.type];
   for (const key of Object.keys(step)) {
-    if (!allowed.includes(key)) problems.push(`${at}.${key}: unknown field for a ${step.type} step (expected ${allowed.join(', ')})`);
+    if (!type.keys.includes(key)) problems.push(`${at}.${key}: unknown field for a ${type.type} step (expected ${type.keys.join(', ')})`);
   }
   if (step.next !== undefined) {
     if (typeof step.next !== 'string') problems.push(`${at}.next: must be the id of a step`);
     else if (!stepIds.includes(step.next)) problems.push(`${at}.next: names no step ("${step.next}")`);
   }
-  if (step.type === 'http') {
-    if (typeof step.url !== 'string' || !isHttpUrl(step.url)) problems.push(`${at}.url: required, an absolute http:// or https:// URL`);
-    if (
-      step.timeoutMs !== undefined &&
-      (typeof step.timeoutMs !== 'number' ||
-        !Number.isInteger(step.timeoutMs) ||
-        step.timeoutMs < 1 ||
-        step.timeoutMs > MAX_HTTP_TIMEOUT_MS)
-    ) {
-      problems.push(`${at}.timeoutMs: a whole number of milliseconds from 1 to ${MAX_HTTP_TIMEOUT_MS}`);
-    }
-  } else {
-    if (!('output' in step)) problems.push(`${at}.output: required, the JSON template of the step's output`);
-    for (const placeholder of templatePlaceholders(step.output)) {
-      const problem = placeholderProblem(placeholder, stepIds);
-      if (problem) problems.push(`${at}.output: "{{${placeholder}}}" ${problem}`);
-    }
-  }
-}
-
-function placeholderProblem(path: string, stepIds: string[]): string | null {
-  const parts = path.split('.');
-  if (parts.some((p) => p === '')) return 'is not a path like payload.x or steps.<id>.output.y';
-  if (parts[0] === 'payload' || parts[0] === 'run' || parts[0] === 'conversation' || parts[0] === 'files') return null;
-  if (parts[0] === 'steps') {
-    if (parts.length < 2 || !stepIds.includes(parts[1])) return `names no step${parts[1] ? ` ("${parts[1]}")` : ''}`;
-    return null;
-  }
-  return 'must start with payload., steps.<id>., run., conversation. or files.';
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
+  type.check(step, { at, stepIds, problems });
 }
 
 /**

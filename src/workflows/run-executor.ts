@@ -8,7 +8,8 @@ import { ClaimedRun, DEFAULT_MAX_RECOVERIES, Lease, RunStateMachine } from './ru
 import { StatementRunner } from '../db/statements';
 import { conversationContext } from './conversation-context';
 import { contextFiles, RunFileSource } from './run-files';
-import { RunCancelled, RunContext, runStep, StepFailed } from './step-runners';
+import { runStep } from './steps';
+import { RunCancelled, RunContext, StepFailed } from './steps/step-type';
 import type { StepResult } from './workflow-run.entity';
 
 export interface ExecutorOptions {

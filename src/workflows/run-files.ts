@@ -1,4 +1,6 @@
-import { DEFAULT_HTTP_TIMEOUT_MS, WorkflowDefinition } from './definition';
+import type { WorkflowDefinition } from './definition';
+import { stepTypeOf } from './steps';
+import type { ContextFile } from './steps/step-type';
 
 /** At most this many files per run (`files` of callTeammate and triggerWorkflow). */
 export const MAX_RUN_FILES = 20;
@@ -28,17 +30,6 @@ export interface StoredRunFiles {
   items: RunFileSnapshot[];
 }
 
-/** A file as steps see it in their context (`files`). */
-export interface ContextFile {
-  id: string;
-  path: string;
-  name: string;
-  contentType: string;
-  size: number;
-  md5: string;
-  downloadUrl: string;
-}
-
 /**
  * The storage a run needs: the files at paths, and links to the bytes a snapshot names. Storage
  * implements it (FileSnapshots), the composition root hands it over, so that workflows never
@@ -52,8 +43,8 @@ export interface RunFileSource {
 }
 
 /**
- * How long the run can still take from `stepId` on: the timeouts of that step and of every step
- * after it along `next` (a transform takes no measurable time), plus FILE_LINK_MARGIN_SECONDS.
+ * How long the run can still take from `stepId` on: the longest each step type can take (an http
+ * step's timeout, a transform no measurable time), that step and every step after it along `next`, plus FILE_LINK_MARGIN_SECONDS.
  */
 export function remainingRunSeconds(definition: WorkflowDefinition, stepId: string): number {
   let seconds = FILE_LINK_MARGIN_SECONDS;
@@ -62,7 +53,7 @@ export function remainingRunSeconds(definition: WorkflowDefinition, stepId: stri
     seen.add(id);
     const step: WorkflowDefinition['steps'][string] | undefined = definition.steps[id];
     if (!step) break;
-    if (step.type === 'http') seconds += Math.ceil((step.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS) / 1000);
+    seconds += stepTypeOf(step).longestSeconds(step);
     id = step.next;
   }
   return seconds;

@@ -1,6 +1,9 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONScalar } from '../graphql/scalars';
 import type { StoredRunFiles } from './run-files';
+import type { StepResult } from './steps/step-type';
+
+export type { StepResult };
 import { Workflow } from './workflow.entity';
 
 export enum WorkflowRunStatus {
@@ -17,18 +20,6 @@ registerEnumType(WorkflowRunStatus, {
 
 /** How a run was started: `triggerWorkflow` or a teammate's `API` channel (`callTeammate`). */
 export type RunChannel = 'TRIGGER' | 'API';
-
-export interface StepResult {
-  type: 'http' | 'transform';
-  /** HTTP status of an `http` step's answer. */
-  status?: number;
-  output: unknown;
-  /** An `http` step's answer was longer than 1 MB: `output` is its first 1 MB, as text. */
-  truncated?: boolean;
-  error?: string;
-  startedAt: string;
-  finishedAt: string;
-}
 
 @ObjectType({ description: 'One run of a workflow.' })
 export class WorkflowRun {

@@ -1,4 +1,5 @@
-import { DefinitionError, MAX_HTTP_TIMEOUT_MS, MAX_STEPS, validateDefinition } from '../../src/workflows/definition';
+import { DefinitionError, MAX_STEPS, validateDefinition } from '../../src/workflows/definition';
+import { MAX_HTTP_TIMEOUT_MS } from '../../src/workflows/steps/http';
 import { thrownBy } from '../support/thrown';
 
 const transform = (extra: Record<string, unknown> = {}) => ({ type: 'transform', output: 1, ...extra });

@@ -1,46 +1,24 @@
 import { createParser } from 'eventsource-parser';
-import { DEFAULT_HTTP_TIMEOUT_MS, HttpStep, TransformStep, WorkflowStep } from './definition';
-import type { StepResult } from './workflow-run.entity';
-import type { ConversationContext } from './conversation-context';
-import type { ContextFile } from './run-files';
-import { signatureHeader, SIGNATURE_HEADER } from './signing';
-import { renderTemplate } from './template';
+import { signatureHeader, SIGNATURE_HEADER } from '../signing';
+import { RunCancelled, RunContext, StepFailed, StepHooks, StepResult, StepType, storable } from './step-type';
 
-/**
- * What steps see: the run, its payload and the results of the steps run so far; a teammate's turn
- * also its conversation, and a run given files those files with signed links.
- */
-export interface RunContext {
-  run: { id: string; workflowId: string };
-  payload: unknown;
-  steps: Record<string, StepResult>;
-  conversation?: ConversationContext;
-  files?: ContextFile[];
+/** POSTs the run's context as JSON to `url` (signed), and records the answer. */
+export interface HttpStep {
+  type: 'http';
+  url: string;
+  next?: string;
+  timeoutMs?: number;
 }
 
-/** What the executor gives a step beside its context: its cancellation and where streamed output goes. */
-export interface StepHooks {
-  /** Aborted when the run is cancelled: the request in flight is aborted and the step throws RunCancelled. */
-  cancelled?: AbortSignal;
-  /** Each piece of a streamed (`text/event-stream`) answer, as it arrives. */
-  onOutput?: (data: unknown) => void;
-}
+export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
+export const MAX_HTTP_TIMEOUT_MS = 60_000;
 
-/** The run was cancelled while the step ran; nothing more is written for it. */
-export class RunCancelled extends Error {
-  constructor() {
-    super('The run was cancelled');
-    this.name = 'RunCancelled';
-  }
-}
-
-export class StepFailed extends Error {
-  constructor(
-    message: string,
-    readonly result: StepResult,
-  ) {
-    super(message);
-    this.name = 'StepFailed';
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
   }
 }
 
@@ -134,9 +112,6 @@ async function readEventStream(response: Response, onOutput: (data: unknown) => 
   return { body: result ? result.data : pieces, truncated };
 }
 
-/** Step errors end up in a text column, which cannot hold NUL, and in JSON answers. */
-const storable = (message: string): string => message.replaceAll('\u0000', '\\u0000').toWellFormed();
-
 /**
  * POSTs the run's context as JSON and records the answer's status and body. Any status other than
  * 2xx fails the step; so do a timeout and a network error. Redirects are not followed (a 3xx fails).
@@ -207,22 +182,21 @@ function describeFetchError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function runTransform(_id: string, step: TransformStep, context: RunContext): StepResult {
-  const startedAt = new Date().toISOString();
-  const output = renderTemplate(step.output, context);
-  return { type: 'transform', output, startedAt, finishedAt: new Date().toISOString() };
-}
-
-/**
- * Runs one step; throws StepFailed (with the step's record) when the step fails. An http step's
- * request is signed with each of `signingSecrets` (the workflow's current one first).
- */
-export async function runStep(
-  id: string,
-  step: WorkflowStep,
-  context: RunContext,
-  signingSecrets: readonly string[] = [],
-  hooks: StepHooks = {},
-): Promise<StepResult> {
-  return step.type === 'http' ? runHttp(id, step, context, signingSecrets, hooks) : runTransform(id, step, context);
-}
+export const httpStep: StepType<HttpStep> = {
+  type: 'http',
+  keys: ['type', 'url', 'next', 'timeoutMs'],
+  check(step, { at, problems }) {
+    if (typeof step.url !== 'string' || !isHttpUrl(step.url)) problems.push(`${at}.url: required, an absolute http:// or https:// URL`);
+    if (
+      step.timeoutMs !== undefined &&
+      (typeof step.timeoutMs !== 'number' ||
+        !Number.isInteger(step.timeoutMs) ||
+        step.timeoutMs < 1 ||
+        step.timeoutMs > MAX_HTTP_TIMEOUT_MS)
+    ) {
+      problems.push(`${at}.timeoutMs: a whole number of milliseconds from 1 to ${MAX_HTTP_TIMEOUT_MS}`);
+    }
+  },
+  longestSeconds: (step) => Math.ceil((step.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS) / 1000),
+  run: runHttp,
+};
