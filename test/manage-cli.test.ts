@@ -71,7 +71,11 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
   const workflowRow = async (id: string) =>
     (await gw.db.query(`SELECT name, version, definition, deleted_at, updated_at FROM workflows WHERE id = $1`, [id]))[0];
   const startExecutor = async () => {
-    const started = new RunExecutor(gw.db, gw.services.runEvents, createLogger('silent'), { leaseMs: 3000, concurrency: 2 });
+    const started = new RunExecutor(gw.db, gw.services.runEvents, createLogger('silent'), {
+      announcer: gw.services.runAnnouncer,
+      leaseMs: 3000,
+      concurrency: 2,
+    });
     await started.start();
     return started;
   };

@@ -40,7 +40,7 @@ describe('run events: status changes announced across connections', () => {
 
   it('announces the start, the claim and the finish of a run once each, in order, with its seq', async () => {
     const run = await gw.services.workflows.startRun({ organizationId: orgId, workflowId, payload: { n: 1 }, channel: 'TRIGGER' });
-    const machine = new RunStateMachine(gw.db);
+    const machine = new RunStateMachine(gw.db, { announcer: gw.services.runAnnouncer });
     const [claimed] = await machine.claim(1, 30);
     expect(claimed.id).toBe(run.id);
     await machine.finish({ runId: run.id, token: claimed.lease_token }, {}, { status: 'SUCCEEDED', output: 1 });

@@ -38,7 +38,9 @@ describe('workflow runs: the run table as the queue', () => {
       steps: { call: { type: 'http', url: `${hooks.url}/count`, next: 'done' }, done: { type: 'transform', output: 'ok' } },
     });
     const logger = createLogger('silent');
-    const workers = [0, 1].map(() => new RunExecutor(gw.db, gw.services.runEvents, logger, { leaseMs: 5000, concurrency: 4 }));
+    const workers = [0, 1].map(
+      () => new RunExecutor(gw.db, gw.services.runEvents, logger, { announcer: gw.services.runAnnouncer, leaseMs: 5000, concurrency: 4 }),
+    );
     for (const worker of workers) await worker.start();
     try {
       const runIds: string[] = [];
@@ -70,7 +72,12 @@ describe('workflow runs: the run table as the queue', () => {
       steps: { s: { type: 'transform', output: '{{payload.n}}' } },
     });
     // A poll of a minute: only the notification can wake this worker in time.
-    const worker = new RunExecutor(gw.db, gw.services.runEvents, createLogger('silent'), { leaseMs: 5000, concurrency: 1, pollMs: 60_000 });
+    const worker = new RunExecutor(gw.db, gw.services.runEvents, createLogger('silent'), {
+      announcer: gw.services.runAnnouncer,
+      leaseMs: 5000,
+      concurrency: 1,
+      pollMs: 60_000,
+    });
     await worker.start();
     try {
       await new Promise((r) => setTimeout(r, 300)); // the first, empty claim is over and the worker idles

@@ -1,8 +1,10 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { OrganizationService } from '../src/auth/organization.service';
-import { WorkflowService } from '../src/workflows/workflow.service';
+import { createServices, Services } from '../src/app/services';
+import { loadConfig } from '../src/config/config';
+import { createLogger } from '../src/observability/logger';
+import { Queue, startQueue } from '../src/queue/queue';
 import { startChildGateway, ChildGateway } from './support/process';
 import { createTestDatabase } from './support/database';
 import { collectSubscription } from './support/graphql-ws';
@@ -23,12 +25,17 @@ let hooks: HookServer;
 let dir: string;
 let apiKey: string;
 let orgId: string;
+/** The composition root's services on the test's database, for what the test sets up beside the child gateway. */
+let services: Services;
+let queue: Queue;
 
 beforeAll(async () => {
   database = await createTestDatabase();
   hooks = await startHookServer();
   dir = tempDir('alloy-shutdown-');
-  ({ apiKey, orgId } = await new OrganizationService(database.dataSource).createOrganization('shutdown'));
+  queue = await startQueue(database.url, createLogger('silent'), { supervise: false });
+  services = createServices(database.dataSource, loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, STORAGE_DIR: dir }), queue);
+  ({ apiKey, orgId } = await services.organizations.createOrganization('shutdown'));
 });
 
 afterEach(async () => {
@@ -38,6 +45,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await hooks?.close();
+  await queue?.stop({ graceful: false, wait: true, timeout: 5000 });
   await database?.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -127,7 +135,7 @@ describe('SIGTERM drains work in flight', () => {
 
   it('lets the worker finish its current step and keep its result, then exits 0', async () => {
     const { release } = hooks.hold('/slow-step', { status: 200, body: { answered: 'after SIGTERM' } });
-    const workflows = new WorkflowService(database.dataSource);
+    const { workflows } = services;
     const definition = {
       name: 'two steps',
       startStep: 'call',
@@ -159,7 +167,7 @@ describe('SIGTERM drains work in flight', () => {
   });
 
   it('ends open subscriptions (close 1001) and answers requests waiting for a run, then exits 0', async () => {
-    const workflows = new WorkflowService(database.dataSource);
+    const { workflows } = services;
     const { workflow } = await workflows.createWorkflow(orgId, {
       name: 'never run',
       startStep: 'a',

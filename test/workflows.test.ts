@@ -22,7 +22,11 @@ describe('workflows: triggerWorkflow and the run executor', () => {
   // The executor is started by the test rather than by the gateway, so that one test can stop it mid-step.
   const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Workflows Org', beforeClose: () => executor?.stop() });
   const startExecutor = async () => {
-    const started = new RunExecutor(gw.db, gw.services.runEvents, createLogger('silent'), { leaseMs: 3000, concurrency: 2 });
+    const started = new RunExecutor(gw.db, gw.services.runEvents, createLogger('silent'), {
+      announcer: gw.services.runAnnouncer,
+      leaseMs: 3000,
+      concurrency: 2,
+    });
     await started.start();
     return started;
   };
@@ -320,7 +324,7 @@ describe('workflows: triggerWorkflow and the run executor', () => {
     };
     const recoverable = await insertRunning(0);
     const exhausted = await insertRunning(2);
-    const swept = await new RunStateMachine(gw.db).sweepExpiredLeases();
+    const swept = await new RunStateMachine(gw.db, { announcer: gw.services.runAnnouncer }).sweepExpiredLeases();
     expect(swept.requeued).toContain(recoverable);
     expect(swept.failed).toContain(exhausted);
     expect((await finished(recoverable)).output).toBe('recovered');

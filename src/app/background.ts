@@ -25,12 +25,13 @@ export async function startBackgroundWork(services: Services, logger: Logger, op
   const leaseMs = services.config.workflowLeaseSeconds * 1000;
   const callbacks = { queue: services.queue, retryDelaySeconds: services.config.callbackRetryDelaySeconds };
   // Every process sweeps lapsed run leases, so a dead worker's run is recovered even with no other worker up.
-  const sweeper = new LeaseSweeper(services.db, logger, { leaseMs, callbacks });
+  const sweeper = new LeaseSweeper(services.db, logger, { leaseMs, announcer: services.runAnnouncer, callbacks });
   sweeper.start();
   tasks.push({ name: 'workflow lease sweeper', stop: () => sweeper.stop() });
   if (options.workflows) {
     const executor = new RunExecutor(services.db, services.runEvents, logger, {
       leaseMs,
+      announcer: services.runAnnouncer,
       concurrency: services.config.workflowConcurrency,
       callbacks,
       files: services.storage.snapshots,

@@ -10,7 +10,7 @@ import { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { TeammateService } from '../teammates/teammate.service';
 import { ConversationService } from '../teammates/conversation.service';
 import { WorkflowService } from '../workflows/workflow.service';
-import { RunEvents } from '../workflows/run-events';
+import { RunAnnouncer, RunEvents } from '../workflows/run-events';
 import { RunWaiter } from '../workflows/run-waiter';
 import { RunEventLog } from '../workflows/run-event-log';
 import type { StorageDriver } from '../storage/backend/driver';
@@ -35,6 +35,8 @@ export interface Services {
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
   /** The runs' stored events (`WorkflowRun.events`, `workflowRunEvents`, `GET /runs/:id/events`). */
+  /** Sends run changes to every process (NOTIFY after the commit, batched per tick). */
+  runAnnouncer: RunAnnouncer;
   runEventLog: RunEventLog;
   teammates: TeammateService;
   /** Teammates' conversations (their turns are started by callTeammate). */
@@ -69,7 +71,12 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     keepObjects: (keys) => workflows.objectKeysInUse(keys),
   });
   // Runs are handed files through storage.
-  const workflows = new WorkflowService(db, storage.snapshots, { queue, retryDelaySeconds: config.callbackRetryDelaySeconds });
+  // One announcer per process, so that every run change of a tick goes out in one NOTIFY.
+  const runAnnouncer = new RunAnnouncer(db);
+  const workflows = new WorkflowService(db, runAnnouncer, storage.snapshots, {
+    queue,
+    retryDelaySeconds: config.callbackRetryDelaySeconds,
+  });
   const keyCache = new KeyCache();
   const auth = new AuthService(db, keyCache);
   const notifications = new NotificationListener(databaseUrl, logger);
@@ -85,7 +92,8 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
-    runEventLog: new RunEventLog(db),
+    runAnnouncer,
+    runEventLog: new RunEventLog(db, runAnnouncer),
     teammates: new TeammateService(db, workflows),
     conversations: new ConversationService(db),
     storage,

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { Page } from '../db/page';
 import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
-import { announcerFor, isFinalStatus, RunAnnouncer } from './run-events';
+import { isFinalStatus, RunAnnouncer } from './run-events';
 import { RunEventType, StoredRunEvent } from './run-event.entity';
 import { WorkflowRunStatus } from './workflow-run.entity';
 
@@ -82,7 +82,7 @@ export class RunEventLog {
 
   constructor(
     db: DataSource,
-    private readonly announcer: RunAnnouncer = announcerFor(db),
+    private readonly announcer: RunAnnouncer,
   ) {
     this.sql = new StatementRunner(db);
   }

@@ -112,15 +112,6 @@ function chunks(events: RunEvent[]): string[] {
   return out;
 }
 
-const announcers = new WeakMap<DataSource, RunAnnouncer>();
-
-/** The process's announcer for this data source (one, so that every change of a tick is batched together). */
-export function announcerFor(db: DataSource): RunAnnouncer {
-  let announcer = announcers.get(db);
-  if (!announcer) announcers.set(db, (announcer = new RunAnnouncer(db)));
-  return announcer;
-}
-
 const READ_WATCHED = statement(
   'workflows.read-watched-runs',
   `SELECT id, organization_id AS "organizationId", status, status_seq AS seq FROM workflow_runs WHERE id = ANY ($1::uuid[])`,

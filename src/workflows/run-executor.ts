@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger';
 import type { CallbackQueue } from './run-callbacks';
 import { NewRunEvent, OutputCoalescer, RunEventLog } from './run-event-log';
 import { RunEventType } from './run-event.entity';
-import { isFinalStatus, RunEvents } from './run-events';
+import { isFinalStatus, RunAnnouncer, RunEvents } from './run-events';
 import { ClaimedRun, DEFAULT_MAX_RECOVERIES, Lease, RunStateMachine } from './run-state';
 import { StatementRunner } from '../db/statements';
 import { conversationContext } from './conversation-context';
@@ -13,6 +13,8 @@ import { RunCancelled, RunContext, StepFailed } from './steps/step-type';
 import type { StepResult } from './workflow-run.entity';
 
 export interface ExecutorOptions {
+  /** The process's one announcer of run changes (the composition root's). */
+  announcer: RunAnnouncer;
   /**
    * How long a worker's claim on a run lasts without renewal. The worker renews its leases every
    * third of that; when a worker dies (SIGKILL, lost machine), the sweeper of any live process
@@ -75,8 +77,8 @@ export class RunExecutor {
     private readonly logger: Logger,
     private readonly options: ExecutorOptions,
   ) {
-    this.runs = new RunStateMachine(db, { callbacks: options.callbacks });
-    this.eventLog = new RunEventLog(db);
+    this.runs = new RunStateMachine(db, { announcer: options.announcer, callbacks: options.callbacks });
+    this.eventLog = new RunEventLog(db, options.announcer);
     this.sql = new StatementRunner(db);
   }
 
@@ -313,9 +315,9 @@ export class LeaseSweeper {
   constructor(
     db: DataSource,
     private readonly logger: Logger,
-    private readonly options: { leaseMs: number; maxRecoveries?: number; callbacks?: CallbackQueue },
+    private readonly options: { leaseMs: number; announcer: RunAnnouncer; maxRecoveries?: number; callbacks?: CallbackQueue },
   ) {
-    this.runs = new RunStateMachine(db, { callbacks: options.callbacks });
+    this.runs = new RunStateMachine(db, { announcer: options.announcer, callbacks: options.callbacks });
   }
 
   start(): void {

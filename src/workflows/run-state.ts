@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { statement, StatementRunner } from '../db/statements';
 import type { WorkflowDefinition } from './definition';
 import { CallbackQueue, queueCallbacks } from './run-callbacks';
-import { announcerFor, RunAnnouncer, RunEvent } from './run-events';
+import type { RunAnnouncer, RunEvent } from './run-events';
 import type { StoredRunFiles } from './run-files';
 import { SIGNING_SECRETS_SQL } from './signing';
 import { StepResult, WorkflowRunStatus } from './workflow-run.entity';
@@ -266,7 +266,7 @@ export interface Lease {
 }
 
 export interface RunStateOptions {
-  announcer?: RunAnnouncer;
+  announcer: RunAnnouncer;
   /**
    * Queues completion callbacks in the transaction that finalizes a run. Every process the
    * composition root builds passes it; without it (tests of other things) a callback is not sent.
@@ -279,9 +279,9 @@ export class RunStateMachine {
   private readonly announcer: RunAnnouncer;
   private readonly callbacks: CallbackQueue | undefined;
 
-  constructor(db: DataSource, options: RunStateOptions = {}) {
+  constructor(db: DataSource, options: RunStateOptions) {
     this.sql = new StatementRunner(db);
-    this.announcer = options.announcer ?? announcerFor(db);
+    this.announcer = options.announcer;
     this.callbacks = options.callbacks;
   }
 

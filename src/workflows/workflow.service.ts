@@ -1,3 +1,4 @@
+import type { RunAnnouncer } from './run-events';
 import { isUuid } from '../db/ids';
 import { createHash, randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
@@ -239,10 +240,11 @@ export class WorkflowService {
 
   constructor(
     db: DataSource,
+    announcer: RunAnnouncer,
     private readonly fileSource?: RunFileSource,
     callbacks?: CallbackQueue,
   ) {
-    this.runs = new RunStateMachine(db, { callbacks });
+    this.runs = new RunStateMachine(db, { announcer, callbacks });
     this.sql = new StatementRunner(db);
   }
 
