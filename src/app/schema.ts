@@ -6,6 +6,7 @@ import { OrganizationResolver } from '../auth/organization.resolver';
 import { TeammateResolver } from '../teammates/teammate.resolver';
 import { WorkflowResolver, WorkflowRunResolver, WorkflowRunSubscriptionResolver } from '../workflows/workflow.resolver';
 import { storageResolvers } from '../storage/storage.resolver';
+import { searchResolvers } from '../storage/search/search.resolver';
 import { checkArgumentRules } from '../graphql/argument-rules';
 import { NodeResolver } from '../graphql/node';
 
@@ -19,6 +20,7 @@ export const resolvers: NonEmptyArray<Function> = [
   TeammateResolver,
   NodeResolver,
   ...storageResolvers,
+  ...searchResolvers,
 ];
 
 let built: GraphQLSchema | undefined;

@@ -32,6 +32,8 @@ export interface Config {
   workflowConcurrency: number;
   /** Finished runs (and so their request logs) older than this many days are deleted; 0 keeps them all. */
   runRetentionDays: number;
+  /** Files larger than this are not read for search (their textStatus is FAILED); the rest of the text is cut at MAX_INDEXED_TEXT_CHARS. */
+  textExtractionMaxBytes: number;
 }
 
 export interface QueryLimits {
@@ -183,5 +185,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     workflowLeaseSeconds: integer(env, 'WORKFLOW_LEASE_SECONDS', 30, 2, 3600),
     workflowConcurrency: integer(env, 'WORKFLOW_CONCURRENCY', 4, 1, 64),
     runRetentionDays: integer(env, 'RUN_RETENTION_DAYS', 90, 0, 36_500),
+    textExtractionMaxBytes: integer(env, 'TEXT_EXTRACTION_MAX_BYTES', MAX_UPLOAD_BYTES_DEFAULT, 1, 1024 * 1024 * 1024),
   };
 }

@@ -11,6 +11,9 @@ import { sweepOrphans } from './events/orphan-sweeper';
 import { FolderCache } from './folder-cache';
 import { ObjectDeletions } from './object-deletions';
 import { StatementRunner } from '../db/statements';
+import { Search } from './search/search';
+import { TextIndex } from './search/text-index';
+import { TextStore } from './search/text-store';
 import { TreeChanges } from './tree-changes';
 import { UploadSizeLimit } from './upload-size';
 import { Uploads } from './uploads';
@@ -28,6 +31,10 @@ export class Storage {
   readonly changes: TreeChanges;
   readonly uploads: Uploads;
   readonly downloads: Downloads;
+  /** The text of files, read by a job after each upload, and reindexing. */
+  readonly texts: TextIndex;
+  /** Search over names and the text inside files. */
+  readonly search: Search;
 
   constructor(
     db: DataSource,
@@ -40,8 +47,11 @@ export class Storage {
     this.store = new EntryStore(sql);
     this.deletions = new ObjectDeletions(queue);
     this.reads = new EntryReads(this.store, this.folderCache);
+    const textStore = new TextStore(sql);
+    this.texts = new TextIndex(textStore, driver, queue);
+    this.search = new Search(textStore, this.reads);
     this.changes = new TreeChanges(this.store, this.reads, this.folderCache, this.deletions);
-    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions);
+    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions, this.texts);
     this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
   }
 
@@ -73,5 +83,6 @@ export function createStorage(
 ): Storage {
   const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), config.urlSigningSecret, config.maxUploadBytes);
   storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
+  storage.texts.maxBytes = config.textExtractionMaxBytes;
   return storage;
 }

@@ -9,6 +9,7 @@ import type { EntryReads } from './entry-reads';
 import { EntryStore } from './entry-store';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
 import type { ObjectDeletions } from './object-deletions';
+import type { TextIndex } from './search/text-index';
 import type { StorageEntry } from './storage-entry';
 import type { UploadSizeLimit } from './upload-size';
 
@@ -39,6 +40,7 @@ export class Uploads {
     private readonly driver: StorageDriver,
     readonly size: UploadSizeLimit,
     private readonly deletions: ObjectDeletions,
+    private readonly texts: TextIndex,
   ) {}
 
   async uploadFile(organizationId: string, input: UploadInput): Promise<StorageEntry> {
@@ -71,6 +73,8 @@ export class Uploads {
             written = await this.store.putFile(tx, organizationId, folderId, name, content, path);
           }
           if (written.replaced) await this.deletions.schedule(tx, [written.replaced]);
+          // New bytes (a new file or an overwrite): their text is read for search after this commits.
+          await this.texts.schedule(tx, written.row);
           return written.row;
         }),
       );

@@ -10,6 +10,7 @@ import { WorkflowSigningSecrets1765100000001 } from './1765100000001-WorkflowSig
 import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-ManageWorkflowsAndTeammates';
 import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 import { RunQueue1765300000001 } from './1765300000001-RunQueue';
+import { Search1765600000000 } from './1765600000000-Search';
 
 export const migrations = [
   Foundation1764360000000,
@@ -23,4 +24,5 @@ export const migrations = [
   ManageWorkflowsAndTeammates1765200000000,
   RunEvents1765300000000,
   RunQueue1765300000001,
+  Search1765600000000,
 ];

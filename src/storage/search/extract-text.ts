@@ -1,0 +1,136 @@
+import { convert as htmlToText } from 'html-to-text';
+import mammoth from 'mammoth';
+import { extractText as extractPdfText, getDocumentProxy } from 'unpdf';
+
+/**
+ * Text out of the file types people keep knowledge in, with well-kept libraries (no parser of our
+ * own): PDF with unpdf (Mozilla's PDF.js, built to run without a browser or canvas), DOCX with
+ * mammoth, HTML with html-to-text; plain text, Markdown, CSV and JSON are their own text. Pure:
+ * bytes in, text out; the caller stores it.
+ */
+
+/** The readers, picked by content type or else by the name's extension. */
+export type TextFormat = 'plain' | 'html' | 'pdf' | 'docx';
+
+const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+
+const BY_TYPE: Record<string, TextFormat> = {
+  'text/plain': 'plain',
+  'text/markdown': 'plain',
+  'text/x-markdown': 'plain',
+  'text/csv': 'plain',
+  'application/json': 'plain',
+  'text/html': 'html',
+  'application/xhtml+xml': 'html',
+  'application/pdf': 'pdf',
+  [DOCX]: 'docx',
+};
+
+const BY_EXTENSION: Record<string, TextFormat> = {
+  txt: 'plain',
+  text: 'plain',
+  md: 'plain',
+  markdown: 'plain',
+  csv: 'plain',
+  json: 'plain',
+  html: 'html',
+  htm: 'html',
+  xhtml: 'html',
+  pdf: 'pdf',
+  docx: 'docx',
+};
+
+/** How a file is read, or null when it holds no text we read (images, archives, …). */
+export function textFormat(contentType: string, name: string): TextFormat | null {
+  const type = contentType.split(';')[0].trim().toLowerCase();
+  const byType = BY_TYPE[type];
+  if (byType) return byType;
+  const extension = /\.([^.]+)$/.exec(name)?.[1].toLowerCase();
+  if (extension && BY_EXTENSION[extension]) return BY_EXTENSION[extension];
+  // Any other text/* (logs, source code, …) is text as it is.
+  return type.startsWith('text/') ? 'plain' : null;
+}
+
+/** A file whose bytes its reader refused (a corrupt PDF, a DOCX that is no zip): the reason is logged. */
+export class UnreadableFile extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'UnreadableFile';
+  }
+}
+
+/** UTF-8 (a BOM dropped); bytes that are not UTF-8 become U+FFFD instead of failing the file. */
+const decodeUtf8 = (bytes: Buffer) => new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+
+async function pdfText(bytes: Buffer): Promise<string> {
+  let pdf;
+  try {
+    // verbosity 0: PDF.js's own warnings ("Indexing all PDF objects") would go to the console.
+    pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0, isEvalSupported: false });
+  } catch (error) {
+    throw new UnreadableFile(`not a readable PDF: ${(error as Error).message}`);
+  }
+  try {
+    const { text } = await extractPdfText(pdf, { mergePages: false });
+    return (text as string[]).join('\n\n');
+  } catch (error) {
+    throw new UnreadableFile(`the PDF's text could not be read: ${(error as Error).message}`);
+  } finally {
+    await pdf.destroy();
+  }
+}
+
+async function docxText(bytes: Buffer): Promise<string> {
+  try {
+    return (await mammoth.extractRawText({ buffer: bytes })).value;
+  } catch (error) {
+    throw new UnreadableFile(`not a readable DOCX: ${(error as Error).message}`);
+  }
+}
+
+function htmlText(bytes: Buffer): string {
+  return htmlToText(decodeUtf8(bytes), {
+    wordwrap: false,
+    // The words people read; link targets and image sources are no knowledge of the page.
+    selectors: [
+      { selector: 'a', options: { ignoreHref: true } },
+      { selector: 'img', format: 'skip' },
+    ],
+  });
+}
+
+/** The file's text; UnreadableFile when its reader refuses the bytes. */
+export async function extractText(format: TextFormat, bytes: Buffer): Promise<string> {
+  switch (format) {
+    case 'plain':
+      return decodeUtf8(bytes);
+    case 'html':
+      return htmlText(bytes);
+    case 'pdf':
+      return pdfText(bytes);
+    case 'docx':
+      return docxText(bytes);
+  }
+}
+
+/**
+ * At most this many characters of a file's text are kept and searched (about 150 pages): a
+ * tsvector holds at most 1 MB, and snippets are cut from the kept text at query time.
+ */
+export const MAX_INDEXED_TEXT_CHARS = 500_000;
+
+/** What Postgres can store and search: no NUL (text columns refuse it), whitespace runs made one, cut at the cap. */
+export function indexableText(text: string): string {
+   
+  let clean = text
+    .replace(/\u0000/g, ' ')
+    .replace(/[ \t\f\v\r]+/g, ' ')
+    .replace(/\n\s*\n+/g, '\n\n')
+    .trim();
+  if (clean.length > MAX_INDEXED_TEXT_CHARS) {
+    clean = clean.slice(0, MAX_INDEXED_TEXT_CHARS);
+    // Not half of a surrogate pair at the cut.
+    if (/[\ud800-\udbff]$/.test(clean)) clean = clean.slice(0, -1);
+  }
+  return clean;
+}
