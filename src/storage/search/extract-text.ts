@@ -121,9 +121,8 @@ export const MAX_INDEXED_TEXT_CHARS = 500_000;
 
 /** What Postgres can store and search: no NUL (text columns refuse it), whitespace runs made one, cut at the cap. */
 export function indexableText(text: string): string {
-   
   let clean = text
-    .replace(/\u0000/g, ' ')
+    .replaceAll('\u0000', ' ')
     .replace(/[ \t\f\v\r]+/g, ' ')
     .replace(/\n\s*\n+/g, '\n\n')
     .trim();
