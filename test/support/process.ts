@@ -35,6 +35,7 @@ export const CONFIG_VARIABLES = [
   'WORKFLOW_LEASE_SECONDS',
   'WORKFLOW_CONCURRENCY',
   'RUN_RETENTION_DAYS',
+  'TEXT_EXTRACTION_MAX_BYTES',
 ];
 
 /** process.env without the gateway's config variables, plus `env`. */
