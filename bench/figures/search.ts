@@ -23,7 +23,7 @@ function random(seed: number): () => number {
 }
 
 /** 3,000 made-up words of 2 to 4 syllables, and 1,000 paragraphs of about 500 bytes made of them. */
-function corpus(): { vocabulary: string[]; paragraphs: string[] } {
+export function corpus(): { vocabulary: string[]; paragraphs: string[] } {
   const next = random(21);
   const syllables = [
     'ka',

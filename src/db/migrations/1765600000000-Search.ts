@@ -14,12 +14,16 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - Names are searched through an expression index on storage_entries (no column added to the
  *   listing rows); text extracted from files lives in `storage_texts`, one row per file, apart
  *   from storage_entries so that listings stay small.
+ * - Both GIN indexes lead with organization_id (`btree_gin`, trusted contrib too): a search reads
+ *   the index entries of its own organization's matches only, however many other organizations
+ *   use the same words.
  */
 export class Search1765600000000 implements MigrationInterface {
   name = 'Search1765600000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`CREATE EXTENSION IF NOT EXISTS unaccent`);
+    await q.query(`CREATE EXTENSION IF NOT EXISTS btree_gin`);
     await q.query(`CREATE TEXT SEARCH CONFIGURATION alloy_search (COPY = pg_catalog.simple)`);
     await q.query(`
       ALTER TEXT SEARCH CONFIGURATION alloy_search
@@ -30,7 +34,7 @@ export class Search1765600000000 implements MigrationInterface {
       RETURN regexp_replace($1, '[\\s\\x21-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7e\\u00a0-\\u00bf\\u2000-\\u206f\\u3000-\\u303f\\uff01-\\uff0f]+', ' ', 'g')`);
     await q.query(`
       CREATE INDEX storage_entries_name_search ON storage_entries
-        USING gin (to_tsvector('alloy_search', alloy_search_words(name)))`);
+        USING gin (organization_id, to_tsvector('alloy_search', alloy_search_words(name)))`);
     // One row per file whose text was asked for: its status for the etag it was asked for (a job
     // for an older etag finds a newer one and writes nothing), the text, and its words.
     await q.query(`
@@ -45,11 +49,21 @@ export class Search1765600000000 implements MigrationInterface {
         extracted_at timestamptz,
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
-    await q.query(`CREATE INDEX storage_texts_document ON storage_texts USING gin (document)`);
-    await q.query(`CREATE INDEX storage_texts_organization ON storage_texts (organization_id)`);
+    await q.query(`CREATE INDEX storage_texts_search ON storage_texts USING gin (organization_id, document)`);
+    // The files of organization $1 whose text matches $2, with their cover density rank (0 to 1).
+    // A function of its own for one reason: the planner prices a sequential scan of storage_texts
+    // by its heap, which is small because the text and its tsvector live in TOAST, and then
+    // evaluates @@ on every row, decompressing every document (half a second for 10,000 files of
+    // 5 KB). Through the GIN index only the matches are read, so sequential scans are off here.
+    await q.query(`
+      CREATE FUNCTION alloy_text_matches(organization uuid, query tsquery) RETURNS TABLE (entry_id uuid, rank real)
+      LANGUAGE sql STABLE PARALLEL SAFE SET enable_seqscan = off
+      AS $$ SELECT t.entry_id, ts_rank_cd(t.document, query, 32) FROM storage_texts t
+             WHERE t.organization_id = organization AND t.document @@ query $$`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP FUNCTION alloy_text_matches(uuid, tsquery)`);
     await q.query(`DROP TABLE storage_texts`);
     await q.query(`DROP INDEX storage_entries_name_search`);
     await q.query(`DROP FUNCTION alloy_search_words(text)`);

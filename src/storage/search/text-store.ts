@@ -26,11 +26,11 @@ export interface SearchPosition {
 }
 
 export interface SearchQuery extends PageQuery<SearchPosition> {
-  /** Words, separated by spaces; every one must match, as a word or the start of one. */
-  words: string;
+  /** A tsquery text: every word must match, as a word or the start of one (queryText). */
+  tsquery: string;
   kind: 'file' | 'folder' | null;
-  /** Only entries below this folder. */
-  underId: string | null;
+  /** Only children of these folders (a folder's tree, foldersBelow). */
+  folderIds: string[] | null;
 }
 
 export interface SearchHit {
@@ -83,6 +83,15 @@ const SQL = {
     `SELECT id, etag FROM storage_entries WHERE organization_id = $1 AND kind = 'file' AND ($2::uuid IS NULL OR id > $2)
       ORDER BY id LIMIT $3`,
   ),
+  /** The folder $1 of organization $2 and every folder below it. */
+  foldersBelow: statement(
+    'storage.search-folders-below',
+    `WITH RECURSIVE below AS (
+       SELECT id FROM storage_entries WHERE id = $1 AND organization_id = $2 AND kind = 'folder'
+       UNION ALL
+       SELECT e.id FROM below b JOIN storage_entries e ON e.parent_id = b.id AND (e.kind = 'file') = false
+     ) SELECT array_agg(id) AS ids FROM below`,
+  ),
   fileCount: statement(
     'storage.text-file-count',
     `SELECT count(*)::int AS count FROM storage_entries WHERE organization_id = $1 AND kind = 'file'`,
@@ -91,36 +100,31 @@ const SQL = {
 
 /*
  * Search, in one statement: the entries of organization $1 whose name, or whose file's text,
- * holds every word of $2 (as a word or the start of one), each scored once: a name match counts 1
- * plus how well the name matches, so that names come before text, and a text match adds its
- * cover density rank (0 to 1). The GIN indexes find the matches (storage_entries_name_search,
- * storage_texts_document); `$4` is a kind or null, `$5` a folder whose tree holds the results, or null.
+ * holds every word of the query $2 (a tsquery text `'word':* & …`, see queryText), each scored
+ * once: a name match counts 1 plus how well the name matches, so that names come before text, and
+ * a text match adds its cover density rank (0 to 1). Each match is found through a GIN index on
+ * (organization_id, words): storage_entries_name_search, and storage_texts_search in
+ * alloy_text_matches (Search migration), which reads each matching document once, for its rank.
+ * `to_tsquery` is written where it is used, not in a CTE, so that the planner sees a constant.
+ * `$4` is a kind or null, `$5` the folders whose children may be found (a folder's tree, see
+ * foldersBelow), or null.
  */
+const TSQUERY = `to_tsquery('alloy_search', $2)`;
+const NAME_WORDS = `to_tsvector('alloy_search', alloy_search_words(e.name))`;
 const QUERY = `
-  query AS (
-    SELECT to_tsquery('alloy_search', string_agg('''' || lexeme || ''':*', ' & ')) AS q
-      FROM unnest(tsvector_to_array(to_tsvector('alloy_search', alloy_search_words($2)))) AS lexeme
-  ),
-  below AS (
-    SELECT id FROM storage_entries WHERE id = $5::uuid AND organization_id = $1 AND kind = 'folder'
-    UNION ALL
-    SELECT e.id FROM storage_entries e JOIN below b ON e.parent_id = b.id WHERE (e.kind = 'file') = false
-  ),
   hits AS (
-    SELECT e.id FROM storage_entries e, query
-     WHERE e.organization_id = $1 AND to_tsvector('alloy_search', alloy_search_words(e.name)) @@ query.q
-    UNION
-    SELECT t.entry_id FROM storage_texts t, query WHERE t.organization_id = $1 AND t.document @@ query.q
+    SELECT e.id, 1 + ts_rank(${NAME_WORDS}, ${TSQUERY}) AS name_score, 0::real AS text_score
+      FROM storage_entries e WHERE e.organization_id = $1 AND ${NAME_WORDS} @@ ${TSQUERY}
+    UNION ALL
+    SELECT entry_id, 0, rank FROM alloy_text_matches($1, ${TSQUERY})
   ),
   scored AS (
-    SELECT e.id, COALESCE(t.document @@ query.q, false) AS in_text,
-           ((CASE WHEN to_tsvector('alloy_search', alloy_search_words(e.name)) @@ query.q
-                  THEN 1 + ts_rank(to_tsvector('alloy_search', alloy_search_words(e.name)), query.q) ELSE 0 END)
-            + COALESCE(CASE WHEN t.document @@ query.q THEN ts_rank_cd(t.document, query.q, 32) END, 0))::float8 AS score
-      FROM hits JOIN storage_entries e ON e.id = hits.id LEFT JOIN storage_texts t ON t.entry_id = e.id CROSS JOIN query
+    SELECT e.id, (max(h.name_score) + max(h.text_score))::float8 AS score, bool_or(h.name_score = 0) AS in_text
+      FROM hits h JOIN storage_entries e ON e.id = h.id
      WHERE ${searchable('e')}
        AND ($4::text IS NULL OR e.kind = $4)
-       AND ($5::uuid IS NULL OR e.parent_id IN (SELECT id FROM below))
+       AND ($5::uuid[] IS NULL OR e.parent_id = ANY($5::uuid[]))
+     GROUP BY e.id
   )`;
 
 /**
@@ -134,19 +138,19 @@ function searchable(alias: string): string {
 /** A page of `scored`, best first, after ($6, $7) when given, with the snippets of its text matches. */
 const SEARCH_PAGE = `
   SELECT p.id, p.score,
-         CASE WHEN p.in_text THEN ts_headline('alloy_search', t.body, query.q,
+         CASE WHEN p.in_text THEN ts_headline('alloy_search', t.body, ${TSQUERY},
            'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "') END AS snippet
     FROM (SELECT id, score, in_text FROM scored
            WHERE $6::float8 IS NULL OR score < $6 OR (score = $6 AND id > $7::uuid)
            ORDER BY score DESC, id LIMIT $3) AS p
-    LEFT JOIN storage_texts t ON p.in_text AND t.entry_id = p.id CROSS JOIN query
+    LEFT JOIN storage_texts t ON p.in_text AND t.entry_id = p.id
    ORDER BY p.score DESC, p.id`;
 
 const SEARCH: Record<'page' | 'count', Statement> = {
-  page: statement('storage.search', `WITH RECURSIVE ${QUERY} ${SEARCH_PAGE}`),
+  page: statement('storage.search', `WITH ${QUERY} ${SEARCH_PAGE}`),
   count: statement(
     'storage.search-count',
-    `WITH RECURSIVE ${QUERY} ${withTotal('SELECT count(*)::int AS total FROM scored', SEARCH_PAGE, 'p.score DESC, p.id')}`,
+    `WITH ${QUERY} ${withTotal('SELECT count(*)::int AS total FROM scored', SEARCH_PAGE, 'p.score DESC, p.id')}`,
   ),
 };
 
@@ -186,13 +190,18 @@ export class TextStore {
     return (await this.sql.first<{ count: number }>(SQL.fileCount, [organizationId]))!.count;
   }
 
+  /** The folder and every folder below it (its tree's folders), in one statement. */
+  async foldersBelow(organizationId: string, folderId: string): Promise<string[]> {
+    return (await this.sql.first<{ ids: string[] | null }>(SQL.foldersBelow, [folderId, organizationId]))?.ids ?? [];
+  }
+
   async search(organizationId: string, query: SearchQuery): Promise<Page<SearchHit>> {
     const values = [
       organizationId,
-      query.words,
+      query.tsquery,
       query.first + 1,
       query.kind,
-      query.underId,
+      query.folderIds,
       query.after?.score ?? null,
       query.after?.id ?? null,
     ];
