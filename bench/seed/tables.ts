@@ -178,7 +178,7 @@ export const SEARCH_TABLES = ['storage_entries', 'storage_texts'];
 
 /**
  * In each organization of `orgIds` (its root made if missing): 100 folders holding `files` file
- * rows named `<word> <word> <n>.pdf` from `vocabulary`, and for the first `withText` of them a
+ * rows named `<name> <n>.pdf` (`names` picked by hash), and for the first `withText` of them a
  * storage_texts row (INDEXED) whose text is 10 of `paragraphs`, picked by hash, about 5 KB, with
  * its tsvector computed as the extraction job stores it. Rows only: search reads no bytes.
  */
@@ -188,9 +188,9 @@ export async function seedSearchRows(
     orgIds,
     files,
     withText,
-    vocabulary,
+    names,
     paragraphs,
-  }: { orgIds: string[]; files: number; withText: number; vocabulary: string[]; paragraphs: string[] },
+  }: { orgIds: string[]; files: number; withText: number; names: string[]; paragraphs: string[] },
 ): Promise<void> {
   for (const orgId of orgIds) {
     await db.query(
@@ -211,11 +211,10 @@ export async function seedSearchRows(
        )
        INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
        SELECT $1::uuid, folders.ids[1 + g % 100],  'file',
-              ($2::text[])[1 + (hashint4(g) & 2147483647) % cardinality($2::text[])] || ' ' ||
-              ($2::text[])[1 + (hashint4(g + 7777777) & 2147483647) % cardinality($2::text[])] || ' ' || g || '.pdf',
+              ($2::text[])[1 + (hashint4(g) & 2147483647) % cardinality($2::text[])] || ' ' || g || '.pdf',
               $1::text || '/' || u, 5000, 'application/pdf', md5(g::text), replace(u::text, '-', '')
          FROM folders, generate_series(1, $3::int) AS g, LATERAL (SELECT gen_random_uuid() AS u) AS id`,
-      [orgId, vocabulary, files],
+      [orgId, names, files],
     );
     await db.query(
       `INSERT INTO storage_texts (entry_id, organization_id, etag, status, body, document, extracted_at)
