@@ -119,9 +119,8 @@ export const search: Figure = {
     await withClient(ctx.databaseUrl, (db) =>
       seedSearchRows(db, { orgIds: [ctx.orgId, ...others], files, withText: texts, names, paragraphs }),
     );
-    ctx.log(
-      `seeded ${ORGANIZATIONS} organizations of ${files} files (${texts} with text) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-    );
+    const seedSeconds = (Date.now() - started) / 1000;
+    ctx.log(`seeded ${ORGANIZATIONS} organizations of ${files} files (${texts} with text) in ${seedSeconds.toFixed(1)} s`);
 
     // A word and the start of another, as someone types them: the words of rank 1,000 and 5,000.
     const q = `${vocabulary[999]} ${vocabulary[4999].slice(0, 4)}`;
@@ -156,7 +155,7 @@ export const search: Figure = {
       ratio: 'n/a',
       met: p50 < 30,
       note:
-        `search: ${ORGANIZATIONS} organizations × ${files.toLocaleString('en-US')} file rows (${texts.toLocaleString('en-US')} with ~5 KB text each, tsvector as the job stores it) seeded by SQL in ${((Date.now() - started) / 1000).toFixed(0)} s; ` +
+        `search: ${ORGANIZATIONS} organizations × ${files.toLocaleString('en-US')} file rows (${texts.toLocaleString('en-US')} with ~5 KB text each, tsvector as the job stores it) seeded by SQL in ${seedSeconds.toFixed(0)} s; ` +
         `query "${q}" (two word prefixes, first: 20 with totalCount and snippets) matches ${total} entries of the organization; ` +
         `the broad query "${broad}" (one of the most common words, ${broadTotal} matches, each ranked): p50 ${fmt.ms(broadRun.p50)}, p99 ${fmt.ms(broadRun.p99)}. ` +
         `Extraction: ${extraction.files} uploaded files (${extraction.pdfs} PDFs of 2 pages, the rest ~5 KB Markdown) read by the jobs of the gateway and the worker, ${extraction.seconds.toFixed(1)} s from the first upload to the last INDEXED.`,

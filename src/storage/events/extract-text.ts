@@ -14,5 +14,7 @@ export interface ExtractTextJob {
 export const extractTextJob = defineJob<ExtractTextJob>({
   name: 'storage.extract-text',
   options: { retryLimit: 5, retryDelay: 10, retryBackoff: true },
-  work: { batchSize: 4, pollingIntervalSeconds: 0.5 },
+  // pg-boss waits the polling interval after every fetch, even with a backlog: with 20 jobs a
+  // fetch, a process reads up to 40 files a second after a bulk upload (4 a fetch read 8).
+  work: { batchSize: 20, pollingIntervalSeconds: 0.5 },
 });
