@@ -124,7 +124,8 @@ export function indexableText(text: string): string {
   let clean = text
     .replaceAll('\u0000', ' ')
     .replace(/[ \t\f\v\r]+/g, ' ')
-    .replace(/\n\s*\n+/g, '\n\n')
+    .replace(/ ?\n ?/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
     .trim();
   if (clean.length > MAX_INDEXED_TEXT_CHARS) {
     clean = clean.slice(0, MAX_INDEXED_TEXT_CHARS);
