@@ -158,6 +158,16 @@ describe('search over names and the text inside files', () => {
     expect(found.edges[1].node.snippet).toMatch(/\*\*zeppelin\*\* flew over the hangar$/);
   });
 
+  it('finds a word far into a long text; its snippet then comes from the start, unmarked', async () => {
+    const filler = 'lorem ipsum dolor sit amet '.repeat(1500); // about 40,000 characters
+    await upload('/long', 'book.txt', `Opening line of the book. ${filler} the final chapter mentions aardvarks`);
+    expect(await settled('/long/book.txt')).toBe('INDEXED');
+    const [hit] = (await search('aardvarks')).edges;
+    expect(hit.node.node.path).toBe('/long/book.txt');
+    expect(hit.node.snippet).toMatch(/^Opening line of the book/);
+    expect(hit.node.snippet).not.toContain('**');
+  });
+
   it('says NOT_TEXT for files whose text it does not read, and still finds them by name', async () => {
     expect(await statusOf('/images/logo.png')).toBe('NOT_TEXT');
     expect(await paths('logo')).toEqual(['/images/logo.png']);
