@@ -47,8 +47,9 @@ interface Fixtures {
   workflowId: string;
   teammateId: string;
   runId: string;
+  conversationId: string;
   /** Ids of another organization, which must read as not found. */
-  foreign: { fileId: string; workflowId: string; teammateId: string; runId: string };
+  foreign: { fileId: string; workflowId: string; teammateId: string; runId: string; conversationId: string };
 }
 
 /** JSON text sent as it is: nesting too deep for this process's own JSON.stringify. */
@@ -104,6 +105,7 @@ function hostileStrings(f: Fixtures): unknown[] {
     f.foreign.workflowId,
     f.foreign.teammateId,
     f.foreign.runId,
+    f.foreign.conversationId,
     f.fileId,
     f.folderId,
     f.workflowId,
@@ -268,6 +270,7 @@ function validValue(type: GraphQLInputType, f: Fixtures, argument: string, field
     case 'ID': {
       const target = `${field}.${argument}`.toLowerCase();
       if (/run/.test(target)) return f.runId;
+      if (/conversation/.test(target)) return f.conversationId;
       if (/teammate/.test(target)) return f.teammateId;
       if (/workflow/.test(target)) return f.workflowId;
       if (/folder/.test(target)) return f.folderId;
@@ -414,7 +417,14 @@ describe('schema-driven fuzzing of every root field argument', () => {
         { w: workflow.id },
         { apiKey: org.apiKey },
       );
+      const turn = await graphql(
+        gw.url,
+        'mutation($t: ID!) { callTeammate(teammateId: $t, input: {text: "seed"}, waitSeconds: 10) { conversationId } }',
+        { t: teammate.id },
+        { apiKey: org.apiKey },
+      );
       return {
+        conversationId: turn.body.data.callTeammate.conversationId as string,
         fileId: stored.body.data.uploadFile.id as string,
         folderId: stored.body.data.uploadFile.parent.id as string,
         workflowId: workflow.id,

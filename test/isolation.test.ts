@@ -18,6 +18,7 @@ interface OrgA {
   workflowId: string;
   runId: string;
   teammateId: string;
+  conversationId: string;
   secretWords: string[];
 }
 
@@ -91,6 +92,19 @@ const PROBES: Record<string, Probe[]> = {
       expect: 'not-found',
     },
   ],
+  'Query.conversation': [
+    { query: 'query($id: ID!) { conversation(id: $id) { id title } }', variables: (a) => ({ id: a.conversationId }), expect: 'null' },
+  ],
+  'Mutation.renameConversation': [
+    {
+      query: 'mutation($id: ID!) { renameConversation(id: $id, title: "x") { id } }',
+      variables: (a) => ({ id: a.conversationId }),
+      expect: 'not-found',
+    },
+  ],
+  'Mutation.deleteConversation': [
+    { query: 'mutation($id: ID!) { deleteConversation(id: $id) }', variables: (a) => ({ id: a.conversationId }), expect: 'not-found' },
+  ],
 };
 
 async function rootFields(url: string): Promise<string[]> {
@@ -115,7 +129,11 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
   const read = await graphql(
     gw.url,
     `
-      query ($f: ID!, $w: ID!, $r: ID!, $t: ID!) {
+      query ($f: ID!, $w: ID!, $r: ID!, $t: ID!, $c: ID!) {
+        conversation(id: $c) {
+          id
+          title
+        }
         organization {
           id
           name
@@ -179,7 +197,7 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
         }
       }
     `,
-    { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId },
+    { f: a.fileId, w: a.workflowId, r: a.runId, t: a.teammateId, c: a.conversationId },
     { apiKey: a.apiKey },
   );
   expect(read.body.errors).toBeUndefined();
@@ -214,7 +232,7 @@ describe('organization isolation, from the schema', () => {
     });
     const run = await graphql(
       gw.url,
-      'mutation($t: ID!) { callTeammate(teammateId: $t, input: { text: "BLUEBIRD" }) { runId } }',
+      'mutation($t: ID!) { callTeammate(teammateId: $t, input: { text: "BLUEBIRD" }) { runId conversationId } }',
       { t: teammate.id },
       { apiKey: orgA.apiKey },
     );
@@ -226,6 +244,7 @@ describe('organization isolation, from the schema', () => {
       workflowId: workflow.id,
       runId: run.body.data.callTeammate.runId,
       teammateId: teammate.id,
+      conversationId: run.body.data.callTeammate.conversationId,
       secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
     };
   });

@@ -133,14 +133,23 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
       expect(response?.status()).toBe(200);
       const queryEditor = tester.locator(QUERY_EDITOR);
       await queryEditor.filter({ hasText: 'callTeammate' }).waitFor({ state: 'visible', timeout: 30_000 });
-      expect(await editorText(tester, QUERY_EDITOR)).toMatch(/mutation CallTeammate\(\$teammateId: ID!, \$input: JSON!\)/);
+      expect(await editorText(tester, QUERY_EDITOR)).toMatch(
+        /mutation CallTeammate\(\$teammateId: ID!, \$input: JSON!, \$conversationId: ID, \$files: \[String!\]\)/,
+      );
 
       await tester.locator('.graphiql-editor-tools button', { hasText: 'Variables' }).click();
       await tester.locator(VARIABLES_EDITOR).filter({ hasText: teammate.id }).waitFor({ state: 'visible', timeout: 10_000 });
-      expect(JSON.parse(await editorText(tester, VARIABLES_EDITOR))).toEqual({ teammateId: teammate.id, input: { message: 'Hello' } });
+      expect(JSON.parse(await editorText(tester, VARIABLES_EDITOR))).toEqual({
+        teammateId: teammate.id,
+        input: { message: 'Hello' },
+        conversationId: null,
+        files: [],
+      });
 
       // The api-key header is there, waiting for the key.
       const headersEditor = await openHeaders(tester);
+      // Monaco fills the editor's lines in after it is visible: wait for the header's line.
+      await tester.locator(HEADERS_EDITOR).filter({ hasText: 'api-key' }).waitFor({ state: 'visible', timeout: 10_000 });
       expect(JSON.parse(await editorText(tester, HEADERS_EDITOR))).toEqual({ 'api-key': '' });
       await replaceText(tester, headersEditor, JSON.stringify({ 'api-key': org.apiKey }));
 

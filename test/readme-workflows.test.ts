@@ -6,6 +6,7 @@ import { useGatewayWithOrg } from './support/gateway';
 import { HookServer, startHookServer } from './support/hook-server';
 import { waitFor } from './support/poll';
 import { ROOT, WatchedProcess } from './support/process';
+import { md5, uploadFile } from './support/storage';
 
 describe('README examples: workflows and teammates', () => {
   let hooks: HookServer;
@@ -80,7 +81,7 @@ describe('README examples: workflows and teammates', () => {
     expect(code).toBe(0);
     const { api } = JSON.parse(stdout).data.teammate;
     expect(api.endpoint).toBe(`${env.ALLOY_URL}/graphql`);
-    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript']);
+    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript', 'curl']);
     for (const example of api.examples) expect(example.code).toContain(env.TEAMMATE_ID);
     const link = new URL(api.playgroundUrl);
     expect(`${link.origin}${link.pathname}`).toBe(`${env.ALLOY_URL}/graphql`);
@@ -185,5 +186,44 @@ describe('README examples: workflows and teammates', () => {
       answer();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+  it('holds a two-turn conversation with curl: the second turn continues the first, and its step gets the first turn', async () => {
+    const { stdout, stderr, code } = await runExample('conversation', env);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const second = JSON.parse(stdout).data.callTeammate;
+    expect(second.run.status).toBe('SUCCEEDED');
+    const turns = await gw.db.query(`SELECT id, payload FROM workflow_runs WHERE conversation_id = $1 ORDER BY created_at`, [
+      second.conversationId,
+    ]);
+    expect(turns.map((t: { payload: unknown }) => t.payload)).toEqual([{ text: 'Where is my order?' }, { text: 'It is order 1001' }]);
+    const hook = hooks.received.find((h) => h.body?.run?.id === second.runId)!;
+    expect(hook.body.conversation.messages.map((m: { role: string; content: unknown }) => [m.role, m.content])).toEqual([
+      ['user', { text: 'Where is my order?' }],
+      ['teammate', { echo: 'Where is my order?', hook: { received: 'Where is my order?' } }],
+    ]);
+
+    const read = await runExample('conversation-messages', env);
+    expect(read.stderr).toBe('');
+    expect(read.code).toBe(0);
+    const { conversations } = JSON.parse(read.stdout).data.teammate;
+    const latest = conversations.edges[0].node;
+    expect(latest).toMatchObject({ id: second.conversationId, title: 'Where is my order?' });
+    expect(latest.messages.totalCount).toBe(4);
+    expect(latest.messages.edges.map((e: { node: { role: string } }) => e.node.role)).toEqual(['user', 'teammate', 'user', 'teammate']);
+  });
+
+  it('hands a teammate a file of the storage with curl: its step gets a link that serves the bytes', async () => {
+    const bytes = 'quarterly numbers\n';
+    expect((await uploadFile(gw.url, org.apiKey, '/reports/2024', 'report.txt', bytes)).body.errors).toBeUndefined();
+    const { stdout, stderr, code } = await runExample('call-teammate-with-file', env);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const { runId, run } = JSON.parse(stdout).data.callTeammate;
+    expect(run).toEqual({ status: 'SUCCEEDED', files: [{ path: '/reports/2024/report.txt', size: bytes.length, md5: md5(bytes) }] });
+    const [file] = hooks.received.find((h) => h.body?.run?.id === runId)!.body.files;
+    const fetched = await fetch(file.downloadUrl);
+    expect(fetched.status).toBe(200);
+    expect(await fetched.text()).toBe(bytes);
   });
 });

@@ -247,7 +247,7 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     expect(res.body.errors).toBeUndefined();
     const { api } = res.body.data.teammate;
     expect(api.endpoint).toBe(`${gw.url}/graphql`);
-    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript']);
+    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript', 'curl']);
     for (const example of api.examples) {
       expect(example).toEqual({
         language: expect.any(String),
@@ -255,25 +255,43 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
         code: expect.stringContaining(apiTeammate),
       });
     }
-    const examples: Record<string, string> = Object.fromEntries(
-      api.examples.map((e: { language: string; code: string }) => [e.language, e.code]),
-    );
+    const [curlCall, graphqlCall, javascriptCall, curlWithFile] = api.examples.map((e: { code: string }) => e.code);
 
-    const curl = await runBash(examples.curl, { ALLOY_API_KEY: org.apiKey });
+    const curl = await runBash(curlCall, { ALLOY_API_KEY: org.apiKey });
     expect(curl.code).toBe(0);
     const curlRun = JSON.parse(curl.stdout).data.callTeammate;
     expect(curlRun.run.status).toBe('QUEUED');
 
-    const js = await runBash(`node -e "$EXAMPLE"`, { ALLOY_API_KEY: org.apiKey, EXAMPLE: examples.javascript });
+    // The JavaScript example is a conversation of two turns: it prints the second, which continues the first.
+    const js = await runBash(`node -e "$EXAMPLE"`, { ALLOY_API_KEY: org.apiKey, EXAMPLE: javascriptCall });
     expect(js.code).toBe(0);
     const jsRun = JSON.parse(js.stdout).data.callTeammate;
+    expect(jsRun.run).toMatchObject({ status: 'SUCCEEDED', output: { reply: 'You said: Tell me more' } });
+    const turns = await gw.db.query(`SELECT payload FROM workflow_runs WHERE conversation_id = $1 ORDER BY created_at`, [
+      jsRun.conversationId,
+    ]);
+    expect(turns.map((t: { payload: unknown }) => t.payload)).toEqual([{ message: 'Hello' }, { message: 'Tell me more' }]);
 
-    const document = examples.graphql;
+    const document = graphqlCall;
     const variables = JSON.parse(/# variables: (.*)$/m.exec(document)![1]);
     const gql = await graphql(gw.url, document, variables, { apiKey: org.apiKey });
     const gqlRun = gql.body.data.callTeammate;
 
-    for (const runId of [curlRun.runId, jsRun.runId, gqlRun.runId]) {
+    // The file example hands over the file the README's upload example stores.
+    const form = new FormData();
+    form.append(
+      'operations',
+      JSON.stringify({ query: 'mutation($f: Upload!) { uploadFile(folder: "/reports/2024", file: $f) { id } }', variables: { f: null } }),
+    );
+    form.append('map', JSON.stringify({ 0: ['variables.f'] }));
+    form.append('0', new Blob(['quarterly numbers\n']), 'report.txt');
+    expect((await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'api-key': org.apiKey }, body: form })).status).toBe(200);
+    const withFile = await runBash(curlWithFile, { ALLOY_API_KEY: org.apiKey });
+    expect(withFile.code).toBe(0);
+    const fileRun = JSON.parse(withFile.stdout).data.callTeammate;
+    expect(fileRun.run.files).toEqual([{ path: '/reports/2024/report.txt', md5: expect.stringMatching(/^[0-9a-f]{32}$/) }]);
+
+    for (const runId of [curlRun.runId, jsRun.runId, gqlRun.runId, fileRun.runId]) {
       await waitFor(
         () => runStatus(runId),
         (s) => s === 'SUCCEEDED',
@@ -283,7 +301,7 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     }
     const page = await logs(apiTeammate, { first: 10 });
     const logged = page.edges.map((e: any) => e.node.runId);
-    expect(logged).toEqual(expect.arrayContaining([curlRun.runId, jsRun.runId, gqlRun.runId]));
+    expect(logged).toEqual(expect.arrayContaining([curlRun.runId, jsRun.runId, gqlRun.runId, fileRun.runId]));
     expect(page.edges.find((e: any) => e.node.runId === curlRun.runId).node.response).toEqual({ reply: 'You said: Hello' });
   });
 
@@ -309,7 +327,7 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     const query = url.searchParams.get('query')!;
     const variables = JSON.parse(url.searchParams.get('variables')!);
     expect(query).toMatch(/^mutation CallTeammate\(/);
-    expect(variables).toEqual({ teammateId: apiTeammate, input: { message: 'Hello' } });
+    expect(variables).toEqual({ teammateId: apiTeammate, input: { message: 'Hello' }, conversationId: null, files: [] });
     // What the playground sends once a key is pasted: the operation and variables of the link.
     const called = await graphql(gw.url, query, variables, { apiKey: org.apiKey });
     expect(called.body.errors).toBeUndefined();

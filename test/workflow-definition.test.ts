@@ -50,7 +50,7 @@ describe('workflow definitions', () => {
     ]);
     expect(problemsOf({ name: 'x', steps: { a: { type: 'transform', output: '{{steps.zz.output}} {{process.env}}' } } })).toEqual([
       'steps.a.output: "{{steps.zz.output}}" names no step ("zz")',
-      'steps.a.output: "{{process.env}}" must start with payload., steps.<id>. or run.',
+      'steps.a.output: "{{process.env}}" must start with payload., steps.<id>., run., conversation. or files.',
     ]);
   });
 
@@ -81,7 +81,7 @@ describe('workflow definitions', () => {
       'name: required, a string of 1 to 200 characters',
       'steps.a.url: required, an absolute http:// or https:// URL',
       'steps.b.extra: unknown field for a transform step (expected type, output, next)',
-      'steps.b.output: "{{env.X}}" must start with payload., steps.<id>. or run.',
+      'steps.b.output: "{{env.X}}" must start with payload., steps.<id>., run., conversation. or files.',
       'steps.c.next: names no step ("missing")',
       'steps.d.next: must be the id of a step',
       'steps: the steps a → b → a form a loop through "next"; a run would never end',

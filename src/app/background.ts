@@ -31,6 +31,7 @@ export async function startBackgroundWork(services: Services, logger: Logger, op
     const executor = new RunExecutor(services.db, services.runEvents, logger, {
       leaseMs,
       concurrency: services.config.workflowConcurrency,
+      files: services.storage.snapshots,
     });
     await executor.start();
     tasks.push({ name: 'workflow executor', stop: () => executor.stop() });

@@ -4,6 +4,7 @@ import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchema, NonEmptyArray, PubSub } from 'type-graphql';
 import { OrganizationResolver } from '../auth/organization.resolver';
 import { TeammateResolver } from '../teammates/teammate.resolver';
+import { conversationResolvers } from '../teammates/conversation.resolver';
 import { WorkflowResolver, WorkflowRunResolver, WorkflowRunSubscriptionResolver } from '../workflows/workflow.resolver';
 import { storageResolvers } from '../storage/storage.resolver';
 import { searchResolvers } from '../storage/search/search.resolver';
@@ -18,6 +19,7 @@ export const resolvers: NonEmptyArray<Function> = [
   WorkflowRunResolver,
   WorkflowRunSubscriptionResolver,
   TeammateResolver,
+  ...conversationResolvers,
   NodeResolver,
   ...storageResolvers,
   ...searchResolvers,

@@ -7,6 +7,7 @@ import { AuthService } from '../auth/auth.service';
 import { OrganizationService } from '../auth/organization.service';
 import { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { TeammateService } from '../teammates/teammate.service';
+import { ConversationService } from '../teammates/conversation.service';
 import { WorkflowService } from '../workflows/workflow.service';
 import { RunEvents } from '../workflows/run-events';
 import { RunWaiter } from '../workflows/run-waiter';
@@ -30,6 +31,8 @@ export interface Services {
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
   teammates: TeammateService;
+  /** Teammates' conversations (their turns are started by callTeammate). */
+  conversations: ConversationService;
   storage: Storage;
 }
 
@@ -41,7 +44,10 @@ export interface ServiceOptions {
 export function createServices(db: DataSource, config: Config, queue: Queue, logger?: Logger, options: ServiceOptions = {}): Services {
   const databaseUrl = (db.options as { url?: string }).url;
   if (!databaseUrl) throw new Error('the data source has no url');
-  const workflows = new WorkflowService(db);
+  const storage = createStorage(db, config, queue, options.wrapStorageDriver);
+  // Runs are handed files through storage, and storage keeps the bytes a run was given until it ends.
+  const workflows = new WorkflowService(db, storage.snapshots);
+  storage.keepObjects = (keys) => workflows.objectKeysInUse(keys);
   const auth = new AuthService(db);
   const notifications = new NotificationListener(databaseUrl, logger);
   const runEvents = new RunEvents(notifications, db);
@@ -57,6 +63,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
     teammates: new TeammateService(db, workflows),
-    storage: createStorage(db, config, queue, options.wrapStorageDriver),
+    conversations: new ConversationService(db),
+    storage,
   };
 }

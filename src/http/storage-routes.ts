@@ -96,6 +96,19 @@ export function storageReadiness(storage: Storage): ReadinessCheck {
   return { name: 'storage', check: () => storage.driver.check() };
 }
 
+/**
+ * The file as it was when its bytes were `etag` (a run's link, signed with that etag, after the file
+ * was overwritten): uploads key their object by the id the etag is made of, so the object is
+ * `<orgId>/<that id>`. Its size and type are the run's to know (its `files`), not the row's: the
+ * answer carries neither (no Content-Length, no Range, `application/octet-stream`).
+ */
+function olderVersion(row: StorageEntry, etag: string): StorageEntry | null {
+  const hex = /^[0-9a-f]{32}$/.exec(etag)?.[0];
+  if (!hex) return null;
+  const objectId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { ...row, objectKey: `${row.organizationId}/${objectId}`, etag, size: null, contentType: null };
+}
+
 /** The file the request may read, or an HTTP answer already sent. */
 async function authorizedFile(storage: Storage, req: Request, res: Response): Promise<StorageEntry | null> {
   const id = String(req.params.id);
@@ -116,11 +129,13 @@ async function authorizedFile(storage: Storage, req: Request, res: Response): Pr
     }
     row = principal ? await reads.findById(principal.organizationId, id) : null;
   } else if (typeof req.query.signature === 'string' && typeof req.query.expires === 'string') {
-    if (!(await downloads.verifySignature(id, req.query.expires, req.query.signature))) {
+    const etag = typeof req.query.etag === 'string' ? req.query.etag : undefined;
+    if (!(await downloads.verifySignature(id, req.query.expires, req.query.signature, etag))) {
       sendError(res, 403, 'FORBIDDEN', 'The download URL is invalid or has expired; ask for a new downloadUrl');
       return null;
     }
     row = await reads.findFileById(id);
+    if (row && etag !== undefined && row.etag !== etag) row = olderVersion(row, etag);
   } else {
     sendError(res, 401, 'UNAUTHENTICATED', 'Send the organization API key in the `api-key` header, or use a signed downloadUrl');
     return null;
@@ -145,6 +160,32 @@ function requestedRange(req: Request, size: number, etag: string): ByteRange | n
   return ranges[0];
 }
 
+/** The bytes of a version the file no longer has (olderVersion); 404 once they are no longer kept. */
+async function sendOlderVersion(storage: Storage, file: StorageEntry, res: Response): Promise<void> {
+  let stream;
+  try {
+    stream = await storage.downloads.open({
+      id: file.id,
+      name: file.name,
+      objectKey: file.objectKey!,
+      contentType: 'application/octet-stream',
+    });
+    await once(stream, 'readable');
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ENOENT' && (error as { code?: unknown }).code !== 404) throw error;
+    stream?.destroy();
+    sendError(res, 404, 'NOT_FOUND', 'That version of the file is no longer kept');
+    return;
+  }
+  res.status(200);
+  res.setHeader('ETag', `"${file.etag}"`);
+  res.setHeader('Cache-Control', 'private, no-cache');
+  res.setHeader('Content-Type', 'application/octet-stream');
+  res.setHeader('Content-Disposition', contentDisposition(file.name));
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  await pipeline(stream, res);
+}
+
 /**
  * `GET /files/:id/content`: the bytes, with Range (206), ETag/If-None-Match (304) and the file name.
  * `authentication` (authenticateRequests) reads the key, if any, and spends from its rate limit.
@@ -155,6 +196,10 @@ export function contentRouter(storage: Storage, authentication: RequestHandler, 
     try {
       const file = await authorizedFile(storage, req, res);
       if (!file) return;
+      if (file.size === null) {
+        await sendOlderVersion(storage, file, res);
+        return;
+      }
       const size = Number(file.size);
       const etag = `"${file.etag}"`;
       res.setHeader('ETag', etag);

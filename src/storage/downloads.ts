@@ -36,7 +36,19 @@ export class Downloads {
     return `${baseUrl}/files/${file.id}/content?expires=${expires}&signature=${signature}`;
   }
 
-  verifySignature(fileId: string, expires: string, signature: string): Promise<boolean> {
-    return this.signer.verify(fileId, expires, signature);
+  /**
+   * A URL serving the bytes of `file.objectKey` (the version whose etag is `etag`), also after the
+   * file was overwritten, for as long as that object is kept: the backend's signed URL of that
+   * object, or (disk) the content route with the etag in the signed query.
+   */
+  async versionUrl(file: StoredFile, etag: string, baseUrl: string, expiresAt: Date): Promise<string> {
+    const signed = await this.driver.signedUrl(file.objectKey, { expiresAt, fileName: file.name, contentType: file.contentType });
+    if (signed) return signed;
+    const { expires, signature } = await this.signer.sign(file.id, expiresAt, etag);
+    return `${baseUrl}/files/${file.id}/content?etag=${etag}&expires=${expires}&signature=${signature}`;
+  }
+
+  verifySignature(fileId: string, expires: string, signature: string, etag?: string): Promise<boolean> {
+    return this.signer.verify(fileId, expires, signature, Date.now(), etag);
   }
 }

@@ -18,4 +18,9 @@ export class ObjectDeletions {
   schedule(tx: EntityManager, objectKeys: string[]): Promise<void> {
     return enqueueObjectDeletion(this.queue, tx, objectKeys, this.delaySeconds);
   }
+
+  /** Outside any transaction: tries the deletion again `seconds` from now (objects still in use). */
+  later(objectKeys: string[], seconds: number): Promise<void> {
+    return enqueueObjectDeletion(this.queue, undefined, objectKeys, seconds);
+  }
 }

@@ -7,6 +7,7 @@ import type { StorageDriver } from './backend/driver';
 import { Downloads } from './downloads';
 import { EntryReads } from './entry-reads';
 import { EntryStore } from './entry-store';
+import { FileSnapshots } from './file-snapshots';
 import { sweepOrphans } from './events/orphan-sweeper';
 import { FolderCache } from './folder-cache';
 import { ObjectDeletions } from './object-deletions';
@@ -18,6 +19,9 @@ import { TreeChanges } from './tree-changes';
 import { UploadSizeLimit } from './upload-size';
 import { Uploads } from './uploads';
 import { UrlSigner } from './url-signer';
+
+/** How often the deletion of an object still in use is tried again. */
+export const KEPT_OBJECT_RECHECK_SECONDS = 60;
 
 /**
  * The storage capability: the organization tree in Postgres (EntryStore, the one owner of its
@@ -35,6 +39,14 @@ export class Storage {
   readonly texts: TextIndex;
   /** Search over names and the text inside files. */
   readonly search: Search;
+  readonly snapshots: FileSnapshots;
+  /**
+   * Of the object keys about to be deleted, those still in use (the composition root answers with
+   * the keys that active workflow runs were given); those are deleted later instead.
+   */
+  keepObjects: (keys: string[]) => Promise<Set<string>> = async () => new Set();
+  /** How long until the deletion of an object still in use is tried again (tests shorten it). */
+  keptObjectRecheckSeconds = KEPT_OBJECT_RECHECK_SECONDS;
 
   constructor(
     db: DataSource,
@@ -53,6 +65,7 @@ export class Storage {
     this.changes = new TreeChanges(this.store, this.reads, this.folderCache, this.deletions);
     this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions, this.texts);
     this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
+    this.snapshots = new FileSnapshots(this.reads, this.downloads);
   }
 
   /** Caches folder paths from now on, kept true by the process's LISTEN connection. */
@@ -64,9 +77,14 @@ export class Storage {
     this.folderCache.stop();
   }
 
-  /** The deletion job's work: objects whose rows are gone (missing objects are fine). */
+  /**
+   * The deletion job's work: objects whose rows are gone (missing objects are fine). Objects that
+   * are still in use (keepObjects) get a new job, KEPT_OBJECT_RECHECK_SECONDS later.
+   */
   async deleteObjects(keys: string[]): Promise<void> {
-    for (const key of keys) await this.driver.delete(key);
+    const kept = await this.keepObjects(keys);
+    for (const key of keys) if (!kept.has(key)) await this.driver.delete(key);
+    if (kept.size) await this.deletions.later([...kept], this.keptObjectRecheckSeconds);
   }
 
   /** The orphan sweep (see events/orphan-sweeper.ts); callable from tests with any age. */

@@ -33,23 +33,28 @@ export class UrlSigner {
     return this.secret;
   }
 
-  private async mac(fileId: string, expires: number): Promise<Buffer> {
+  /**
+   * A link to the file's current bytes signs `file-content`; one to a version of them (the etag a
+   * run was given) signs `file-version` with the etag, so neither signature can stand for the other.
+   */
+  private async mac(fileId: string, expires: number, etag?: string): Promise<Buffer> {
+    const message = etag === undefined ? `file-content\n${fileId}\n${expires}` : `file-version\n${fileId}\n${etag}\n${expires}`;
     return createHmac('sha256', await this.key())
-      .update(`file-content\n${fileId}\n${expires}`)
+      .update(message)
       .digest();
   }
 
-  async sign(fileId: string, expiresAt: Date): Promise<{ expires: number; signature: string }> {
+  async sign(fileId: string, expiresAt: Date, etag?: string): Promise<{ expires: number; signature: string }> {
     const expires = Math.floor(expiresAt.getTime() / 1000);
-    return { expires, signature: (await this.mac(fileId, expires)).toString('base64url') };
+    return { expires, signature: (await this.mac(fileId, expires, etag)).toString('base64url') };
   }
 
-  /** True when the signature was made by us for this file and has not expired. */
-  async verify(fileId: string, expires: string, signature: string, now = Date.now()): Promise<boolean> {
+  /** True when the signature was made by us for this file (and this etag, when given) and has not expired. */
+  async verify(fileId: string, expires: string, signature: string, now = Date.now(), etag?: string): Promise<boolean> {
     if (!/^\d{1,12}$/.test(expires) || !/^[A-Za-z0-9_-]{43}$/.test(signature)) return false;
     const expiresAt = Number(expires);
     if (expiresAt * 1000 <= now) return false;
-    const expected = await this.mac(fileId, expiresAt);
+    const expected = await this.mac(fileId, expiresAt, etag);
     const given = Buffer.from(signature, 'base64url');
     return given.length === expected.length && timingSafeEqual(given, expected);
   }

@@ -33,6 +33,9 @@ export class ApiCallLog {
   @Field(() => ID, { nullable: true, description: 'The API key that made the call.' })
   apiKeyId: string | null;
 
+  @Field(() => ID, { nullable: true, description: 'The conversation the call was a turn of; null once that conversation was deleted.' })
+  conversationId: string | null;
+
   @Field()
   createdAt: Date;
 

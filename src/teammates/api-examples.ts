@@ -14,50 +14,87 @@ export interface ApiExampleText {
 }
 
 const EXAMPLE_INPUT = { message: 'Hello' };
+const FOLLOW_UP_INPUT = { message: 'Tell me more' };
+/** The file the file example hands over: the one the README's upload example stores. */
+export const EXAMPLE_FILE = '/reports/2024/report.txt';
 
 /** The operation the playground opens with; the teammate's id is in its variables. */
-const PLAYGROUND_OPERATION = `mutation CallTeammate($teammateId: ID!, $input: JSON!) {
-  callTeammate(teammateId: $teammateId, input: $input) {
+const PLAYGROUND_OPERATION = `mutation CallTeammate($teammateId: ID!, $input: JSON!, $conversationId: ID, $files: [String!]) {
+  callTeammate(teammateId: $teammateId, input: $input, conversationId: $conversationId, files: $files) {
     runId
+    conversationId
     run { id status output error }
   }
 }
+
+# conversationId: null starts a conversation; put the answer's conversationId here
+# to continue it (the teammate then sees the earlier turns).
+# files: absolute paths of files in your storage to hand to the teammate, e.g. ["${EXAMPLE_FILE}"].
 `;
 
+const shell = (body: unknown) => `'${JSON.stringify(body).replaceAll("'", `'\\''`)}'`;
+
 export function teammateApiExamples(endpoint: string, teammateId: string): ApiExampleText[] {
-  const inline = `mutation CallTeammate($input: JSON!) { callTeammate(teammateId: "${teammateId}", input: $input) { runId run { id status } } }`;
-  const body = JSON.stringify({ query: inline, variables: { input: EXAMPLE_INPUT } });
+  const inline = `mutation CallTeammate($input: JSON!) { callTeammate(teammateId: "${teammateId}", input: $input) { runId conversationId run { id status } } }`;
   const curl = [
     `curl -s "${endpoint}" \\`,
     `  -H 'content-type: application/json' \\`,
     `  -H "api-key: $ALLOY_API_KEY" \\`,
-    `  -d '${body}'`,
+    `  -d ${shell({ query: inline, variables: { input: EXAMPLE_INPUT } })}`,
   ].join('\n');
   const graphql = [
-    'mutation CallTeammate($input: JSON!) {',
-    `  callTeammate(teammateId: "${teammateId}", input: $input) {`,
+    'mutation CallTeammate($input: JSON!, $conversationId: ID, $files: [String!]) {',
+    `  callTeammate(teammateId: "${teammateId}", input: $input, conversationId: $conversationId, files: $files) {`,
     '    runId',
+    '    conversationId',
     '    run { id status output error }',
     '  }',
     '}',
-    `# variables: ${JSON.stringify({ input: EXAMPLE_INPUT })}`,
+    '# conversationId: null starts a conversation, the conversationId of an answer continues it;',
+    '# files: absolute paths of files in your storage to hand to the teammate.',
+    `# variables: ${JSON.stringify({ input: EXAMPLE_INPUT, conversationId: null, files: [] })}`,
   ].join('\n');
+  // Two turns: the second continues the first's conversation once the first has finished.
+  const turn = `mutation Turn($input: JSON!, $conversationId: ID) { callTeammate(teammateId: "${teammateId}", input: $input, conversationId: $conversationId, waitSeconds: 30) { runId conversationId run { id status output } } }`;
   const javascript = [
-    `fetch(${JSON.stringify(endpoint)}, {`,
-    `  method: 'POST',`,
-    `  headers: { 'content-type': 'application/json', 'api-key': process.env.ALLOY_API_KEY },`,
-    `  body: JSON.stringify({`,
-    `    query: ${JSON.stringify(inline)},`,
-    `    variables: { input: ${JSON.stringify(EXAMPLE_INPUT)} },`,
-    `  }),`,
-    `})`,
-    `  .then((response) => response.json())`,
-    `  .then((result) => console.log(JSON.stringify(result)));`,
+    `const call = (variables) =>`,
+    `  fetch(${JSON.stringify(endpoint)}, {`,
+    `    method: 'POST',`,
+    `    headers: { 'content-type': 'application/json', 'api-key': process.env.ALLOY_API_KEY },`,
+    `    body: JSON.stringify({ query: ${JSON.stringify(turn)}, variables }),`,
+    `  }).then((response) => response.json());`,
+    ``,
+    `(async () => {`,
+    `  const first = await call({ input: ${JSON.stringify(EXAMPLE_INPUT)} });`,
+    `  const { conversationId } = first.data.callTeammate;`,
+    `  const second = await call({ input: ${JSON.stringify(FOLLOW_UP_INPUT)}, conversationId });`,
+    `  console.log(JSON.stringify(second));`,
+    `})();`,
+  ].join('\n');
+  const withFile = `mutation CallWithFile($input: JSON!, $files: [String!]) { callTeammate(teammateId: "${teammateId}", input: $input, files: $files) { runId run { id status files { path md5 } } } }`;
+  const curlWithFile = [
+    `curl -s "${endpoint}" \\`,
+    `  -H 'content-type: application/json' \\`,
+    `  -H "api-key: $ALLOY_API_KEY" \\`,
+    `  -d ${shell({ query: withFile, variables: { input: { message: 'Summarise this report' }, files: [EXAMPLE_FILE] } })}`,
   ].join('\n');
   return [
     { language: 'curl', title: 'curl, with the key in $ALLOY_API_KEY', code: curl },
-    { language: 'graphql', title: 'GraphQL, with the variables below it; send the key in the api-key header', code: graphql },
-    { language: 'javascript', title: 'JavaScript fetch (Node 18 or later), with the key in process.env.ALLOY_API_KEY', code: javascript },
+    {
+      language: 'graphql',
+      title: 'GraphQL, with the variables below it (conversationId and files optional); send the key in the api-key header',
+      code: graphql,
+    },
+    {
+      language: 'javascript',
+      title: 'JavaScript fetch (Node 18 or later): a two-turn conversation, with the key in process.env.ALLOY_API_KEY',
+      code: javascript,
+    },
+    {
+      language: 'curl',
+      title: `curl: hand the teammate a file of your storage (${EXAMPLE_FILE}); its steps get a signed link to the bytes`,
+      code: curlWithFile,
+    },
   ];
 }
 
@@ -66,6 +103,6 @@ export function teammateApiExamples(endpoint: string, teammateId: string): ApiEx
  * pasting a key into the `api-key` header and pressing run calls the teammate.
  */
 export function teammatePlaygroundUrl(endpoint: string, teammateId: string): string {
-  const variables = `${JSON.stringify({ teammateId, input: EXAMPLE_INPUT }, null, 2)}\n`;
+  const variables = `${JSON.stringify({ teammateId, input: EXAMPLE_INPUT, conversationId: null, files: [] }, null, 2)}\n`;
   return playgroundLink(endpoint, { query: PLAYGROUND_OPERATION, variables });
 }

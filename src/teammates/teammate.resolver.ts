@@ -10,7 +10,7 @@ import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
 import { Workflow } from '../workflows/workflow.entity';
-import { StartRunArgs, TriggerWorkflowPayload, workflowLoader } from '../workflows/workflow.resolver';
+import { StartRunArgs, startedPayload, TriggerWorkflowPayload, workflowLoader } from '../workflows/workflow.resolver';
 import { ApiCallLog } from './api-call-log';
 import { teammateApiExamples, teammatePlaygroundUrl } from './api-examples';
 import { Teammate } from './teammate.entity';
@@ -76,6 +76,9 @@ class RequestLogArgs extends PageArgs {
 
   @Field(() => Date, { nullable: true, description: 'Only logs created before this time.' })
   until?: Date | null;
+
+  @Field(() => ID, { nullable: true, description: 'Only the turns of this conversation.' })
+  conversationId?: string | null;
 }
 
 @ArgsType()
@@ -85,6 +88,14 @@ class CallTeammateArgs extends StartRunArgs {
 
   @Field(() => JSONScalar, { description: "The caller's request: the payload of the run it starts." })
   input: unknown;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'Continue this conversation (its steps get the earlier turns in `conversation.messages`); without it the call starts a new one. ' +
+      "CONVERSATION_BUSY while the conversation's previous turn is QUEUED or RUNNING; NOT_FOUND for a conversation of another teammate.",
+  })
+  conversationId?: string | null;
 }
 
 /** The services the teammate resolvers use. */
@@ -104,15 +115,22 @@ export class TeammateResolver {
   }
 
   @Mutation(() => TriggerWorkflowPayload, {
-    description: 'Calls the teammate through its API channel: starts its workflow with `input` as the payload, logged in its requestLogs.',
+    description:
+      'Calls the teammate through its API channel: starts its workflow with `input` as the payload, logged in its requestLogs, ' +
+      'as a turn of a conversation (`conversationId`, or a new one).',
   })
   async callTeammate(
-    @Args() { teammateId, input, idempotencyKey, waitSeconds }: CallTeammateArgs,
+    @Args() { teammateId, input, idempotencyKey, waitSeconds, conversationId, files }: CallTeammateArgs,
     @Ctx() ctx: TeammateContext,
   ): Promise<TriggerWorkflowPayload> {
-    const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, idempotencyKey);
+    const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, {
+      idempotencyKey,
+      conversationId,
+      files,
+      baseUrl: ctx.baseUrl,
+    });
     const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
-    return { runId: run.id, run };
+    return startedPayload(run);
   }
 
   @FieldResolver(() => TeammateApi, {

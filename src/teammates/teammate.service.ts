@@ -23,6 +23,16 @@ export interface ApiCallFilter {
   since?: Date | null;
   /** createdAt before. */
   until?: Date | null;
+  /** Only the turns of this conversation. */
+  conversationId?: string | null;
+}
+
+/** What a call adds to its input (see callTeammate). */
+export interface CallOptions {
+  idempotencyKey?: string | null;
+  conversationId?: string | null;
+  files?: readonly string[] | null;
+  baseUrl?: string;
 }
 
 /** `alloy teammate update`: only what is given changes. */
@@ -82,6 +92,7 @@ type ApiCallRow = {
   api_key_id: string | null;
   created_at: Date;
   finished_at: Date | null;
+  conversation_id: string | null;
 };
 
 const toApiCallLog = (row: ApiCallRow): ApiCallLog =>
@@ -93,6 +104,7 @@ const toApiCallLog = (row: ApiCallRow): ApiCallLog =>
     response: row.output,
     error: row.error,
     apiKeyId: row.api_key_id,
+    conversationId: row.conversation_id,
     durationMs: row.finished_at ? row.finished_at.getTime() - row.created_at.getTime() : null,
     createdAt: row.created_at,
     finishedAt: row.finished_at,
@@ -113,15 +125,20 @@ const listStatement = oldestFirstList('teammates.list', 'teammates', TEAMMATE_CO
  * its by-status twin): $1 teammate, $2 organization, then the values of the filters given, of the
  * position after, and the size + 1. One statement per combination, so each keeps its own plan.
  */
-function apiCallStatement(filters: { status: boolean; since: boolean; until: boolean }, after: boolean, count: boolean): Statement {
+function apiCallStatement(
+  filters: { status: boolean; since: boolean; until: boolean; conversation: boolean },
+  after: boolean,
+  count: boolean,
+): Statement {
   let n = 2;
   const conditions = [`teammate_id = $1`, `organization_id = $2`, `channel = 'API'`];
   if (filters.status) conditions.push(`status = $${++n}`);
   if (filters.since) conditions.push(`created_at >= $${++n}`);
   if (filters.until) conditions.push(`created_at < $${++n}`);
+  if (filters.conversation) conditions.push(`conversation_id = $${++n}::uuid`);
   const filtered = conditions.join(' AND ');
   const position = after ? ` AND (created_at, id) < ($${++n}, $${++n})` : '';
-  const page = `SELECT id, status, payload, output, error, api_key_id, created_at, finished_at
+  const page = `SELECT id, status, payload, output, error, api_key_id, created_at, finished_at, conversation_id
                   FROM workflow_runs WHERE ${filtered}${position} ORDER BY created_at DESC, id DESC LIMIT $${n + 1}`;
   const name = [
     'teammates.api-calls',
@@ -143,9 +160,15 @@ const API_CALLS = new Map<string, Statement>();
 for (const status of [false, true]) {
   for (const since of [false, true]) {
     for (const until of [false, true]) {
-      for (const after of [false, true]) {
-        for (const count of [false, true])
-          API_CALLS.set(`${status}${since}${until}${after}${count}`, apiCallStatement({ status, since, until }, after, count));
+      for (const conversation of [false, true]) {
+        for (const after of [false, true]) {
+          for (const count of [false, true]) {
+            API_CALLS.set(
+              `${status}${since}${until}${conversation}${after}${count}`,
+              apiCallStatement({ status, since, until, conversation }, after, count),
+            );
+          }
+        }
       }
     }
   }
@@ -279,16 +302,22 @@ export class TeammateService {
     return { ...page, rows: page.rows.map(toTeammate) };
   }
 
-  /** Starts the teammate's workflow with the caller's input, on the API channel, recording the calling key. */
-  async callTeammate(principal: Principal, teammateId: string, input: unknown, idempotencyKey?: string | null): Promise<WorkflowRun> {
-    // The teammate, its channel and its workflow are checked in the start's one statement.
+  /**
+   * Starts the teammate's workflow with the caller's input, on the API channel, recording the
+   * calling key, as a turn of the conversation given (or of a new one), with the files given.
+   */
+  async callTeammate(principal: Principal, teammateId: string, input: unknown, options: CallOptions = {}): Promise<WorkflowRun> {
+    // The teammate, its channel, its workflow and the conversation are checked in the start's one statement.
     return this.workflows.startRun({
       organizationId: principal.organizationId,
       payload: input,
-      idempotencyKey,
+      idempotencyKey: options.idempotencyKey,
       channel: 'API',
       teammateId,
       apiKeyId: principal.keyId,
+      conversationId: options.conversationId,
+      files: options.files,
+      baseUrl: options.baseUrl,
     });
   }
 
@@ -311,9 +340,14 @@ export class TeammateService {
     if (filter.status) values.push(filter.status);
     if (filter.since) values.push(filter.since);
     if (filter.until) values.push(filter.until);
+    // An id that is no uuid matches nothing (an empty page, as for a conversation of another teammate).
+    if (filter.conversationId && !isUuid(filter.conversationId))
+      return { rows: [], hasNextPage: false, ...(query.count ? { count: 0 } : {}) };
+    if (filter.conversationId) values.push(filter.conversationId);
     if (query.after) values.push(query.after.createdAt, query.after.id);
     values.push(query.first + 1);
-    const listing = API_CALLS.get(`${!!filter.status}${!!filter.since}${!!filter.until}${!!query.after}${query.count}`)!;
+    const key = `${!!filter.status}${!!filter.since}${!!filter.until}${!!filter.conversationId}${!!query.after}${query.count}`;
+    const listing = API_CALLS.get(key)!;
     const page = pageOf(await this.sql.rows<ApiCallRow & { total?: number }>(listing, values), query);
     return { ...page, rows: page.rows.map(toApiCallLog) };
   }

@@ -147,12 +147,12 @@ function checkStep(id: string, step: unknown, stepIds: string[], problems: strin
 function placeholderProblem(path: string, stepIds: string[]): string | null {
   const parts = path.split('.');
   if (parts.some((p) => p === '')) return 'is not a path like payload.x or steps.<id>.output.y';
-  if (parts[0] === 'payload' || parts[0] === 'run') return null;
+  if (parts[0] === 'payload' || parts[0] === 'run' || parts[0] === 'conversation' || parts[0] === 'files') return null;
   if (parts[0] === 'steps') {
     if (parts.length < 2 || !stepIds.includes(parts[1])) return `names no step${parts[1] ? ` ("${parts[1]}")` : ''}`;
     return null;
   }
-  return 'must start with payload., steps.<id>. or run.';
+  return 'must start with payload., steps.<id>., run., conversation. or files.';
 }
 
 function isHttpUrl(value: string): boolean {

@@ -2,6 +2,9 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from '../observability/logger';
 import type { RunEvents } from './run-events';
 import { ClaimedRun, DEFAULT_MAX_RECOVERIES, Lease, RunStateMachine } from './run-state';
+import { StatementRunner } from '../db/statements';
+import { conversationContext } from './conversation-context';
+import { contextFiles, RunFileSource } from './run-files';
 import { RunContext, runStep, StepFailed } from './step-runners';
 import type { StepResult } from './workflow-run.entity';
 
@@ -21,6 +24,8 @@ export interface ExecutorOptions {
    * runs are normally claimed as soon as their insert is announced.
    */
   pollMs?: number;
+  /** Signs the links of files handed to runs (storage's FileSnapshots); needed only when runs are given files. */
+  files?: RunFileSource;
 }
 
 const DEFAULT_POLL_MS = 2_000;
@@ -35,6 +40,7 @@ const CLAIM_RETRY_MS = 500;
  */
 export class RunExecutor {
   private readonly runs: RunStateMachine;
+  private readonly sql: StatementRunner;
   private stopping = false;
   private readonly held = new Map<string, { lease: Lease; lost: boolean }>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -51,6 +57,7 @@ export class RunExecutor {
     private readonly options: ExecutorOptions,
   ) {
     this.runs = new RunStateMachine(db);
+    this.sql = new StatementRunner(db);
   }
 
   private get leaseSeconds(): number {
@@ -152,12 +159,28 @@ export class RunExecutor {
     }
   }
 
+  private fileSource(): RunFileSource {
+    if (!this.options.files) throw new Error('a run was given files but this executor has no file source');
+    return this.options.files;
+  }
+
   /** Runs a claimed run to its end (or to the current step's end when stopping). */
   private async execute(run: ClaimedRun, leaseLost: () => boolean): Promise<void> {
     const lease: Lease = { runId: run.id, token: run.lease_token };
     const steps: Record<string, StepResult> = { ...(run.step_results ?? {}) };
     let stepId = run.next_step;
-    const context = (): RunContext => ({ run: { id: run.id, workflowId: run.workflow_id }, payload: run.payload, steps });
+    // Earlier turns are final while this one is active (one active run per conversation), so they are read once.
+    const conversation = run.conversation_id
+      ? await conversationContext(this.sql, run.conversation_id, { id: run.id, createdAt: run.created_at })
+      : undefined;
+    const context = async (at: string): Promise<RunContext> => ({
+      run: { id: run.id, workflowId: run.workflow_id },
+      payload: run.payload,
+      steps,
+      ...(conversation ? { conversation } : {}),
+      // Signed anew for each step: valid for whatever the run may still take from this step on.
+      ...(run.files ? { files: await contextFiles(this.fileSource(), run.files, run.definition, at) } : {}),
+    });
     for (let executed = 0; stepId !== null; executed++) {
       if (leaseLost()) return;
       if (this.stopping) {
@@ -171,7 +194,7 @@ export class RunExecutor {
       }
       let result: StepResult;
       try {
-        result = await runStep(stepId, step, context(), run.signing_secrets);
+        result = await runStep(stepId, step, await context(stepId), run.signing_secrets);
       } catch (error) {
         if (!(error instanceof StepFailed)) throw error;
         steps[stepId] = error.result;

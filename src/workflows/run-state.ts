@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { statement, StatementRunner } from '../db/statements';
 import type { WorkflowDefinition } from './definition';
 import { announcerFor, RunAnnouncer, RunEvent } from './run-events';
+import type { StoredRunFiles } from './run-files';
 import { SIGNING_SECRETS_SQL } from './signing';
 import { StepResult, WorkflowRunStatus } from './workflow-run.entity';
 
@@ -32,6 +33,10 @@ export interface StartOutcome {
   createdAt: Date | null;
   /** The workflow version the run was started with (its definition is the one the run executes). */
   workflowVersion: number | null;
+  /** False when a `conversationId` was given that is no conversation of this teammate and organization. */
+  conversationFound: boolean;
+  /** The conversation of the inserted run (the one given, or the one this start created). */
+  conversationId: string | null;
 }
 
 export interface StartParams {
@@ -47,6 +52,12 @@ export interface StartParams {
   idempotencyKey: string | null;
   requestHash: string;
   keyWindowHours: number;
+  /** A teammate's conversation to continue (checked in the statement), or null. */
+  conversationId?: string | null;
+  /** A teammate's call without `conversationId`: the id and title of the conversation it starts. */
+  newConversation?: { id: string; title: string } | null;
+  /** The files the run is given (RunFiles as JSON text), or null. */
+  filesJson?: string | null;
 }
 
 export interface ClaimedRun {
@@ -61,6 +72,10 @@ export interface ClaimedRun {
   definition: WorkflowDefinition;
   /** The workflow's signing secrets for http steps, current first (see signing.ts). */
   signing_secrets: string[];
+  conversation_id: string | null;
+  /** What the run was given at start (run-files.ts), or null. */
+  files: StoredRunFiles | null;
+  created_at: Date;
 }
 
 export const DEFAULT_MAX_RECOVERIES = 2;
@@ -72,6 +87,9 @@ const SQL = {
    * only DO UPDATE returns the row a concurrent start committed (this statement's snapshot does
    * not see it): whoever's run id comes back owns the key, and only that start inserts a run.
    * A check that fails leaves both inserts without a row, so an error creates nothing.
+   * A teammate's call continues the conversation $11 (which must be the teammate's) or creates
+   * $12 with the run; the unique index workflow_runs_conversation_active refuses a second active
+   * run of one conversation (the whole statement fails then: no key, no run, no conversation).
    */
   start: statement(
     'workflows.start-run',
@@ -84,9 +102,12 @@ const SQL = {
          FROM workflows w
         WHERE w.organization_id = $1::uuid AND w.deleted_at IS NULL
           AND w.id = CASE WHEN $3::uuid IS NULL THEN $2::uuid ELSE (SELECT workflow_id FROM teammate) END
+     ), conversation AS (
+       SELECT c.id FROM conversations c WHERE c.id = $11::uuid AND c.organization_id = $1::uuid AND c.teammate_id = $3::uuid
      ), startable AS (
        SELECT id, start_step, version FROM workflow
         WHERE start_step IS NOT NULL AND ($3::uuid IS NULL OR (SELECT api_enabled FROM teammate))
+          AND ($11::uuid IS NULL OR EXISTS (SELECT 1 FROM conversation))
      ), key_claim AS (
        INSERT INTO workflow_idempotency_keys AS k (organization_id, key, run_id, request_hash, expires_at)
        SELECT $1::uuid, $8::text, $4::uuid, $9::text, now() + make_interval(hours => $10::int)
@@ -96,12 +117,21 @@ const SQL = {
               request_hash = CASE WHEN k.expires_at <= now() THEN EXCLUDED.request_hash ELSE k.request_hash END,
               expires_at = CASE WHEN k.expires_at <= now() THEN EXCLUDED.expires_at ELSE k.expires_at END
        RETURNING k.run_id, k.request_hash
+     ), new_conversation AS (
+       INSERT INTO conversations (id, organization_id, teammate_id, title)
+       SELECT $12::uuid, $1::uuid, $3::uuid, $13::text
+         FROM startable
+        WHERE $12::uuid IS NOT NULL AND ($8::text IS NULL OR (SELECT run_id FROM key_claim) = $4::uuid)
      ), inserted AS (
-       INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, api_key_id, status, payload, next_step)
-       SELECT $4::uuid, $1::uuid, s.id, s.version, $3::uuid, $5::text, $6::uuid, 'QUEUED', $7::json, s.start_step
+       INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, api_key_id, status, payload, next_step,
+                                  conversation_id, files)
+       SELECT $4::uuid, $1::uuid, s.id, s.version, $3::uuid, $5::text, $6::uuid, 'QUEUED', $7::json, s.start_step,
+              COALESCE($11::uuid, $12::uuid), $14::json
          FROM startable s
         WHERE $8::text IS NULL OR (SELECT run_id FROM key_claim) = $4::uuid
-       RETURNING payload, created_at, workflow_version
+       RETURNING payload, created_at, workflow_version, conversation_id
+     ), touched AS (
+       UPDATE conversations c SET updated_at = i.created_at FROM inserted i WHERE c.id = i.conversation_id AND $11::uuid IS NOT NULL
      )
      SELECT EXISTS (SELECT 1 FROM teammate) AS "teammateFound",
             COALESCE((SELECT api_enabled FROM teammate), false) AS "apiEnabled",
@@ -110,7 +140,8 @@ const SQL = {
             (SELECT start_step FROM startable) AS "startStep",
             (SELECT run_id FROM key_claim) AS "keyRunId",
             (SELECT request_hash FROM key_claim) AS "keyRequestHash",
-            i.payload, i.created_at AS "createdAt", i.workflow_version AS "workflowVersion"
+            ($11::uuid IS NULL OR EXISTS (SELECT 1 FROM conversation)) AS "conversationFound",
+            i.payload, i.created_at AS "createdAt", i.workflow_version AS "workflowVersion", i.conversation_id AS "conversationId"
        FROM (SELECT 1) AS one LEFT JOIN inserted i ON true`,
   ),
 
@@ -130,7 +161,7 @@ const SQL = {
        FROM next, workflows w, workflow_versions v
       WHERE r.id = next.id AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
     RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
-              v.definition, ${SIGNING_SECRETS_SQL}`,
+              r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}`,
   ),
 
   /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
@@ -225,6 +256,10 @@ export class RunStateMachine {
       params.idempotencyKey,
       params.requestHash,
       params.keyWindowHours,
+      params.conversationId ?? null,
+      params.newConversation?.id ?? null,
+      params.newConversation?.title ?? null,
+      params.filesJson ?? null,
     ]);
     const outcome = row as StartOutcome;
     if (outcome.createdAt !== null) {

@@ -1,13 +1,20 @@
 import { DEFAULT_HTTP_TIMEOUT_MS, HttpStep, TransformStep, WorkflowStep } from './definition';
 import type { StepResult } from './workflow-run.entity';
+import type { ConversationContext } from './conversation-context';
+import type { ContextFile } from './run-files';
 import { signatureHeader, SIGNATURE_HEADER } from './signing';
 import { renderTemplate } from './template';
 
-/** What steps see: the run, its payload and the results of the steps run so far. */
+/**
+ * What steps see: the run, its payload and the results of the steps run so far; a teammate's turn
+ * also its conversation, and a run given files those files with signed links.
+ */
 export interface RunContext {
   run: { id: string; workflowId: string };
   payload: unknown;
   steps: Record<string, StepResult>;
+  conversation?: ConversationContext;
+  files?: ContextFile[];
 }
 
 export class StepFailed extends Error {

@@ -1,5 +1,6 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONScalar } from '../graphql/scalars';
+import type { StoredRunFiles } from './run-files';
 import { Workflow } from './workflow.entity';
 
 export enum WorkflowRunStatus {
@@ -87,4 +88,34 @@ export class WorkflowRun {
 
   @Field(() => Date, { nullable: true })
   finishedAt: Date | null;
+
+  /** The teammate conversation this run is a turn of (WorkflowRun.conversation, resolved in src/teammates/). */
+  conversationId: string | null;
+
+  /** What the run was given at start (WorkflowRun.files). */
+  files: StoredRunFiles | null;
+}
+
+@ObjectType({ description: 'A file handed to a run (`files` of callTeammate or triggerWorkflow), as it was when the run started.' })
+export class RunFile {
+  @Field(() => ID, { description: "The file's id (it may have been renamed, moved, overwritten or deleted since)." })
+  id: string;
+
+  @Field({ description: 'Its absolute path when the run started.' })
+  path: string;
+
+  @Field()
+  name: string;
+
+  @Field()
+  contentType: string;
+
+  @Field(() => Int, { description: 'Size in bytes of the version the run was given.' })
+  size: number;
+
+  @Field({ description: 'Hex MD5 of the bytes the run was given.' })
+  md5: string;
+
+  @Field({ description: 'The etag of the version the run was given (a later overwrite gives the file another).' })
+  etag: string;
 }

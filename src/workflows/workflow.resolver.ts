@@ -29,7 +29,8 @@ import { JSONScalar } from '../graphql/scalars';
 import { IsIdempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key';
 import { RunUpdates } from './run-updates';
 import { MAX_WAIT_SECONDS } from './run-waiter';
-import { WorkflowRun } from './workflow-run.entity';
+import { MAX_RUN_FILES } from './run-files';
+import { RunFile, WorkflowRun } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
 
 /** The `waitSeconds` argument of the mutations that start a run. */
@@ -44,7 +45,17 @@ export class TriggerWorkflowPayload {
 
   @Field(() => WorkflowRun)
   run: WorkflowRun;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'The teammate conversation the run is a turn of (callTeammate: the one given, or the one the call started); null for triggerWorkflow.',
+  })
+  conversationId: string | null;
 }
+
+/** The answer of a mutation that started (or, for a repeated key, found) `run`. */
+export const startedPayload = (run: WorkflowRun): TriggerWorkflowPayload => ({ runId: run.id, run, conversationId: run.conversationId });
 
 @ObjectType({ description: "A page of the organization's workflows, oldest first." })
 export class WorkflowConnection extends Connection(Workflow, {
@@ -79,6 +90,14 @@ export class StartRunArgs {
   @Min(0, WAIT_RANGE)
   @Max(MAX_WAIT_SECONDS, WAIT_RANGE)
   waitSeconds?: number | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      `Absolute paths of files in the organization's storage to hand to the run (at most ${MAX_RUN_FILES}): its steps get each one's ` +
+      'id, path, name, contentType, size, md5 and a signed downloadUrl in `files`. A path that is no file is NOT_FOUND and starts nothing.',
+  })
+  files?: string[] | null;
 }
 
 @ArgsType()
@@ -132,7 +151,7 @@ export class WorkflowResolver {
       'Starts a run of the workflow with this payload (at most 1 MB of JSON). The same idempotencyKey within 24 hours returns the first run.',
   })
   async triggerWorkflow(
-    @Args() { workflowId, payload, idempotencyKey, waitSeconds }: TriggerWorkflowArgs,
+    @Args() { workflowId, payload, idempotencyKey, waitSeconds, files }: TriggerWorkflowArgs,
     @Ctx() ctx: WorkflowContext,
   ): Promise<TriggerWorkflowPayload> {
     const principal = requirePrincipal(ctx);
@@ -143,9 +162,11 @@ export class WorkflowResolver {
       idempotencyKey,
       channel: 'TRIGGER',
       apiKeyId: principal.keyId,
+      files,
+      baseUrl: ctx.baseUrl,
     });
     const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
-    return { runId: run.id, run };
+    return startedPayload(run);
   }
 }
 
@@ -176,5 +197,14 @@ export class WorkflowRunResolver {
     const workflow = await workflowLoader(ctx).load(run.workflowId);
     if (!workflow) throw new Error(`run ${run.id} has no workflow`);
     return workflow;
+  }
+
+  @FieldResolver(() => [RunFile], {
+    description: 'The files the run was given (`files` of the call), as they were when it started; empty when it was given none.',
+  })
+  files(@Root() run: WorkflowRun): RunFile[] {
+    return (run.files?.items ?? []).map(({ id, path, name, contentType, size, md5, etag }) =>
+      Object.assign(new RunFile(), { id, path, name, contentType, size, md5, etag }),
+    );
   }
 }

@@ -6,6 +6,8 @@ import { statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import { DefinitionError, validateDefinition, ValidatedDefinition } from './definition';
 import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
+import { PgError, pgCode } from '../db/postgres-errors';
+import { MAX_RUN_FILES, RunFileSource, StoredRunFiles } from './run-files';
 import { RunStateMachine } from './run-state';
 import { RunChannel, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
@@ -22,6 +24,12 @@ export interface StartRunRequest {
   channel: RunChannel;
   teammateId?: string | null;
   apiKeyId?: string | null;
+  /** A teammate's conversation to continue; a teammate's call without one starts a conversation. */
+  conversationId?: string | null;
+  /** Absolute paths of files in the organization's storage to hand to the run (at most MAX_RUN_FILES). */
+  files?: readonly string[] | null;
+  /** The gateway's base URL as the caller reached it: the disk driver's file links point there. */
+  baseUrl?: string;
 }
 
 export interface CreatedWorkflow {
@@ -75,7 +83,8 @@ const WORKFLOW_COLUMNS = 'id, organization_id, name, start_step, startable, defi
 const RUN_COLUMNS = `id, organization_id AS "organizationId", workflow_id AS "workflowId", workflow_version AS "workflowVersion",
   teammate_id AS "teammateId", channel, api_key_id AS "apiKeyId", status, payload, output, error, step_results AS steps,
   next_step AS "nextStep", lease_token AS "leaseToken", lease_until AS "leaseUntil", recoveries, status_seq AS "statusSeq",
-  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt",
+  conversation_id AS "conversationId", files`;
 
 /** Pages of the organization's live workflows (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
 const listStatement = oldestFirstList('workflows.list', 'workflows', WORKFLOW_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
@@ -143,7 +152,41 @@ const SQL = {
   /** Deleted ones too: runs and teammates that point at them stay readable. */
   byIds: statement('workflows.by-ids', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = ANY($1::uuid[]) AND organization_id = $2`),
   run: statement('workflows.run', `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1 AND organization_id = $2`),
+  /** Over the partial index workflow_runs_active_files: only active runs that were given files. */
+  objectKeysInUse: statement(
+    'workflows.object-keys-in-use',
+    `SELECT DISTINCT f->>'objectKey' AS key
+       FROM workflow_runs r, json_array_elements(r.files->'items') AS f
+      WHERE r.status IN ('QUEUED', 'RUNNING') AND r.files IS NOT NULL AND f->>'objectKey' = ANY ($1::text[])`,
+  ),
 };
+
+/** The unique partial index that allows one QUEUED or RUNNING run per conversation. */
+const ACTIVE_TURN_INDEX = 'workflow_runs_conversation_active';
+
+const conversationNotFound = () => notFound('Conversation');
+
+/** Longest default title of a conversation, in characters. */
+export const TITLE_LENGTH = 80;
+
+/**
+ * A new conversation's title: the start of its first input. A string input is itself; an object's
+ * first string field among the usual names (text, message, question, content, input, query, prompt),
+ * else its JSON. Whitespace runs become one space; cut at TITLE_LENGTH characters.
+ */
+export function conversationTitle(input: unknown): string {
+  let text: string;
+  if (typeof input === 'string') text = input;
+  else {
+    const fields = input && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+    const named = ['text', 'message', 'question', 'content', 'input', 'query', 'prompt'].find((k) => typeof fields[k] === 'string');
+    text = named ? (fields[named] as string) : JSON.stringify(input ?? null);
+  }
+  // Control characters (a NUL cannot be stored in text) become spaces too.
+  const chars = [...text.replace(/[\s\p{Cc}]+/gu, ' ').trim()];
+  const title = chars.length > TITLE_LENGTH ? `${chars.slice(0, TITLE_LENGTH - 1).join('')}…` : chars.join('');
+  return title === '' ? 'Conversation' : title;
+}
 
 type WorkflowRow = {
   id: string;
@@ -187,7 +230,10 @@ export class WorkflowService {
   private readonly runs: RunStateMachine;
   private readonly sql: StatementRunner;
 
-  constructor(db: DataSource) {
+  constructor(
+    db: DataSource,
+    private readonly fileSource?: RunFileSource,
+  ) {
     this.runs = new RunStateMachine(db);
     this.sql = new StatementRunner(db);
   }
@@ -335,12 +381,25 @@ export class WorkflowService {
     }
     // A teammate's request is named by the teammate (its workflow is only known to the statement).
     const target = teammateId === null ? { teammate: null, workflow: request.workflowId } : { teammate: teammateId.toLowerCase() };
+    // A conversation and files are part of the request: the same key with others is another request.
     const requestHash = createHash('sha256')
-      .update(canonicalJson({ channel: request.channel, ...target, payload }))
+      .update(
+        canonicalJson({
+          channel: request.channel,
+          ...target,
+          payload,
+          ...(request.conversationId ? { conversation: request.conversationId.toLowerCase() } : {}),
+          ...(request.files?.length ? { files: request.files } : {}),
+        }),
+      )
       .digest('hex');
 
+    const conversationId = request.conversationId ?? null;
+    if (conversationId !== null && (teammateId === null || !isUuid(conversationId))) throw conversationNotFound();
+    const files = await this.snapshotFiles(request);
     const runId = randomUUID();
-    const outcome = await this.runs.start({
+    const newConversation = teammateId !== null && conversationId === null ? { id: randomUUID(), title: conversationTitle(payload) } : null;
+    const outcome = await this.startOrBusy({
       runId,
       organizationId: request.organizationId,
       workflowId: teammateId === null ? request.workflowId! : null,
@@ -351,12 +410,16 @@ export class WorkflowService {
       idempotencyKey: key,
       requestHash,
       keyWindowHours: IDEMPOTENCY_WINDOW_HOURS,
+      conversationId,
+      newConversation,
+      filesJson: files === null ? null : JSON.stringify(files),
     });
     if (teammateId !== null && !outcome.teammateFound) throw notFound('Teammate');
     if (teammateId !== null && !outcome.apiEnabled) {
       throw new AppError(ErrorCode.CHANNEL_DISABLED, 'This teammate has no API channel, so it cannot be called through the API');
     }
     if (!outcome.workflowFound) throw workflowNotFound();
+    if (!outcome.conversationFound) throw conversationNotFound();
     if (outcome.startStep === null) {
       throw new AppError(ErrorCode.WORKFLOW_NOT_STARTABLE, 'This workflow has no valid startStep, so it cannot be started');
     }
@@ -394,6 +457,49 @@ export class WorkflowService {
       createdAt: outcome.createdAt,
       startedAt: null,
       finishedAt: null,
+      conversationId: outcome.conversationId,
+      files,
     } satisfies Omit<WorkflowRun, 'workflow'>);
+  }
+
+  /**
+   * The start statement; a second active run of one conversation violates the unique index
+   * workflow_runs_conversation_active, which fails the whole statement (nothing is created).
+   */
+  private async startOrBusy(params: Parameters<RunStateMachine['start']>[0]) {
+    try {
+      return await this.runs.start(params);
+    } catch (error) {
+      if (pgCode(error) === PgError.UNIQUE_VIOLATION && (error as { constraint?: string }).constraint === ACTIVE_TURN_INDEX) {
+        throw new AppError(
+          ErrorCode.CONVERSATION_BUSY,
+          'The previous turn of this conversation is still QUEUED or RUNNING; call again once it has finished',
+          { conversationId: params.conversationId },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** The files as they are now (checked before anything starts), or null without any. */
+  private async snapshotFiles(request: StartRunRequest): Promise<StoredRunFiles | null> {
+    const paths = request.files ?? [];
+    if (paths.length === 0) return null;
+    if (paths.length > MAX_RUN_FILES) {
+      throw badInput(`At most ${MAX_RUN_FILES} files can be handed to a run; got ${paths.length}`, { argument: 'files' });
+    }
+    if (!this.fileSource) throw new Error('this WorkflowService was built without storage, so runs cannot be given files');
+    const items = await this.fileSource.snapshot(request.organizationId, paths);
+    return { baseUrl: request.baseUrl ?? '', items };
+  }
+
+  /**
+   * Object keys (of files handed to runs) that a QUEUED or RUNNING run was given: storage keeps
+   * their bytes until the run has ended, so that a run's links serve what it was given.
+   */
+  async objectKeysInUse(keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const rows = await this.sql.rows<{ key: string }>(SQL.objectKeysInUse, [keys]);
+    return new Set(rows.map((r) => r.key));
   }
 }

@@ -102,7 +102,7 @@ describe('validateDefinition: every problem, each with its path', () => {
     [
       'a placeholder in a key',
       { name: 'x', steps: { a: transform({ output: { '{{secrets.k}}': 1 } }) } },
-      ['steps.a.output: "{{secrets.k}}" must start with payload., steps.<id>. or run.'],
+      ['steps.a.output: "{{secrets.k}}" must start with payload., steps.<id>., run., conversation. or files.'],
     ],
   ])('%s', (_label, definition, problems) => {
     expect(problemsOf(definition)).toEqual(problems);
@@ -174,7 +174,7 @@ describe('validateDefinition: loops through next', () => {
 
   it('reports the loop after the problems of the steps in it', () => {
     expect(problemsOf({ name: 'x', steps: { a: transform({ next: 'b', output: '{{nope}}' }), b: transform({ next: 'a' }) } })).toEqual([
-      'steps.a.output: "{{nope}}" must start with payload., steps.<id>. or run.',
+      'steps.a.output: "{{nope}}" must start with payload., steps.<id>., run., conversation. or files.',
       'steps: the steps a → b → a form a loop through "next"; a run would never end',
     ]);
   });

@@ -10,6 +10,7 @@ import { WorkflowSigningSecrets1765100000001 } from './1765100000001-WorkflowSig
 import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-ManageWorkflowsAndTeammates';
 import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 import { RunQueue1765300000001 } from './1765300000001-RunQueue';
+import { Conversations1765450000000 } from './1765450000000-Conversations';
 import { Search1765600000000 } from './1765600000000-Search';
 
 export const migrations = [
@@ -24,5 +25,6 @@ export const migrations = [
   ManageWorkflowsAndTeammates1765200000000,
   RunEvents1765300000000,
   RunQueue1765300000001,
+  Conversations1765450000000,
   Search1765600000000,
 ];

@@ -19,8 +19,12 @@ const KEYS_PER_JOB = 500;
  * Inside `tx`: jobs exist if and only if the transaction commits. `delaySeconds` lets downloads
  * that were already streaming the object finish before it goes.
  */
-export async function enqueueObjectDeletion(queue: Queue, tx: EntityManager, keys: string[], delaySeconds = 0): Promise<void> {
+export async function enqueueObjectDeletion(queue: Queue, tx: EntityManager | undefined, keys: string[], delaySeconds = 0): Promise<void> {
   for (let at = 0; at < keys.length; at += KEYS_PER_JOB) {
-    await deleteObjectsJob.send(queue, { keys: keys.slice(at, at + KEYS_PER_JOB) }, { tx, startAfterSeconds: delaySeconds });
+    await deleteObjectsJob.send(
+      queue,
+      { keys: keys.slice(at, at + KEYS_PER_JOB) },
+      { ...(tx ? { tx } : {}), startAfterSeconds: delaySeconds },
+    );
   }
 }
