@@ -73,7 +73,8 @@ describe('alloy storage reindex', () => {
       'guide.pdf': 'PENDING',
       'legacy.txt': null,
       'memo.docx': 'PENDING',
-      'photo.jpg': 'PENDING',
+      // Known from its type alone, in the upload's own transaction.
+      'photo.jpg': 'NOT_TEXT',
     });
     expect(await found('avalanche')).toEqual([]);
 

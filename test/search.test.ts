@@ -171,6 +171,13 @@ describe('search over names and the text inside files', () => {
   it('says NOT_TEXT for files whose text it does not read, and still finds them by name', async () => {
     expect(await statusOf('/images/logo.png')).toBe('NOT_TEXT');
     expect(await paths('logo')).toEqual(['/images/logo.png']);
+    // Known from the type alone: said by the upload itself, and no job is sent for it.
+    const jobs = async () =>
+      (await gw.db.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.extract-text'`))[0].n as number;
+    const before = await jobs();
+    const archive = await upload('/images', 'bundle.zip', Buffer.from('504b0506' + '00'.repeat(18), 'hex'), 'application/zip');
+    expect(archive.textStatus).toBe('NOT_TEXT');
+    expect(await jobs()).toBe(before);
   });
 
   it("limits results to a folder's tree with `under`, and to one kind with `kind`", async () => {

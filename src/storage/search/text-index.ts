@@ -57,9 +57,18 @@ export class TextIndex {
   /** Larger files are not read (FAILED, with the reason); TEXT_EXTRACTION_MAX_BYTES. */
   maxBytes = DEFAULT_TEXT_EXTRACTION_MAX_BYTES;
 
-  /** Inside `tx`: the file's text is PENDING, and a job reads it once `tx` has committed (it exists only if `tx` commits). */
-  async schedule(tx: EntityManager, file: { id: string; organizationId: string; etag: string | null }): Promise<void> {
-    await this.texts.schedule(tx, { id: file.id, organizationId: file.organizationId, etag: file.etag! });
+  /**
+   * Inside `tx`, for a file given new bytes: its text is PENDING, and a job reads it once `tx` has
+   * committed (the job exists only if `tx` commits). A type whose text is not read (an image, an
+   * archive) is NOT_TEXT at once, with no job.
+   */
+  async schedule(
+    tx: EntityManager,
+    file: { id: string; organizationId: string; etag: string | null; name: string; contentType: string | null },
+  ): Promise<void> {
+    const entry = { id: file.id, organizationId: file.organizationId, etag: file.etag! };
+    if (!textFormat(file.contentType ?? '', file.name)) return this.texts.schedule(tx, entry, 'NOT_TEXT');
+    await this.texts.schedule(tx, entry, 'PENDING');
     await extractTextJob.send(this.queue, { entryId: file.id, etag: file.etag! }, { tx });
   }
 

@@ -49,8 +49,8 @@ const SQL = {
    */
   schedule: statement(
     'storage.text-schedule',
-    `INSERT INTO storage_texts (entry_id, organization_id, etag, status) VALUES ($1, $2, $3, 'PENDING')
-     ON CONFLICT (entry_id) DO UPDATE SET etag = EXCLUDED.etag, status = 'PENDING', body = NULL, document = NULL,
+    `INSERT INTO storage_texts (entry_id, organization_id, etag, status) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (entry_id) DO UPDATE SET etag = EXCLUDED.etag, status = EXCLUDED.status, body = NULL, document = NULL,
        reason = NULL, updated_at = now()`,
   ),
   /** The file of this id as it is now, when its text row is for these bytes ($2 null: whatever they are now). */
@@ -165,9 +165,16 @@ const SEARCH: Record<'page' | 'count', Statement> = {
 export class TextStore {
   constructor(private readonly sql: StatementRunner) {}
 
-  /** Inside `tx`: the file's text is to be read again from its new bytes (`etag`). */
-  async schedule(tx: EntityManager, entry: { id: string; organizationId: string; etag: string }): Promise<void> {
-    await this.sql.run(SQL.schedule, [entry.id, entry.organizationId, entry.etag], tx);
+  /**
+   * Inside `tx`: the file has new bytes (`etag`), whose text is to be read (PENDING), or which hold
+   * none to read (NOT_TEXT, known from the type alone).
+   */
+  async schedule(
+    tx: EntityManager,
+    entry: { id: string; organizationId: string; etag: string },
+    status: 'PENDING' | 'NOT_TEXT',
+  ): Promise<void> {
+    await this.sql.run(SQL.schedule, [entry.id, entry.organizationId, entry.etag, status], tx);
   }
 
   /** The file as extraction reads it, or null when it is gone or has other bytes than `etag` by now. */
