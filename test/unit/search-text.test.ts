@@ -1,7 +1,8 @@
 import { extractText, indexableText, MAX_INDEXED_TEXT_CHARS, textFormat, UnreadableFile } from '../../src/storage/search/extract-text';
 import { MAX_QUERY_CHARS, MAX_QUERY_WORDS, queryText, queryWords } from '../../src/storage/search/search';
 import { makeDocx, makePdf } from '../support/documents';
-import { thrownBy } from '../support/thrown';
+import { rejectionOf, thrownBy } from '../support/thrown';
+import { ReaderThread, ThreadUnreadable } from '../../src/storage/search/reader-thread';
 
 describe('queryWords and queryText', () => {
   it('splits on everything but letters, digits and marks, and keeps accents and case for Postgres to fold', () => {
@@ -85,5 +86,20 @@ describe('indexableText', () => {
     expect(cut.length).toBe(MAX_INDEXED_TEXT_CHARS - 1);
     expect(cut.endsWith('x')).toBe(true);
     expect(indexableText('y'.repeat(MAX_INDEXED_TEXT_CHARS + 10))).toHaveLength(MAX_INDEXED_TEXT_CHARS);
+  });
+});
+
+describe('ReaderThread', () => {
+  it('fails a file that takes too long (ending its thread), and never blocks the caller'), async () => {
+    const pages = Array.from({ length: 200 }, (_, p) => Array.from({ length: 30 }, (_, l) => `page ${p} line ${l} of a long report`));
+    const long = await makePdf(pages);
+    const thread = new ReaderThread(1);
+    const error = await rejectionOf(() => thread.read('pdf', long));
+    expect(error).toBeInstanceOf(ThreadUnreadable);
+    expect(error.message).toMatch(/took longer than/);
+    // Other threads (the process's own, for the next files) read on.
+    const patient = new ReaderThread();
+    expect(await patient.read('docx', await makeDocx(['after the timeout']))).toContain('after the timeout');
+    expect(await patient.read('html', Buffer.from('<p>fine</p>'))).toBe('fine');
   });
 });

@@ -1,12 +1,10 @@
-import { convert as htmlToText } from 'html-to-text';
-import mammoth from 'mammoth';
-import { extractText as extractPdfText, getDocumentProxy } from 'unpdf';
+import { ReaderThread, ThreadUnreadable } from './reader-thread';
 
 /**
  * Text out of the file types people keep knowledge in, with well-kept libraries (no parser of our
  * own): PDF with unpdf (Mozilla's PDF.js, built to run without a browser or canvas), DOCX with
- * mammoth, HTML with html-to-text; plain text, Markdown, CSV and JSON are their own text. Pure:
- * bytes in, text out; the caller stores it.
+ * mammoth, HTML with html-to-text, each in the reader thread (reader-thread.ts); plain text,
+ * Markdown, CSV and JSON are their own text. Bytes in, text out; the caller stores it.
  */
 
 /** The readers, picked by content type or else by the name's extension. */
@@ -62,54 +60,16 @@ export class UnreadableFile extends Error {
 /** UTF-8 (a BOM dropped); bytes that are not UTF-8 become U+FFFD instead of failing the file. */
 const decodeUtf8 = (bytes: Buffer) => new TextDecoder('utf-8', { fatal: false }).decode(bytes);
 
-async function pdfText(bytes: Buffer): Promise<string> {
-  let pdf;
-  try {
-    // verbosity 0: PDF.js's own warnings ("Indexing all PDF objects") would go to the console.
-    pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0, isEvalSupported: false });
-  } catch (error) {
-    throw new UnreadableFile(`not a readable PDF: ${(error as Error).message}`);
-  }
-  try {
-    const { text } = await extractPdfText(pdf, { mergePages: false });
-    return (text as string[]).join('\n\n');
-  } catch (error) {
-    throw new UnreadableFile(`the PDF's text could not be read: ${(error as Error).message}`);
-  } finally {
-    await pdf.destroy();
-  }
-}
+/** The process's one thread for PDF, DOCX and HTML (see reader-thread.ts). */
+const readers = new ReaderThread();
 
-async function docxText(bytes: Buffer): Promise<string> {
-  try {
-    return (await mammoth.extractRawText({ buffer: bytes })).value;
-  } catch (error) {
-    throw new UnreadableFile(`not a readable DOCX: ${(error as Error).message}`);
-  }
-}
-
-function htmlText(bytes: Buffer): string {
-  return htmlToText(decodeUtf8(bytes), {
-    wordwrap: false,
-    // The words people read; link targets and image sources are no knowledge of the page.
-    selectors: [
-      { selector: 'a', options: { ignoreHref: true } },
-      { selector: 'img', format: 'skip' },
-    ],
-  });
-}
-
-/** The file's text; UnreadableFile when its reader refuses the bytes. */
+/** The file's text; UnreadableFile when its reader refuses the bytes (or takes too long). */
 export async function extractText(format: TextFormat, bytes: Buffer): Promise<string> {
-  switch (format) {
-    case 'plain':
-      return decodeUtf8(bytes);
-    case 'html':
-      return htmlText(bytes);
-    case 'pdf':
-      return pdfText(bytes);
-    case 'docx':
-      return docxText(bytes);
+  if (format === 'plain') return decodeUtf8(bytes);
+  try {
+    return await readers.read(format, bytes);
+  } catch (error) {
+    throw error instanceof ThreadUnreadable ? new UnreadableFile(error.message) : error;
   }
 }
 
