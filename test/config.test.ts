@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       maxUploadBytes: 10485760,
       storageDeletionDelaySeconds: 60,
       logLevel: 'info',
+      logFormat: undefined,
       nodeEnv: 'production',
       dataDir: path.join(CWD, '.data'),
       urlSigningSecret: undefined,
@@ -35,6 +36,9 @@ describe('loadConfig', () => {
       workflowLeaseSeconds: 30,
       workflowConcurrency: 4,
       runRetentionDays: 90,
+      fileVersionsKeep: 10,
+      fileVersionDays: 30,
+      trashRetentionDays: 30,
     });
     expect(MAX_UPLOAD_BYTES_DEFAULT).toBe(10 * 1024 * 1024);
   });
@@ -62,6 +66,10 @@ describe('loadConfig', () => {
     ['STORAGE_DELETION_DELAY_SECONDS', '0', { storageDeletionDelaySeconds: 0 }],
     ['RUN_RETENTION_DAYS', '0', { runRetentionDays: 0 }],
     ['RUN_RETENTION_DAYS', '365', { runRetentionDays: 365 }],
+    ['FILE_VERSIONS_KEEP', '1', { fileVersionsKeep: 1 }],
+    ['FILE_VERSION_DAYS', '0', { fileVersionDays: 0 }],
+    ['TRASH_RETENTION_DAYS', '0', { trashRetentionDays: 0 }],
+    ['TRASH_RETENTION_DAYS', '7', { trashRetentionDays: 7 }],
     ['GCS_BUCKET', 'my-bucket.v2', { gcsBucket: 'my-bucket.v2' }],
     // Read by @google-cloud/storage itself: only checked.
     ['STORAGE_EMULATOR_HOST', '127.0.0.1:9199', {}],
@@ -70,6 +78,8 @@ describe('loadConfig', () => {
     ['MAX_UPLOAD_BYTES', '1048576', { maxUploadBytes: 1048576 }],
     ['LOG_LEVEL', 'debug', { logLevel: 'debug' }],
     ['LOG_LEVEL', 'silent', { logLevel: 'silent' }],
+    ['LOG_FORMAT', 'json', { logFormat: 'json' }],
+    ['LOG_FORMAT', 'pretty', { logFormat: 'pretty' }],
     ['NODE_ENV', 'development', { nodeEnv: 'development' }],
     ['NODE_ENV', 'production', { nodeEnv: 'production' }],
     ['NODE_ENV', 'test', { nodeEnv: 'test' }],
@@ -106,7 +116,11 @@ describe('loadConfig', () => {
     ['MAX_UPLOAD_BYTES', { MAX_UPLOAD_BYTES: '0' }],
     ['MAX_UPLOAD_BYTES', { MAX_UPLOAD_BYTES: '10MB' }],
     ['MAX_UPLOAD_BYTES', { MAX_UPLOAD_BYTES: '1e6' }],
+    ['FILE_VERSIONS_KEEP', { FILE_VERSIONS_KEEP: '0' }],
+    ['FILE_VERSION_DAYS', { FILE_VERSION_DAYS: '-1' }],
+    ['TRASH_RETENTION_DAYS', { TRASH_RETENTION_DAYS: '30d' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
+    ['LOG_FORMAT', { LOG_FORMAT: 'yaml' }],
     ['NODE_ENV', { NODE_ENV: 'staging' }],
     ['URL_SIGNING_SECRET', { URL_SIGNING_SECRET: 'too-short' }],
   ])('refuses a bad %s (%j) with a one-line message naming it', (name, env) => {

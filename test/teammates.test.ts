@@ -257,13 +257,13 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     }
     const [curlCall, graphqlCall, javascriptCall, curlWithFile] = api.examples.map((e: { code: string }) => e.code);
 
-    const curl = await runBash(curlCall, { ALLOY_API_KEY: org.apiKey });
+    const curl = await runBash(curlCall, { API_KEY: org.apiKey });
     expect(curl.code).toBe(0);
     const curlRun = JSON.parse(curl.stdout).data.callTeammate;
     expect(curlRun.run.status).toBe('QUEUED');
 
     // The JavaScript example is a conversation of two turns: it prints the second, which continues the first.
-    const js = await runBash(`node -e "$EXAMPLE"`, { ALLOY_API_KEY: org.apiKey, EXAMPLE: javascriptCall });
+    const js = await runBash(`node -e "$EXAMPLE"`, { API_KEY: org.apiKey, EXAMPLE: javascriptCall });
     expect(js.code).toBe(0);
     const jsRun = JSON.parse(js.stdout).data.callTeammate;
     expect(jsRun.run).toMatchObject({ status: 'SUCCEEDED', output: { reply: 'You said: Tell me more' } });
@@ -286,7 +286,7 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     form.append('map', JSON.stringify({ 0: ['variables.f'] }));
     form.append('0', new Blob(['quarterly numbers\n']), 'report.txt');
     expect((await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'api-key': org.apiKey }, body: form })).status).toBe(200);
-    const withFile = await runBash(curlWithFile, { ALLOY_API_KEY: org.apiKey });
+    const withFile = await runBash(curlWithFile, { API_KEY: org.apiKey });
     expect(withFile.code).toBe(0);
     const fileRun = JSON.parse(withFile.stdout).data.callTeammate;
     expect(fileRun.run.files).toEqual([{ path: '/reports/2024/report.txt', md5: expect.stringMatching(/^[0-9a-f]{32}$/) }]);

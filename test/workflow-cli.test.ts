@@ -102,7 +102,7 @@ describe('alloy workflow create / alloy teammate create', () => {
 
   it('reports an unreadable file, malformed JSON and an unknown organization clearly', async () => {
     const missing = await alloy('workflow', 'create', '--org', orgId, '--file', path.join(dir, 'nope.json'));
-    expect(missing.json.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining('ENOENT') });
+    expect(missing.json.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining(': no such file') });
     const malformed = await alloy('workflow', 'create', '--org', orgId, '--file', file('broken.json', '{"name": '));
     expect(malformed.json.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining('not valid JSON') });
     const def = file('ok.json', { name: 'ok', startStep: 'a', steps: { a: { type: 'transform', output: 1 } } });

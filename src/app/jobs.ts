@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger';
 import { deleteObjectsJob } from '../storage/events/object-deletion';
 import { extractTextJob } from '../storage/events/extract-text';
 import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
+import { storageRetentionJob } from '../storage/events/retention';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
 import type { Services } from './services';
 
@@ -19,6 +20,10 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
       const outcome = await storage.texts.extract(job.entryId, job.etag);
       // A file its reader refuses fails only its own extraction; the reason is here, not in the API.
       if (outcome.status === 'FAILED') logger.warn({ entryId: job.entryId, reason: outcome.reason }, 'text extraction failed');
+    }),
+    storageRetentionJob.handledBy(async () => {
+      const expired = await storage.expire();
+      if (expired.versionFiles || expired.trashItems) logger.info(expired, 'removed expired file versions and trash items');
     }),
     runRetentionJob.handledBy(async () => {
       const deleted = await deleteExpiredRuns(db, config.runRetentionDays);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../config/config';
-import { databaseForProcess } from '../db/database-for-process';
+import { databaseForProcess, dataDirHeldBy, dataDirInUse } from '../db/database-for-process';
 import { openDatabase } from '../db/data-source';
 import { entities } from './entities';
 import { gatewaySchema } from './schema';
@@ -11,6 +11,7 @@ import { startBackgroundWork } from './background';
 import { createServices } from './services';
 import { ShutdownSteps } from './shutdown-steps';
 import { listenError } from '../config/startup-error';
+import { listenProblem } from '../net/port-check';
 
 export interface RunOptions {
   http: boolean;
@@ -27,7 +28,7 @@ export interface RunOptions {
  * failure stops the same way and is rethrown, for the CLI to report in one line (exit 1).
  */
 export async function run(config: Config, options: RunOptions): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, { format: config.logFormat });
   const steps = new ShutdownSteps(logger);
   let signalled = false;
   let startup: Promise<unknown> = Promise.resolve();
@@ -57,7 +58,21 @@ export async function run(config: Config, options: RunOptions): Promise<void> {
   }
 }
 
+/**
+ * The port is checked before anything starts: a port in use is told in a second instead of after
+ * an embedded database was created and migrated. Taken by a gateway that holds this data directory
+ * (started twice by mistake), that one is named, as the data directory's lock would.
+ */
+async function checkPort(config: Config): Promise<void> {
+  const problem = await listenProblem(config.host, config.port);
+  if (!problem) return;
+  const holder = config.databaseUrl ? null : dataDirHeldBy(config.dataDir);
+  if (holder) throw dataDirInUse(config.dataDir, holder);
+  throw listenError(problem, config) ?? problem;
+}
+
 async function start(config: Config, options: RunOptions, logger: Logger, steps: ShutdownSteps, stopping: () => boolean): Promise<void> {
+  if (options.http) await checkPort(config);
   const database = await databaseForProcess(config, logger, { command: options.http ? 'serve' : 'worker', exclusive: true });
   steps.push('database server', () => database.release());
   if (stopping()) return;
@@ -81,6 +96,7 @@ async function start(config: Config, options: RunOptions, logger: Logger, steps:
     return;
   }
   const created = await services.organizations.createFirstOrganization('My organization');
+  const oldest = created ? null : await services.organizations.oldestOrganization();
   let gateway;
   try {
     gateway = await startGateway({ schema: await gatewaySchema(), services, logger });
@@ -89,15 +105,27 @@ async function start(config: Config, options: RunOptions, logger: Logger, steps:
   }
   steps.push('http', () => gateway.close());
   database.announce(gateway.url);
-  announce(logger, gateway.url, created, database.embedded ? config.dataDir : null);
+  announce(logger, gateway.url, created ?? oldest, database.embedded ? config.dataDir : null);
 }
 
-function announce(logger: Logger, url: string, created: { orgId: string; apiKey: string } | null, embeddedDataDir: string | null) {
+type Organization = { orgId: string; apiKey: string } | { orgId: string; name: string; total: number };
+
+/**
+ * The ready banner: on first start the new organization's key (shown this once); on a later start
+ * the organization and the command that makes it a new key, since a lost key cannot be shown again.
+ */
+function announce(logger: Logger, url: string, organization: Organization | null, embeddedDataDir: string | null) {
   const lines = [`Alloy gateway ready: ${url}/graphql`, `Playground: open ${url}/graphql in a browser`];
-  if (created) {
+  if (organization && 'apiKey' in organization) {
     lines.push(
-      `Created organization ${created.orgId}. Its API key is shown only once; keep it somewhere safe:`,
-      `API key: ${created.apiKey}`,
+      `Created organization ${organization.orgId}. Its API key is shown only once; keep it somewhere safe:`,
+      `API key: ${organization.apiKey}`,
+    );
+  } else if (organization) {
+    const others = organization.total > 1 ? ` (and ${organization.total - 1} more: npx --no -- alloy org list)` : '';
+    lines.push(
+      `Organization ${organization.orgId} (${JSON.stringify(organization.name)})${others}. ` +
+        `Lost its API key? Make a new one: npx --no -- alloy key create --org ${organization.orgId}`,
     );
   }
   if (embeddedDataDir) {

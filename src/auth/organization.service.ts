@@ -56,6 +56,10 @@ const SQL = {
   /** One gateway at a time decides whether the database has no organization yet. */
   lockFirstOrganization: statement('auth.lock-first-organization', `SELECT pg_advisory_xact_lock(hashtext('alloy:first-organization'))`),
   anyOrganization: statement('auth.any-organization', `SELECT 1 FROM organizations LIMIT 1`),
+  oldestOrganization: statement(
+    'auth.oldest-organization',
+    `SELECT id AS "orgId", name, (SELECT count(*) FROM organizations)::int AS total FROM organizations ORDER BY created_at, id LIMIT 1`,
+  ),
   rename: statement('auth.rename-organization', `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING id AS "orgId", name`),
   contents: statement(
     'auth.organization-contents',
@@ -68,6 +72,12 @@ const SQL = {
        FROM organizations o WHERE o.id = $1`,
   ),
   lockOrganization: statement('auth.lock-organization', `SELECT id FROM organizations WHERE id = $1 FOR UPDATE`),
+  /** Kept versions of the organization's files (the trash's included): their objects go with them. */
+  deleteVersions: statement(
+    'auth.delete-organization-versions',
+    `DELETE FROM storage_file_versions v USING storage_entries e
+      WHERE v.file_id = e.id AND e.organization_id = $1 RETURNING v.object_key AS "objectKey"`,
+  ),
   deleteEntries: statement(
     'auth.delete-organization-entries',
     `DELETE FROM storage_entries WHERE organization_id = $1 RETURNING object_key AS "objectKey"`,
@@ -122,6 +132,11 @@ export class OrganizationService {
     });
   }
 
+  /** The oldest organization and how many there are: what a later start reminds the operator of. */
+  async oldestOrganization(): Promise<{ orgId: string; name: string; total: number } | null> {
+    return this.sql.first<{ orgId: string; name: string; total: number }>(SQL.oldestOrganization, []);
+  }
+
   /** Creates the organization and its first key inside the caller's transaction. */
   private async createOrganizationIn(tx: EntityManager, name: string, keyName = 'default'): Promise<{ orgId: string } & CreatedKey> {
     const org = (await this.sql.first<{ id: string }>(SQL.addOrganization, [name], tx))!;
@@ -170,11 +185,11 @@ export class OrganizationService {
     return this.sql.transaction(async (tx) => {
       if (!(await this.sql.first(SQL.lockOrganization, [orgId], tx))) throw notFound('organization');
       const contents = await this.organizationContents(orgId, tx);
+      // Versions first (they point at their files); a restored version shares its object with another row.
+      const versions = await this.sql.rows<{ objectKey: string }>(SQL.deleteVersions, [orgId], tx);
       const entries = await this.sql.rows<{ objectKey: string | null }>(SQL.deleteEntries, [orgId], tx);
-      await objects.schedule(
-        tx,
-        entries.map((e) => e.objectKey).filter((key): key is string => key !== null),
-      );
+      const keys = new Set([...versions, ...entries].map((e) => e.objectKey).filter((key): key is string => key !== null));
+      await objects.schedule(tx, [...keys]);
       // Runs before teammates (which they point at), teammates before workflows (which refuse to go while a teammate points at them).
       await this.sql.run(SQL.deleteRuns, [orgId], tx);
       await this.sql.run(SQL.deleteTeammates, [orgId], tx);

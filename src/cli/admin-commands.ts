@@ -42,7 +42,14 @@ export function registerAdminCommands(program: Command): void {
     .action(async (name: string, opts: Json) => {
       try {
         const created = await withDatabase(({ db }) => new OrganizationService(db).createOrganization(name));
-        print(opts, created, () => `Organization ${created.orgId}\nKey ${created.keyId}\nAPI key: ${created.apiKey}`);
+        print(opts, created, () =>
+          [
+            `Organization ${created.orgId}`,
+            `Key ${created.keyId}`,
+            `API key: ${created.apiKey}`,
+            `The API key is shown only once; keep it somewhere safe (alloy key create --org ${created.orgId} makes another).`,
+          ].join('\n'),
+        );
       } catch (error) {
         fail(opts, error);
       }
@@ -125,7 +132,9 @@ export function registerAdminCommands(program: Command): void {
     .action(async (opts: Json & { org: string; name?: string }) => {
       try {
         const created = await withDatabase(({ db }) => new OrganizationService(db).createKey(opts.org, opts.name));
-        print(opts, { ...created }, () => `Key ${created.keyId}\nAPI key: ${created.apiKey}`);
+        print(opts, { ...created }, () =>
+          [`Key ${created.keyId}`, `API key: ${created.apiKey}`, 'The API key is shown only once; keep it somewhere safe.'].join('\n'),
+        );
       } catch (error) {
         fail(opts, error);
       }

@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './admin-commands';
 import { describeCliError, report, wantsJson } from './output';
@@ -6,13 +8,22 @@ import { registerServerCommands } from './server-commands';
 import { registerStorageCommands } from './storage-commands';
 import { registerWorkflowCommands } from './workflow-commands';
 
+/** This package's version, from the package.json above this file (src/cli/ under ts-jest, dist/src/cli/ when built). */
+export function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
 /**
  * The program. Commander's own output (usage errors, help) goes through here: with `json` it is
  * kept back (help text into `held`) so that `main` can print it as the one JSON object; without,
  * it is written as usual. Subcommands inherit these settings (they are made after them).
  */
 export function buildProgram(options: { json?: boolean; held?: { help: string } } = {}): Command {
-  const program = new Command('alloy').description('Alloy gateway admin CLI');
+  const program = new Command('alloy').description('Alloy gateway admin CLI').version(packageVersion(), '-V, --version');
   program.exitOverride();
   program.configureOutput({
     writeOut: (text) => (options.json ? void (options.held && (options.held.help += text)) : void process.stdout.write(text)),
@@ -41,7 +52,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     await program.parseAsync([...argv]);
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+      if (error.code === 'commander.version') {
+        if (json) process.stdout.write(`${JSON.stringify({ version: packageVersion() })}\n`);
+        process.exit(0);
+      }
+      if (error.code === 'commander.helpDisplayed') {
         if (json) process.stdout.write(`${JSON.stringify({ help: held.help })}\n`);
         process.exit(0);
       }

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { ConfigError } from '../config/config';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/unavailable';
 import { StartupError } from '../config/startup-error';
+import { ImportDirectoryError } from '../storage/import-directory';
 
 export interface OutputOptions {
   json?: boolean;
@@ -50,6 +51,7 @@ export function describeCliError(error: unknown, env: NodeJS.ProcessEnv = proces
   if (error instanceof ConfigError) return { code: 'INVALID_CONFIG', message: error.message };
   if (error instanceof CliRefusal) return { code: error.code, message: error.message };
   if (error instanceof StartupError) return { code: error.code, message: error.message };
+  if (error instanceof ImportDirectoryError) return { code: error.code, message: error.message };
   if (isDatabaseUnavailable(error)) {
     const { code } = describeDatabaseError(error);
     return {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { OrganizationService } from '../auth/organization.service';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { startQueue } from '../queue/queue';
-import { importDirectory, ImportProgress, ImportSummary } from '../storage/import-directory';
+import { importDirectory, ImportProgress, ImportSummary, resolveImportDirectory } from '../storage/import-directory';
 import { createStorage } from '../storage/storage';
 import type { ReindexProgress, ReindexSummary } from '../storage/search/text-index';
 import { fail, print, OutputOptions } from './output';
@@ -21,12 +21,23 @@ function progressBar(): ImportProgress {
   };
 }
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** "1 symbolic link, 2 special files": what was skipped, by kind. */
+function skippedKinds(summary: ImportSummary): string {
+  const links = summary.skipped.filter((s) => s.reason.startsWith('symbolic link')).length;
+  const special = summary.skipped.length - links;
+  return [links ? plural(links, 'symbolic link') : '', special ? plural(special, 'special file') : ''].filter(Boolean).join(', ');
+}
+
 function humanSummary(summary: ImportSummary): string {
   const mb = (summary.bytes / (1024 * 1024)).toFixed(1);
+  const skipped = summary.skipped.length ? `; skipped: ${skippedKinds(summary)}` : '';
   const lines = [
-    `Imported ${summary.files} files (${summary.bytes} bytes, ${mb} MB) in ${summary.seconds.toFixed(1)} s; ${summary.failures.length} failed`,
+    `Imported ${summary.files} files (${summary.bytes} bytes, ${mb} MB) in ${summary.seconds.toFixed(1)} s; ${summary.failures.length} failed${skipped}`,
   ];
   for (const failure of summary.failures) lines.push(`  failed: ${failure.path}: ${failure.reason}`);
+  for (const skip of summary.skipped) lines.push(`  skipped: ${skip.path}: ${skip.reason}`);
   return lines.join('\n');
 }
 
@@ -50,17 +61,20 @@ function reindexSummary(summary: ReindexSummary): string {
   return lines.join('\n');
 }
 
-/** `alloy storage import <dir> --org <id> [--to /folder]` and `alloy storage reindex --org <id>`. */
+/** `alloy storage import <dir> --org <id> [--to /folder] [--follow-links]` and `alloy storage reindex --org <id>`. */
 export function registerStorageCommands(program: Command): void {
   const storage = program.command('storage').description("an organization's folders and files");
   storage
     .command('import <localDir>')
-    .description('upload a local directory tree (files over MAX_UPLOAD_BYTES are reported and skipped)')
+    .description('upload a local directory tree (files over MAX_UPLOAD_BYTES are reported; symbolic links and special files are skipped)')
     .requiredOption('--org <orgId>', 'organization id')
     .option('--to <folder>', 'destination folder', '/')
+    .option('--follow-links', 'follow symbolic links whose target lies inside the directory (others are always skipped)')
     .option('--json', 'print one JSON object')
-    .action(async (localDir: string, opts: OutputOptions & { org: string; to: string }) => {
+    .action(async (localDir: string, opts: OutputOptions & { org: string; to: string; followLinks?: boolean }) => {
       try {
+        // A wrong directory is said before anything is opened.
+        await resolveImportDirectory(localDir);
         const summary = await withDatabase(async ({ db, config, url, logger }) => {
           if (!(await new OrganizationService(db).exists(opts.org)))
             throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
@@ -69,7 +83,10 @@ export function registerStorageCommands(program: Command): void {
           try {
             const storage = createStorage(db, config, queue);
             const showBar = !opts.json && process.stderr.isTTY;
-            return await importDirectory(storage, opts.org, localDir, opts.to, showBar ? progressBar() : undefined);
+            return await importDirectory(storage, opts.org, localDir, opts.to, {
+              followLinks: opts.followLinks === true,
+              progress: showBar ? progressBar() : undefined,
+            });
           } finally {
             await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
           }

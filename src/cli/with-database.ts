@@ -25,7 +25,7 @@ const commandName = (): string =>
 export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const config = loadConfig();
   // Logs go to stderr so that stdout carries only the command's output.
-  const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
+  const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn', undefined, { format: config.logFormat, stream: 'stderr' });
   const database = await databaseForProcess(config, logger, { command: commandName(), exclusive: false });
   try {
     const { dataSource, applied } = await openDatabase({ url: database.url, entities, poolSize: 4, applicationName: 'alloy-cli' });

@@ -8,12 +8,21 @@ import { WorkflowService } from '../workflows/workflow.service';
 import { fail, print, OutputOptions } from './output';
 import { withDatabase } from './with-database';
 
+/** What the usual reasons a file cannot be read mean, in words. */
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'it is a folder; give the JSON file',
+  EACCES: 'permission denied',
+  ENOTDIR: 'no such file (a part of the path is not a folder)',
+};
+
 function readDefinition(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    throw badInput(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw badInput(`Cannot read ${file}: ${(code && READ_ERRORS[code]) ?? code ?? (error as Error).message}`);
   }
   try {
     return JSON.parse(text);

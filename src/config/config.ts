@@ -2,6 +2,7 @@ import path from 'node:path';
 
 export type StorageDriverName = 'disk' | 'gcs';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogFormat = 'json' | 'pretty';
 
 export interface Config {
   port: number;
@@ -15,6 +16,8 @@ export interface Config {
   /** How long a replaced or deleted object outlives its row (downloads in flight finish); tests set 0. */
   storageDeletionDelaySeconds: number;
   logLevel: LogLevel;
+  /** Unset means: short readable lines when stdout is a terminal, JSON lines otherwise. */
+  logFormat: LogFormat | undefined;
   /** Unset means production: only an explicit NODE_ENV=development shows stack traces and internal messages. */
   nodeEnv: 'development' | 'production' | 'test';
   /** Root for everything the gateway keeps on local disk (embedded Postgres, objects). */
@@ -34,6 +37,12 @@ export interface Config {
   runRetentionDays: number;
   /** Files larger than this are not read for search (their textStatus is FAILED); the rest of the text is cut at MAX_INDEXED_TEXT_CHARS. */
   textExtractionMaxBytes: number;
+  /** A file's newest versions kept whatever their age (the current content counts as one). */
+  fileVersionsKeep: number;
+  /** Versions younger than this many days are kept however many there are. */
+  fileVersionDays: number;
+  /** Trash items older than this many days are removed for good; 0 keeps them until emptied. */
+  trashRetentionDays: number;
 }
 
 export interface QueryLimits {
@@ -167,6 +176,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', MAX_UPLOAD_BYTES_DEFAULT, 1, 5 * 1024 * 1024 * 1024),
     storageDeletionDelaySeconds: integer(env, 'STORAGE_DELETION_DELAY_SECONDS', 60, 0, 7 * 24 * 3600),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    logFormat: read(env, 'LOG_FORMAT') === undefined ? undefined : oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     nodeEnv,
     dataDir,
     urlSigningSecret: secret,
@@ -186,5 +196,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     workflowConcurrency: integer(env, 'WORKFLOW_CONCURRENCY', 4, 1, 64),
     runRetentionDays: integer(env, 'RUN_RETENTION_DAYS', 90, 0, 36_500),
     textExtractionMaxBytes: integer(env, 'TEXT_EXTRACTION_MAX_BYTES', MAX_UPLOAD_BYTES_DEFAULT, 1, 1024 * 1024 * 1024),
+    fileVersionsKeep: integer(env, 'FILE_VERSIONS_KEEP', 10, 1, 10_000),
+    fileVersionDays: integer(env, 'FILE_VERSION_DAYS', 30, 0, 36_500),
+    trashRetentionDays: integer(env, 'TRASH_RETENTION_DAYS', 30, 0, 36_500),
   };
 }

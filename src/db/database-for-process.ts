@@ -31,6 +31,18 @@ const shown = (dir: string): string => {
   return relative && !relative.startsWith('..') ? relative : dir;
 };
 
+/** A second gateway or worker on a data directory that a running one holds. */
+export function dataDirInUse(dataDir: string, holder: DataDirHolder): StartupError {
+  return new StartupError(
+    'DATA_DIR_IN_USE',
+    `The data directory ${shown(dataDir)} is in use by ${describeHolder(holder)}. ` +
+      `Stop that one first (Ctrl-C in its terminal, or kill ${holder.pid}), or set ALLOY_DATA_DIR to another directory`,
+  );
+}
+
+/** The running process holding the data directory, if any (a read of its lock; nothing is created). */
+export const dataDirHeldBy = (dataDir: string): DataDirHolder | null => dataDirHolder(dataDir);
+
 /** An admin command started while a gateway is starting waits for its database to be up. */
 async function runningDatabaseUrl(dataDir: string, holder: DataDirHolder): Promise<string | undefined> {
   const deadline = Date.now() + 120_000;
@@ -65,13 +77,7 @@ export async function databaseForProcess(config: Config, logger: Logger, use: Da
   for (;;) {
     const lock = acquire(config.dataDir, use.command);
     if ('heldBy' in lock) {
-      if (use.exclusive) {
-        throw new StartupError(
-          'DATA_DIR_IN_USE',
-          `The data directory ${shown(config.dataDir)} is in use by ${describeHolder(lock.heldBy)}. ` +
-            `Stop that one first (Ctrl-C in its terminal, or kill ${lock.heldBy.pid}), or set ALLOY_DATA_DIR to another directory`,
-        );
-      }
+      if (use.exclusive) throw dataDirInUse(config.dataDir, lock.heldBy);
       const url = await runningDatabaseUrl(config.dataDir, lock.heldBy);
       if (url) return external(url);
       continue; // it stopped before its database was up: take the directory

@@ -159,7 +159,16 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      wss.emit('connection', ws, request);
+      // An 'error' on the socket is a client breaking the protocol (a message over maxPayload, a
+      // bad frame), and ws has already closed it with the right code (1009, 1002…). graphql-ws
+      // would print each to the console as an internal error: it is logged as what it is instead.
+      ws.removeAllListeners('error');
+      ws.on('error', (error: Error & { code?: string }) =>
+        logger.info({ code: error.code ?? 'unknown' }, 'websocket closed: the client broke the protocol'),
+      );
+    });
   };
   options.server.on('upgrade', onUpgrade);
 

@@ -124,15 +124,53 @@ export function playgroundLink(endpoint: string, operation: { query: string; var
 
 // Runs before Ruru starts, after RURU_CONFIG is declared: GraphiQL opens a link's operation in a
 // tab (or finds the tab that already holds it) through its initial* props. The headers are reset
-// to the default rather than to whatever was last typed.
+// to the default rather than to whatever was last typed. Without a link, the page opens on the
+// default query: given no initial query, GraphiQL looks among the stored tabs for an empty one and,
+// after a link's tab (the request tester) was stored, finds none and adds an empty <untitled> tab.
 const LINK_SCRIPT = `<script>
 (function () {
   var params = new URLSearchParams(window.location.search);
   var query = params.get(${JSON.stringify(LINK_QUERY_PARAM)});
-  if (query === null) return;
+  if (query === null) {
+    RURU_CONFIG.initialQuery = RURU_CONFIG.defaultQuery;
+    return;
+  }
   RURU_CONFIG.initialQuery = query;
   RURU_CONFIG.initialVariables = params.get(${JSON.stringify(LINK_VARIABLES_PARAM)}) || "";
   RURU_CONFIG.initialHeaders = RURU_CONFIG.defaultHeaders;
+})();
+</script>`;
+
+/**
+ * JSON schemas of custom scalars for the variables editor. GraphiQL checks variables against the
+ * operation's types, and monaco-graphql knows no custom scalar: it underlines an object given to a
+ * `JSON` variable ("Incorrect type. Expected one of string, number, boolean, integer"). Its worker
+ * takes `customScalarSchemas`, which GraphiQL never passes; they are added where the worker is
+ * created (Ruru announces the Monaco instance as `globalThis.__MONACO` before it makes any).
+ */
+export const PLAYGROUND_SCALAR_SCHEMAS = { JSON: {} };
+
+const EDITOR_SCRIPT = `<script>
+(function () {
+  var scalars = ${JSON.stringify(PLAYGROUND_SCALAR_SCHEMAS)};
+  var monaco;
+  Object.defineProperty(globalThis, "__MONACO", {
+    configurable: true,
+    get: function () { return monaco; },
+    set: function (value) {
+      monaco = value;
+      var create = value.editor.createWebWorker;
+      value.editor.createWebWorker = function (options) {
+        var config = options && options.createData && options.createData.languageConfig;
+        if (config && Array.isArray(config.schemas)) {
+          config.schemas = config.schemas.map(function (schema) {
+            return Object.assign({}, schema, { customScalarSchemas: Object.assign({}, scalars, schema.customScalarSchemas) });
+          });
+        }
+        return create.apply(this, arguments);
+      };
+    },
+  });
 })();
 </script>`;
 
@@ -202,7 +240,7 @@ export function playgroundRouter(opts: { endpoint: string; development?: boolean
       metaTags: (original) => `${original}\n<link rel="icon" href="data:," />`,
       titleTag: '<title>Alloy GraphQL Playground</title>',
       styleTags: (original) => `${original}\n${NOTE_CSS}`,
-      configScript: (original) => `${original}\n${LINK_SCRIPT}`,
+      configScript: (original) => `${original}\n${LINK_SCRIPT}\n${EDITOR_SCRIPT}`,
       bodyContent: (original) => `${NOTE_HTML}\n${original}`,
     },
   });

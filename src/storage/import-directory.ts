@@ -9,11 +9,19 @@ export interface ImportFailure {
   reason: string;
 }
 
+/** An entry that was not read: a symbolic link (not followed, or leading out of the directory) or a special file. */
+export interface ImportSkip {
+  /** Relative to the imported directory, `/`-separated. */
+  path: string;
+  reason: string;
+}
+
 export interface ImportSummary {
   files: number;
   bytes: number;
   seconds: number;
   failures: ImportFailure[];
+  skipped: ImportSkip[];
 }
 
 export interface ImportProgress {
@@ -22,29 +30,137 @@ export interface ImportProgress {
   stop(): void;
 }
 
+export interface ImportOptions {
+  /** Follow symbolic links whose target lies inside the directory (links out of it are skipped all the same). */
+  followLinks?: boolean;
+  progress?: ImportProgress;
+}
+
+/** The directory given to an import cannot be used; `code` is stable (the CLI prints it under --json). */
+export class ImportDirectoryError extends Error {
+  constructor(
+    readonly code: 'DIRECTORY_NOT_FOUND' | 'NOT_A_DIRECTORY' | 'DIRECTORY_UNREADABLE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ImportDirectoryError';
+  }
+}
+
+/**
+ * The real path of the directory to import, or an ImportDirectoryError saying what is wrong with
+ * `directory` (missing, a file, unreadable). A link given as the directory itself is followed: the
+ * user named it.
+ */
+export async function resolveImportDirectory(directory: string): Promise<string> {
+  let real: string;
+  try {
+    real = await fs.promises.realpath(directory);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      const resolved = path.isAbsolute(directory) ? '' : ` (from ${process.cwd()})`;
+      throw new ImportDirectoryError('DIRECTORY_NOT_FOUND', `${directory}: no such directory${resolved}`);
+    }
+    throw new ImportDirectoryError('DIRECTORY_UNREADABLE', `${directory} cannot be read (${code ?? 'unknown error'})`);
+  }
+  const stat = await fs.promises.stat(real);
+  if (!stat.isDirectory()) throw new ImportDirectoryError('NOT_A_DIRECTORY', `${directory} is not a directory: give the folder to import`);
+  try {
+    await (await fs.promises.opendir(real)).close();
+  } catch (error) {
+    throw new ImportDirectoryError(
+      'DIRECTORY_UNREADABLE',
+      `${directory} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`,
+    );
+  }
+  return real;
+}
+
 interface LocalFile {
   relative: string[];
+  /** A real path inside the imported directory (a followed link's target). */
   absolute: string;
   size: number;
 }
 
-/** Files and folders under `root`, depth first, sorted by name; symlinks are followed. */
-async function walk(root: string, relative: string[] = [], files: LocalFile[] = [], folders: string[][] = []) {
-  const entries = (await fs.promises.readdir(path.join(root, ...relative), { withFileTypes: true })).sort((a, b) =>
-    a.name < b.name ? -1 : 1,
-  );
+interface Walked {
+  files: LocalFile[];
+  folders: string[][];
+  skipped: ImportSkip[];
+  failures: ImportFailure[];
+}
+
+const isInside = (root: string, target: string) => target === root || target.startsWith(root + path.sep);
+
+/**
+ * Files and folders under `root` (a real path), depth first, sorted by name. Only what lies inside
+ * `root` is listed: symbolic links are skipped unless `followLinks`, and then followed only when
+ * their target is inside `root` (a link to a folder above the link is a loop, skipped too); sockets,
+ * FIFOs and devices are skipped, never opened.
+ */
+async function walk(
+  root: string,
+  dir: string,
+  relative: string[],
+  ancestors: ReadonlySet<string>,
+  followLinks: boolean,
+  out: Walked,
+): Promise<Walked> {
+  let entries: fs.Dirent[];
+  try {
+    entries = (await fs.promises.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  } catch (error) {
+    out.failures.push({ path: relative.join('/') || '.', reason: `cannot be read (${(error as NodeJS.ErrnoException).code})` });
+    return out;
+  }
   for (const entry of entries) {
     const rel = [...relative, entry.name];
-    const absolute = path.join(root, ...rel);
-    const stat = await fs.promises.stat(absolute);
-    if (stat.isDirectory()) {
-      folders.push(rel);
-      await walk(root, rel, files, folders);
-    } else if (stat.isFile()) {
-      files.push({ relative: rel, absolute, size: stat.size });
+    const shown = rel.join('/');
+    let absolute = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) {
+      if (!followLinks) {
+        out.skipped.push({ path: shown, reason: 'symbolic link' });
+        continue;
+      }
+      const target = await fs.promises.realpath(absolute).catch(() => null);
+      if (target === null) {
+        out.skipped.push({ path: shown, reason: 'symbolic link to nothing' });
+        continue;
+      }
+      if (!isInside(root, target)) {
+        out.skipped.push({ path: shown, reason: 'symbolic link out of the directory' });
+        continue;
+      }
+      absolute = target;
+    }
+    const stat = await fs.promises.lstat(absolute).catch(() => null);
+    if (stat?.isDirectory()) {
+      if (ancestors.has(absolute)) {
+        out.skipped.push({ path: shown, reason: 'symbolic link to a folder that contains it' });
+        continue;
+      }
+      out.folders.push(rel);
+      await walk(root, absolute, rel, new Set([...ancestors, absolute]), followLinks, out);
+    } else if (stat?.isFile()) {
+      out.files.push({ relative: rel, absolute, size: stat.size });
+    } else if (stat) {
+      out.skipped.push({ path: shown, reason: 'special file' });
     }
   }
-  return { files, folders };
+  return out;
+}
+
+/** Opens a listed file for reading: never through a link, never blocking on a FIFO put in its place since. */
+async function openRegularFile(absolute: string): Promise<fs.promises.FileHandle> {
+  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  const handle = await fs.promises.open(absolute, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
+    await handle.close();
+    throw new Error('no longer a regular file');
+  }
+  return handle;
 }
 
 const CONCURRENCY = 4;
@@ -58,14 +174,18 @@ export async function importDirectory(
   organizationId: string,
   directory: string,
   to: string,
-  progress?: ImportProgress,
+  options: ImportOptions = {},
 ): Promise<ImportSummary> {
   const started = process.hrtime.bigint();
+  const { progress } = options;
   const target = parsePath(to);
-  const stat = await fs.promises.stat(directory).catch(() => null);
-  if (!stat?.isDirectory()) throw new Error(`${directory} is not a directory`);
-  const { files, folders } = await walk(directory);
-  const failures: ImportFailure[] = [];
+  const root = await resolveImportDirectory(directory);
+  const { files, folders, skipped, failures } = await walk(root, root, [], new Set([root]), options.followLinks === true, {
+    files: [],
+    folders: [],
+    skipped: [],
+    failures: [],
+  });
   const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
   await storage.changes.createFolder(organizationId, joinPath(target));
@@ -89,13 +209,19 @@ export async function importDirectory(
       try {
         // Refused before it is read when its size is known to be over the limit.
         storage.uploads.size.check(file.size);
-        const row = await storage.uploads.uploadFile(organizationId, {
-          folder: joinPath([...target, ...file.relative.slice(0, -1)]),
-          name: file.relative[file.relative.length - 1],
-          source: fs.createReadStream(file.absolute),
-        });
-        imported++;
-        bytes += Number(row.size);
+        const source = (await openRegularFile(file.absolute)).createReadStream();
+        try {
+          const row = await storage.uploads.uploadFile(organizationId, {
+            folder: joinPath([...target, ...file.relative.slice(0, -1)]),
+            name: file.relative[file.relative.length - 1],
+            source,
+          });
+          imported++;
+          bytes += Number(row.size);
+        } finally {
+          // An upload refused before reading to the end leaves the file open otherwise.
+          source.destroy();
+        }
       } catch (error) {
         failures.push({ path: shown, reason: reasonOf(error) });
       }
@@ -108,5 +234,5 @@ export async function importDirectory(
     progress?.stop();
   }
   failures.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { files: imported, bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9, failures };
+  return { files: imported, bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9, failures, skipped };
 }

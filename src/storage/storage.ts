@@ -15,10 +15,12 @@ import { StatementRunner } from '../db/statements';
 import { Search } from './search/search';
 import { TextIndex } from './search/text-index';
 import { TextStore } from './search/text-store';
+import { Trash } from './trash';
 import { TreeChanges } from './tree-changes';
 import { UploadSizeLimit } from './upload-size';
 import { Uploads } from './uploads';
 import { UrlSigner } from './url-signer';
+import { FileVersions } from './versions';
 
 /** How often the deletion of an object still in use is tried again. */
 export const KEPT_OBJECT_RECHECK_SECONDS = 60;
@@ -33,6 +35,8 @@ export class Storage {
   readonly deletions: ObjectDeletions;
   readonly reads: EntryReads;
   readonly changes: TreeChanges;
+  readonly trash: Trash;
+  readonly versions: FileVersions;
   readonly uploads: Uploads;
   readonly downloads: Downloads;
   /** The text of files, read by a job after each upload, and reindexing. */
@@ -62,8 +66,10 @@ export class Storage {
     const textStore = new TextStore(sql);
     this.texts = new TextIndex(textStore, driver, queue);
     this.search = new Search(textStore, this.reads);
-    this.changes = new TreeChanges(this.store, this.reads, this.folderCache, this.deletions);
-    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions, this.texts);
+    this.changes = new TreeChanges(this.store, this.reads, this.folderCache);
+    this.trash = new Trash(this.store, this.reads, this.folderCache, this.deletions);
+    this.versions = new FileVersions(this.store, this.reads, this.deletions, this.texts);
+    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.texts);
     this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
     this.snapshots = new FileSnapshots(this.reads, this.downloads);
   }
@@ -87,6 +93,11 @@ export class Storage {
     if (kept.size) await this.deletions.later([...kept], this.keptObjectRecheckSeconds);
   }
 
+  /** The retention job's work: expired versions, then expired trash items; how many of each. */
+  async expire(): Promise<{ versionFiles: number; trashItems: number }> {
+    return { versionFiles: await this.versions.expire(), trashItems: await this.trash.expire() };
+  }
+
   /** The orphan sweep (see events/orphan-sweeper.ts); callable from tests with any age. */
   sweepOrphans(olderThanMs: number): Promise<number> {
     return sweepOrphans(this.store, this.driver, olderThanMs);
@@ -102,5 +113,8 @@ export function createStorage(
   const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), config.urlSigningSecret, config.maxUploadBytes);
   storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
   storage.texts.maxBytes = config.textExtractionMaxBytes;
+  storage.versions.keep = config.fileVersionsKeep;
+  storage.versions.days = config.fileVersionDays;
+  storage.trash.retentionDays = config.trashRetentionDays;
   return storage;
 }

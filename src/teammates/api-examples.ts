@@ -3,7 +3,7 @@ import { playgroundLink } from '../playground/playground';
 /**
  * Ready-to-paste examples of calling a teammate through its API channel, and the link that opens
  * the playground with the call filled in (the API tab's request tester). The key is never known
- * here (only its hash is kept), so the examples read it from the ALLOY_API_KEY environment
+ * here (only its hash is kept), so the examples read it from the API_KEY environment
  * variable, and the playground leaves the `api-key` header for the user to paste it.
  */
 export interface ApiExampleText {
@@ -39,7 +39,7 @@ export function teammateApiExamples(endpoint: string, teammateId: string): ApiEx
   const curl = [
     `curl -s "${endpoint}" \\`,
     `  -H 'content-type: application/json' \\`,
-    `  -H "api-key: $ALLOY_API_KEY" \\`,
+    `  -H "api-key: $API_KEY" \\`,
     `  -d ${shell({ query: inline, variables: { input: EXAMPLE_INPUT } })}`,
   ].join('\n');
   const graphql = [
@@ -60,7 +60,7 @@ export function teammateApiExamples(endpoint: string, teammateId: string): ApiEx
     `const call = (variables) =>`,
     `  fetch(${JSON.stringify(endpoint)}, {`,
     `    method: 'POST',`,
-    `    headers: { 'content-type': 'application/json', 'api-key': process.env.ALLOY_API_KEY },`,
+    `    headers: { 'content-type': 'application/json', 'api-key': process.env.API_KEY },`,
     `    body: JSON.stringify({ query: ${JSON.stringify(turn)}, variables }),`,
     `  }).then((response) => response.json());`,
     ``,
@@ -75,11 +75,11 @@ export function teammateApiExamples(endpoint: string, teammateId: string): ApiEx
   const curlWithFile = [
     `curl -s "${endpoint}" \\`,
     `  -H 'content-type: application/json' \\`,
-    `  -H "api-key: $ALLOY_API_KEY" \\`,
+    `  -H "api-key: $API_KEY" \\`,
     `  -d ${shell({ query: withFile, variables: { input: { message: 'Summarise this report' }, files: [EXAMPLE_FILE] } })}`,
   ].join('\n');
   return [
-    { language: 'curl', title: 'curl, with the key in $ALLOY_API_KEY', code: curl },
+    { language: 'curl', title: 'curl, with the key in $API_KEY', code: curl },
     {
       language: 'graphql',
       title: 'GraphQL, with the variables below it (conversationId and files optional); send the key in the api-key header',
@@ -87,7 +87,7 @@ export function teammateApiExamples(endpoint: string, teammateId: string): ApiEx
     },
     {
       language: 'javascript',
-      title: 'JavaScript fetch (Node 18 or later): a two-turn conversation, with the key in process.env.ALLOY_API_KEY',
+      title: 'JavaScript fetch (Node 18 or later): a two-turn conversation, with the key in process.env.API_KEY',
       code: javascript,
     },
     {

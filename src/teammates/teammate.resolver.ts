@@ -24,7 +24,7 @@ export class ApiExample {
   title: string;
 
   @Field({
-    description: 'The example itself, to paste as it is (it reads the key from ALLOY_API_KEY, or leaves it to the api-key header).',
+    description: 'The example itself, to paste as it is (it reads the key from API_KEY, or leaves it to the api-key header).',
   })
   code: string;
 }

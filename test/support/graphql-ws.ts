@@ -25,6 +25,8 @@ export async function subscriptionClient(
     connectionParams,
     retryAttempts: 0,
     lazy,
+    // A socket closed by the server is reported through `onClosed`; graphql-ws would also print it (console.error) for a client that is not lazy.
+    onNonLazyError: () => undefined,
     on: {
       closed: (event) => {
         const { code, reason } = event as { code: number; reason?: string };

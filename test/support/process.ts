@@ -1,5 +1,4 @@
 import { ChildProcess, ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 
 export { freePort } from '../../src/net/free-port';
@@ -17,6 +16,7 @@ export const CONFIG_VARIABLES = [
   'ALLOY_DATA_DIR',
   'NODE_ENV',
   'LOG_LEVEL',
+  'LOG_FORMAT',
   'STORAGE_DRIVER',
   'STORAGE_DIR',
   'GCS_BUCKET',
@@ -45,30 +45,16 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-function newestFile(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestFile(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
 const built = new Set<string>();
 
 /**
  * The CLI runs the compiled code of `root`. `npm test` builds before jest runs; a single test file
- * run after editing src/ may not have, so a missing or older build is made here (once per process).
+ * run after editing src/ may not have, so the build runs here as `npm start` runs it (once per
+ * process): tsc only when the sources changed since the last build.
  */
 export function ensureBuiltCli(root = ROOT): void {
   if (built.has(root)) return;
-  const entry = path.join(root, 'dist', 'src', 'cli', 'main.js');
-  if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < newestFile(path.join(root, 'src'))) {
-    execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-      cwd: root,
-      stdio: 'inherit',
-    });
-  }
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build.js'), '--if-changed'], { cwd: root, stdio: 'inherit' });
   built.add(root);
 }
 
@@ -122,6 +108,8 @@ export type CliResult = ProcessResult;
 export interface CliOptions {
   /** Another checkout (a clone) whose `bin/alloy.js` runs, in that directory. */
   root?: string;
+  /** The directory it runs in (default: the checkout's root). */
+  cwd?: string;
   timeoutMs?: number;
 }
 
@@ -130,7 +118,7 @@ export function runCli(args: string[], env: Record<string, string>, options: Cli
   const root = options.root ?? ROOT;
   ensureBuiltCli(root);
   return runProcess(process.execPath, [path.join(root, 'bin', 'alloy.js'), ...args], {
-    cwd: root,
+    cwd: options.cwd ?? root,
     env: childEnv(env),
     timeoutMs: options.timeoutMs ?? 30_000,
   });

@@ -11,6 +11,7 @@ import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-Manage
 import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 import { RunQueue1765300000001 } from './1765300000001-RunQueue';
 import { Conversations1765450000000 } from './1765450000000-Conversations';
+import { StorageVersionsAndTrash1765500000000 } from './1765500000000-StorageVersionsAndTrash';
 import { Search1765600000000 } from './1765600000000-Search';
 
 export const migrations = [
@@ -26,5 +27,6 @@ export const migrations = [
   RunEvents1765300000000,
   RunQueue1765300000001,
   Conversations1765450000000,
+  StorageVersionsAndTrash1765500000000,
   Search1765600000000,
 ];

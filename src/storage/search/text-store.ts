@@ -128,11 +128,12 @@ const QUERY = `
   )`;
 
 /**
- * The one place that says which entries search may find: the caller's organization's. (A trash,
- * when there is one, adds its "not in the trash" here.)
+ * The one place that says which entries search may find: the caller's organization's, and none in
+ * the trash (neither the entry nor a folder above it: storage_entry_is_live walks the parent
+ * pointers up, one index lookup a level).
  */
 function searchable(alias: string): string {
-  return `${alias}.organization_id = $1`;
+  return `${alias}.organization_id = $1 AND storage_entry_is_live(${alias}.id)`;
 }
 
 /**
