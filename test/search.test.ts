@@ -322,7 +322,7 @@ describe('search over names and the text inside files', () => {
     expect(await paths('atlas')).toEqual([]);
   });
 
-  it('forgets a deleted file', async () => {
+  it('finds nothing in the trash (a file, or a file under a trashed folder), and finds it again once restored', async () => {
     await upload('/gone', 'ephemeral.txt', 'mayflies live one day');
     await settled('/gone/ephemeral.txt');
     expect(await paths('mayflies')).toEqual(['/gone/ephemeral.txt']);
@@ -330,6 +330,50 @@ describe('search over names and the text inside files', () => {
     expect(deleted.body.errors).toBeUndefined();
     expect(await paths('mayflies')).toEqual([]);
     expect(await paths('ephemeral')).toEqual([]);
+    expect((await search('mayflies')).totalCount).toBe(0);
+    const trash = await graphql(gw.url, '{ trash(first: 50) { edges { node { id originalPath } } } }', {}, { apiKey: org.apiKey });
+    const item = trash.body.data.trash.edges.find((e: any) => e.node.originalPath === '/gone');
+    const restored = await graphql(
+      gw.url,
+      'mutation($id: ID!) { restoreEntry(id: $id) { path } }',
+      { id: item.node.id },
+      { apiKey: org.apiKey },
+    );
+    expect(restored.body.errors).toBeUndefined();
+    expect(await paths('mayflies')).toEqual(['/gone/ephemeral.txt']);
+    const forGood = await graphql(
+      gw.url,
+      'mutation { deleteEntry(path: "/gone/ephemeral.txt", permanent: true) { deletedFiles } }',
+      {},
+      { apiKey: org.apiKey },
+    );
+    expect(forGood.body.errors).toBeUndefined();
+    expect(await paths('mayflies')).toEqual([]);
+  });
+
+  it('reads the text again when an older version is restored', async () => {
+    await upload('/versions', 'memo.txt', 'the memo first spoke of manatees');
+    await settled('/versions/memo.txt');
+    await upload('/versions', 'memo.txt', 'the memo then spoke of narwhals');
+    await settled('/versions/memo.txt');
+    expect(await paths('manatees')).toEqual([]);
+    const versions = await graphql(
+      gw.url,
+      '{ file(path: "/versions/memo.txt") { versions(first: 10) { edges { node { id current } } } } }',
+      {},
+      { apiKey: org.apiKey },
+    );
+    const older = versions.body.data.file.versions.edges.find((e: any) => !e.node.current);
+    const restored = await graphql(
+      gw.url,
+      'mutation($v: ID!) { restoreFileVersion(path: "/versions/memo.txt", versionId: $v) { textStatus } }',
+      { v: older.node.id },
+      { apiKey: org.apiKey },
+    );
+    expect(restored.body.errors).toBeUndefined();
+    expect(await settled('/versions/memo.txt')).toBe('INDEXED');
+    expect(await paths('manatees')).toEqual(['/versions/memo.txt']);
+    expect(await paths('narwhals')).toEqual([]);
   });
 
   it('refuses bad input clearly and changes nothing', async () => {
