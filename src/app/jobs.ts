@@ -5,6 +5,7 @@ import { extractTextJob } from '../storage/events/extract-text';
 import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
 import { storageRetentionJob } from '../storage/events/retention';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
+import { deliverCallback, runCallbackJob } from '../workflows/run-callbacks';
 import type { Services } from './services';
 
 /** Every kind of queued job, with its handler: the list the job runner starts in each process. */
@@ -29,5 +30,6 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
       const deleted = await deleteExpiredRuns(db, config.runRetentionDays);
       if (deleted) logger.info({ deleted, days: config.runRetentionDays }, 'deleted finished runs past their retention');
     }),
+    runCallbackJob.handledBy((job) => deliverCallback(db, job.runId)),
   ] as RegisteredJob[];
 }

@@ -36,6 +36,7 @@ export const CONFIG_VARIABLES = [
   'WORKFLOW_CONCURRENCY',
   'RUN_RETENTION_DAYS',
   'TEXT_EXTRACTION_MAX_BYTES',
+  'CALLBACK_RETRY_DELAY_SECONDS',
 ];
 
 /** process.env without the gateway's config variables, plus `env`. */

@@ -10,6 +10,7 @@ import { WorkflowSigningSecrets1765100000001 } from './1765100000001-WorkflowSig
 import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-ManageWorkflowsAndTeammates';
 import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 import { RunQueue1765300000001 } from './1765300000001-RunQueue';
+import { RunEventLog1765400000000 } from './1765400000000-RunEventLog';
 import { Conversations1765450000000 } from './1765450000000-Conversations';
 import { StorageVersionsAndTrash1765500000000 } from './1765500000000-StorageVersionsAndTrash';
 import { Search1765600000000 } from './1765600000000-Search';
@@ -26,6 +27,7 @@ export const migrations = [
   ManageWorkflowsAndTeammates1765200000000,
   RunEvents1765300000000,
   RunQueue1765300000001,
+  RunEventLog1765400000000,
   Conversations1765450000000,
   StorageVersionsAndTrash1765500000000,
   Search1765600000000,
