@@ -23,7 +23,7 @@ describe('queryWords and queryText', () => {
   it('refuses a query without a word, or too long, naming the argument; keeps the first words only', () => {
     for (const query of ['', ' ', '!?', '\u0000', '—']) {
       const error = thrownBy(() => queryWords(query));
-      expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'query' });
+      expect(error).toMatchObject({ code: 'BAD_USER_INPUT', details: { argument: 'query' } });
     }
     expect(thrownBy(() => queryWords('x'.repeat(MAX_QUERY_CHARS + 1))).message).toMatch(/at most 256/);
     expect(queryWords(Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '))).toHaveLength(MAX_QUERY_WORDS);
