@@ -1,0 +1,236 @@
+import { Client } from 'pg';
+import { graphql } from './support/http';
+import { useGatewayWithOrg } from './support/gateway';
+import { waitFor } from './support/poll';
+import { apiCallStatement } from '../src/teammates/teammate.service';
+import { deleteExpiredRuns } from '../src/workflows/run-retention';
+import { RequestLogCounts1765800000000 } from '../src/db/migrations/1765800000000-RequestLogCounts';
+
+/*
+ * `requestLogs { totalCount }` is read from request_log_counts (kept by triggers on workflow_runs)
+ * instead of counting the runs. These tests hold it against a plain count(*) of the runs through
+ * inserts, status changes, retention's deletes, concurrent calls and the migration of a database
+ * that already has runs, and read the plans to check that the count no longer reads the runs.
+ */
+
+const CALL = `mutation($id: ID!, $input: JSON!) { callTeammate(teammateId: $id, input: $input) { runId } }`;
+const COUNT = `query($id: ID!, $status: WorkflowRunStatus, $since: DateTime, $until: DateTime) {
+  teammate(id: $id) { requestLogs(first: 20, status: $status, since: $since, until: $until) { totalCount edges { node { id } } } }
+}`;
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** A small seeded generator, so that a failure can be replayed. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Filter {
+  status?: string;
+  since?: string;
+  until?: string;
+}
+
+describe('request-log counts: kept as runs change, read without counting runs', () => {
+  const { gw, org } = useGatewayWithOrg({ orgName: 'Counts Org' });
+  let workflowId: string;
+  let teammate: string;
+  let other: string;
+  /** The UTC midnight ten days ago: seeded runs spread over the ten days after it. */
+  const start = new Date(Math.floor(Date.now() / DAY) * DAY - 10 * DAY);
+  const at = (days: number) => new Date(start.getTime() + days * DAY).toISOString();
+
+  const totalCount = async (id: string, filter: Filter) => {
+    const res = await graphql(gw.url, COUNT, { id, ...filter }, { apiKey: org.apiKey });
+    if (res.body.errors) throw new Error(JSON.stringify(res.body.errors));
+    return res.body.data.teammate.requestLogs.totalCount as number;
+  };
+  /** The answer the counters must give: the runs counted one by one. */
+  const truth = async (id: string, filter: Filter) => {
+    const [row] = await gw.db.query(
+      `SELECT count(*)::int AS n FROM workflow_runs
+        WHERE teammate_id = $1 AND channel = 'API' AND ($2::text IS NULL OR status = $2)
+          AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)`,
+      [id, filter.status ?? null, filter.since ?? null, filter.until ?? null],
+    );
+    return row.n as number;
+  };
+
+  /** Finished runs written directly, as a long history would have left them: `times` in days after `start`. */
+  const seed = async (teammateId: string | null, channel: string, times: number[], status: (i: number) => string) => {
+    await gw.db.query(
+      `INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, status, payload, output,
+                                  created_at, started_at, finished_at)
+       SELECT gen_random_uuid(), $1, $2, 1, $3, $4, s, '{}', '{}', t, t, t + interval '20 milliseconds'
+         FROM unnest($5::timestamptz[], $6::text[]) AS r (t, s)`,
+      [org.orgId, workflowId, teammateId, channel, times.map(at), times.map((_, i) => status(i))],
+    );
+  };
+
+  /** Filters whose ranges start and end at midnights, within one day, open on either side, and on no runs. */
+  const filters = (): Filter[] => {
+    const ranges: Filter[] = [
+      {},
+      { since: at(3) },
+      { since: at(3.25) },
+      { until: at(6) },
+      { until: at(6.7) },
+      { since: at(2), until: at(7) },
+      { since: at(2.4), until: at(7.6) },
+      { since: at(4.1), until: at(4.9) },
+      { since: at(4), until: at(5) },
+      { since: at(4.5), until: at(5.5) },
+      { since: at(-5), until: at(-1) },
+      { since: at(9.999), until: at(40) },
+    ];
+    return ranges.flatMap((range) => [range, { ...range, status: 'SUCCEEDED' }, { ...range, status: 'FAILED' }]);
+  };
+
+  const expectCountsTrue = async (id: string) => {
+    for (const filter of filters()) {
+      expect({ filter, count: await totalCount(id, filter) }).toEqual({ filter, count: await truth(id, filter) });
+    }
+  };
+
+  beforeAll(async () => {
+    ({
+      workflow: { id: workflowId },
+    } = await gw.services.workflows.createWorkflow(org.orgId, {
+      name: 'echo',
+      startStep: 'reply',
+      steps: { reply: { type: 'transform', output: { reply: '{{payload.message}}' } } },
+    }));
+    teammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Counted', workflowId, channels: ['API'] })).id;
+    other = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Other', workflowId, channels: ['API'] })).id;
+    const next = random(24);
+    const times = Array.from({ length: 800 }, () => next() * 10);
+    // Midnights exactly, which belong to the day they start.
+    times.push(3, 4, 5, 5, 7);
+    await seed(teammate, 'API', times, (i) => (i % 3 === 0 ? 'FAILED' : 'SUCCEEDED'));
+    // Runs that are not the teammate's request logs: another teammate's, and runs of the workflow itself.
+    await seed(other, 'API', [1.5, 4.5, 4.5, 8.5], () => 'SUCCEEDED');
+    await seed(null, 'TRIGGER', [4.2, 4.3, 5.1], () => 'FAILED');
+  });
+
+  it('totalCount equals a count of the runs, with and without status, since and until', async () => {
+    expect(await totalCount(teammate, {})).toBe(805);
+    await expectCountsTrue(teammate);
+    await expectCountsTrue(other);
+  });
+
+  it('follows status changes and retention deletes, and leaves no empty counter rows', async () => {
+    // A status change of a batch, as finish and sweep statements make them.
+    await gw.db.query(
+      `UPDATE workflow_runs SET status = 'FAILED' WHERE id IN (
+         SELECT id FROM workflow_runs WHERE teammate_id = $1 AND status = 'SUCCEEDED' ORDER BY id LIMIT 150)`,
+      [teammate],
+    );
+    // Updates that keep the status (lease renewals, progress) change no count.
+    await gw.db.query(`UPDATE workflow_runs SET output = '{"again": true}' WHERE teammate_id = $1`, [teammate]);
+    await expectCountsTrue(teammate);
+    // Retention, as the job runs it: everything finished more than 5 days ago, in batches of 100.
+    const deleted = await deleteExpiredRuns(gw.db, 5, 100);
+    expect(deleted).toBeGreaterThan(300);
+    await expectCountsTrue(teammate);
+    await expectCountsTrue(other);
+    const [empty] = await gw.db.query(`SELECT count(*)::int AS n FROM request_log_counts WHERE n <= 0`);
+    expect(empty.n).toBe(0);
+    const [oldest] = await gw.db.query(`SELECT min(day)::text AS day FROM request_log_counts WHERE teammate_id = $1`, [teammate]);
+    expect(oldest.day >= at(4).slice(0, 10)).toBe(true);
+  });
+
+  it('counts calls made through the API as they run, many of one teammate at once', async () => {
+    const fresh = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Busy', workflowId, channels: ['API'] })).id;
+    const calls = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => graphql(gw.url, CALL, { id: fresh, input: { message: `m${i}` } }, { apiKey: org.apiKey })),
+    );
+    for (const res of calls) expect(res.body.errors).toBeUndefined();
+    await waitFor(
+      () => truth(fresh, { status: 'SUCCEEDED' }),
+      (n) => n === 30,
+      30_000,
+      'the 30 calls to succeed',
+    );
+    expect(await totalCount(fresh, {})).toBe(30);
+    expect(await totalCount(fresh, { status: 'SUCCEEDED' })).toBe(30);
+    expect(await totalCount(fresh, { status: 'QUEUED' })).toBe(0);
+    expect(await totalCount(fresh, { status: 'RUNNING' })).toBe(0);
+    expect(await totalCount(fresh, { since: new Date(Date.now() - 60_000).toISOString() })).toBe(30);
+  });
+
+  /** The rows each node of the plan of `sql` read from workflow_runs, run with `values`. */
+  const runsRead = async (sql: string, values: unknown[]) => {
+    const client = new Client({ connectionString: gw.database.url });
+    await client.connect();
+    try {
+      await client.query(`PREPARE counted AS ${sql}`);
+      const placeholders = values.map((v) => (v === null ? 'NULL' : `'${String(v)}'`)).join(', ');
+      const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE counted (${placeholders})`);
+      let read = 0;
+      const walk = (node: Record<string, unknown>) => {
+        if (node['Relation Name'] === 'workflow_runs') read += (node['Actual Rows'] as number) * ((node['Actual Loops'] as number) || 1);
+        for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+      };
+      walk(rows[0]['QUERY PLAN'][0].Plan);
+      return read;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('reads at most the page of runs for a count (and two edge days for a range), not the history', async () => {
+    const none = { status: false, since: false, until: false, conversation: false };
+    const history = await truth(teammate, {});
+    expect(history).toBeGreaterThan(300);
+    // Counted page of 20 (21 rows read for hasNextPage): no filter, and a status filter.
+    expect(await runsRead(apiCallStatement(none, false, true).text, [teammate, org.orgId, 21])).toBeLessThanOrEqual(21);
+    expect(
+      await runsRead(apiCallStatement({ ...none, status: true }, false, true).text, [teammate, org.orgId, 'FAILED', 21]),
+    ).toBeLessThanOrEqual(21);
+    // A range of whole days reads no run to count them; a range with partial days reads only those days' runs.
+    const whole = await runsRead(apiCallStatement({ ...none, since: true, until: true }, false, true).text, [
+      teammate,
+      org.orgId,
+      at(5),
+      at(9),
+      21,
+    ]);
+    expect(whole).toBeLessThanOrEqual(21);
+    const partial = await runsRead(apiCallStatement({ ...none, since: true, until: true }, false, true).text, [
+      teammate,
+      org.orgId,
+      at(5.5),
+      at(9.5),
+      21,
+    ]);
+    const edges = (await truth(teammate, { since: at(5.5), until: at(6) })) + (await truth(teammate, { since: at(9), until: at(9.5) }));
+    expect(partial).toBeLessThanOrEqual(21 + edges);
+    expect(partial).toBeLessThan(await truth(teammate, { since: at(5.5), until: at(9.5) }));
+  });
+
+  it('the migration counts the runs a database already has', async () => {
+    const runner = gw.db.createQueryRunner();
+    try {
+      // Each in a transaction, as the migration runner runs them.
+      const migration = new RequestLogCounts1765800000000();
+      await runner.startTransaction();
+      await migration.down(runner);
+      await runner.commitTransaction();
+      // Runs written while nothing counts them, as before the migration.
+      await seed(other, 'API', [6.1, 6.2, 7.3, 9.9], (i) => (i % 2 ? 'FAILED' : 'SUCCEEDED'));
+      await runner.startTransaction();
+      await migration.up(runner);
+      await runner.commitTransaction();
+    } finally {
+      await runner.release();
+    }
+    await expectCountsTrue(teammate);
+    await expectCountsTrue(other);
+    expect(await totalCount(other, {})).toBe(await truth(other, {}));
+  });
+});
