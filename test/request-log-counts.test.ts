@@ -163,6 +163,51 @@ describe('request-log counts: kept as runs change, read without counting runs', 
     expect(await totalCount(fresh, { since: new Date(Date.now() - 60_000).toISOString() })).toBe(30);
   });
 
+  it("counts a teammate's conversations as calls start them and they are deleted", async () => {
+    const talker = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Talker', workflowId, channels: ['API'] })).id;
+    const conversations = async () => {
+      const res = await graphql(
+        gw.url,
+        `
+          query ($id: ID!) {
+            teammate(id: $id) {
+              conversations(first: 2) {
+                totalCount
+              }
+            }
+          }
+        `,
+        { id: talker },
+        { apiKey: org.apiKey },
+      );
+      return res.body.data.teammate.conversations.totalCount as number;
+    };
+    const started = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => graphql(gw.url, CALL, { id: talker, input: { message: `c${i}` } }, { apiKey: org.apiKey })),
+    );
+    for (const res of started) expect(res.body.errors).toBeUndefined();
+    expect(await conversations()).toBe(6);
+    const [first] = await gw.db.query(`SELECT id FROM conversations WHERE teammate_id = $1 LIMIT 1`, [talker]);
+    const deleted = await graphql(
+      gw.url,
+      `
+        mutation ($id: ID!) {
+          deleteConversation(id: $id)
+        }
+      `,
+      { id: first.id },
+      { apiKey: org.apiKey },
+    );
+    expect(deleted.body.data?.deleteConversation).toBe(true);
+    expect(await conversations()).toBe(5);
+    await waitFor(
+      () => truth(talker, { status: 'SUCCEEDED' }),
+      (n) => n === 6,
+      30_000,
+      'the 6 calls to succeed',
+    );
+  });
+
   /** The rows each node of the plan of `sql` read from workflow_runs, run with `values`. */
   const runsRead = async (sql: string, values: unknown[]) => {
     const client = new Client({ connectionString: gw.database.url });
@@ -232,5 +277,10 @@ describe('request-log counts: kept as runs change, read without counting runs', 
     await expectCountsTrue(teammate);
     await expectCountsTrue(other);
     expect(await totalCount(other, {})).toBe(await truth(other, {}));
+    const [conversations] = await gw.db.query(
+      `SELECT (SELECT count(*) FROM conversations)::int AS rows, (SELECT sum(n) FROM conversation_counts)::int AS counted`,
+    );
+    expect(conversations.rows).toBeGreaterThan(0);
+    expect(conversations.counted).toBe(conversations.rows);
   });
 });

@@ -34,7 +34,14 @@ function listStatement(after: boolean, count: boolean): Statement {
   const name = `teammates.conversations${after ? '-after' : ''}${count ? '-count' : ''}`;
   return statement(
     name,
-    count ? withTotal(`SELECT count(*)::int AS total FROM conversations c WHERE ${where}`, page, 'p."updatedAt" DESC, p.id DESC') : page,
+    count
+      ? withTotal(
+          // Kept as conversations come and go (conversation_counts, migration 1765800000000), not counted.
+          `SELECT COALESCE(sum(n), 0)::int AS total FROM conversation_counts WHERE teammate_id = $1 AND organization_id = $2`,
+          page,
+          'p."updatedAt" DESC, p.id DESC',
+        )
+      : page,
   );
 }
 

@@ -26,6 +26,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * `organization_id` leads the key so that the table distributes by organization like the others
  * (SCALING.md).
+ *
+ * `conversation_counts` is the same for a teammate's conversations (`conversations { totalCount }`),
+ * which no retention ends: per (teammate, shard), kept by statement triggers on inserts and deletes
+ * (a start that creates a conversation increments one of eight rows of its teammate).
  */
 export class RequestLogCounts1765800000000 implements MigrationInterface {
   name = 'RequestLogCounts1765800000000';
@@ -106,6 +110,33 @@ export class RequestLogCounts1765800000000 implements MigrationInterface {
       CREATE TRIGGER request_log_counts_status AFTER UPDATE OF status ON workflow_runs FOR EACH ROW
         WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.channel = 'API' AND NEW.teammate_id IS NOT NULL)
         EXECUTE FUNCTION request_log_counts_moved()`);
+    await q.query(`
+      CREATE TABLE conversation_counts (
+        organization_id uuid NOT NULL,
+        teammate_id uuid NOT NULL,
+        shard smallint NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (organization_id, teammate_id, shard)
+      )`);
+    await q.query(`
+      CREATE FUNCTION conversation_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO conversation_counts AS r (organization_id, teammate_id, shard, n)
+        SELECT organization_id, teammate_id, request_log_count_shard(id), CASE WHEN TG_OP = 'INSERT' THEN count(*) ELSE -count(*) END
+          FROM changed GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (organization_id, teammate_id, shard) DO UPDATE SET n = r.n + EXCLUDED.n;
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER conversation_counts_insert AFTER INSERT ON conversations
+        REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION conversation_counts_changed()`);
+    await q.query(`
+      CREATE TRIGGER conversation_counts_delete AFTER DELETE ON conversations
+        REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION conversation_counts_changed()`);
+    await q.query(`LOCK TABLE conversations IN SHARE ROW EXCLUSIVE MODE`);
+    await q.query(`
+      INSERT INTO conversation_counts (organization_id, teammate_id, shard, n)
+      SELECT organization_id, teammate_id, request_log_count_shard(id), count(*) FROM conversations GROUP BY 1, 2, 3`);
     // The runs already there, counted once (under an exclusive lock, so none start meanwhile).
     await q.query(`LOCK TABLE workflow_runs IN SHARE ROW EXCLUSIVE MODE`);
     await q.query(`
@@ -116,6 +147,10 @@ export class RequestLogCounts1765800000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TRIGGER conversation_counts_delete ON conversations`);
+    await q.query(`DROP TRIGGER conversation_counts_insert ON conversations`);
+    await q.query(`DROP FUNCTION conversation_counts_changed()`);
+    await q.query(`DROP TABLE conversation_counts`);
     await q.query(`DROP TRIGGER request_log_counts_status ON workflow_runs`);
     await q.query(`DROP TRIGGER request_log_counts_delete ON workflow_runs`);
     await q.query(`DROP TRIGGER request_log_counts_insert ON workflow_runs`);
