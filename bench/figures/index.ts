@@ -8,6 +8,7 @@ import { renameMove } from './rename-move';
 import { deleteFolder } from './delete-folder';
 import { requestLogsDepth } from './request-logs-depth';
 import { triggerAndWait, triggerWorkflow, workerThroughput } from './trigger-workflow';
+import { historyCounts, historyGrowth } from './history';
 
 /** Every figure, in the order of the table (and of the issue). */
 export const figures: Figure[] = [
@@ -22,4 +23,7 @@ export const figures: Figure[] = [
   triggerWorkflow,
   triggerAndWait,
   workerThroughput,
+  // Last: they grow the database by a million runs and a million entries.
+  historyCounts,
+  historyGrowth,
 ];
