@@ -161,6 +161,16 @@ describe('request-log counts: kept as runs change, read without counting runs', 
     expect(await totalCount(fresh, { status: 'QUEUED' })).toBe(0);
     expect(await totalCount(fresh, { status: 'RUNNING' })).toBe(0);
     expect(await totalCount(fresh, { since: new Date(Date.now() - 60_000).toISOString() })).toBe(30);
+    // Their ids are time-ordered (uuidv7): the first 48 bits are the milliseconds of the start.
+    const runs = await gw.db.query(`SELECT id, created_at FROM workflow_runs WHERE teammate_id = $1`, [fresh]);
+    for (const run of runs) {
+      expect(run.id[14]).toBe('7');
+      expect(Math.abs(parseInt(run.id.replace(/-/g, '').slice(0, 12), 16) - run.created_at.getTime())).toBeLessThan(5_000);
+    }
+    // The same in SQL, the default of rows inserted without an id.
+    const [fromSql] = await gw.db.query(`SELECT uuid_v7()::text AS id, (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms`);
+    expect(fromSql.id[14]).toBe('7');
+    expect(Math.abs(parseInt(fromSql.id.replace(/-/g, '').slice(0, 12), 16) - Number(fromSql.ms))).toBeLessThan(1_000);
   });
 
   it("counts a teammate's conversations as calls start them and they are deleted", async () => {

@@ -122,12 +122,12 @@ async function seedEntries(ctx: BenchContext, db: Client, total: number): Promis
     `WITH dirs AS (
        INSERT INTO storage_entries (organization_id, parent_id, kind, name)
        SELECT $1, $2, 'folder', 'b' || lpad(d::text, 3, '0') FROM generate_series(0, 99) AS d
-       RETURNING id, row_number() OVER () - 1 AS d
+       RETURNING id, name
      )
      ${files}
      SELECT $1::uuid, dirs.id, 'file', 'f' || lpad(g::text, 7, '0') || '.txt', $1::text || '/' || u, 8, 'text/plain', md5(g::text), replace(u::text, '-', '')
        FROM generate_series(0, $3::int - 1) AS g
-       JOIN dirs ON dirs.d = g % 100,
+       JOIN dirs ON dirs.name = 'b' || lpad((g % 100)::text, 3, '0'),
        LATERAL (SELECT gen_random_uuid() AS u) AS id`,
     [ctx.orgId, bulk, Math.max(total - WIDE - DEEP.length - 3 - 100, 0)],
   );

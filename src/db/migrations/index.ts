@@ -12,6 +12,7 @@ import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 import { RunQueue1765300000001 } from './1765300000001-RunQueue';
 import { Conversations1765450000000 } from './1765450000000-Conversations';
 import { RequestLogCounts1765800000000 } from './1765800000000-RequestLogCounts';
+import { TimeOrderedRunIds1765800000001 } from './1765800000001-TimeOrderedRunIds';
 
 export const migrations = [
   Foundation1764360000000,
@@ -27,4 +28,5 @@ export const migrations = [
   RunQueue1765300000001,
   Conversations1765450000000,
   RequestLogCounts1765800000000,
+  TimeOrderedRunIds1765800000001,
 ];
