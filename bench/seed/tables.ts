@@ -147,14 +147,17 @@ export async function seedRequestLogs(
 export async function countSeededRuns(db: Client, teammateId: string): Promise<void> {
   const { rows } = await db.query(`SELECT to_regclass('request_log_counts') IS NOT NULL AS counted`);
   if (!rows[0].counted) return;
+  await db.query('BEGIN');
+  await db.query(`DELETE FROM request_log_count_deltas WHERE teammate_id = $1`, [teammateId]);
   await db.query(`DELETE FROM request_log_counts WHERE teammate_id = $1`, [teammateId]);
   await db.query(
-    `INSERT INTO request_log_counts (organization_id, teammate_id, status, day, shard, n)
-     SELECT organization_id, teammate_id, status, request_log_count_day(created_at), request_log_count_shard(id), count(*)
+    `INSERT INTO request_log_counts (organization_id, teammate_id, status, day, n)
+     SELECT organization_id, teammate_id, status, request_log_count_day(created_at), count(*)
        FROM workflow_runs WHERE teammate_id = $1 AND channel = 'API'
-      GROUP BY 1, 2, 3, 4, 5`,
+      GROUP BY 1, 2, 3, 4`,
     [teammateId],
   );
+  await db.query('COMMIT');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger';
 import { deleteObjectsJob } from '../storage/events/object-deletion';
 import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
+import { compactCounts, compactCountsJob } from '../teammates/count-compaction';
 import type { Services } from './services';
 
 /** Every kind of queued job, with its handler: the list the job runner starts in each process. */
@@ -17,6 +18,9 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
     runRetentionJob.handledBy(async () => {
       const deleted = await deleteExpiredRuns(db, config.runRetentionDays);
       if (deleted) logger.info({ deleted, days: config.runRetentionDays }, 'deleted finished runs past their retention');
+    }),
+    compactCountsJob.handledBy(async () => {
+      await compactCounts(db);
     }),
   ] as RegisteredJob[];
 }

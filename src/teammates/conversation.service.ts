@@ -36,8 +36,10 @@ function listStatement(after: boolean, count: boolean): Statement {
     name,
     count
       ? withTotal(
-          // Kept as conversations come and go (conversation_counts, migration 1765800000000), not counted.
-          `SELECT COALESCE(sum(n), 0)::int AS total FROM conversation_counts WHERE teammate_id = $1 AND organization_id = $2`,
+          // Kept as conversations come and go (conversation_counts and its deltas, migration 1765800000000), not counted.
+          `SELECT COALESCE(sum(n), 0)::int AS total
+             FROM (SELECT n FROM conversation_counts WHERE organization_id = $2 AND teammate_id = $1
+                   UNION ALL SELECT n FROM conversation_count_deltas WHERE organization_id = $2 AND teammate_id = $1) AS k`,
           page,
           'p."updatedAt" DESC, p.id DESC',
         )

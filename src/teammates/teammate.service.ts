@@ -159,21 +159,23 @@ export function apiCallStatement(
 }
 
 /**
- * How many of a teammate's API calls there are, read from request_log_counts (migration
- * 1765800000000) rather than counted: the sum of its rows (per status, UTC day and shard). A
- * `since`/`until` range sums the whole days within it from there, and counts the runs of its
- * partial first and last day in the request-log index (at most two days of runs, whatever the
+ * How many of a teammate's API calls there are, read from request_log_counts and the deltas not
+ * yet folded into it (migration 1765800000000) rather than counted: a few rows per status and UTC
+ * day. A `since`/`until` range sums the whole days within it from there, and counts the runs of
+ * its partial first and last day in the request-log index (at most two days of runs, whatever the
  * history). `untimed` is the page's condition without the time range; `param` the placeholders.
  */
 function countedTotal(untimed: string, param: { status: string; since: string; until: string }): string {
-  const counters = `FROM request_log_counts WHERE organization_id = $2 AND teammate_id = $1${param.status ? ` AND status = ${param.status}` : ''}`;
+  const mine = `organization_id = $2 AND teammate_id = $1${param.status ? ` AND status = ${param.status}` : ''}`;
+  const counters = `FROM (SELECT day, n FROM request_log_counts WHERE ${mine}
+                          UNION ALL SELECT day, n FROM request_log_count_deltas WHERE ${mine}) AS k`;
   if (!param.since && !param.until) return `SELECT COALESCE(sum(n), 0)::int AS total ${counters}`;
   // s..u the range; lo the first midnight at or after s, hi the last midnight at or before u.
   const range = `SELECT s, u, CASE WHEN s = date_trunc('day', s, 'UTC') THEN s ELSE date_trunc('day', s, 'UTC') + interval '1 day' END AS lo,
                         date_trunc('day', u, 'UTC') AS hi
                    FROM (SELECT ${param.since ? `${param.since}::timestamptz` : `'-infinity'::timestamptz`} AS s,
                                 ${param.until ? `${param.until}::timestamptz` : `'infinity'::timestamptz`} AS u) AS given`;
-  return `SELECT ((SELECT COALESCE(sum(n), 0) ${counters} AND day >= request_log_count_day(b.lo) AND day < request_log_count_day(b.hi))
+  return `SELECT ((SELECT COALESCE(sum(n), 0) ${counters} WHERE day >= request_log_count_day(b.lo) AND day < request_log_count_day(b.hi))
                 + (SELECT count(*) FROM workflow_runs WHERE ${untimed} AND created_at >= b.s AND created_at < least(b.lo, b.u))
                 + (SELECT count(*) FROM workflow_runs WHERE ${untimed} AND created_at >= greatest(b.hi, b.lo) AND created_at < b.u))::int AS total
             FROM (${range}) AS b`;
