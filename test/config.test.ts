@@ -36,6 +36,9 @@ describe('loadConfig', () => {
       workflowLeaseSeconds: 30,
       workflowConcurrency: 4,
       runRetentionDays: 90,
+      fileVersionsKeep: 10,
+      fileVersionDays: 30,
+      trashRetentionDays: 30,
     });
     expect(MAX_UPLOAD_BYTES_DEFAULT).toBe(10 * 1024 * 1024);
   });
@@ -63,6 +66,10 @@ describe('loadConfig', () => {
     ['STORAGE_DELETION_DELAY_SECONDS', '0', { storageDeletionDelaySeconds: 0 }],
     ['RUN_RETENTION_DAYS', '0', { runRetentionDays: 0 }],
     ['RUN_RETENTION_DAYS', '365', { runRetentionDays: 365 }],
+    ['FILE_VERSIONS_KEEP', '1', { fileVersionsKeep: 1 }],
+    ['FILE_VERSION_DAYS', '0', { fileVersionDays: 0 }],
+    ['TRASH_RETENTION_DAYS', '0', { trashRetentionDays: 0 }],
+    ['TRASH_RETENTION_DAYS', '7', { trashRetentionDays: 7 }],
     ['GCS_BUCKET', 'my-bucket.v2', { gcsBucket: 'my-bucket.v2' }],
     // Read by @google-cloud/storage itself: only checked.
     ['STORAGE_EMULATOR_HOST', '127.0.0.1:9199', {}],
@@ -109,6 +116,9 @@ describe('loadConfig', () => {
     ['MAX_UPLOAD_BYTES', { MAX_UPLOAD_BYTES: '0' }],
     ['MAX_UPLOAD_BYTES', { MAX_UPLOAD_BYTES: '10MB' }],
     ['MAX_UPLOAD_BYTES', { MAX_UPLOAD_BYTES: '1e6' }],
+    ['FILE_VERSIONS_KEEP', { FILE_VERSIONS_KEEP: '0' }],
+    ['FILE_VERSION_DAYS', { FILE_VERSION_DAYS: '-1' }],
+    ['TRASH_RETENTION_DAYS', { TRASH_RETENTION_DAYS: '30d' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
     ['LOG_FORMAT', { LOG_FORMAT: 'yaml' }],
     ['NODE_ENV', { NODE_ENV: 'staging' }],

@@ -16,6 +16,19 @@ const CONNECTIONS: Array<{ field: string; type: string; query: (selection: strin
     of: (data) => data.folder.children,
   },
   {
+    field: 'File.versions',
+    type: 'FileVersionConnection',
+    query: (selection) =>
+      `query($first: Int, $after: String) { file(path: "/docs/one.txt") { versions(first: $first, after: $after) { ${selection} } } }`,
+    of: (data) => data.file.versions,
+  },
+  {
+    field: 'Query.trash',
+    type: 'TrashConnection',
+    query: (selection) => `query($first: Int, $after: String) { trash(first: $first, after: $after) { ${selection} } }`,
+    of: (data) => data.trash,
+  },
+  {
     field: 'Query.workflows',
     type: 'WorkflowConnection',
     query: (selection) => `query($first: Int, $after: String) { workflows(first: $first, after: $after) { ${selection} } }`,
@@ -81,6 +94,12 @@ describe('connections: one generic type, one count policy, page arguments as rul
       const res = await uploadFile(gw.url, org.apiKey, '/docs', name, `bytes of ${name}`);
       fileId = res.body.data.uploadFile.id;
     }
+    // one.txt has 3 versions; 3 items in the trash (a file, and a folder holding another).
+    for (const text of ['again', 'and again']) await uploadFile(gw.url, org.apiKey, '/docs', 'one.txt', text);
+    for (const path of ['/old/x.txt', '/old/y.txt', '/gone/z.txt']) {
+      await uploadFile(gw.url, org.apiKey, path.slice(0, path.lastIndexOf('/')), path.slice(path.lastIndexOf('/') + 1), path);
+    }
+    for (const path of ['/old/x.txt', '/old', '/gone']) await gw.services.storage.trash.deleteEntry(org.orgId, path);
     for (const name of ['first', 'second', 'third']) {
       const created = await gw.services.workflows.createWorkflow(org.orgId, {
         name,
@@ -101,7 +120,14 @@ describe('connections: one generic type, one count policy, page arguments as rul
     await gw?.close();
   });
 
-  const totals: Record<string, number> = { 'Folder.children': 5, 'Query.workflows': 3, 'Query.teammates': 2, 'Teammate.requestLogs': 4 };
+  const totals: Record<string, number> = {
+    'File.versions': 3,
+    'Query.trash': 3,
+    'Folder.children': 5,
+    'Query.workflows': 3,
+    'Query.teammates': 2,
+    'Teammate.requestLogs': 4,
+  };
 
   it.each(CONNECTIONS)(
     '$field counts only when totalCount is selected, in the statement of the page itself',

@@ -18,6 +18,9 @@ interface OrgA {
   workflowId: string;
   runId: string;
   teammateId: string;
+  /** A kept version of launch.txt, and an entry in A's trash. */
+  versionId: string;
+  trashedId: string;
   conversationId: string;
   secretWords: string[];
 }
@@ -74,6 +77,29 @@ const PROBES: Record<string, Probe[]> = {
     {
       query: 'mutation($p: String!) { deleteEntry(path: $p) { deletedFiles deletedFolders } }',
       variables: () => ({ p: '/Secret Plans/launch.txt' }),
+      expect: 'not-found',
+    },
+  ],
+  'Query.trash': [
+    {
+      query: '{ trash(first: 100) { totalCount edges { node { originalPath entry { id name } } } } }',
+      variables: () => ({}),
+      expect: 'own-data',
+    },
+  ],
+  'Mutation.restoreEntry': [
+    { query: 'mutation($id: ID!) { restoreEntry(id: $id) { id path } }', variables: (a) => ({ id: a.trashedId }), expect: 'not-found' },
+    {
+      query: 'mutation($id: ID!) { restoreEntry(id: $id, to: "/mine") { id path } }',
+      variables: (a) => ({ id: a.trashedId }),
+      expect: 'not-found',
+    },
+  ],
+  'Mutation.emptyTrash': [{ query: 'mutation { emptyTrash { deletedFiles deletedFolders } }', variables: () => ({}), expect: 'own-data' }],
+  'Mutation.restoreFileVersion': [
+    {
+      query: 'mutation($p: String!, $v: ID!) { restoreFileVersion(path: $p, versionId: $v) { id md5 } }',
+      variables: (a) => ({ p: '/Secret Plans/launch.txt', v: a.versionId }),
       expect: 'not-found',
     },
   ],
@@ -153,7 +179,24 @@ async function snapshotOfA(gw: TestGateway, a: OrgA) {
             }
           }
         }
+        trash(first: 10) {
+          totalCount
+          edges {
+            node {
+              originalPath
+            }
+          }
+        }
         file(path: "/Secret Plans/launch.txt") {
+          versions(first: 10) {
+            totalCount
+            edges {
+              node {
+                id
+                md5
+              }
+            }
+          }
           id
           name
           size
@@ -218,8 +261,11 @@ describe('organization isolation, from the schema', () => {
   beforeAll(async () => {
     b = await gw.createOrg('Bravo');
     const folder = await graphql(gw.url, 'mutation { createFolder(path: "/Secret Plans") { id } }', {}, { apiKey: orgA.apiKey });
+    const draft = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'launch.txt', 'draft BLUEBIRD');
     const file = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'launch.txt', 'codename BLUEBIRD');
     expect(file.body.errors).toBeUndefined();
+    const burned = await upload(gw.url, orgA.apiKey, '/Secret Plans', 'burned.txt', 'burned BLUEBIRD');
+    await graphql(gw.url, 'mutation { deleteEntry(path: "/Secret Plans/burned.txt") { deletedFiles } }', {}, { apiKey: orgA.apiKey });
     const { workflow } = await gw.services.workflows.createWorkflow(orgA.orgId, {
       name: 'secret-workflow',
       startStep: 'shape',
@@ -244,8 +290,10 @@ describe('organization isolation, from the schema', () => {
       workflowId: workflow.id,
       runId: run.body.data.callTeammate.runId,
       teammateId: teammate.id,
+      versionId: draft.body.data.uploadFile.etag,
+      trashedId: burned.body.data.uploadFile.id,
       conversationId: run.body.data.callTeammate.conversationId,
-      secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
+      secretWords: ['Alpha Secret Org', 'BLUEBIRD', 'launch.txt', 'burned.txt', 'secret-workflow', 'Secret Agent', orgA.orgId],
     };
   });
 

@@ -138,6 +138,8 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
           `SELECT (SELECT count(*) FROM organizations WHERE id = $1)::int AS organizations,
                   (SELECT count(*) FROM api_keys WHERE organization_id = $1)::int AS keys,
                   (SELECT count(*) FROM storage_entries WHERE organization_id = $1)::int AS entries,
+                  (SELECT count(*) FROM storage_file_versions v JOIN storage_entries e ON e.id = v.file_id
+                    WHERE e.organization_id = $1)::int AS file_versions,
                   (SELECT count(*) FROM workflows WHERE organization_id = $1)::int AS workflows,
                   (SELECT count(*) FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.organization_id = $1)::int AS versions,
                   (SELECT count(*) FROM workflow_runs WHERE organization_id = $1)::int AS runs,
@@ -147,7 +149,10 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
         );
         return row;
       };
-      /** A tree with two files, a workflow with a teammate and two finished runs (one with an idempotency key). */
+      /**
+       * A tree with two files (one overwritten: a kept version; one in a folder in the trash), a
+       * workflow with a teammate and two finished runs (one with an idempotency key).
+       */
       const populate = async (who: Org) => {
         for (const [folder, name, bytes] of [
           ['/docs', 'a.txt', 'alpha'],
@@ -157,6 +162,8 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
           const uploaded = await uploadFile(gw.url, who.apiKey, folder, name, bytes);
           expect(uploaded.body.errors).toBeUndefined();
         }
+        expect((await uploadFile(gw.url, who.apiKey, '/docs', 'a.txt', 'alpha 2')).body.errors).toBeUndefined();
+        expect((await as(who, 'mutation { deleteEntry(path: "/docs/deep") { deletedFiles } }')).body.errors).toBeUndefined();
         const workflowId = await createWorkflow(transform('kept', 'done'), who);
         const teammate = await gw.services.teammates.createTeammate(who.orgId, { name: 'Doomed bot', workflowId, channels: ['API'] });
         const called = await as(who, CALL, { id: teammate.id, input: {} });
@@ -166,9 +173,11 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
         await finished(called.body.data.callTeammate.runId, who);
         await finished(keyed.body.data.triggerWorkflow.runId, who);
         const keys: Array<{ object_key: string }> = await gw.db.query(
-          `SELECT object_key FROM storage_entries WHERE organization_id = $1 AND kind = 'file'`,
+          `SELECT object_key FROM storage_entries WHERE organization_id = $1 AND kind = 'file'
+           UNION ALL SELECT v.object_key FROM storage_file_versions v JOIN storage_entries e ON e.id = v.file_id WHERE e.organization_id = $1`,
           [who.orgId],
         );
+        expect(keys).toHaveLength(3);
         return keys.map((k) => path.join(gw.config.storageDir, k.object_key));
       };
 
@@ -215,6 +224,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
           organizations: 0,
           keys: 0,
           entries: 0,
+          file_versions: 0,
           workflows: 0,
           versions: 0,
           runs: 0,
@@ -233,7 +243,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
         expect(await rowsOf(survivor.orgId)).toEqual(survivorBefore);
         expect(fs.existsSync(survivorKey)).toBe(true);
         const alive = await as(survivor, '{ organization { id } file(path: "/docs/a.txt") { size } }');
-        expect(alive.body.data).toEqual({ organization: { id: survivor.orgId }, file: { size: 5 } });
+        expect(alive.body.data).toEqual({ organization: { id: survivor.orgId }, file: { size: 7 } }); // 'alpha 2'
         expect((await alloy('org', 'list')).json.organizations.map((o: { orgId: string }) => o.orgId)).not.toContain(doomed.orgId);
       });
     });

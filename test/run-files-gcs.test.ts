@@ -77,6 +77,17 @@ describe('files handed to a call, gcs driver', () => {
       // The step's timeout (10 s by default) plus 15 minutes.
       expect(Number(link.searchParams.get('X-Goog-Expires'))).toBeGreaterThanOrEqual(15 * 60 + 10);
       expect((await uploadFile(gw.url, org.apiKey, '/notes', 'n.txt', 'second version')).body.errors).toBeUndefined();
+      // The replaced content is kept as a version; expire it now (as the retention job does past
+      // FILE_VERSIONS_KEEP and FILE_VERSION_DAYS), so that its object's deletion job runs while the run holds it.
+      await gw.db.query(`UPDATE storage_file_versions SET created_at = created_at - interval '400 days'`);
+      const { versions } = gw.services.storage;
+      const keep = versions.keep;
+      versions.keep = 1;
+      try {
+        expect((await gw.services.storage.expire()).versionFiles).toBe(1);
+      } finally {
+        versions.keep = keep;
+      }
       await waitFor(
         async () =>
           (await gw.db.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.delete-objects' AND state = 'completed'`))[0]

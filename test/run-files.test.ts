@@ -133,6 +133,17 @@ describe('files handed to a call: a snapshot in the run, signed links in the ste
       await waitFor(() => hooks.received.some((h) => h.body?.run?.id === runId), Boolean, 10_000, 'the run to reach its step');
       const overwritten = await uploadFile(gw.url, org.apiKey, '/docs', 'a.txt', 'new bytes, written while the run ran');
       expect(overwritten.body.errors).toBeUndefined();
+      // The replaced content is kept as a version; expire it now (as the retention job does past
+      // FILE_VERSIONS_KEEP and FILE_VERSION_DAYS), so that its object's deletion job runs while the run holds it.
+      await gw.db.query(`UPDATE storage_file_versions SET created_at = created_at - interval '400 days'`);
+      const { versions } = gw.services.storage;
+      const keep = versions.keep;
+      versions.keep = 1;
+      try {
+        expect((await gw.services.storage.expire()).versionFiles).toBe(1);
+      } finally {
+        versions.keep = keep;
+      }
       // The deletion job of the replaced object runs (delay 0) and must leave it to the run.
       await waitFor(
         async () =>

@@ -114,13 +114,13 @@ describe('folder listing', () => {
       // Churn around the cursor: remove a volatile entry, add new ones before and after it.
       round++;
       const gone = volatile.shift();
-      if (gone) await gw.services.storage.changes.deleteEntry(org.orgId, `/churn/${gone}`);
+      if (gone) await gw.services.storage.trash.deleteEntry(org.orgId, `/churn/${gone}`);
       await put('/churn', `s${String(round * 7).padStart(3, '0')}-new${round}.txt`);
       await gw.services.storage.changes.createFolder(org.orgId, `/churn/late-folder-${round}`);
       // The entry that the cursor points at may itself disappear.
       if (round === 3) {
         const last = keys[keys.length - 1][1];
-        if (!stable.has(last)) await gw.services.storage.changes.deleteEntry(org.orgId, `/churn/${last}`).catch(() => undefined);
+        if (!stable.has(last)) await gw.services.storage.trash.deleteEntry(org.orgId, `/churn/${last}`).catch(() => undefined);
       }
     }
     expect(new Set(seen).size).toBe(seen.length);

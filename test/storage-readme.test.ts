@@ -33,4 +33,22 @@ describe('README storage examples', () => {
     expect(download.code).toBe(0);
     expect(download.stdout).toBe('quarterly\nquarterly numbers\n');
   });
+
+  it('overwrites, lists the versions and restores the first; then trashes the folder and restores it from the trash', async () => {
+    const env = { ALLOY_URL: gw.url, API_KEY: org.apiKey };
+    const versions = await runExample('versions', env, cwd);
+    expect(versions.stderr).toBe('');
+    expect(versions.code).toBe(0);
+    expect(JSON.parse(versions.stdout)).toEqual({ data: { restoreFileVersion: { size: 18, versions: { totalCount: 3 } } } });
+    const file = await gw.services.storage.reads.findByPath(org.orgId, '/reports/2024/report.txt');
+    expect(file?.md5).toBe(md5('quarterly numbers\n'));
+
+    const trash = await runExample('trash', env, cwd);
+    expect(trash.stderr).toBe('');
+    expect(trash.code).toBe(0);
+    const [deleted, restored] = trash.stdout.trim().split('\n');
+    expect(JSON.parse(deleted)).toEqual({ data: { deleteEntry: { deletedFiles: 1, deletedFolders: 2 } } });
+    expect(JSON.parse(restored)).toEqual({ data: { restoreEntry: { path: '/reports' } } });
+    expect((await gw.services.storage.reads.findByPath(org.orgId, '/reports/2024/report.txt'))?.id).toBe(file!.id);
+  });
 });

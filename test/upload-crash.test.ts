@@ -208,8 +208,13 @@ describe.each([
 
   const pendingKeys = async () =>
     (await query<{ object_key: string }>(`SELECT object_key FROM storage_pending_objects`)).map((r) => r.object_key);
+  /** The objects of the files and of their kept versions (an overwrite keeps the old content as one). */
   const fileKeys = async () =>
-    (await query<{ object_key: string }>(`SELECT object_key FROM storage_entries WHERE kind = 'file'`)).map((r) => r.object_key);
+    (
+      await query<{ object_key: string }>(
+        `SELECT object_key FROM storage_entries WHERE kind = 'file' UNION ALL SELECT object_key FROM storage_file_versions`,
+      )
+    ).map((r) => r.object_key);
 
   /**
    * The invariants after a crash: every file row's object is there; every object is a file
@@ -283,9 +288,9 @@ describe.each([
     await expectConsistent(old);
   });
 
-  it('keeps the new version when killed right after the commit, and the old object still goes', async () => {
+  it('keeps the new version when killed right after the commit, and the old content as a version', async () => {
     const old = await existingFile();
-    const [oldKey] = await fileKeys();
+    const [{ object_key: oldKey }] = await query(`SELECT object_key FROM storage_entries WHERE id = $1`, [old.id]);
     await startChild();
     const bytes = randomBytes(SIZE);
     const answer = await startUpload(child!.url, org.apiKey, bytes, 'all').answer;
@@ -295,8 +300,11 @@ describe.each([
     const now = answer.body.data.uploadFile;
     expect(now).toMatchObject({ id: old.id, md5: md5(bytes) });
     expect(now.etag).not.toBe(old.etag);
-    // The deletion job was committed with the new version; A's worker runs it.
-    await waitFor(async () => !(await backend.objects()).includes(oldKey), Boolean, 30_000, 'the replaced object to be deleted');
+    // The old content's object is now a version's, committed with the new content.
+    expect(await query(`SELECT object_key FROM storage_file_versions WHERE file_id = $1 AND etag = $2`, [old.id, old.etag])).toEqual([
+      { object_key: oldKey },
+    ]);
+    expect(await backend.objects()).toContain(oldKey);
     await expectConsistent({ ...now, bytes });
   });
 });

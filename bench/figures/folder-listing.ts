@@ -4,17 +4,19 @@ import type { ChildServer } from '../lib/child';
 import { Figure, fmt, graphqlLoad } from './figure';
 
 const FOLDER = '/bench-listing';
-const QUERY = `query Listing($path: String!) {
+export const LISTING_QUERY = `query Listing($path: String!) {
   folder(path: $path) { children(first: 50) { totalCount edges { node { id name path ... on File { size contentType updatedAt } } } } }
 }`;
 
-/** Seeds 25 subfolders and 25 small files through the API (cheap: 50 requests); the folder's id. */
-async function seed(url: string, apiKey: string): Promise<string> {
-  const { createFolder } = await mustQuery(url, apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: FOLDER });
+const QUERY = LISTING_QUERY;
+
+/** Seeds 25 subfolders and 25 small files through the API (cheap: 50 requests) under `folder`; its id. */
+export async function seedListingFolder(url: string, apiKey: string, folder = FOLDER): Promise<string> {
+  const { createFolder } = await mustQuery(url, apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: folder });
   await pool(50, 8, async (i) => {
     const name = `entry-${String(i).padStart(2, '0')}`;
-    if (i % 2) await upload(url, apiKey, FOLDER, `${name}.txt`, Buffer.from(`bench ${i}\n`));
-    else await mustQuery(url, apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: `${FOLDER}/${name}` });
+    if (i % 2) await upload(url, apiKey, folder, `${name}.txt`, Buffer.from(`bench ${i}\n`));
+    else await mustQuery(url, apiKey, 'mutation($p: String!) { createFolder(path: $p) { id } }', { p: `${folder}/${name}` });
   });
   return createFolder.id;
 }
@@ -28,7 +30,7 @@ export const folderListing: Figure = {
   target: '≥ 50% of baseline (a)',
   requires: ['Query.folder', 'Folder.children', 'Mutation.createFolder', 'Mutation.uploadFile'],
   async run(ctx) {
-    const folderId = await seed(ctx.gateway.url, ctx.apiKey);
+    const folderId = await seedListingFolder(ctx.gateway.url, ctx.apiKey);
     const check = await mustQuery(ctx.gateway.url, ctx.apiKey, QUERY, { path: FOLDER });
     if (check.folder?.children?.edges?.length !== 50)
       throw new Error(`seeded folder lists ${check.folder?.children?.edges?.length} entries, not 50`);

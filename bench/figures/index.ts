@@ -2,6 +2,7 @@ import type { Figure } from './figure';
 import { organizationQuery } from './organization-query';
 import { folderListing } from './folder-listing';
 import { deepPage } from './deep-page';
+import { deepPageBesideTrash, listingBesideTrash } from './trash-beside';
 import { uploadLatency } from './upload-latency';
 import { uploadMemory } from './upload-memory';
 import { renameMove } from './rename-move';
@@ -23,6 +24,9 @@ export const figures: Figure[] = [
   triggerWorkflow,
   triggerAndWait,
   workerThroughput,
+  // Last: their seeds (a trash and versions ten times the live tree) would otherwise weigh on the figures after them.
+  listingBesideTrash,
+  deepPageBesideTrash,
   // Last: they grow the database by a million runs and a million entries.
   historyCounts,
   historyGrowth,

@@ -191,3 +191,48 @@ export async function seedTreeRows(
   );
   return rows.map((r) => ({ key: r.object_key, bytes: `${r.g}\n` }));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Storage: a trash and versions beside a live folder (the listing-trash and deep-page-trash figures).
+// ---------------------------------------------------------------------------------------------
+
+export const TRASH_TABLES = ['storage_entries', 'storage_file_versions'];
+
+/**
+ * Beside each live entry of folder `folderId` (path `folderPath`): `trashedPerEntry` trashed files
+ * named `<name>~000001…`, which sort right after it (so a listing page has them all around it),
+ * each a trash item as deleteEntry leaves it; and `versionsPerFile` kept versions of each live
+ * file, older than its current content. Rows only (nobody reads their bytes), two statements.
+ * How many trashed rows and versions.
+ */
+export async function seedTrashAndVersions(
+  db: Client,
+  {
+    orgId,
+    folderId,
+    folderPath,
+    trashedPerEntry,
+    versionsPerFile,
+  }: { orgId: string; folderId: string; folderPath: string; trashedPerEntry: number; versionsPerFile: number },
+): Promise<{ trashed: number; versions: number }> {
+  const trashed = await db.query(
+    `INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag, trashed_at, trashed_path)
+     SELECT $1::uuid, $2::uuid, 'file', t.name, $1::text || '/' || t.u, 8, 'text/plain', md5(t.name), replace(t.u::text, '-', ''),
+            now() - make_interval(secs => t.k), $3::text || '/' || t.name
+       FROM (SELECT live.name || '~' || lpad(k::text, 6, '0') AS name, k, gen_random_uuid() AS u
+               FROM storage_entries AS live, generate_series(1, $4::int) AS k
+              WHERE live.parent_id = $2 AND live.trashed_at IS NULL) AS t`,
+    [orgId, folderId, folderPath, trashedPerEntry],
+  );
+  const versions = await db.query(
+    `INSERT INTO storage_file_versions (file_id, etag, object_key, size, content_type, md5, created_at)
+     SELECT v.id, replace(v.u::text, '-', ''), $1::text || '/' || v.u, 8, 'text/plain', md5(v.k::text), v.content_at - make_interval(mins => v.k)
+       FROM (SELECT f.id, f.content_at, k, gen_random_uuid() AS u
+               FROM storage_entries AS f, generate_series(1, $3::int) AS k
+              WHERE f.parent_id = $2 AND f.kind = 'file' AND f.trashed_at IS NULL) AS v`,
+    [orgId, folderId, versionsPerFile],
+  );
+  await db.query('ANALYZE storage_entries');
+  await db.query('ANALYZE storage_file_versions');
+  return { trashed: trashed.rowCount ?? 0, versions: versions.rowCount ?? 0 };
+}

@@ -2,6 +2,7 @@ import type { RegisteredJob } from '../queue/job';
 import type { Logger } from '../observability/logger';
 import { deleteObjectsJob } from '../storage/events/object-deletion';
 import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
+import { storageRetentionJob } from '../storage/events/retention';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
 import { compactCounts, compactCountsJob } from '../teammates/count-compaction';
 import type { Services } from './services';
@@ -14,6 +15,10 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
     sweepOrphansJob.handledBy(async () => {
       const swept = await storage.sweepOrphans(ORPHAN_AGE_MS);
       if (swept) logger.info({ swept }, 'reclaimed orphaned upload objects');
+    }),
+    storageRetentionJob.handledBy(async () => {
+      const expired = await storage.expire();
+      if (expired.versionFiles || expired.trashItems) logger.info(expired, 'removed expired file versions and trash items');
     }),
     runRetentionJob.handledBy(async () => {
       const deleted = await deleteExpiredRuns(db, config.runRetentionDays);

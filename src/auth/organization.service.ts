@@ -72,6 +72,12 @@ const SQL = {
        FROM organizations o WHERE o.id = $1`,
   ),
   lockOrganization: statement('auth.lock-organization', `SELECT id FROM organizations WHERE id = $1 FOR UPDATE`),
+  /** Kept versions of the organization's files (the trash's included): their objects go with them. */
+  deleteVersions: statement(
+    'auth.delete-organization-versions',
+    `DELETE FROM storage_file_versions v USING storage_entries e
+      WHERE v.file_id = e.id AND e.organization_id = $1 RETURNING v.object_key AS "objectKey"`,
+  ),
   deleteEntries: statement(
     'auth.delete-organization-entries',
     `DELETE FROM storage_entries WHERE organization_id = $1 RETURNING object_key AS "objectKey"`,
@@ -179,11 +185,11 @@ export class OrganizationService {
     return this.sql.transaction(async (tx) => {
       if (!(await this.sql.first(SQL.lockOrganization, [orgId], tx))) throw notFound('organization');
       const contents = await this.organizationContents(orgId, tx);
+      // Versions first (they point at their files); a restored version shares its object with another row.
+      const versions = await this.sql.rows<{ objectKey: string }>(SQL.deleteVersions, [orgId], tx);
       const entries = await this.sql.rows<{ objectKey: string | null }>(SQL.deleteEntries, [orgId], tx);
-      await objects.schedule(
-        tx,
-        entries.map((e) => e.objectKey).filter((key): key is string => key !== null),
-      );
+      const keys = new Set([...versions, ...entries].map((e) => e.objectKey).filter((key): key is string => key !== null));
+      await objects.schedule(tx, [...keys]);
       // Runs before teammates (which they point at), teammates before workflows (which refuse to go while a teammate points at them).
       await this.sql.run(SQL.deleteRuns, [orgId], tx);
       await this.sql.run(SQL.deleteTeammates, [orgId], tx);

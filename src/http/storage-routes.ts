@@ -96,22 +96,44 @@ export function storageReadiness(storage: Storage): ReadinessCheck {
   return { name: 'storage', check: () => storage.driver.check() };
 }
 
+/** What the content route serves: a file as it is now, or one of its versions (`?etag=<version id>`). */
+interface ServedContent {
+  id: string;
+  name: string;
+  objectKey: string;
+  contentType: string | null;
+  /** Null for a version known by its etag alone (olderVersion): size and type unknown. */
+  size: number | null;
+  etag: string;
+  modifiedAt: Date;
+}
+
 /**
- * The file as it was when its bytes were `etag` (a run's link, signed with that etag, after the file
- * was overwritten): uploads key their object by the id the etag is made of, so the object is
- * `<orgId>/<that id>`. Its size and type are the run's to know (its `files`), not the row's: the
- * answer carries neither (no Content-Length, no Range, `application/octet-stream`).
+ * The file as it was when its bytes were `etag`, when no version row tells it any more (a run's
+ * link, signed with that etag, to bytes a run still holds after the version expired): uploads key
+ * their object by the id the etag is made of, so the object is `<orgId>/<that id>`. Its size and
+ * type are the run's to know (its `files`), not the row's: the answer carries neither (no
+ * Content-Length, no Range, `application/octet-stream`).
  */
-function olderVersion(row: StorageEntry, etag: string): StorageEntry | null {
+function olderVersion(row: StorageEntry, etag: string): ServedContent | null {
   const hex = /^[0-9a-f]{32}$/.exec(etag)?.[0];
   if (!hex) return null;
   const objectId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  return { ...row, objectKey: `${row.organizationId}/${objectId}`, etag, size: null, contentType: null };
+  return {
+    id: row.id,
+    name: row.name,
+    objectKey: `${row.organizationId}/${objectId}`,
+    etag,
+    size: null,
+    contentType: null,
+    modifiedAt: row.updatedAt,
+  };
 }
 
-/** The file the request may read, or an HTTP answer already sent. */
-async function authorizedFile(storage: Storage, req: Request, res: Response): Promise<StorageEntry | null> {
+/** The file (or version of it) the request may read, or an HTTP answer already sent. */
+async function authorizedFile(storage: Storage, req: Request, res: Response): Promise<ServedContent | null> {
   const id = String(req.params.id);
+  const etag = typeof req.query.etag === 'string' ? req.query.etag : undefined;
   const { reads, downloads } = storage;
   const hasKey = typeof req.headers['api-key'] === 'string' && req.headers['api-key'].trim() !== '';
   let row: StorageEntry | null;
@@ -129,13 +151,11 @@ async function authorizedFile(storage: Storage, req: Request, res: Response): Pr
     }
     row = principal ? await reads.findById(principal.organizationId, id) : null;
   } else if (typeof req.query.signature === 'string' && typeof req.query.expires === 'string') {
-    const etag = typeof req.query.etag === 'string' ? req.query.etag : undefined;
     if (!(await downloads.verifySignature(id, req.query.expires, req.query.signature, etag))) {
       sendError(res, 403, 'FORBIDDEN', 'The download URL is invalid or has expired; ask for a new downloadUrl');
       return null;
     }
     row = await reads.findFileById(id);
-    if (row && etag !== undefined && row.etag !== etag) row = olderVersion(row, etag);
   } else {
     sendError(res, 401, 'UNAUTHENTICATED', 'Send the organization API key in the `api-key` header, or use a signed downloadUrl');
     return null;
@@ -144,7 +164,22 @@ async function authorizedFile(storage: Storage, req: Request, res: Response): Pr
     sendError(res, 404, 'NOT_FOUND', 'File not found');
     return null;
   }
-  return row;
+  const current: ServedContent = {
+    id: row.id,
+    name: row.name,
+    objectKey: row.objectKey!,
+    contentType: row.contentType,
+    size: Number(row.size),
+    etag: row.etag!,
+    modifiedAt: row.updatedAt,
+  };
+  if (etag === undefined || etag === row.etag) return current;
+  const kept = await storage.versions.find(row.id, etag);
+  if (kept) return { ...current, ...kept, size: Number(kept.size), modifiedAt: kept.createdAt };
+  // Only a link signed for this etag reaches bytes that no version lists any more.
+  const older = hasKey ? null : olderVersion(row, etag);
+  if (!older) sendError(res, 404, 'NOT_FOUND', 'File version not found');
+  return older;
 }
 
 /**
@@ -161,7 +196,7 @@ function requestedRange(req: Request, size: number, etag: string): ByteRange | n
 }
 
 /** The bytes of a version the file no longer has (olderVersion); 404 once they are no longer kept. */
-async function sendOlderVersion(storage: Storage, file: StorageEntry, res: Response): Promise<void> {
+async function sendOlderVersion(storage: Storage, file: ServedContent, res: Response): Promise<void> {
   let stream;
   try {
     stream = await storage.downloads.open({
@@ -200,10 +235,10 @@ export function contentRouter(storage: Storage, authentication: RequestHandler, 
         await sendOlderVersion(storage, file, res);
         return;
       }
-      const size = Number(file.size);
+      const size = file.size;
       const etag = `"${file.etag}"`;
       res.setHeader('ETag', etag);
-      res.setHeader('Last-Modified', new Date(file.updatedAt).toUTCString());
+      res.setHeader('Last-Modified', new Date(file.modifiedAt).toUTCString());
       res.setHeader('Cache-Control', 'private, no-cache');
       res.setHeader('Accept-Ranges', 'bytes');
       // Against the ETag and Last-Modified just set.
@@ -218,7 +253,7 @@ export function contentRouter(storage: Storage, authentication: RequestHandler, 
         return;
       }
       const stream = await storage.downloads.open(
-        { id: file.id, name: file.name, objectKey: file.objectKey!, contentType: file.contentType! },
+        { ...file, contentType: file.contentType ?? 'application/octet-stream' },
         range ?? undefined,
       );
       res.setHeader('Content-Type', file.contentType ?? 'application/octet-stream');

@@ -34,41 +34,88 @@ const entryOrNull = <T extends StorageEntry>(row: T | null): T | null => (row ? 
 /** Listing order: folders first, then by name bytewise (index storage_entries_listing). */
 const LISTING_KEY = `(kind = 'file'), name COLLATE "C"`;
 
+/**
+ * The live tree: an entry is live when neither it nor a folder above it is in the trash. Walking
+ * down from the root with this condition on every step (and listing a live folder's children with
+ * it) reaches live entries only, through indexes that hold no trashed row; statements that reach
+ * an entry by id use the database function `storage_entry_is_live(id)` (see LIVE_BY_ID).
+ */
+export const LIVE_STEP = 'trashed_at IS NULL';
+/**
+ * SQL: whether the entry of the id expression `id` is live, walking its parent pointers up (one
+ * index lookup per level). The one test of "not in the trash" for anything that finds entries by
+ * id or by content (node ids, downloads, search).
+ */
+export const LIVE_BY_ID = (id: string) => `storage_entry_is_live(${id})`;
+
 /** Walks `$2` (text[] of names) down from the root of organization `$1`: one row per level reached. */
 const WALK = `
   WITH RECURSIVE walk AS (
     SELECT e.*, 0 AS depth FROM storage_entries e WHERE e.organization_id = $1 AND e.parent_id IS NULL
     UNION ALL
     SELECT e.*, w.depth + 1 FROM walk w
-      JOIN storage_entries e ON e.parent_id = w.id AND e.name = ($2::text[])[w.depth + 1]
+      JOIN storage_entries e ON e.parent_id = w.id AND e.name = ($2::text[])[w.depth + 1] AND e.${LIVE_STEP}
      WHERE w.depth < cardinality($2::text[])
   )`;
+
+/** The conflict target of an insert into a folder: the live names (a trashed entry's name is free). */
+const LIVE_NAME = `(parent_id, name) WHERE ${LIVE_STEP}`;
 
 /**
  * PUT_FILE: the uploaded object ($4, with $5 size, $6 content type, $7 md5, $8 etag) becomes the
  * file $3 of folder `folder` (organization $1) when `when` holds: the file of that name gets it
- * (same id, new etag; `replaced` is the object it had, locked first so that a concurrent
- * overwrite is seen), or a new file row is added. Its result (PUT_FILE_RESULT) is always one
- * row: `existingKind` 'folder' is a name conflict, and no `id` with no `existingKind` means
- * another upload added the name meanwhile (ON CONFLICT waited for it): run putFile again.
+ * (same id, new etag; the content it had becomes a version, object key and all, locked first so
+ * that a concurrent overwrite is seen), or a new file row is added. Its result (PUT_FILE_RESULT)
+ * is always one row: `existingKind` 'folder' is a name conflict, and no `id` with no
+ * `existingKind` means another upload added the name meanwhile (ON CONFLICT waited for it): run
+ * putFile again.
  */
 function putFileSteps(folder: string, when: string): string {
   return `existing AS (
-       SELECT id, kind, object_key FROM storage_entries WHERE parent_id = ${folder} AND name = $3 FOR UPDATE
+       SELECT id, kind, object_key, size, content_type, md5, etag, content_at FROM storage_entries
+        WHERE parent_id = ${folder} AND name = $3 AND ${LIVE_STEP} FOR UPDATE
      ), updated AS (
-       UPDATE storage_entries e SET object_key = $4, size = $5, content_type = $6, md5 = $7, etag = $8, updated_at = now()
+       UPDATE storage_entries e SET object_key = $4, size = $5, content_type = $6, md5 = $7, etag = $8, content_at = now(), updated_at = now()
          FROM existing x WHERE e.id = x.id AND x.kind = 'file' AND ${when}
-       RETURNING e.*, x.object_key AS replaced
+       RETURNING e.*
+     ), versioned AS (
+       INSERT INTO storage_file_versions (file_id, etag, object_key, size, content_type, md5, created_at)
+       SELECT x.id, x.etag, x.object_key, x.size, x.content_type, x.md5, x.content_at FROM existing x JOIN updated u ON u.id = x.id
      ), inserted AS (
        INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
        SELECT $1, ${folder}, 'file', $3, $4, $5, $6, $7, $8 WHERE ${when} AND NOT EXISTS (SELECT 1 FROM existing)
-       ON CONFLICT (parent_id, name) DO NOTHING
-       RETURNING *, NULL::text AS replaced
+       ON CONFLICT ${LIVE_NAME} DO NOTHING
+       RETURNING *
      )`;
 }
 const PUT_FILE_RESULT = `(SELECT kind FROM existing) AS "existingKind", written.* FROM (SELECT 1) AS one LEFT JOIN (
-       SELECT ${COLUMNS}, replaced FROM updated UNION ALL SELECT ${COLUMNS}, replaced FROM inserted
+       SELECT ${COLUMNS} FROM updated UNION ALL SELECT ${COLUMNS} FROM inserted
      ) AS written ON true`;
+
+/** A trash item's columns beside COLUMNS. */
+const TRASH_COLUMNS = `${COLUMNS}, trashed_path AS "trashedPath", (extract(epoch FROM trashed_at) * 1000)::float8 AS "trashedAt"`;
+
+/** A version's columns, of the entry row (the current content) or of a storage_file_versions row. */
+const VERSION_COLUMNS = `etag, object_key AS "objectKey", size::float8 AS size, content_type AS "contentType", md5`;
+
+/**
+ * The tree of entry $1 (organization $2) to remove for good: the entry when `root` holds, and
+ * everything below it but what is in the trash on its own (an item of its own, see PURGE).
+ */
+const BELOW = (root: string) => `
+  WITH RECURSIVE below AS (
+    SELECT id, kind FROM storage_entries WHERE id = $1 AND organization_id = $2 AND ${root}
+    UNION ALL
+    SELECT e.id, e.kind FROM storage_entries e JOIN below b ON e.parent_id = b.id WHERE e.${LIVE_STEP}
+  )`;
+
+/** Which entry PURGE removes: a live one ($3 null) or one trashed at or before $3. */
+const PURGED_ROOT = `CASE WHEN $3::timestamptz IS NULL THEN ${LIVE_STEP} ELSE trashed_at <= $3::timestamptz END`;
+
+/** A version is kept while it is among the newest $keep of its file (the current one included) or younger than $days. */
+const EXPIRED_VERSION = (v: string, days: string, keep: string) => `${v}.created_at < now() - make_interval(days => ${days}::int)
+   AND (SELECT count(*) FROM storage_file_versions w
+         WHERE w.file_id = ${v}.file_id AND (w.created_at, w.etag) > (${v}.created_at, ${v}.etag)) >= ${keep}::int - 1`;
 
 const SQL = {
   ensureRoot: statement(
@@ -81,32 +128,42 @@ const SQL = {
      UNION ALL SELECT ${COLUMNS} FROM storage_entries WHERE organization_id = $1 AND parent_id IS NULL`,
   ),
   walk: statement('storage.walk', `${WALK} SELECT ${COLUMNS} FROM walk ORDER BY depth`),
-  child: statement('storage.child', `SELECT ${COLUMNS} FROM storage_entries WHERE parent_id = $1 AND name = $2`),
+  child: statement('storage.child', `SELECT ${COLUMNS} FROM storage_entries WHERE parent_id = $1 AND name = $2 AND ${LIVE_STEP}`),
   byId: statement('storage.by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1`),
-  /** $1 ids, $2 organization: the rows with their absolute paths, in one statement however many. */
+  /**
+   * $1 ids, $2 organization: the live rows with their absolute paths, in one statement however
+   * many. The walk up that makes the path also tells whether it passes a trashed entry (the same
+   * test as LIVE_BY_ID, without walking twice).
+   */
   byIdsWithPaths: statement(
     'storage.by-ids-with-paths',
     `WITH RECURSIVE up AS (
-       SELECT id AS start_id, parent_id, name, 0 AS depth FROM storage_entries
+       SELECT id AS start_id, parent_id, name, trashed_at, 0 AS depth FROM storage_entries
         WHERE id = ANY($1::uuid[]) AND organization_id = $2
        UNION ALL
-       SELECT up.start_id, p.parent_id, p.name, up.depth + 1 FROM up JOIN storage_entries p ON p.id = up.parent_id
+       SELECT up.start_id, p.parent_id, p.name, p.trashed_at, up.depth + 1 FROM up JOIN storage_entries p ON p.id = up.parent_id
      ), paths AS (
-       SELECT start_id, string_agg(name, '/' ORDER BY depth DESC) AS path FROM up GROUP BY start_id
+       SELECT start_id, string_agg(name, '/' ORDER BY depth DESC) AS path FROM up GROUP BY start_id HAVING bool_and(${LIVE_STEP})
      )
      SELECT ${COLUMNS}, paths.path FROM storage_entries JOIN paths ON paths.start_id = storage_entries.id`,
   ),
-  inOrganization: statement('storage.in-organization', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND organization_id = $2`),
-  fileById: statement('storage.file-by-id', `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND kind = 'file'`),
+  inOrganization: statement(
+    'storage.in-organization',
+    `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND organization_id = $2 AND ${LIVE_BY_ID('id')}`,
+  ),
+  fileById: statement(
+    'storage.file-by-id',
+    `SELECT ${COLUMNS} FROM storage_entries WHERE id = $1 AND kind = 'file' AND ${LIVE_BY_ID('id')}`,
+  ),
 
   addFolder: statement(
     'storage.add-folder',
     `INSERT INTO storage_entries (organization_id, parent_id, kind, name) VALUES ($1, $2, 'folder', $3)
-     ON CONFLICT (parent_id, name) DO NOTHING RETURNING ${COLUMNS}`,
+     ON CONFLICT ${LIVE_NAME} DO NOTHING RETURNING ${COLUMNS}`,
   ),
   rename: statement(
     'storage.rename',
-    `UPDATE storage_entries SET name = $3, updated_at = now() WHERE id = $1 AND organization_id = $2 RETURNING ${COLUMNS}`,
+    `UPDATE storage_entries SET name = $3, updated_at = now() WHERE id = $1 AND organization_id = $2 AND ${LIVE_STEP} RETURNING ${COLUMNS}`,
   ),
   lockMoves: statement('storage.lock-moves', `SELECT pg_advisory_xact_lock(hashtextextended('storage-move:' || $1, 0))`),
   isWithin: statement(
@@ -119,16 +176,124 @@ const SQL = {
   ),
   move: statement(
     'storage.move',
-    `UPDATE storage_entries SET parent_id = $3, updated_at = now() WHERE id = $1 AND organization_id = $2 RETURNING ${COLUMNS}`,
+    `UPDATE storage_entries SET parent_id = $3, updated_at = now() WHERE id = $1 AND organization_id = $2 AND ${LIVE_STEP} RETURNING ${COLUMNS}`,
   ),
-  deleteTree: statement(
-    'storage.delete-tree',
-    `WITH RECURSIVE below AS (
-       SELECT id FROM storage_entries WHERE id = $1 AND organization_id = $2
-       UNION ALL
-       SELECT e.id FROM storage_entries e JOIN below b ON e.parent_id = b.id
+  /**
+   * Moves live entry $1 (organization $2) to the trash, remembering its path $3: one row however
+   * big its tree; `trashed` 0 when it was not there (any more). The tree is counted as it goes.
+   */
+  trash: statement(
+    'storage.trash',
+    `${BELOW(LIVE_STEP)}, trashed AS (
+       UPDATE storage_entries SET trashed_at = now(), trashed_path = $3
+        WHERE id = $1 AND organization_id = $2 AND ${LIVE_STEP} RETURNING id
      )
-     DELETE FROM storage_entries WHERE id IN (SELECT id FROM below) RETURNING kind, object_key AS "objectKey"`,
+     SELECT (SELECT count(*) FROM trashed)::int AS trashed,
+            (count(*) FILTER (WHERE kind = 'file'))::int AS files, (count(*) FILTER (WHERE kind = 'folder'))::int AS folders
+       FROM below`,
+  ),
+  /**
+   * PURGE: removes entry $1 (organization $2) for good with its tree and every version, when it
+   * is live ($3 null) or was trashed at or before $3. Entries below it that are in the trash on
+   * their own stay there (moved under the root $4: they are restored by their path). Answers one
+   * row per removed entry and version (`kind` 'version'), with the object each had.
+   */
+  /** PURGE's entry, locked first: a restore that committed meanwhile is seen by PURGE's own snapshot. */
+  lockPurged: statement(
+    'storage.lock-purged',
+    `SELECT id FROM storage_entries WHERE id = $1 AND organization_id = $2 AND ${PURGED_ROOT} FOR UPDATE`,
+  ),
+  purge: statement(
+    'storage.purge',
+    `${BELOW(PURGED_ROOT)},
+     kept AS (
+       UPDATE storage_entries e SET parent_id = $4 FROM below b WHERE e.parent_id = b.id AND e.trashed_at IS NOT NULL RETURNING e.id
+     ), versions AS (
+       DELETE FROM storage_file_versions v USING below b WHERE v.file_id = b.id RETURNING v.object_key
+     ), removed AS (
+       DELETE FROM storage_entries WHERE id IN (SELECT id FROM below) RETURNING kind, object_key
+     )
+     SELECT kind, object_key AS "objectKey" FROM removed UNION ALL SELECT 'version', object_key FROM versions`,
+  ),
+  /** Trash items of organization $1 trashed at or before $2, oldest first, at most $3. */
+  trashedBefore: statement(
+    'storage.trashed-before',
+    `SELECT id FROM storage_entries WHERE organization_id = $1 AND trashed_at <= $2 ORDER BY trashed_at, id LIMIT $3`,
+  ),
+  /** Trash items of any organization trashed before now - $1 days, oldest first, at most $2. */
+  expiredTrash: statement(
+    'storage.expired-trash',
+    `SELECT id, organization_id AS "organizationId", trashed_at AS "trashedAt" FROM storage_entries
+      WHERE trashed_at < now() - make_interval(days => $1::int) ORDER BY trashed_at, id LIMIT $2`,
+  ),
+  /** Trash item $1 of organization $2, locked for its restore. */
+  lockTrashItem: statement(
+    'storage.lock-trash-item',
+    `SELECT ${TRASH_COLUMNS} FROM storage_entries WHERE id = $1 AND organization_id = $2 AND trashed_at IS NOT NULL FOR UPDATE`,
+  ),
+  /** Puts trash item $1 back as $3 in folder $2; a unique violation when the name is taken. */
+  untrash: statement(
+    'storage.untrash',
+    `UPDATE storage_entries SET parent_id = $2, name = $3, trashed_at = NULL, trashed_path = NULL, updated_at = now()
+      WHERE id = $1 AND trashed_at IS NOT NULL RETURNING ${COLUMNS}`,
+  ),
+  /** $1 folder, $2 names: those of them taken by live entries. */
+  takenNames: statement(
+    'storage.taken-names',
+    `SELECT name FROM storage_entries WHERE parent_id = $1 AND name = ANY($2::text[]) AND ${LIVE_STEP}`,
+  ),
+
+  /** Live file $1 of organization $2, locked while its versions change. */
+  lockFile: statement(
+    'storage.lock-file',
+    `SELECT id FROM storage_entries WHERE id = $1 AND organization_id = $2 AND kind = 'file' AND ${LIVE_STEP} FOR UPDATE`,
+  ),
+  /**
+   * File $1's version $2 becomes its content again, as a new version (etag $3): the current
+   * content becomes a version in turn. Both keep their objects (shared with the version restored
+   * from: no copy). No row: no such version.
+   */
+  restoreVersion: statement(
+    'storage.restore-version',
+    `WITH target AS (
+       SELECT object_key AS t_key, size AS t_size, content_type AS t_type, md5 AS t_md5 FROM storage_file_versions WHERE file_id = $1 AND etag = $2
+       UNION ALL SELECT object_key, size, content_type, md5 FROM storage_entries WHERE id = $1 AND etag = $2
+     ), kept AS (
+       INSERT INTO storage_file_versions (file_id, etag, object_key, size, content_type, md5, created_at)
+       SELECT id, etag, object_key, size, content_type, md5, content_at FROM storage_entries WHERE id = $1 AND EXISTS (SELECT 1 FROM target)
+     )
+     UPDATE storage_entries SET object_key = t_key, size = t_size, content_type = t_type, md5 = t_md5, etag = $3,
+            content_at = now(), updated_at = now()
+       FROM target WHERE id = $1 RETURNING ${COLUMNS}`,
+  ),
+  /** One version of file $1: $2 its etag. */
+  version: statement(
+    'storage.version',
+    `SELECT ${VERSION_COLUMNS}, (extract(epoch FROM content_at) * 1000)::float8 AS "createdAt", true AS current FROM storage_entries WHERE id = $1 AND etag = $2
+     UNION ALL
+     SELECT ${VERSION_COLUMNS}, (extract(epoch FROM created_at) * 1000)::float8, false FROM storage_file_versions WHERE file_id = $1 AND etag = $2`,
+  ),
+  /** Up to $3 files with expired versions ($1 days, $2 kept), locked (the others' work is theirs). */
+  lockFilesWithExpiredVersions: statement(
+    'storage.lock-files-with-expired-versions',
+    `SELECT e.id FROM storage_entries e
+      WHERE e.id IN (SELECT v.file_id FROM storage_file_versions v WHERE ${EXPIRED_VERSION('v', '$1', '$2')} LIMIT $3)
+      ORDER BY e.id FOR UPDATE SKIP LOCKED`,
+  ),
+  /**
+   * Deletes the expired versions ($2 days, $3 kept) of files $1 (locked); the objects no version
+   * or current content of the file still has (a restore shares them).
+   */
+  deleteExpiredVersions: statement(
+    'storage.delete-expired-versions',
+    `WITH doomed AS (
+       DELETE FROM storage_file_versions v WHERE v.file_id = ANY($1::uuid[]) AND ${EXPIRED_VERSION('v', '$2', '$3')}
+       RETURNING file_id, etag, object_key
+     )
+     SELECT DISTINCT d.object_key AS "objectKey" FROM doomed d
+      WHERE NOT EXISTS (SELECT 1 FROM storage_entries e WHERE e.id = d.file_id AND e.object_key = d.object_key)
+        AND NOT EXISTS (SELECT 1 FROM storage_file_versions w WHERE w.file_id = d.file_id AND w.object_key = d.object_key
+                          AND NOT EXISTS (SELECT 1 FROM doomed x WHERE x.file_id = w.file_id AND x.etag = w.etag))`,
   ),
   addPending: statement('storage.add-pending', `INSERT INTO storage_pending_objects (object_key) VALUES ($1)`),
   removePending: statement('storage.remove-pending', `DELETE FROM storage_pending_objects WHERE object_key = $1`),
@@ -160,7 +325,8 @@ const SQL = {
 /** The listing statements: with or without a kind filter, a cursor and the count. */
 function listingStatement(kind: boolean, after: boolean, count: boolean) {
   // $1 folder, $2 page size + 1 (one row more than asked tells whether there is a next page).
-  const inFolder = kind ? `parent_id = $1 AND (kind = 'file') = $3::boolean` : 'parent_id = $1';
+  const live = `parent_id = $1 AND ${LIVE_STEP}`;
+  const inFolder = kind ? `${live} AND (kind = 'file') = $3::boolean` : live;
   const cursor = after ? ` AND (${LISTING_KEY}) > ($${kind ? 4 : 3}::boolean, $${kind ? 5 : 4}::text COLLATE "C")` : '';
   const page = `SELECT ${CHILD_COLUMNS} FROM storage_entries WHERE ${inFolder}${cursor} ORDER BY ${LISTING_KEY} LIMIT $2`;
   const name = `storage.list${kind ? '-kind' : ''}${after ? '-after' : ''}${count ? '-count' : ''}`;
@@ -170,6 +336,51 @@ function listingStatement(kind: boolean, after: boolean, count: boolean) {
     name,
     withTotal(`SELECT count(*)::int AS total FROM storage_entries WHERE ${inFolder}`, page, `(p.kind = 'file'), p.name COLLATE "C"`),
   );
+}
+
+/** The trash, newest first: keyset on (trashed_at, id) descending. */
+function trashListingStatement(after: boolean, count: boolean) {
+  const where = `organization_id = $1 AND trashed_at IS NOT NULL`;
+  const cursor = after ? ` AND (trashed_at, id) < ($3::timestamptz, $4::uuid)` : '';
+  const page = `SELECT ${TRASH_COLUMNS} FROM storage_entries WHERE ${where}${cursor} ORDER BY trashed_at DESC, id DESC LIMIT $2`;
+  const name = `storage.trash-list${after ? '-after' : ''}${count ? '-count' : ''}`;
+  if (!count) return statement(name, page);
+  return statement(
+    name,
+    withTotal(`SELECT count(*)::int AS total FROM storage_entries WHERE ${where}`, page, `p."trashedAt" DESC, p.id DESC`),
+  );
+}
+
+/**
+ * A file's versions, newest first: the current content (the entry row) first, then the kept
+ * ones by (created_at, etag) descending. After a cursor: $3 whether it was the current one, $4
+ * and $5 the (created_at as epoch ms, etag) of the version it was.
+ */
+function versionListingStatement(after: boolean, count: boolean) {
+  const all = `SELECT true AS current, ${VERSION_COLUMNS}, content_at AS at FROM storage_entries WHERE id = $1 AND kind = 'file'
+     UNION ALL SELECT false, ${VERSION_COLUMNS}, created_at FROM storage_file_versions WHERE file_id = $1`;
+  const cursor = after ? ` WHERE NOT v.current AND ($3::boolean OR (v.at, v.etag) < (to_timestamp($4::float8 / 1000), $5::text))` : '';
+  const page = `SELECT v.current, v.etag, v."objectKey", v.size, v."contentType", v.md5, (extract(epoch FROM v.at) * 1000)::float8 AS "createdAt"
+    FROM (${all}) AS v${cursor} ORDER BY v.current DESC, v.at DESC, v.etag DESC LIMIT $2`;
+  const name = `storage.versions${after ? '-after' : ''}${count ? '-count' : ''}`;
+  if (!count) return statement(name, page);
+  return statement(
+    name,
+    withTotal(
+      `SELECT (1 + (SELECT count(*) FROM storage_file_versions WHERE file_id = $1))::int AS total`,
+      page,
+      `p.current DESC, p."createdAt" DESC, p.etag DESC`,
+    ),
+  );
+}
+
+const TRASH_LISTINGS = new Map<string, Statement>();
+const VERSION_LISTINGS = new Map<string, Statement>();
+for (const after of [false, true]) {
+  for (const count of [false, true]) {
+    TRASH_LISTINGS.set(`${after}${count}`, trashListingStatement(after, count));
+    VERSION_LISTINGS.set(`${after}${count}`, versionListingStatement(after, count));
+  }
 }
 
 const LISTINGS = new Map<string, Statement>();
@@ -190,6 +401,47 @@ export interface ChildrenQuery extends PageQuery<ListingKey> {
   kind?: 'file' | 'folder' | null;
 }
 
+/** Where a trash page starts: after the item trashed at this time with this id. */
+export interface TrashPosition {
+  trashedAt: Date;
+  id: string;
+}
+
+/** A trash item: the top entry of what was deleted at once, with where it was. */
+export interface TrashedEntry extends StorageEntry {
+  trashedAt: Date;
+  trashedPath: string;
+}
+
+/** Where a versions page starts: after the current content, or after the kept version of this time and etag. */
+export interface VersionPosition {
+  current: boolean;
+  createdAt: number;
+  etag: string;
+}
+
+/** A version of a file: the current content or a kept one. Its etag is its id. */
+export interface FileVersionRow {
+  current: boolean;
+  etag: string;
+  objectKey: string;
+  size: number;
+  contentType: string;
+  md5: string;
+  createdAt: Date;
+}
+
+/** What a tree holds (the entry itself included). */
+export interface TreeCount {
+  files: number;
+  folders: number;
+}
+
+export interface Purged extends TreeCount {
+  /** Every object the removed files and versions had, once each. */
+  objectKeys: string[];
+}
+
 export interface FileContent {
   objectKey: string;
   size: number;
@@ -200,11 +452,9 @@ export interface FileContent {
 
 export interface PutFile {
   row: StorageEntry;
-  /** The object the file had before, now to be deleted. */
-  replaced: string | null;
 }
 
-type PutFileRow = StorageEntry & { existingKind: string | null; replaced: string | null };
+type PutFileRow = StorageEntry & { existingKind: string | null };
 
 const contentValues = (c: FileContent) => [c.objectKey, c.size, c.contentType, c.md5, c.etag];
 
@@ -212,8 +462,8 @@ const contentValues = (c: FileContent) => [c.objectKey, c.size, c.contentType, c
 function putFileResult(result: PutFileRow, path: string): PutFile | null {
   if (result.existingKind === 'folder') throw new AppError(ErrorCode.NAME_CONFLICT, `${JSON.stringify(path)} is a folder`);
   if (result.id === null) return null;
-  const { existingKind: _kind, replaced, ...row } = result;
-  return { row: entry(row as StorageEntry), replaced };
+  const { existingKind: _kind, ...row } = result;
+  return { row: entry(row as StorageEntry) };
 }
 
 const nameConflict = (path: string) => new AppError(ErrorCode.NAME_CONFLICT, `An entry named ${JSON.stringify(path)} already exists`);
@@ -328,9 +578,127 @@ export class EntryStore {
     return entryOrNull(await this.sql.first<StorageEntry>(SQL.move, [id, organizationId, parentId], tx));
   }
 
-  /** Deletes the entry and everything below it; what was deleted. */
-  deleteTree(tx: EntityManager, organizationId: string, id: string): Promise<Array<{ kind: string; objectKey: string | null }>> {
-    return this.sql.rows(SQL.deleteTree, [id, organizationId], tx);
+  // ---------------------------------------------------------------- trash
+
+  /** Moves a live entry to the trash (one row); null when it is not live (any more), else what its tree holds. */
+  async trash(organizationId: string, id: string, path: string): Promise<TreeCount | null> {
+    const row = (await this.sql.first<TreeCount & { trashed: number }>(SQL.trash, [id, organizationId, path]))!;
+    return row.trashed ? { files: row.files, folders: row.folders } : null;
+  }
+
+  /**
+   * Removes an entry for good with its tree and versions: a live one (`trashedBy` null) or a
+   * trash item trashed at or before `trashedBy`. Trash items of their own below it stay in the
+   * trash, moved under the root `rootId`. What was removed (none: it was not there any more), and
+   * the objects to delete.
+   */
+  async purge(tx: EntityManager, organizationId: string, rootId: string, id: string, trashedBy: Date | 'infinity' | null): Promise<Purged> {
+    // Locked in a statement of its own: PURGE then sees whatever a restore holding it committed.
+    if (!(await this.sql.first(SQL.lockPurged, [id, organizationId, trashedBy], tx))) return { files: 0, folders: 0, objectKeys: [] };
+    const rows = await this.sql.rows<{ kind: string; objectKey: string | null }>(SQL.purge, [id, organizationId, trashedBy, rootId], tx);
+    const objectKeys = new Set<string>();
+    let files = 0;
+    let folders = 0;
+    for (const row of rows) {
+      if (row.kind === 'file') files++;
+      else if (row.kind === 'folder') folders++;
+      if (row.objectKey) objectKeys.add(row.objectKey);
+    }
+    return { files, folders, objectKeys: [...objectKeys] };
+  }
+
+  /** Up to `limit` ids of the organization's trash items trashed at or before `by`, oldest first. */
+  async trashedBefore(tx: EntityManager, organizationId: string, by: Date | 'infinity', limit: number): Promise<string[]> {
+    return (await this.sql.rows<{ id: string }>(SQL.trashedBefore, [organizationId, by, limit], tx)).map((r) => r.id);
+  }
+
+  /** Up to `limit` trash items of any organization older than `days`, oldest first. */
+  expiredTrash(days: number, limit: number): Promise<Array<{ id: string; organizationId: string; trashedAt: Date }>> {
+    return this.sql.rows(SQL.expiredTrash, [days, limit]);
+  }
+
+  /** One page of the organization's trash, newest first. */
+  async listTrash(organizationId: string, query: PageQuery<TrashPosition>): Promise<Page<TrashedEntry>> {
+    const values: unknown[] = [organizationId, query.first + 1];
+    if (query.after) values.push(query.after.trashedAt, query.after.id);
+    const listing = TRASH_LISTINGS.get(`${!!query.after}${query.count}`)!;
+    const page = pageOf(await this.sql.rows<TrashedEntry & { total?: number }>(listing, values), query);
+    for (const row of entries(page.rows)) row.trashedAt = new Date(row.trashedAt as unknown as number);
+    return page;
+  }
+
+  /** Inside `tx`: the organization's trash item, locked until `tx` ends; null when there is none of this id. */
+  async lockTrashItem(tx: EntityManager, organizationId: string, id: string): Promise<TrashedEntry | null> {
+    const row = await this.sql.first<TrashedEntry>(SQL.lockTrashItem, [id, organizationId], tx);
+    if (!row) return null;
+    row.trashedAt = new Date(row.trashedAt as unknown as number);
+    return entry(row);
+  }
+
+  /** Inside `tx`: the trash item is live again, as `name` in `folderId`; a unique violation when the name is taken. */
+  async untrash(tx: EntityManager, id: string, folderId: string, name: string): Promise<StorageEntry | null> {
+    return entryOrNull(await this.sql.first<StorageEntry>(SQL.untrash, [id, folderId, name], tx));
+  }
+
+  /** Which of `names` live entries of the folder have. */
+  async takenNames(tx: EntityManager, folderId: string, names: readonly string[]): Promise<Set<string>> {
+    return new Set((await this.sql.rows<{ name: string }>(SQL.takenNames, [folderId, names], tx)).map((r) => r.name));
+  }
+
+  // ---------------------------------------------------------------- versions
+
+  /** Inside `tx`: locks the organization's live file until `tx` ends; false when there is none of this id. */
+  async lockFile(tx: EntityManager, organizationId: string, id: string): Promise<boolean> {
+    return (await this.sql.first(SQL.lockFile, [id, organizationId], tx)) !== null;
+  }
+
+  /** Inside `tx` (the file locked): version `etag` of the file is current again, as a new version `newEtag`; null: no such version. */
+  async restoreVersion(tx: EntityManager, fileId: string, etag: string, newEtag: string): Promise<StorageEntry | null> {
+    return entryOrNull(await this.sql.first<StorageEntry>(SQL.restoreVersion, [fileId, etag, newEtag], tx));
+  }
+
+  /** One version of the file (the current content included), or null. */
+  async version(fileId: string, etag: string): Promise<FileVersionRow | null> {
+    const row = await this.sql.first<FileVersionRow>(SQL.version, [fileId, etag]);
+    if (row) row.createdAt = new Date(row.createdAt as unknown as number);
+    return row;
+  }
+
+  /** One page of the file's versions, newest first, the current content first of all. */
+  async listVersions(fileId: string, query: PageQuery<VersionPosition>): Promise<Page<FileVersionRow>> {
+    const values: unknown[] = [fileId, query.first + 1];
+    if (query.after) values.push(query.after.current, query.after.createdAt, query.after.etag);
+    const listing = VERSION_LISTINGS.get(`${!!query.after}${query.count}`)!;
+    const rows = await this.sql.rows<FileVersionRow & { total?: number; id?: unknown }>(listing, values);
+    // pageOf tells the count row of an empty page by its null id: versions are keyed by etag.
+    for (const row of rows) row.id = row.etag;
+    const page = pageOf(rows as Array<FileVersionRow & { id: unknown; total?: number }>, query);
+    for (const row of page.rows) row.createdAt = new Date(row.createdAt as unknown as number);
+    return page;
+  }
+
+  /**
+   * One batch of version expiry, in its own transaction: locks up to `limit` files with expired
+   * versions (`days`, `keep`), deletes those versions and hands the objects no longer used to
+   * `drop` (inside the transaction). How many files were handled (0: nothing left).
+   */
+  async expireVersions(
+    days: number,
+    keep: number,
+    limit: number,
+    drop: (tx: EntityManager, keys: string[]) => Promise<void>,
+  ): Promise<number> {
+    return this.transaction(async (tx) => {
+      const files = (await this.sql.rows<{ id: string }>(SQL.lockFilesWithExpiredVersions, [days, keep, limit], tx)).map((r) => r.id);
+      if (!files.length) return 0;
+      // A statement of its own, after the locks: it sees what restores that held them committed.
+      const keys = await this.sql.rows<{ objectKey: string }>(SQL.deleteExpiredVersions, [files, days, keep], tx);
+      await drop(
+        tx,
+        keys.map((k) => k.objectKey),
+      );
+      return files.length;
+    });
   }
 
   // ---------------------------------------------------------------- uploads
@@ -367,7 +735,7 @@ export class EntryStore {
     return { claimed: true, folderId: result.folderId, written: putFileResult(result, path) };
   }
 
-  /** Inside `tx`: the file `name` of the folder now has `content`; `replaced` is the object it had. */
+  /** Inside `tx`: the file `name` of the folder now has `content`; the content it had is a version now. */
   async putFile(
     tx: EntityManager,
     organizationId: string,

@@ -4,7 +4,7 @@ import { IsInt, Max, Min } from 'class-validator';
 import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import { FileUpload, GraphQLUpload } from 'graphql-upload-minimal';
-import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
 import type { Storage } from './storage';
 import { registerNodeFetcher } from '../graphql/node';
@@ -13,7 +13,24 @@ import { PageArgs } from '../graphql/page-args';
 import { multipartInputError } from './multipart-input';
 import { joinPath, parsePath } from './names';
 import { DEFAULT_URL_EXPIRY_SECONDS, MAX_URL_EXPIRY_SECONDS } from './downloads';
-import { DeleteEntryPayload, Entry, entryCursors, EntryConnection, EntryKind, File, Folder, toEntry } from './storage.types';
+import {
+  DeleteEntryPayload,
+  Entry,
+  entryCursors,
+  EntryConnection,
+  EntryKind,
+  File,
+  Folder,
+  FileVersion,
+  FileVersionConnection,
+  toEntry,
+  toFileVersion,
+  TrashConnection,
+  TrashItem,
+  trashCursors,
+  versionCursors,
+} from './storage.types';
+import { AppError, ErrorCode } from '../graphql/errors';
 
 /** The service the storage resolvers use. */
 type StorageContext = GatewayContext<{ storage: Storage }>;
@@ -77,9 +94,14 @@ export class FolderResolver {
       // The children's `parent` is this folder: no statement for it.
       entriesById(ctx, folder.organizationId).prime(folder.id, folder);
       const prefix = folder.path === '/' ? '' : folder.path;
-      return { ...page, rows: page.rows.map((row) => toEntry(row, `${prefix}/${row.name}`)) };
+      return { ...page, rows: page.rows.map((row) => toEntry(row, `${prefix}/${row.name}`, folder.inTrash)) };
     });
   }
+}
+
+/** Nothing in the trash is downloadable: restore it first. */
+function refuseInTrash(file: File): void {
+  if (file.inTrash) throw new AppError(ErrorCode.NOT_FOUND, `${JSON.stringify(file.path)} is in the trash; restore it to download it`);
 }
 
 @Resolver(() => File)
@@ -90,7 +112,46 @@ export class FileResolver {
     @Args(() => DownloadUrlArgs) { expiresIn }: DownloadUrlArgs,
     @Ctx() ctx: StorageContext,
   ): Promise<string> {
+    refuseInTrash(file);
     return ctx.services.storage.downloads.downloadUrl(file, ctx.baseUrl, expiresIn);
+  }
+
+  @FieldResolver(() => FileVersionConnection, {
+    description: `The file's contents, newest first, what it is now included: each overwrite keeps the content it replaces. Kept: the newest FILE_VERSIONS_KEEP and all younger than FILE_VERSION_DAYS.`,
+  })
+  versions(
+    @Root() file: File,
+    @Args(() => PageArgs) args: PageArgs,
+    @Ctx() ctx: StorageContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<PageConnection<FileVersion>> {
+    return paginate(args, info, versionCursors, async (query) => {
+      const page = await ctx.services.storage.versions.list(file.id, query);
+      return { ...page, rows: page.rows.map((row) => toFileVersion(row, file)) };
+    });
+  }
+}
+
+@Resolver(() => FileVersion)
+export class FileVersionResolver {
+  @FieldResolver(() => String, {
+    description: 'A URL that serves this content (whatever the file is later) without an API key until it expires.',
+  })
+  async downloadUrl(
+    @Root() version: FileVersion,
+    @Args(() => DownloadUrlArgs) { expiresIn }: DownloadUrlArgs,
+    @Ctx() ctx: StorageContext,
+  ): Promise<string> {
+    const { file } = version;
+    refuseInTrash(file);
+    // The range (1 to MAX_URL_EXPIRY_SECONDS) is DownloadUrlArgs' rule.
+    const expiresAt = new Date(Date.now() + (expiresIn ?? DEFAULT_URL_EXPIRY_SECONDS) * 1000);
+    return ctx.services.storage.downloads.versionUrl(
+      { id: file.id, name: file.name, objectKey: version.objectKey, contentType: version.contentType },
+      version.etag,
+      ctx.baseUrl,
+      expiresAt,
+    );
   }
 }
 
@@ -165,11 +226,75 @@ export class StorageResolver {
     return toEntry(row, joinPath([...parsePath(to), row.name]));
   }
 
-  @Mutation(() => DeleteEntryPayload, { description: 'Deletes a file, or a folder with everything in it.' })
-  async deleteEntry(@Arg('path') path: string, @Ctx() ctx: StorageContext): Promise<DeleteEntryPayload> {
+  @Mutation(() => DeleteEntryPayload, {
+    description:
+      'Moves a file, or a folder with everything in it, to the trash (one item; its name is free again); with `permanent: true` removes it for good.',
+  })
+  async deleteEntry(
+    @Arg('path') path: string,
+    @Arg('permanent', () => Boolean, { nullable: true, description: 'Remove for good instead of moving to the trash.' })
+    permanent: boolean | null,
+    @Ctx() ctx: StorageContext,
+  ): Promise<DeleteEntryPayload> {
     const { organizationId } = requirePrincipal(ctx);
-    return ctx.services.storage.changes.deleteEntry(organizationId, path);
+    return ctx.services.storage.trash.deleteEntry(organizationId, path, permanent === true);
+  }
+
+  @Query(() => TrashConnection, { description: 'What was deleted, newest first: one item per deleted entry (a folder holds its tree).' })
+  trash(
+    @Args(() => PageArgs) args: PageArgs,
+    @Ctx() ctx: StorageContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<PageConnection<TrashItem>> {
+    const { organizationId } = requirePrincipal(ctx);
+    const { trash } = ctx.services.storage;
+    return paginate(args, info, trashCursors, async (query) => {
+      const page = await trash.list(organizationId, query);
+      const rows = page.rows.map((row) => {
+        const item = new TrashItem();
+        item.id = row.id;
+        item.entry = toEntry(row, row.trashedPath, true);
+        item.originalPath = row.trashedPath;
+        item.deletedAt = row.trashedAt;
+        item.expiresAt = trash.expiresAt(row.trashedAt);
+        return item;
+      });
+      return { ...page, rows };
+    });
+  }
+
+  @Mutation(() => Entry, {
+    description:
+      'Puts a trash item back where it was (missing folders are recreated), or into folder `to`, with its ids, versions and content. A name taken meanwhile is NAME_CONFLICT; under `to` it becomes "name (1)" instead.',
+  })
+  async restoreEntry(
+    @Arg('id', () => ID, { description: "The id of the trash item's entry." }) id: string,
+    @Arg('to', () => String, { nullable: true, description: 'A folder to restore into instead (created if missing).' }) to: string | null,
+    @Ctx() ctx: StorageContext,
+  ): Promise<Entry> {
+    const { organizationId } = requirePrincipal(ctx);
+    const { row, path } = await ctx.services.storage.trash.restoreEntry(organizationId, id, to);
+    return toEntry(row, path);
+  }
+
+  @Mutation(() => DeleteEntryPayload, { description: 'Removes everything in the trash for good.' })
+  async emptyTrash(@Ctx() ctx: StorageContext): Promise<DeleteEntryPayload> {
+    const { organizationId } = requirePrincipal(ctx);
+    return ctx.services.storage.trash.emptyTrash(organizationId);
+  }
+
+  @Mutation(() => File, {
+    description: "Makes a version's content the file's again, as a new version (the current content is kept as one too).",
+  })
+  async restoreFileVersion(
+    @Arg('path') path: string,
+    @Arg('versionId', () => ID) versionId: string,
+    @Ctx() ctx: StorageContext,
+  ): Promise<File> {
+    const { organizationId } = requirePrincipal(ctx);
+    const row = await ctx.services.storage.versions.restore(organizationId, path, versionId);
+    return toEntry(row, joinPath(parsePath(path))) as File;
   }
 }
 
-export const storageResolvers = [StorageResolver, EntryFieldsResolver, FolderResolver, FileResolver] as const;
+export const storageResolvers = [StorageResolver, EntryFieldsResolver, FolderResolver, FileResolver, FileVersionResolver] as const;

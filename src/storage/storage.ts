@@ -12,10 +12,12 @@ import { sweepOrphans } from './events/orphan-sweeper';
 import { FolderCache } from './folder-cache';
 import { ObjectDeletions } from './object-deletions';
 import { StatementRunner } from '../db/statements';
+import { Trash } from './trash';
 import { TreeChanges } from './tree-changes';
 import { UploadSizeLimit } from './upload-size';
 import { Uploads } from './uploads';
 import { UrlSigner } from './url-signer';
+import { FileVersions } from './versions';
 
 /** How often the deletion of an object still in use is tried again. */
 export const KEPT_OBJECT_RECHECK_SECONDS = 60;
@@ -30,6 +32,8 @@ export class Storage {
   readonly deletions: ObjectDeletions;
   readonly reads: EntryReads;
   readonly changes: TreeChanges;
+  readonly trash: Trash;
+  readonly versions: FileVersions;
   readonly uploads: Uploads;
   readonly downloads: Downloads;
   readonly snapshots: FileSnapshots;
@@ -52,8 +56,10 @@ export class Storage {
     this.store = new EntryStore(sql);
     this.deletions = new ObjectDeletions(queue);
     this.reads = new EntryReads(this.store, this.folderCache);
-    this.changes = new TreeChanges(this.store, this.reads, this.folderCache, this.deletions);
-    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.deletions);
+    this.changes = new TreeChanges(this.store, this.reads, this.folderCache);
+    this.trash = new Trash(this.store, this.reads, this.folderCache, this.deletions);
+    this.versions = new FileVersions(this.store, this.reads, this.deletions);
+    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes));
     this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
     this.snapshots = new FileSnapshots(this.reads, this.downloads);
   }
@@ -77,6 +83,11 @@ export class Storage {
     if (kept.size) await this.deletions.later([...kept], this.keptObjectRecheckSeconds);
   }
 
+  /** The retention job's work: expired versions, then expired trash items; how many of each. */
+  async expire(): Promise<{ versionFiles: number; trashItems: number }> {
+    return { versionFiles: await this.versions.expire(), trashItems: await this.trash.expire() };
+  }
+
   /** The orphan sweep (see events/orphan-sweeper.ts); callable from tests with any age. */
   sweepOrphans(olderThanMs: number): Promise<number> {
     return sweepOrphans(this.store, this.driver, olderThanMs);
@@ -91,5 +102,8 @@ export function createStorage(
 ): Storage {
   const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), config.urlSigningSecret, config.maxUploadBytes);
   storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
+  storage.versions.keep = config.fileVersionsKeep;
+  storage.versions.days = config.fileVersionDays;
+  storage.trash.retentionDays = config.trashRetentionDays;
   return storage;
 }

@@ -1,8 +1,8 @@
 import { Field, ID, Int, InterfaceType, ObjectType, registerEnumType } from 'type-graphql';
 import { Node } from '../graphql/node';
 import { Connection } from '../graphql/connection';
-import { Cursors, decodeCursor, encodeCursor, notACursor } from '../graphql/relay';
-import type { ListingKey } from './entry-store';
+import { createdAtIdPosition, Cursors, decodeCursor, encodeCursor, notACursor } from '../graphql/relay';
+import type { FileVersionRow, ListingKey, TrashPosition, VersionPosition } from './entry-store';
 import type { StorageEntry } from './storage-entry';
 
 export enum EntryKind {
@@ -35,6 +35,8 @@ export abstract class Entry implements Node {
   /** Not in the schema: the row behind this entry. */
   parentId: string | null;
   organizationId: string;
+  /** In the trash, or inside a folder that is: readable (listings, versions), never downloadable. */
+  inTrash: boolean;
 }
 
 // simpleResolvers: plain properties are read by graphql-js itself, without a resolver (and promise) per field.
@@ -80,7 +82,7 @@ export class EntryConnection extends Connection(Entry, {
   totalCount: 'How many entries the folder holds (all pages; with `kind`, of that kind only).',
 }) {}
 
-@ObjectType()
+@ObjectType({ description: 'What a delete moved to the trash or removed for good, the entry itself included.' })
 export class DeleteEntryPayload {
   @Field(() => Int)
   deletedFiles: number;
@@ -89,9 +91,112 @@ export class DeleteEntryPayload {
   deletedFolders: number;
 }
 
+@ObjectType({ simpleResolvers: true, description: 'One content of a file: what it is now, or an earlier one it keeps.' })
+export class FileVersion {
+  @Field(() => ID, { description: 'Pass it to `restoreFileVersion`; the same as the etag this content has.' })
+  id: string;
+
+  @Field(() => Int, { description: 'Size in bytes.' })
+  size: number;
+
+  @Field()
+  contentType: string;
+
+  @Field({ description: 'Hex MD5 of the bytes.' })
+  md5: string;
+
+  @Field({ description: 'The etag the file had (or has) with this content.' })
+  etag: string;
+
+  @Field({ description: "When this content became the file's (uploaded, or restored)." })
+  createdAt: Date;
+
+  @Field({ description: 'Whether this is what the file is now.' })
+  current: boolean;
+
+  /** Not in the schema. */
+  file: File;
+  objectKey: string;
+}
+
+/** Cursors of `versions`: the current content, or a kept version's (createdAt, etag). */
+export const versionCursors: Cursors<FileVersion, VersionPosition> = {
+  encode: (v) => encodeCursor('versions', [v.current, v.createdAt.getTime(), v.etag]),
+  decode(after) {
+    const key = decodeCursor('versions', after, 3);
+    if (!key) return null;
+    if (typeof key[0] !== 'boolean' || typeof key[1] !== 'number' || !Number.isFinite(key[1]) || typeof key[2] !== 'string')
+      throw notACursor();
+    return { current: key[0], createdAt: key[1], etag: key[2] };
+  },
+};
+
+@ObjectType({ description: "A page of a file's versions, newest first (what the file is now first of all)." })
+export class FileVersionConnection extends Connection(FileVersion, {
+  name: 'FileVersion',
+  item: 'version',
+  items: 'versions',
+  order: 'newest first, the current content first',
+  totalCount: 'How many versions the file keeps, the current content included.',
+}) {}
+
+/** The GraphQL object of a version row of `file`. */
+export function toFileVersion(row: FileVersionRow, file: File): FileVersion {
+  const version = new FileVersion();
+  version.id = row.etag;
+  version.etag = row.etag;
+  version.size = Number(row.size);
+  version.contentType = row.contentType;
+  version.md5 = row.md5;
+  version.createdAt = row.createdAt;
+  version.current = row.current;
+  version.objectKey = row.objectKey;
+  version.file = file;
+  return version;
+}
+
+@ObjectType({ simpleResolvers: true, description: 'Something deleted at once: an entry (a folder with its whole tree) in the trash.' })
+export class TrashItem {
+  @Field(() => ID, { description: "The deleted entry's id: pass it to `restoreEntry`." })
+  id: string;
+
+  @Field(() => Entry, {
+    description: 'The deleted entry as it was (its `path` is `originalPath`); a folder lists what it held. Nothing in it is downloadable.',
+  })
+  entry: Entry;
+
+  @Field({ description: 'Where it was when it was deleted; `restoreEntry` puts it back there.' })
+  originalPath: string;
+
+  @Field()
+  deletedAt: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When it is removed for good by itself; null when TRASH_RETENTION_DAYS is 0.' })
+  expiresAt: Date | null;
+}
+
+/** Cursors of `trash`: (deletedAt, id) of an item. */
+export const trashCursors: Cursors<TrashItem, TrashPosition> = {
+  encode: (item) => encodeCursor('trash', [item.deletedAt.toISOString(), item.id]),
+  decode(after) {
+    const position = createdAtIdPosition('trash', after);
+    return position && { trashedAt: position.createdAt, id: position.id };
+  },
+};
+
+@ObjectType({ description: 'A page of the trash, newest first.' })
+export class TrashConnection extends Connection(TrashItem, {
+  name: 'TrashItem',
+  item: 'trash item',
+  items: 'trash items',
+  order: 'most recently deleted first',
+  totalCount: 'How many items the trash holds (all pages).',
+}) {}
+
 /** The GraphQL object of a row, at `path`. */
-export function toEntry(row: StorageEntry, path: string): Folder | File {
+export function toEntry(row: StorageEntry, path: string, inTrash = false): Folder | File {
   const entry = row.kind === 'folder' ? new Folder() : new File();
+  entry.inTrash = inTrash;
   entry.id = row.id;
   entry.organizationId = row.organizationId;
   entry.parentId = row.parentId;

@@ -4,7 +4,6 @@ import type { EntryReads } from './entry-reads';
 import { EntryStore } from './entry-store';
 import type { FolderCache } from './folder-cache';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
-import type { ObjectDeletions } from './object-deletions';
 import type { StorageEntry } from './storage-entry';
 
 const nameConflict = (path: string) => new AppError(ErrorCode.NAME_CONFLICT, `An entry named ${JSON.stringify(path)} already exists`);
@@ -12,8 +11,8 @@ const notFound = (path: string) => new AppError(ErrorCode.NOT_FOUND, `Nothing at
 const rootRefused = (verb: string) => new AppError(ErrorCode.INVALID_PATH, `The root folder "/" cannot be ${verb}`);
 
 /**
- * Creating folders, renaming, moving and deleting entries. Renames and moves change one row
- * whatever the entry holds, and no object; deleted objects go to deletion jobs. Paths are found
+ * Creating folders, renaming and moving entries (deleting is the trash's: trash.ts). Renames and
+ * moves change one row whatever the entry holds, and no object. Paths are found
  * from the database, never from the folder cache, whose paths this process forgets as soon as
  * a change here commits.
  */
@@ -22,7 +21,6 @@ export class TreeChanges {
     private readonly store: EntryStore,
     private readonly reads: EntryReads,
     private readonly folders: FolderCache,
-    private readonly deletions: ObjectDeletions,
   ) {}
 
   private async find(organizationId: string, segments: string[]): Promise<StorageEntry | null> {
@@ -86,32 +84,6 @@ export class TreeChanges {
       if (pgCode(error) === PgError.FOREIGN_KEY_VIOLATION)
         throw new AppError(ErrorCode.NOT_FOUND, `Destination folder ${JSON.stringify(to)} does not exist`);
       throw error;
-    } finally {
-      if (entry.kind === 'folder') this.folders.forget(organizationId);
-    }
-  }
-
-  /** Deletes an entry and everything below it in one transaction; objects go to deletion jobs. */
-  async deleteEntry(organizationId: string, path: string): Promise<{ deletedFiles: number; deletedFolders: number }> {
-    const entry = await this.find(organizationId, parsePath(path));
-    if (!entry) throw notFound(path);
-    if (entry.parentId === null) throw rootRefused('deleted');
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.store.transaction(async (tx) => {
-            const deleted = await this.store.deleteTree(tx, organizationId, entry.id);
-            if (deleted.length === 0) throw notFound(path);
-            const keys = deleted.filter((d) => d.kind === 'file').map((d) => d.objectKey!);
-            await this.deletions.schedule(tx, keys);
-            return { deletedFiles: keys.length, deletedFolders: deleted.length - keys.length };
-          });
-        } catch (error) {
-          // An entry was added below the folder while we deleted it; take the new state again.
-          if (pgCode(error) === PgError.FOREIGN_KEY_VIOLATION && attempt < 3) continue;
-          throw error;
-        }
-      }
     } finally {
       if (entry.kind === 'folder') this.folders.forget(organizationId);
     }

@@ -8,7 +8,6 @@ import { chooseContentType } from './content-type';
 import type { EntryReads } from './entry-reads';
 import { EntryStore } from './entry-store';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
-import type { ObjectDeletions } from './object-deletions';
 import type { StorageEntry } from './storage-entry';
 import type { UploadSizeLimit } from './upload-size';
 
@@ -24,7 +23,7 @@ export interface UploadInput {
  * Uploads: the bytes stream into a new object under a fresh key while its pending record is
  * written; the object appears at its key only once that record is committed, and one
  * transaction then puts it in place (a new file row, or the same row with the new object and
- * etag, the old object handed to a deletion job). Whatever a crash interrupts is found again:
+ * etag, the old content kept as a version: see versions.ts). Whatever a crash interrupts is found again:
  * - before the pending record commits, the driver has made nothing appear (a partial write is
  *   its own to sweep, see StorageDriver.sweepIncomplete);
  * - after it, until the transaction commits, the record names the object and the orphan sweep
@@ -38,7 +37,6 @@ export class Uploads {
     private readonly reads: EntryReads,
     private readonly driver: StorageDriver,
     readonly size: UploadSizeLimit,
-    private readonly deletions: ObjectDeletions,
   ) {}
 
   async uploadFile(organizationId: string, input: UploadInput): Promise<StorageEntry> {
@@ -70,7 +68,6 @@ export class Uploads {
             const folderId = commit.folderId ?? (await this.store.makeFolders(tx, organizationId, root.id, folder)).id;
             written = await this.store.putFile(tx, organizationId, folderId, name, content, path);
           }
-          if (written.replaced) await this.deletions.schedule(tx, [written.replaced]);
           return written.row;
         }),
       );

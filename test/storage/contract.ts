@@ -5,7 +5,8 @@ import { errorCode, graphql } from '../support/http';
 import type { TestGateway } from '../support/gateway';
 import { DEFAULT_DELETION_DELAY_SECONDS } from '../../src/storage/object-deletions';
 import { CountingDriver, md5, uploadFile } from '../support/storage';
-import { waitFor } from '../support/poll';
+import { nextMillisecond, waitFor } from '../support/poll';
+import { storageRetentionJob } from '../../src/storage/events/retention';
 
 /** A started gateway on one storage driver (wrapped to count its calls), and a way to see every object it holds. */
 export interface StorageHarness {
@@ -35,6 +36,17 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       Number(
         (await gw.db.query(`SELECT count(*) AS n FROM storage_entries WHERE organization_id = $1 AND parent_id IS NOT NULL`, [orgId]))[0].n,
       );
+    /** Every object the organization's rows (files in and out of the trash, their versions) point at, sorted. */
+    const referencedKeys = async (orgId: string): Promise<string[]> =>
+      (
+        await gw.db.query(
+          `SELECT object_key FROM storage_entries WHERE organization_id = $1 AND object_key IS NOT NULL
+           UNION SELECT v.object_key FROM storage_file_versions v JOIN storage_entries e ON e.id = v.file_id WHERE e.organization_id = $1`,
+          [orgId],
+        )
+      )
+        .map((r: { object_key: string }) => r.object_key)
+        .sort();
     const pendingCount = async () => Number((await gw.db.query(`SELECT count(*) AS n FROM storage_pending_objects`))[0].n);
     const download = (id: string, headers: Record<string, string> = {}, apiKey: string | null = org.apiKey) =>
       fetch(`${gw.url}/files/${id}/content`, { headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...headers } });
@@ -78,28 +90,36 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       expect(sent.body.data.uploadFile.contentType).toBe('application/json');
     });
 
-    it('overwrites in place: same id, new etag and bytes; the old object is deleted by the job', async () => {
+    it('overwrites in place: same id, new etag and bytes; the old content stays as a version (its object, no copy)', async () => {
       const o = await freshOrg();
       const first = (await uploadFile(gw.url, o.apiKey, '/', 'report.csv', 'a,b\n1,2\n')).body.data.uploadFile;
+      const { writes, deletes } = h.driver;
       const second = (await uploadFile(gw.url, o.apiKey, '/', 'report.csv', 'a,b\n3,4\n5,6\n')).body.data.uploadFile;
       expect(second.id).toBe(first.id);
       expect(second.etag).not.toBe(first.etag);
       expect(second.md5).toBe(md5('a,b\n3,4\n5,6\n'));
+      // One object written (the new content), none copied or deleted.
+      expect(h.driver.writes - writes).toBe(1);
+      expect(h.driver.deletes - deletes).toBe(0);
       const content = await download(first.id, {}, o.apiKey);
       expect(await content.text()).toBe('a,b\n3,4\n5,6\n');
-      await waitFor(async () => (await keysOf(o.orgId)).length === 1, Boolean, 30_000, 'the replaced object to be deleted');
+      expect(await keysOf(o.orgId)).toHaveLength(2);
       // Same bytes again still mean a new version.
       const third = (await uploadFile(gw.url, o.apiKey, '/', 'report.csv', 'a,b\n3,4\n5,6\n')).body.data.uploadFile;
       expect(third.etag).not.toBe(second.etag);
+      expect(await keysOf(o.orgId)).toHaveLength(3);
     });
 
-    it('by default keeps a replaced object for a while, so downloads in progress can finish', async () => {
+    it('by default keeps a removed object for a while, so downloads in progress can finish', async () => {
       const o = await freshOrg();
       const { deletions } = gw.services.storage;
       deletions.delaySeconds = DEFAULT_DELETION_DELAY_SECONDS;
       try {
         await uploadFile(gw.url, o.apiKey, '/', 'v.txt', 'one');
         await uploadFile(gw.url, o.apiKey, '/', 'v.txt', 'two');
+        expect(
+          errorCode(await gql(`mutation { deleteEntry(path: "/v.txt", permanent: true) { deletedFiles } }`, {}, o.apiKey)),
+        ).toBeUndefined();
       } finally {
         deletions.delaySeconds = 0;
       }
@@ -173,9 +193,17 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       const content = Buffer.from(await (await download(stored.id, {}, o.apiKey)).arrayBuffer());
       expect(content).toEqual(winner);
 
-      await waitFor(async () => (await keysOf(o.orgId)).length === 1, Boolean, 30_000, 'replaced objects to be deleted');
+      // The 19 others are its versions, each with its own object; nothing else is left.
+      const versions = await gql(
+        `{ file(path: "/race/same.bin") { versions(first: 100) { totalCount edges { node { md5 } } } } }`,
+        {},
+        o.apiKey,
+      );
+      expect(versions.body.data.file.versions.totalCount).toBe(20);
+      expect(new Set(versions.body.data.file.versions.edges.map((e: any) => e.node.md5))).toEqual(new Set(bodies.map((b) => md5(b))));
       await gw.services.storage.sweepOrphans(0);
-      expect(await keysOf(o.orgId)).toHaveLength(1);
+      expect((await keysOf(o.orgId)).sort()).toEqual(await referencedKeys(o.orgId));
+      expect(await keysOf(o.orgId)).toHaveLength(20);
     });
 
     it('creates overlapping folder paths from concurrent uploads and createFolder calls in a new organization', async () => {
@@ -257,24 +285,41 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       expect((await gql(`{ folder(path: "/projects/alpha") { id } }`, {}, o.apiKey)).body.data.folder).toBeNull();
     });
 
-    it('deletes a folder tree in one go: rows at once, objects after the job runs', async () => {
+    it('deletes a folder tree to the trash in one row; permanent: true removes rows at once and objects after the job runs', async () => {
       const o = await freshOrg();
-      for (const p of ['/t/a.txt', '/t/x/b.txt', '/t/x/y/c.txt', '/keep.txt']) {
+      for (const p of ['/t/a.txt', '/t/x/b.txt', '/t/x/y/c.txt', '/keep.txt', '/gone/d.txt']) {
         const at = p.lastIndexOf('/');
         await uploadFile(gw.url, o.apiKey, p.slice(0, at) || '/', p.slice(at + 1), p);
       }
       await gql(`mutation { createFolder(path: "/t/empty/deeper") { id } }`, {}, o.apiKey);
-      expect(await keysOf(o.orgId)).toHaveLength(4);
+      expect(await keysOf(o.orgId)).toHaveLength(5);
+      const rows = await rowsOf(o.orgId);
       const res = await gql(`mutation { deleteEntry(path: "/t") { deletedFiles deletedFolders } }`, {}, o.apiKey);
       expect(res.body.data.deleteEntry).toEqual({ deletedFiles: 3, deletedFolders: 5 });
-      expect(await rowsOf(o.orgId)).toBe(1); // /keep.txt
+      // In the trash: the same rows and objects, one of them marked.
+      expect(await rowsOf(o.orgId)).toBe(rows);
+      expect(
+        Number(
+          (
+            await gw.db.query(`SELECT count(*) AS n FROM storage_entries WHERE organization_id = $1 AND trashed_at IS NOT NULL`, [o.orgId])
+          )[0].n,
+        ),
+      ).toBe(1);
+      expect(await keysOf(o.orgId)).toHaveLength(5);
       expect((await gql(`{ folder(path: "/t") { id } }`, {}, o.apiKey)).body.data.folder).toBeNull();
-      await waitFor(async () => (await keysOf(o.orgId)).length === 1, Boolean, 30_000, 'deleted objects to be removed by the job');
 
-      const file = await gql(`mutation { deleteEntry(path: "/keep.txt") { deletedFiles deletedFolders } }`, {}, o.apiKey);
+      const permanent = await gql(`mutation { deleteEntry(path: "/gone", permanent: true) { deletedFiles deletedFolders } }`, {}, o.apiKey);
+      expect(permanent.body.data.deleteEntry).toEqual({ deletedFiles: 1, deletedFolders: 1 });
+      expect(await rowsOf(o.orgId)).toBe(rows - 2);
+      await waitFor(async () => (await keysOf(o.orgId)).length === 4, Boolean, 30_000, 'the removed object to go by the job');
+
+      const file = await gql(`mutation { deleteEntry(path: "/keep.txt", permanent: true) { deletedFiles deletedFolders } }`, {}, o.apiKey);
       expect(file.body.data.deleteEntry).toEqual({ deletedFiles: 1, deletedFolders: 0 });
-      await waitFor(async () => (await keysOf(o.orgId)).length === 0, Boolean, 30_000, 'the deleted file object to be removed');
+      await waitFor(async () => (await keysOf(o.orgId)).length === 3, Boolean, 30_000, 'the removed file object to go');
       expect(errorCode(await gql(`mutation { deleteEntry(path: "/keep.txt") { deletedFiles } }`, {}, o.apiKey))).toBe('NOT_FOUND');
+      expect(errorCode(await gql(`mutation { deleteEntry(path: "/t", permanent: true) { deletedFiles } }`, {}, o.apiKey))).toBe(
+        'NOT_FOUND',
+      );
     });
 
     it('heals a crash between object write and commit with the sweeper', async () => {
@@ -543,6 +588,389 @@ export function storageContract(driverName: string, start: () => Promise<Storage
       });
     });
 
+    describe('versions', () => {
+      const VERSIONS = `query($p: String!, $after: String) { file(path: $p) { id etag md5 versions(first: 2, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id size contentType md5 etag createdAt current downloadUrl(expiresIn: 60) } } } } }`;
+      /** Every version of the file at `path`, newest first, read two per page. */
+      const allVersions = async (apiKey: string, path: string) => {
+        const seen: any[] = [];
+        let after: string | null = null;
+        let total: number;
+        for (;;) {
+          const res = await gql(VERSIONS, { p: path, after }, apiKey);
+          expect(res.body.errors).toBeUndefined();
+          const page = res.body.data.file.versions;
+          total = page.totalCount;
+          seen.push(...page.edges.map((e: any) => e.node));
+          if (!page.pageInfo.hasNextPage) break;
+          after = page.pageInfo.endCursor;
+        }
+        expect(seen).toHaveLength(total);
+        return seen;
+      };
+      const RESTORE = `mutation($p: String!, $v: ID!) { restoreFileVersion(path: $p, versionId: $v) { id etag md5 size } }`;
+
+      it('keeps each overwrite as a version: lists, downloads and restores each one byte for byte', async () => {
+        const o = await freshOrg();
+        const contents = ['first draft\n', randomBytes(3000), 'third, final\n'].map((c) => Buffer.from(c));
+        const uploaded = [];
+        for (const c of contents) uploaded.push((await uploadFile(gw.url, o.apiKey, '/docs', 'plan.txt', c)).body.data.uploadFile);
+        expect(new Set(uploaded.map((u) => u.id)).size).toBe(1);
+        const id = uploaded[0].id;
+
+        const versions = await allVersions(o.apiKey, '/docs/plan.txt');
+        expect(versions.map((v) => v.md5)).toEqual(contents.map((c) => md5(c)).reverse());
+        expect(versions.map((v) => v.etag)).toEqual(uploaded.map((u) => u.etag).reverse());
+        expect(versions.map((v) => v.id)).toEqual(versions.map((v) => v.etag));
+        expect(versions.map((v) => v.current)).toEqual([true, false, false]);
+        expect(versions.map((v) => v.size)).toEqual(contents.map((c) => c.length).reverse());
+        const times = versions.map((v) => Date.parse(v.createdAt));
+        expect([...times].sort((a, b) => b - a)).toEqual(times);
+
+        // Each version's bytes: by its downloadUrl (no key), and with the key by ?etag=.
+        for (const [i, v] of versions.entries()) {
+          const expected = contents[contents.length - 1 - i];
+          expect(Buffer.from(await (await fetch(v.downloadUrl)).arrayBuffer())).toEqual(expected);
+          const keyed = await fetch(`${gw.url}/files/${id}/content?etag=${v.id}`, { headers: { 'api-key': o.apiKey } });
+          expect(keyed.status).toBe(200);
+          expect(keyed.headers.get('etag')).toBe(`"${v.etag}"`);
+          expect(Buffer.from(await keyed.arrayBuffer())).toEqual(expected);
+        }
+
+        // Restore each old version in turn: it becomes current as a new version, nothing is lost.
+        const { writes, deletes } = h.driver;
+        let count = 3;
+        for (const [i, v] of versions.slice(1).entries()) {
+          const restored = await gql(RESTORE, { p: '/docs/plan.txt', v: v.id }, o.apiKey);
+          expect(restored.body.errors).toBeUndefined();
+          const expected = contents[contents.length - 2 - i];
+          expect(restored.body.data.restoreFileVersion).toMatchObject({ id, md5: md5(expected), size: expected.length });
+          expect(restored.body.data.restoreFileVersion.etag).not.toBe(v.etag);
+          expect(Buffer.from(await (await download(id, {}, o.apiKey)).arrayBuffer())).toEqual(expected);
+          const after = await allVersions(o.apiKey, '/docs/plan.txt');
+          expect(after).toHaveLength(++count);
+          expect(after[0]).toMatchObject({ current: true, md5: md5(expected), etag: restored.body.data.restoreFileVersion.etag });
+        }
+        // Restoring shares the version's object: nothing written, copied or deleted.
+        expect(h.driver.writes - writes).toBe(0);
+        expect(h.driver.deletes - deletes).toBe(0);
+        expect(await keysOf(o.orgId)).toHaveLength(3);
+      });
+
+      it("refuses a version that is not the file's with NOT_FOUND, changing nothing", async () => {
+        const o = await freshOrg();
+        await uploadFile(gw.url, o.apiKey, '/', 'a.txt', 'a1');
+        const a2 = (await uploadFile(gw.url, o.apiKey, '/', 'a.txt', 'a2')).body.data.uploadFile;
+        const b = (await uploadFile(gw.url, o.apiKey, '/', 'b.txt', 'b1')).body.data.uploadFile;
+        for (const [path, versionId] of [
+          ['/a.txt', b.etag],
+          ['/a.txt', 'not-a-version'],
+          ['/a.txt', '\u0000'],
+          ['/nothing.txt', a2.etag],
+          ['/', a2.etag],
+        ]) {
+          const res = await gql(RESTORE, { p: path, v: versionId }, o.apiKey);
+          expect(errorCode(res)).toBe('NOT_FOUND');
+        }
+        const now = await gql(`{ file(path: "/a.txt") { etag versions { totalCount } } }`, {}, o.apiKey);
+        expect(now.body.data.file).toEqual({ etag: a2.etag, versions: { totalCount: 2 } });
+        const wrong = await fetch(`${gw.url}/files/${a2.id}/content?etag=${b.etag}`, { headers: { 'api-key': o.apiKey } });
+        expect(wrong.status).toBe(404);
+      });
+
+      it('expires versions beyond FILE_VERSIONS_KEEP older than FILE_VERSION_DAYS, their objects by the job, a shared one kept', async () => {
+        const o = await freshOrg();
+        const { versions } = gw.services.storage;
+        for (let i = 1; i <= 5; i++) await uploadFile(gw.url, o.apiKey, '/', 'log.txt', `v${i}`);
+        const listed = await allVersions(o.apiKey, '/log.txt'); // v5 (current) … v1
+        // v1 current again (as v6), sharing v1's object.
+        expect((await gql(RESTORE, { p: '/log.txt', v: listed[4].id }, o.apiKey)).body.errors).toBeUndefined();
+        await gw.db.query(
+          `UPDATE storage_file_versions SET created_at = created_at - interval '40 days'
+            WHERE file_id = (SELECT id FROM storage_entries WHERE organization_id = $1 AND name = 'log.txt')`,
+          [o.orgId],
+        );
+        const keep = versions.keep;
+        versions.keep = 3;
+        try {
+          expect(await gw.services.storage.expire()).toMatchObject({ versionFiles: 1 });
+        } finally {
+          versions.keep = keep;
+        }
+        const left = await allVersions(o.apiKey, '/log.txt');
+        expect(left.map((v) => v.md5)).toEqual(['v1', 'v5', 'v4'].map((c) => md5(c)));
+        // v1's object is still current; v3's and v2's go; nothing else is left over.
+        await waitFor(async () => (await keysOf(o.orgId)).length === 3, Boolean, 30_000, 'expired version objects to go');
+        expect((await keysOf(o.orgId)).sort()).toEqual(await referencedKeys(o.orgId));
+        const logId = (await gql(`{ file(path: "/log.txt") { id } }`, {}, o.apiKey)).body.data.file.id;
+        expect(await (await download(logId, {}, o.apiKey)).text()).toBe('v1');
+        // Young versions are kept whatever their number.
+        for (let i = 0; i < 4; i++) await uploadFile(gw.url, o.apiKey, '/', 'log.txt', `again ${i}`);
+        versions.keep = 1;
+        try {
+          await gw.services.storage.expire();
+        } finally {
+          versions.keep = keep;
+        }
+        expect(await allVersions(o.apiKey, '/log.txt')).toHaveLength(5);
+      });
+    });
+
+    describe('the trash', () => {
+      const TRASH = `query($after: String) { trash(first: 20, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+        edges { node { originalPath deletedAt expiresAt entry { __typename id name path ... on Folder { children(first: 0) { totalCount } } } } } } }`;
+      const RESTORE = `mutation($id: ID!, $to: String) { restoreEntry(id: $id, to: $to) { __typename id name path } }`;
+      const trashOf = async (apiKey: string) => (await gql(TRASH, {}, apiKey)).body.data.trash;
+
+      it('trashes a folder of 1,000 files in one row, hides everything in it, and restores it with ids, versions and content', async () => {
+        const o = await freshOrg();
+        const storage = gw.services.storage;
+        const jobs: Array<() => Promise<unknown>> = [];
+        for (let f = 0; f < 10; f++) {
+          for (let i = 0; i < 100; i++) {
+            jobs.push(() =>
+              storage.uploads.uploadFile(o.orgId, { folder: `/kb/sub${f}`, name: `file${i}.txt`, source: Readable.from([`${f}/${i}`]) }),
+            );
+          }
+        }
+        await runLimited(jobs, 8);
+        await uploadFile(gw.url, o.apiKey, '/kb/sub3', 'file7.txt', 'newer 3/7');
+        await uploadFile(gw.url, o.apiKey, '/kb', 'readme.txt', 'read me');
+        const before = await gw.db.query(
+          `SELECT id, parent_id, name, object_key, etag FROM storage_entries WHERE organization_id = $1 ORDER BY id`,
+          [o.orgId],
+        );
+        const file = (
+          await gql(`{ file(path: "/kb/sub3/file7.txt") { id downloadUrl(expiresIn: 60) } kb: folder(path: "/kb") { id } }`, {}, o.apiKey)
+        ).body.data;
+
+        const { writes, deletes } = h.driver;
+        const deleted = await gql(`mutation { deleteEntry(path: "/kb") { deletedFiles deletedFolders } }`, {}, o.apiKey);
+        expect(deleted.body.data.deleteEntry).toEqual({ deletedFiles: 1001, deletedFolders: 11 });
+        expect(h.driver.writes - writes).toBe(0);
+        expect(h.driver.deletes - deletes).toBe(0);
+
+        // Not listed, found, counted or downloadable, by path or by id.
+        const gone = await gql(
+          `query($f: ID!, $k: ID!) { a: folder(path: "/kb") { id } b: file(path: "/kb/sub3/file7.txt") { id } c: folder(path: "/kb/sub3") { id }
+             n: node(id: $f) { id } m: node(id: $k) { id } root: folder(path: "/") { children { totalCount } } }`,
+          { f: file.file.id, k: file.kb.id },
+          o.apiKey,
+        );
+        expect(gone.body.data).toEqual({ a: null, b: null, c: null, n: null, m: null, root: { children: { totalCount: 0 } } });
+        expect((await download(file.file.id, {}, o.apiKey)).status).toBe(404);
+        if (driverName !== 'gcs') expect((await fetch(file.file.downloadUrl)).status).toBe(404);
+        expect(errorCode(await gql(`mutation { renameEntry(path: "/kb/sub3", name: "x") { id } }`, {}, o.apiKey))).toBe('NOT_FOUND');
+
+        // One item holding its tree, readable but not downloadable.
+        const trash = await trashOf(o.apiKey);
+        expect(trash.totalCount).toBe(1);
+        const item = trash.edges[0].node;
+        expect(item).toMatchObject({
+          originalPath: '/kb',
+          entry: { __typename: 'Folder', id: file.kb.id, path: '/kb', children: { totalCount: 11 } },
+        });
+        expect(Date.parse(item.expiresAt) - Date.parse(item.deletedAt)).toBe(30 * 24 * 3600 * 1000);
+        const listed = `{ trash(first: 1) { edges { node { entry { ... on Folder {
+          children(first: 1, kind: FILE) { totalCount edges { node { ... on File { path FIELD } } } } } } } } } }`;
+        const readme = await gql(listed.replace('FIELD', 'md5 versions { totalCount }'), {}, o.apiKey);
+        expect(readme.body.data.trash.edges[0].node.entry.children).toEqual({
+          totalCount: 1,
+          edges: [{ node: { path: '/kb/readme.txt', md5: md5('read me'), versions: { totalCount: 1 } } }],
+        });
+        const url = await gql(listed.replace('FIELD', 'downloadUrl'), {}, o.apiKey);
+        expect(errorCode(url)).toBe('NOT_FOUND');
+        expect(url.body.errors![0].message).toMatch(/in the trash/);
+
+        const restored = await gql(RESTORE, { id: file.kb.id }, o.apiKey);
+        expect(restored.body.data.restoreEntry).toEqual({ __typename: 'Folder', id: file.kb.id, name: 'kb', path: '/kb' });
+        expect(h.driver.writes - writes).toBe(0);
+        expect(h.driver.deletes - deletes).toBe(0);
+        const after = await gw.db.query(
+          `SELECT id, parent_id, name, object_key, etag FROM storage_entries WHERE organization_id = $1 ORDER BY id`,
+          [o.orgId],
+        );
+        expect(after).toEqual(before);
+        const back = await gql(`{ file(path: "/kb/sub3/file7.txt") { id versions { totalCount edges { node { md5 } } } } }`, {}, o.apiKey);
+        expect(back.body.data.file.id).toBe(file.file.id);
+        expect(back.body.data.file.versions.edges.map((e: any) => e.node.md5)).toEqual([md5('newer 3/7'), md5('3/7')]);
+        expect(await (await download(file.file.id, {}, o.apiKey)).text()).toBe('newer 3/7');
+        expect(await (await download(file.file.id, {}, o.apiKey)).status).toBe(200);
+        expect((await trashOf(o.apiKey)).totalCount).toBe(0);
+      });
+
+      it('frees the name; a restore onto a taken name is NAME_CONFLICT, and under `to` takes a numbered name', async () => {
+        const o = await freshOrg();
+        const first = (await uploadFile(gw.url, o.apiKey, '/notes', 'idea.txt', 'old idea')).body.data.uploadFile;
+        await gql(`mutation { deleteEntry(path: "/notes/idea.txt") { deletedFiles } }`, {}, o.apiKey);
+        const second = (await uploadFile(gw.url, o.apiKey, '/notes', 'idea.txt', 'new idea')).body.data.uploadFile;
+        expect(second.id).not.toBe(first.id);
+        expect(
+          (await gql(`{ file(path: "/notes/idea.txt") { versions { totalCount } } }`, {}, o.apiKey)).body.data.file.versions.totalCount,
+        ).toBe(1);
+
+        const conflict = await gql(RESTORE, { id: first.id }, o.apiKey);
+        expect(errorCode(conflict)).toBe('NAME_CONFLICT');
+        expect(conflict.body.errors![0].message).toMatch(/\/notes\/idea\.txt/);
+        expect((await trashOf(o.apiKey)).totalCount).toBe(1);
+
+        const elsewhere = await gql(RESTORE, { id: first.id, to: '/notes' }, o.apiKey);
+        expect(elsewhere.body.data.restoreEntry).toEqual({
+          __typename: 'File',
+          id: first.id,
+          name: 'idea (1).txt',
+          path: '/notes/idea (1).txt',
+        });
+        expect(await (await download(first.id, {}, o.apiKey)).text()).toBe('old idea');
+        expect(await (await download(second.id, {}, o.apiKey)).text()).toBe('new idea');
+
+        // Where it was no longer exists: the folders are made again (new ids), or `to` is made.
+        await gql(`mutation { deleteEntry(path: "/notes/idea (1).txt") { deletedFiles } }`, {}, o.apiKey);
+        await gql(`mutation { deleteEntry(path: "/notes", permanent: true) { deletedFiles } }`, {}, o.apiKey);
+        const recreated = await gql(RESTORE, { id: first.id }, o.apiKey);
+        expect(recreated.body.data.restoreEntry.path).toBe('/notes/idea (1).txt');
+        await gql(`mutation { deleteEntry(path: "/notes/idea (1).txt") { deletedFiles } }`, {}, o.apiKey);
+        const made = await gql(RESTORE, { id: first.id, to: '/a/b' }, o.apiKey);
+        expect(made.body.data.restoreEntry.path).toBe('/a/b/idea (1).txt');
+      });
+
+      it('refuses what is not a trash item, and a bad `to`, with nothing changed', async () => {
+        const o = await freshOrg();
+        const live = (await uploadFile(gw.url, o.apiKey, '/x', 'live.txt', 'live')).body.data.uploadFile;
+        await uploadFile(gw.url, o.apiKey, '/x/inner', 'deep.txt', 'deep');
+        const deep = (await gql(`{ file(path: "/x/inner/deep.txt") { id } }`, {}, o.apiKey)).body.data.file;
+        const folder = (await gql(`{ folder(path: "/x/inner") { id } }`, {}, o.apiKey)).body.data.folder;
+        await gql(`mutation { deleteEntry(path: "/x/inner") { deletedFiles } }`, {}, o.apiKey);
+        await gql(`mutation { createFolder(path: "/file-here") { id } }`, {}, o.apiKey);
+        await uploadFile(gw.url, o.apiKey, '/', 'plain.txt', 'p');
+        const rows = await rowsOf(o.orgId);
+        for (const [id, code] of [
+          [live.id, 'NOT_FOUND'], // live, not in the trash
+          [deep.id, 'NOT_FOUND'], // inside a trash item, not one itself
+          ['not-an-id', 'NOT_FOUND'],
+          ['00000000-0000-4000-8000-000000000000', 'NOT_FOUND'],
+        ]) {
+          expect(errorCode(await gql(RESTORE, { id }, o.apiKey))).toBe(code);
+        }
+        expect(errorCode(await gql(RESTORE, { id: folder.id, to: 'relative/path' }, o.apiKey))).toBe('INVALID_PATH');
+        expect(errorCode(await gql(RESTORE, { id: folder.id, to: '/plain.txt/below' }, o.apiKey))).toBe('NAME_CONFLICT');
+        expect(await rowsOf(o.orgId)).toBe(rows);
+        expect((await trashOf(o.apiKey)).totalCount).toBe(1);
+        expect(errorCode(await gql(`mutation { deleteEntry(path: "/") { deletedFiles } }`, {}, o.apiKey))).toBe('INVALID_PATH');
+        expect(errorCode(await gql(`mutation { deleteEntry(path: "/", permanent: true) { deletedFiles } }`, {}, o.apiKey))).toBe(
+          'INVALID_PATH',
+        );
+      });
+
+      it('lists items newest first, pages them, and emptyTrash removes them for good: rows at once, bytes by the job, nothing orphaned', async () => {
+        const o = await freshOrg();
+        for (const name of ['one', 'two', 'three']) {
+          await uploadFile(gw.url, o.apiKey, `/${name}`, `${name}.txt`, name);
+          await uploadFile(gw.url, o.apiKey, `/${name}`, `${name}.txt`, `${name} again`);
+        }
+        await uploadFile(gw.url, o.apiKey, '/two', 'early.txt', 'trashed on its own first');
+        await gql(`mutation { deleteEntry(path: "/two/early.txt") { deletedFiles } }`, {}, o.apiKey);
+        for (const name of ['one', 'two', 'three']) {
+          await nextMillisecond();
+          await gql(`mutation($p: String!) { deleteEntry(path: $p) { deletedFiles } }`, { p: `/${name}` }, o.apiKey);
+        }
+        const all = await trashOf(o.apiKey);
+        expect(all.edges.map((e: any) => e.node.originalPath)).toEqual(['/three', '/two', '/one', '/two/early.txt']);
+        const firstPage = (await gql(TRASH.replace('first: 20', 'first: 2'), {}, o.apiKey)).body.data.trash;
+        const secondPage = (await gql(TRASH.replace('first: 20', 'first: 2'), { after: firstPage.pageInfo.endCursor }, o.apiKey)).body.data
+          .trash;
+        expect([...firstPage.edges, ...secondPage.edges].map((e: any) => e.node.originalPath)).toEqual(
+          all.edges.map((e: any) => e.node.originalPath),
+        );
+        expect(secondPage.pageInfo.hasNextPage).toBe(false);
+        expect(await keysOf(o.orgId)).toHaveLength(7);
+
+        const emptied = await gql(`mutation { emptyTrash { deletedFiles deletedFolders } }`, {}, o.apiKey);
+        expect(emptied.body.data.emptyTrash).toEqual({ deletedFiles: 4, deletedFolders: 3 });
+        expect(await rowsOf(o.orgId)).toBe(0);
+        expect((await trashOf(o.apiKey)).totalCount).toBe(0);
+        await waitFor(async () => (await keysOf(o.orgId)).length === 0, Boolean, 30_000, 'the trash objects to go by the job');
+        expect((await gql(`mutation { emptyTrash { deletedFiles deletedFolders } }`, {}, o.apiKey)).body.data.emptyTrash).toEqual({
+          deletedFiles: 0,
+          deletedFolders: 0,
+        });
+      });
+
+      it('never removes what a concurrent restore brought back: restoreEntry against emptyTrash, each wins whole', async () => {
+        const o = await freshOrg();
+        for (let round = 0; round < 5; round++) {
+          const up = (await uploadFile(gw.url, o.apiKey, `/race${round}/inner`, 'f.txt', `round ${round}`)).body.data.uploadFile;
+          const folder = (await gql(`query($p: String!) { folder(path: $p) { id } }`, { p: `/race${round}` }, o.apiKey)).body.data.folder;
+          await gql(`mutation($p: String!) { deleteEntry(path: $p) { deletedFiles } }`, { p: `/race${round}` }, o.apiKey);
+          const [restored, emptied] = await Promise.all([
+            gql(RESTORE, { id: folder.id }, o.apiKey),
+            gql(`mutation { emptyTrash { deletedFiles deletedFolders } }`, {}, o.apiKey),
+          ]);
+          expect(emptied.body.errors).toBeUndefined();
+          if (restored.body.errors) {
+            // The trash was emptied first: gone for good.
+            expect(errorCode(restored)).toBe('NOT_FOUND');
+            expect(emptied.body.data.emptyTrash).toEqual({ deletedFiles: 1, deletedFolders: 2 });
+            expect((await download(up.id, {}, o.apiKey)).status).toBe(404);
+          } else {
+            // Restored first: whole, and nothing of it removed.
+            expect(emptied.body.data.emptyTrash).toEqual({ deletedFiles: 0, deletedFolders: 0 });
+            expect(await (await download(up.id, {}, o.apiKey)).text()).toBe(`round ${round}`);
+          }
+        }
+        await waitFor(
+          async () => JSON.stringify((await keysOf(o.orgId)).sort()) === JSON.stringify(await referencedKeys(o.orgId)),
+          Boolean,
+          30_000,
+          'the objects to match the rows',
+        );
+      });
+
+      it('expires items after TRASH_RETENTION_DAYS by itself; an item trashed on its own inside one outlives it and restores by its path', async () => {
+        const o = await freshOrg();
+        await uploadFile(gw.url, o.apiKey, '/old/sub', 'kept.txt', 'kept');
+        await uploadFile(gw.url, o.apiKey, '/old', 'a.txt', 'a');
+        await uploadFile(gw.url, o.apiKey, '/old', 'a.txt', 'a2');
+        const kept = (await gql(`{ file(path: "/old/sub/kept.txt") { id } }`, {}, o.apiKey)).body.data.file;
+        await gql(`mutation { deleteEntry(path: "/old/sub/kept.txt") { deletedFiles } }`, {}, o.apiKey);
+        await gql(`mutation { deleteEntry(path: "/old") { deletedFiles } }`, {}, o.apiKey);
+        await gw.db.query(
+          `UPDATE storage_entries SET trashed_at = trashed_at - interval '31 days' WHERE organization_id = $1 AND trashed_path = '/old'`,
+          [o.orgId],
+        );
+        // The periodic retention job (sent here instead of waiting for its period) purges it.
+        await storageRetentionJob.send(gw.services.queue, {});
+        await waitFor(
+          async () => (await trashOf(o.apiKey)).totalCount === 1,
+          Boolean,
+          30_000,
+          'the retention job to purge the expired item',
+        );
+        const trash = await trashOf(o.apiKey);
+        expect(trash.edges.map((e: any) => e.node.originalPath)).toEqual(['/old/sub/kept.txt']);
+        await waitFor(async () => (await keysOf(o.orgId)).length === 1, Boolean, 30_000, 'expired objects to go by the job');
+        expect((await keysOf(o.orgId)).sort()).toEqual(await referencedKeys(o.orgId));
+
+        const restored = await gql(RESTORE, { id: kept.id }, o.apiKey);
+        expect(restored.body.data.restoreEntry).toMatchObject({ id: kept.id, path: '/old/sub/kept.txt' });
+        expect(await (await download(kept.id, {}, o.apiKey)).text()).toBe('kept');
+
+        // TRASH_RETENTION_DAYS=0 keeps the trash until it is emptied: no expiry date, nothing expires.
+        const bin = gw.services.storage.trash;
+        await gql(`mutation { deleteEntry(path: "/old") { deletedFiles } }`, {}, o.apiKey);
+        await gw.db.query(`UPDATE storage_entries SET trashed_at = trashed_at - interval '400 days' WHERE organization_id = $1`, [o.orgId]);
+        const days = bin.retentionDays;
+        bin.retentionDays = 0;
+        try {
+          expect((await trashOf(o.apiKey)).edges.map((e: any) => e.node.expiresAt)).toEqual([null]);
+          expect(await bin.expire()).toBe(0);
+        } finally {
+          bin.retentionDays = days;
+        }
+        expect((await trashOf(o.apiKey)).totalCount).toBe(1);
+      });
+    });
+
     describe('a second organization', () => {
       it('sees none of the first one: every path and id reads as null or NOT_FOUND', async () => {
         const a = await freshOrg();
@@ -584,6 +1012,55 @@ export function storageContract(driverName: string, start: () => Promise<Storage
         const own = await uploadFile(gw.url, b.apiKey, '/secret/plans', 'plan.txt', 'mine');
         expect(own.body.data.uploadFile.id).not.toBe(up.id);
         expect(await (await download(up.id, {}, a.apiKey)).text()).toBe('top secret');
+      });
+    });
+
+    describe('a second organization and the trash and versions', () => {
+      it("cannot list, restore, empty or download another's trash, nor restore or download another's versions", async () => {
+        const a = await freshOrg();
+        const b = await freshOrg();
+        await uploadFile(gw.url, a.apiKey, '/plans', 'plan.txt', 'v1 secret');
+        const v2 = (await uploadFile(gw.url, a.apiKey, '/plans', 'plan.txt', 'v2 secret')).body.data.uploadFile;
+        const versions = await gql(`{ file(path: "/plans/plan.txt") { versions { edges { node { id } } } } }`, {}, a.apiKey);
+        const oldVersion = versions.body.data.file.versions.edges[1].node.id;
+        await uploadFile(gw.url, a.apiKey, '/gone', 'gone.txt', 'trashed secret');
+        const gone = (await gql(`{ folder(path: "/gone") { id } }`, {}, a.apiKey)).body.data.folder;
+        await gql(`mutation { deleteEntry(path: "/gone") { deletedFiles } }`, {}, a.apiKey);
+
+        // B's own file of the same path, and B's own trash.
+        const mine = (await uploadFile(gw.url, b.apiKey, '/plans', 'plan.txt', 'mine')).body.data.uploadFile;
+        expect((await gql(`{ trash { totalCount edges { node { originalPath } } } }`, {}, b.apiKey)).body.data.trash).toEqual({
+          totalCount: 0,
+          edges: [],
+        });
+        expect(errorCode(await gql(`mutation($id: ID!) { restoreEntry(id: $id) { id } }`, { id: gone.id }, b.apiKey))).toBe('NOT_FOUND');
+        expect(errorCode(await gql(`mutation($id: ID!) { restoreEntry(id: $id, to: "/stolen") { id } }`, { id: gone.id }, b.apiKey))).toBe(
+          'NOT_FOUND',
+        );
+        expect((await gql(`mutation { emptyTrash { deletedFiles deletedFolders } }`, {}, b.apiKey)).body.data.emptyTrash).toEqual({
+          deletedFiles: 0,
+          deletedFolders: 0,
+        });
+        for (const versionId of [oldVersion, v2.etag]) {
+          const res = await gql(
+            `mutation($v: ID!) { restoreFileVersion(path: "/plans/plan.txt", versionId: $v) { md5 } }`,
+            { v: versionId },
+            b.apiKey,
+          );
+          expect(errorCode(res)).toBe('NOT_FOUND');
+          const content = await fetch(`${gw.url}/files/${v2.id}/content?etag=${versionId}`, { headers: { 'api-key': b.apiKey } });
+          expect(content.status).toBe(404);
+          const onMine = await fetch(`${gw.url}/files/${mine.id}/content?etag=${versionId}`, { headers: { 'api-key': b.apiKey } });
+          expect(onMine.status).toBe(404);
+        }
+        expect(await (await download(mine.id, {}, b.apiKey)).text()).toBe('mine');
+        // A's trash and versions are as they were.
+        expect(
+          (await gql(`{ trash { totalCount } file(path: "/plans/plan.txt") { versions { totalCount } } }`, {}, a.apiKey)).body.data,
+        ).toEqual({
+          trash: { totalCount: 1 },
+          file: { versions: { totalCount: 2 } },
+        });
       });
     });
 

@@ -11,6 +11,7 @@ import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-Manage
 import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 import { RunQueue1765300000001 } from './1765300000001-RunQueue';
 import { Conversations1765450000000 } from './1765450000000-Conversations';
+import { StorageVersionsAndTrash1765500000000 } from './1765500000000-StorageVersionsAndTrash';
 import { RequestLogCounts1765800000000 } from './1765800000000-RequestLogCounts';
 import { TimeOrderedRunIds1765800000001 } from './1765800000001-TimeOrderedRunIds';
 
@@ -27,6 +28,7 @@ export const migrations = [
   RunEvents1765300000000,
   RunQueue1765300000001,
   Conversations1765450000000,
+  StorageVersionsAndTrash1765500000000,
   RequestLogCounts1765800000000,
   TimeOrderedRunIds1765800000001,
 ];
