@@ -27,7 +27,7 @@ export const figures: Figure[] = [
   // Last: their seeds (a trash and versions ten times the live tree) would otherwise weigh on the figures after them.
   listingBesideTrash,
   deepPageBesideTrash,
-  // Last: they grow the database by a million runs and a million entries.
+  // After everything: they grow the database by a million runs and a million entries.
   historyCounts,
   historyGrowth,
 ];
