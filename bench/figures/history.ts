@@ -178,6 +178,7 @@ function seeded(ctx: BenchContext): Promise<History> {
       const { deepCursor } = await seedRequestLogs(db, { orgId: ctx.orgId, workflowId, teammateId, count: runs });
       await seedEntries(ctx, db, entries);
       await db.query('VACUUM ANALYZE workflow_runs');
+      await db.query('ANALYZE request_log_counts');
       return { deepCursor, table: await sizes(db) };
     });
     const seedSeconds = (Date.now() - started) / 1000;
@@ -198,12 +199,25 @@ export const historyCounts: Figure = {
     const total = `"totalCount":${h.runs}`;
     const all = await p50(ctx, COUNT, { id: h.teammateId }, (body) => body.includes(total));
     const byStatus = await p50(ctx, COUNT, { id: h.teammateId, status: 'SUCCEEDED' }, (body) => body.includes(total));
+    // What the count cost before request_log_counts: the statement it was, timed in SQL (median of 3).
+    const counted = await withClient(ctx.databaseUrl, async (db) => {
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = process.hrtime.bigint();
+        await db.query(
+          `SELECT count(*)::int AS total FROM workflow_runs WHERE teammate_id = $1 AND organization_id = $2 AND channel = 'API'`,
+          [h.teammateId, ctx.orgId],
+        );
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      return median(times);
+    });
     return {
       gateway: `${fmt.ms(all)}; status ${fmt.ms(byStatus)}`,
       baseline: '—',
       ratio: '—',
       met: Math.max(all, byStatus) < 50,
-      note: `history-counts: ${h.runs.toLocaleString('en-US')} finished API runs of one teammate seeded by SQL (one a second, ${(h.runs / 86400).toFixed(1)} days); every answer checked to carry the full count; read from request_log_counts (per status, UTC day and shard), not by counting runs.`,
+      note: `history-counts: ${h.runs.toLocaleString('en-US')} finished API runs of one teammate seeded by SQL (one a second, ${(h.runs / 86400).toFixed(1)} days); every answer checked to carry the full count; read from request_log_counts and its deltas (per status and UTC day), not by counting runs; the count(*) it replaces takes ${fmt.ms(counted)} in SQL alone on the same database.`,
     };
   },
 };
