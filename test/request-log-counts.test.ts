@@ -236,6 +236,44 @@ describe('request-log counts: kept as runs change, read without counting runs', 
     );
   });
 
+  it("counts the organization's trash items as entries are trashed, restored, purged and the trash emptied", async () => {
+    const ask = async (query: string, variables: Record<string, unknown> = {}) => {
+      const res = await graphql(gw.url, query, variables, { apiKey: org.apiKey });
+      if (res.body.errors) throw new Error(JSON.stringify(res.body.errors));
+      return res.body.data;
+    };
+    const trashCount = async () => (await ask(`{ trash(first: 1) { totalCount } }`)).trash.totalCount as number;
+    const truthTrash = async () =>
+      (
+        await gw.db.query(`SELECT count(*)::int AS n FROM storage_entries WHERE organization_id = $1 AND trashed_at IS NOT NULL`, [
+          org.orgId,
+        ])
+      )[0].n as number;
+    const mkdir = (path: string) => ask(`mutation($p: String!) { createFolder(path: $p) { id } }`, { p: path });
+    const trash = (path: string, permanent = false) =>
+      ask(`mutation($p: String!, $x: Boolean) { deleteEntry(path: $p, permanent: $x) { deletedFolders } }`, { p: path, x: permanent });
+    // A folder with a tree below it is one item; so is each of the others.
+    for (const path of ['/t/big/a/b/c', '/t/big/d', '/t/one', '/t/two', '/t/three', '/t/gone']) await mkdir(path);
+    for (const path of ['/t/big', '/t/one', '/t/two', '/t/three']) await trash(path);
+    await trash('/t/gone', true);
+    expect(await trashCount()).toBe(4);
+    expect(await truthTrash()).toBe(4);
+    const [one] = await gw.db.query(`SELECT id FROM storage_entries WHERE organization_id = $1 AND trashed_path = '/t/one'`, [org.orgId]);
+    await ask(`mutation($id: ID!) { restoreEntry(id: $id) { id } }`, { id: one.id });
+    expect(await trashCount()).toBe(3);
+    await compactCounts(gw.db);
+    expect(await trashCount()).toBe(3);
+    await ask(`mutation { emptyTrash { deletedFolders } }`);
+    expect(await trashCount()).toBe(0);
+    expect(await truthTrash()).toBe(0);
+    await trash('/t/one');
+    expect(await trashCount()).toBe(1);
+    await compactCounts(gw.db);
+    expect(await trashCount()).toBe(1);
+    const [rows] = await gw.db.query(`SELECT count(*)::int AS n FROM trash_counts WHERE n <= 0`);
+    expect(rows.n).toBe(0);
+  });
+
   /** The rows each node of the plan of `sql` read from workflow_runs, run with `values`. */
   const runsRead = async (sql: string, values: unknown[]) => {
     const client = new Client({ connectionString: gw.database.url });
@@ -311,5 +349,11 @@ describe('request-log counts: kept as runs change, read without counting runs', 
     );
     expect(conversations.rows).toBeGreaterThan(0);
     expect(conversations.counted).toBe(conversations.rows);
+    const [trashed] = await gw.db.query(
+      `SELECT (SELECT count(*) FROM storage_entries WHERE trashed_at IS NOT NULL)::int AS rows,
+              (SELECT sum(n) FROM (SELECT n FROM trash_counts UNION ALL SELECT n FROM trash_count_deltas) AS k)::int AS counted`,
+    );
+    expect(trashed.rows).toBeGreaterThan(0);
+    expect(trashed.counted).toBe(trashed.rows);
   });
 });

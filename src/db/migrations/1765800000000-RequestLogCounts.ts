@@ -30,7 +30,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   renewals and progress saves that update runs far more often.
  *
  * `conversation_counts`/`conversation_count_deltas` are the same for a teammate's conversations
- * (`conversations { totalCount }`), which no retention ends.
+ * (`conversations { totalCount }`), which no retention ends, and `trash_counts`/`trash_count_deltas`
+ * for an organization's trash items (`trash { totalCount }`; TRASH_RETENTION_DAYS 0 keeps them all).
+ * A trash item is one row (its tree's rows keep `trashed_at` null), so row triggers filtered by
+ * WHEN fire once per item trashed, restored or removed, and never for the rows of a tree.
  *
  * `organization_id` leads every key, so these tables distribute by organization like the others
  * (SCALING.md).
@@ -130,6 +133,34 @@ export class RequestLogCounts1765800000000 implements MigrationInterface {
       CREATE TRIGGER conversation_counts_delete AFTER DELETE ON conversations
         REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION conversation_counts_changed()`);
 
+    await q.query(`
+      CREATE TABLE trash_counts (
+        organization_id uuid PRIMARY KEY,
+        n bigint NOT NULL
+      )`);
+    await q.query(`CREATE TABLE trash_count_deltas (organization_id uuid NOT NULL, n bigint NOT NULL)`);
+    await q.query(`CREATE INDEX trash_count_deltas_organization ON trash_count_deltas (organization_id)`);
+    await q.query(`
+      CREATE FUNCTION trash_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP <> 'INSERT' AND OLD.trashed_at IS NOT NULL THEN
+          INSERT INTO trash_count_deltas (organization_id, n) VALUES (OLD.organization_id, -1);
+        END IF;
+        IF TG_OP <> 'DELETE' AND NEW.trashed_at IS NOT NULL THEN
+          INSERT INTO trash_count_deltas (organization_id, n) VALUES (NEW.organization_id, 1);
+        END IF;
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER trash_counts_insert AFTER INSERT ON storage_entries FOR EACH ROW
+        WHEN (NEW.trashed_at IS NOT NULL) EXECUTE FUNCTION trash_counts_changed()`);
+    await q.query(`
+      CREATE TRIGGER trash_counts_update AFTER UPDATE OF trashed_at ON storage_entries FOR EACH ROW
+        WHEN ((OLD.trashed_at IS NULL) <> (NEW.trashed_at IS NULL)) EXECUTE FUNCTION trash_counts_changed()`);
+    await q.query(`
+      CREATE TRIGGER trash_counts_delete AFTER DELETE ON storage_entries FOR EACH ROW
+        WHEN (OLD.trashed_at IS NOT NULL) EXECUTE FUNCTION trash_counts_changed()`);
+
     // Folds the deltas into the counts: each table's in one statement (deleted and added at one
     // commit), keys locked in one order; rows that reach zero go. Two compactions at once are
     // safe: a delta row is deleted, and so added, by one of them only.
@@ -156,11 +187,17 @@ export class RequestLogCounts1765800000000 implements MigrationInterface {
         SELECT organization_id, teammate_id, n FROM summed WHERE n <> 0 ORDER BY 1, 2
         ON CONFLICT (organization_id, teammate_id) DO UPDATE SET n = c.n + EXCLUDED.n;
         DELETE FROM conversation_counts WHERE n = 0;
+        WITH moved AS (DELETE FROM trash_count_deltas RETURNING *),
+             summed AS (SELECT organization_id, sum(n)::bigint AS n FROM moved GROUP BY 1)
+        INSERT INTO trash_counts AS c (organization_id, n)
+        SELECT organization_id, n FROM summed WHERE n <> 0 ORDER BY 1
+        ON CONFLICT (organization_id) DO UPDATE SET n = c.n + EXCLUDED.n;
+        DELETE FROM trash_counts WHERE n = 0;
         RETURN folded;
       END $$`);
 
     // What a database already has, counted once (under a lock that keeps writers out meanwhile).
-    await q.query(`LOCK TABLE workflow_runs, conversations IN SHARE ROW EXCLUSIVE MODE`);
+    await q.query(`LOCK TABLE workflow_runs, conversations, storage_entries IN SHARE ROW EXCLUSIVE MODE`);
     await q.query(`
       INSERT INTO request_log_counts (organization_id, teammate_id, status, day, n)
       SELECT organization_id, teammate_id, status, request_log_count_day(created_at), count(*)
@@ -169,10 +206,18 @@ export class RequestLogCounts1765800000000 implements MigrationInterface {
     await q.query(`
       INSERT INTO conversation_counts (organization_id, teammate_id, n)
       SELECT organization_id, teammate_id, count(*) FROM conversations GROUP BY 1, 2`);
+    await q.query(`
+      INSERT INTO trash_counts (organization_id, n)
+      SELECT organization_id, count(*) FROM storage_entries WHERE trashed_at IS NOT NULL GROUP BY 1`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP FUNCTION request_log_counts_compact()`);
+    await q.query(`DROP TRIGGER trash_counts_delete ON storage_entries`);
+    await q.query(`DROP TRIGGER trash_counts_update ON storage_entries`);
+    await q.query(`DROP TRIGGER trash_counts_insert ON storage_entries`);
+    await q.query(`DROP FUNCTION trash_counts_changed()`);
+    await q.query(`DROP TABLE trash_count_deltas, trash_counts`);
     await q.query(`DROP TRIGGER conversation_counts_delete ON conversations`);
     await q.query(`DROP TRIGGER conversation_counts_insert ON conversations`);
     await q.query(`DROP FUNCTION conversation_counts_changed()`);
