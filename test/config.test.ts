@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       workflowLeaseSeconds: 30,
       workflowConcurrency: 4,
       runRetentionDays: 90,
+      callbackRetryDelaySeconds: 10,
       fileVersionsKeep: 10,
       fileVersionDays: 30,
       trashRetentionDays: 30,

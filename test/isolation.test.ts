@@ -111,6 +111,13 @@ const PROBES: Record<string, Probe[]> = {
     },
   ],
   'Subscription.workflowRunUpdated': [], // graphql-ws: covered below, by subscribing to A's run with B's key
+  'Subscription.workflowRunEvents': [], // graphql-ws: covered below, and GET /runs/:id/events with it
+  'Mutation.cancelWorkflowRun': [
+    { query: 'mutation($id: ID!) { cancelWorkflowRun(id: $id) { id status } }', variables: (a) => ({ id: a.runId }), expect: 'not-found' },
+  ],
+  'Mutation.rerunWorkflowRun': [
+    { query: 'mutation($id: ID!) { rerunWorkflowRun(id: $id) { runId } }', variables: (a) => ({ id: a.runId }), expect: 'not-found' },
+  ],
   'Mutation.callTeammate': [
     {
       query: 'mutation($id: ID!) { callTeammate(teammateId: $id, input: {}) { runId } }',
@@ -339,6 +346,19 @@ describe('organization isolation, from the schema', () => {
     if (watchedLeaks.length) failures.push(`Subscription.workflowRunUpdated: mentions ${watchedLeaks.join(', ')}: ${watched.text}`);
     if (JSON.parse(watched.text).errors?.[0]?.extensions?.code !== 'NOT_FOUND')
       failures.push(`Subscription.workflowRunUpdated: expected NOT_FOUND, got ${watched.text}`);
+    // A's run's events, subscribed to and streamed with B's key.
+    const followed = await subscribeOnce(gw.url, b.apiKey, 'subscription($id: ID!) { workflowRunEvents(id: $id) { seq type data } }', {
+      id: a.runId,
+    });
+    if (
+      a.secretWords.some((word) => followed.text.includes(word)) ||
+      JSON.parse(followed.text).errors?.[0]?.extensions?.code !== 'NOT_FOUND'
+    )
+      failures.push(`Subscription.workflowRunEvents: expected NOT_FOUND, got ${followed.text}`);
+    const stream = await fetch(`${gw.url}/runs/${a.runId}/events`, { headers: { 'api-key': b.apiKey } });
+    const streamed = await stream.text();
+    if (stream.status !== 404 || a.secretWords.some((word) => streamed.includes(word)))
+      failures.push(`GET /runs/:id/events: HTTP ${stream.status}: ${streamed}`);
     // The content route: A's file id with B's key, and with no key at all.
     for (const headers of [{ 'api-key': b.apiKey }, {} as Record<string, string>]) {
       const res = await fetch(`${gw.url}/files/${a.fileId}/content`, { headers });

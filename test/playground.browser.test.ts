@@ -227,4 +227,34 @@ describe('GraphiQL playground at GET /graphql (headless Chromium)', () => {
     expect(await shown('SUCCEEDED')).toEqual({ data: { workflowRunUpdated: { status: 'SUCCEEDED' } } });
     expect(sockets).toEqual([`${gw.url.replace(/^http/, 'ws')}/graphql`]);
   }, 90_000);
+
+  it("runs the workflowRunEvents subscription: the run's stored events, then each new one", async () => {
+    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, {
+      name: 'followed',
+      startStep: 'a',
+      steps: { a: { type: 'transform', output: 1 } },
+    });
+    const run = await gw.services.workflows.startRun({
+      organizationId: org.orgId,
+      workflowId: workflow.id,
+      payload: null,
+      channel: 'TRIGGER',
+    });
+    await page.goto(`${gw.url}/graphql`, { waitUntil: 'load' });
+    const queryEditor = page.locator(QUERY_EDITOR);
+    await queryEditor.waitFor({ state: 'visible', timeout: 30_000 });
+    await replaceText(page, queryEditor, `subscription Follow { workflowRunEvents(id: "${run.id}") { seq type data } }`);
+    await replaceText(page, await openHeaders(page), JSON.stringify({ 'api-key': org.apiKey }));
+    await page.locator('button.graphiql-execute-button').click();
+    const result = page.locator(RESULT);
+    const shown = async (text: string) => {
+      await result.filter({ hasText: text }).waitFor({ state: 'visible', timeout: 15_000 });
+      return JSON.parse((await result.innerText()).replace(/\u00a0/g, ' '));
+    };
+    expect(await shown('QUEUED')).toEqual({ data: { workflowRunEvents: { seq: 1, type: 'STATUS', data: 'QUEUED' } } });
+    // A change by hand, announced as the README says: its STATUS event is written by the database.
+    await gw.db.query(`UPDATE workflow_runs SET status = 'CANCELLED', finished_at = now() WHERE id = $1`, [run.id]);
+    await gw.db.query(`SELECT alloy_announce_runs(ARRAY[$1]::uuid[])`, [run.id]);
+    expect(await shown('CANCELLED')).toEqual({ data: { workflowRunEvents: { seq: 2, type: 'STATUS', data: 'CANCELLED' } } });
+  }, 90_000);
 });

@@ -81,7 +81,7 @@ describe('README examples: workflows and teammates', () => {
     expect(code).toBe(0);
     const { api } = JSON.parse(stdout).data.teammate;
     expect(api.endpoint).toBe(`${env.ALLOY_URL}/graphql`);
-    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript', 'curl']);
+    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript', 'curl', 'curl', 'curl']);
     for (const example of api.examples) expect(example.code).toContain(env.TEAMMATE_ID);
     const link = new URL(api.playgroundUrl);
     expect(`${link.origin}${link.pathname}`).toBe(`${env.ALLOY_URL}/graphql`);
@@ -187,6 +187,67 @@ describe('README examples: workflows and teammates', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("follows a run's events with the README's curl -N until the run has ended, and cancels a run with its curl", async () => {
+    // Held until curl has shown the run's first events: they arrive while it runs.
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    hooks.route('/hook', async ({ body }) => {
+      await answered;
+      return { status: 200, body: { received: body.payload.text } };
+    });
+    try {
+      const run = await gw.services.workflows.startRun({
+        organizationId: org.orgId,
+        workflowId: env.WORKFLOW_ID,
+        payload: { text: 'streamed' },
+        channel: 'TRIGGER',
+      });
+      const curl = new WatchedProcess('bash', ['-c', `set -euo pipefail\n${readmeExample('run-events')}`], {
+        cwd: ROOT,
+        env: { ...process.env, ...env, RUN_ID: run.id },
+      });
+      await curl.waitForOutput(/"data":"RUNNING"/, 30_000);
+      answer();
+      expect((await curl.finished).code).toBe(0);
+      const ids = [...curl.stdout.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+      expect(ids).toEqual(ids.map((_, i) => i + 1));
+      const events = [...curl.stdout.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]));
+      expect(events.map((e) => [e.type, e.step, e.data])).toEqual([
+        ['STATUS', null, 'QUEUED'],
+        ['STATUS', null, 'RUNNING'],
+        ['STEP_STARTED', 'call', null],
+        ['STEP_FINISHED', 'call', 200],
+        ['STEP_STARTED', 'shape', null],
+        ['STEP_FINISHED', 'shape', null],
+        ['STATUS', null, 'SUCCEEDED'],
+      ]);
+
+      // Cancelling: a run held in its http step ends CANCELLED.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      hooks.route('/hook', async () => {
+        await released;
+        return { status: 200, body: {} };
+      });
+      const held = await gw.services.workflows.startRun({
+        organizationId: org.orgId,
+        workflowId: env.WORKFLOW_ID,
+        payload: { text: 'stopped' },
+        channel: 'TRIGGER',
+      });
+      await waitFor(async () => hooks.received.some((h) => h.body?.run?.id === held.id), Boolean, 30_000, 'the run to call the hook');
+      const cancelled = await runExample('cancel-run', { ...env, RUN_ID: held.id });
+      release();
+      expect(cancelled.stderr).toBe('');
+      expect(JSON.parse(cancelled.stdout)).toEqual({ data: { cancelWorkflowRun: { status: 'CANCELLED' } } });
+      expect((await runOf(held.id)).status).toBe('CANCELLED');
+    } finally {
+      answer();
+      hooks.route('/hook', ({ body }) => ({ status: 200, body: { received: body.payload.text } }));
+    }
+  });
+
   it('holds a two-turn conversation with curl: the second turn continues the first, and its step gets the first turn', async () => {
     const { stdout, stderr, code } = await runExample('conversation', env);
     expect(stderr).toBe('');

@@ -247,7 +247,7 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     expect(res.body.errors).toBeUndefined();
     const { api } = res.body.data.teammate;
     expect(api.endpoint).toBe(`${gw.url}/graphql`);
-    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript', 'curl']);
+    expect(api.examples.map((e: { language: string }) => e.language)).toEqual(['curl', 'graphql', 'javascript', 'curl', 'curl', 'curl']);
     for (const example of api.examples) {
       expect(example).toEqual({
         language: expect.any(String),
@@ -303,6 +303,21 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
     const logged = page.edges.map((e: any) => e.node.runId);
     expect(logged).toEqual(expect.arrayContaining([curlRun.runId, jsRun.runId, gqlRun.runId, fileRun.runId]));
     expect(page.edges.find((e: any) => e.node.runId === curlRun.runId).node.response).toEqual({ reply: 'You said: Hello' });
+
+    // Following a call: curl -N prints its events as server-sent events and ends with the run.
+    const follow = await runBash(api.examples[4].code, { API_KEY: org.apiKey });
+    expect(follow.code).toBe(0);
+    const ids = [...follow.stdout.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    const last = JSON.parse([...follow.stdout.matchAll(/^data: (.*)$/gm)].pop()![1]);
+    expect(last).toMatchObject({ type: 'STATUS', data: 'SUCCEEDED' });
+
+    // Stopping a call: the run ends CANCELLED, or had already finished (a transform answers at once).
+    const cancel = await runBash(api.examples[5].code, { API_KEY: org.apiKey });
+    expect(cancel.code).toBe(0);
+    const cancelled = JSON.parse(cancel.stdout).data.cancelWorkflowRun;
+    expect(['CANCELLED', 'SUCCEEDED']).toContain(cancelled.status);
+    expect(await runStatus(cancelled.id)).toBe(cancelled.status);
   });
 
   it("gives a playgroundUrl holding the teammate's callTeammate operation and variables (and no key), which runs as it is", async () => {

@@ -9,6 +9,7 @@ import { renameMove } from './rename-move';
 import { deleteFolder } from './delete-folder';
 import { requestLogsDepth } from './request-logs-depth';
 import { triggerAndWait, triggerWorkflow, workerThroughput } from './trigger-workflow';
+import { runEventsStream } from './run-events-stream';
 import { historyCounts, historyGrowth } from './history';
 
 /** Every figure, in the order of the table (and of the issue). */
@@ -24,6 +25,7 @@ export const figures: Figure[] = [
   triggerWorkflow,
   triggerAndWait,
   workerThroughput,
+  runEventsStream,
   // Last: their seeds (a trash and versions ten times the live tree) would otherwise weigh on the figures after them.
   listingBesideTrash,
   deepPageBesideTrash,

@@ -23,14 +23,16 @@ export async function startBackgroundWork(services: Services, logger: Logger, op
   await jobs.start(processJobs(services, logger));
   tasks.push({ name: 'queued jobs', stop: () => jobs.stop() });
   const leaseMs = services.config.workflowLeaseSeconds * 1000;
+  const callbacks = { queue: services.queue, retryDelaySeconds: services.config.callbackRetryDelaySeconds };
   // Every process sweeps lapsed run leases, so a dead worker's run is recovered even with no other worker up.
-  const sweeper = new LeaseSweeper(services.db, logger, { leaseMs });
+  const sweeper = new LeaseSweeper(services.db, logger, { leaseMs, callbacks });
   sweeper.start();
   tasks.push({ name: 'workflow lease sweeper', stop: () => sweeper.stop() });
   if (options.workflows) {
     const executor = new RunExecutor(services.db, services.runEvents, logger, {
       leaseMs,
       concurrency: services.config.workflowConcurrency,
+      callbacks,
       files: services.storage.snapshots,
     });
     await executor.start();

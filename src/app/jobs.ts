@@ -4,6 +4,7 @@ import { deleteObjectsJob } from '../storage/events/object-deletion';
 import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
 import { storageRetentionJob } from '../storage/events/retention';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
+import { deliverCallback, runCallbackJob } from '../workflows/run-callbacks';
 import { compactCounts, compactCountsJob } from '../teammates/count-compaction';
 import type { Services } from './services';
 
@@ -24,6 +25,7 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
       const deleted = await deleteExpiredRuns(db, config.runRetentionDays);
       if (deleted) logger.info({ deleted, days: config.runRetentionDays }, 'deleted finished runs past their retention');
     }),
+    runCallbackJob.handledBy((job) => deliverCallback(db, job.runId)),
     compactCountsJob.handledBy(async () => {
       await compactCounts(db);
     }),

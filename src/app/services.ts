@@ -11,6 +11,7 @@ import { ConversationService } from '../teammates/conversation.service';
 import { WorkflowService } from '../workflows/workflow.service';
 import { RunEvents } from '../workflows/run-events';
 import { RunWaiter } from '../workflows/run-waiter';
+import { RunEventLog } from '../workflows/run-event-log';
 import type { StorageDriver } from '../storage/backend/driver';
 import { createStorage, Storage } from '../storage/storage';
 
@@ -30,6 +31,8 @@ export interface Services {
   /** Per-API-key request budget, spent by every keyed HTTP route (authenticateRequests) and subscription. */
   rateLimits: ApiKeyRateLimiter;
   workflows: WorkflowService;
+  /** The runs' stored events (`WorkflowRun.events`, `workflowRunEvents`, `GET /runs/:id/events`). */
+  runEventLog: RunEventLog;
   teammates: TeammateService;
   /** Teammates' conversations (their turns are started by callTeammate). */
   conversations: ConversationService;
@@ -46,7 +49,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
   if (!databaseUrl) throw new Error('the data source has no url');
   const storage = createStorage(db, config, queue, options.wrapStorageDriver);
   // Runs are handed files through storage, and storage keeps the bytes a run was given until it ends.
-  const workflows = new WorkflowService(db, storage.snapshots);
+  const workflows = new WorkflowService(db, storage.snapshots, { queue, retryDelaySeconds: config.callbackRetryDelaySeconds });
   storage.keepObjects = (keys) => workflows.objectKeysInUse(keys);
   const auth = new AuthService(db);
   const notifications = new NotificationListener(databaseUrl, logger);
@@ -62,6 +65,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
+    runEventLog: new RunEventLog(db),
     teammates: new TeammateService(db, workflows),
     conversations: new ConversationService(db),
     storage,

@@ -36,6 +36,8 @@ import { requestLogging, requestLogOf, requestLogPlugin, withRequestLog } from '
 import { playgroundRouter } from '../playground/playground';
 import { databaseReadiness, healthRouter, ReadinessCheck } from './health';
 import { contentRouter, storageReadiness, uploadMiddleware } from './storage-routes';
+import { runEventRouter } from './run-event-routes';
+import type { RunEventLog } from '../workflows/run-event-log';
 import { queueReadiness, registerQueueGauges } from '../queue/queue-health';
 import { registerWorkflowGauges } from '../workflows/run-gauges';
 
@@ -63,6 +65,7 @@ export interface GatewayServices {
   teammates: TeammateService;
   runEvents: RunEvents;
   runWaiter: RunWaiter;
+  runEventLog: RunEventLog;
 }
 
 export interface GatewayOptions {
@@ -164,6 +167,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
   app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
   const authentication = authenticateRequests(services.auth, services.rateLimits);
   app.use(contentRouter(services.storage, authentication, logger));
+  app.use(runEventRouter(services, authentication, logger));
   app.use(
     '/graphql',
     jsonBody(config.maxJsonBodyBytes),

@@ -25,7 +25,11 @@ export interface RegisteredJob<T extends object = object> {
 
 export interface JobKind<T extends object> extends JobSpec {
   /** Sends a job; with `tx`, it exists if and only if that transaction commits. */
-  send(queue: Queue, data: T, options?: { tx?: EntityManager; startAfterSeconds?: number }): Promise<void>;
+  send(
+    queue: Queue,
+    data: T,
+    options?: { tx?: EntityManager; startAfterSeconds?: number; retry?: { limit: number; delaySeconds: number } },
+  ): Promise<void>;
   handledBy(handle: (data: T) => Promise<void>): RegisteredJob<T>;
 }
 
@@ -52,6 +56,8 @@ export function defineJob<T extends object>(spec: JobSpec): JobKind<T> {
       await queue.send(spec.name, data, {
         ...(options.tx ? { db: inTransaction(options.tx) } : {}),
         ...(options.startAfterSeconds ? { startAfter: options.startAfterSeconds } : {}),
+        // This job's own retries, over its queue's (a setting of the process, e.g. callbacks' first delay).
+        ...(options.retry ? { retryLimit: options.retry.limit, retryDelay: options.retry.delaySeconds, retryBackoff: true } : {}),
       });
     },
     handledBy(handle) {

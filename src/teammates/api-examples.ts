@@ -78,6 +78,22 @@ export function teammateApiExamples(endpoint: string, teammateId: string): ApiEx
     `  -H "api-key: $API_KEY" \\`,
     `  -d ${shell({ query: withFile, variables: { input: { message: 'Summarise this report' }, files: [EXAMPLE_FILE] } })}`,
   ].join('\n');
+  // The call again, keeping only its runId, for the two examples that go on with the run.
+  const start = [
+    `RUN_ID=$(curl -s "${endpoint}" \\`,
+    `  -H 'content-type: application/json' \\`,
+    `  -H "api-key: $API_KEY" \\`,
+    `  -d ${shell({ query: inline, variables: { input: EXAMPLE_INPUT } })} | sed -E 's/.*"runId":"([^"]+)".*/\\1/')`,
+  ];
+  const base = endpoint.replace(/\/graphql$/, '');
+  const follow = [...start, `curl -N "${base}/runs/$RUN_ID/events" -H "api-key: $API_KEY"`].join('\n');
+  const cancel = [
+    ...start,
+    `curl -s "${endpoint}" \\`,
+    `  -H 'content-type: application/json' \\`,
+    `  -H "api-key: $API_KEY" \\`,
+    `  -d '{"query":"mutation($id: ID!) { cancelWorkflowRun(id: $id) { id status } }","variables":{"id":"'"$RUN_ID"'"}}'`,
+  ].join('\n');
   return [
     { language: 'curl', title: 'curl, with the key in $API_KEY', code: curl },
     {
@@ -95,6 +111,12 @@ export function teammateApiExamples(endpoint: string, teammateId: string): ApiEx
       title: `curl: hand the teammate a file of your storage (${EXAMPLE_FILE}); its steps get a signed link to the bytes`,
       code: curlWithFile,
     },
+    {
+      language: 'curl',
+      title: 'Watch the call as it happens: its events as server-sent events (curl -N), until the run ends',
+      code: follow,
+    },
+    { language: 'curl', title: 'Stop a call: cancelWorkflowRun with the runId the call answered', code: cancel },
   ];
 }
 

@@ -34,7 +34,11 @@ export class TeammateApi {
   @Field({ description: 'The absolute GraphQL endpoint to send `callTeammate` to.' })
   endpoint: string;
 
-  @Field(() => [ApiExample], { description: 'Ready-to-paste examples in `curl`, `graphql` and `javascript`, in that order.' })
+  @Field(() => [ApiExample], {
+    description:
+      'Ready-to-paste examples of the call in `curl`, `graphql` and `javascript`, in that order; then, in `curl`, following the ' +
+      "call's events as they happen (`GET /runs/:id/events`) and cancelling it (`cancelWorkflowRun`).",
+  })
   examples: ApiExample[];
 
   @Field({
@@ -120,7 +124,7 @@ export class TeammateResolver {
       'as a turn of a conversation (`conversationId`, or a new one).',
   })
   async callTeammate(
-    @Args() { teammateId, input, idempotencyKey, waitSeconds, conversationId, files }: CallTeammateArgs,
+    @Args() { teammateId, input, idempotencyKey, waitSeconds, conversationId, files, callbackUrl }: CallTeammateArgs,
     @Ctx() ctx: TeammateContext,
   ): Promise<TriggerWorkflowPayload> {
     const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, {
@@ -128,6 +132,7 @@ export class TeammateResolver {
       conversationId,
       files,
       baseUrl: ctx.baseUrl,
+      callbackUrl,
     });
     const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
     return startedPayload(run);

@@ -33,6 +33,8 @@ export interface CallOptions {
   conversationId?: string | null;
   files?: readonly string[] | null;
   baseUrl?: string;
+  /** POSTed the run's end (see run-callbacks.ts). */
+  callbackUrl?: string | null;
 }
 
 /** `alloy teammate update`: only what is given changes. */
@@ -343,6 +345,7 @@ export class TeammateService {
       conversationId: options.conversationId,
       files: options.files,
       baseUrl: options.baseUrl,
+      callbackUrl: options.callbackUrl,
     });
   }
 

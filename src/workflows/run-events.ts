@@ -13,6 +13,17 @@ export interface RunEvent {
   status: WorkflowRunStatus;
   /** The run's status change count (1 at insert): orders the events of one run and spots repeats. */
   seq: number;
+  /**
+   * The run's last stored event number (run-event-log.ts), when the announcement is of stored
+   * events (OUTPUT, STEP_*) rather than a status change: it wakes `workflowRunEvents` followers.
+   */
+  events?: number;
+  /**
+   * The stored events this announcement is about, when they are small (INLINE_EVENTS_BYTES): a
+   * follower whose last event comes right before them takes them from here instead of reading
+   * the table. Anything else (a gap, a missing list) makes it read.
+   */
+  appended?: Array<{ seq: number; type: string; step: string | null; data: unknown; at: string }>;
 }
 
 export interface RunEventHandler {
@@ -24,7 +35,7 @@ export interface RunEventHandler {
   onReconnect?(): void;
 }
 
-const FINAL = new Set<string>([WorkflowRunStatus.SUCCEEDED, WorkflowRunStatus.FAILED]);
+const FINAL = new Set<string>([WorkflowRunStatus.SUCCEEDED, WorkflowRunStatus.FAILED, WorkflowRunStatus.CANCELLED]);
 export const isFinalStatus = (status: string): boolean => FINAL.has(status);
 
 function parse(payload: string): RunEvent[] {
@@ -41,7 +52,8 @@ function parse(payload: string): RunEvent[] {
 /** Postgres refuses NOTIFY payloads of 8,000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7_000;
 
-const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify('${RUN_EVENTS_CHANNEL}', $1)`);
+/** Every pending payload in one statement: one round trip (and one wait for a pooled connection) however many there are. */
+const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify('${RUN_EVENTS_CHANNEL}', p) FROM unnest($1::text[]) AS p`);
 
 /**
  * Sends the status changes this process committed, after the commit and outside any writing
@@ -74,9 +86,7 @@ export class RunAnnouncer {
     while (this.pending.length) {
       const batch = this.pending;
       this.pending = [];
-      for (const payload of chunks(batch)) {
-        await this.sql.run(ANNOUNCE, [payload]).catch(this.onError);
-      }
+      await this.sql.run(ANNOUNCE, [chunks(batch)]).catch(this.onError);
     }
     this.flushing = undefined;
   }
@@ -88,13 +98,15 @@ function chunks(events: RunEvent[]): string[] {
   let bytes = 2;
   for (const event of events) {
     const text = JSON.stringify(event);
-    if (current.length && bytes + text.length + 1 > MAX_PAYLOAD_BYTES) {
+    // In bytes: announcements of stored events carry their data, which need not be ASCII.
+    const size = Buffer.byteLength(text);
+    if (current.length && bytes + size + 1 > MAX_PAYLOAD_BYTES) {
       out.push(`[${current.join(',')}]`);
       current = [];
       bytes = 2;
     }
     current.push(text);
-    bytes += text.length + 1;
+    bytes += size + 1;
   }
   if (current.length) out.push(`[${current.join(',')}]`);
   return out;

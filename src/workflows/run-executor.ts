@@ -1,11 +1,14 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../observability/logger';
-import type { RunEvents } from './run-events';
+import type { CallbackQueue } from './run-callbacks';
+import { NewRunEvent, OutputCoalescer, RunEventLog } from './run-event-log';
+import { RunEventType } from './run-event.entity';
+import { isFinalStatus, RunEvents } from './run-events';
 import { ClaimedRun, DEFAULT_MAX_RECOVERIES, Lease, RunStateMachine } from './run-state';
 import { StatementRunner } from '../db/statements';
 import { conversationContext } from './conversation-context';
 import { contextFiles, RunFileSource } from './run-files';
-import { RunContext, runStep, StepFailed } from './step-runners';
+import { RunCancelled, RunContext, runStep, StepFailed } from './step-runners';
 import type { StepResult } from './workflow-run.entity';
 
 export interface ExecutorOptions {
@@ -26,6 +29,19 @@ export interface ExecutorOptions {
   pollMs?: number;
   /** Signs the links of files handed to runs (storage's FileSnapshots); needed only when runs are given files. */
   files?: RunFileSource;
+  /** Queues completion callbacks with a run's end (the composition root always passes it). */
+  callbacks?: CallbackQueue;
+  /** How often the worker checks that its runs are still its own (a cancel whose announcement was lost). */
+  cancelPollMs?: number;
+}
+
+const DEFAULT_CANCEL_POLL_MS = 1_000;
+
+/** A run this worker holds: its lease, and the abort of its step in flight. */
+interface HeldRun {
+  lease: Lease;
+  lost: boolean;
+  abort: AbortController;
 }
 
 const DEFAULT_POLL_MS = 2_000;
@@ -40,9 +56,11 @@ const CLAIM_RETRY_MS = 500;
  */
 export class RunExecutor {
   private readonly runs: RunStateMachine;
+  private readonly eventLog: RunEventLog;
   private readonly sql: StatementRunner;
   private stopping = false;
-  private readonly held = new Map<string, { lease: Lease; lost: boolean }>();
+  private readonly held = new Map<string, HeldRun>();
+  private cancelTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -56,7 +74,8 @@ export class RunExecutor {
     private readonly logger: Logger,
     private readonly options: ExecutorOptions,
   ) {
-    this.runs = new RunStateMachine(db);
+    this.runs = new RunStateMachine(db, { callbacks: options.callbacks });
+    this.eventLog = new RunEventLog(db);
     this.sql = new StatementRunner(db);
   }
 
@@ -66,12 +85,18 @@ export class RunExecutor {
 
   async start(): Promise<void> {
     this.unwatch = this.events.watchAll({
-      onEvent: (event) => event.status === 'QUEUED' && this.poke(),
+      onEvent: (event) => {
+        if (event.status === 'QUEUED') this.poke();
+        // A run of ours announced final by someone else: cancelled (the worker itself announces its own ends after they are written).
+        else if (isFinalStatus(event.status)) this.lose(event.id);
+      },
       onReconnect: () => this.poke(),
     });
     await this.events.start();
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(200, Math.floor(this.options.leaseMs / 3)));
     this.renewTimer.unref();
+    this.cancelTimer = setInterval(() => void this.checkLeases(), this.options.cancelPollMs ?? DEFAULT_CANCEL_POLL_MS);
+    this.cancelTimer.unref();
     this.loop = this.claimLoop();
   }
 
@@ -82,6 +107,26 @@ export class RunExecutor {
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
     clearInterval(this.renewTimer);
+    clearInterval(this.cancelTimer);
+  }
+
+  /** The run is no longer this worker's: its step in flight is aborted and nothing more is written. */
+  private lose(runId: string): void {
+    const entry = this.held.get(runId);
+    if (!entry || entry.lost) return;
+    entry.lost = true;
+    entry.abort.abort();
+  }
+
+  /** The fallback for a cancel whose announcement was lost: one statement for every run held. */
+  private async checkLeases(): Promise<void> {
+    const entries = [...this.held.values()];
+    if (entries.length === 0) return;
+    try {
+      for (const id of await this.runs.lostLeases(entries.map((e) => e.lease))) this.lose(id);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not check run leases');
+    }
   }
 
   /** Wakes the claim loop now, or makes its next wait return at once if it is busy claiming. */
@@ -131,9 +176,9 @@ export class RunExecutor {
   }
 
   private track(run: ClaimedRun): void {
-    const entry = { lease: { runId: run.id, token: run.lease_token }, lost: false };
+    const entry: HeldRun = { lease: { runId: run.id, token: run.lease_token }, lost: false, abort: new AbortController() };
     this.held.set(run.id, entry);
-    const work = this.execute(run, () => entry.lost)
+    const work = this.execute(run, entry)
       .catch((error) =>
         this.logger.error({ err: error, runId: run.id }, 'run execution failed; its lease will lapse and the run be retried'),
       )
@@ -153,7 +198,7 @@ export class RunExecutor {
         entries.map((e) => e.lease),
         this.leaseSeconds,
       );
-      for (const entry of entries) if (!kept.has(entry.lease.runId)) entry.lost = true;
+      for (const entry of entries) if (!kept.has(entry.lease.runId)) this.lose(entry.lease.runId);
     } catch (error) {
       this.logger.warn({ err: error }, 'could not renew run leases');
     }
@@ -164,10 +209,26 @@ export class RunExecutor {
     return this.options.files;
   }
 
-  /** Runs a claimed run to its end (or to the current step's end when stopping). */
-  private async execute(run: ClaimedRun, leaseLost: () => boolean): Promise<void> {
+  /**
+   * Runs a claimed run to its end (or to the current step's end when stopping), recording its
+   * steps as events: an http step's STEP_STARTED is written before its request (followers see it
+   * start), its streamed OUTPUT pieces as they arrive (OutputCoalescer), and a transform step's
+   * two events together after it, so that a step costs few commits. A cancel (or a lease taken
+   * over) aborts the step in flight and the run is left as it is: CANCELLED by whoever cancelled.
+   */
+  private async execute(run: ClaimedRun, held: HeldRun): Promise<void> {
     const lease: Lease = { runId: run.id, token: run.lease_token };
     const steps: Record<string, StepResult> = { ...(run.step_results ?? {}) };
+    const hasCallback = run.callback_url !== null;
+    let pending: NewRunEvent[] = [];
+    /** Writes the events not written yet; false when the run is no longer this worker's. */
+    const record = async (): Promise<boolean> => {
+      const events = pending;
+      pending = [];
+      if (await this.eventLog.append(lease, events)) return true;
+      held.lost = true;
+      return false;
+    };
     let stepId = run.next_step;
     // Earlier turns are final while this one is active (one active run per conversation), so they are read once.
     const conversation = run.conversation_id
@@ -182,29 +243,47 @@ export class RunExecutor {
       ...(run.files ? { files: await contextFiles(this.fileSource(), run.files, run.definition, at) } : {}),
     });
     for (let executed = 0; stepId !== null; executed++) {
-      if (leaseLost()) return;
+      if (held.lost) return;
       if (this.stopping) {
         await this.runs.release(lease, steps, stepId);
         return;
       }
       const step = run.definition.steps[stepId];
       if (!step || executed > Object.keys(run.definition.steps).length) {
-        await this.runs.finish(lease, steps, { status: 'FAILED', error: `The workflow has no step "${stepId}"` });
+        await this.runs.finish(lease, steps, { status: 'FAILED', error: `The workflow has no step "${stepId}"` }, hasCallback);
         return;
       }
+      pending.push({ type: RunEventType.STEP_STARTED, step: stepId, data: null });
+      if (step.type === 'http' && !(await record())) return;
+      const id = stepId;
+      const output = new OutputCoalescer(
+        (events) => this.eventLog.append(lease, events),
+        () => this.lose(run.id),
+      );
       let result: StepResult;
       try {
-        result = await runStep(stepId, step, await context(stepId), run.signing_secrets);
+        result = await runStep(id, step, await context(id), run.signing_secrets, {
+          cancelled: held.abort.signal,
+          onOutput: (data) => output.push({ type: RunEventType.OUTPUT, step: id, data }),
+        });
+        await output.drain();
       } catch (error) {
+        await output.drain().catch(() => undefined);
+        if (error instanceof RunCancelled || held.lost) return;
         if (!(error instanceof StepFailed)) throw error;
-        steps[stepId] = error.result;
-        await this.runs.finish(lease, steps, { status: 'FAILED', error: error.message });
+        steps[id] = error.result;
+        pending.push({ type: RunEventType.STEP_FINISHED, step: id, data: stepEnd(error.result) });
+        if (!(await record())) return;
+        await this.runs.finish(lease, steps, { status: 'FAILED', error: error.message }, hasCallback);
         return;
       }
-      steps[stepId] = result;
+      if (held.lost) return;
+      steps[id] = result;
+      pending.push({ type: RunEventType.STEP_FINISHED, step: id, data: stepEnd(result) });
+      if (!(await record())) return;
       const next = step.next ?? null;
       if (next === null) {
-        await this.runs.finish(lease, steps, { status: 'SUCCEEDED', output: result.output });
+        await this.runs.finish(lease, steps, { status: 'SUCCEEDED', output: result.output }, hasCallback);
         return;
       }
       // False: the lease was taken over, another worker owns the run now.
@@ -212,6 +291,12 @@ export class RunExecutor {
       stepId = next;
     }
   }
+}
+
+/** A STEP_FINISHED event's data: the http answer's status code, `{ status?, error }` when the step failed, null for a transform. */
+function stepEnd(result: StepResult): unknown {
+  if (result.error) return result.status === undefined ? { error: result.error } : { status: result.status, error: result.error };
+  return result.status ?? null;
 }
 
 /**
@@ -227,9 +312,9 @@ export class LeaseSweeper {
   constructor(
     db: DataSource,
     private readonly logger: Logger,
-    private readonly options: { leaseMs: number; maxRecoveries?: number },
+    private readonly options: { leaseMs: number; maxRecoveries?: number; callbacks?: CallbackQueue },
   ) {
-    this.runs = new RunStateMachine(db);
+    this.runs = new RunStateMachine(db, { callbacks: options.callbacks });
   }
 
   start(): void {

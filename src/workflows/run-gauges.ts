@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { statement, StatementRunner } from '../db/statements';
 import { registerGauge } from '../observability/metrics';
 
-const STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
+const STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 
 const RUNS_BY_STATUS = statement('workflows.runs-by-status', `SELECT status, count(*)::int AS n FROM workflow_runs GROUP BY status`);
 

@@ -4,7 +4,7 @@ import { defineJob } from '../queue/job';
 
 /**
  * Deletes finished runs older than `RUN_RETENTION_DAYS` (their request logs are these runs, and
- * their idempotency keys go with them by cascade). Run by the workers every few minutes and at
+ * their idempotency keys and stored events go with them by cascade). Run by the workers every few minutes and at
  * start.
  */
 export const runRetentionJob = defineJob<object>({
@@ -26,7 +26,7 @@ const DELETE_BATCH = statement(
   'workflows.delete-expired-runs',
   `DELETE FROM workflow_runs
     WHERE id IN (SELECT id FROM workflow_runs
-                  WHERE status IN ('SUCCEEDED', 'FAILED') AND finished_at < now() - make_interval(days => $1::int)
+                  WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at < now() - make_interval(days => $1::int)
                   ORDER BY finished_at LIMIT $2
                   FOR UPDATE SKIP LOCKED)`,
 );

@@ -1,6 +1,7 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { statement, StatementRunner } from '../db/statements';
 import type { WorkflowDefinition } from './definition';
+import { CallbackQueue, queueCallbacks } from './run-callbacks';
 import { announcerFor, RunAnnouncer, RunEvent } from './run-events';
 import type { StoredRunFiles } from './run-files';
 import { SIGNING_SECRETS_SQL } from './signing';
@@ -58,6 +59,10 @@ export interface StartParams {
   newConversation?: { id: string; title: string } | null;
   /** The files the run is given (RunFiles as JSON text), or null. */
   filesJson?: string | null;
+  /** The run this one reruns (rerunWorkflowRun). */
+  rerunOf?: string | null;
+  /** Where the run's end is POSTed (checked http/https URL). */
+  callbackUrl?: string | null;
 }
 
 export interface ClaimedRun {
@@ -76,6 +81,8 @@ export interface ClaimedRun {
   /** What the run was given at start (run-files.ts), or null. */
   files: StoredRunFiles | null;
   created_at: Date;
+  /** Set when the run's end is to be POSTed: finishing it then also queues the callback. */
+  callback_url: string | null;
 }
 
 export const DEFAULT_MAX_RECOVERIES = 2;
@@ -124,9 +131,9 @@ const SQL = {
         WHERE $12::uuid IS NOT NULL AND ($8::text IS NULL OR (SELECT run_id FROM key_claim) = $4::uuid)
      ), inserted AS (
        INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, api_key_id, status, payload, next_step,
-                                  conversation_id, files)
+                                  conversation_id, files, rerun_of, callback_url)
        SELECT $4::uuid, $1::uuid, s.id, s.version, $3::uuid, $5::text, $6::uuid, 'QUEUED', $7::json, s.start_step,
-              COALESCE($11::uuid, $12::uuid), $14::json
+              COALESCE($11::uuid, $12::uuid), $14::json, $15::uuid, $16::text
          FROM startable s
         WHERE $8::text IS NULL OR (SELECT run_id FROM key_claim) = $4::uuid
        RETURNING payload, created_at, workflow_version, conversation_id
@@ -161,7 +168,7 @@ const SQL = {
        FROM next, workflows w, workflow_versions v
       WHERE r.id = next.id AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
     RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
-              r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}`,
+              r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url`,
   ),
 
   /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
@@ -190,8 +197,31 @@ const SQL = {
     `UPDATE workflow_runs
         SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
             finished_at = now(), lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND lease_token = $2
-    RETURNING organization_id AS "organizationId", status_seq AS seq`,
+      WHERE id = $1 AND lease_token = $2 AND status = 'RUNNING'
+    RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+  ),
+
+  /**
+   * QUEUED or RUNNING → CANCELLED, in one statement. A queued run is never claimed after it (the
+   * claim takes QUEUED rows only); a running one loses its lease token, which fences every later
+   * write of its worker (progress, events, finish), and its worker aborts the step in flight when
+   * the announcement or its poll (lostLeases) tells it. A run that has finished is not touched:
+   * the row lock orders cancel and finish, so a run is never both cancelled and succeeded.
+   */
+  cancel: statement(
+    'workflows.cancel-run',
+    `UPDATE workflow_runs
+        SET status = 'CANCELLED', error = 'The run was cancelled', next_step = NULL, finished_at = now(),
+            lease_token = NULL, lease_until = NULL
+      WHERE id = $1 AND organization_id = $2 AND status IN ('QUEUED', 'RUNNING')
+    RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+  ),
+
+  /** Of the leases a worker holds, those that are no longer its own (cancelled, or taken over). */
+  lostLeases: statement(
+    'workflows.lost-leases',
+    `SELECT held.id FROM unnest($1::uuid[], $2::uuid[]) AS held (id, token)
+      WHERE NOT EXISTS (SELECT 1 FROM workflow_runs r WHERE r.id = held.id AND r.lease_token = held.token)`,
   ),
 
   /** Lapsed leases: back to the queue at their next step, or FAILED once recovered $1 times. SKIP LOCKED keeps sweepers apart. */
@@ -211,7 +241,7 @@ const SQL = {
             lease_token = NULL, lease_until = NULL
        FROM lapsed l
       WHERE r.id = l.id
-    RETURNING r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq`,
+    RETURNING r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq, r.callback_url AS "callbackUrl"`,
   ),
 
   /** Expired idempotency keys are overwritten on reuse; this only keeps the table small. */
@@ -226,6 +256,7 @@ const SQL = {
 interface Changed extends Record<string, unknown> {
   organizationId: string;
   seq: number;
+  callbackUrl?: string | null;
 }
 
 /** A run's lease, as the worker holding it knows it. */
@@ -234,14 +265,39 @@ export interface Lease {
   token: string;
 }
 
+export interface RunStateOptions {
+  announcer?: RunAnnouncer;
+  /**
+   * Queues completion callbacks in the transaction that finalizes a run. Every process the
+   * composition root builds passes it; without it (tests of other things) a callback is not sent.
+   */
+  callbacks?: CallbackQueue;
+}
+
 export class RunStateMachine {
   private readonly sql: StatementRunner;
+  private readonly announcer: RunAnnouncer;
+  private readonly callbacks: CallbackQueue | undefined;
 
-  constructor(
-    db: DataSource,
-    private readonly announcer: RunAnnouncer = announcerFor(db),
-  ) {
+  constructor(db: DataSource, options: RunStateOptions = {}) {
     this.sql = new StatementRunner(db);
+    this.announcer = options.announcer ?? announcerFor(db);
+    this.callbacks = options.callbacks;
+  }
+
+  /**
+   * Runs a finalizing statement; when the run it finalized has a callback URL, in a transaction
+   * that also queues the callback, so that the callback exists if and only if the end committed.
+   */
+  private async finalizing<T extends Changed>(hasCallback: boolean, write: (tx?: EntityManager) => Promise<T[]>): Promise<T[]> {
+    const callbacks = this.callbacks;
+    if (!hasCallback || !callbacks) return write();
+    return this.sql.transaction(async (tx) => {
+      const rows = await write(tx);
+      const ids = rows.filter((r) => r.callbackUrl && r.final !== false).map((r) => r.runId as string);
+      await queueCallbacks(callbacks, ids, tx);
+      return rows;
+    });
   }
 
   async start(params: StartParams): Promise<StartOutcome> {
@@ -260,6 +316,8 @@ export class RunStateMachine {
       params.newConversation?.id ?? null,
       params.newConversation?.title ?? null,
       params.filesJson ?? null,
+      params.rerunOf ?? null,
+      params.callbackUrl ?? null,
     ]);
     const outcome = row as StartOutcome;
     if (outcome.createdAt !== null) {
@@ -301,26 +359,51 @@ export class RunStateMachine {
     return true;
   }
 
+  /** RUNNING → SUCCEEDED or FAILED; false when the lease was lost or the run cancelled meanwhile. */
   async finish(
     lease: Lease,
     steps: Record<string, StepResult>,
     end: { status: 'SUCCEEDED' | 'FAILED'; output?: unknown; error?: string },
+    hasCallback = false,
   ): Promise<boolean> {
     const output = end.output === undefined || end.output === null ? null : JSON.stringify(end.output);
-    const row = await this.sql.first<Changed>(SQL.finish, [
-      lease.runId,
-      lease.token,
-      end.status,
-      output,
-      end.error ?? null,
-      JSON.stringify(steps),
-    ]);
-    return this.announced(lease.runId, end.status as WorkflowRunStatus, row);
+    const values = [lease.runId, lease.token, end.status, output, end.error ?? null, JSON.stringify(steps)];
+    const [row] = await this.finalizing(hasCallback, async (tx) =>
+      (await this.sql.rows<Changed>(SQL.finish, values, tx)).map((r) => ({ ...r, runId: lease.runId })),
+    );
+    return this.announced(lease.runId, end.status as WorkflowRunStatus, row ?? null);
+  }
+
+  /**
+   * QUEUED or RUNNING → CANCELLED (and its callback queued); false when the organization has no
+   * such run that is still queued or running (the caller reads it as it is).
+   */
+  async cancel(organizationId: string, runId: string): Promise<boolean> {
+    // The callback URL is only known from the row the cancel moves: always in a transaction when callbacks are on.
+    const [row] = await this.finalizing(true, async (tx) =>
+      (await this.sql.rows<Changed>(SQL.cancel, [runId, organizationId], tx)).map((r) => ({ ...r, runId })),
+    );
+    return this.announced(runId, WorkflowRunStatus.CANCELLED, row ?? null);
+  }
+
+  /** Of these leases, the run ids whose lease is no longer this worker's (cancelled or taken over). */
+  async lostLeases(leases: Lease[]): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
+    const rows = await this.sql.rows<{ id: string }>(SQL.lostLeases, [leases.map((l) => l.runId), leases.map((l) => l.token)]);
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Recovers runs whose worker stopped renewing: which went back to the queue and which failed. */
   async sweepExpiredLeases(maxRecoveries = DEFAULT_MAX_RECOVERIES): Promise<{ requeued: string[]; failed: string[] }> {
-    const rows = await this.sql.rows<RunEvent & Record<string, unknown>>(SQL.sweep, [maxRecoveries]);
+    // Runs failed here are final: their callbacks are queued in the sweep's transaction.
+    const swept = await this.finalizing(true, async (tx) =>
+      (await this.sql.rows<RunEvent & Changed>(SQL.sweep, [maxRecoveries], tx)).map((r) => ({
+        ...r,
+        runId: r.id,
+        final: r.status === 'FAILED',
+      })),
+    );
+    const rows: RunEvent[] = swept.map(({ id, organizationId, status, seq }) => ({ id, organizationId, status, seq }));
     this.announcer.announce(rows);
     await this.sql.run(SQL.dropExpiredKeys, []);
     return {

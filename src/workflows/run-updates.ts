@@ -66,7 +66,8 @@ export class RunUpdates implements AsyncIterableIterator<WorkflowRun> {
       updates.unwatch();
       throw notFound('Workflow run');
     }
-    updates.emit(row, row.statusSeq);
+    // An announcement that came during the read may have been handled (and emitted) already.
+    if (row.statusSeq > updates.lastSeq) updates.emit(row, row.statusSeq);
     void updates.pump();
     return updates;
   }
@@ -123,6 +124,8 @@ export class RunUpdates implements AsyncIterableIterator<WorkflowRun> {
         if (this.ended) return;
         if (!row) return this.end();
         this.lastRow = row;
+        // The first read (start) may have shown this change while this one read.
+        if (event.seq <= this.lastSeq) continue;
         this.emit(asAtStatus(row, event.status, event.seq), event.seq);
       }
     } catch (error) {

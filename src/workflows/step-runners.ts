@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser';
 import { DEFAULT_HTTP_TIMEOUT_MS, HttpStep, TransformStep, WorkflowStep } from './definition';
 import type { StepResult } from './workflow-run.entity';
 import type { ConversationContext } from './conversation-context';
@@ -15,6 +16,22 @@ export interface RunContext {
   steps: Record<string, StepResult>;
   conversation?: ConversationContext;
   files?: ContextFile[];
+}
+
+/** What the executor gives a step beside its context: its cancellation and where streamed output goes. */
+export interface StepHooks {
+  /** Aborted when the run is cancelled: the request in flight is aborted and the step throws RunCancelled. */
+  cancelled?: AbortSignal;
+  /** Each piece of a streamed (`text/event-stream`) answer, as it arrives. */
+  onOutput?: (data: unknown) => void;
+}
+
+/** The run was cancelled while the step ran; nothing more is written for it. */
+export class RunCancelled extends Error {
+  constructor() {
+    super('The run was cancelled');
+    this.name = 'RunCancelled';
+  }
 }
 
 export class StepFailed extends Error {
@@ -63,6 +80,60 @@ async function readBody(response: Response): Promise<{ body: unknown; truncated:
   return { body: text, truncated };
 }
 
+/** A server-sent event's data: JSON when it is JSON, else the text. */
+function eventData(text: string): unknown {
+  if (/^\s*[[{"\d\-tfn]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+  }
+  return text;
+}
+
+/**
+ * A `text/event-stream` answer, read as it arrives (eventsource-parser splits the events): each
+ * event's data goes to `onOutput` at once, and the step's output is the data of the event named
+ * `result`, else the list of every event's data. Past MAX_RESPONSE_BYTES of data the rest is not
+ * read (the connection is cancelled) and the output is what came before, marked truncated.
+ */
+async function readEventStream(response: Response, onOutput: (data: unknown) => void): Promise<{ body: unknown; truncated: boolean }> {
+  const pieces: unknown[] = [];
+  let result: { data: unknown } | undefined;
+  let received = 0;
+  let truncated = false;
+  const parser = createParser({
+    onEvent(event) {
+      if (truncated) return;
+      received += Buffer.byteLength(event.data);
+      if (received > MAX_RESPONSE_BYTES) {
+        truncated = true;
+        return;
+      }
+      const data = eventData(event.data);
+      pieces.push(data);
+      if (event.event === 'result') result = { data };
+      onOutput(data);
+    },
+    // An event whose data alone passes the cap can never be kept.
+    maxBufferSize: MAX_RESPONSE_BYTES,
+    onError(error) {
+      if (error.type === 'max-buffer-size-exceeded') truncated = true;
+    },
+  });
+  const reader = response.body?.getReader();
+  const decoder = new TextDecoder();
+  while (reader && !truncated) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parser.feed(decoder.decode(value, { stream: true }));
+  }
+  if (truncated) await reader?.cancel().catch(() => undefined);
+  else parser.feed(decoder.decode() + '\n\n'); // an event not followed by a blank line still counts when the stream ends
+  return { body: result ? result.data : pieces, truncated };
+}
+
 /** Step errors end up in a text column, which cannot hold NUL, and in JSON answers. */
 const storable = (message: string): string => message.replaceAll('\u0000', '\\u0000').toWellFormed();
 
@@ -71,7 +142,13 @@ const storable = (message: string): string => message.replaceAll('\u0000', '\\u0
  * 2xx fails the step; so do a timeout and a network error. Redirects are not followed (a 3xx fails).
  * The `idempotency-key` header (run id and step id) lets the target recognise a retried step.
  */
-async function runHttp(id: string, step: HttpStep, context: RunContext, signingSecrets: readonly string[]): Promise<StepResult> {
+async function runHttp(
+  id: string,
+  step: HttpStep,
+  context: RunContext,
+  signingSecrets: readonly string[],
+  hooks: StepHooks,
+): Promise<StepResult> {
   const startedAt = new Date().toISOString();
   const timeoutMs = step.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
   let truncated = false;
@@ -93,17 +170,19 @@ async function runHttp(id: string, step: HttpStep, context: RunContext, signingS
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        accept: 'application/json, */*',
+        accept: 'application/json, text/event-stream, */*',
         'user-agent': 'alloy-workflows',
         'idempotency-key': `${context.run.id}:${id}`,
         ...(signingSecrets.length ? { [SIGNATURE_HEADER]: signatureHeader(signingSecrets, requestBody) } : {}),
       },
       body: requestBody,
       redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: hooks.cancelled ? AbortSignal.any([AbortSignal.timeout(timeoutMs), hooks.cancelled]) : AbortSignal.timeout(timeoutMs),
     });
-    ({ body, truncated } = await readBody(response));
+    const streamed = response.ok && (response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
+    ({ body, truncated } = streamed ? await readEventStream(response, hooks.onOutput ?? (() => undefined)) : await readBody(response));
   } catch (error) {
+    if (hooks.cancelled?.aborted) throw new RunCancelled();
     // By name: the abort error is a DOMException, which is not an Error of every realm.
     const name = (error as { name?: unknown } | null)?.name;
     const reason =
@@ -143,6 +222,7 @@ export async function runStep(
   step: WorkflowStep,
   context: RunContext,
   signingSecrets: readonly string[] = [],
+  hooks: StepHooks = {},
 ): Promise<StepResult> {
-  return step.type === 'http' ? runHttp(id, step, context, signingSecrets) : runTransform(id, step, context);
+  return step.type === 'http' ? runHttp(id, step, context, signingSecrets, hooks) : runTransform(id, step, context);
 }

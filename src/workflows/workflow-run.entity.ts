@@ -8,8 +8,12 @@ export enum WorkflowRunStatus {
   RUNNING = 'RUNNING',
   SUCCEEDED = 'SUCCEEDED',
   FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
 }
-registerEnumType(WorkflowRunStatus, { name: 'WorkflowRunStatus', description: 'QUEUED → RUNNING → SUCCEEDED or FAILED' });
+registerEnumType(WorkflowRunStatus, {
+  name: 'WorkflowRunStatus',
+  description: 'QUEUED → RUNNING → SUCCEEDED or FAILED; CANCELLED (cancelWorkflowRun) from QUEUED or RUNNING. The last three are final.',
+});
 
 /** How a run was started: `triggerWorkflow` or a teammate's `API` channel (`callTeammate`). */
 export type RunChannel = 'TRIGGER' | 'API';
@@ -89,6 +93,15 @@ export class WorkflowRun {
   @Field(() => Date, { nullable: true })
   finishedAt: Date | null;
 
+  /** The run this one is a rerun of (rerunWorkflowRun); null when the original was deleted. */
+  rerunOfId?: string | null;
+
+  /** Where the run's end is POSTed (`callbackUrl`), and how that went; null without one. */
+  callbackUrl?: string | null;
+  callbackAttempts?: number;
+  callbackDeliveredAt?: Date | null;
+  callbackLastError?: string | null;
+
   /** The teammate conversation this run is a turn of (WorkflowRun.conversation, resolved in src/teammates/). */
   conversationId: string | null;
 
@@ -118,4 +131,19 @@ export class RunFile {
 
   @Field({ description: 'The etag of the version the run was given (a later overwrite gives the file another).' })
   etag: string;
+}
+
+@ObjectType({ description: "Where a run's completion callback stands (`callbackUrl` of triggerWorkflow or callTeammate)." })
+export class RunCallback {
+  @Field({ description: 'The URL the end of the run is POSTed to.' })
+  url: string;
+
+  @Field(() => Int, { description: 'POSTs tried so far (retried with backoff for more than an hour while the receiver fails).' })
+  attempts: number;
+
+  @Field(() => Date, { nullable: true, description: 'When the receiver answered 2xx; null until then.' })
+  deliveredAt: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'Why the last attempt failed, when it did.' })
+  lastError: string | null;
 }

@@ -1,4 +1,4 @@
-import { Max, Min, ValidationArguments } from 'class-validator';
+import { IsInt, Max, Min, ValidationArguments } from 'class-validator';
 import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import {
@@ -18,19 +18,24 @@ import {
   Root,
   Subscription,
 } from 'type-graphql';
-import { Connection, PageConnection, paginate } from '../graphql/connection';
+import { Connection, connectionOf, PageConnection, paginate } from '../graphql/connection';
 import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
 import type { RunEvents } from './run-events';
 import type { RunWaiter } from './run-waiter';
 import type { WorkflowService } from './workflow.service';
-import { PageArgs } from '../graphql/page-args';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs } from '../graphql/page-args';
+import { selectsField } from '../graphql/selection';
+import { MAX_CALLBACK_URL_LENGTH } from './run-callbacks';
+import type { RunEventLog } from './run-event-log';
+import { RunEventStream } from './run-event-stream';
+import { StoredRunEvent } from './run-event.entity';
 import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { IsIdempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key';
 import { RunUpdates } from './run-updates';
 import { MAX_WAIT_SECONDS } from './run-waiter';
 import { MAX_RUN_FILES } from './run-files';
-import { RunFile, WorkflowRun } from './workflow-run.entity';
+import { RunCallback, RunFile, WorkflowRun } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
 
 /** The `waitSeconds` argument of the mutations that start a run. */
@@ -98,6 +103,57 @@ export class StartRunArgs {
       'id, path, name, contentType, size, md5 and a signed downloadUrl in `files`. A path that is no file is NOT_FOUND and starts nothing.',
   })
   files?: string[] | null;
+
+  // Checked (http or https, at most MAX_CALLBACK_URL_LENGTH characters) before the run is started.
+  @Field(() => String, {
+    nullable: true,
+    description:
+      `An http or https URL (at most ${MAX_CALLBACK_URL_LENGTH} characters) that the run's end is POSTed to once it is final: ` +
+      '`{ runId, workflowId, status, output, error, finishedAt }`, signed with `alloy-signature` like http steps, retried with ' +
+      'backoff for more than an hour until it answers 2xx (see `WorkflowRun.callback`).',
+  })
+  callbackUrl?: string | null;
+}
+
+const FIRST_RANGE = { message: `first must be between 0 and ${MAX_PAGE_SIZE}` };
+const AFTER_RANGE = { message: 'after must be a seq (0 or more)' };
+
+/** `WorkflowRun.events`' arguments: positions are the events' `seq`, so `after` is a number, not a cursor. */
+@ArgsType()
+export class RunEventArgs {
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Events with a greater `seq` than this (the last one seen); from the first without it.',
+  })
+  @IsInt(AFTER_RANGE)
+  @Min(0, AFTER_RANGE)
+  after?: number | null;
+
+  @Field(() => Int, { nullable: true, description: `0 to ${MAX_PAGE_SIZE}; ${DEFAULT_PAGE_SIZE} when omitted.` })
+  @IsInt(FIRST_RANGE)
+  @Min(0, FIRST_RANGE)
+  @Max(MAX_PAGE_SIZE, FIRST_RANGE)
+  first?: number | null;
+}
+
+@ObjectType({ description: "A page of a run's events, in order (`seq` ascending)." })
+export class RunEventConnection extends Connection(StoredRunEvent, {
+  name: 'RunEvent',
+  item: 'event',
+  items: 'events',
+  order: 'in the order they happened',
+  totalCount: 'How many events the run has now (all pages).',
+}) {}
+
+@ArgsType()
+class RerunArgs {
+  @Field(() => ID, { description: 'The run to run again.' })
+  id: string;
+
+  @Field(() => Int, { nullable: true, defaultValue: 0, description: WAIT_SECONDS_DESCRIPTION })
+  @Min(0, WAIT_RANGE)
+  @Max(MAX_WAIT_SECONDS, WAIT_RANGE)
+  waitSeconds?: number | null;
 }
 
 @ArgsType()
@@ -110,7 +166,12 @@ class TriggerWorkflowArgs extends StartRunArgs {
 }
 
 /** The services the workflow resolvers use. */
-export type WorkflowContext = GatewayContext<{ workflows: WorkflowService; runWaiter: RunWaiter; runEvents: RunEvents }>;
+export type WorkflowContext = GatewayContext<{
+  workflows: WorkflowService;
+  runWaiter: RunWaiter;
+  runEvents: RunEvents;
+  runEventLog: RunEventLog;
+}>;
 
 /** The request's loader of the organization's workflows by id: one query per request, whatever the number of runs. */
 export function workflowLoader(ctx: GatewayContext<{ workflows: WorkflowService }>): DataLoader<string, Workflow | null> {
@@ -151,7 +212,7 @@ export class WorkflowResolver {
       'Starts a run of the workflow with this payload (at most 1 MB of JSON). The same idempotencyKey within 24 hours returns the first run.',
   })
   async triggerWorkflow(
-    @Args() { workflowId, payload, idempotencyKey, waitSeconds, files }: TriggerWorkflowArgs,
+    @Args() { workflowId, payload, idempotencyKey, waitSeconds, callbackUrl, files }: TriggerWorkflowArgs,
     @Ctx() ctx: WorkflowContext,
   ): Promise<TriggerWorkflowPayload> {
     const principal = requirePrincipal(ctx);
@@ -162,9 +223,31 @@ export class WorkflowResolver {
       idempotencyKey,
       channel: 'TRIGGER',
       apiKeyId: principal.keyId,
+      callbackUrl,
       files,
       baseUrl: ctx.baseUrl,
     });
+    const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
+    return startedPayload(run);
+  }
+
+  @Mutation(() => WorkflowRun, {
+    description:
+      'Cancels the run: a QUEUED run never starts; a RUNNING one stops within seconds wherever its worker runs (its http request in ' +
+      'flight is aborted, no later step runs). Either ends CANCELLED. A run that has already finished is returned unchanged.',
+  })
+  cancelWorkflowRun(@Arg('id', () => ID) id: string, @Ctx() ctx: WorkflowContext): Promise<WorkflowRun> {
+    return ctx.services.workflows.cancelRun(requirePrincipal(ctx).organizationId, id);
+  }
+
+  @Mutation(() => TriggerWorkflowPayload, {
+    description:
+      "Starts a new run of the run's workflow (its current version) with the same payload; `rerunOf` on the new run links it to this " +
+      'one. WORKFLOW_NOT_FOUND when the workflow was deleted.',
+  })
+  async rerunWorkflowRun(@Args() { id, waitSeconds }: RerunArgs, @Ctx() ctx: WorkflowContext): Promise<TriggerWorkflowPayload> {
+    const principal = requirePrincipal(ctx);
+    const started = await ctx.services.workflows.rerunRun(principal.organizationId, id, principal.keyId);
     const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
     return startedPayload(run);
   }
@@ -188,6 +271,32 @@ export class WorkflowRunSubscriptionResolver {
   ): WorkflowRun {
     return run;
   }
+
+  @Subscription(() => StoredRunEvent, {
+    description:
+      "The run's events with `seq` greater than `after` (all of them without it): those already stored first, then each new one as it " +
+      'happens, every one exactly once and in order; completes after the final STATUS event (SUCCEEDED, FAILED or CANCELLED). ' +
+      'After a lost connection, subscribe again with the last `seq` seen to miss nothing. NOT_FOUND for an unknown run.',
+    subscribe: ({ args, context }: { args: { id: string; after?: number | null }; context: WorkflowContext }) => {
+      const { services } = context;
+      const { organizationId } = requirePrincipal(context);
+      return RunEventStream.start(
+        services.runEvents,
+        services.runEventLog,
+        async (org, id) => (await services.workflows.findRun(org, id)) !== null,
+        organizationId,
+        args.id,
+        args.after,
+      );
+    },
+  })
+  workflowRunEvents(
+    @Root() event: StoredRunEvent,
+    @Arg('id', () => ID, { description: "The run's id." }) _id: string,
+    @Arg('after', () => Int, { nullable: true, description: 'The last `seq` already seen; events after it follow.' }) _after?: number,
+  ): StoredRunEvent {
+    return event;
+  }
 }
 
 @Resolver(() => WorkflowRun)
@@ -197,6 +306,39 @@ export class WorkflowRunResolver {
     const workflow = await workflowLoader(ctx).load(run.workflowId);
     if (!workflow) throw new Error(`run ${run.id} has no workflow`);
     return workflow;
+  }
+
+  @FieldResolver(() => RunEventConnection, {
+    description: "The run's events in order (`seq` 1, 2, 3 …): status changes, steps started and finished, streamed output.",
+  })
+  async events(
+    @Root() run: WorkflowRun,
+    @Args() args: RunEventArgs,
+    @Ctx() ctx: WorkflowContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<PageConnection<StoredRunEvent>> {
+    const first = args.first ?? DEFAULT_PAGE_SIZE;
+    const page = await ctx.services.runEventLog.page(run.organizationId, run.id, args.after ?? 0, first, selectsField(info, 'totalCount'));
+    return connectionOf(page, (event) => String(event.seq));
+  }
+
+  @FieldResolver(() => WorkflowRun, { nullable: true, description: 'The run this one is a rerun of (rerunWorkflowRun); null otherwise.' })
+  rerunOf(@Root() run: WorkflowRun, @Ctx() ctx: WorkflowContext): Promise<WorkflowRun | null> | null {
+    return run.rerunOfId ? ctx.services.workflows.findRun(run.organizationId, run.rerunOfId) : null;
+  }
+
+  @FieldResolver(() => RunCallback, {
+    nullable: true,
+    description: "Where the run's completion callback stands; null without callbackUrl.",
+  })
+  callback(@Root() run: WorkflowRun): RunCallback | null {
+    if (!run.callbackUrl) return null;
+    return {
+      url: run.callbackUrl,
+      attempts: run.callbackAttempts ?? 0,
+      deliveredAt: run.callbackDeliveredAt ?? null,
+      lastError: run.callbackLastError ?? null,
+    };
   }
 
   @FieldResolver(() => [RunFile], {

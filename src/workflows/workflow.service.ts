@@ -6,6 +6,7 @@ import { statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import { DefinitionError, validateDefinition, ValidatedDefinition } from './definition';
 import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
+import { CallbackQueue, checkedCallbackUrl } from './run-callbacks';
 import { PgError, pgCode } from '../db/postgres-errors';
 import { MAX_RUN_FILES, RunFileSource, StoredRunFiles } from './run-files';
 import { RunStateMachine } from './run-state';
@@ -24,6 +25,10 @@ export interface StartRunRequest {
   channel: RunChannel;
   teammateId?: string | null;
   apiKeyId?: string | null;
+  /** POSTed the run's end (http or https; anything else is BAD_USER_INPUT and starts nothing). */
+  callbackUrl?: string | null;
+  /** The run this one reruns. */
+  rerunOf?: string | null;
   /** A teammate's conversation to continue; a teammate's call without one starts a conversation. */
   conversationId?: string | null;
   /** Absolute paths of files in the organization's storage to hand to the run (at most MAX_RUN_FILES). */
@@ -84,6 +89,8 @@ const RUN_COLUMNS = `id, organization_id AS "organizationId", workflow_id AS "wo
   teammate_id AS "teammateId", channel, api_key_id AS "apiKeyId", status, payload, output, error, step_results AS steps,
   next_step AS "nextStep", lease_token AS "leaseToken", lease_until AS "leaseUntil", recoveries, status_seq AS "statusSeq",
   created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt",
+  rerun_of AS "rerunOfId", callback_url AS "callbackUrl", callback_attempts AS "callbackAttempts",
+  callback_delivered_at AS "callbackDeliveredAt", callback_last_error AS "callbackLastError",
   conversation_id AS "conversationId", files`;
 
 /** Pages of the organization's live workflows (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
@@ -233,8 +240,9 @@ export class WorkflowService {
   constructor(
     db: DataSource,
     private readonly fileSource?: RunFileSource,
+    callbacks?: CallbackQueue,
   ) {
-    this.runs = new RunStateMachine(db);
+    this.runs = new RunStateMachine(db, { callbacks });
     this.sql = new StatementRunner(db);
   }
 
@@ -373,6 +381,7 @@ export class WorkflowService {
     if (payloadBytes > MAX_PAYLOAD_BYTES) {
       throw badInput(`The payload is ${payloadBytes} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} (1 MB)`, { argument: 'payload' });
     }
+    const callbackUrl = checkedCallbackUrl(request.callbackUrl);
     // Its length and characters are checked with the arguments (IsIdempotencyKey).
     const key = request.idempotencyKey ?? null;
     const teammateId = request.teammateId ?? null;
@@ -411,6 +420,8 @@ export class WorkflowService {
       idempotencyKey: key,
       requestHash,
       keyWindowHours: IDEMPOTENCY_WINDOW_HOURS,
+      rerunOf: request.rerunOf ?? null,
+      callbackUrl,
       conversationId,
       newConversation,
       filesJson: files === null ? null : JSON.stringify(files),
@@ -458,9 +469,44 @@ export class WorkflowService {
       createdAt: outcome.createdAt,
       startedAt: null,
       finishedAt: null,
+      rerunOfId: request.rerunOf ?? null,
+      callbackUrl,
+      callbackAttempts: 0,
+      callbackDeliveredAt: null,
+      callbackLastError: null,
       conversationId: outcome.conversationId,
       files,
     } satisfies Omit<WorkflowRun, 'workflow'>);
+  }
+
+  /**
+   * Cancels the organization's run: a queued one never starts, a running one ends CANCELLED at
+   * once and its worker (in whichever process) aborts the step in flight. A finished run is
+   * answered as it is. NOT_FOUND for another organization's run.
+   */
+  async cancelRun(organizationId: string, runId: string): Promise<WorkflowRun> {
+    if (!isUuid(runId)) throw notFound('Workflow run');
+    await this.runs.cancel(organizationId, runId);
+    const run = await this.findRun(organizationId, runId);
+    if (!run) throw notFound('Workflow run');
+    return run;
+  }
+
+  /**
+   * A new run of the run's workflow (its current version) with the same payload, linked to it by
+   * `rerunOf`. WORKFLOW_NOT_FOUND when the workflow was deleted.
+   */
+  async rerunRun(organizationId: string, runId: string, apiKeyId: string | null): Promise<WorkflowRun> {
+    const original = await this.findRun(organizationId, runId);
+    if (!original) throw notFound('Workflow run');
+    return this.startRun({
+      organizationId,
+      workflowId: original.workflowId,
+      payload: original.payload,
+      channel: 'TRIGGER',
+      apiKeyId,
+      rerunOf: original.id,
+    });
   }
 
   /**

@@ -35,6 +35,7 @@ export const CONFIG_VARIABLES = [
   'WORKFLOW_LEASE_SECONDS',
   'WORKFLOW_CONCURRENCY',
   'RUN_RETENTION_DAYS',
+  'CALLBACK_RETRY_DELAY_SECONDS',
 ];
 
 /** process.env without the gateway's config variables, plus `env`. */

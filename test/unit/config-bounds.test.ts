@@ -14,6 +14,7 @@ describe('loadConfig: the bounds of each number, and what it says past them', ()
     ['WORKFLOW_LEASE_SECONDS', 2, 3600, 'workflowLeaseSeconds'],
     ['WORKFLOW_CONCURRENCY', 1, 64, 'workflowConcurrency'],
     ['RUN_RETENTION_DAYS', 0, 36_500, 'runRetentionDays'],
+    ['CALLBACK_RETRY_DELAY_SECONDS', 1, 600, 'callbackRetryDelaySeconds'],
     ['STORAGE_DELETION_DELAY_SECONDS', 0, 7 * 24 * 3600, 'storageDeletionDelaySeconds'],
     ['MAX_JSON_BODY_BYTES', 1024, 1024 * 1024 * 1024, 'maxJsonBodyBytes'],
     ['RATE_LIMIT_PER_MINUTE', 0, 10_000_000, 'rateLimit.perMinute'],

@@ -10,6 +10,7 @@ import { WorkflowSigningSecrets1765100000001 } from './1765100000001-WorkflowSig
 import { ManageWorkflowsAndTeammates1765200000000 } from './1765200000000-ManageWorkflowsAndTeammates';
 import { RunEvents1765300000000 } from './1765300000000-RunEvents';
 import { RunQueue1765300000001 } from './1765300000001-RunQueue';
+import { RunEventLog1765400000000 } from './1765400000000-RunEventLog';
 import { Conversations1765450000000 } from './1765450000000-Conversations';
 import { StorageVersionsAndTrash1765500000000 } from './1765500000000-StorageVersionsAndTrash';
 import { RequestLogCounts1765800000000 } from './1765800000000-RequestLogCounts';
@@ -27,6 +28,7 @@ export const migrations = [
   ManageWorkflowsAndTeammates1765200000000,
   RunEvents1765300000000,
   RunQueue1765300000001,
+  RunEventLog1765400000000,
   Conversations1765450000000,
   StorageVersionsAndTrash1765500000000,
   RequestLogCounts1765800000000,

@@ -1,0 +1,267 @@
+import type { DataSource } from 'typeorm';
+import type { Page } from '../db/page';
+import { retryOnDeadlock } from '../db/postgres-errors';
+import { statement, StatementRunner } from '../db/statements';
+import { announcerFor, isFinalStatus, RunAnnouncer } from './run-events';
+import { RunEventType, StoredRunEvent } from './run-event.entity';
+import { WorkflowRunStatus } from './workflow-run.entity';
+
+/** An event the executor appends (STATUS events are written by the database, see migration RunEventLog). */
+export interface NewRunEvent {
+  type: RunEventType.STEP_STARTED | RunEventType.STEP_FINISHED | RunEventType.OUTPUT;
+  step: string;
+  data: unknown;
+}
+
+const EVENT_COLUMNS = `seq, type, step, data, at`;
+
+/** Appended events up to about this much JSON go with their announcement (a NOTIFY payload holds under 8,000 bytes). */
+const INLINE_EVENTS_BYTES = 3_000;
+
+const SQL = {
+  /**
+   * Appends the events of several runs in one statement and one commit (AppendBatcher): raising
+   * each run's `event_seq` numbers its events and, being a write of the run row, orders them
+   * against its status changes. Fenced by each run's lease like every write of a worker, and only
+   * while the run is RUNNING: a cancelled run takes no more output. The rows are locked in id
+   * order, so two such statements never deadlock with each other. A run without a row back had
+   * nothing written.
+   */
+  append: statement(
+    'workflows.append-run-events',
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS i (id, token, n)
+     ), locked AS (
+       SELECT r.id FROM workflow_runs r JOIN input i ON i.id = r.id AND r.lease_token = i.token
+        WHERE r.status = 'RUNNING' ORDER BY r.id FOR UPDATE OF r
+     ), run AS (
+       UPDATE workflow_runs r SET event_seq = r.event_seq + i.n
+         FROM input i, locked l
+        WHERE r.id = i.id AND l.id = r.id
+       RETURNING r.id, r.organization_id, r.status_seq, r.event_seq, i.n
+     ), added AS (
+       INSERT INTO workflow_run_events (run_id, seq, type, step, data)
+       SELECT e.run_id, run.event_seq - run.n + e.k, e.type, e.step, e.data::json
+         FROM unnest($4::uuid[], $5::int[], $6::text[], $7::text[], $8::text[]) AS e (run_id, k, type, step, data)
+         JOIN run ON run.id = e.run_id
+       RETURNING run_id, seq, at
+     )
+     SELECT run.id, run.organization_id AS "organizationId", run.status_seq AS "statusSeq", run.event_seq AS "eventSeq",
+            (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats
+       FROM run`,
+  ),
+  /** A page of one run's events after `seq` $2 (the run checked against the organization). */
+  page: statement(
+    'workflows.run-events-page',
+    `SELECT ${EVENT_COLUMNS} FROM workflow_run_events
+      WHERE run_id = $1 AND seq > $2 AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = $1 AND organization_id = $4)
+      ORDER BY seq LIMIT $3`,
+  ),
+  count: statement('workflows.run-events-count', `SELECT count(*)::int AS n FROM workflow_run_events WHERE run_id = $1`),
+};
+
+/** Runs whose appends go in one statement at most. */
+const MAX_RUNS_PER_APPEND = 200;
+
+interface PendingAppend {
+  lease: { runId: string; token: string };
+  events: NewRunEvent[];
+  resolve(written: boolean): void;
+  reject(error: unknown): void;
+}
+
+/** True for the event that ends a run's list: a STATUS event with a final status. */
+export const isFinalEvent = (event: Pick<StoredRunEvent, 'type' | 'data'>): boolean =>
+  event.type === RunEventType.STATUS && typeof event.data === 'string' && isFinalStatus(event.data);
+
+/** A run's stored events: appended by the executor, read by `WorkflowRun.events` and the followers of a run. */
+export class RunEventLog {
+  private readonly sql: StatementRunner;
+  private readonly waiting: PendingAppend[] = [];
+  private writing = false;
+
+  constructor(
+    db: DataSource,
+    private readonly announcer: RunAnnouncer = announcerFor(db),
+  ) {
+    this.sql = new StatementRunner(db);
+  }
+
+  /**
+   * Appends `events` (with the other runs' appends waiting then: one statement, one commit), then
+   * announces them after the commit, like status changes, so that whoever follows the run gets
+   * them. False when the lease is no longer the worker's or the run is no longer RUNNING
+   * (cancelled): the caller stops.
+   */
+  async append(lease: { runId: string; token: string }, events: NewRunEvent[]): Promise<boolean> {
+    if (events.length === 0) return true;
+    return new Promise<boolean>((resolve, reject) => {
+      this.waiting.push({ lease, events, resolve, reject });
+      if (!this.writing) void this.writeWaiting();
+    });
+  }
+
+  /**
+   * Writes what is waiting, one statement at a time: the appends that arrive while one is in
+   * flight go together in the next, so that a worker streaming many runs makes one commit per
+   * round for all of them instead of one per run (a run has at most one append waiting: its
+   * writer waits for the last).
+   */
+  private async writeWaiting(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.waiting.length) {
+        const batch: PendingAppend[] = [];
+        const later: PendingAppend[] = [];
+        const seen = new Set<string>();
+        for (const item of this.waiting.splice(0)) {
+          if (seen.has(item.lease.runId) || batch.length >= MAX_RUNS_PER_APPEND) later.push(item);
+          else {
+            seen.add(item.lease.runId);
+            batch.push(item);
+          }
+        }
+        this.waiting.unshift(...later);
+        try {
+          const written = await this.write(batch);
+          for (const item of batch) item.resolve(written.has(item.lease.runId));
+        } catch (error) {
+          for (const item of batch) item.reject(error);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async write(batch: PendingAppend[]): Promise<Set<string>> {
+    const flat = batch.flatMap((item) => item.events.map((event, k) => ({ runId: item.lease.runId, k: k + 1, event })));
+    const data = flat.map(({ event }) => (event.data === undefined ? 'null' : JSON.stringify(event.data)));
+    const rows = await retryOnDeadlock(() =>
+      this.sql.rows<{ id: string; organizationId: string; statusSeq: number; eventSeq: number; ats: Date[] }>(SQL.append, [
+        batch.map((item) => item.lease.runId),
+        batch.map((item) => item.lease.token),
+        batch.map((item) => item.events.length),
+        flat.map((f) => f.runId),
+        flat.map((f) => f.k),
+        flat.map((f) => f.event.type),
+        flat.map((f) => f.event.step),
+        data,
+      ]),
+    );
+    const byRun = new Map(batch.map((item) => [item.lease.runId, item]));
+    let at = 0;
+    const dataOf = new Map<string, string[]>();
+    for (const item of batch) {
+      dataOf.set(item.lease.runId, data.slice(at, at + item.events.length));
+      at += item.events.length;
+    }
+    this.announcer.announce(
+      rows.map((row) => {
+        const { events } = byRun.get(row.id)!;
+        const texts = dataOf.get(row.id)!;
+        const first = row.eventSeq - events.length + 1;
+        // Counted generously (JSON escapes, the seq, type and time of each), so that an announcement stays far below the NOTIFY limit.
+        const inline =
+          texts.reduce((bytes, text, i) => bytes + Buffer.byteLength(text) + Buffer.byteLength(events[i].step) * 2 + 100, 0) <=
+          INLINE_EVENTS_BYTES;
+        return {
+          id: row.id,
+          organizationId: row.organizationId,
+          status: WorkflowRunStatus.RUNNING,
+          seq: row.statusSeq,
+          events: row.eventSeq,
+          ...(inline
+            ? {
+                appended: events.map((e, i) => ({
+                  seq: first + i,
+                  type: e.type,
+                  step: e.step,
+                  data: e.data ?? null,
+                  at: row.ats[i].toISOString(),
+                })),
+              }
+            : {}),
+        };
+      }),
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /** Up to `first` events of the organization's run after `after`, in order (none for another organization's run). */
+  async page(organizationId: string, runId: string, after: number, first: number, count = false): Promise<Page<StoredRunEvent>> {
+    const rows = await this.sql.rows<StoredRunEvent & Record<string, unknown>>(SQL.page, [runId, after, first + 1, organizationId]);
+    const total = count ? ((await this.sql.first<{ n: number }>(SQL.count, [runId]))?.n ?? 0) : undefined;
+    return { rows: rows.slice(0, first), hasNextPage: rows.length > first, ...(total === undefined ? {} : { count: total }) };
+  }
+}
+
+/**
+ * Pieces arriving within this many milliseconds of the first one are written together. 40 ms:
+ * a token stream at 50 pieces/s costs about 2 pieces per commit (the bench's run-events figure), and the
+ * window stays a small part of the 250 ms a follower may wait.
+ */
+export const OUTPUT_COALESCE_MS = 40;
+
+/**
+ * Buffers a step's OUTPUT pieces and writes them in one append (one INSERT, one commit) per
+ * window: the first piece opens a window of OUTPUT_COALESCE_MS, and pieces that arrive while a
+ * write is in flight wait for it and go in the next one. A token stream then costs a commit per
+ * window, not per token, and a piece waits at most a window plus one write. Writes are strictly
+ * one after the other, so the pieces keep their order.
+ */
+export class OutputCoalescer {
+  private buffer: NewRunEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private failed: unknown;
+  /** The append was refused (lease lost or run cancelled): the step must stop. */
+  stopped = false;
+  /** Appends made, for the bench's commits-per-run figure. */
+  writes = 0;
+
+  constructor(
+    private readonly write: (events: NewRunEvent[]) => Promise<boolean>,
+    private readonly onStop: () => void,
+    private readonly windowMs = OUTPUT_COALESCE_MS,
+  ) {}
+
+  push(event: NewRunEvent): void {
+    if (this.stopped) return;
+    this.buffer.push(event);
+    if (!this.timer && !this.writing) this.timer = setTimeout(() => void this.flushNow(), this.windowMs);
+  }
+
+  private async flushNow(): Promise<void> {
+    this.timer = undefined;
+    if (this.writing || this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.writing = (async () => {
+      try {
+        this.writes++;
+        if (!(await this.write(batch))) {
+          this.stopped = true;
+          this.buffer = [];
+          this.onStop();
+        }
+      } catch (error) {
+        this.failed ??= error;
+      }
+    })();
+    await this.writing;
+    this.writing = undefined;
+    // What arrived during the write has waited long enough.
+    if (this.buffer.length && !this.stopped) await this.flushNow();
+  }
+
+  /** Writes everything buffered; throws if a write failed (the step's output would have a gap). */
+  async drain(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.writing) await this.writing;
+    if (this.buffer.length && !this.stopped) await this.flushNow();
+    while (this.writing) await this.writing;
+    if (this.failed) throw this.failed;
+  }
+}
