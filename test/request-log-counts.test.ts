@@ -274,6 +274,19 @@ describe('request-log counts: kept as runs change, read without counting runs', 
     expect(rows.n).toBe(0);
   });
 
+  it('folds the deltas into the counts by itself (the teammates.compact-counts job, every 10 s)', async () => {
+    await seed(other, 'API', [8.25], () => 'SUCCEEDED');
+    const deltas = async () => (await gw.db.query(`SELECT count(*)::int AS n FROM request_log_count_deltas`))[0].n as number;
+    const folds = async () =>
+      (await gw.db.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'teammates.compact-counts' AND state = 'completed'`))[0]
+        .n as number;
+    const before = await folds();
+    // A later compaction than the seed's commit: two more completed jobs than before (the first may have begun earlier).
+    await waitFor(folds, (n) => n >= before + 2, 40_000, 'two more compaction jobs to complete');
+    expect(await deltas()).toBe(0);
+    await expectCountsTrue(other);
+  });
+
   /** The rows each node of the plan of `sql` read from workflow_runs, run with `values`. */
   const runsRead = async (sql: string, values: unknown[]) => {
     const client = new Client({ connectionString: gw.database.url });
