@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       fileVersionsKeep: 10,
       fileVersionDays: 30,
       trashRetentionDays: 30,
+      textExtractionMaxBytes: 10 * 1024 * 1024,
     });
     expect(MAX_UPLOAD_BYTES_DEFAULT).toBe(10 * 1024 * 1024);
   });
@@ -71,6 +72,7 @@ describe('loadConfig', () => {
     ['FILE_VERSION_DAYS', '0', { fileVersionDays: 0 }],
     ['TRASH_RETENTION_DAYS', '0', { trashRetentionDays: 0 }],
     ['TRASH_RETENTION_DAYS', '7', { trashRetentionDays: 7 }],
+    ['TEXT_EXTRACTION_MAX_BYTES', '1024', { textExtractionMaxBytes: 1024 }],
     ['GCS_BUCKET', 'my-bucket.v2', { gcsBucket: 'my-bucket.v2' }],
     // Read by @google-cloud/storage itself: only checked.
     ['STORAGE_EMULATOR_HOST', '127.0.0.1:9199', {}],

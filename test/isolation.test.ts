@@ -51,6 +51,19 @@ const PROBES: Record<string, Probe[]> = {
   ],
   'Query.workflowRun': [{ query: 'query($id: ID!) { workflowRun(id: $id) { id } }', variables: (a) => ({ id: a.runId }), expect: 'null' }],
   'Query.teammate': [{ query: 'query($id: ID!) { teammate(id: $id) { id } }', variables: (a) => ({ id: a.teammateId }), expect: 'null' }],
+  'Query.search': [
+    // A's file by its name and by its text (words that are no secret themselves): B finds nothing of A.
+    {
+      query: 'query($q: String!) { search(query: $q, first: 100) { totalCount edges { node { snippet node { id name path } } } } }',
+      variables: () => ({ q: 'launch' }),
+      expect: 'own-data',
+    },
+    {
+      query: 'query($q: String!, $u: String) { search(query: $q, under: $u) { totalCount edges { node { snippet node { id path } } } } }',
+      variables: () => ({ q: 'codename', u: '/Secret Plans' }),
+      expect: 'own-data',
+    },
+  ],
   'Query.teammates': [
     { query: '{ teammates(first: 100) { totalCount edges { node { id name } } } }', variables: () => ({}), expect: 'own-data' },
   ],

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { errorCode, graphql } from './support/http';
 import { useGatewayWithOrg } from './support/gateway';
+import { waitFor } from './support/poll';
 
 const LIST = `query($path: String!, $first: Int, $after: String, $kind: EntryKind) {
   folder(path: $path) {
@@ -24,6 +25,13 @@ describe('folder listing', () => {
       if (i % 10 === 0) await gw.services.storage.changes.createFolder(org.orgId, `/big/sub/folder-${String(i).padStart(3, '0')}`);
       else await put('/big/sub', `file-${String(i).padStart(3, '0')}.txt`);
     }
+    // The uploads' text extraction jobs run statements too; counted here they would be the listing's.
+    await waitFor(
+      async () => (await gw.db.query(`SELECT count(*)::int AS n FROM storage_texts WHERE status = 'PENDING'`))[0].n,
+      (pending) => pending === 0,
+      30_000,
+      'the text extraction of the uploads',
+    );
     const queries: string[] = [];
     const logger = gw.db.logger;
     const original = logger.logQuery.bind(logger);

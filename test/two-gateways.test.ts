@@ -205,6 +205,13 @@ describe('folder listings across two gateways', () => {
     ]) {
       expect((await uploadFile(a.url, org.apiKey, folder, name, name)).body.errors).toBeUndefined();
     }
+    // The uploads' text extraction jobs read storage_entries too: done before A's statements are counted.
+    await waitFor(
+      async () => (await a.db.query(`SELECT count(*)::int AS n FROM storage_texts WHERE status = 'PENDING'`))[0].n,
+      (pending) => pending === 0,
+      30_000,
+      'the text extraction of the uploads',
+    );
   });
 
   it('lists rightly on A right after a rename, a move and a delete made through B, and A had served the paths from its cache', async () => {

@@ -9,6 +9,7 @@ import { renameMove } from './rename-move';
 import { deleteFolder } from './delete-folder';
 import { requestLogsDepth } from './request-logs-depth';
 import { triggerAndWait, triggerWorkflow, workerThroughput } from './trigger-workflow';
+import { search } from './search';
 import { runEventsStream } from './run-events-stream';
 import { historyCounts, historyGrowth } from './history';
 
@@ -25,6 +26,7 @@ export const figures: Figure[] = [
   triggerWorkflow,
   triggerAndWait,
   workerThroughput,
+  search,
   runEventsStream,
   // Last: their seeds (a trash and versions ten times the live tree) would otherwise weigh on the figures after them.
   listingBesideTrash,

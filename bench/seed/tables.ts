@@ -193,6 +193,65 @@ export async function seedTreeRows(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Search: named files and files with extracted text, in several organizations.
+// ---------------------------------------------------------------------------------------------
+
+export const SEARCH_TABLES = ['storage_entries', 'storage_texts'];
+
+/**
+ * In each organization of `orgIds` (its root made if missing): 100 folders holding `files` file
+ * rows named `<name> <n>.pdf` (`names` picked by hash), and for the first `withText` of them a
+ * storage_texts row (INDEXED) whose text is 10 of `paragraphs`, picked by hash, about 5 KB, with
+ * its tsvector computed as the extraction job stores it. Rows only: search reads no bytes.
+ */
+export async function seedSearchRows(
+  db: Client,
+  {
+    orgIds,
+    files,
+    withText,
+    names,
+    paragraphs,
+  }: { orgIds: string[]; files: number; withText: number; names: string[]; paragraphs: string[] },
+): Promise<void> {
+  for (const orgId of orgIds) {
+    await db.query(
+      `INSERT INTO storage_entries (organization_id, parent_id, kind, name) VALUES ($1, NULL, 'folder', '')
+       ON CONFLICT (organization_id) WHERE parent_id IS NULL DO NOTHING`,
+      [orgId],
+    );
+    await db.query(
+      `INSERT INTO storage_entries (organization_id, parent_id, kind, name)
+       SELECT $1, root.id, 'folder', 'archive ' || lpad(g::text, 3, '0')
+         FROM storage_entries root, generate_series(1, 100) AS g WHERE root.organization_id = $1 AND root.parent_id IS NULL`,
+      [orgId],
+    );
+    await db.query(
+      `WITH folders AS (
+         SELECT array_agg(e.id ORDER BY e.name) AS ids FROM storage_entries e JOIN storage_entries root ON root.id = e.parent_id
+          WHERE root.organization_id = $1 AND root.parent_id IS NULL AND e.name LIKE 'archive %'
+       )
+       INSERT INTO storage_entries (organization_id, parent_id, kind, name, object_key, size, content_type, md5, etag)
+       SELECT $1::uuid, folders.ids[1 + g % 100],  'file',
+              ($2::text[])[1 + (hashint4(g) & 2147483647) % cardinality($2::text[])] || ' ' || g || '.pdf',
+              $1::text || '/' || u, 5000, 'application/pdf', md5(g::text), replace(u::text, '-', '')
+         FROM folders, generate_series(1, $3::int) AS g, LATERAL (SELECT gen_random_uuid() AS u) AS id`,
+      [orgId, names, files],
+    );
+    await db.query(
+      `INSERT INTO storage_texts (entry_id, organization_id, etag, status, body, document, extracted_at)
+       SELECT f.id, $1, f.etag, 'INDEXED', t.body, to_tsvector('alloy_search', alloy_search_words(t.body)), now()
+         FROM (SELECT id, etag, row_number() OVER (ORDER BY id) AS n FROM storage_entries WHERE organization_id = $1 AND kind = 'file' LIMIT $3) AS f,
+         LATERAL (SELECT string_agg(($2::text[])[1 + (hashint4((f.n * 10 + k)::int) & 2147483647) % cardinality($2::text[])], E'\\n\\n') AS body
+                    FROM generate_series(1, 10) AS k) AS t`,
+      [orgId, paragraphs, withText],
+    );
+  }
+  await db.query('ANALYZE storage_entries');
+  await db.query('ANALYZE storage_texts');
+}
+
+// ---------------------------------------------------------------------------------------------
 // Storage: a trash and versions beside a live folder (the listing-trash and deep-page-trash figures).
 // ---------------------------------------------------------------------------------------------
 

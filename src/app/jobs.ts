@@ -1,6 +1,7 @@
 import type { RegisteredJob } from '../queue/job';
 import type { Logger } from '../observability/logger';
 import { deleteObjectsJob } from '../storage/events/object-deletion';
+import { extractTextJob } from '../storage/events/extract-text';
 import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
 import { storageRetentionJob } from '../storage/events/retention';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
@@ -16,6 +17,11 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
     sweepOrphansJob.handledBy(async () => {
       const swept = await storage.sweepOrphans(ORPHAN_AGE_MS);
       if (swept) logger.info({ swept }, 'reclaimed orphaned upload objects');
+    }),
+    extractTextJob.handledBy(async (job) => {
+      const outcome = await storage.texts.extract(job.entryId, job.etag);
+      // A file its reader refuses fails only its own extraction; the reason is here, not in the API.
+      if (outcome.status === 'FAILED') logger.warn({ entryId: job.entryId, reason: outcome.reason }, 'text extraction failed');
     }),
     storageRetentionJob.handledBy(async () => {
       const expired = await storage.expire();

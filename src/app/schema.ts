@@ -7,6 +7,7 @@ import { TeammateResolver } from '../teammates/teammate.resolver';
 import { conversationResolvers } from '../teammates/conversation.resolver';
 import { WorkflowResolver, WorkflowRunResolver, WorkflowRunSubscriptionResolver } from '../workflows/workflow.resolver';
 import { storageResolvers } from '../storage/storage.resolver';
+import { searchResolvers } from '../storage/search/search.resolver';
 import { checkArgumentRules } from '../graphql/argument-rules';
 import { NodeResolver } from '../graphql/node';
 
@@ -21,6 +22,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ...conversationResolvers,
   NodeResolver,
   ...storageResolvers,
+  ...searchResolvers,
 ];
 
 let built: GraphQLSchema | undefined;

@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../graphql/errors';
 import { startQueue } from '../queue/queue';
 import { importDirectory, ImportProgress, ImportSummary, resolveImportDirectory } from '../storage/import-directory';
 import { createStorage } from '../storage/storage';
+import type { ReindexProgress, ReindexSummary } from '../storage/search/text-index';
 import { fail, print, OutputOptions } from './output';
 import { withDatabase } from './with-database';
 
@@ -40,7 +41,27 @@ function humanSummary(summary: ImportSummary): string {
   return lines.join('\n');
 }
 
-/** `alloy storage import <dir> --org <id> [--to /folder] [--follow-links]`. */
+function reindexBar(): ReindexProgress {
+  const bar = new SingleBar(
+    { format: 'reindexing [{bar}] {value}/{total} files  {status}', hideCursor: true, stream: process.stderr },
+    Presets.shades_classic,
+  );
+  return {
+    start: (total) => bar.start(total, 0, { status: '' }),
+    advance: (outcome) => bar.increment(1, { status: outcome.status }),
+    stop: () => bar.stop(),
+  };
+}
+
+function reindexSummary(summary: ReindexSummary): string {
+  const lines = [
+    `Reindexed ${summary.files} files in ${summary.seconds.toFixed(1)} s: ${summary.indexed} indexed, ${summary.notText} not text, ${summary.failed} failed`,
+  ];
+  for (const failure of summary.failures) lines.push(`  failed: ${failure.entryId}: ${failure.reason}`);
+  return lines.join('\n');
+}
+
+/** `alloy storage import <dir> --org <id> [--to /folder] [--follow-links]` and `alloy storage reindex --org <id>`. */
 export function registerStorageCommands(program: Command): void {
   const storage = program.command('storage').description("an organization's folders and files");
   storage
@@ -72,6 +93,34 @@ export function registerStorageCommands(program: Command): void {
         });
         print(opts, summary, () => humanSummary(summary));
         if (summary.failures.length) process.exitCode = 1;
+      } catch (error) {
+        fail(opts, error);
+      }
+    });
+
+  storage
+    .command('reindex')
+    .description(
+      'read the text of every file of an organization again, for search (after an upgrade of the readers, or for files stored before search)',
+    )
+    .requiredOption('--org <orgId>', 'organization id')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: OutputOptions & { org: string }) => {
+      try {
+        const summary = await withDatabase(async ({ db, config, url, logger }) => {
+          if (!(await new OrganizationService(db).exists(opts.org)))
+            throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
+          // The text is read here, by this process; the queue is only there for the storage services' shape (no job is sent).
+          const queue = await startQueue(url, logger, { supervise: false });
+          try {
+            const storage = createStorage(db, config, queue);
+            const showBar = !opts.json && process.stderr.isTTY;
+            return await storage.texts.reindex(opts.org, showBar ? reindexBar() : undefined);
+          } finally {
+            await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
+          }
+        });
+        print(opts, summary, () => reindexSummary(summary));
       } catch (error) {
         fail(opts, error);
       }

@@ -35,6 +35,8 @@ export interface Config {
   workflowConcurrency: number;
   /** Finished runs (and so their request logs) older than this many days are deleted; 0 keeps them all. */
   runRetentionDays: number;
+  /** Files larger than this are not read for search (their textStatus is FAILED); the rest of the text is cut at MAX_INDEXED_TEXT_CHARS. */
+  textExtractionMaxBytes: number;
   /** Completion callbacks: the first retry's delay in seconds; each next one about doubles, for more than an hour in all. */
   callbackRetryDelaySeconds: number;
   /** A file's newest versions kept whatever their age (the current content counts as one). */
@@ -195,6 +197,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     workflowLeaseSeconds: integer(env, 'WORKFLOW_LEASE_SECONDS', 30, 2, 3600),
     workflowConcurrency: integer(env, 'WORKFLOW_CONCURRENCY', 4, 1, 64),
     runRetentionDays: integer(env, 'RUN_RETENTION_DAYS', 90, 0, 36_500),
+    textExtractionMaxBytes: integer(env, 'TEXT_EXTRACTION_MAX_BYTES', MAX_UPLOAD_BYTES_DEFAULT, 1, 1024 * 1024 * 1024),
     callbackRetryDelaySeconds: integer(env, 'CALLBACK_RETRY_DELAY_SECONDS', 10, 1, 600),
     fileVersionsKeep: integer(env, 'FILE_VERSIONS_KEEP', 10, 1, 10_000),
     fileVersionDays: integer(env, 'FILE_VERSION_DAYS', 30, 0, 36_500),

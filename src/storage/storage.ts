@@ -12,6 +12,9 @@ import { sweepOrphans } from './events/orphan-sweeper';
 import { FolderCache } from './folder-cache';
 import { ObjectDeletions } from './object-deletions';
 import { StatementRunner } from '../db/statements';
+import { Search } from './search/search';
+import { TextIndex } from './search/text-index';
+import { TextStore } from './search/text-store';
 import { Trash } from './trash';
 import { TreeChanges } from './tree-changes';
 import { UploadSizeLimit } from './upload-size';
@@ -36,6 +39,10 @@ export class Storage {
   readonly versions: FileVersions;
   readonly uploads: Uploads;
   readonly downloads: Downloads;
+  /** The text of files, read by a job after each upload, and reindexing. */
+  readonly texts: TextIndex;
+  /** Search over names and the text inside files. */
+  readonly search: Search;
   readonly snapshots: FileSnapshots;
   /**
    * Of the object keys about to be deleted, those still in use (the composition root answers with
@@ -56,10 +63,13 @@ export class Storage {
     this.store = new EntryStore(sql);
     this.deletions = new ObjectDeletions(queue);
     this.reads = new EntryReads(this.store, this.folderCache);
+    const textStore = new TextStore(sql);
+    this.texts = new TextIndex(textStore, driver, queue);
+    this.search = new Search(textStore, this.reads);
     this.changes = new TreeChanges(this.store, this.reads, this.folderCache);
     this.trash = new Trash(this.store, this.reads, this.folderCache, this.deletions);
-    this.versions = new FileVersions(this.store, this.reads, this.deletions);
-    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes));
+    this.versions = new FileVersions(this.store, this.reads, this.deletions, this.texts);
+    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.texts);
     this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
     this.snapshots = new FileSnapshots(this.reads, this.downloads);
   }
@@ -102,6 +112,7 @@ export function createStorage(
 ): Storage {
   const storage = new Storage(db, queue, wrapDriver(createStorageDriver(config)), config.urlSigningSecret, config.maxUploadBytes);
   storage.deletions.delaySeconds = config.storageDeletionDelaySeconds;
+  storage.texts.maxBytes = config.textExtractionMaxBytes;
   storage.versions.keep = config.fileVersionsKeep;
   storage.versions.days = config.fileVersionDays;
   storage.trash.retentionDays = config.trashRetentionDays;

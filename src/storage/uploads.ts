@@ -8,6 +8,7 @@ import { chooseContentType } from './content-type';
 import type { EntryReads } from './entry-reads';
 import { EntryStore } from './entry-store';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
+import type { TextIndex } from './search/text-index';
 import type { StorageEntry } from './storage-entry';
 import type { UploadSizeLimit } from './upload-size';
 
@@ -37,6 +38,7 @@ export class Uploads {
     private readonly reads: EntryReads,
     private readonly driver: StorageDriver,
     readonly size: UploadSizeLimit,
+    private readonly texts: TextIndex,
   ) {}
 
   async uploadFile(organizationId: string, input: UploadInput): Promise<StorageEntry> {
@@ -68,6 +70,8 @@ export class Uploads {
             const folderId = commit.folderId ?? (await this.store.makeFolders(tx, organizationId, root.id, folder)).id;
             written = await this.store.putFile(tx, organizationId, folderId, name, content, path);
           }
+          // New bytes (a new file or an overwrite): their text is read for search after this commits.
+          await this.texts.schedule(tx, written.row);
           return written.row;
         }),
       );

@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../graphql/errors';
 import type { EntryReads } from './entry-reads';
 import type { EntryStore, FileVersionRow, VersionPosition } from './entry-store';
 import type { ObjectDeletions } from './object-deletions';
+import type { TextIndex } from './search/text-index';
 import type { StorageEntry } from './storage-entry';
 
 export const DEFAULT_FILE_VERSIONS_KEEP = 10;
@@ -36,6 +37,7 @@ export class FileVersions {
     private readonly store: EntryStore,
     private readonly reads: EntryReads,
     private readonly deletions: ObjectDeletions,
+    private readonly texts: TextIndex,
   ) {}
 
   /** One page of the file's versions, newest first, the current content first. */
@@ -60,6 +62,8 @@ export class FileVersions {
           throw new AppError(ErrorCode.NOT_FOUND, `No file at ${JSON.stringify(path)}`);
         const restored = await this.store.restoreVersion(tx, file.id, versionId, newEtag());
         if (!restored) throw noSuchVersion(path);
+        // The restored content has an etag of its own: its text is read again for search.
+        await this.texts.schedule(tx, restored);
         return restored;
       }),
     );
