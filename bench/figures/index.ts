@@ -11,6 +11,7 @@ import { requestLogsDepth } from './request-logs-depth';
 import { triggerAndWait, triggerWorkflow, workerThroughput } from './trigger-workflow';
 import { search } from './search';
 import { runEventsStream } from './run-events-stream';
+import { historyCounts, historyGrowth } from './history';
 
 /** Every figure, in the order of the table (and of the issue). */
 export const figures: Figure[] = [
@@ -30,4 +31,7 @@ export const figures: Figure[] = [
   // Last: their seeds (a trash and versions ten times the live tree) would otherwise weigh on the figures after them.
   listingBesideTrash,
   deepPageBesideTrash,
+  // After everything: they grow the database by a million runs and a million entries.
+  historyCounts,
+  historyGrowth,
 ];

@@ -128,6 +128,7 @@ export async function seedRequestLogs(
     [orgId, workflowId, teammateId, count],
   );
   await db.query(`SET session_replication_role = DEFAULT`);
+  await countSeededRuns(db, teammateId);
   await db.query('ANALYZE workflow_runs');
   const { rows } = await db.query<{ created_at: Date; id: string }>(
     `SELECT created_at, id FROM workflow_runs WHERE teammate_id = $1 AND channel = 'API'
@@ -136,6 +137,27 @@ export async function seedRequestLogs(
   );
   if (!rows[0]) throw new Error('seeded rows not found');
   return { deepCursor: encodeCursor(REQUEST_LOG_CURSOR, [rows[0].created_at.toISOString(), rows[0].id]) };
+}
+
+/**
+ * Replica mode skipped the triggers that keep request_log_counts (migration 1765800000000) too:
+ * the teammate's seeded runs are counted here in one statement, as that migration counts the runs
+ * a database already has. A database without the table (before that migration) has nothing to keep.
+ */
+export async function countSeededRuns(db: Client, teammateId: string): Promise<void> {
+  const { rows } = await db.query(`SELECT to_regclass('request_log_counts') IS NOT NULL AS counted`);
+  if (!rows[0].counted) return;
+  await db.query('BEGIN');
+  await db.query(`DELETE FROM request_log_count_deltas WHERE teammate_id = $1`, [teammateId]);
+  await db.query(`DELETE FROM request_log_counts WHERE teammate_id = $1`, [teammateId]);
+  await db.query(
+    `INSERT INTO request_log_counts (organization_id, teammate_id, status, day, n)
+     SELECT organization_id, teammate_id, status, request_log_count_day(created_at), count(*)
+       FROM workflow_runs WHERE teammate_id = $1 AND channel = 'API'
+      GROUP BY 1, 2, 3, 4`,
+    [teammateId],
+  );
+  await db.query('COMMIT');
 }
 
 // ---------------------------------------------------------------------------------------------

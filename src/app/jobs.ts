@@ -6,6 +6,7 @@ import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
 import { storageRetentionJob } from '../storage/events/retention';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
 import { deliverCallback, runCallbackJob } from '../workflows/run-callbacks';
+import { compactCounts, compactCountsJob } from '../teammates/count-compaction';
 import type { Services } from './services';
 
 /** Every kind of queued job, with its handler: the list the job runner starts in each process. */
@@ -31,5 +32,8 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
       if (deleted) logger.info({ deleted, days: config.runRetentionDays }, 'deleted finished runs past their retention');
     }),
     runCallbackJob.handledBy((job) => deliverCallback(db, job.runId)),
+    compactCountsJob.handledBy(async () => {
+      await compactCounts(db);
+    }),
   ] as RegisteredJob[];
 }

@@ -362,7 +362,13 @@ function trashListingStatement(after: boolean, count: boolean) {
   if (!count) return statement(name, page);
   return statement(
     name,
-    withTotal(`SELECT count(*)::int AS total FROM storage_entries WHERE ${where}`, page, `p."trashedAt" DESC, p.id DESC`),
+    withTotal(
+      // Kept as items come and go (trash_counts and its deltas, migration 1765800000000), not counted.
+      `SELECT COALESCE(sum(n), 0)::int AS total
+         FROM (SELECT n FROM trash_counts WHERE organization_id = $1 UNION ALL SELECT n FROM trash_count_deltas WHERE organization_id = $1) AS k`,
+      page,
+      `p."trashedAt" DESC, p.id DESC`,
+    ),
   );
 }
 

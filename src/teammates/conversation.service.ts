@@ -34,7 +34,16 @@ function listStatement(after: boolean, count: boolean): Statement {
   const name = `teammates.conversations${after ? '-after' : ''}${count ? '-count' : ''}`;
   return statement(
     name,
-    count ? withTotal(`SELECT count(*)::int AS total FROM conversations c WHERE ${where}`, page, 'p."updatedAt" DESC, p.id DESC') : page,
+    count
+      ? withTotal(
+          // Kept as conversations come and go (conversation_counts and its deltas, migration 1765800000000), not counted.
+          `SELECT COALESCE(sum(n), 0)::int AS total
+             FROM (SELECT n FROM conversation_counts WHERE organization_id = $2 AND teammate_id = $1
+                   UNION ALL SELECT n FROM conversation_count_deltas WHERE organization_id = $2 AND teammate_id = $1) AS k`,
+          page,
+          'p."updatedAt" DESC, p.id DESC',
+        )
+      : page,
   );
 }
 

@@ -126,17 +126,20 @@ const listStatement = oldestFirstList('teammates.list', 'teammates', TEAMMATE_CO
  * A page of a teammate's API calls, newest first, over the index workflow_runs_request_logs (or
  * its by-status twin): $1 teammate, $2 organization, then the values of the filters given, of the
  * position after, and the size + 1. One statement per combination, so each keeps its own plan.
+ * Exported for the test that reads the plans of the counts (test/request-log-counts.test.ts).
  */
-function apiCallStatement(
+export function apiCallStatement(
   filters: { status: boolean; since: boolean; until: boolean; conversation: boolean },
   after: boolean,
   count: boolean,
 ): Statement {
   let n = 2;
   const conditions = [`teammate_id = $1`, `organization_id = $2`, `channel = 'API'`];
-  if (filters.status) conditions.push(`status = $${++n}`);
-  if (filters.since) conditions.push(`created_at >= $${++n}`);
-  if (filters.until) conditions.push(`created_at < $${++n}`);
+  const param = { status: '', since: '', until: '' };
+  if (filters.status) conditions.push(`status = ${(param.status = `$${++n}`)}`);
+  const untimed = conditions.join(' AND ');
+  if (filters.since) conditions.push(`created_at >= ${(param.since = `$${++n}`)}`);
+  if (filters.until) conditions.push(`created_at < ${(param.until = `$${++n}`)}`);
   if (filters.conversation) conditions.push(`conversation_id = $${++n}::uuid`);
   const filtered = conditions.join(' AND ');
   const position = after ? ` AND (created_at, id) < ($${++n}, $${++n})` : '';
@@ -152,10 +155,32 @@ function apiCallStatement(
   ]
     .filter(Boolean)
     .join('-');
-  return statement(
-    name,
-    count ? withTotal(`SELECT count(*)::int AS total FROM workflow_runs WHERE ${filtered}`, page, 'p.created_at DESC, p.id DESC') : page,
-  );
+  // A conversation's runs are counted in its index: as many as the conversation has turns.
+  const total = filters.conversation ? `SELECT count(*)::int AS total FROM workflow_runs WHERE ${filtered}` : countedTotal(untimed, param);
+  return statement(name, count ? withTotal(total, page, 'p.created_at DESC, p.id DESC') : page);
+}
+
+/**
+ * How many of a teammate's API calls there are, read from request_log_counts and the deltas not
+ * yet folded into it (migration 1765800000000) rather than counted: a few rows per status and UTC
+ * day. A `since`/`until` range sums the whole days within it from there, and counts the runs of
+ * its partial first and last day in the request-log index (at most two days of runs, whatever the
+ * history). `untimed` is the page's condition without the time range; `param` the placeholders.
+ */
+function countedTotal(untimed: string, param: { status: string; since: string; until: string }): string {
+  const mine = `organization_id = $2 AND teammate_id = $1${param.status ? ` AND status = ${param.status}` : ''}`;
+  const counters = `FROM (SELECT day, n FROM request_log_counts WHERE ${mine}
+                          UNION ALL SELECT day, n FROM request_log_count_deltas WHERE ${mine}) AS k`;
+  if (!param.since && !param.until) return `SELECT COALESCE(sum(n), 0)::int AS total ${counters}`;
+  // s..u the range; lo the first midnight at or after s, hi the last midnight at or before u.
+  const range = `SELECT s, u, CASE WHEN s = date_trunc('day', s, 'UTC') THEN s ELSE date_trunc('day', s, 'UTC') + interval '1 day' END AS lo,
+                        date_trunc('day', u, 'UTC') AS hi
+                   FROM (SELECT ${param.since ? `${param.since}::timestamptz` : `'-infinity'::timestamptz`} AS s,
+                                ${param.until ? `${param.until}::timestamptz` : `'infinity'::timestamptz`} AS u) AS given`;
+  return `SELECT ((SELECT COALESCE(sum(n), 0) ${counters} WHERE day >= request_log_count_day(b.lo) AND day < request_log_count_day(b.hi))
+                + (SELECT count(*) FROM workflow_runs WHERE ${untimed} AND created_at >= b.s AND created_at < least(b.lo, b.u))
+                + (SELECT count(*) FROM workflow_runs WHERE ${untimed} AND created_at >= greatest(b.hi, b.lo) AND created_at < b.u))::int AS total
+            FROM (${range}) AS b`;
 }
 
 const API_CALLS = new Map<string, Statement>();

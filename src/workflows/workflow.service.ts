@@ -1,6 +1,6 @@
 import type { RunAnnouncer } from './run-events';
-import { isUuid } from '../db/ids';
-import { createHash, randomUUID } from 'node:crypto';
+import { isUuid, uuidv7 } from '../db/ids';
+import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { CreatedAtPosition, oldestFirstList, Page, pageOf, PageQuery } from '../db/page';
 import { statement, StatementRunner } from '../db/statements';
@@ -408,8 +408,9 @@ export class WorkflowService {
     const conversationId = request.conversationId ?? null;
     if (conversationId !== null && (teammateId === null || !isUuid(conversationId))) throw conversationNotFound();
     const files = await this.snapshotFiles(request);
-    const runId = randomUUID();
-    const newConversation = teammateId !== null && conversationId === null ? { id: randomUUID(), title: conversationTitle(payload) } : null;
+    // Time-ordered ids: new runs append to the primary-key index (ids.ts).
+    const runId = uuidv7();
+    const newConversation = teammateId !== null && conversationId === null ? { id: uuidv7(), title: conversationTitle(payload) } : null;
     const outcome = await this.startOrBusy({
       runId,
       organizationId: request.organizationId,

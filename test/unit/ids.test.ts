@@ -1,4 +1,4 @@
-import { isUuid } from '../../src/db/ids';
+import { isUuid, uuidv7 } from '../../src/db/ids';
 
 describe('isUuid', () => {
   it('accepts uuids in either case', () => {
@@ -27,5 +27,23 @@ describe('isUuid', () => {
     ]) {
       expect([value, isUuid(value)]).toEqual([value, false]);
     }
+  });
+});
+
+describe('uuidv7', () => {
+  it('is a version 7, RFC 9562 variant uuid whose first 48 bits are the time in milliseconds', () => {
+    const at = Date.UTC(2026, 11, 6, 22, 10, 0, 123);
+    const id = uuidv7(at);
+    expect(isUuid(id)).toBe(true);
+    expect(id[14]).toBe('7');
+    expect(['8', '9', 'a', 'b']).toContain(id[19]);
+    expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBe(at);
+  });
+
+  it('sorts ids of later milliseconds after earlier ones (as Postgres compares uuids), and differs within one', () => {
+    const ids = Array.from({ length: 200 }, (_, i) => uuidv7(1_700_000_000_000 + i * 7));
+    expect([...ids].sort()).toEqual(ids);
+    const same = new Set(Array.from({ length: 1000 }, () => uuidv7(1_700_000_000_000)));
+    expect(same.size).toBe(1000);
   });
 });

@@ -14,6 +14,8 @@ import { RunEventLog1765400000000 } from './1765400000000-RunEventLog';
 import { Conversations1765450000000 } from './1765450000000-Conversations';
 import { StorageVersionsAndTrash1765500000000 } from './1765500000000-StorageVersionsAndTrash';
 import { Search1765600000000 } from './1765600000000-Search';
+import { RequestLogCounts1765800000000 } from './1765800000000-RequestLogCounts';
+import { TimeOrderedRunIds1765800000001 } from './1765800000001-TimeOrderedRunIds';
 
 export const migrations = [
   Foundation1764360000000,
@@ -31,4 +33,6 @@ export const migrations = [
   Conversations1765450000000,
   StorageVersionsAndTrash1765500000000,
   Search1765600000000,
+  RequestLogCounts1765800000000,
+  TimeOrderedRunIds1765800000001,
 ];
