@@ -36,7 +36,8 @@ export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>): Prom
   try {
     const { dataSource, applied } = await openDatabase({ url: database.url, entities, poolSize: 4, applicationName: 'alloy-cli' });
     try {
-      const queue = await startQueue(database.url, logger, { supervise: false });
+      // One connection: a command's jobs are sent on its own transactions; the queue's pool only starts and stops it.
+      const queue = await startQueue(database.url, logger, { supervise: false, connections: 1 });
       try {
         return await fn({ config, services: createServices(dataSource, config, queue, logger), logger, applied });
       } finally {

@@ -32,11 +32,11 @@ for (const method of ['complete', 'fail'] as const) {
  * sent inside the caller's transaction (see `inTransaction`), so a job exists if and only if the
  * change that asked for it committed.
  */
-export async function startQueue(url: string, logger: Logger, options: { supervise?: boolean } = {}): Promise<Queue> {
+export async function startQueue(url: string, logger: Logger, options: { supervise?: boolean; connections?: number } = {}): Promise<Queue> {
   const boss = new PgBoss({
     connectionString: url,
     schema: 'pgboss',
-    max: 4,
+    max: options.connections ?? 4,
     application_name: 'alloy-queue',
     // Maintenance (expiry, archiving) runs in every process that starts the queue; pg-boss takes an
     // advisory lock so two processes don't do it at once.
