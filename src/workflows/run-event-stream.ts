@@ -23,6 +23,8 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
   /** Something may have been written since the last read. */
   private dirty = true;
   private reading = false;
+  /** Announced events that arrived while a read was in flight, in announcement order. */
+  private aside: NonNullable<RunEvent['appended']> = [];
   private wake: (() => void) | undefined;
   private unwatch: () => void = () => undefined;
 
@@ -71,17 +73,40 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
 
   /**
    * An announcement of the run: events it carries that follow right after the last one this
-   * stream holds are taken as they are (no read); anything else (a status change, a gap, a read
-   * in flight that may or may not see them) makes the stream read the table.
+   * stream holds are taken as they are (no read). While a read is in flight, they are kept aside
+   * and taken after it, from the read's last seq on (the read may or may not have seen them):
+   * poking instead made a stream that reads while its run keeps streaming read again after every
+   * read, one page read per announcement for as long as the stream lasted, all followers queueing
+   * on the pool (BENCHMARKS.md, run-events). Anything else (a status change, a gap) makes the
+   * stream read the table.
    */
   private announced(event: RunEvent): void {
     const appended = event.appended;
-    const tail = this.ready.length ? this.ready[this.ready.length - 1].seq : this.lastSeq;
-    if (!appended?.length || this.reading || this.dirty || this.finalSeen || appended[0].seq !== tail + 1) {
+    if (!appended?.length || this.finalSeen) {
       this.poke();
       return;
     }
-    for (const e of appended) this.ready.push({ ...e, type: e.type as RunEventType, at: new Date(e.at) });
+    // A read is due: it will see these (committed before their announcement).
+    if (this.dirty && !this.reading) return;
+    if (this.reading) this.aside.push(...appended);
+    else this.take(appended);
+  }
+
+  /** Takes announced events (in seq order) from the one after the tail on, each once; a gap makes the stream read. */
+  private take(appended: NonNullable<RunEvent['appended']>): void {
+    let tail = this.ready.length ? this.ready[this.ready.length - 1].seq : this.lastSeq;
+    let took = false;
+    for (const e of appended) {
+      if (e.seq <= tail) continue;
+      if (e.seq !== tail + 1) {
+        this.poke();
+        return;
+      }
+      this.ready.push({ ...e, type: e.type as RunEventType, at: new Date(e.at) });
+      tail = e.seq;
+      took = true;
+    }
+    if (!took) return;
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
@@ -112,6 +137,7 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
       if (this.dirty) {
         this.dirty = false;
         this.reading = true;
+        this.aside = [];
         let page;
         try {
           page = await this.log.page(this.organizationId, this.runId, this.lastSeq, READ_BATCH);
@@ -128,6 +154,12 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
         }
         // A full batch: more are stored already.
         if (page.hasNextPage && !this.finalSeen) this.dirty = true;
+        const aside = this.aside;
+        this.aside = [];
+        if (!this.dirty && !this.finalSeen && aside.length) {
+          aside.sort((a, b) => a.seq - b.seq);
+          this.take(aside);
+        }
         continue;
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
@@ -136,6 +168,7 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
 
   return(): Promise<IteratorResult<StoredRunEvent>> {
     this.ready.length = 0;
+    this.aside = [];
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
