@@ -4,7 +4,7 @@ import { startTestGateway, TestGateway, TestOrg } from './support/gateway';
 import { startHookServer, HookServer } from './support/hook-server';
 import { graphql } from './support/http';
 import { waitFor } from './support/poll';
-import { md5, tempDir, uploadFile, writeFakeServiceAccount } from './support/storage';
+import { md5, tempDir, uploadFile, writeFakeServiceAccount, expireVersionsAndAwaitDeletion } from './support/storage';
 
 /**
  * Files handed to a run with the `gcs` driver (the real @google-cloud/storage client against the
@@ -79,23 +79,7 @@ describe('files handed to a call, gcs driver', () => {
       expect((await uploadFile(gw.url, org.apiKey, '/notes', 'n.txt', 'second version')).body.errors).toBeUndefined();
       // The replaced content is kept as a version; expire it now (as the retention job does past
       // FILE_VERSIONS_KEEP and FILE_VERSION_DAYS), so that its object's deletion job runs while the run holds it.
-      await gw.db.query(`UPDATE storage_file_versions SET created_at = created_at - interval '400 days'`);
-      const { versions } = gw.services.storage;
-      const keep = versions.keep;
-      versions.keep = 1;
-      try {
-        expect((await gw.services.storage.expire()).versionFiles).toBe(1);
-      } finally {
-        versions.keep = keep;
-      }
-      await waitFor(
-        async () =>
-          (await gw.db.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.delete-objects' AND state = 'completed'`))[0]
-            .n,
-        (n) => n > 0,
-        10_000,
-        'the deletion job to run',
-      );
+      await expireVersionsAndAwaitDeletion(gw);
       release();
       const run = await waitFor(
         () => gw.services.workflows.findRun(org.orgId, runId),

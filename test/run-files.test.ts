@@ -1,7 +1,7 @@
 import { errorCode, graphql } from './support/http';
 import { useGatewayWithOrg, TestOrg } from './support/gateway';
 import { startHookServer, HookServer, ReceivedHook } from './support/hook-server';
-import { md5, uploadFile } from './support/storage';
+import { md5, uploadFile, expireVersionsAndAwaitDeletion } from './support/storage';
 import { waitFor } from './support/poll';
 
 const CALL = `mutation($id: ID!, $input: JSON!, $files: [String!], $wait: Int) {
@@ -135,24 +135,7 @@ describe('files handed to a call: a snapshot in the run, signed links in the ste
       expect(overwritten.body.errors).toBeUndefined();
       // The replaced content is kept as a version; expire it now (as the retention job does past
       // FILE_VERSIONS_KEEP and FILE_VERSION_DAYS), so that its object's deletion job runs while the run holds it.
-      await gw.db.query(`UPDATE storage_file_versions SET created_at = created_at - interval '400 days'`);
-      const { versions } = gw.services.storage;
-      const keep = versions.keep;
-      versions.keep = 1;
-      try {
-        expect((await gw.services.storage.expire()).versionFiles).toBe(1);
-      } finally {
-        versions.keep = keep;
-      }
-      // The deletion job of the replaced object runs (delay 0) and must leave it to the run.
-      await waitFor(
-        async () =>
-          (await gw.db.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.delete-objects' AND state = 'completed'`))[0]
-            .n,
-        (n) => n > 0,
-        10_000,
-        'the deletion job to run',
-      );
+      await expireVersionsAndAwaitDeletion(gw);
       release();
       const run = await waitFor(
         async () => gw.services.workflows.findRun(org.orgId, runId),

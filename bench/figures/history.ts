@@ -4,7 +4,7 @@ import { assertClean, LoadResult, median, sequential } from '../lib/load';
 import { tablesExist, withClient } from '../lib/postgres';
 import { REQUEST_LOG_TABLES, seedRequestLogs, STORAGE_TABLES } from '../seed/tables';
 import { BenchContext, Figure, fmt, graphqlLoad, NotApplicable } from './figure';
-import { createBenchWorkflow } from './workflow-setup';
+import { createBenchWorkflow, runBacklog } from './workflow-setup';
 import type { QueryRunner } from 'typeorm';
 import { RequestLogCounts1765800000000 } from '../../src/db/migrations/1765800000000-RequestLogCounts';
 
@@ -73,26 +73,7 @@ async function rerunCountsMigration(db: Client, teammateId: string): Promise<{ s
 /** Runs finished per second by the worker from a backlog of `count` QUEUED runs of a fresh workflow (the claim path). */
 async function claimRate(ctx: BenchContext, count: number): Promise<number> {
   const workflowId = await createBenchWorkflow(ctx);
-  return withClient(ctx.databaseUrl, async (db) => {
-    const started = process.hrtime.bigint();
-    await db.query(
-      `INSERT INTO workflow_runs (id, organization_id, workflow_id, channel, status, payload, next_step, workflow_version)
-       SELECT gen_random_uuid(), $1, $2, 'TRIGGER', 'QUEUED', json_build_object('text', 'run ' || g), w.start_step, w.version
-         FROM generate_series(1, $3::int) AS g, workflows w WHERE w.id = $2`,
-      [ctx.orgId, workflowId, count],
-    );
-    await db.query(`SELECT alloy_announce_runs(ARRAY(SELECT id FROM workflow_runs WHERE workflow_id = $1 LIMIT 1))`, [workflowId]);
-    for (;;) {
-      const { rows } = await db.query(
-        `SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 AND status IN ('SUCCEEDED', 'FAILED')`,
-        [workflowId],
-      );
-      if (rows[0].n >= count) break;
-      if (Number(process.hrtime.bigint() - started) > 600e9) throw new Error(`only ${rows[0].n} of ${count} runs finished in 10 minutes`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return count / (Number(process.hrtime.bigint() - started) / 1e9);
-  });
+  return withClient(ctx.databaseUrl, async (db) => count / (await runBacklog(db, ctx, workflowId, count)));
 }
 
 async function triggerRate(ctx: BenchContext): Promise<number> {

@@ -3,7 +3,7 @@ import { graphql } from '../lib/graphql';
 import { assertClean, compareThroughput, median, sequential } from '../lib/load';
 import type { ChildServer } from '../lib/child';
 import { Figure, fmt, NotApplicable, graphqlLoad } from './figure';
-import { createBenchWorkflow } from './workflow-setup';
+import { createBenchWorkflow, runBacklog } from './workflow-setup';
 
 const TRIGGER = 'mutation($id: ID!, $payload: JSON) { triggerWorkflow(workflowId: $id, payload: $payload) { runId } }';
 const TRIGGER_AND_WAIT =
@@ -95,26 +95,7 @@ export const workerThroughput: Figure = {
     await db.connect();
     try {
       const cpuBefore = ctx.worker.cpuMs();
-      const started = process.hrtime.bigint();
-      // One statement: the whole backlog becomes visible at one commit.
-      await db.query(
-        `INSERT INTO workflow_runs (id, organization_id, workflow_id, channel, status, payload, next_step, workflow_version)
-         SELECT gen_random_uuid(), $1, $2, 'TRIGGER', 'QUEUED', json_build_object('text', 'run ' || g), w.start_step, w.version
-           FROM generate_series(1, $3::int) AS g, workflows w WHERE w.id = $2`,
-        [ctx.orgId, workflowId, count],
-      );
-      // Announced as a trigger's insert is; one QUEUED announcement wakes the worker for the whole backlog.
-      await db.query(`SELECT alloy_announce_runs(ARRAY(SELECT id FROM workflow_runs WHERE workflow_id = $1 LIMIT 1))`, [workflowId]);
-      for (;;) {
-        const { rows } = await db.query(
-          `SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 AND status IN ('SUCCEEDED', 'FAILED')`,
-          [workflowId],
-        );
-        if (rows[0].n >= count) break;
-        if (Number(process.hrtime.bigint() - started) > 600e9) throw new Error(`only ${rows[0].n} of ${count} runs finished in 10 minutes`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = await runBacklog(db, ctx, workflowId, count);
       const { rows: failed } = await db.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 AND status = 'FAILED'`, [
         workflowId,
       ]);

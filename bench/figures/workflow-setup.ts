@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Client } from 'pg';
 import type { BenchContext } from './figure';
 import { NotApplicable } from './figure';
 
@@ -17,4 +18,30 @@ export async function createBenchWorkflow(ctx: BenchContext): Promise<string> {
   } catch (error) {
     throw new NotApplicable(`\`alloy workflow create\` failed: ${(error as Error).message.split('\n')[0]}`);
   }
+}
+
+/**
+ * Inserts `count` QUEUED runs of `workflowId` in one statement (the whole backlog becomes visible at
+ * one commit), announces one as a trigger's insert is (one QUEUED announcement wakes the worker for
+ * the whole backlog), and waits until every run is final (polled every 20 ms); the seconds taken.
+ */
+export async function runBacklog(db: Client, ctx: BenchContext, workflowId: string, count: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  await db.query(
+    `INSERT INTO workflow_runs (id, organization_id, workflow_id, channel, status, payload, next_step, workflow_version)
+     SELECT gen_random_uuid(), $1, $2, 'TRIGGER', 'QUEUED', json_build_object('text', 'run ' || g), w.start_step, w.version
+       FROM generate_series(1, $3::int) AS g, workflows w WHERE w.id = $2`,
+    [ctx.orgId, workflowId, count],
+  );
+  await db.query(`SELECT alloy_announce_runs(ARRAY(SELECT id FROM workflow_runs WHERE workflow_id = $1 LIMIT 1))`, [workflowId]);
+  for (;;) {
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM workflow_runs WHERE workflow_id = $1 AND status IN ('SUCCEEDED', 'FAILED')`,
+      [workflowId],
+    );
+    if (rows[0].n >= count) break;
+    if (Number(process.hrtime.bigint() - started) > 600e9) throw new Error(`only ${rows[0].n} of ${count} runs finished in 10 minutes`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
 }

@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ByteRange, SignedUrlOptions, StorageDriver, WriteOptions } from '../../src/storage/backend/driver';
+import type { Storage } from '../../src/storage/storage';
 import { GraphQLResponse, postGraphql } from './http';
+import { waitFor } from './poll';
 
 export const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('hex');
 
@@ -92,4 +94,30 @@ export function writeFakeServiceAccount(dir: string): string {
     }),
   );
   return file;
+}
+
+/**
+ * Expires every kept version now (as the retention job does past FILE_VERSIONS_KEEP and
+ * FILE_VERSION_DAYS), so that the replaced objects' deletion job is sent, and waits until it ran.
+ */
+export async function expireVersionsAndAwaitDeletion(gw: {
+  db: { query(sql: string): Promise<Array<Record<string, any>>> };
+  services: { storage: Storage };
+}): Promise<void> {
+  await gw.db.query(`UPDATE storage_file_versions SET created_at = created_at - interval '400 days'`);
+  const { versions } = gw.services.storage;
+  const keep = versions.keep;
+  versions.keep = 1;
+  try {
+    expect((await gw.services.storage.expire()).versionFiles).toBe(1);
+  } finally {
+    versions.keep = keep;
+  }
+  await waitFor(
+    async () =>
+      (await gw.db.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.delete-objects' AND state = 'completed'`))[0].n,
+    (n) => n > 0,
+    10_000,
+    'the deletion job to run',
+  );
 }
