@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { RUN_EVENTS_CHANNEL, RunEvent } from '../src/workflows/run-events';
 import { collectSubscription, subscribeOnce } from './support/graphql-ws';
 import { useGatewayWithOrg } from './support/gateway';
 import { graphql } from './support/http';
@@ -151,6 +153,45 @@ describe('run events: stored, streamed and followed', () => {
     expect(followed.filter((e) => e.type === 'OUTPUT').map((e) => e.data)).toEqual(pieces);
     expect(followed.map((e) => e.seq)).toEqual(followed.map((_, i) => i + 1));
     expect(followed.map(brief)).toEqual((await storedEvents(runId)).map(brief));
+  });
+
+  it('a burst of pieces written in one append travels inside its announcements, split below the NOTIFY limit', async () => {
+    const sql = new Client({ connectionString: gw.database.url });
+    await sql.connect();
+    const payloads: string[] = [];
+    sql.on('notification', (n) => {
+      if (n.channel === RUN_EVENTS_CHANNEL && n.payload) payloads.push(n.payload);
+    });
+    await sql.query(`LISTEN ${RUN_EVENTS_CHANNEL}`);
+    try {
+      const runId = await trigger(listOutput);
+      const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, EVENTS, { id: runId });
+      const call = await target.next();
+      // About 16 kB of pieces in one write: coalesced into one append, far more than one announcement holds.
+      const pieces = Array.from({ length: 100 }, (_, i) => ({ i, text: 'x'.repeat(40) }));
+      call.raw(pieces.map((piece) => `data: ${JSON.stringify(piece)}\n\n`).join(''));
+      call.end();
+      expect(await subscription.ended).toEqual({ complete: true });
+      const followed: Ev[] = subscription.results.map((r) => r.data.workflowRunEvents);
+      const outputs = followed.filter((e) => e.type === 'OUTPUT');
+      expect(outputs.map((e) => e.data)).toEqual(pieces);
+      expect(followed.map((e) => e.seq)).toEqual(followed.map((_, i) => i + 1));
+      // Every piece was announced with its data (no follower had to read the table for it), in
+      // several announcements each well below Postgres's 8,000-byte NOTIFY limit.
+      const announced = payloads
+        .flatMap((payload) => JSON.parse(payload) as RunEvent[])
+        .filter((e) => e.id === runId && e.appended?.length);
+      expect(announced.flatMap((e) => e.appended!.filter((a) => a.type === 'OUTPUT').map((a) => a.seq))).toEqual(outputs.map((e) => e.seq));
+      expect(announced.length).toBeGreaterThan(1);
+      for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThan(8000);
+      const [{ commits }] = await gw.db.query(
+        `SELECT count(DISTINCT xmin::text)::int AS commits FROM workflow_run_events WHERE run_id = $1 AND type = 'OUTPUT'`,
+        [runId],
+      );
+      expect(announced.length).toBeGreaterThan(commits);
+    } finally {
+      await sql.end();
+    }
   });
 
   it('a follower that lost its connection resumes with `after` and gets every event exactly once, in order', async () => {

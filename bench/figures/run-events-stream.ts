@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { ChildServer, spawnServer } from '../lib/child';
 import { mustQuery } from '../lib/graphql';
@@ -28,6 +29,14 @@ function percentile(sorted: number[], p: number): number {
  * each followed by a `workflowRunEvents` subscription of its own (one websocket each) on the
  * gateway (`serve --no-worker`); the runs execute in worker processes. The delay of a piece is
  * from the target's write to the subscriber's receipt (one clock: both are this process).
+ *
+ * The target starts writing once every run has reached it and every subscriber follows its run
+ * (has received the run's first events, stored before the step's request): the figure is the
+ * delay of followers, and the 100 subscriptions' own start (connect, key, document checks,
+ * first read) is reported beside it, in time and gateway CPU. Before, the target started while
+ * the subscriptions were still being set up, so the first pieces of most runs also waited for
+ * them. The bench process's own event-loop delay during the stream is reported too: receipt times
+ * are taken here, so a stalled loop here would show as gateway delay.
  */
 export const runEventsStream: Figure = {
   id: 'run-events',
@@ -94,6 +103,12 @@ export const runEventsStream: Figure = {
             .triggerWorkflow.runId,
         );
       }
+      const gatewayCpuBeforeSubscribing = ctx.gateway.cpuMs();
+      const subscribingSince = now();
+      let following = 0;
+      let allFollowing!: () => void;
+      const everyoneFollows = new Promise<void>((resolve) => (allFollowing = resolve));
+      let received = 0;
       const delays: number[] = [];
       /** From the target's write to the event's commit (its `at`), and from there to receipt. */
       const toStored: number[] = [];
@@ -103,6 +118,7 @@ export const runEventsStream: Figure = {
       const finished = runIds.map(
         (id) =>
           new Promise<void>((resolve) => {
+            let followsNow = false;
             const client = createClient({
               url: `${ctx.gateway.url.replace(/^http/, 'ws')}/graphql`,
               webSocketImpl: WebSocket,
@@ -114,6 +130,11 @@ export const runEventsStream: Figure = {
               { query: FOLLOW, variables: { id } },
               {
                 next: (result) => {
+                  received++;
+                  if (!followsNow) {
+                    followsNow = true;
+                    if (++following === runs) allFollowing();
+                  }
                   const event = result.data?.workflowRunEvents;
                   if (event?.type === 'OUTPUT' && typeof event.data?.t === 'number') {
                     const received = now();
@@ -137,24 +158,41 @@ export const runEventsStream: Figure = {
             );
           }),
       );
+      let waiting: NodeJS.Timeout | undefined;
       await Promise.race([
-        everyCall,
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new NotApplicable(`only ${arrived} of ${runs} runs reached the target`)), 60_000),
+        Promise.all([everyCall, everyoneFollows]),
+        new Promise(
+          (_, reject) =>
+            (waiting = setTimeout(
+              () =>
+                reject(
+                  new NotApplicable(
+                    `only ${arrived} of ${runs} runs reached the target and ${following} subscribers followed their run within 60 s (${errors} subscription errors${firstError ? `, the first: ${firstError.slice(0, 200)}` : ''})`,
+                  ),
+                ),
+              60_000,
+            )),
         ),
       ]);
+      clearTimeout(waiting);
+      const subscribing = `the ${runs} subscriptions, made together, all followed their run ${fmt.ms(now() - subscribingSince)} after the first was sent, ${((ctx.gateway.cpuMs() - gatewayCpuBeforeSubscribing) / runs).toFixed(1)} ms of gateway CPU each (websocket, key, document checks, first read)`;
+      const receivedBefore = received;
+      const benchLoop = monitorEventLoopDelay({ resolution: 10 });
       const cpu = () => ({ gateway: ctx.gateway.cpuMs(), workers: [ctx.worker, ...workers].reduce((sum, w) => sum + w.cpuMs(), 0) });
       const cpuBefore = cpu();
       const benchCpuBefore = process.cpuUsage();
+      benchLoop.enable();
       go();
       const t0 = now();
       await Promise.all(finished);
       const elapsed = (now() - t0) / 1000;
       const cpuAfter = cpu();
       const benchCpu = process.cpuUsage(benchCpuBefore);
+      benchLoop.disable();
+      const streamed = received - receivedBefore;
       const cpuNote =
-        `CPU meanwhile: gateway ${((cpuAfter.gateway - cpuBefore.gateway) / 1000).toFixed(1)} s, workers ${((cpuAfter.workers - cpuBefore.workers) / 1000).toFixed(1)} s, ` +
-        `bench process (target and subscribers) ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s`;
+        `CPU meanwhile: gateway ${((cpuAfter.gateway - cpuBefore.gateway) / 1000).toFixed(1)} s (${(((cpuAfter.gateway - cpuBefore.gateway) * 1000) / streamed).toFixed(0)} µs per event sent, ${streamed} events), workers ${((cpuAfter.workers - cpuBefore.workers) / 1000).toFixed(1)} s, ` +
+        `bench process (target and subscribers) ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s, its event-loop delay p99 ${fmt.ms(benchLoop.percentile(99) / 1e6)} max ${fmt.ms(benchLoop.max / 1e6)}`;
       // A commit is one transaction id (xmin) on the rows it wrote; one commit may write several runs' events.
       const { rows } = await db.query(
         `SELECT count(DISTINCT xmin::text)::int AS commits, count(*) FILTER (WHERE type = 'OUTPUT')::int AS outputs
@@ -175,7 +213,7 @@ export const runEventsStream: Figure = {
         note:
           `run-events: ${runs} runs × ${pieces} pieces (${seconds} s at ${PIECES_PER_SECOND}/s) + a result event; ${delays.length} pieces received by the ` +
           `${runs} subscribers (${outputs} of ${expected} OUTPUT events stored, ${errors} subscription errors${firstError ? `, the first: ${firstError.slice(0, 200)}` : ''}) in ${elapsed.toFixed(1)} s; ` +
-          `${commits.toFixed(1)} commits per run that wrote events (status changes, steps and OUTPUT appends, one commit shared by the runs of a worker) for ${pieces + 1} pieces; ` +
+          `${subscribing}; ${commits.toFixed(1)} commits per run that wrote events (status changes, steps and OUTPUT appends, one commit shared by the runs of a worker) for ${pieces + 1} pieces; ` +
           `runs executed by ${WORKERS} extra \`alloy worker\` processes (WORKFLOW_CONCURRENCY ${Math.ceil(runs / WORKERS)}) beside the bench's own; ${cpuNote}; of the delay, write to commit p50 ${fmt.ms(percentile(toStored, 50))} p99 ${fmt.ms(percentile(toStored, 99))}, commit to receipt p50 ${fmt.ms(percentile(toReceived, 50))} p99 ${fmt.ms(percentile(toReceived, 99))} (ms clocks).`,
       };
     } finally {

@@ -14,9 +14,10 @@ import {
   specifiedRules,
   validate,
 } from 'graphql';
-import type { Context, Disposable, ServerOptions } from 'graphql-ws';
+import type { Context } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { EdgeServices, requestContext } from './edge';
+import { serveGraphQLWs, type SocketExtra as AcceptedSocket } from './graphql-ws-socket';
 import { authenticateKey } from '../auth/authenticate-request';
 import type { Principal } from '../auth/auth.service';
 import { isDatabaseUnavailable } from '../db/unavailable';
@@ -25,10 +26,8 @@ import { AppError, ErrorCode, graphQLErrorOf } from '../graphql/errors';
 import type { QueryLimitOptions } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
 
-/** What graphql-ws's `ws` adapter puts beside each connection, and what we add once its key is checked. */
-interface SocketExtra {
-  readonly socket: WebSocket;
-  readonly request: http.IncomingMessage;
+/** What the socket adapter puts beside each connection, and what we add once its key is checked. */
+interface SocketExtra extends AcceptedSocket {
   apiKey?: string;
   principal?: Principal;
   /** Aborts when the socket closes: what a subscription's `clientGone()` returns. */
@@ -37,17 +36,6 @@ interface SocketExtra {
 
 type ConnectionParams = Record<string, unknown>;
 type WsContext = Context<ConnectionParams, SocketExtra>;
-
-// `graphql-ws/use/ws` is only reachable through the package's `exports`, which this project's
-// `moduleResolution: node` does not read for types; node itself resolves it.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { useServer } = require('graphql-ws/use/ws') as {
-  useServer(
-    options: ServerOptions<ConnectionParams, SocketExtra> & { isProd?: boolean },
-    ws: WebSocketServer,
-    keepAlive?: number,
-  ): Disposable;
-};
 
 /** Close codes of a refused `connection_init` (README, SECURITY.md). */
 export const CLOSE_MISSING_KEY = 4401;
@@ -88,6 +76,38 @@ const requestError = (error: GraphQLError, code: string) =>
     extensions: { code },
   });
 
+/** Valid documents remembered by their text (at most this many, each of at most VALID_DOCUMENT_CHARS). */
+const VALID_DOCUMENTS = 200;
+const VALID_DOCUMENT_CHARS = 8 * 1024;
+
+/**
+ * The parsed documents that passed validation, by query text, as Apollo's document cache does for
+ * HTTP: validation depends only on the schema and the text, and followers subscribe with the same
+ * few documents. Parsing and validating took about 0.5 ms of CPU per subscribe warm and 1.5 ms
+ * cold, most of the gateway's work when 100 followers subscribe together (BENCHMARKS.md,
+ * run-events). Refused documents are not kept. The same document object also lets the cost check
+ * reuse its costs (query-limits.ts keys them by document).
+ */
+class ValidDocuments {
+  private readonly byText = new Map<string, DocumentNode>();
+
+  get(query: string): DocumentNode | undefined {
+    const document = this.byText.get(query);
+    if (document) {
+      // Most recently used last: the first entry is the one to drop.
+      this.byText.delete(query);
+      this.byText.set(query, document);
+    }
+    return document;
+  }
+
+  add(query: string, document: DocumentNode): void {
+    if (query.length > VALID_DOCUMENT_CHARS) return;
+    if (this.byText.size >= VALID_DOCUMENTS) this.byText.delete(this.byText.keys().next().value!);
+    this.byText.set(query, document);
+  }
+}
+
 /**
  * Parses and checks a subscription document as Apollo's pipeline does for HTTP: the token limit
  * while parsing, graphql-js's rules with the depth, alias and directive limits, then cost and the
@@ -97,18 +117,22 @@ const requestError = (error: GraphQLError, code: string) =>
 function checkedDocument(
   schema: GraphQLSchema,
   limits: QueryLimitOptions,
+  valid: ValidDocuments,
   query: string,
   variables: Record<string, unknown>,
   operationName: string | undefined,
 ): DocumentNode | readonly GraphQLError[] {
-  let document: DocumentNode;
-  try {
-    document = parse(query, limits.parseOptions);
-  } catch (error) {
-    return [requestError(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
+  let document = valid.get(query);
+  if (!document) {
+    try {
+      document = parse(query, limits.parseOptions);
+    } catch (error) {
+      return [requestError(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
+    }
+    const invalid = validate(schema, document, [...specifiedRules, ...limits.validationRules]);
+    if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
+    valid.add(query, document);
   }
-  const invalid = validate(schema, document, [...specifiedRules, ...limits.validationRules]);
-  if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
   const operation = getOperationAST(document, operationName);
   if (!operation) {
     return [
@@ -147,6 +171,7 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
   // Upgrades are taken from the server by hand rather than with ws's `server` option, which would
   // also forward the HTTP server's own errors (a port in use) to the websocket server.
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
+  const valid = new ValidDocuments();
   const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = request.url ?? '';
     const query = url.indexOf('?');
@@ -154,16 +179,7 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      wss.emit('connection', ws, request);
-      // An 'error' on the socket is a client breaking the protocol (a message over maxPayload, a
-      // bad frame), and ws has already closed it with the right code (1009, 1002…). graphql-ws
-      // would print each to the console as an internal error: it is logged as what it is instead.
-      ws.removeAllListeners('error');
-      ws.on('error', (error: Error & { code?: string }) =>
-        logger.info({ code: error.code ?? 'unknown' }, 'websocket closed: the client broke the protocol'),
-      );
-    });
+    wss.handleUpgrade(request, socket, head, (ws) => sockets.open(ws, request, socket));
   };
   options.server.on('upgrade', onUpgrade);
 
@@ -195,10 +211,9 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
     }
   };
 
-  const disposable = useServer(
+  const sockets = serveGraphQLWs<ConnectionParams, SocketExtra>(
     {
       schema,
-      isProd: masked,
       async onConnect(ctx) {
         const apiKey = ctx.connectionParams?.['api-key'];
         const principal = await authenticate(ctx, apiKey);
@@ -219,7 +234,7 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
         }
         const variables = (payload.variables ?? {}) as Record<string, unknown>;
         const operationName = payload.operationName ?? undefined;
-        const document = checkedDocument(schema, limits, payload.query, variables, operationName);
+        const document = checkedDocument(schema, limits, valid, payload.query, variables, operationName);
         if (Array.isArray(document)) return document;
         const extra = ctx.extra;
         const contextValue = requestContext(services, {
@@ -249,6 +264,8 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
       },
     },
     wss,
+    logger,
+    { isProd: masked },
   );
 
   let closing: Promise<void> | undefined;
@@ -256,7 +273,7 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
     close() {
       closing ??= (async () => {
         options.server.off('upgrade', onUpgrade);
-        const disposed = disposable.dispose();
+        const disposed = sockets.dispose();
         const cutOff = setTimeout(() => {
           for (const socket of wss.clients) socket.terminate();
         }, CLOSE_GRACE_MS);

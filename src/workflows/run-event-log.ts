@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { Page } from '../db/page';
 import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
-import { isFinalStatus, RunAnnouncer } from './run-events';
+import { isFinalStatus, RunAnnouncer, RunEvent } from './run-events';
 import { RunEventType, StoredRunEvent } from './run-event.entity';
 import { WorkflowRunStatus } from './workflow-run.entity';
 
@@ -59,6 +59,52 @@ const SQL = {
   ),
   count: statement('workflows.run-events-count', `SELECT count(*)::int AS n FROM workflow_run_events WHERE run_id = $1`),
 };
+
+/**
+ * The announcements of one run's append: its events travel inside them, as many per announcement
+ * as fit in INLINE_EVENTS_BYTES, so that followers take them without reading the table. One
+ * announcement for the whole append left a large one (many pieces coalesced while the database
+ * was slow, the start of 100 streams together) without its events, and every follower of the run
+ * then read the table at once, on a pool that was already the bottleneck (BENCHMARKS.md,
+ * run-events). Only an event too large on its own goes without its data (its followers read it).
+ * In seq order: RunAnnouncer keeps the order, one NOTIFY after another.
+ */
+function announcementsOf(
+  row: { id: string; organizationId: string; statusSeq: number; eventSeq: number; ats: Date[] },
+  events: NewRunEvent[],
+  texts: string[],
+): RunEvent[] {
+  const first = row.eventSeq - events.length + 1;
+  const out: RunEvent[] = [];
+  const announce = (last: number, appended?: RunEvent['appended']) =>
+    out.push({
+      id: row.id,
+      organizationId: row.organizationId,
+      status: WorkflowRunStatus.RUNNING,
+      seq: row.statusSeq,
+      events: last,
+      ...(appended ? { appended } : {}),
+    });
+  let chunk: NonNullable<RunEvent['appended']> = [];
+  let bytes = 0;
+  events.forEach((e, i) => {
+    // Counted generously (JSON escapes, the seq, type and time of each), so that an announcement stays far below the NOTIFY limit.
+    const size = Buffer.byteLength(texts[i]) + Buffer.byteLength(e.step) * 2 + 100;
+    if (chunk.length && bytes + size > INLINE_EVENTS_BYTES) {
+      announce(first + i - 1, chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    if (size > INLINE_EVENTS_BYTES) {
+      announce(first + i);
+      return;
+    }
+    chunk.push({ seq: first + i, type: e.type, step: e.step, data: e.data ?? null, at: row.ats[i].toISOString() });
+    bytes += size;
+  });
+  if (chunk.length) announce(row.eventSeq, chunk);
+  return out;
+}
 
 /** Runs whose appends go in one statement at most. */
 const MAX_RUNS_PER_APPEND = 200;
@@ -157,32 +203,9 @@ export class RunEventLog {
       at += item.events.length;
     }
     this.announcer.announce(
-      rows.map((row) => {
+      rows.flatMap((row) => {
         const { events } = byRun.get(row.id)!;
-        const texts = dataOf.get(row.id)!;
-        const first = row.eventSeq - events.length + 1;
-        // Counted generously (JSON escapes, the seq, type and time of each), so that an announcement stays far below the NOTIFY limit.
-        const inline =
-          texts.reduce((bytes, text, i) => bytes + Buffer.byteLength(text) + Buffer.byteLength(events[i].step) * 2 + 100, 0) <=
-          INLINE_EVENTS_BYTES;
-        return {
-          id: row.id,
-          organizationId: row.organizationId,
-          status: WorkflowRunStatus.RUNNING,
-          seq: row.statusSeq,
-          events: row.eventSeq,
-          ...(inline
-            ? {
-                appended: events.map((e, i) => ({
-                  seq: first + i,
-                  type: e.type,
-                  step: e.step,
-                  data: e.data ?? null,
-                  at: row.ats[i].toISOString(),
-                })),
-              }
-            : {}),
-        };
+        return announcementsOf(row, events, dataOf.get(row.id)!);
       }),
     );
     return new Set(rows.map((row) => row.id));

@@ -77,11 +77,15 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
    * and taken after it, from the read's last seq on (the read may or may not have seen them):
    * poking instead made a stream that reads while its run keeps streaming read again after every
    * read, one page read per announcement for as long as the stream lasted, all followers queueing
-   * on the pool (BENCHMARKS.md, run-events). Anything else (a status change, a gap) makes the
-   * stream read the table.
+   * on the pool (BENCHMARKS.md, run-events). One that only tells the run's last event number
+   * (RunEvents' periodic re-read of watched runs) makes it read only when that is past what it
+   * holds: every follower reading the table at once every few seconds delayed the events that
+   * arrived meanwhile by the wait for a pooled connection. Anything else (a status change, a gap)
+   * makes the stream read the table.
    */
   private announced(event: RunEvent): void {
     const appended = event.appended;
+    if (!appended?.length && event.events !== undefined && !this.finalSeen && event.events <= this.tail()) return;
     if (!appended?.length || this.finalSeen) {
       this.poke();
       return;
@@ -94,7 +98,7 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
 
   /** Takes announced events (in seq order) from the one after the tail on, each once; a gap makes the stream read. */
   private take(appended: NonNullable<RunEvent['appended']>): void {
-    let tail = this.ready.length ? this.ready[this.ready.length - 1].seq : this.lastSeq;
+    let tail = this.tail();
     let took = false;
     for (const e of appended) {
       if (e.seq <= tail) continue;
@@ -110,6 +114,11 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
+  }
+
+  /** The seq of the last event this stream holds (handed out or ready). */
+  private tail(): number {
+    return this.ready.length ? this.ready[this.ready.length - 1].seq : this.lastSeq;
   }
 
   private poke(): void {

@@ -112,9 +112,10 @@ function chunks(events: RunEvent[]): string[] {
   return out;
 }
 
+/** With the last stored event number, so that a follower already past it does not read the table (run-event-stream.ts). */
 const READ_WATCHED = statement(
   'workflows.read-watched-runs',
-  `SELECT id, organization_id AS "organizationId", status, status_seq AS seq FROM workflow_runs WHERE id = ANY ($1::uuid[])`,
+  `SELECT id, organization_id AS "organizationId", status, status_seq AS seq, event_seq AS events FROM workflow_runs WHERE id = ANY ($1::uuid[])`,
 );
 
 /** How often the runs somebody watches are read again, for announcements that were lost. */
