@@ -194,6 +194,21 @@ describe('run events: stored, streamed and followed', () => {
     }
   });
 
+  it('a burst of events larger than what a websocket may hold queued reaches the follower whole, once each and in order', async () => {
+    const runId = await trigger(listOutput);
+    const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, EVENTS, { id: runId });
+    const call = await target.next();
+    // 40 pieces of 4 kB in one write: about 160 kB of frames for one socket in one turn, past
+    // SEND_HIGH_WATER (64 kB), where the subscription waits for the socket before its next event.
+    const pieces = Array.from({ length: 40 }, (_, i) => ({ i, text: String(i % 10).repeat(4000) }));
+    call.raw(pieces.map((piece) => `data: ${JSON.stringify(piece)}\n\n`).join(''));
+    call.end();
+    expect(await subscription.ended).toEqual({ complete: true });
+    const followed: Ev[] = subscription.results.map((r) => r.data.workflowRunEvents);
+    expect(followed.filter((e) => e.type === 'OUTPUT').map((e) => e.data)).toEqual(pieces);
+    expect(followed.map((e) => e.seq)).toEqual(followed.map((_, i) => i + 1));
+  });
+
   it('a follower that lost its connection resumes with `after` and gets every event exactly once, in order', async () => {
     const runId = await trigger(streaming);
     const first = await collectSubscription(gw.url, { 'api-key': org.apiKey }, EVENTS, { id: runId });

@@ -108,8 +108,12 @@ export const runEventsStream: Figure = {
       let following = 0;
       let allFollowing!: () => void;
       const everyoneFollows = new Promise<void>((resolve) => (allFollowing = resolve));
-      let received = 0;
+      let eventsReceived = 0;
       const delays: number[] = [];
+      /** The same delays split at one second after the target started writing: the start-up transient against the steady state. */
+      const firstSecond: number[] = [];
+      const afterFirstSecond: number[] = [];
+      let goAt = Infinity;
       /** From the target's write to the event's commit (its `at`), and from there to receipt. */
       const toStored: number[] = [];
       const toReceived: number[] = [];
@@ -130,7 +134,7 @@ export const runEventsStream: Figure = {
               { query: FOLLOW, variables: { id } },
               {
                 next: (result) => {
-                  received++;
+                  eventsReceived++;
                   if (!followsNow) {
                     followsNow = true;
                     if (++following === runs) allFollowing();
@@ -140,6 +144,7 @@ export const runEventsStream: Figure = {
                     const received = now();
                     const stored = new Date(event.at).getTime();
                     delays.push(received - event.data.t);
+                    (received - goAt < 1000 ? firstSecond : afterFirstSecond).push(received - event.data.t);
                     toStored.push(stored - event.data.t);
                     toReceived.push(received - stored);
                   }
@@ -176,7 +181,7 @@ export const runEventsStream: Figure = {
       ]);
       clearTimeout(waiting);
       const subscribing = `the ${runs} subscriptions, made together, all followed their run ${fmt.ms(now() - subscribingSince)} after the first was sent, ${((ctx.gateway.cpuMs() - gatewayCpuBeforeSubscribing) / runs).toFixed(1)} ms of gateway CPU each (websocket, key, document checks, first read)`;
-      const receivedBefore = received;
+      const receivedBefore = eventsReceived;
       const benchLoop = monitorEventLoopDelay({ resolution: 10 });
       const cpu = () => ({ gateway: ctx.gateway.cpuMs(), workers: [ctx.worker, ...workers].reduce((sum, w) => sum + w.cpuMs(), 0) });
       const cpuBefore = cpu();
@@ -184,12 +189,13 @@ export const runEventsStream: Figure = {
       benchLoop.enable();
       go();
       const t0 = now();
+      goAt = t0;
       await Promise.all(finished);
       const elapsed = (now() - t0) / 1000;
       const cpuAfter = cpu();
       const benchCpu = process.cpuUsage(benchCpuBefore);
       benchLoop.disable();
-      const streamed = received - receivedBefore;
+      const streamed = eventsReceived - receivedBefore;
       const cpuNote =
         `CPU meanwhile: gateway ${((cpuAfter.gateway - cpuBefore.gateway) / 1000).toFixed(1)} s (${(((cpuAfter.gateway - cpuBefore.gateway) * 1000) / streamed).toFixed(0)} µs per event sent, ${streamed} events), workers ${((cpuAfter.workers - cpuBefore.workers) / 1000).toFixed(1)} s, ` +
         `bench process (target and subscribers) ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s, its event-loop delay p99 ${fmt.ms(benchLoop.percentile(99) / 1e6)} max ${fmt.ms(benchLoop.max / 1e6)}`;
@@ -201,7 +207,7 @@ export const runEventsStream: Figure = {
       );
       const commits = rows[0].commits / runs;
       const outputs = rows[0].outputs;
-      for (const list of [delays, toStored, toReceived]) list.sort((a, b) => a - b);
+      for (const list of [delays, toStored, toReceived, firstSecond, afterFirstSecond]) list.sort((a, b) => a - b);
       const p50 = percentile(delays, 50);
       const p99 = percentile(delays, 99);
       const expected = runs * (pieces + 1);
@@ -214,7 +220,7 @@ export const runEventsStream: Figure = {
           `run-events: ${runs} runs × ${pieces} pieces (${seconds} s at ${PIECES_PER_SECOND}/s) + a result event; ${delays.length} pieces received by the ` +
           `${runs} subscribers (${outputs} of ${expected} OUTPUT events stored, ${errors} subscription errors${firstError ? `, the first: ${firstError.slice(0, 200)}` : ''}) in ${elapsed.toFixed(1)} s; ` +
           `${subscribing}; ${commits.toFixed(1)} commits per run that wrote events (status changes, steps and OUTPUT appends, one commit shared by the runs of a worker) for ${pieces + 1} pieces; ` +
-          `runs executed by ${WORKERS} extra \`alloy worker\` processes (WORKFLOW_CONCURRENCY ${Math.ceil(runs / WORKERS)}) beside the bench's own; ${cpuNote}; of the delay, write to commit p50 ${fmt.ms(percentile(toStored, 50))} p99 ${fmt.ms(percentile(toStored, 99))}, commit to receipt p50 ${fmt.ms(percentile(toReceived, 50))} p99 ${fmt.ms(percentile(toReceived, 99))} (ms clocks).`,
+          `runs executed by ${WORKERS} extra \`alloy worker\` processes (WORKFLOW_CONCURRENCY ${Math.ceil(runs / WORKERS)}) beside the bench's own; ${cpuNote}; of the delay, write to commit p50 ${fmt.ms(percentile(toStored, 50))} p99 ${fmt.ms(percentile(toStored, 99))}, commit to receipt p50 ${fmt.ms(percentile(toReceived, 50))} p99 ${fmt.ms(percentile(toReceived, 99))} (ms clocks); pieces received in the stream's first second p50 ${fmt.ms(percentile(firstSecond, 50))} p99 ${fmt.ms(percentile(firstSecond, 99))} (${firstSecond.length}), after it p50 ${fmt.ms(percentile(afterFirstSecond, 50))} p99 ${fmt.ms(percentile(afterFirstSecond, 99))}.`,
       };
     } finally {
       await Promise.all(clients.map((c) => Promise.resolve(c.dispose()).catch(() => undefined)));
