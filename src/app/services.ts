@@ -17,6 +17,8 @@ import type { StorageDriver } from '../storage/backend/driver';
 import { createStorage, Storage } from '../storage/storage';
 import { fetchStorageNode } from '../storage/storage.resolver';
 import type { NodeFetcher } from '../graphql/node';
+import type { Principal } from '../graphql/context';
+import { OrganizationScope } from './organization-scope';
 
 /** Every service of the gateway, built once per process from the data source and config. */
 export interface Services {
@@ -44,6 +46,8 @@ export interface Services {
   storage: Storage;
   /** What `node(id)` asks, in order: each capability with global ids. */
   nodeFetchers: readonly NodeFetcher[];
+  /** The caller's organization scope: what resolvers get as `ctx.org` (made by the edge on first use in a request). */
+  forOrganization(principal: Principal): OrganizationScope;
   /**
    * Starts what listens: the LISTEN connection, then the caches it keeps true (API keys, folder
    * paths). Until then every service works, reading the database instead of a cache.
@@ -81,7 +85,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
   const auth = new AuthService(db, keyCache);
   const notifications = new NotificationListener(databaseUrl, logger);
   const runEvents = new RunEvents(notifications, db);
-  return {
+  const services: Services = {
     config,
     db,
     queue,
@@ -98,6 +102,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     conversations: new ConversationService(db),
     storage,
     nodeFetchers: [fetchStorageNode],
+    forOrganization: (principal) => new OrganizationScope(services, principal),
     async start() {
       await notifications.start();
       await keyCache.start(notifications);
@@ -109,4 +114,5 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
       await notifications.stop();
     },
   };
+  return services;
 }
