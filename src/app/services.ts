@@ -5,11 +5,13 @@ import type { Logger } from '../observability/logger';
 import { NotificationListener } from '../db/notification-listener';
 import { AuthService } from '../auth/auth.service';
 import { KeyCache } from '../auth/key-cache';
-import { OrganizationService } from '../auth/organization.service';
+import { OrganizationPurge, OrganizationService } from '../auth/organization.service';
 import { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { TeammateService } from '../teammates/teammate.service';
+import { TeammateAdmin } from '../teammates/teammate.admin';
 import { ConversationService } from '../teammates/conversation.service';
 import { WorkflowService } from '../workflows/workflow.service';
+import { WorkflowAdmin } from '../workflows/workflow.admin';
 import { RunAnnouncer, RunEvents } from '../workflows/run-events';
 import { RunWaiter } from '../workflows/run-waiter';
 import { RunEventLog } from '../workflows/run-event-log';
@@ -25,7 +27,6 @@ export interface Services {
   config: Config;
   db: DataSource;
   auth: AuthService;
-  organizations: OrganizationService;
   queue: Queue;
   /** The process's LISTEN connection; started by the process (run.ts), shared by every feature that listens. */
   notifications: NotificationListener;
@@ -93,7 +94,6 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     runEvents,
     runWaiter: new RunWaiter(runEvents, (organizationId, runId) => workflows.findRun(organizationId, runId)),
     auth,
-    organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
     runAnnouncer,
@@ -115,4 +115,34 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     },
   };
   return services;
+}
+
+/**
+ * What acts on any organization by an id alone (organizations and their keys, a workflow's update,
+ * deletion and secret, a teammate's update and deletion). Only the admin CLI (src/cli/with-database.ts),
+ * first start (run.ts, which makes the first organization) and the test fixtures make it: the
+ * gateway and its resolvers get `Services`, where every capability is reached through an
+ * organization scope.
+ */
+export interface Admin {
+  organizations: OrganizationService;
+  workflows: WorkflowAdmin;
+  teammates: TeammateAdmin;
+}
+
+export function createAdmin(services: Services): Admin {
+  const { db, auth, teammates, workflows, storage } = services;
+  // An organization's rows go through their owners: storage first (versions point at files), runs
+  // before teammates (which they point at), teammates before workflows (which go with the organization row).
+  const purges: OrganizationPurge[] = [
+    (tx, orgId) => storage.deleteOrganization(tx, orgId),
+    (tx, orgId) => workflows.deleteOrganizationRuns(tx, orgId),
+    (tx, orgId) => teammates.deleteOrganization(tx, orgId),
+  ];
+  return {
+    organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId), purges),
+    // Whether teammates still run a workflow is the teammates module's question (it owns their table).
+    workflows: new WorkflowAdmin(db, (tx, workflowId) => teammates.runningWorkflow(tx, workflowId)),
+    teammates: new TeammateAdmin(db),
+  };
 }

@@ -126,7 +126,11 @@ export class RunConversationResolver {
   })
   async conversation(@Root() run: WorkflowRun, @Ctx() ctx: ConversationContext): Promise<Conversation | null> {
     if (!run.conversationId) return null;
-    const conversations = loader(ctx, 'conversationsById', () => new DataLoader((ids: readonly string[]) => ctx.org.conversations.byIds(ids)));
+    const conversations = loader(
+      ctx,
+      'conversationsById',
+      () => new DataLoader((ids: readonly string[]) => ctx.org.conversations.byIds(ids)),
+    );
     return conversations.load(run.conversationId);
   }
 }
