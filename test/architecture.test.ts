@@ -120,6 +120,22 @@ describe('architecture: the folders of src/', () => {
     expect(upward).toEqual([]);
   });
 
+  it('give the admin classes (*.admin.ts, acting on any organization by id) to the composition root alone', () => {
+    const importers = [...fileGraph()]
+      .filter(([from]) => !from.startsWith(`app${path.sep}`))
+      .flatMap(([from, targets]) => targets.filter((target) => target.endsWith('.admin.ts')).map((target) => `${from} → ${target}`));
+    expect(importers).toEqual([]);
+  });
+
+  it('bind the organization once per request: no resolver names an organization id or checks for a principal', () => {
+    const resolvers = sourceFiles(SRC).filter((file) => file.endsWith('.resolver.ts') || file.endsWith(path.join('graphql', 'node.ts')));
+    expect(resolvers.length).toBeGreaterThan(5);
+    const offending = resolvers
+      .filter((file) => /organizationId|requirePrincipal|ctx\.principal|context\.principal/.test(fs.readFileSync(file, 'utf8')))
+      .map((file) => path.relative(SRC, file));
+    expect(offending).toEqual([]);
+  });
+
   it('finds a cycle when there is one (the check itself works)', () => {
     const graph = new Map([
       ['a', new Map([['b', ['a/x.ts → ../b/y']]])],

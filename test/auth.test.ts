@@ -40,9 +40,9 @@ describe('API key authentication', () => {
   });
 
   it('stops accepting a revoked key at once', async () => {
-    const key = await gw.services.organizations.createKey(org.orgId, 'short-lived');
+    const key = await gw.admin.organizations.createKey(org.orgId, 'short-lived');
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
-    await gw.services.organizations.revokeKey(key.keyId);
+    await gw.admin.organizations.revokeKey(key.keyId);
     const res = await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey });
     expect(res.status).toBe(401);
     expect(errorCode(res)).toBe('UNAUTHENTICATED');
@@ -59,8 +59,8 @@ describe('API key authentication', () => {
       return { status: res.status, text: await res.text() };
     };
     expect(await content({ 'api-key': org.apiKey })).toEqual({ status: 200, text: 'keyed bytes' });
-    const key = await gw.services.organizations.createKey(org.orgId, 'file reader');
-    await gw.services.organizations.revokeKey(key.keyId);
+    const key = await gw.admin.organizations.createKey(org.orgId, 'file reader');
+    await gw.admin.organizations.revokeKey(key.keyId);
     for (const [apiKey, message] of [
       ['not-a-key', /not an Alloy organization API key/],
       ['alloy_sk_0123456789abcdef_' + 'A'.repeat(43), /^Invalid API key$/],
@@ -102,7 +102,7 @@ describe('API key authentication', () => {
   });
 
   it('records lastUsedAt, writing it at most once a minute', async () => {
-    const key = await gw.services.organizations.createKey(org.orgId, 'usage');
+    const key = await gw.admin.organizations.createKey(org.orgId, 'usage');
     const read = async () =>
       (await gw.db.query('SELECT last_used_at FROM api_keys WHERE id = $1', [key.keyId]))[0].last_used_at as Date | null;
     expect(await read()).toBeNull();

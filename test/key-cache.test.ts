@@ -40,14 +40,14 @@ describe('API key cache', () => {
   const cli = async (...args: string[]) => (await runCliJson(args, { DATABASE_URL: gw.database.url, LOG_LEVEL: 'silent' })).json;
 
   it('answers repeated requests of a key without reading the key again', async () => {
-    const key = await gw.services.organizations.createKey(org.orgId, 'repeat');
+    const key = await gw.admin.organizations.createKey(org.orgId, 'repeat');
     const before = lookups;
     for (let i = 0; i < 5; i++) expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
     expect(lookups - before).toBe(1);
   });
 
   it('refuses a key right after `alloy key revoke` in another process', async () => {
-    const key = await gw.services.organizations.createKey(org.orgId, 'revoked elsewhere');
+    const key = await gw.admin.organizations.createKey(org.orgId, 'revoked elsewhere');
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
     const revoked = await cli('key', 'revoke', key.keyId);
     expect(revoked.keyId).toBe(key.keyId);
@@ -62,7 +62,7 @@ describe('API key cache', () => {
   });
 
   it('refuses a key right after its row is deleted by hand', async () => {
-    const key = await gw.services.organizations.createKey(org.orgId, 'deleted');
+    const key = await gw.admin.organizations.createKey(org.orgId, 'deleted');
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
     await sql.query('DELETE FROM api_keys WHERE id = $1', [key.keyId]);
     const { value: res } = await eventually(
@@ -84,7 +84,7 @@ describe('API key cache', () => {
   });
 
   it('reads keys from the database while its change feed is down, and caches again once it is back', async () => {
-    const key = await gw.services.organizations.createKey(org.orgId, 'feed down');
+    const key = await gw.admin.organizations.createKey(org.orgId, 'feed down');
     expect((await graphql(gw.url, ORG_QUERY, {}, { apiKey: key.apiKey })).status).toBe(200);
     const killed = await sql.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'alloy-notifications'`,

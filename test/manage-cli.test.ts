@@ -260,7 +260,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       await nextMillisecond();
       const draft = await createWorkflow({ name: 'draft', steps: { s: { type: 'transform', output: 1 } } }, owner);
       const deleted = await createWorkflow(transform('deleted', 1), owner);
-      await gw.services.workflows.deleteWorkflow(deleted);
+      await gw.admin.workflows.deleteWorkflow(deleted);
       await createWorkflow(transform('foreign', 1), other);
 
       const { code, json } = await alloy('workflow', 'list', '--org', owner.orgId);
@@ -567,9 +567,9 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
           const parked =
             i % 2 ? (await gw.services.teammates.createTeammate(org.orgId, { name: 'Parked', workflowId: spare, channels: [] })).id : null;
           const [deleted, joined] = await Promise.allSettled([
-            gw.services.workflows.deleteWorkflow(raced),
+            gw.admin.workflows.deleteWorkflow(raced),
             parked
-              ? gw.services.teammates.updateTeammate(parked, { workflowId: raced })
+              ? gw.admin.teammates.updateTeammate(parked, { workflowId: raced })
               : gw.services.teammates.createTeammate(org.orgId, { name: 'Racer', workflowId: raced, channels: ['API'] }),
           ]);
           const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code);
@@ -605,7 +605,7 @@ describe('alloy org|workflow|teammate management (CLI, against a running gateway
       await nextMillisecond();
       const b = await gw.services.teammates.createTeammate(owner.orgId, { name: 'B', workflowId: ownWorkflow, channels: [] });
       const gone = await gw.services.teammates.createTeammate(owner.orgId, { name: 'Gone', workflowId: ownWorkflow, channels: [] });
-      await gw.services.teammates.deleteTeammate(gone.id);
+      await gw.admin.teammates.deleteTeammate(gone.id);
       await gw.services.teammates.createTeammate(org.orgId, { name: 'Foreign', workflowId, channels: [] });
 
       const { code, json } = await alloy('teammate', 'list', '--org', owner.orgId);

@@ -130,7 +130,7 @@ describe('request logs and metrics', () => {
   });
 
   it('counts requests and their latency per operation name in /metrics', async () => {
-    const other = await gw.services.organizations.createKey(org.orgId, 'metrics');
+    const other = await gw.admin.organizations.createKey(org.orgId, 'metrics');
     const before = await scrape(gw.url);
     const labels = { route: 'graphql', operation: 'CountedQuery', status: '200' };
     // Fresh key: 2 requests fit in its budget.
@@ -191,7 +191,7 @@ describe('request logs and metrics', () => {
   });
 
   it("README: the rate limit headers example prints the key's budget", async () => {
-    const { apiKey } = await gw.services.organizations.createKey(org.orgId, 'readme-headers');
+    const { apiKey } = await gw.admin.organizations.createKey(org.orgId, 'readme-headers');
     const { stdout, stderr, code } = await runExample('rate-limit-headers', { ALLOY_URL: gw.url, API_KEY: apiKey });
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -201,7 +201,7 @@ describe('request logs and metrics', () => {
   });
 
   it('README: the metrics example finds its request counted', async () => {
-    const { apiKey } = await gw.services.organizations.createKey(org.orgId, 'readme-metrics');
+    const { apiKey } = await gw.admin.organizations.createKey(org.orgId, 'readme-metrics');
     const { stdout, stderr, code } = await runExample('metrics', { ALLOY_URL: gw.url, API_KEY: apiKey });
     expect(stderr).toBe('');
     expect(code).toBe(0);

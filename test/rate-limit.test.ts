@@ -69,7 +69,7 @@ describe('per-API-key rate limit shared through Postgres by two gateway processe
   it('keeps refusing the spent key on both processes, and other keys keep their own budget', async () => {
     expectRateLimited(await graphql(gw.url, ORG_QUERY, {}, { apiKey: org.apiKey }), LIMIT);
     expectRateLimited(await graphql(child.url, ORG_QUERY, {}, { apiKey: org.apiKey }), LIMIT);
-    const other = await gw.services.organizations.createKey(org.orgId, 'second');
+    const other = await gw.admin.organizations.createKey(org.orgId, 'second');
     const res = await graphql(child.url, ORG_QUERY, {}, { apiKey: other.apiKey });
     expect(res.status).toBe(200);
     expect(res.headers.get('ratelimit-remaining')).toBe(String(LIMIT - 1));

@@ -247,7 +247,7 @@ describe('cancel and rerun', () => {
       20_000,
       'the original run',
     );
-    await gw.services.workflows.updateWorkflow(quick, {
+    await gw.admin.workflows.updateWorkflow(quick, {
       name: 'quick',
       startStep: 'call',
       steps: { call: { type: 'http', url: `${hooks.url}/quick`, next: 'shape' }, shape: { type: 'transform', output: { v: '2' } } },
@@ -277,7 +277,7 @@ describe('cancel and rerun', () => {
       })
     ).workflow.id;
     const doomedRun = await trigger(doomed);
-    await gw.services.workflows.deleteWorkflow(doomed);
+    await gw.admin.workflows.deleteWorkflow(doomed);
     const before = (await gw.db.query(`SELECT count(*)::int AS n FROM workflow_runs`))[0].n;
     expect(errorCode(await ask(RERUN, { id: doomedRun }))).toBe('WORKFLOW_NOT_FOUND');
     const other = await gw.createOrg('Elsewhere');

@@ -79,8 +79,8 @@ describe('workflowRunUpdated over graphql-ws', () => {
   };
 
   it('refuses a connection without a key with 4401, and with a malformed, unknown or revoked key with 4403', async () => {
-    const { keyId, apiKey: revoked } = await gw.services.organizations.createKey(org.orgId, 'to revoke');
-    await gw.services.organizations.revokeKey(keyId);
+    const { keyId, apiKey: revoked } = await gw.admin.organizations.createKey(org.orgId, 'to revoke');
+    await gw.admin.organizations.revokeKey(keyId);
     const runId = await trigger(quickWorkflow);
     const cases: Array<[Record<string, unknown> | undefined, number]> = [
       [undefined, 4401],
@@ -101,7 +101,7 @@ describe('workflowRunUpdated over graphql-ws', () => {
   });
 
   it('closes the socket with 4403 at the next subscribe once its key is revoked', async () => {
-    const { keyId, apiKey } = await gw.services.organizations.createKey(org.orgId, 'short-lived');
+    const { keyId, apiKey } = await gw.admin.organizations.createKey(org.orgId, 'short-lived');
     const runId = await trigger(quickWorkflow);
     let closed!: (code: number) => void;
     const closedWith = new Promise<number>((resolve) => (closed = resolve));
@@ -112,7 +112,7 @@ describe('workflowRunUpdated over graphql-ws', () => {
         client.subscribe({ query: UPDATES, variables: { id: runId } }, { next: resolve, error: reject, complete: () => undefined }),
       );
       expect(first).toEqual({ data: { workflowRunUpdated: expect.objectContaining({ status: 'QUEUED' }) } });
-      await gw.services.organizations.revokeKey(keyId);
+      await gw.admin.organizations.revokeKey(keyId);
       const second = new Promise<unknown>((resolve) =>
         client.subscribe(
           { query: UPDATES, variables: { id: runId } },

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createServices, Services } from '../src/app/services';
+import { createAdmin, createServices, Services } from '../src/app/services';
 import { loadConfig } from '../src/config/config';
 import { createLogger } from '../src/observability/logger';
 import { Queue, startQueue } from '../src/queue/queue';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   dir = tempDir('alloy-shutdown-');
   queue = await startQueue(database.url, createLogger('silent'), { supervise: false });
   services = createServices(database.dataSource, loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, STORAGE_DIR: dir }), queue);
-  ({ apiKey, orgId } = await services.organizations.createOrganization('shutdown'));
+  ({ apiKey, orgId } = await createAdmin(services).organizations.createOrganization('shutdown'));
 });
 
 afterEach(async () => {

@@ -71,7 +71,7 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
   });
 
   it('starts the workflow on the API channel, records the calling key, and shows the call in requestLogs', async () => {
-    const second = await gw.services.organizations.createKey(org.orgId, 'integration');
+    const second = await gw.admin.organizations.createKey(org.orgId, 'integration');
     const res = await call(apiTeammate, { message: 'ping' }, second.apiKey);
     expect(res.body.errors).toBeUndefined();
     const { runId, run } = res.body.data.callTeammate;

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { OrganizationService } from '../src/auth/organization.service';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { runCliJson } from './support/process';
 
@@ -24,7 +23,8 @@ describe('alloy workflow create / alloy teammate create', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alloy-wf-cli-'));
-    ({ orgId } = await new OrganizationService(db.dataSource).createOrganization('CLI Org'));
+    // Through the CLI, as an admin would: its services come from the composition root.
+    ({ orgId } = (await alloy('org', 'create', 'CLI Org')).json);
   });
   afterAll(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -138,7 +138,7 @@ describe('alloy workflow create / alloy teammate create', () => {
     const unknown = await alloy('teammate', 'create', '--org', orgId, '--name', 'X', '--workflow', workflowId, '--channel', 'FAX');
     expect(unknown.code).toBe(1);
     expect(unknown.json.error).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining('FAX') });
-    const { orgId: otherOrg } = await new OrganizationService(db.dataSource).createOrganization('Other CLI Org');
+    const { orgId: otherOrg } = (await alloy('org', 'create', 'Other CLI Org')).json;
     const foreign = await alloy('teammate', 'create', '--org', otherOrg, '--name', 'X', '--workflow', workflowId, '--channel', 'API');
     expect(foreign.json.error.code).toBe('WORKFLOW_NOT_FOUND');
     expect(await count('teammates')).toBe(before);

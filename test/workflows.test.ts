@@ -252,7 +252,7 @@ describe('workflows: triggerWorkflow and the run executor', () => {
       await nextMillisecond();
       ids.push(await createWorkflow({ name: `w${i}`, startStep: 's', steps: { s: { type: 'transform', output: i } } }, owner.orgId));
     }
-    await gw.services.workflows.deleteWorkflow(ids[2]);
+    await gw.admin.workflows.deleteWorkflow(ids[2]);
     await createWorkflow({ name: 'foreign', startStep: 's', steps: { s: { type: 'transform', output: 1 } } });
     const page = `query($first: Int, $after: String) { workflows(first: $first, after: $after) {
       totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name startable version createdAt updatedAt deletedAt } } } }`;

@@ -8,7 +8,7 @@ import { startGateway } from '../http/gateway';
 import { createLogger, Logger } from '../observability/logger';
 import { startQueue } from '../queue/queue';
 import { startBackgroundWork } from './background';
-import { createServices } from './services';
+import { createAdmin, createServices } from './services';
 import { ShutdownSteps } from './shutdown-steps';
 import { listenError } from '../config/startup-error';
 import { listenProblem } from '../net/port-check';
@@ -95,8 +95,10 @@ async function start(config: Config, options: RunOptions, logger: Logger, steps:
     logger.info({ workflows: options.workflows }, 'worker started');
     return;
   }
-  const created = await services.organizations.createFirstOrganization('My organization');
-  const oldest = created ? null : await services.organizations.oldestOrganization();
+  // First start's organization is an admin act, done here rather than by the gateway.
+  const { organizations } = createAdmin(services);
+  const created = await organizations.createFirstOrganization('My organization');
+  const oldest = created ? null : await organizations.oldestOrganization();
   let gateway;
   try {
     gateway = await startGateway({ schema: await gatewaySchema(), services, logger });

@@ -5,11 +5,13 @@ import type { Logger } from '../observability/logger';
 import { NotificationListener } from '../db/notification-listener';
 import { AuthService } from '../auth/auth.service';
 import { KeyCache } from '../auth/key-cache';
-import { OrganizationService } from '../auth/organization.service';
+import { OrganizationPurge, OrganizationService } from '../auth/organization.service';
 import { ApiKeyRateLimiter } from '../limits/rate-limit';
 import { TeammateService } from '../teammates/teammate.service';
+import { TeammateAdmin } from '../teammates/teammate.admin';
 import { ConversationService } from '../teammates/conversation.service';
 import { WorkflowService } from '../workflows/workflow.service';
+import { WorkflowAdmin } from '../workflows/workflow.admin';
 import { RunAnnouncer, RunEvents } from '../workflows/run-events';
 import { RunWaiter } from '../workflows/run-waiter';
 import { RunEventLog } from '../workflows/run-event-log';
@@ -17,13 +19,14 @@ import type { StorageDriver } from '../storage/backend/driver';
 import { createStorage, Storage } from '../storage/storage';
 import { fetchStorageNode } from '../storage/storage.resolver';
 import type { NodeFetcher } from '../graphql/node';
+import type { Principal } from '../graphql/context';
+import { OrganizationScope } from './organization-scope';
 
 /** Every service of the gateway, built once per process from the data source and config. */
 export interface Services {
   config: Config;
   db: DataSource;
   auth: AuthService;
-  organizations: OrganizationService;
   queue: Queue;
   /** The process's LISTEN connection; started by the process (run.ts), shared by every feature that listens. */
   notifications: NotificationListener;
@@ -44,6 +47,8 @@ export interface Services {
   storage: Storage;
   /** What `node(id)` asks, in order: each capability with global ids. */
   nodeFetchers: readonly NodeFetcher[];
+  /** The caller's organization scope: what resolvers get as `ctx.org` (made by the edge on first use in a request). */
+  forOrganization(principal: Principal): OrganizationScope;
   /**
    * Starts what listens: the LISTEN connection, then the caches it keeps true (API keys, folder
    * paths). Until then every service works, reading the database instead of a cache.
@@ -81,7 +86,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
   const auth = new AuthService(db, keyCache);
   const notifications = new NotificationListener(databaseUrl, logger);
   const runEvents = new RunEvents(notifications, db);
-  return {
+  const services: Services = {
     config,
     db,
     queue,
@@ -89,7 +94,6 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     runEvents,
     runWaiter: new RunWaiter(runEvents, (organizationId, runId) => workflows.findRun(organizationId, runId)),
     auth,
-    organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId)),
     rateLimits: ApiKeyRateLimiter.create(config.rateLimit, db),
     workflows,
     runAnnouncer,
@@ -98,6 +102,7 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
     conversations: new ConversationService(db),
     storage,
     nodeFetchers: [fetchStorageNode],
+    forOrganization: (principal) => new OrganizationScope(services, principal),
     async start() {
       await notifications.start();
       await keyCache.start(notifications);
@@ -108,5 +113,36 @@ export function createServices(db: DataSource, config: Config, queue: Queue, log
       keyCache.stop();
       await notifications.stop();
     },
+  };
+  return services;
+}
+
+/**
+ * What acts on any organization by an id alone (organizations and their keys, a workflow's update,
+ * deletion and secret, a teammate's update and deletion). Only the admin CLI (src/cli/with-database.ts),
+ * first start (run.ts, which makes the first organization) and the test fixtures make it: the
+ * gateway and its resolvers get `Services`, where every capability is reached through an
+ * organization scope.
+ */
+export interface Admin {
+  organizations: OrganizationService;
+  workflows: WorkflowAdmin;
+  teammates: TeammateAdmin;
+}
+
+export function createAdmin(services: Services): Admin {
+  const { db, auth, teammates, workflows, storage } = services;
+  // An organization's rows go through their owners: storage first (versions point at files), runs
+  // before teammates (which they point at), teammates before workflows (which go with the organization row).
+  const purges: OrganizationPurge[] = [
+    (tx, orgId) => storage.deleteOrganization(tx, orgId),
+    (tx, orgId) => workflows.deleteOrganizationRuns(tx, orgId),
+    (tx, orgId) => teammates.deleteOrganization(tx, orgId),
+  ];
+  return {
+    organizations: new OrganizationService(db, (lookupId) => auth.forget(lookupId), purges),
+    // Whether teammates still run a workflow is the teammates module's question (it owns their table).
+    workflows: new WorkflowAdmin(db, (tx, workflowId) => teammates.runningWorkflow(tx, workflowId)),
+    teammates: new TeammateAdmin(db),
   };
 }

@@ -7,6 +7,4 @@ export class Organization {
 
   @Field()
   name: string;
-
-  createdAt: Date;
 }

@@ -26,10 +26,12 @@ export interface OrganizationContents {
   files: number;
 }
 
-/** Hands the object keys of deleted files to the deletion jobs, inside the deleting transaction (storage's ObjectDeletions). */
-export interface ObjectDeletionScheduler {
-  schedule(tx: EntityManager, objectKeys: string[]): Promise<void>;
-}
+/**
+ * Removes one capability's rows of an organization inside the deleting transaction (and hands what
+ * they held elsewhere, such as stored objects, to its jobs in that same transaction). Each table's
+ * owner module gives its own; the composition root lists them in the order their references need.
+ */
+export type OrganizationPurge = (tx: EntityManager, organizationId: string) => Promise<void>;
 
 export interface KeySummary {
   keyId: string;
@@ -72,18 +74,6 @@ const SQL = {
        FROM organizations o WHERE o.id = $1`,
   ),
   lockOrganization: statement('auth.lock-organization', `SELECT id FROM organizations WHERE id = $1 FOR UPDATE`),
-  /** Kept versions of the organization's files (the trash's included): their objects go with them. */
-  deleteVersions: statement(
-    'auth.delete-organization-versions',
-    `DELETE FROM storage_file_versions v USING storage_entries e
-      WHERE v.file_id = e.id AND e.organization_id = $1 RETURNING v.object_key AS "objectKey"`,
-  ),
-  deleteEntries: statement(
-    'auth.delete-organization-entries',
-    `DELETE FROM storage_entries WHERE organization_id = $1 RETURNING object_key AS "objectKey"`,
-  ),
-  deleteRuns: statement('auth.delete-organization-runs', `DELETE FROM workflow_runs WHERE organization_id = $1`),
-  deleteTeammates: statement('auth.delete-organization-teammates', `DELETE FROM teammates WHERE organization_id = $1`),
   deleteOrganization: statement('auth.delete-organization', `DELETE FROM organizations WHERE id = $1`),
   keys: statement(
     'auth.keys',
@@ -107,10 +97,14 @@ function checkedName(name: string): string {
 export class OrganizationService {
   private readonly sql: StatementRunner;
 
-  /** `keyRevoked` lets this process's key cache forget a key synchronously (see KeyCache). */
+  /**
+   * `keyRevoked` lets this process's key cache forget a key synchronously (see KeyCache); `purges`
+   * remove the other capabilities' rows of a deleted organization, in order (see OrganizationPurge).
+   */
   constructor(
     db: DataSource,
     private readonly keyRevoked?: (lookupId: string) => void,
+    private readonly purges: readonly OrganizationPurge[] = [],
   ) {
     this.sql = new StatementRunner(db);
   }
@@ -174,25 +168,18 @@ export class OrganizationService {
 
   /**
    * Removes the organization and everything it has (keys, tree, workflows, runs, teammates) in one
-   * transaction; its stored objects go to the deletion jobs sent in that same transaction, so
-   * they are deleted if and only if the rows are. The row lock first: uploads, keys and
+   * transaction: each capability's purge removes its rows, storage's sending the stored objects to
+   * the deletion jobs in that same transaction, so they are deleted if and only if the rows are. The row lock first: uploads, keys and
    * workflows being added for the organization wait for it (their foreign key checks), then fail.
    * Its keys stop working at once everywhere: the api_keys and organizations triggers notify
    * every gateway's key cache at the commit.
    */
-  async deleteOrganization(orgId: string, objects: ObjectDeletionScheduler): Promise<OrganizationContents> {
+  async deleteOrganization(orgId: string): Promise<OrganizationContents> {
     if (!isUuid(orgId)) throw notFound('organization');
     return this.sql.transaction(async (tx) => {
       if (!(await this.sql.first(SQL.lockOrganization, [orgId], tx))) throw notFound('organization');
       const contents = await this.organizationContents(orgId, tx);
-      // Versions first (they point at their files); a restored version shares its object with another row.
-      const versions = await this.sql.rows<{ objectKey: string }>(SQL.deleteVersions, [orgId], tx);
-      const entries = await this.sql.rows<{ objectKey: string | null }>(SQL.deleteEntries, [orgId], tx);
-      const keys = new Set([...versions, ...entries].map((e) => e.objectKey).filter((key): key is string => key !== null));
-      await objects.schedule(tx, [...keys]);
-      // Runs before teammates (which they point at), teammates before workflows (which refuse to go while a teammate points at them).
-      await this.sql.run(SQL.deleteRuns, [orgId], tx);
-      await this.sql.run(SQL.deleteTeammates, [orgId], tx);
+      for (const purge of this.purges) await purge(tx, orgId);
       // The rest cascades: keys, workflows and their versions, idempotency keys.
       await this.sql.run(SQL.deleteOrganization, [orgId], tx);
       return contents;

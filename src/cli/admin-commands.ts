@@ -39,7 +39,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (name: string, opts: Json) => {
       try {
-        const created = await withDatabase(({ services }) => services.organizations.createOrganization(name));
+        const created = await withDatabase(({ admin }) => admin.organizations.createOrganization(name));
         print(opts, created, () =>
           [
             `Organization ${created.orgId}`,
@@ -59,7 +59,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: Json) => {
       try {
-        const organizations = await withDatabase(({ services }) => services.organizations.listOrganizations());
+        const organizations = await withDatabase(({ admin }) => admin.organizations.listOrganizations());
         print(
           opts,
           { organizations },
@@ -76,7 +76,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (orgId: string, name: string, opts: Json) => {
       try {
-        const renamed = await withDatabase(({ services }) => services.organizations.renameOrganization(orgId, name));
+        const renamed = await withDatabase(({ admin }) => admin.organizations.renameOrganization(orgId, name));
         print(opts, renamed, () => `Organization ${renamed.orgId} is now ${JSON.stringify(renamed.name)}`);
       } catch (error) {
         fail(opts, error);
@@ -90,8 +90,8 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (orgId: string, opts: Json & { yes?: boolean }) => {
       try {
-        const removed = await withDatabase(async ({ services }) => {
-          const { organizations } = services;
+        const removed = await withDatabase(async ({ admin }) => {
+          const { organizations } = admin;
           if (!opts.yes) {
             const contents = await organizations.organizationContents(orgId);
             throw new CliRefusal(
@@ -101,7 +101,7 @@ export function registerAdminCommands(program: Command): void {
             );
           }
           // The stored objects go through the deletion jobs, which whichever gateway or worker runs consumes.
-          return await organizations.deleteOrganization(orgId, services.storage.deletions);
+          return await organizations.deleteOrganization(orgId);
         });
         print(
           opts,
@@ -122,7 +122,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: Json & { org: string; name?: string }) => {
       try {
-        const created = await withDatabase(({ services }) => services.organizations.createKey(opts.org, opts.name));
+        const created = await withDatabase(({ admin }) => admin.organizations.createKey(opts.org, opts.name));
         print(opts, { ...created }, () =>
           [`Key ${created.keyId}`, `API key: ${created.apiKey}`, 'The API key is shown only once; keep it somewhere safe.'].join('\n'),
         );
@@ -137,7 +137,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: Json & { org: string }) => {
       try {
-        const keys = await withDatabase(({ services }) => services.organizations.listKeys(opts.org));
+        const keys = await withDatabase(({ admin }) => admin.organizations.listKeys(opts.org));
         print(
           opts,
           { keys },
@@ -158,7 +158,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (keyId: string, opts: Json) => {
       try {
-        const revoked = await withDatabase(({ services }) => services.organizations.revokeKey(keyId));
+        const revoked = await withDatabase(({ admin }) => admin.organizations.revokeKey(keyId));
         print(opts, revoked, () => `Revoked ${revoked.keyId} at ${revoked.revokedAt}`);
       } catch (error) {
         fail(opts, error);

@@ -72,9 +72,8 @@ export function registerStorageCommands(program: Command): void {
       try {
         // A wrong directory is said before anything is opened.
         await resolveImportDirectory(localDir);
-        const summary = await withDatabase(async ({ services }) => {
-          if (!(await services.organizations.exists(opts.org)))
-            throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
+        const summary = await withDatabase(async ({ services, admin }) => {
+          if (!(await admin.organizations.exists(opts.org))) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
           const showBar = !opts.json && process.stderr.isTTY;
           return await importDirectory(services.storage, opts.org, localDir, opts.to, {
             followLinks: opts.followLinks === true,
@@ -97,9 +96,8 @@ export function registerStorageCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: OutputOptions & { org: string }) => {
       try {
-        const summary = await withDatabase(async ({ services }) => {
-          if (!(await services.organizations.exists(opts.org)))
-            throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
+        const summary = await withDatabase(async ({ services, admin }) => {
+          if (!(await admin.organizations.exists(opts.org))) throw new AppError(ErrorCode.NOT_FOUND, `Organization ${opts.org} not found`);
           // The text is read here, by this process.
           const showBar = !opts.json && process.stderr.isTTY;
           return await services.storage.texts.reindex(opts.org, showBar ? reindexBar() : undefined);

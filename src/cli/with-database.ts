@@ -1,5 +1,5 @@
 import { loadConfig, Config } from '../config/config';
-import { createServices, Services } from '../app/services';
+import { Admin, createAdmin, createServices, Services } from '../app/services';
 import { startQueue } from '../queue/queue';
 import { databaseForProcess } from '../db/database-for-process';
 import { entities } from '../app/entities';
@@ -10,6 +10,8 @@ export interface CliContext {
   config: Config;
   /** The composition root's services (src/app/services.ts), as a gateway has them; their listeners are not started. */
   services: Services;
+  /** What acts across organizations by an id alone: only the CLI gets it. */
+  admin: Admin;
   logger: Logger;
   applied: string[];
 }
@@ -39,7 +41,8 @@ export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>): Prom
       // One connection: a command's jobs are sent on its own transactions; the queue's pool only starts and stops it.
       const queue = await startQueue(database.url, logger, { supervise: false, connections: 1 });
       try {
-        return await fn({ config, services: createServices(dataSource, config, queue, logger), logger, applied });
+        const services = createServices(dataSource, config, queue, logger);
+        return await fn({ config, services, admin: createAdmin(services), logger, applied });
       } finally {
         await queue.stop({ graceful: true, wait: true, timeout: 10_000 });
       }

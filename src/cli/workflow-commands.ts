@@ -94,7 +94,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: OutputOptions) => {
       try {
-        const found = await withDatabase(({ services }) => services.workflows.requireWorkflow(workflowId));
+        const found = await withDatabase(({ admin }) => admin.workflows.requireWorkflow(workflowId));
         print(opts, { workflowId: found.id, name: found.name, startable: found.startable, definition: found.definition }, () =>
           [
             `Workflow ${found.id} (${found.name}), version ${found.version}, ${found.startable ? `starts at step "${found.startStep}"` : 'not startable'}`,
@@ -114,8 +114,8 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowId: string, opts: OutputOptions & { file: string }) => {
       try {
         const definition = readDefinition(opts.file);
-        const { workflow: updated, notStartableBecause } = await withDatabase(({ services }) =>
-          services.workflows.updateWorkflow(workflowId, definition),
+        const { workflow: updated, notStartableBecause } = await withDatabase(({ admin }) =>
+          admin.workflows.updateWorkflow(workflowId, definition),
         );
         print(opts, { workflowId: updated.id, name: updated.name, startable: updated.startable }, () =>
           notStartableBecause
@@ -133,7 +133,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: OutputOptions) => {
       try {
-        const deleted = await withDatabase(({ services }) => services.workflows.deleteWorkflow(workflowId));
+        const deleted = await withDatabase(({ admin }) => admin.workflows.deleteWorkflow(workflowId));
         print(
           opts,
           { workflowId: deleted.workflowId, deleted: true },
@@ -154,7 +154,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowId: string, opts: OutputOptions & { keepPrevious: string }) => {
       try {
         const seconds = /^\d+$/.test(opts.keepPrevious) ? Number(opts.keepPrevious) : Number.NaN;
-        const rotated = await withDatabase(({ services }) => services.workflows.rotateSigningSecret(workflowId, seconds));
+        const rotated = await withDatabase(({ admin }) => admin.workflows.rotateSigningSecret(workflowId, seconds));
         print(opts, rotated, () =>
           [
             `New signing secret of workflow ${rotated.workflowId}, shown only once:`,
@@ -228,8 +228,8 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (teammateId: string, opts: OutputOptions & { name?: string; workflow?: string; channels?: string }) => {
       try {
-        const updated = await withDatabase(({ services }) =>
-          services.teammates.updateTeammate(teammateId, {
+        const updated = await withDatabase(({ admin }) =>
+          admin.teammates.updateTeammate(teammateId, {
             name: opts.name,
             workflowId: opts.workflow,
             channels: opts.channels === undefined ? undefined : channelList(opts.channels),
@@ -252,7 +252,7 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (teammateId: string, opts: OutputOptions) => {
       try {
-        const deleted = await withDatabase(({ services }) => services.teammates.deleteTeammate(teammateId));
+        const deleted = await withDatabase(({ admin }) => admin.teammates.deleteTeammate(teammateId));
         print(
           opts,
           { teammateId: deleted.teammateId, deleted: true },

@@ -1,5 +1,3 @@
-import { AppError, ErrorCode } from './errors';
-
 /** The caller of a request: the organization its API key belongs to, and the key. */
 export interface Principal {
   organizationId: string;
@@ -8,14 +6,21 @@ export interface Principal {
 }
 
 /**
- * What every resolver gets. `services` holds the capability services; each resolver module names
- * the few it uses (`GatewayContext<{ workflows: WorkflowService }>`), so that no capability depends on
- * the whole set the composition root builds.
+ * What every resolver gets. `org` is the caller's organization scope: its capabilities already know
+ * the organization (and the key), so that no resolver passes an organization id. `services` holds
+ * the process-wide services that know no organization (the run waiter, the run events). Each
+ * resolver module names the few it uses (`GatewayContext<{ runWaiter: RunWaiter }, { workflows:
+ * OrganizationWorkflows }>`), so that no capability depends on the whole set the composition root builds.
  */
-export interface GatewayContext<S = unknown> {
+export interface GatewayContext<S = unknown, O = unknown> {
   requestId: string;
   /** Null only for requests that carry no key; the auth plugin lets those reach introspection alone. */
   principal: Principal | null;
+  /**
+   * The organization scope of the request's key, made on first use (src/app/organization-scope.ts).
+   * The auth plugin refuses every operation without a key that reads data before any resolver runs.
+   */
+  readonly org: O;
   services: S;
   /** Absolute base URL of this gateway as the client reached it, e.g. http://127.0.0.1:4000 */
   baseUrl: string;
@@ -26,13 +31,6 @@ export interface GatewayContext<S = unknown> {
    * websocket closed). Made on first call: only the few requests that wait need one.
    */
   clientGone(): AbortSignal;
-}
-
-export function requirePrincipal(ctx: Pick<GatewayContext, 'principal'>): Principal {
-  if (!ctx.principal) {
-    throw new AppError(ErrorCode.UNAUTHENTICATED, 'Send the organization API key in the `api-key` header');
-  }
-  return ctx.principal;
 }
 
 /** A per-request DataLoader (or any cache), created on first use. */

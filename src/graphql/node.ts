@@ -1,5 +1,5 @@
 import { Arg, Ctx, Field, ID, InterfaceType, Query, Resolver } from 'type-graphql';
-import { GatewayContext, requirePrincipal } from './context';
+import type { GatewayContext } from './context';
 
 /** Anything with a global id that `node(id)` can fetch. */
 @InterfaceType({ description: 'An object with a global ID.' })
@@ -8,8 +8,8 @@ export abstract class Node {
   id: string;
 }
 
-/** Looks an id up in one capability; null when that capability has no such id for the organization. */
-export type NodeFetcher = (ctx: GatewayContext, organizationId: string, id: string) => Promise<Node | null>;
+/** Looks an id up in one capability, in the request's organization (`ctx.org`); null when it has no such id there. */
+export type NodeFetcher = (ctx: GatewayContext, id: string) => Promise<Node | null>;
 
 /** The fetchers of every capability with global ids; the composition root lists them (src/app/services.ts). */
 type NodeContext = GatewayContext<{ nodeFetchers: readonly NodeFetcher[] }>;
@@ -18,9 +18,8 @@ type NodeContext = GatewayContext<{ nodeFetchers: readonly NodeFetcher[] }>;
 export class NodeResolver {
   @Query(() => Node, { nullable: true, description: "Any object by its ID; null when it is not the organization's." })
   async node(@Arg('id', () => ID) id: string, @Ctx() ctx: NodeContext): Promise<Node | null> {
-    const { organizationId } = requirePrincipal(ctx);
     for (const fetch of ctx.services.nodeFetchers) {
-      const found = await fetch(ctx, organizationId, id);
+      const found = await fetch(ctx, id);
       if (found) return found;
     }
     return null;

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { DataSource } from 'typeorm';
 import type { AuthService, Principal } from '../auth/auth.service';
 import type { Config } from '../config/config';
+import { missingKeyError } from '../graphql/auth-plugin';
 import type { GatewayContext } from '../graphql/context';
 import type { ApiKeyRateLimiter } from '../limits/rate-limit';
 import type { Queue } from '../queue/queue';
@@ -22,6 +23,8 @@ export interface EdgeServices extends RunEventRouteServices {
   queue: Queue;
   storage: Storage;
   runWaiter: RunWaiter;
+  /** The organization scope of a caller (src/app/organization-scope.ts): what resolvers get as `ctx.org`. */
+  forOrganization(principal: Principal): unknown;
 }
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
@@ -50,14 +53,38 @@ export interface RequestParts {
   clientGone(): AbortSignal;
 }
 
-/** The one context builder of both transports: what every resolver gets. */
+/**
+ * The one context builder of both transports: what every resolver gets. A class, so that a request
+ * costs one small object: the organization scope is made on the first `ctx.org`, by the getter.
+ */
+class RequestContext implements GatewayContext {
+  readonly requestId: string;
+  readonly principal: Principal | null;
+  readonly baseUrl: string;
+  readonly loaders = new Map<string, unknown>();
+  readonly clientGone: () => AbortSignal;
+  private scope: unknown = undefined;
+
+  constructor(
+    readonly services: EdgeServices,
+    parts: RequestParts,
+  ) {
+    this.requestId = parts.requestId;
+    this.principal = parts.principal;
+    this.baseUrl = baseUrlOf(parts.request);
+    this.clientGone = parts.clientGone;
+  }
+
+  get org(): unknown {
+    if (this.scope === undefined) {
+      // Unreachable through the schema: the auth plugin refuses an operation without a key before it runs, introspection aside.
+      if (!this.principal) throw missingKeyError();
+      this.scope = this.services.forOrganization(this.principal);
+    }
+    return this.scope;
+  }
+}
+
 export function requestContext(services: EdgeServices, parts: RequestParts): GatewayContext {
-  return {
-    requestId: parts.requestId,
-    principal: parts.principal,
-    services,
-    baseUrl: baseUrlOf(parts.request),
-    loaders: new Map(),
-    clientGone: parts.clientGone,
-  };
+  return new RequestContext(services, parts);
 }

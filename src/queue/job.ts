@@ -1,6 +1,6 @@
 import type PgBoss from 'pg-boss';
 import type { EntityManager } from 'typeorm';
-import { inTransaction, Queue } from './queue';
+import { inTransaction, type Queue } from './queue';
 
 /** How one kind of background job is queued and fetched; the handler is given by the process. */
 export interface JobSpec {
@@ -33,19 +33,9 @@ export interface JobKind<T extends object> extends JobSpec {
   handledBy(handle: (data: T) => Promise<void>): RegisteredJob<T>;
 }
 
-const ensured = new WeakMap<Queue, Map<string, Promise<void>>>();
-
-/** pg-boss 10 silently drops jobs sent to a queue that does not exist, so each is created once per process. */
+/** Creates the job's pg-boss queue once per process (the queue instance remembers, see Queue.ensure). */
 export function ensureJobQueue(queue: Queue, spec: JobSpec): Promise<void> {
-  let byName = ensured.get(queue);
-  if (!byName) ensured.set(queue, (byName = new Map()));
-  let ready = byName.get(spec.name);
-  if (!ready) {
-    ready = queue.createQueue(spec.name, { name: spec.name, ...spec.options });
-    ready.catch(() => byName.delete(spec.name));
-    byName.set(spec.name, ready);
-  }
-  return ready;
+  return queue.ensure(spec.name, spec.options);
 }
 
 export function defineJob<T extends object>(spec: JobSpec): JobKind<T> {

@@ -4,8 +4,6 @@ import { transactionConnection } from '../db/statements';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/unavailable';
 import type { Logger } from '../observability/logger';
 
-export type Queue = PgBoss;
-
 /*
  * pg-boss 10 (the last line for Node 20) calls `complete` and `fail` after a job's handler without
  * awaiting them, so when the database goes away while a job runs, their rejection is unhandled and
@@ -30,10 +28,26 @@ for (const method of ['complete', 'fail'] as const) {
 /**
  * The durable job queue (pg-boss 10) on the gateway's own Postgres, in schema `pgboss`. Jobs are
  * sent inside the caller's transaction (see `inTransaction`), so a job exists if and only if the
- * change that asked for it committed.
+ * change that asked for it committed. One per process, made by `startQueue`.
  */
+export class Queue extends PgBoss {
+  /** The pg-boss queues this process has made sure of, by name (see `ensure`). */
+  private readonly ensured = new Map<string, Promise<void>>();
+
+  /** pg-boss 10 silently drops jobs sent to a queue that does not exist, so each is created once per process. */
+  ensure(name: string, options: Omit<PgBoss.Queue, 'name'>): Promise<void> {
+    let ready = this.ensured.get(name);
+    if (!ready) {
+      ready = this.createQueue(name, { name, ...options });
+      ready.catch(() => this.ensured.delete(name));
+      this.ensured.set(name, ready);
+    }
+    return ready;
+  }
+}
+
 export async function startQueue(url: string, logger: Logger, options: { supervise?: boolean; connections?: number } = {}): Promise<Queue> {
-  const boss = new PgBoss({
+  const boss = new Queue({
     connectionString: url,
     schema: 'pgboss',
     max: options.connections ?? 4,

@@ -310,6 +310,16 @@ const SQL = {
         AND NOT EXISTS (SELECT 1 FROM storage_file_versions w WHERE w.file_id = d.file_id AND w.object_key = d.object_key
                           AND NOT EXISTS (SELECT 1 FROM doomed x WHERE x.file_id = w.file_id AND x.etag = w.etag))`,
   ),
+  /** Kept versions of an organization's files (the trash's included), when the organization is deleted. */
+  deleteOrganizationVersions: statement(
+    'storage.delete-organization-versions',
+    `DELETE FROM storage_file_versions v USING storage_entries e
+      WHERE v.file_id = e.id AND e.organization_id = $1 RETURNING v.object_key AS "objectKey"`,
+  ),
+  deleteOrganizationEntries: statement(
+    'storage.delete-organization-entries',
+    `DELETE FROM storage_entries WHERE organization_id = $1 RETURNING object_key AS "objectKey"`,
+  ),
   addPending: statement('storage.add-pending', `INSERT INTO storage_pending_objects (object_key) VALUES ($1)`),
   removePending: statement('storage.remove-pending', `DELETE FROM storage_pending_objects WHERE object_key = $1`),
   claimOrphans: statement(
@@ -720,6 +730,14 @@ export class EntryStore {
       );
       return files.length;
     });
+  }
+
+  /** Inside `tx`: removes the organization's whole tree and kept versions; the object keys they held, each once. */
+  async deleteOrganization(tx: EntityManager, organizationId: string): Promise<string[]> {
+    // Versions first (they point at their files); a restored version shares its object with another row.
+    const versions = await this.sql.rows<{ objectKey: string }>(SQL.deleteOrganizationVersions, [organizationId], tx);
+    const entries = await this.sql.rows<{ objectKey: string | null }>(SQL.deleteOrganizationEntries, [organizationId], tx);
+    return [...new Set([...versions, ...entries].map((e) => e.objectKey).filter((key): key is string => key !== null))];
   }
 
   // ---------------------------------------------------------------- uploads

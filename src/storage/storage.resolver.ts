@@ -5,8 +5,8 @@ import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import { FileUpload, GraphQLUpload } from 'graphql-upload-minimal';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
-import type { Storage } from './storage';
+import { GatewayContext, loader } from '../graphql/context';
+import type { OrganizationStorage } from './organization-storage';
 import type { NodeFetcher } from '../graphql/node';
 import { PageConnection, paginate } from '../graphql/connection';
 import { PageArgs } from '../graphql/page-args';
@@ -32,17 +32,17 @@ import {
 } from './storage.types';
 import { AppError, ErrorCode } from '../graphql/errors';
 
-/** The service the storage resolvers use. */
-type StorageContext = GatewayContext<{ storage: Storage }>;
+/** What the storage resolvers use: the organization's storage. */
+type StorageContext = GatewayContext<unknown, { storage: OrganizationStorage }>;
 
 /** Per-request loader, so that the `parent` of a page of 100 entries (or `node` ids) is one statement. */
-function entriesById(ctx: StorageContext, organizationId: string) {
+function entriesById(ctx: StorageContext) {
   return loader(
     ctx,
     'storage.entriesById',
     () =>
       new DataLoader<string, Folder | File | null>(async (ids) => {
-        const rows = await ctx.services.storage.reads.findByIds(organizationId, ids);
+        const rows = await ctx.org.storage.findByIds(ids);
         const byId = new Map(rows.map((r) => [r.id, toEntry(r, r.path)]));
         return ids.map((id) => byId.get(id) ?? null);
       }),
@@ -50,8 +50,7 @@ function entriesById(ctx: StorageContext, organizationId: string) {
 }
 
 /** `node(id)` for entries (listed by the composition root). */
-export const fetchStorageNode: NodeFetcher = async (ctx, organizationId, id) =>
-  isUuid(id) ? entriesById(ctx as StorageContext, organizationId).load(id) : null;
+export const fetchStorageNode: NodeFetcher = async (ctx, id) => (isUuid(id) ? entriesById(ctx as StorageContext).load(id) : null);
 
 @ArgsType()
 class ChildrenArgs extends PageArgs {
@@ -78,7 +77,7 @@ export class EntryFieldsResolver {
   @FieldResolver(() => Folder, { nullable: true })
   async parent(@Root() entry: Entry, @Ctx() ctx: StorageContext): Promise<Folder | null> {
     if (entry.parentId === null) return null;
-    return (await entriesById(ctx, entry.organizationId).load(entry.parentId)) as Folder | null;
+    return (await entriesById(ctx).load(entry.parentId)) as Folder | null;
   }
 }
 
@@ -92,9 +91,9 @@ export class FolderResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<Folder | File>> {
     return paginate(args, info, entryCursors, async (query) => {
-      const page = await ctx.services.storage.reads.listChildren(folder, { ...query, kind: args.kind ?? null });
+      const page = await ctx.org.storage.listChildren(folder.id, { ...query, kind: args.kind ?? null });
       // The children's `parent` is this folder: no statement for it.
-      entriesById(ctx, folder.organizationId).prime(folder.id, folder);
+      entriesById(ctx).prime(folder.id, folder);
       const prefix = folder.path === '/' ? '' : folder.path;
       return { ...page, rows: page.rows.map((row) => toEntry(row, `${prefix}/${row.name}`, folder.inTrash)) };
     });
@@ -115,7 +114,7 @@ export class FileResolver {
     @Ctx() ctx: StorageContext,
   ): Promise<string> {
     refuseInTrash(file);
-    return ctx.services.storage.downloads.downloadUrl(file, ctx.baseUrl, expiresIn);
+    return ctx.org.storage.downloadUrl(file, ctx.baseUrl, expiresIn);
   }
 
   @FieldResolver(() => FileVersionConnection, {
@@ -128,7 +127,7 @@ export class FileResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<FileVersion>> {
     return paginate(args, info, versionCursors, async (query) => {
-      const page = await ctx.services.storage.versions.list(file.id, query);
+      const page = await ctx.org.storage.listVersions(file.id, query);
       return { ...page, rows: page.rows.map((row) => toFileVersion(row, file)) };
     });
   }
@@ -148,7 +147,7 @@ export class FileVersionResolver {
     refuseInTrash(file);
     // The range (1 to MAX_URL_EXPIRY_SECONDS) is DownloadUrlArgs' rule.
     const expiresAt = new Date(Date.now() + (expiresIn ?? DEFAULT_URL_EXPIRY_SECONDS) * 1000);
-    return ctx.services.storage.downloads.versionUrl(
+    return ctx.org.storage.versionUrl(
       { id: file.id, name: file.name, objectKey: version.objectKey, contentType: version.contentType },
       version.etag,
       ctx.baseUrl,
@@ -161,15 +160,13 @@ export class FileVersionResolver {
 export class StorageResolver {
   @Query(() => Folder, { nullable: true, description: 'The folder at an absolute path ("/" is the root); null when none is there.' })
   async folder(@Arg('path') path: string, @Ctx() ctx: StorageContext): Promise<Folder | null> {
-    const { organizationId } = requirePrincipal(ctx);
-    const row = await ctx.services.storage.reads.findByPath(organizationId, path);
+    const row = await ctx.org.storage.findByPath(path);
     return row?.kind === 'folder' ? (toEntry(row, joinPath(parsePath(path))) as Folder) : null;
   }
 
   @Query(() => File, { nullable: true, description: 'The file at an absolute path; null when none is there.' })
   async file(@Arg('path') path: string, @Ctx() ctx: StorageContext): Promise<File | null> {
-    const { organizationId } = requirePrincipal(ctx);
-    const row = await ctx.services.storage.reads.findByPath(organizationId, path);
+    const row = await ctx.org.storage.findByPath(path);
     return row?.kind === 'file' ? (toEntry(row, joinPath(parsePath(path))) as File) : null;
   }
 
@@ -182,12 +179,11 @@ export class StorageResolver {
     @Arg('name', () => String, { nullable: true }) name: string | null,
     @Ctx() ctx: StorageContext,
   ): Promise<File> {
-    const { organizationId } = requirePrincipal(ctx);
     // Both refuse a file the client failed to send as the client's error (the multipart adapter's).
     const upload: ClientUpload = await file;
     const source: Readable = upload.createReadStream();
     try {
-      const row = await ctx.services.storage.uploads.uploadFile(organizationId, {
+      const row = await ctx.org.storage.uploadFile({
         folder,
         name: name ?? upload.filename ?? '',
         source,
@@ -202,22 +198,19 @@ export class StorageResolver {
 
   @Mutation(() => Folder, { description: 'Creates the folder and any missing parents; an existing folder is returned as is.' })
   async createFolder(@Arg('path') path: string, @Ctx() ctx: StorageContext): Promise<Folder> {
-    const { organizationId } = requirePrincipal(ctx);
-    const row = await ctx.services.storage.changes.createFolder(organizationId, path);
+    const row = await ctx.org.storage.createFolder(path);
     return toEntry(row, joinPath(parsePath(path))) as Folder;
   }
 
   @Mutation(() => Entry, { description: 'Renames in place; one row changes whatever the folder holds.' })
   async renameEntry(@Arg('path') path: string, @Arg('name') name: string, @Ctx() ctx: StorageContext): Promise<Entry> {
-    const { organizationId } = requirePrincipal(ctx);
-    const row = await ctx.services.storage.changes.renameEntry(organizationId, path, name);
+    const row = await ctx.org.storage.renameEntry(path, name);
     return toEntry(row, joinPath([...parsePath(path).slice(0, -1), row.name]));
   }
 
   @Mutation(() => Entry, { description: 'Moves into the folder `to`; one row changes whatever the folder holds.' })
   async moveEntry(@Arg('path') path: string, @Arg('to') to: string, @Ctx() ctx: StorageContext): Promise<Entry> {
-    const { organizationId } = requirePrincipal(ctx);
-    const row = await ctx.services.storage.changes.moveEntry(organizationId, path, to);
+    const row = await ctx.org.storage.moveEntry(path, to);
     return toEntry(row, joinPath([...parsePath(to), row.name]));
   }
 
@@ -231,8 +224,7 @@ export class StorageResolver {
     permanent: boolean | null,
     @Ctx() ctx: StorageContext,
   ): Promise<DeleteEntryPayload> {
-    const { organizationId } = requirePrincipal(ctx);
-    return ctx.services.storage.trash.deleteEntry(organizationId, path, permanent === true);
+    return ctx.org.storage.deleteEntry(path, permanent === true);
   }
 
   @Query(() => TrashConnection, { description: 'What was deleted, newest first: one item per deleted entry (a folder holds its tree).' })
@@ -241,17 +233,16 @@ export class StorageResolver {
     @Ctx() ctx: StorageContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<TrashItem>> {
-    const { organizationId } = requirePrincipal(ctx);
-    const { trash } = ctx.services.storage;
+    const { storage } = ctx.org;
     return paginate(args, info, trashCursors, async (query) => {
-      const page = await trash.list(organizationId, query);
+      const page = await storage.listTrash(query);
       const rows = page.rows.map((row) => {
         const item = new TrashItem();
         item.id = row.id;
         item.entry = toEntry(row, row.trashedPath, true);
         item.originalPath = row.trashedPath;
         item.deletedAt = row.trashedAt;
-        item.expiresAt = trash.expiresAt(row.trashedAt);
+        item.expiresAt = storage.trashExpiresAt(row.trashedAt);
         return item;
       });
       return { ...page, rows };
@@ -267,15 +258,13 @@ export class StorageResolver {
     @Arg('to', () => String, { nullable: true, description: 'A folder to restore into instead (created if missing).' }) to: string | null,
     @Ctx() ctx: StorageContext,
   ): Promise<Entry> {
-    const { organizationId } = requirePrincipal(ctx);
-    const { row, path } = await ctx.services.storage.trash.restoreEntry(organizationId, id, to);
+    const { row, path } = await ctx.org.storage.restoreEntry(id, to);
     return toEntry(row, path);
   }
 
   @Mutation(() => DeleteEntryPayload, { description: 'Removes everything in the trash for good.' })
   async emptyTrash(@Ctx() ctx: StorageContext): Promise<DeleteEntryPayload> {
-    const { organizationId } = requirePrincipal(ctx);
-    return ctx.services.storage.trash.emptyTrash(organizationId);
+    return ctx.org.storage.emptyTrash();
   }
 
   @Mutation(() => File, {
@@ -286,8 +275,7 @@ export class StorageResolver {
     @Arg('versionId', () => ID) versionId: string,
     @Ctx() ctx: StorageContext,
   ): Promise<File> {
-    const { organizationId } = requirePrincipal(ctx);
-    const row = await ctx.services.storage.versions.restore(organizationId, path, versionId);
+    const row = await ctx.org.storage.restoreVersion(path, versionId);
     return toEntry(row, joinPath(parsePath(path))) as File;
   }
 }

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/config';
 import type { NotificationListener } from '../db/notification-listener';
 import type { Queue } from '../queue/queue';
@@ -93,6 +93,14 @@ export class Storage {
     const kept = await this.keepObjects(keys);
     for (const key of keys) if (!kept.has(key)) await this.driver.delete(key);
     if (kept.size) await this.deletions.later([...kept], this.keptObjectRecheckSeconds);
+  }
+
+  /**
+   * Inside the transaction that deletes an organization (`alloy org delete`): its tree and
+   * versions go, and their objects to the deletion jobs sent in that same transaction.
+   */
+  async deleteOrganization(tx: EntityManager, organizationId: string): Promise<void> {
+    await this.deletions.schedule(tx, await this.store.deleteOrganization(tx, organizationId));
   }
 
   /** The retention job's work: expired versions, then expired trash items; how many of each. */

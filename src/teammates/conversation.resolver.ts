@@ -2,15 +2,16 @@ import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Ctx, FieldResolver, ID, Info, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { Connection, PageConnection, paginate } from '../graphql/connection';
-import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
+import { GatewayContext, loader } from '../graphql/context';
 import { PageArgs } from '../graphql/page-args';
 import { Cursors, decodeCursor, encodeCursor, notACursor } from '../graphql/relay';
 import { WorkflowRun } from '../workflows/workflow-run.entity';
 import { Conversation, ConversationMessage } from './conversation.entity';
-import type { ConversationPosition, ConversationService, MessagePosition } from './conversation.service';
+import type { ConversationPosition, MessagePosition } from './conversation.service';
 import { MAX_TITLE_LENGTH } from './conversation.service';
 import { Teammate } from './teammate.entity';
-import type { TeammateService } from './teammate.service';
+import type { OrganizationConversations } from './organization-conversations';
+import type { OrganizationTeammates } from './organization-teammates';
 
 @ObjectType({ description: "A page of a teammate's conversations, most recently active first." })
 export class ConversationConnection extends Connection(Conversation, {
@@ -58,8 +59,8 @@ const MESSAGE_CURSORS: Cursors<ConversationMessage, MessagePosition> = {
   },
 };
 
-/** The services the conversation resolvers use. */
-type ConversationContext = GatewayContext<{ conversations: ConversationService; teammates: TeammateService }>;
+/** What the conversation resolvers use: the organization's conversations and teammates. */
+type ConversationContext = GatewayContext<unknown, { conversations: OrganizationConversations; teammates: OrganizationTeammates }>;
 
 @Resolver(() => Conversation)
 export class ConversationResolver {
@@ -68,12 +69,12 @@ export class ConversationResolver {
     description: "One of the organization's conversations with a teammate; null when there is none with this id (or it was deleted).",
   })
   conversation(@Arg('id', () => ID) id: string, @Ctx() ctx: ConversationContext): Promise<Conversation | null> {
-    return ctx.services.conversations.find(requirePrincipal(ctx).organizationId, id);
+    return ctx.org.conversations.find(id);
   }
 
   @Mutation(() => Conversation, { description: `Gives the conversation a title (1 to ${MAX_TITLE_LENGTH} characters).` })
   renameConversation(@Arg('id', () => ID) id: string, @Arg('title') title: string, @Ctx() ctx: ConversationContext): Promise<Conversation> {
-    return ctx.services.conversations.rename(requirePrincipal(ctx).organizationId, id, title);
+    return ctx.org.conversations.rename(id, title);
   }
 
   @Mutation(() => Boolean, {
@@ -81,12 +82,12 @@ export class ConversationResolver {
       'Deletes the conversation: it can no longer be continued or read. Its runs stay, in the request logs and with workflowRun, without the link.',
   })
   deleteConversation(@Arg('id', () => ID) id: string, @Ctx() ctx: ConversationContext): Promise<boolean> {
-    return ctx.services.conversations.delete(requirePrincipal(ctx).organizationId, id);
+    return ctx.org.conversations.delete(id);
   }
 
   @FieldResolver(() => Teammate, { description: 'The teammate the conversation is with.' })
   async teammate(@Root() conversation: Conversation, @Ctx() ctx: ConversationContext): Promise<Teammate> {
-    const teammate = await ctx.services.teammates.findTeammate(conversation.organizationId, conversation.teammateId);
+    const teammate = await ctx.org.teammates.find(conversation.teammateId);
     if (!teammate) throw new Error(`conversation ${conversation.id} has no teammate`);
     return teammate;
   }
@@ -100,7 +101,7 @@ export class ConversationResolver {
     @Info() info: GraphQLResolveInfo,
     @Ctx() ctx: ConversationContext,
   ): Promise<PageConnection<ConversationMessage>> {
-    return paginate(args, info, MESSAGE_CURSORS, (query) => ctx.services.conversations.messages(conversation.id, query));
+    return paginate(args, info, MESSAGE_CURSORS, (query) => ctx.org.conversations.messages(conversation.id, query));
   }
 }
 
@@ -113,9 +114,7 @@ export class TeammateConversationsResolver {
     @Info() info: GraphQLResolveInfo,
     @Ctx() ctx: ConversationContext,
   ): Promise<PageConnection<Conversation>> {
-    return paginate(args, info, CONVERSATION_CURSORS, (query) =>
-      ctx.services.conversations.list(teammate.organizationId, teammate.id, query),
-    );
+    return paginate(args, info, CONVERSATION_CURSORS, (query) => ctx.org.conversations.list(teammate.id, query));
   }
 }
 
@@ -127,11 +126,10 @@ export class RunConversationResolver {
   })
   async conversation(@Root() run: WorkflowRun, @Ctx() ctx: ConversationContext): Promise<Conversation | null> {
     if (!run.conversationId) return null;
-    const { organizationId } = requirePrincipal(ctx);
     const conversations = loader(
       ctx,
       'conversationsById',
-      () => new DataLoader((ids: readonly string[]) => ctx.services.conversations.byIds(organizationId, ids)),
+      () => new DataLoader((ids: readonly string[]) => ctx.org.conversations.byIds(ids)),
     );
     return conversations.load(run.conversationId);
   }

@@ -1,10 +1,10 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Info, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { Connection, PageConnection, paginate } from '../graphql/connection';
-import { GatewayContext, requirePrincipal } from '../graphql/context';
+import type { GatewayContext } from '../graphql/context';
 import type { RunWaiter } from '../workflows/run-waiter';
-import type { WorkflowService } from '../workflows/workflow.service';
-import type { TeammateService } from './teammate.service';
+import type { OrganizationWorkflows } from '../workflows/organization-workflows';
+import type { OrganizationTeammates } from './organization-teammates';
 import { PageArgs } from '../graphql/page-args';
 import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
@@ -102,20 +102,19 @@ class CallTeammateArgs extends StartRunArgs {
   conversationId?: string | null;
 }
 
-/** The services the teammate resolvers use. */
-type TeammateContext = GatewayContext<{ teammates: TeammateService; workflows: WorkflowService; runWaiter: RunWaiter }>;
+/** What the teammate resolvers use: the organization's teammates and workflows, and the run waiter. */
+type TeammateContext = GatewayContext<{ runWaiter: RunWaiter }, { teammates: OrganizationTeammates; workflows: OrganizationWorkflows }>;
 
 @Resolver(() => Teammate)
 export class TeammateResolver {
   @Query(() => Teammate, { nullable: true, description: "One of the organization's teammates; null when there is none with this id." })
   teammate(@Arg('id', () => ID) id: string, @Ctx() ctx: TeammateContext): Promise<Teammate | null> {
-    return ctx.services.teammates.findTeammate(requirePrincipal(ctx).organizationId, id);
+    return ctx.org.teammates.find(id);
   }
 
   @Query(() => TeammateConnection, { description: "The organization's teammates, oldest first." })
   teammates(@Args() args: PageArgs, @Ctx() ctx: TeammateContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<Teammate>> {
-    const { organizationId } = requirePrincipal(ctx);
-    return paginate(args, info, TEAMMATE_CURSORS, (query) => ctx.services.teammates.listTeammates(organizationId, query));
+    return paginate(args, info, TEAMMATE_CURSORS, (query) => ctx.org.teammates.list(query));
   }
 
   @Mutation(() => TriggerWorkflowPayload, {
@@ -127,7 +126,7 @@ export class TeammateResolver {
     @Args() { teammateId, input, idempotencyKey, waitSeconds, conversationId, files, callbackUrl }: CallTeammateArgs,
     @Ctx() ctx: TeammateContext,
   ): Promise<TriggerWorkflowPayload> {
-    const started = await ctx.services.teammates.callTeammate(requirePrincipal(ctx), teammateId, input, {
+    const started = await ctx.org.teammates.call(teammateId, input, {
       idempotencyKey,
       conversationId,
       files,
@@ -153,8 +152,7 @@ export class TeammateResolver {
     @Ctx() ctx: TeammateContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<ApiCallLog>> {
-    const { organizationId } = requirePrincipal(ctx);
-    return paginate(args, info, REQUEST_LOG_CURSORS, (query) => ctx.services.teammates.apiCalls(organizationId, teammate.id, args, query));
+    return paginate(args, info, REQUEST_LOG_CURSORS, (query) => ctx.org.teammates.apiCalls(teammate.id, args, query));
   }
 
   @FieldResolver(() => Workflow, { description: 'The workflow the teammate runs.' })

@@ -37,22 +37,15 @@ export interface CallOptions {
   callbackUrl?: string | null;
 }
 
-/** `alloy teammate update`: only what is given changes. */
-export interface TeammateChange {
-  name?: string;
-  workflowId?: string;
-  channels?: string[];
-}
-
 const KNOWN_CHANNELS = Object.values(TeammateChannel) as string[];
 
-function checkedName(input: string): string {
+export function checkedName(input: string): string {
   const name = input.trim();
   if (name.length < 1 || name.length > 200) throw badInput('name must be 1 to 200 characters', { argument: 'name' });
   return name;
 }
 
-function checkedChannels(channels: string[]): TeammateChannel[] {
+export function checkedChannels(channels: string[]): TeammateChannel[] {
   const unknown = channels.filter((c) => !KNOWN_CHANNELS.includes(c));
   if (unknown.length) {
     throw badInput(`Unknown channel ${unknown.map((c) => JSON.stringify(c)).join(', ')} (known: ${KNOWN_CHANNELS.join(', ')})`, {
@@ -62,9 +55,9 @@ function checkedChannels(channels: string[]): TeammateChannel[] {
   return [...new Set(channels)] as TeammateChannel[];
 }
 
-const TEAMMATE_COLUMNS = 'id, organization_id, name, workflow_id, channels, created_at, deleted_at';
+export const TEAMMATE_COLUMNS = 'id, organization_id, name, workflow_id, channels, created_at, deleted_at';
 
-type TeammateRow = {
+export type TeammateRow = {
   id: string;
   organization_id: string;
   name: string;
@@ -74,7 +67,7 @@ type TeammateRow = {
   deleted_at: Date | null;
 };
 
-const toTeammate = (row: TeammateRow): Teammate =>
+export const toTeammate = (row: TeammateRow): Teammate =>
   Object.assign(new Teammate(), {
     id: row.id,
     organizationId: row.organization_id,
@@ -114,10 +107,10 @@ const toApiCallLog = (row: ApiCallRow): ApiCallLog =>
 
 /**
  * The organization's workflow must exist and not be deleted, and stays so until the commit (a
- * share lock, which the row lock of WorkflowService.deleteWorkflow waits for), so that a teammate
+ * share lock, which the row lock of WorkflowAdmin.deleteWorkflow waits for), so that a teammate
  * is never left pointing at a deleted workflow.
  */
-const LIVE_WORKFLOW = `SELECT id FROM workflows WHERE id = $2 AND organization_id = $1 AND deleted_at IS NULL FOR SHARE`;
+export const LIVE_WORKFLOW = `SELECT id FROM workflows WHERE id = $2 AND organization_id = $1 AND deleted_at IS NULL FOR SHARE`;
 
 /** Pages of the organization's live teammates (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
 const listStatement = oldestFirstList('teammates.list', 'teammates', TEAMMATE_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
@@ -214,19 +207,6 @@ const SQL = {
           )
      SELECT created.* FROM organization LEFT JOIN created ON true`,
   ),
-  lock: statement('teammates.lock', `SELECT organization_id FROM teammates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`),
-  lockLiveWorkflow: statement('teammates.lock-live-workflow', LIVE_WORKFLOW),
-  update: statement(
-    'teammates.update',
-    `UPDATE teammates
-        SET name = COALESCE($2, name), workflow_id = COALESCE($3, workflow_id), channels = COALESCE($4::text[], channels)
-      WHERE id = $1
-    RETURNING ${TEAMMATE_COLUMNS}`,
-  ),
-  markDeleted: statement(
-    'teammates.mark-deleted',
-    `UPDATE teammates SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id, deleted_at`,
-  ),
   /** No row: no such organization; one row of nulls: it has no live teammate. */
   ofOrganization: statement(
     'teammates.of-organization',
@@ -235,13 +215,20 @@ const SQL = {
       WHERE o.id = $1
       ORDER BY t.created_at, t.id`,
   ),
+  /** Every teammate of an organization, deleted ones included, when the organization is deleted. */
+  deleteOfOrganization: statement('teammates.delete-of-organization', `DELETE FROM teammates WHERE organization_id = $1`),
+  /** The live teammates that run a workflow (WorkflowAdmin.deleteWorkflow refuses while there are any). */
+  runningWorkflow: statement(
+    'teammates.running-workflow',
+    `SELECT id, name FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
+  ),
   find: statement(
     'teammates.find',
     `SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
   ),
 };
 
-const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found in this organization');
+export const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found in this organization');
 
 /** Teammates: a workflow reachable through channels; their API channel's calls are their request logs. */
 export class TeammateService {
@@ -266,52 +253,21 @@ export class TeammateService {
     return toTeammate(created);
   }
 
-  /**
-   * Changes a teammate's name, workflow or channels (an admin operation: any organization's
-   * teammate). The new workflow must be one of the teammate's organization, not deleted.
-   */
-  async updateTeammate(teammateId: string, change: TeammateChange): Promise<Teammate> {
-    const name = change.name === undefined ? undefined : checkedName(change.name);
-    const channels = change.channels === undefined ? undefined : checkedChannels(change.channels);
-    if (name === undefined && channels === undefined && change.workflowId === undefined) {
-      throw badInput('Nothing to change: give a new name, workflow or channels');
-    }
-    if (!isUuid(teammateId)) throw notFound('Teammate');
-    return this.sql.transaction(async (tx) => {
-      const current = await this.sql.first<{ organization_id: string }>(SQL.lock, [teammateId], tx);
-      if (!current) throw notFound('Teammate');
-      if (change.workflowId !== undefined) await this.lockLiveWorkflow(tx, current.organization_id, change.workflowId);
-      const updated = await this.sql.first<TeammateRow>(
-        SQL.update,
-        [teammateId, name ?? null, change.workflowId ?? null, channels ?? null],
-        tx,
-      );
-      return toTeammate(updated!);
-    });
-  }
-
-  /** See LIVE_WORKFLOW. */
-  private async lockLiveWorkflow(tx: EntityManager, organizationId: string, workflowId: string): Promise<void> {
-    const found = isUuid(workflowId) && (await this.sql.first(SQL.lockLiveWorkflow, [organizationId, workflowId], tx));
-    if (!found) throw workflowNotFound();
-  }
-
-  /**
-   * Deletes a teammate (an admin operation): `callTeammate` then answers NOT_FOUND and it leaves
-   * the lists, while its runs stay readable (the row stays, with `deleted_at`).
-   */
-  async deleteTeammate(teammateId: string): Promise<{ teammateId: string; deletedAt: Date }> {
-    if (!isUuid(teammateId)) throw notFound('Teammate');
-    const deleted = await this.sql.first<{ id: string; deleted_at: Date }>(SQL.markDeleted, [teammateId]);
-    if (!deleted) throw notFound('Teammate');
-    return { teammateId: deleted.id, deletedAt: deleted.deleted_at };
-  }
-
   /** Every teammate of the organization that is not deleted, oldest first (admin commands). */
   async teammatesOfOrganization(organizationId: string): Promise<Teammate[]> {
     const rows = isUuid(organizationId) ? await this.sql.rows<TeammateRow>(SQL.ofOrganization, [organizationId]) : [];
     if (!rows.length) throw notFound('organization');
     return rows.filter((row) => row.id !== null).map(toTeammate);
+  }
+
+  /** The live teammates that run the workflow, oldest first, in the caller's transaction (any organization's: admin). */
+  runningWorkflow(tx: EntityManager, workflowId: string): Promise<Array<{ id: string; name: string }>> {
+    return this.sql.rows(SQL.runningWorkflow, [workflowId], tx);
+  }
+
+  /** Inside the transaction that deletes the organization (`alloy org delete`): all its teammates. */
+  async deleteOrganization(tx: EntityManager, organizationId: string): Promise<void> {
+    await this.sql.run(SQL.deleteOfOrganization, [organizationId], tx);
   }
 
   /** The organization's teammate, or null (another organization's, or a deleted one, reads as missing). */

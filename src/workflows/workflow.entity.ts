@@ -26,14 +26,6 @@ export class Workflow {
   })
   version: number;
 
-  /** Signs the requests of the workflow's http steps (src/workflows/signing.ts); never in the API. */
-  signingSecret: string;
-
-  /** Kept signing too after a rotation, until `previousSigningSecretUntil`. */
-  previousSigningSecret: string | null;
-
-  previousSigningSecretUntil: Date | null;
-
   @Field({ description: 'When the workflow was created.' })
   createdAt: Date;
 
@@ -45,19 +37,4 @@ export class Workflow {
     description: 'When the workflow was deleted; only a run (or request log) of it still leads here. Null while it exists.',
   })
   deletedAt: Date | null;
-}
-
-/** One definition a workflow had; runs read theirs from here, so an update never changes a run that started. */
-export class WorkflowVersion {
-  workflowId: string;
-
-  version: number;
-
-  definition: WorkflowDefinition;
-
-  startStep: string | null;
-
-  startable: boolean;
-
-  createdAt: Date;
 }

@@ -19,20 +19,16 @@ import {
   Subscription,
 } from 'type-graphql';
 import { Connection, connectionOf, PageConnection, paginate } from '../graphql/connection';
-import { GatewayContext, loader, requirePrincipal } from '../graphql/context';
-import type { RunEvents } from './run-events';
+import { GatewayContext, loader } from '../graphql/context';
 import type { RunWaiter } from './run-waiter';
-import type { WorkflowService } from './workflow.service';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs } from '../graphql/page-args';
 import { selectsField } from '../graphql/selection';
 import { MAX_CALLBACK_URL_LENGTH } from './run-callbacks';
-import type { RunEventLog } from './run-event-log';
-import { RunEventStream } from './run-event-stream';
+import type { OrganizationWorkflows } from './organization-workflows';
 import { StoredRunEvent } from './run-event.entity';
 import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { IsIdempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key';
-import { RunUpdates } from './run-updates';
 import { MAX_WAIT_SECONDS } from './run-waiter';
 import { MAX_RUN_FILES } from './run-files';
 import { RunCallback, RunFile, WorkflowRun } from './workflow-run.entity';
@@ -165,22 +161,12 @@ class TriggerWorkflowArgs extends StartRunArgs {
   payload?: unknown;
 }
 
-/** The services the workflow resolvers use. */
-export type WorkflowContext = GatewayContext<{
-  workflows: WorkflowService;
-  runWaiter: RunWaiter;
-  runEvents: RunEvents;
-  runEventLog: RunEventLog;
-}>;
+/** What the workflow resolvers use: the organization's workflows, and the run waiter. */
+export type WorkflowContext = GatewayContext<{ runWaiter: RunWaiter }, { workflows: OrganizationWorkflows }>;
 
 /** The request's loader of the organization's workflows by id: one query per request, whatever the number of runs. */
-export function workflowLoader(ctx: GatewayContext<{ workflows: WorkflowService }>): DataLoader<string, Workflow | null> {
-  const { organizationId } = requirePrincipal(ctx);
-  return loader(
-    ctx,
-    'workflowsById',
-    () => new DataLoader((ids: readonly string[]) => ctx.services.workflows.workflowsByIds(organizationId, ids)),
-  );
+export function workflowLoader(ctx: GatewayContext<unknown, { workflows: OrganizationWorkflows }>): DataLoader<string, Workflow | null> {
+  return loader(ctx, 'workflowsById', () => new DataLoader((ids: readonly string[]) => ctx.org.workflows.byIds(ids)));
 }
 
 @Resolver()
@@ -190,13 +176,12 @@ export class WorkflowResolver {
     description: "One of the organization's workflows; null when there is none with this id (or it was deleted).",
   })
   workflow(@Arg('id', () => ID) id: string, @Ctx() ctx: WorkflowContext): Promise<Workflow | null> {
-    return ctx.services.workflows.findWorkflow(requirePrincipal(ctx).organizationId, id);
+    return ctx.org.workflows.find(id);
   }
 
   @Query(() => WorkflowConnection, { description: "The organization's workflows, oldest first (deleted ones are left out)." })
   workflows(@Args() args: PageArgs, @Ctx() ctx: WorkflowContext, @Info() info: GraphQLResolveInfo): Promise<PageConnection<Workflow>> {
-    const { organizationId } = requirePrincipal(ctx);
-    return paginate(args, info, WORKFLOW_CURSORS, (query) => ctx.services.workflows.listWorkflows(organizationId, query));
+    return paginate(args, info, WORKFLOW_CURSORS, (query) => ctx.org.workflows.list(query));
   }
 
   @Query(() => WorkflowRun, {
@@ -204,7 +189,7 @@ export class WorkflowResolver {
     description: "One of the organization's workflow runs; null when there is none with this id.",
   })
   workflowRun(@Arg('id', () => ID) id: string, @Ctx() ctx: WorkflowContext): Promise<WorkflowRun | null> {
-    return ctx.services.workflows.findRun(requirePrincipal(ctx).organizationId, id);
+    return ctx.org.workflows.findRun(id);
   }
 
   @Mutation(() => TriggerWorkflowPayload, {
@@ -215,14 +200,10 @@ export class WorkflowResolver {
     @Args() { workflowId, payload, idempotencyKey, waitSeconds, callbackUrl, files }: TriggerWorkflowArgs,
     @Ctx() ctx: WorkflowContext,
   ): Promise<TriggerWorkflowPayload> {
-    const principal = requirePrincipal(ctx);
-    const started = await ctx.services.workflows.startRun({
-      organizationId: principal.organizationId,
+    const started = await ctx.org.workflows.trigger({
       workflowId,
       payload,
       idempotencyKey,
-      channel: 'TRIGGER',
-      apiKeyId: principal.keyId,
       callbackUrl,
       files,
       baseUrl: ctx.baseUrl,
@@ -237,7 +218,7 @@ export class WorkflowResolver {
       'flight is aborted, no later step runs). Either ends CANCELLED. A run that has already finished is returned unchanged.',
   })
   cancelWorkflowRun(@Arg('id', () => ID) id: string, @Ctx() ctx: WorkflowContext): Promise<WorkflowRun> {
-    return ctx.services.workflows.cancelRun(requirePrincipal(ctx).organizationId, id);
+    return ctx.org.workflows.cancelRun(id);
   }
 
   @Mutation(() => TriggerWorkflowPayload, {
@@ -246,8 +227,7 @@ export class WorkflowResolver {
       'one. WORKFLOW_NOT_FOUND when the workflow was deleted.',
   })
   async rerunWorkflowRun(@Args() { id, waitSeconds }: RerunArgs, @Ctx() ctx: WorkflowContext): Promise<TriggerWorkflowPayload> {
-    const principal = requirePrincipal(ctx);
-    const started = await ctx.services.workflows.rerunRun(principal.organizationId, id, principal.keyId);
+    const started = await ctx.org.workflows.rerunRun(id);
     const run = await ctx.services.runWaiter.untilFinished(started, waitSeconds ?? 0, ctx.clientGone());
     return startedPayload(run);
   }
@@ -259,11 +239,7 @@ export class WorkflowRunSubscriptionResolver {
     description:
       'The run now, then again at each status change, once each and in order; completes after SUCCEEDED or FAILED (at once if the run ' +
       'has already finished). Over the graphql-ws protocol on this same URL, with the key in connection_init as `{ "api-key": "…" }`.',
-    subscribe: ({ args, context }: { args: { id: string }; context: WorkflowContext }) => {
-      const { services } = context;
-      const { organizationId } = requirePrincipal(context);
-      return RunUpdates.start(services.runEvents, (org, id) => services.workflows.findRun(org, id), organizationId, args.id);
-    },
+    subscribe: ({ args, context }: { args: { id: string }; context: WorkflowContext }) => context.org.workflows.followRun(args.id),
   })
   workflowRunUpdated(
     @Root() run: WorkflowRun,
@@ -277,18 +253,8 @@ export class WorkflowRunSubscriptionResolver {
       "The run's events with `seq` greater than `after` (all of them without it): those already stored first, then each new one as it " +
       'happens, every one exactly once and in order; completes after the final STATUS event (SUCCEEDED, FAILED or CANCELLED). ' +
       'After a lost connection, subscribe again with the last `seq` seen to miss nothing. NOT_FOUND for an unknown run.',
-    subscribe: ({ args, context }: { args: { id: string; after?: number | null }; context: WorkflowContext }) => {
-      const { services } = context;
-      const { organizationId } = requirePrincipal(context);
-      return RunEventStream.start(
-        services.runEvents,
-        services.runEventLog,
-        async (org, id) => (await services.workflows.findRun(org, id)) !== null,
-        organizationId,
-        args.id,
-        args.after,
-      );
-    },
+    subscribe: ({ args, context }: { args: { id: string; after?: number | null }; context: WorkflowContext }) =>
+      context.org.workflows.followRunEvents(args.id, args.after),
   })
   workflowRunEvents(
     @Root() event: StoredRunEvent,
@@ -318,13 +284,13 @@ export class WorkflowRunResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<StoredRunEvent>> {
     const first = args.first ?? DEFAULT_PAGE_SIZE;
-    const page = await ctx.services.runEventLog.page(run.organizationId, run.id, args.after ?? 0, first, selectsField(info, 'totalCount'));
+    const page = await ctx.org.workflows.runEvents(run.id, args.after ?? 0, first, selectsField(info, 'totalCount'));
     return connectionOf(page, (event) => String(event.seq));
   }
 
   @FieldResolver(() => WorkflowRun, { nullable: true, description: 'The run this one is a rerun of (rerunWorkflowRun); null otherwise.' })
   rerunOf(@Root() run: WorkflowRun, @Ctx() ctx: WorkflowContext): Promise<WorkflowRun | null> | null {
-    return run.rerunOfId ? ctx.services.workflows.findRun(run.organizationId, run.rerunOfId) : null;
+    return run.rerunOfId ? ctx.org.workflows.findRun(run.rerunOfId) : null;
   }
 
   @FieldResolver(() => RunCallback, {

@@ -1,12 +1,12 @@
 import type { RunAnnouncer } from './run-events';
 import { isUuid, uuidv7 } from '../db/ids';
 import { createHash } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { CreatedAtPosition, oldestFirstList, Page, pageOf, PageQuery } from '../db/page';
 import { statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
 import { DefinitionError, validateDefinition, ValidatedDefinition } from './definition';
-import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
+import { newSigningSecret } from './signing';
 import { CallbackQueue, checkedCallbackUrl } from './run-callbacks';
 import { PgError, pgCode } from '../db/postgres-errors';
 import { MAX_RUN_FILES, RunFileSource, StoredRunFiles } from './run-files';
@@ -46,19 +46,6 @@ export interface CreatedWorkflow {
   signingSecret: string;
 }
 
-export interface UpdatedWorkflow {
-  workflow: Workflow;
-  /** Why the new definition cannot be started, or null when it can. */
-  notStartableBecause: string | null;
-}
-
-export interface RotatedSigningSecret {
-  workflowId: string;
-  signingSecret: string;
-  /** Until when the previous secret still signs too; null when it stopped at once. */
-  previousValidUntil: Date | null;
-}
-
 /** JSON with object keys sorted, so that equal payloads hash equally whatever their key order. */
 function canonicalJson(value: unknown): string {
   if (value === undefined || value === null) return 'null';
@@ -73,17 +60,17 @@ function canonicalJson(value: unknown): string {
 }
 
 /** A checked definition as the create and update statements take it: name, start step, startable, the definition. */
-const definitionValues = (checked: ValidatedDefinition) => [
+export const definitionValues = (checked: ValidatedDefinition) => [
   checked.definition.name,
   checked.startStep,
   checked.startable,
   JSON.stringify(checked.definition),
 ];
 
-const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found');
+export const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found');
 
 /** The columns a Workflow is read with (never the signing secrets). */
-const WORKFLOW_COLUMNS = 'id, organization_id, name, start_step, startable, definition, version, created_at, updated_at, deleted_at';
+export const WORKFLOW_COLUMNS = 'id, organization_id, name, start_step, startable, definition, version, created_at, updated_at, deleted_at';
 
 /** The columns of a run, named as WorkflowRun's fields. */
 const RUN_COLUMNS = `id, organization_id AS "organizationId", workflow_id AS "workflowId", workflow_version AS "workflowVersion",
@@ -114,28 +101,6 @@ const SQL = {
      )
      SELECT * FROM created`,
   ),
-  /** The new definition and its version row; no row when the workflow is missing or deleted. */
-  update: statement(
-    'workflows.update',
-    `WITH updated AS (
-       UPDATE workflows
-          SET name = $2, start_step = $3, startable = $4, definition = $5::json, version = version + 1, updated_at = now()
-        WHERE id = $1 AND deleted_at IS NULL
-       RETURNING ${WORKFLOW_COLUMNS}
-     ), new_version AS (
-       INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
-       SELECT id, version, definition, start_step, startable, updated_at FROM updated
-     )
-     SELECT * FROM updated`,
-  ),
-  lockLive: statement('workflows.lock-live', `SELECT id FROM workflows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`),
-  teammatesRunning: statement(
-    'workflows.teammates-running',
-    `SELECT id, name FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
-  ),
-  markDeleted: statement('workflows.mark-deleted', `UPDATE workflows SET deleted_at = now() WHERE id = $1 RETURNING deleted_at`),
-  /** Any organization's (admin commands). */
-  live: statement('workflows.live', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND deleted_at IS NULL`),
   /** No row: no such organization; one row of nulls: it has no live workflow. */
   ofOrganization: statement(
     'workflows.of-organization',
@@ -144,15 +109,6 @@ const SQL = {
       WHERE o.id = $1
       ORDER BY w.created_at, w.id`,
   ),
-  rotateSecret: statement(
-    'workflows.rotate-secret',
-    `UPDATE workflows
-        SET previous_signing_secret = CASE WHEN $3::int > 0 THEN signing_secret END,
-            previous_signing_secret_until = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END,
-            signing_secret = $2
-      WHERE id = $1 AND deleted_at IS NULL
-    RETURNING previous_signing_secret_until`,
-  ),
   find: statement(
     'workflows.find',
     `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
@@ -160,6 +116,8 @@ const SQL = {
   /** Deleted ones too: runs and teammates that point at them stay readable. */
   byIds: statement('workflows.by-ids', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = ANY($1::uuid[]) AND organization_id = $2`),
   run: statement('workflows.run', `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1 AND organization_id = $2`),
+  /** Every run of an organization, when the organization is deleted. */
+  deleteRunsOfOrganization: statement('workflows.delete-runs-of-organization', `DELETE FROM workflow_runs WHERE organization_id = $1`),
   /** Over the partial index workflow_runs_active_files: only active runs that were given files. */
   objectKeysInUse: statement(
     'workflows.object-keys-in-use',
@@ -196,7 +154,7 @@ export function conversationTitle(input: unknown): string {
   return title === '' ? 'Conversation' : title;
 }
 
-type WorkflowRow = {
+export type WorkflowRow = {
   id: string;
   organization_id: string;
   name: string;
@@ -209,7 +167,7 @@ type WorkflowRow = {
   deleted_at: Date | null;
 };
 
-const toWorkflow = (row: WorkflowRow): Workflow =>
+export const toWorkflow = (row: WorkflowRow): Workflow =>
   Object.assign(new Workflow(), {
     id: row.id,
     organizationId: row.organization_id,
@@ -224,7 +182,7 @@ const toWorkflow = (row: WorkflowRow): Workflow =>
   });
 
 /** A definition as the contract checks it, every problem listed at once (create and update alike). */
-function validated(input: unknown): ValidatedDefinition {
+export function validated(input: unknown): ValidatedDefinition {
   try {
     return validateDefinition(input);
   } catch (error) {
@@ -257,56 +215,6 @@ export class WorkflowService {
     return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause, signingSecret };
   }
 
-  /**
-   * Replaces the definition (an admin operation: any organization's workflow), checked exactly as
-   * `createWorkflow` checks it, as a new version. Runs already started keep the version they
-   * started with (the executor reads it from workflow_versions); runs started after the commit
-   * get this one. Concurrent updates queue on the row lock and get consecutive versions.
-   */
-  async updateWorkflow(workflowId: string, input: unknown): Promise<UpdatedWorkflow> {
-    const checked = validated(input);
-    if (!isUuid(workflowId)) throw workflowNotFound();
-    const row = await this.sql.first<WorkflowRow>(SQL.update, [workflowId, ...definitionValues(checked)]);
-    if (!row) throw workflowNotFound();
-    return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause };
-  }
-
-  /**
-   * Deletes the workflow (an admin operation): `triggerWorkflow` and its teammates' calls then
-   * answer WORKFLOW_NOT_FOUND, while its runs and request logs stay readable (the row stays, with
-   * `deleted_at`). Runs already started finish. Refused, changing nothing, while a teammate that
-   * is not deleted runs it. The row lock keeps a teammate from being pointed at the workflow
-   * between the check and the delete (teammate changes take a share lock on it).
-   */
-  async deleteWorkflow(workflowId: string): Promise<{ workflowId: string; deletedAt: Date }> {
-    if (!isUuid(workflowId)) throw workflowNotFound();
-    return this.sql.transaction(async (tx) => {
-      const workflow = await this.sql.first<{ id: string }>(SQL.lockLive, [workflowId], tx);
-      if (!workflow) throw workflowNotFound();
-      const users = await this.sql.rows<{ id: string; name: string }>(SQL.teammatesRunning, [workflowId], tx);
-      if (users.length) {
-        const named = users.map((t) => `${JSON.stringify(t.name)} (${t.id})`).join(', ');
-        throw new AppError(
-          ErrorCode.WORKFLOW_IN_USE,
-          `The workflow is used by ${users.length === 1 ? 'teammate' : 'teammates'} ${named}; ` +
-            `delete ${users.length === 1 ? 'it' : 'them'} or move ${users.length === 1 ? 'it' : 'them'} to another workflow ` +
-            '(alloy teammate update --workflow) first; nothing was changed',
-          { teammates: users.map((t) => ({ teammateId: t.id, name: t.name })) },
-        );
-      }
-      const deleted = await this.sql.first<{ deleted_at: Date }>(SQL.markDeleted, [workflowId], tx);
-      return { workflowId: workflow.id, deletedAt: deleted!.deleted_at };
-    });
-  }
-
-  /** Any organization's workflow that is not deleted (admin commands), or WORKFLOW_NOT_FOUND. */
-  async requireWorkflow(workflowId: string): Promise<Workflow> {
-    if (!isUuid(workflowId)) throw workflowNotFound();
-    const row = await this.sql.first<WorkflowRow>(SQL.live, [workflowId]);
-    if (!row) throw workflowNotFound();
-    return toWorkflow(row);
-  }
-
   /** Every workflow of the organization that is not deleted, oldest first (admin commands). */
   async workflowsOfOrganization(organizationId: string): Promise<Workflow[]> {
     const rows = isUuid(organizationId) ? await this.sql.rows<WorkflowRow>(SQL.ofOrganization, [organizationId]) : [];
@@ -320,28 +228,6 @@ export class WorkflowService {
     if (query.after) values.push(query.after.createdAt, query.after.id);
     const page = pageOf(await this.sql.rows<WorkflowRow & { total?: number }>(listStatement(query), values), query);
     return { ...page, rows: page.rows.map(toWorkflow) };
-  }
-
-  /**
-   * A new signing secret for the workflow (an admin operation: any organization's workflow). With
-   * `keepPreviousSeconds`, the old secret keeps signing too for that long, so that targets can
-   * switch to the new one without refusing a call in between.
-   */
-  async rotateSigningSecret(workflowId: string, keepPreviousSeconds = 0): Promise<RotatedSigningSecret> {
-    if (!Number.isInteger(keepPreviousSeconds) || keepPreviousSeconds < 0 || keepPreviousSeconds > MAX_KEEP_PREVIOUS_SECONDS) {
-      throw badInput(`keep-previous must be a whole number of seconds from 0 to ${MAX_KEEP_PREVIOUS_SECONDS}`, {
-        argument: 'keep-previous',
-      });
-    }
-    if (!isUuid(workflowId)) throw workflowNotFound();
-    const signingSecret = newSigningSecret();
-    const row = await this.sql.first<{ previous_signing_secret_until: Date | null }>(SQL.rotateSecret, [
-      workflowId,
-      signingSecret,
-      keepPreviousSeconds,
-    ]);
-    if (!row) throw workflowNotFound();
-    return { workflowId, signingSecret, previousValidUntil: row.previous_signing_secret_until };
   }
 
   /** The organization's workflow, or null (another organization's, or a deleted one, reads as missing). */
@@ -546,6 +432,14 @@ export class WorkflowService {
    * Object keys (of files handed to runs) that a QUEUED or RUNNING run was given: storage keeps
    * their bytes until the run has ended, so that a run's links serve what it was given.
    */
+  /**
+   * Inside the transaction that deletes the organization (`alloy org delete`): all its runs (their
+   * events and idempotency keys cascade). The workflows go with the organization row itself.
+   */
+  async deleteOrganizationRuns(tx: EntityManager, organizationId: string): Promise<void> {
+    await this.sql.run(SQL.deleteRunsOfOrganization, [organizationId], tx);
+  }
+
   async objectKeysInUse(keys: readonly string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const rows = await this.sql.rows<{ key: string }>(SQL.objectKeysInUse, [keys]);

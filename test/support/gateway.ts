@@ -1,4 +1,4 @@
-import { createServices, ServiceOptions, Services } from '../../src/app/services';
+import { Admin, createAdmin, createServices, ServiceOptions, Services } from '../../src/app/services';
 import { BackgroundOptions, BackgroundTask, startBackgroundWork } from '../../src/app/background';
 import { gatewaySchema } from '../../src/app/schema';
 import { loadConfig, Config } from '../../src/config/config';
@@ -24,6 +24,8 @@ export interface TestGateway {
   url: string;
   config: Config;
   services: Services;
+  /** The CLI's cross-organization operations (organizations and keys, workflow and teammate changes by id). */
+  admin: Admin;
   db: DataSource;
   database: TestDatabase;
   gateway: Gateway;
@@ -62,14 +64,16 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const tasks: BackgroundTask[] =
     options.background === false ? [] : await startBackgroundWork(services, logger, { workflows: true, ...options.background });
   const gateway = await startGateway({ schema: await gatewaySchema(), services, logger, port: 0, host: '127.0.0.1' });
+  const admin = createAdmin(services);
   return {
     url: gateway.url,
     config,
     services,
+    admin,
     db: database.dataSource,
     database,
     gateway,
-    createOrg: (name = `org-${Math.random().toString(36).slice(2, 8)}`) => services.organizations.createOrganization(name),
+    createOrg: (name = `org-${Math.random().toString(36).slice(2, 8)}`) => admin.organizations.createOrganization(name),
     async close() {
       await gateway.close();
       for (const task of tasks.reverse()) await task.stop();

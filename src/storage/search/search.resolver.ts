@@ -1,15 +1,15 @@
 import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import { Args, ArgsType, Ctx, Field, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
-import { GatewayContext, loader, requirePrincipal } from '../../graphql/context';
+import { GatewayContext, loader } from '../../graphql/context';
 import { PageConnection, paginate } from '../../graphql/connection';
 import { PageArgs } from '../../graphql/page-args';
-import type { Storage } from '../storage';
+import type { OrganizationStorage } from '../organization-storage';
 import { EntryKind, File, toEntry } from '../storage.types';
 import { SearchResult, SearchResultConnection, searchCursors, TextStatus } from './search.types';
 import { MAX_QUERY_CHARS } from './search';
 
-type SearchContext = GatewayContext<{ storage: Storage }>;
+type SearchContext = GatewayContext<unknown, { storage: OrganizationStorage }>;
 
 @ArgsType()
 class SearchArgs extends PageArgs {
@@ -29,13 +29,13 @@ class SearchArgs extends PageArgs {
 }
 
 /** Per-request loader: the textStatus of a page of files is one statement. */
-function textStatuses(ctx: SearchContext, organizationId: string) {
+function textStatuses(ctx: SearchContext) {
   return loader(
     ctx,
     'storage.textStatuses',
     () =>
       new DataLoader<string, TextStatus | null>(async (ids) => {
-        const statuses = await ctx.services.storage.texts.statuses(organizationId, ids);
+        const statuses = await ctx.org.storage.textStatuses(ids);
         return ids.map((id) => (statuses.get(id) as TextStatus | undefined) ?? null);
       }),
   );
@@ -49,7 +49,7 @@ export class FileTextResolver {
       'Whether the text inside the file is searchable yet; null for a file stored before search existed and not reindexed since.',
   })
   textStatus(@Root() file: File, @Ctx() ctx: SearchContext): Promise<TextStatus | null> {
-    return textStatuses(ctx, file.organizationId).load(file.id);
+    return textStatuses(ctx).load(file.id);
   }
 }
 
@@ -63,9 +63,8 @@ export class SearchResolver {
     @Ctx() ctx: SearchContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<SearchResult>> {
-    const { organizationId } = requirePrincipal(ctx);
     return paginate(args, info, searchCursors, async (query) => {
-      const page = await ctx.services.storage.search.search(organizationId, {
+      const page = await ctx.org.storage.search({
         ...query,
         query: args.query,
         under: args.under ?? null,

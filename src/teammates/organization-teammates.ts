@@ -1,0 +1,36 @@
+import type { CreatedAtPosition, Page, PageQuery } from '../db/page';
+import type { Principal } from '../graphql/context';
+import type { WorkflowRun } from '../workflows/workflow-run.entity';
+import type { ApiCallLog } from './api-call-log';
+import type { Teammate } from './teammate.entity';
+import type { ApiCallFilter, CallOptions, TeammateService } from './teammate.service';
+
+/**
+ * One caller's teammates: what the resolvers of a request get as `ctx.org.teammates`. It binds the
+ * organization and the calling key once and hands every call to TeammateService, which keeps its
+ * organization-scoped methods (the CLI calls those with the organization it acts for).
+ */
+export class OrganizationTeammates {
+  constructor(
+    private readonly teammates: TeammateService,
+    private readonly principal: Principal,
+  ) {}
+
+  find(id: string): Promise<Teammate | null> {
+    return this.teammates.findTeammate(this.principal.organizationId, id);
+  }
+
+  list(query: PageQuery<CreatedAtPosition>): Promise<Page<Teammate>> {
+    return this.teammates.listTeammates(this.principal.organizationId, query);
+  }
+
+  /** Starts the teammate's workflow on its API channel, recording the calling key. */
+  call(teammateId: string, input: unknown, options: CallOptions): Promise<WorkflowRun> {
+    return this.teammates.callTeammate(this.principal, teammateId, input, options);
+  }
+
+  /** The teammate's request logs. */
+  apiCalls(teammateId: string, filter: ApiCallFilter, query: PageQuery<CreatedAtPosition>): Promise<Page<ApiCallLog>> {
+    return this.teammates.apiCalls(this.principal.organizationId, teammateId, filter, query);
+  }
+}
