@@ -59,3 +59,10 @@ export class StatementRunner {
     return this.db.transaction(work);
   }
 }
+
+/** The SQL declared under `name` (the tests read the plans of the gateway's own statements). */
+export function declaredStatement(name: string): Statement {
+  const text = declared.get(name);
+  if (text === undefined) throw new Error(`no statement ${name} is declared`);
+  return { name, text };
+}
