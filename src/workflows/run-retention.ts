@@ -36,7 +36,7 @@ const SQL = {
   /** The oldest droppable day (migration 1765900000000), or null. */
   dropDay: statement(
     'workflows.drop-expired-run-partition',
-    `SELECT alloy_drop_expired_run_partition(now() - make_interval(days => $1::int)) AS day`,
+    `SELECT alloy_drop_expired_run_partition(now() - make_interval(days => $1::int))::text AS day`,
   ),
   /*
    * One batch: a short transaction that locks only finished rows (the claim path never touches
