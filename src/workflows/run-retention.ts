@@ -40,8 +40,8 @@ const SQL = {
   ),
   /*
    * One batch: a short transaction that locks only finished rows (the claim path never touches
-   * them) found through the finished-runs index, oldest first; created_at (never after finished_at)
-   * keeps it to the partitions before the cut-off.
+   * them) found through the finished-runs index of each partition, oldest first (a partition
+   * newer than the cut-off answers from one index page).
    */
   deleteBatch: statement(
     'workflows.delete-expired-runs',
@@ -49,7 +49,6 @@ const SQL = {
       WHERE (id, created_at) IN (
               SELECT id, created_at FROM workflow_runs
                WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at < now() - make_interval(days => $1::int)
-                 AND created_at < now() - make_interval(days => $1::int)
                ORDER BY finished_at LIMIT $2
                  FOR UPDATE SKIP LOCKED)`,
   ),

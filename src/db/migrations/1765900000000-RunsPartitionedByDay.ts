@@ -21,11 +21,12 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   came from the database clock), for older random (v4) ids they are -infinity..infinity: every
  *   partition, until retention ages those runs out.
  * - Foreign keys to `workflow_runs(id)` go, because a referenced partition cannot be dropped (and
- *   detaching it first checks every referencing row): events go with their day's partition, or,
- *   deleted row by row (the straddling day, an organization deleted), by the statement trigger
- *   `workflow_runs_delete_events`; an idempotency key outlives its run only if retention is
- *   shorter than the key window (24 h) and is overwritten on reuse; `rerun_of` is a soft link
- *   (the original resolves to null once it is gone).
+ *   detaching it first checks every referencing row): events go with their day's partition; runs
+ *   deleted row by row (the straddling day, an organization deleted, a workflow's versions)
+ *   take their events and idempotency keys with them through the statement trigger
+ *   `workflow_runs_delete_dependents`; the keys of a dropped day had expired (a key lasts 24 h,
+ *   a dropped day is at least a day old) and go with the sweep's expired keys; `rerun_of` is a
+ *   soft link (the original resolves to null once it is gone).
  * - The unique partial index `workflow_runs_conversation_active` cannot stay (a unique index of a
  *   partitioned table must contain the partition key). One QUEUED or RUNNING run per conversation
  *   is now the key of `conversation_active_runs`, filled by a trigger when an active run of a
@@ -270,9 +271,10 @@ export class RunsPartitionedByDay1765900000000 implements MigrationInterface {
         RETURN NULL;
       END $$`);
     await q.query(`
-      CREATE FUNCTION alloy_delete_run_events() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION alloy_delete_run_dependents() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         DELETE FROM workflow_run_events e USING deleted d WHERE e.run_id = d.id AND e.run_created_at = d.created_at;
+        DELETE FROM workflow_idempotency_keys k USING deleted d WHERE k.run_id = d.id;
         RETURN NULL;
       END $$`);
     await q.query(`
@@ -351,9 +353,13 @@ export class RunsPartitionedByDay1765900000000 implements MigrationInterface {
     await q.query(`DROP TABLE workflow_runs_partitioned`);
     await q.query(`DROP TABLE conversation_active_runs`);
     // Soft links that no longer resolve become the nulls the foreign keys kept.
-    await q.query(`UPDATE workflow_runs r SET rerun_of = NULL WHERE rerun_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM workflow_runs o WHERE o.id = r.rerun_of)`);
+    await q.query(
+      `UPDATE workflow_runs r SET rerun_of = NULL WHERE rerun_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM workflow_runs o WHERE o.id = r.rerun_of)`,
+    );
     await q.query(`DELETE FROM workflow_idempotency_keys k WHERE NOT EXISTS (SELECT 1 FROM workflow_runs r WHERE r.id = k.run_id)`);
-    await q.query(`ALTER TABLE workflow_runs ADD CONSTRAINT workflow_runs_rerun_of_fkey FOREIGN KEY (rerun_of) REFERENCES workflow_runs(id) ON DELETE SET NULL`);
+    await q.query(
+      `ALTER TABLE workflow_runs ADD CONSTRAINT workflow_runs_rerun_of_fkey FOREIGN KEY (rerun_of) REFERENCES workflow_runs(id) ON DELETE SET NULL`,
+    );
     await q.query(`
       ALTER TABLE workflow_idempotency_keys ADD CONSTRAINT workflow_idempotency_keys_run_id_fkey
         FOREIGN KEY (run_id) REFERENCES workflow_runs(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED`);
@@ -384,7 +390,7 @@ export class RunsPartitionedByDay1765900000000 implements MigrationInterface {
         RETURN NULL;
       END $$`);
     for (const trigger of runTriggers().slice(0, BEFORE_PARTITIONING_TRIGGERS)) await q.query(trigger);
-    await q.query(`DROP FUNCTION alloy_conversation_turn_ended(), alloy_conversation_turn_started(), alloy_delete_run_events()`);
+    await q.query(`DROP FUNCTION alloy_conversation_turn_ended(), alloy_conversation_turn_started(), alloy_delete_run_dependents()`);
     await q.query(`DROP INDEX request_log_counts_day`);
     await q.query(`DROP FUNCTION alloy_drop_expired_run_partition(timestamptz), alloy_create_run_partitions(date, date)`);
     await q.query(`DROP FUNCTION run_time_hi(uuid), run_time_lo(uuid), uuid_v7_at(timestamptz), run_id_time(uuid)`);
@@ -428,8 +434,8 @@ function runTriggers(): string[] {
     `CREATE TRIGGER request_log_counts_status AFTER UPDATE OF status ON workflow_runs FOR EACH ROW
        WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.channel = 'API' AND NEW.teammate_id IS NOT NULL)
        EXECUTE FUNCTION request_log_counts_moved()`,
-    `CREATE TRIGGER workflow_runs_delete_events AFTER DELETE ON workflow_runs
-       REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION alloy_delete_run_events()`,
+    `CREATE TRIGGER workflow_runs_delete_dependents AFTER DELETE ON workflow_runs
+       REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION alloy_delete_run_dependents()`,
     `CREATE TRIGGER workflow_runs_conversation_turn_started AFTER INSERT ON workflow_runs FOR EACH ROW
        WHEN (NEW.conversation_id IS NOT NULL AND NEW.status IN ('QUEUED', 'RUNNING'))
        EXECUTE FUNCTION alloy_conversation_turn_started()`,
