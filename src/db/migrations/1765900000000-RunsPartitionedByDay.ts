@@ -391,7 +391,8 @@ export class RunsPartitionedByDay1765900000000 implements MigrationInterface {
       END $$`);
     for (const trigger of runTriggers().slice(0, BEFORE_PARTITIONING_TRIGGERS)) await q.query(trigger);
     await q.query(`DROP FUNCTION alloy_conversation_turn_ended(), alloy_conversation_turn_started(), alloy_delete_run_dependents()`);
-    await q.query(`DROP INDEX request_log_counts_day`);
+    // IF EXISTS: a rerun of the counts migration below this one (the bench does) makes that table anew, without it.
+    await q.query(`DROP INDEX IF EXISTS request_log_counts_day`);
     await q.query(`DROP FUNCTION alloy_drop_expired_run_partition(timestamptz), alloy_create_run_partitions(date, date)`);
     await q.query(`DROP FUNCTION run_time_hi(uuid), run_time_lo(uuid), uuid_v7_at(timestamptz), run_id_time(uuid)`);
   }
