@@ -106,6 +106,8 @@ describe('workflow runs: the run table as the queue', () => {
       workflowId: workflow.id,
       channels: ['API'],
     });
+    // Runs are partitioned by day: the old days seeded here get theirs.
+    await gw.db.query(`SELECT alloy_create_run_partitions(current_date - 45, current_date)`);
     const insert = (status: string, daysAgo: number, count: number, channel = 'TRIGGER') =>
       gw.db.query(
         `WITH made AS (

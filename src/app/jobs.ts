@@ -29,6 +29,8 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
       if (expired.versionFiles || expired.trashItems) logger.info(expired, 'removed expired file versions and trash items');
     }),
     runRetentionJob.handledBy(async () => {
+      // The partitions ahead too: a second chance, every 10 minutes, if their own job is failing.
+      await createRunPartitions(db);
       const { droppedDays, deleted } = await deleteExpiredRuns(db, config.runRetentionDays);
       if (droppedDays.length || deleted) {
         logger.info({ droppedDays, deleted, days: config.runRetentionDays }, 'removed finished runs past their retention');

@@ -4,12 +4,13 @@ import { defineJob } from '../queue/job';
 
 /*
  * `workflow_runs` and `workflow_run_events` are partitioned by UTC day of the run's creation
- * (migration 1765900000000). This job creates the partitions of the coming days ahead of need,
- * so that runs never land in the DEFAULT partition (the safety net, which stays empty and keeps
- * the creation of a partition cheap); run-retention.ts drops the expired days.
+ * (migration 1765900000000), with no DEFAULT partition (so that Postgres reads the days in order
+ * for request-log pages and the claim): a run can only start on a day that has its partition.
+ * This job creates them ahead, hourly and at every start of a process that runs jobs, and the
+ * retention job does too; run-retention.ts drops the expired days.
  */
 
-/** Days ahead whose partitions exist: a week without this job before a run lands in the DEFAULT partition. */
+/** Days ahead whose partitions exist: the job would have to fail for a week before a start fails. */
 export const PARTITION_DAYS_AHEAD = 7;
 
 export const runPartitionsJob = defineJob<object>({
@@ -21,10 +22,10 @@ export const runPartitionsJob = defineJob<object>({
 
 const CREATE_AHEAD = statement(
   'workflows.create-run-partitions',
-  `SELECT alloy_create_run_partitions((now() AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date + $1::int) AS created`,
+  `SELECT alloy_create_run_partitions((now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + $1::int) AS created`,
 );
 
-/** Creates the missing day partitions from today through PARTITION_DAYS_AHEAD days ahead; how many days. */
+/** Creates the missing day partitions from yesterday (a gateway's clock behind at midnight) through PARTITION_DAYS_AHEAD days ahead; how many days. */
 export async function createRunPartitions(db: DataSource, daysAhead = PARTITION_DAYS_AHEAD): Promise<number> {
   return (await new StatementRunner(db).first<{ created: number }>(CREATE_AHEAD, [daysAhead]))?.created ?? 0;
 }

@@ -11,8 +11,8 @@ import { defineJob } from '../queue/job';
  * wholly older than the cut-off is dropped whole, which leaves no dead tuples for the claim and
  * the next pass to step over. A day that still holds a QUEUED or RUNNING run, or a run finished
  * after the cut-off, is not dropped (it is dropped at a later pass once they have finished and
- * aged); the runs of such days, of the day straddling the cut-off and of the DEFAULT partition are
- * deleted row by row, as before partitioning.
+ * aged); the runs of such days and of the day straddling the cut-off are deleted row by row, as
+ * before partitioning.
  */
 export const runRetentionJob = defineJob<object>({
   name: 'workflows.run-retention',
