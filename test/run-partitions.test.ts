@@ -1,6 +1,7 @@
 import { useGatewayWithOrg } from './support/gateway';
 import { graphql } from './support/http';
-import { declaredStatement } from '../src/db/statements';
+import { declaredStatement, statement, StatementRunner } from '../src/db/statements';
+import { apiCallStatement } from '../src/teammates/teammate.service';
 import { createRunPartitions } from '../src/workflows/run-partitions';
 import { deleteExpiredRuns } from '../src/workflows/run-retention';
 
@@ -206,6 +207,25 @@ describe('runs partitioned by day', () => {
       await client.query(`ROLLBACK`);
       client.release();
     }
+  });
+
+  it('runs the statements over every partition (request-log pages, the claim) with their generic plan', async () => {
+    const sql = new StatementRunner(gw.db);
+    const page = apiCallStatement({ status: false, since: false, until: false, conversation: false }, false, true);
+    expect(page.genericPlan).toBe(true);
+    const plans = statement(
+      'test.prepared-plans',
+      `SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = $1`,
+    );
+    const counted = await sql.transaction(async (tx) => {
+      await sql.run(page, [teammateId, org.orgId, 21], tx);
+      const before = await sql.first<{ generic: number; custom: number }>(plans, [page.name], tx);
+      for (let i = 0; i < 6; i++) await sql.run(page, [teammateId, org.orgId, 21], tx);
+      const after = await sql.first<{ generic: number; custom: number }>(plans, [page.name], tx);
+      return { generic: after!.generic - before!.generic, custom: after!.custom - before!.custom };
+    });
+    // Planned once for all six calls, never per call (which ~100 day partitions make costly).
+    expect(counted).toEqual({ generic: 6, custom: 0 });
   });
 
   it('makes partitions ahead, and drops expired days whole unless a run there is still active', async () => {

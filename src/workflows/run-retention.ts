@@ -51,6 +51,7 @@ const SQL = {
                WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at < now() - make_interval(days => $1::int)
                ORDER BY finished_at LIMIT $2
                  FOR UPDATE SKIP LOCKED)`,
+    { genericPlan: true },
   ),
 };
 

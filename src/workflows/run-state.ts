@@ -174,6 +174,7 @@ const SQL = {
         AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
     RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
               r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url`,
+    { genericPlan: true },
   ),
 
   /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
@@ -249,6 +250,7 @@ const SQL = {
       WHERE r.id = l.id AND r.created_at = l.created_at
         AND r.created_at BETWEEN (SELECT min(created_at) FROM lapsed) AND (SELECT max(created_at) FROM lapsed)
     RETURNING r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq, r.callback_url AS "callbackUrl"`,
+    { genericPlan: true },
   ),
 
   /** Expired idempotency keys are overwritten on reuse; this only keeps the table small. */

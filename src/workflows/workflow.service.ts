@@ -170,6 +170,7 @@ const SQL = {
     `SELECT DISTINCT f->>'objectKey' AS key
        FROM workflow_runs r, json_array_elements(r.files->'items') AS f
       WHERE r.status IN ('QUEUED', 'RUNNING') AND r.files IS NOT NULL AND f->>'objectKey' = ANY ($1::text[])`,
+    { genericPlan: true },
   ),
 };
 
