@@ -108,6 +108,8 @@ describe('request-log counts: kept as runs change, read without counting runs', 
     }));
     teammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Counted', workflowId, channels: ['API'] })).id;
     other = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Other', workflowId, channels: ['API'] })).id;
+    // The seeded days have partitions of their own (runs are partitioned by day), so retention drops the oldest whole.
+    await gw.db.query(`SELECT alloy_create_run_partitions($1::date, current_date)`, [at(0).slice(0, 10)]);
     const next = random(24);
     const times = Array.from({ length: 800 }, () => next() * 10);
     // Midnights exactly, which belong to the day they start.
@@ -134,9 +136,13 @@ describe('request-log counts: kept as runs change, read without counting runs', 
     // Updates that keep the status (lease renewals, progress) change no count.
     await gw.db.query(`UPDATE workflow_runs SET output = '{"again": true}' WHERE teammate_id = $1`, [teammate]);
     await expectCountsTrue(teammate);
-    // Retention, as the job runs it: everything finished more than 5 days ago, in batches of 100.
-    const deleted = await deleteExpiredRuns(gw.db, 5, 100);
-    expect(deleted).toBeGreaterThan(300);
+    // Retention, as the job runs it: everything finished more than 5 days ago, whole days dropped
+    // (the 5 oldest, whose counts go with them), the day straddling the cut-off in batches of 100.
+    const before = await truth(teammate, {});
+    const removed = await deleteExpiredRuns(gw.db, 5, 100);
+    expect(removed.droppedDays).toEqual([0, 1, 2, 3, 4].map((d) => at(d).slice(0, 10)));
+    expect(removed.deleted).toBeGreaterThan(0);
+    expect(before - (await truth(teammate, {}))).toBeGreaterThan(300);
     await expectCountsTrue(teammate);
     await expectCountsTrue(other);
     // Folding the deltas changes no count, leaves no delta and no empty count behind.

@@ -35,6 +35,11 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
 
   /** Request-log rows written directly (fast): `count` API runs of the teammate, oldest at `from`, `stepMs` apart. */
   const seed = async (teammateId: string, count: number, from: Date, stepMs: number, status = 'SUCCEEDED') => {
+    // Runs are partitioned by day: the seeded days get theirs first.
+    await gw.db.query(
+      `SELECT alloy_create_run_partitions(($1::timestamptz AT TIME ZONE 'UTC')::date, (($1::timestamptz + $2 * interval '1 millisecond') AT TIME ZONE 'UTC')::date)`,
+      [from.toISOString(), count * stepMs],
+    );
     await gw.db.query(
       `INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, api_key_id, status, payload, output,
                                   created_at, started_at, finished_at)

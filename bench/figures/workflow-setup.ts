@@ -28,8 +28,9 @@ export async function createBenchWorkflow(ctx: BenchContext): Promise<string> {
 export async function runBacklog(db: Client, ctx: BenchContext, workflowId: string, count: number): Promise<number> {
   const started = process.hrtime.bigint();
   await db.query(
-    `INSERT INTO workflow_runs (id, organization_id, workflow_id, channel, status, payload, next_step, workflow_version)
-     SELECT gen_random_uuid(), $1, $2, 'TRIGGER', 'QUEUED', json_build_object('text', 'run ' || g), w.start_step, w.version
+    // id and created_at from the table's defaults: a v7 id of the insert's time, as the gateway makes them.
+    `INSERT INTO workflow_runs (organization_id, workflow_id, channel, status, payload, next_step, workflow_version)
+     SELECT $1, $2, 'TRIGGER', 'QUEUED', json_build_object('text', 'run ' || g), w.start_step, w.version
        FROM generate_series(1, $3::int) AS g, workflows w WHERE w.id = $2`,
     [ctx.orgId, workflowId, count],
   );

@@ -113,19 +113,30 @@ const REQUEST_LOG_CURSOR = 'RequestLog';
  * INSERT … SELECT generate_series, one second apart, and returns the `after` cursor of the last
  * page of 20 in the connection's order (created_at DESC, id DESC): the cursor of the 21st oldest
  * row, encoded as the service encodes it. Foreign-key triggers are skipped for the seeding
- * session only (every id it writes exists), which halves the seeding time.
+ * session only (every id it writes exists), which halves the seeding time. Runs are partitioned
+ * by day: the days' partitions are made first, and each run's id is a v7 uuid of its created_at
+ * (as the gateway makes them); each run gets the STATUS event its insert would have written.
  */
 export async function seedRequestLogs(
   db: Client,
   { orgId, workflowId, teammateId, count }: { orgId: string; workflowId: string; teammateId: string; count: number },
 ): Promise<{ deepCursor: string }> {
+  await db.query(
+    `SELECT alloy_create_run_partitions(((now() - make_interval(secs => $1::int)) AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date)`,
+    [count + 1],
+  );
   await db.query(`SET session_replication_role = replica`);
   await db.query(
     `INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, status, payload, output, created_at, started_at, finished_at)
-     SELECT gen_random_uuid(), $1, $2, 1, $3, 'API', 'SUCCEEDED', jsonb_build_object('text', 'call ' || g), jsonb_build_object('echo', 'call ' || g),
+     SELECT uuid_v7_at(t), $1, $2, 1, $3, 'API', 'SUCCEEDED', jsonb_build_object('text', 'call ' || g), jsonb_build_object('echo', 'call ' || g),
             t, t, t + interval '0.25 s'
        FROM generate_series(1, $4::int) AS g, LATERAL (SELECT date_trunc('milliseconds', now()) - make_interval(secs => g) AS t) AS at`,
     [orgId, workflowId, teammateId, count],
+  );
+  await db.query(
+    `INSERT INTO workflow_run_events (run_id, run_created_at, seq, type, data, at)
+     SELECT id, created_at, 1, 'STATUS', to_json(status), created_at FROM workflow_runs WHERE teammate_id = $1`,
+    [teammateId],
   );
   await db.query(`SET session_replication_role = DEFAULT`);
   await countSeededRuns(db, teammateId);

@@ -5,6 +5,7 @@ import { extractTextJob } from '../storage/events/extract-text';
 import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
 import { storageRetentionJob } from '../storage/events/retention';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
+import { createRunPartitions, runPartitionsJob } from '../workflows/run-partitions';
 import { deliverCallback, runCallbackJob } from '../workflows/run-callbacks';
 import { compactCounts, compactCountsJob } from '../teammates/count-compaction';
 import type { Services } from './services';
@@ -28,8 +29,16 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
       if (expired.versionFiles || expired.trashItems) logger.info(expired, 'removed expired file versions and trash items');
     }),
     runRetentionJob.handledBy(async () => {
-      const deleted = await deleteExpiredRuns(db, config.runRetentionDays);
-      if (deleted) logger.info({ deleted, days: config.runRetentionDays }, 'deleted finished runs past their retention');
+      // The partitions ahead too: a second chance, every 10 minutes, if their own job is failing.
+      await createRunPartitions(db);
+      const { droppedDays, deleted } = await deleteExpiredRuns(db, config.runRetentionDays);
+      if (droppedDays.length || deleted) {
+        logger.info({ droppedDays, deleted, days: config.runRetentionDays }, 'removed finished runs past their retention');
+      }
+    }),
+    runPartitionsJob.handledBy(async () => {
+      const created = await createRunPartitions(db);
+      if (created) logger.info({ created }, 'created the day partitions of runs ahead');
     }),
     runCallbackJob.handledBy((job) => deliverCallback(db, job.runId)),
     compactCountsJob.handledBy(async () => {

@@ -3,6 +3,7 @@ export const PgError = {
   UNIQUE_VIOLATION: '23505',
   FOREIGN_KEY_VIOLATION: '23503',
   DEADLOCK_DETECTED: '40P01',
+  LOCK_NOT_AVAILABLE: '55P03',
 } as const;
 
 /** The SQLSTATE of a driver error, or undefined for anything else. */

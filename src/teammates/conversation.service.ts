@@ -65,6 +65,8 @@ function messagesStatement(after: boolean, count: boolean): Statement {
     count
       ? withTotal(`SELECT 2 * count(*)::int AS total FROM workflow_runs r WHERE ${where}`, page, 'p."runCreatedAt", p.id, p.ord')
       : page,
+    // Over every day partition of the runs: see Statement.genericPlan.
+    { genericPlan: true },
   );
 }
 

@@ -150,7 +150,8 @@ export function apiCallStatement(
     .join('-');
   // A conversation's runs are counted in its index: as many as the conversation has turns.
   const total = filters.conversation ? `SELECT count(*)::int AS total FROM workflow_runs WHERE ${filtered}` : countedTotal(untimed, param);
-  return statement(name, count ? withTotal(total, page, 'p.created_at DESC, p.id DESC') : page);
+  // Over every day partition of the runs: see Statement.genericPlan.
+  return statement(name, count ? withTotal(total, page, 'p.created_at DESC, p.id DESC') : page, { genericPlan: true });
 }
 
 /**

@@ -46,6 +46,8 @@ const TURNS = statement(
      FROM sized s JOIN recent r ON r.id = s.id
     WHERE s.running <= $5
     ORDER BY r.created_at, r.id`,
+  // Over every day partition of the runs: see Statement.genericPlan.
+  { genericPlan: true },
 );
 
 type TurnRow = { id: string; payload: unknown; output: unknown; created_at: Date; finished_at: Date; earlier: number };
@@ -77,6 +79,7 @@ const EARLIER = statement(
   'workflows.conversation-turns-earlier',
   `SELECT count(*)::int AS earlier FROM workflow_runs
     WHERE conversation_id = $1 AND status = 'SUCCEEDED' AND (created_at, id) < ($2::timestamptz, $3::uuid)`,
+  { genericPlan: true },
 );
 
 async function countEarlier(sql: StatementRunner, conversationId: string, run: { id: string; createdAt: Date }): Promise<number> {

@@ -4,6 +4,7 @@ import { badInput } from '../graphql/errors';
 import { defineJob } from '../queue/job';
 import type { Queue } from '../queue/queue';
 import { SIGNATURE_HEADER, signatureHeader, SIGNING_SECRETS_SQL } from './signing';
+import { runTimeOf } from './run-partitions';
 
 /*
  * Completion callbacks (`callbackUrl` of triggerWorkflow and callTeammate). When a run reaches a
@@ -75,7 +76,7 @@ const SQL = {
     `SELECT r.id, r.workflow_id AS "workflowId", r.status, r.output, r.error, r.finished_at AS "finishedAt",
             r.callback_url AS "url", r.callback_delivered_at AS "deliveredAt", ${SIGNING_SECRETS_SQL}
        FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id
-      WHERE r.id = $1`,
+      WHERE r.id = $1 AND ${runTimeOf('r.created_at', '$1::uuid')}`,
   ),
   record: statement(
     'workflows.callback-attempt',
@@ -83,7 +84,7 @@ const SQL = {
         SET callback_attempts = callback_attempts + 1,
             callback_delivered_at = CASE WHEN $2::boolean THEN now() ELSE callback_delivered_at END,
             callback_last_error = $3
-      WHERE id = $1`,
+      WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')}`,
   ),
 };
 

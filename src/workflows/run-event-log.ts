@@ -3,6 +3,7 @@ import type { Page } from '../db/page';
 import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
 import { isFinalStatus, RunAnnouncer, RunEvent } from './run-events';
+import { runTimeOf, runTimesOf } from './run-partitions';
 import { RunEventType, StoredRunEvent } from './run-event.entity';
 import { WorkflowRunStatus } from './workflow-run.entity';
 
@@ -32,16 +33,17 @@ const SQL = {
     `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS i (id, token, n)
      ), locked AS (
-       SELECT r.id FROM workflow_runs r JOIN input i ON i.id = r.id AND r.lease_token = i.token
+       SELECT r.id, r.created_at FROM workflow_runs r
+         JOIN input i ON i.id = r.id AND ${runTimesOf('r.created_at', 'i.id', '$1::uuid[]')} AND r.lease_token = i.token
         WHERE r.status = 'RUNNING' ORDER BY r.id FOR UPDATE OF r
      ), run AS (
        UPDATE workflow_runs r SET event_seq = r.event_seq + i.n
          FROM input i, locked l
-        WHERE r.id = i.id AND l.id = r.id
-       RETURNING r.id, r.organization_id, r.status_seq, r.event_seq, i.n
+        WHERE r.id = i.id AND l.id = r.id AND r.created_at = l.created_at AND ${runTimesOf('r.created_at', 'i.id', '$1::uuid[]')}
+       RETURNING r.id, r.created_at, r.organization_id, r.status_seq, r.event_seq, i.n
      ), added AS (
-       INSERT INTO workflow_run_events (run_id, seq, type, step, data)
-       SELECT e.run_id, run.event_seq - run.n + e.k, e.type, e.step, e.data::json
+       INSERT INTO workflow_run_events (run_id, run_created_at, seq, type, step, data)
+       SELECT e.run_id, run.created_at, run.event_seq - run.n + e.k, e.type, e.step, e.data::json
          FROM unnest($4::uuid[], $5::int[], $6::text[], $7::text[], $8::text[]) AS e (run_id, k, type, step, data)
          JOIN run ON run.id = e.run_id
        RETURNING run_id, seq, at
@@ -54,10 +56,14 @@ const SQL = {
   page: statement(
     'workflows.run-events-page',
     `SELECT ${EVENT_COLUMNS} FROM workflow_run_events
-      WHERE run_id = $1 AND seq > $2 AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = $1 AND organization_id = $4)
+      WHERE run_id = $1 AND ${runTimeOf('run_created_at', '$1::uuid')} AND seq > $2
+        AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $4)
       ORDER BY seq LIMIT $3`,
   ),
-  count: statement('workflows.run-events-count', `SELECT count(*)::int AS n FROM workflow_run_events WHERE run_id = $1`),
+  count: statement(
+    'workflows.run-events-count',
+    `SELECT count(*)::int AS n FROM workflow_run_events WHERE run_id = $1 AND ${runTimeOf('run_created_at', '$1::uuid')}`,
+  ),
 };
 
 /**

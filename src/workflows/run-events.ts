@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { NotificationListener, Subscription } from '../db/notification-listener';
 import { statement, StatementRunner } from '../db/statements';
+import { runTimesOf } from './run-partitions';
 import { WorkflowRunStatus } from './workflow-run.entity';
 
 /** The channel run status changes are announced on, as a JSON array of RunEvent. */
@@ -115,7 +116,8 @@ function chunks(events: RunEvent[]): string[] {
 /** With the last stored event number, so that a follower already past it does not read the table (run-event-stream.ts). */
 const READ_WATCHED = statement(
   'workflows.read-watched-runs',
-  `SELECT id, organization_id AS "organizationId", status, status_seq AS seq, event_seq AS events FROM workflow_runs WHERE id = ANY ($1::uuid[])`,
+  `SELECT r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq, r.event_seq AS events
+     FROM unnest($1::uuid[]) AS watched (id) JOIN workflow_runs r ON r.id = watched.id AND ${runTimesOf('r.created_at', 'watched.id', '$1::uuid[]')}`,
 );
 
 /** How often the runs somebody watches are read again, for announcements that were lost. */

@@ -4,6 +4,7 @@ import type { WorkflowDefinition } from './definition';
 import { CallbackQueue, queueCallbacks } from './run-callbacks';
 import type { RunAnnouncer, RunEvent } from './run-events';
 import type { StoredRunFiles } from './run-files';
+import { runTimeOf, runTimesOf } from './run-partitions';
 import { SIGNING_SECRETS_SQL } from './signing';
 import { StepResult, WorkflowRunStatus } from './workflow-run.entity';
 
@@ -95,8 +96,10 @@ const SQL = {
    * not see it): whoever's run id comes back owns the key, and only that start inserts a run.
    * A check that fails leaves both inserts without a row, so an error creates nothing.
    * A teammate's call continues the conversation $11 (which must be the teammate's) or creates
-   * $12 with the run; the unique index workflow_runs_conversation_active refuses a second active
-   * run of one conversation (the whole statement fails then: no key, no run, no conversation).
+   * $12 with the run; the key of conversation_active_runs (filled by a trigger on the insert)
+   * refuses a second active run of one conversation (the whole statement fails then: no key, no
+   * run, no conversation). The run's created_at is its id's time, the key of its day's partition.
+   * The run's created_at is its id's time (run_id_time), which finds it in its day's partition.
    */
   start: statement(
     'workflows.start-run',
@@ -130,10 +133,10 @@ const SQL = {
          FROM startable
         WHERE $12::uuid IS NOT NULL AND ($8::text IS NULL OR (SELECT run_id FROM key_claim) = $4::uuid)
      ), inserted AS (
-       INSERT INTO workflow_runs (id, organization_id, workflow_id, workflow_version, teammate_id, channel, api_key_id, status, payload, next_step,
-                                  conversation_id, files, rerun_of, callback_url)
-       SELECT $4::uuid, $1::uuid, s.id, s.version, $3::uuid, $5::text, $6::uuid, 'QUEUED', $7::json, s.start_step,
-              COALESCE($11::uuid, $12::uuid), $14::json, $15::uuid, $16::text
+       INSERT INTO workflow_runs (id, created_at, organization_id, workflow_id, workflow_version, teammate_id, channel, api_key_id, status,
+                                  payload, next_step, conversation_id, files, rerun_of, callback_url)
+       SELECT $4::uuid, run_id_time($4::uuid), $1::uuid, s.id, s.version, $3::uuid, $5::text, $6::uuid, 'QUEUED',
+              $7::json, s.start_step, COALESCE($11::uuid, $12::uuid), $14::json, $15::uuid, $16::text
          FROM startable s
         WHERE $8::text IS NULL OR (SELECT run_id FROM key_claim) = $4::uuid
        RETURNING payload, created_at, workflow_version, conversation_id
@@ -160,15 +163,18 @@ const SQL = {
   claim: statement(
     'workflows.claim-runs',
     `WITH next AS (
-       SELECT id FROM workflow_runs WHERE status = 'QUEUED' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+       SELECT id, created_at FROM workflow_runs WHERE status = 'QUEUED' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
      )
      UPDATE workflow_runs r
         SET status = 'RUNNING', started_at = COALESCE(r.started_at, now()), lease_token = gen_random_uuid(),
             lease_until = now() + make_interval(secs => $2::float8)
        FROM next, workflows w, workflow_versions v
-      WHERE r.id = next.id AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
+      WHERE r.id = next.id AND r.created_at = next.created_at
+        AND r.created_at BETWEEN (SELECT min(created_at) FROM next) AND (SELECT max(created_at) FROM next)
+        AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
     RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
               r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url`,
+    { genericPlan: true },
   ),
 
   /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
@@ -176,19 +182,19 @@ const SQL = {
     'workflows.renew-leases',
     `UPDATE workflow_runs r SET lease_until = now() + make_interval(secs => $3::float8)
        FROM unnest($1::uuid[], $2::uuid[]) AS held (id, token)
-      WHERE r.id = held.id AND r.lease_token = held.token
+      WHERE r.id = held.id AND ${runTimesOf('r.created_at', 'held.id', '$1::uuid[]')} AND r.lease_token = held.token
     RETURNING r.id`,
   ),
 
   saveProgress: statement(
     'workflows.save-progress',
-    `UPDATE workflow_runs SET step_results = $3::json, next_step = $4 WHERE id = $1 AND lease_token = $2`,
+    `UPDATE workflow_runs SET step_results = $3::json, next_step = $4 WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2`,
   ),
 
   release: statement(
     'workflows.release-run',
     `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::json, next_step = $4, lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND lease_token = $2
+      WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2
     RETURNING organization_id AS "organizationId", status_seq AS seq`,
   ),
 
@@ -197,7 +203,7 @@ const SQL = {
     `UPDATE workflow_runs
         SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
             finished_at = now(), lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND lease_token = $2 AND status = 'RUNNING'
+      WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2 AND status = 'RUNNING'
     RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
   ),
 
@@ -213,7 +219,7 @@ const SQL = {
     `UPDATE workflow_runs
         SET status = 'CANCELLED', error = 'The run was cancelled', next_step = NULL, finished_at = now(),
             lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND organization_id = $2 AND status IN ('QUEUED', 'RUNNING')
+      WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $2 AND status IN ('QUEUED', 'RUNNING')
     RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
   ),
 
@@ -221,14 +227,15 @@ const SQL = {
   lostLeases: statement(
     'workflows.lost-leases',
     `SELECT held.id FROM unnest($1::uuid[], $2::uuid[]) AS held (id, token)
-      WHERE NOT EXISTS (SELECT 1 FROM workflow_runs r WHERE r.id = held.id AND r.lease_token = held.token)`,
+      WHERE NOT EXISTS (SELECT 1 FROM workflow_runs r
+                         WHERE r.id = held.id AND ${runTimesOf('r.created_at', 'held.id', '$1::uuid[]')} AND r.lease_token = held.token)`,
   ),
 
   /** Lapsed leases: back to the queue at their next step, or FAILED once recovered $1 times. SKIP LOCKED keeps sweepers apart. */
   sweep: statement(
     'workflows.sweep-leases',
     `WITH lapsed AS (
-       SELECT id, recoveries FROM workflow_runs
+       SELECT id, created_at, recoveries FROM workflow_runs
         WHERE status = 'RUNNING' AND lease_until < now()
         ORDER BY lease_until LIMIT 100 FOR UPDATE SKIP LOCKED
      )
@@ -240,8 +247,10 @@ const SQL = {
                          ELSE 'The worker running this run stopped responding ' || (l.recoveries + 1) || ' times; giving up' END,
             lease_token = NULL, lease_until = NULL
        FROM lapsed l
-      WHERE r.id = l.id
+      WHERE r.id = l.id AND r.created_at = l.created_at
+        AND r.created_at BETWEEN (SELECT min(created_at) FROM lapsed) AND (SELECT max(created_at) FROM lapsed)
     RETURNING r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq, r.callback_url AS "callbackUrl"`,
+    { genericPlan: true },
   ),
 
   /** Expired idempotency keys are overwritten on reuse; this only keeps the table small. */

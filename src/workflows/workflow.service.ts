@@ -11,6 +11,7 @@ import { CallbackQueue, checkedCallbackUrl } from './run-callbacks';
 import { PgError, pgCode } from '../db/postgres-errors';
 import { MAX_RUN_FILES, RunFileSource, StoredRunFiles } from './run-files';
 import { RunStateMachine } from './run-state';
+import { runTimeOf } from './run-partitions';
 import { RunChannel, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
 import { Workflow } from './workflow.entity';
 
@@ -115,7 +116,10 @@ const SQL = {
   ),
   /** Deleted ones too: runs and teammates that point at them stay readable. */
   byIds: statement('workflows.by-ids', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = ANY($1::uuid[]) AND organization_id = $2`),
-  run: statement('workflows.run', `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1 AND organization_id = $2`),
+  run: statement(
+    'workflows.run',
+    `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $2`,
+  ),
   /** Every run of an organization, when the organization is deleted. */
   deleteRunsOfOrganization: statement('workflows.delete-runs-of-organization', `DELETE FROM workflow_runs WHERE organization_id = $1`),
   /** Over the partial index workflow_runs_active_files: only active runs that were given files. */
@@ -124,11 +128,12 @@ const SQL = {
     `SELECT DISTINCT f->>'objectKey' AS key
        FROM workflow_runs r, json_array_elements(r.files->'items') AS f
       WHERE r.status IN ('QUEUED', 'RUNNING') AND r.files IS NOT NULL AND f->>'objectKey' = ANY ($1::text[])`,
+    { genericPlan: true },
   ),
 };
 
-/** The unique partial index that allows one QUEUED or RUNNING run per conversation. */
-const ACTIVE_TURN_INDEX = 'workflow_runs_conversation_active';
+/** The key that allows one QUEUED or RUNNING run per conversation (a trigger fills it as a run starts). */
+const ACTIVE_TURN_INDEX = 'conversation_active_runs_pkey';
 
 const conversationNotFound = () => notFound('Conversation');
 
@@ -398,8 +403,8 @@ export class WorkflowService {
   }
 
   /**
-   * The start statement; a second active run of one conversation violates the unique index
-   * workflow_runs_conversation_active, which fails the whole statement (nothing is created).
+   * The start statement; a second active run of one conversation violates the key of
+   * conversation_active_runs, which fails the whole statement (nothing is created).
    */
   private async startOrBusy(params: Parameters<RunStateMachine['start']>[0]) {
     try {

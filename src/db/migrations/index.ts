@@ -16,6 +16,7 @@ import { StorageVersionsAndTrash1765500000000 } from './1765500000000-StorageVer
 import { Search1765600000000 } from './1765600000000-Search';
 import { RequestLogCounts1765800000000 } from './1765800000000-RequestLogCounts';
 import { TimeOrderedRunIds1765800000001 } from './1765800000001-TimeOrderedRunIds';
+import { RunsPartitionedByDay1765900000000 } from './1765900000000-RunsPartitionedByDay';
 
 export const migrations = [
   Foundation1764360000000,
@@ -35,4 +36,5 @@ export const migrations = [
   Search1765600000000,
   RequestLogCounts1765800000000,
   TimeOrderedRunIds1765800000001,
+  RunsPartitionedByDay1765900000000,
 ];
