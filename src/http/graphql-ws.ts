@@ -21,6 +21,7 @@ import { authenticateKey } from '../auth/authenticate-request';
 import type { Principal } from '../auth/auth.service';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { checkArgumentText } from '../graphql/argument-text';
+import type { CompiledExecution } from '../graphql/compiled-execution';
 import { AppError, ErrorCode, graphQLErrorOf } from '../graphql/errors';
 import type { QueryLimitOptions } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
@@ -63,6 +64,8 @@ export interface GraphQLWebSocketOptions {
   server: http.Server;
   path: string;
   schema: GraphQLSchema;
+  /** Runs the operations, as for HTTP. */
+  execution: CompiledExecution;
   services: EdgeServices;
   logger: Logger;
   limits: QueryLimitOptions;
@@ -143,7 +146,7 @@ function checkedDocument(
  * request of its rate budget. Errors are formatted (and masked) as on HTTP.
  */
 export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQLWebSocket {
-  const { services, logger, schema, limits, masked } = options;
+  const { services, logger, schema, limits, masked, execution } = options;
   // Upgrades are taken from the server by hand rather than with ws's `server` option, which would
   // also forward the HTTP server's own errors (a port in use) to the websocket server.
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
@@ -198,6 +201,8 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
   const disposable = useServer(
     {
       schema,
+      execute: (args) => execution.execute(args),
+      subscribe: (args) => execution.subscribe(args),
       isProd: masked,
       async onConnect(ctx) {
         const apiKey = ctx.connectionParams?.['api-key'];
