@@ -37,7 +37,7 @@ export const uploadLatency: Figure = {
       baseline: `${fmt.ms(b)}; ${cpuCell(baselineCpuUs)}`,
       ratio: fmt.times(ratio),
       met: ratio <= 1.5,
-      note: `upload: p50 of sequential requests timed by the client (high-resolution clock), median of ${ctx.rounds} interleaved rounds (gateway ${rounds(comparison.gateway)} ms, baseline (c) ${rounds(comparison.baseline)} ms); the ratio is the median of the per-round ratios. Each gateway upload overwrites the last (a deletion job per upload); baseline (c) inserts a new row.`,
+      note: `upload: p50 of sequential requests timed by the client (high-resolution clock), median of ${ctx.rounds} interleaved rounds (gateway ${rounds(comparison.gateway)} ms, baseline (c) ${rounds(comparison.baseline)} ms); the ratio is the median of the per-round ratios. Each gateway upload overwrites the last (the old content kept as a version); baseline (c) inserts a new row.`,
     };
   },
 };

@@ -88,6 +88,7 @@ const MAX_COMPILED = 1_000;
  */
 export class CompiledExecution {
   private readonly compiled = new Map<string, CompiledQuery | null>();
+  private readonly byDocument = new WeakMap<DocumentNode, { operationName: string | null | undefined; compiled: CompiledQuery | null }>();
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -160,15 +161,21 @@ export class CompiledExecution {
   }
 
   private compiledFor(document: DocumentNode, operationName: string | null | undefined): CompiledQuery | null {
+    // Apollo hands the same document object to every request with the same text: found by
+    // identity first, without building and hashing the text key.
+    const seen = this.byDocument.get(document);
+    if (seen && seen.operationName === operationName) return seen.compiled;
     const text = document.loc?.source.body;
     // A document built in code rather than parsed has no text to key it by: graphql-js runs it.
     if (text === undefined) return null;
     const key = `${operationName ?? ''}\n${text}`;
     let compiled = this.compiled.get(key);
-    if (compiled !== undefined) return compiled;
-    compiled = this.compile(document, operationName ?? undefined);
-    if (this.compiled.size >= MAX_COMPILED) this.compiled.delete(this.compiled.keys().next().value!);
-    this.compiled.set(key, compiled);
+    if (compiled === undefined) {
+      compiled = this.compile(document, operationName ?? undefined);
+      if (this.compiled.size >= MAX_COMPILED) this.compiled.delete(this.compiled.keys().next().value!);
+      this.compiled.set(key, compiled);
+    }
+    this.byDocument.set(document, { operationName, compiled });
     return compiled;
   }
 
