@@ -1,5 +1,6 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
 import {
+  createSourceEventStream,
   DocumentNode,
   execute,
   ExecutionArgs,
@@ -21,8 +22,7 @@ type SubscriptionResult = AsyncGenerator<ExecutionResult> | SubscriptionEvents |
 type ApolloGateway = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
 
 const isPromise = <T>(value: PromiseOrValue<T>): value is Promise<T> => typeof (value as Promise<T>)?.then === 'function';
-const isAsyncIterable = <T>(value: AsyncIterableIterator<T> | ExecutionResult): value is AsyncIterableIterator<T> =>
-  Symbol.asyncIterator in value;
+const isAsyncIterable = (value: AsyncIterable<unknown> | ExecutionResult): value is AsyncIterable<unknown> => Symbol.asyncIterator in value;
 
 /**
  * graphql-js's error for what graphql-jit reports: jit's errors are look-alikes (no `extensions`
@@ -49,16 +49,17 @@ function asGraphQLJsResult(result: ExecutionResult): ExecutionResult {
 }
 
 /**
- * The events of a subscription, each mapped; `return()` reaches the source at once, even while it
- * waits for its next event (an async generator would only see it after that event).
+ * The events of a subscription, each answered; `return()` reaches the source at once, even while
+ * it waits for its next event (an async generator would only see it after that event).
  */
-function mapEvents(events: AsyncIterableIterator<ExecutionResult>, map: (result: ExecutionResult) => ExecutionResult): SubscriptionEvents {
-  const mapped = (step: IteratorResult<ExecutionResult>): IteratorResult<ExecutionResult> =>
-    step.done ? step : { value: map(step.value), done: false };
+function mapEvents(source: AsyncIterable<unknown>, answer: (event: unknown) => Promise<ExecutionResult>): SubscriptionEvents {
+  const events = source[Symbol.asyncIterator]();
+  const answered = async (step: IteratorResult<unknown>): Promise<IteratorResult<ExecutionResult>> =>
+    step.done ? { value: undefined, done: true } : { value: await answer(step.value), done: false };
   const mappedEvents: SubscriptionEvents = {
-    next: () => events.next().then(mapped),
-    return: () => (events.return ? events.return().then(mapped) : Promise.resolve({ value: undefined, done: true })),
-    throw: (error: unknown) => (events.throw ? events.throw(error).then(mapped) : Promise.reject(error)),
+    next: () => events.next().then(answered),
+    return: () => (events.return ? events.return().then(answered) : Promise.resolve({ value: undefined, done: true })),
+    throw: (error: unknown) => (events.throw ? events.throw(error).then(answered) : Promise.reject(error)),
     [Symbol.asyncIterator]: () => mappedEvents,
   };
   return mappedEvents;
@@ -105,15 +106,19 @@ export class CompiledExecution {
     return isPromise(result) ? result.then(asGraphQLJsResult) : asGraphQLJsResult(result);
   }
 
-  /** graphql-js's `subscribe`, through the operation's compiled function. */
+  /**
+   * graphql-js's `subscribe`: the event stream is graphql-js's (graphql-jit's own hands the
+   * operation's variables to the field's `subscribe` as its arguments, wrong for a literal
+   * argument or a variable of another name), each event is answered by the compiled function.
+   */
   async subscribe(args: ExecutionArgs): Promise<SubscriptionResult> {
     const compiled = this.compiledFor(args.document, args.operationName);
-    if (!compiled?.subscribe) return subscribe(args);
+    if (!compiled) return subscribe(args);
     const refused = this.refusedVariables(args);
     if (refused) return refused;
-    const subscription = await compiled.subscribe(args.rootValue, args.contextValue, args.variableValues);
-    if (!isAsyncIterable(subscription)) return asGraphQLJsResult(subscription);
-    return mapEvents(subscription, asGraphQLJsResult);
+    const events = await createSourceEventStream(args);
+    if (!isAsyncIterable(events)) return events;
+    return mapEvents(events, async (event) => asGraphQLJsResult(await compiled.query(event, args.contextValue, args.variableValues)));
   }
 
   /**
