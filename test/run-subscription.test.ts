@@ -248,6 +248,27 @@ describe('workflowRunUpdated over graphql-ws', () => {
     ]);
   });
 
+  it('takes the run id from a literal argument or a variable of another name as from $id', async () => {
+    if (!workers.length) workers.push(await startWorkerProcess(gw.database.url));
+    const runId = await trigger(quickWorkflow, { text: 'by any name' });
+    await waitFor(
+      () => statusOf(runId),
+      (status) => status === 'SUCCEEDED',
+      20_000,
+      'the run to finish',
+    );
+    const literal = `subscription { workflowRunUpdated(id: ${JSON.stringify(runId)}) { id status } }`;
+    const renamed = `subscription Renamed($run: ID!) { workflowRunUpdated(id: $run) { id status } }`;
+    for (const [query, variables] of [
+      [literal, {}],
+      [renamed, { run: runId }],
+    ] as const) {
+      const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, query, variables);
+      expect(await subscription.ended).toEqual({ complete: true });
+      expect(subscription.results).toEqual([{ data: { workflowRunUpdated: { id: runId, status: 'SUCCEEDED' } } }]);
+    }
+  });
+
   it('reads the row again after the LISTEN connection was lost: nothing repeated, a change made meanwhile not missed', async () => {
     await stopWorkers();
     const runId = await trigger(quickWorkflow, { text: 'gap' });

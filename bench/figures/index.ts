@@ -1,6 +1,6 @@
 import type { Figure } from './figure';
 import { organizationQuery } from './organization-query';
-import { folderListing } from './folder-listing';
+import { folderListing, folderListing1000 } from './folder-listing';
 import { deepPage } from './deep-page';
 import { deepPageBesideTrash, listingBesideTrash } from './trash-beside';
 import { uploadLatency } from './upload-latency';
@@ -16,6 +16,7 @@ import { historyCounts, historyGrowth } from './history';
 /** Every figure, in the order of the table (and of the issue). */
 export const figures: Figure[] = [
   folderListing,
+  folderListing1000,
   deepPage,
   organizationQuery,
   uploadLatency,

@@ -1,4 +1,4 @@
-import { compareThroughput, LoadResult } from '../lib/load';
+import { compareThroughput, cpuCell, LoadResult } from '../lib/load';
 import type { ChildServer } from '../lib/child';
 import { Figure, fmt, graphqlLoad } from './figure';
 
@@ -24,8 +24,8 @@ export const organizationQuery: Figure = {
     );
     const { ratio } = t;
     return {
-      gateway: fmt.rps(t.gatewayRps),
-      baseline: fmt.rps(t.baselineRps),
+      gateway: `${fmt.rps(t.gatewayRps)}; ${cpuCell(t.gatewayCpuUs)}`,
+      baseline: `${fmt.rps(t.baselineRps)}; ${cpuCell(t.baselineCpuUs)}`,
       ratio: fmt.pct(ratio),
       met: ratio >= 0.5,
       note: `organization: CPU time of the server process per request: gateway ${Math.round(t.gatewayCpuUs)} µs, baseline (b) ${Math.round(t.baselineCpuUs)} µs (medians; less noisy than req/s on a shared machine).`,

@@ -200,6 +200,11 @@ export interface ThroughputComparison {
   ratio: number;
 }
 
+/** "1,234 req/s; 812 µs CPU/req": a throughput cell of the table, with the server's CPU time per request beside it. */
+export function cpuCell(us: number): string {
+  return Number.isFinite(us) ? `${Math.round(us).toLocaleString('en-US')} µs CPU/req` : 'CPU n/a';
+}
+
 /**
  * The req/s figures' common run: a 2 s warm-up of each side, interleaved rounds, every request
  * answered cleanly, then medians. `run(duration?)` runs one load of the given side.
@@ -223,6 +228,9 @@ export interface LatencyComparison {
   baselineP50: number;
   /** Median of the per-round gateway/baseline p50 ratios. */
   ratio: number;
+  /** Medians of the server processes' CPU time per request (NaN for a side run without its process). */
+  gatewayCpuUs: number;
+  baselineCpuUs: number;
 }
 
 /** The latency figures' common run: as compareThroughput with a 1 s warm-up, then medians of the p50s. */
@@ -238,5 +246,7 @@ export async function compareLatency(
     gatewayP50: median(comparison.gateway.map((r) => r.p50)),
     baselineP50: median(comparison.baseline.map((r) => r.p50)),
     ratio: pairedRatio(comparison, (r) => r.p50),
+    gatewayCpuUs: median(comparison.gateway.map((r) => r.cpuPerRequestUs)),
+    baselineCpuUs: median(comparison.baseline.map((r) => r.cpuPerRequestUs)),
   };
 }

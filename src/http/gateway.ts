@@ -15,6 +15,7 @@ import { EdgeServices, requestContext } from './edge';
 import { apolloErrorOf, httpStatusPlugin } from './error-status';
 import { showsErrorDetails } from '../config/config';
 import { authPlugin } from '../graphql/auth-plugin';
+import { CompiledExecution } from '../graphql/compiled-execution';
 import { argumentTextPlugin } from '../graphql/argument-text';
 import type { GatewayContext } from '../graphql/context';
 import { answerDatabaseOutage } from '../graphql/database-unavailable';
@@ -82,8 +83,10 @@ export async function startGateway({ schema, services, logger, port, host, readi
   app.use(requestLogging(logger));
 
   const formatError = withQueryLimitCodes(createFormatError(!showDetails, logger));
+  const execution = new CompiledExecution(schema, logger);
   const apollo = new ApolloServer<GatewayContext>({
-    schema,
+    // Apollo parses, validates, runs the plugins and answers; operations run compiled (graphql-jit).
+    gateway: execution.apolloGateway(),
     csrfPrevention: { requestHeaders: CSRF_PREFLIGHT_HEADERS },
     // The process stops on SIGINT/SIGTERM in its own order (src/app/run.ts); Apollo's handlers,
     // on whenever NODE_ENV is not test, would race it and re-raise the signal.
@@ -153,6 +156,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
     server,
     path: '/graphql',
     schema,
+    execution,
     services,
     logger,
     limits,

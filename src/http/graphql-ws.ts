@@ -22,6 +22,7 @@ import { authenticateKey } from '../auth/authenticate-request';
 import type { Principal } from '../auth/auth.service';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { checkArgumentText } from '../graphql/argument-text';
+import type { CompiledExecution } from '../graphql/compiled-execution';
 import { AppError, ErrorCode, graphQLErrorOf } from '../graphql/errors';
 import type { QueryLimitOptions } from '../limits/query-limits';
 import type { Logger } from '../observability/logger';
@@ -51,6 +52,8 @@ export interface GraphQLWebSocketOptions {
   server: http.Server;
   path: string;
   schema: GraphQLSchema;
+  /** Runs the operations, as for HTTP. */
+  execution: CompiledExecution;
   services: EdgeServices;
   logger: Logger;
   limits: QueryLimitOptions;
@@ -167,7 +170,7 @@ function checkedDocument(
  * request of its rate budget. Errors are formatted (and masked) as on HTTP.
  */
 export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQLWebSocket {
-  const { services, logger, schema, limits, masked } = options;
+  const { services, logger, schema, limits, masked, execution } = options;
   // Upgrades are taken from the server by hand rather than with ws's `server` option, which would
   // also forward the HTTP server's own errors (a port in use) to the websocket server.
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
@@ -214,6 +217,8 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
   const sockets = serveGraphQLWs<ConnectionParams, SocketExtra>(
     {
       schema,
+      execute: (args) => execution.execute(args),
+      subscribe: (args) => execution.subscribe(args),
       async onConnect(ctx) {
         const apiKey = ctx.connectionParams?.['api-key'];
         const principal = await authenticate(ctx, apiKey);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -37,7 +38,12 @@ export class DiskDriver implements StorageDriver {
     try {
       await this.folder(this.incoming);
       // 'wx': a fresh name; the rename below is what makes the object appear, whole.
-      await pipeline(source, fs.createWriteStream(partial, { flags: 'wx' }));
+      const out = fs.createWriteStream(partial, { flags: 'wx' });
+      const closed = pipeline(source, out);
+      closed.catch(() => undefined); // awaited below
+      // Every byte is written at 'finish'; the descriptor is closed after it ('close', which the
+      // pipeline waits for). A file is renamed as well open as closed, so the close runs meanwhile.
+      await Promise.race([closed, once(out, 'finish')]);
       await visibleAfter;
       await this.folder(path.dirname(file));
       await fs.promises.rename(partial, file).catch(async (error: NodeJS.ErrnoException) => {
@@ -47,6 +53,7 @@ export class DiskDriver implements StorageDriver {
         await this.folder(path.dirname(file));
         await fs.promises.rename(partial, file);
       });
+      await closed;
     } catch (error) {
       await fs.promises.rm(partial, { force: true });
       throw error;
