@@ -3,7 +3,6 @@ import { AppError, ErrorCode } from '../graphql/errors';
 import { joinPath } from './names';
 import { Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
-import { SCHEDULE_TEXTS } from './search/text-store';
 import type { StorageEntry } from './storage-entry';
 
 // Every statement on `storage_entries` and `storage_pending_objects`, and nothing else: the
@@ -343,23 +342,6 @@ const SQL = {
      folder AS (SELECT id FROM walk WHERE depth = cardinality($2::text[]) AND kind = 'folder'),
      ${putFileSteps('(SELECT id FROM folder)', 'EXISTS (SELECT 1 FROM claimed) AND EXISTS (SELECT 1 FROM folder)')}
      SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, (SELECT id FROM folder) AS "folderId", ${PUT_FILE_RESULT}`,
-  ),
-  /**
-   * commitUpload for bytes whose text is not read (NOT_TEXT: no extraction job to send in a
-   * transaction), autocommitted on its own: the pending record is locked (the orphan sweep skips
-   * it) and taken only when the file is written, with the file's text row in the same statement.
-   * When nothing is written (a folder on the way is missing, another upload took the name first)
-   * the pending record stays for the transactional commitUpload. `claimed` false: the sweeper took it.
-   */
-  commitUntextedUpload: statement(
-    'storage.commit-untexted-upload',
-    `${WALK},
-     pending AS (SELECT 1 FROM storage_pending_objects WHERE object_key = $4 FOR UPDATE),
-     folder AS (SELECT id FROM walk WHERE depth = cardinality($2::text[]) AND kind = 'folder'),
-     ${putFileSteps('(SELECT id FROM folder)', 'EXISTS (SELECT 1 FROM pending) AND EXISTS (SELECT 1 FROM folder)')},
-     claimed AS (DELETE FROM storage_pending_objects WHERE object_key = $4 AND EXISTS (SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted)),
-     text AS (${SCHEDULE_TEXTS(`SELECT id, organization_id, etag, 'NOT_TEXT' FROM updated UNION ALL SELECT id, organization_id, etag, 'NOT_TEXT' FROM inserted`)})
-     SELECT EXISTS (SELECT 1 FROM pending) AS claimed, (SELECT id FROM folder) AS "folderId", ${PUT_FILE_RESULT}`,
   ),
   /** PUT_FILE into the folder $2, for a commit that had to create folders or lost a race for the name. */
   putFile: statement('storage.put-file', `WITH ${putFileSteps('$2::uuid', 'true')} SELECT ${PUT_FILE_RESULT}`),
@@ -790,28 +772,6 @@ export class EntryStore {
     ))!;
     if (!result.claimed) return { claimed: false, folderId: result.folderId, written: null };
     return { claimed: true, folderId: result.folderId, written: putFileResult(result, path) };
-  }
-
-  /**
-   * commitUpload autocommitted, text row included, for bytes whose text is not read: `written`
-   * null (and the pending record kept) when the transactional commitUpload must do it.
-   */
-  async commitUntextedUpload(
-    organizationId: string,
-    folder: readonly string[],
-    name: string,
-    content: FileContent,
-    path: string,
-  ): Promise<{ claimed: boolean; written: PutFile | null }> {
-    const result = (await this.sql.first<PutFileRow & { claimed: boolean; folderId: string | null }>(SQL.commitUntextedUpload, [
-      organizationId,
-      folder,
-      name,
-      ...contentValues(content),
-    ]))!;
-    if (!result.claimed) return { claimed: false, written: null };
-    const { claimed: _claimed, folderId: _folderId, ...row } = result;
-    return { claimed: true, written: putFileResult(row as PutFileRow, path) };
   }
 
   /** Inside `tx`: the file `name` of the folder now has `content`; the content it had is a version now. */

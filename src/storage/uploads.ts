@@ -24,14 +24,12 @@ export interface UploadInput {
  * Uploads: the bytes stream into a new object under a fresh key while its pending record is
  * written; the object appears at its key only once that record is committed, and one
  * transaction then puts it in place (a new file row, or the same row with the new object and
- * etag, the old content kept as a version: see versions.ts). Bytes whose text is not read (no
- * extraction job) are put in place by one autocommitted statement instead, which takes the
- * pending record only when it writes the file. Whatever a crash interrupts is found again:
+ * etag, the old content kept as a version: see versions.ts). Whatever a crash interrupts is found again:
  * - before the pending record commits, the driver has made nothing appear (a partial write is
  *   its own to sweep, see StorageDriver.sweepIncomplete);
  * - after it, until the transaction commits, the record names the object and the orphan sweep
  *   deletes both;
- * - the transaction (or the one statement) commits the row and takes the record in one go.
+ * - the transaction commits the row and takes the record in one go.
  * A failed overwrite leaves the old row and object as they were.
  */
 export class Uploads {
@@ -61,29 +59,22 @@ export class Uploads {
     try {
       await this.driver.write(objectKey, meter, { contentType, visibleAfter: pending });
       const content = { objectKey, contentType, etag: objectId.replace(/-/g, ''), ...meter.digest() };
-      // Bytes whose text is not read need no job: their commit is one autocommitted statement.
-      const alone = this.texts.reads(contentType, name)
-        ? null
-        : await retryOnDeadlock(() => this.store.commitUntextedUpload(organizationId, folder, name, content, path));
-      if (alone && !alone.claimed) throw new Error(`upload of ${path} expired before it was committed`);
-      const row =
-        alone?.written?.row ??
-        (await retryOnDeadlock(() =>
-          this.store.transaction(async (tx) => {
-            const commit = await this.store.commitUpload(tx, organizationId, folder, name, content, path);
-            // The sweeper took it (the upload outlived the orphan age): the object is gone.
-            if (!commit.claimed) throw new Error(`upload of ${path} expired before it was committed`);
-            let written = commit.written;
-            if (!written) {
-              // A folder on the way is missing, or another upload took the name first.
-              const folderId = commit.folderId ?? (await this.store.makeFolders(tx, organizationId, root.id, folder)).id;
-              written = await this.store.putFile(tx, organizationId, folderId, name, content, path);
-            }
-            // New bytes (a new file or an overwrite): their text is read for search after this commits.
-            await this.texts.schedule(tx, written.row);
-            return written.row;
-          }),
-        ));
+      const row = await retryOnDeadlock(() =>
+        this.store.transaction(async (tx) => {
+          const commit = await this.store.commitUpload(tx, organizationId, folder, name, content, path);
+          // The sweeper took it (the upload outlived the orphan age): the object is gone.
+          if (!commit.claimed) throw new Error(`upload of ${path} expired before it was committed`);
+          let written = commit.written;
+          if (!written) {
+            // A folder on the way is missing, or another upload took the name first.
+            const folderId = commit.folderId ?? (await this.store.makeFolders(tx, organizationId, root.id, folder)).id;
+            written = await this.store.putFile(tx, organizationId, folderId, name, content, path);
+          }
+          // New bytes (a new file or an overwrite): their text is read for search after this commits.
+          await this.texts.schedule(tx, written.row);
+          return written.row;
+        }),
+      );
       committed = true;
       metrics.uploads.inc({ outcome: 'stored' });
       metrics.uploadBytes.inc(content.size);

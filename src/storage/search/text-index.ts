@@ -57,11 +57,6 @@ export class TextIndex {
   /** Larger files are not read (FAILED, with the reason); TEXT_EXTRACTION_MAX_BYTES. */
   maxBytes = DEFAULT_TEXT_EXTRACTION_MAX_BYTES;
 
-  /** Whether the text of files of this type and name is read (a file given such bytes needs an extraction job). */
-  reads(contentType: string, name: string): boolean {
-    return textFormat(contentType, name) !== null;
-  }
-
   /**
    * Inside `tx`, for a file given new bytes: its text is PENDING, and a job reads it once `tx` has
    * committed (the job exists only if `tx` commits). A type whose text is not read (an image, an

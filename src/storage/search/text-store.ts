@@ -39,15 +39,6 @@ export interface SearchHit {
   snippet: string | null;
 }
 
-/**
- * SQL: the text rows of files given new bytes, from `rows` (entry id, organization id, etag,
- * status): the old text, which no longer says what the file holds, is found no more. Also a step
- * of the upload's one-statement commit (entry-store.ts commitUntextedUpload).
- */
-export const SCHEDULE_TEXTS = (rows: string) => `INSERT INTO storage_texts (entry_id, organization_id, etag, status) ${rows}
-     ON CONFLICT (entry_id) DO UPDATE SET etag = EXCLUDED.etag, status = EXCLUDED.status, body = NULL, document = NULL,
-       reason = NULL, updated_at = now()`;
-
 const TEXT_SOURCE = `e.id, e.organization_id AS "organizationId", e.name, e.object_key AS "objectKey", e.size::float8 AS size,
   e.content_type AS "contentType", e.etag`;
 
@@ -56,7 +47,12 @@ const SQL = {
    * In the transaction that gave a file new bytes: its text is to be read again, and the old
    * text, which no longer says what the file holds, is found no more.
    */
-  schedule: statement('storage.text-schedule', SCHEDULE_TEXTS('VALUES ($1, $2, $3, $4)')),
+  schedule: statement(
+    'storage.text-schedule',
+    `INSERT INTO storage_texts (entry_id, organization_id, etag, status) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (entry_id) DO UPDATE SET etag = EXCLUDED.etag, status = EXCLUDED.status, body = NULL, document = NULL,
+       reason = NULL, updated_at = now()`,
+  ),
   /** The file of this id as it is now, when its text row is for these bytes ($2 null: whatever they are now). */
   source: statement(
     'storage.text-source',
