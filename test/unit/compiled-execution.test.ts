@@ -2,6 +2,7 @@ import { DocumentNode, execute, ExecutionResult, getIntrospectionQuery, GraphQLE
 import { gatewaySchema } from '../../src/app/schema';
 import { CompiledExecution } from '../../src/graphql/compiled-execution';
 import { appErrorIn } from '../../src/graphql/errors';
+import { missingKeyError } from '../../src/graphql/auth-plugin';
 import { createLogger } from '../../src/observability/logger';
 
 /**
@@ -12,7 +13,17 @@ import { createLogger } from '../../src/observability/logger';
  */
 describe('compiled execution', () => {
   const principal = { organizationId: '00000000-0000-4000-8000-000000000001', organizationName: 'Compiled', keyId: 'k' };
-  const context = (withKey: boolean) => ({ principal: withKey ? principal : null, loaders: new Map(), services: {} });
+  // As the edge's context: its organization scope (whose `organization` is what `organization`
+  // answers) is refused with the auth plugin's error when the request has no key.
+  const context = (withKey: boolean) => ({
+    principal: withKey ? principal : null,
+    loaders: new Map(),
+    services: {},
+    get org() {
+      if (!withKey) throw missingKeyError();
+      return { organization: { id: principal.organizationId, name: principal.organizationName } };
+    },
+  });
 
   async function both(query: string, variables: Record<string, unknown> = {}, withKey = true) {
     const schema = await gatewaySchema();
