@@ -51,6 +51,7 @@ const SQL = {
      SELECT run.id, run.organization_id AS "organizationId", run.status_seq AS "statusSeq", run.event_seq AS "eventSeq",
             (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats
        FROM run`,
+    { genericPlan: true },
   ),
   /** A page of one run's events after `seq` $2 (the run checked against the organization). */
   page: statement(

@@ -184,11 +184,13 @@ const SQL = {
        FROM unnest($1::uuid[], $2::uuid[]) AS held (id, token)
       WHERE r.id = held.id AND ${runTimesOf('r.created_at', 'held.id', '$1::uuid[]')} AND r.lease_token = held.token
     RETURNING r.id`,
+    { genericPlan: true },
   ),
 
   saveProgress: statement(
     'workflows.save-progress',
     `UPDATE workflow_runs SET step_results = $3::json, next_step = $4 WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2`,
+    { genericPlan: true },
   ),
 
   release: statement(
@@ -196,6 +198,7 @@ const SQL = {
     `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::json, next_step = $4, lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2
     RETURNING organization_id AS "organizationId", status_seq AS seq`,
+    { genericPlan: true },
   ),
 
   finish: statement(
@@ -205,6 +208,7 @@ const SQL = {
             finished_at = now(), lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2 AND status = 'RUNNING'
     RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+    { genericPlan: true },
   ),
 
   /**
@@ -221,6 +225,7 @@ const SQL = {
             lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $2 AND status IN ('QUEUED', 'RUNNING')
     RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+    { genericPlan: true },
   ),
 
   /** Of the leases a worker holds, those that are no longer its own (cancelled, or taken over). */
@@ -229,6 +234,7 @@ const SQL = {
     `SELECT held.id FROM unnest($1::uuid[], $2::uuid[]) AS held (id, token)
       WHERE NOT EXISTS (SELECT 1 FROM workflow_runs r
                          WHERE r.id = held.id AND ${runTimesOf('r.created_at', 'held.id', '$1::uuid[]')} AND r.lease_token = held.token)`,
+    { genericPlan: true },
   ),
 
   /** Lapsed leases: back to the queue at their next step, or FAILED once recovered $1 times. SKIP LOCKED keeps sweepers apart. */

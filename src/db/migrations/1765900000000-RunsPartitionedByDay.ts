@@ -41,6 +41,19 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * locked meanwhile: the gateways are stopped for it); a million runs with their events took the
  * time given in BENCHMARKS.md (issue 24).
  */
+/** The indexes of workflow_runs but its key and the busy rule: the same before and after the partitioning (made on every partition). */
+const RUN_INDEXES = [
+  `CREATE INDEX workflow_runs_workflow ON workflow_runs (workflow_id)`,
+  `CREATE INDEX workflow_runs_request_logs ON workflow_runs (teammate_id, created_at DESC, id DESC) WHERE channel = 'API'`,
+  `CREATE INDEX workflow_runs_request_logs_by_status ON workflow_runs (teammate_id, status, created_at DESC, id DESC) WHERE channel = 'API'`,
+  `CREATE INDEX workflow_runs_expired_leases ON workflow_runs (lease_until) WHERE status = 'RUNNING'`,
+  `CREATE INDEX workflow_runs_queued ON workflow_runs (created_at) WHERE status = 'QUEUED'`,
+  `CREATE INDEX workflow_runs_finished ON workflow_runs (finished_at) WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`,
+  `CREATE INDEX workflow_runs_rerun_of ON workflow_runs (rerun_of) WHERE rerun_of IS NOT NULL`,
+  `CREATE INDEX workflow_runs_conversation ON workflow_runs (conversation_id, created_at, id) WHERE conversation_id IS NOT NULL`,
+  `CREATE INDEX workflow_runs_active_files ON workflow_runs (id) WHERE files IS NOT NULL AND status IN ('QUEUED', 'RUNNING')`,
+];
+
 export class RunsPartitionedByDay1765900000000 implements MigrationInterface {
   name = 'RunsPartitionedByDay1765900000000';
 
@@ -227,22 +240,7 @@ export class RunsPartitionedByDay1765900000000 implements MigrationInterface {
         FROM workflow_run_events_unpartitioned e JOIN workflow_runs_unpartitioned r ON r.id = e.run_id`);
 
     // The indexes (each made on every partition), as they were, but the busy rule.
-    await q.query(`CREATE INDEX workflow_runs_workflow ON workflow_runs (workflow_id)`);
-    await q.query(`
-      CREATE INDEX workflow_runs_request_logs ON workflow_runs (teammate_id, created_at DESC, id DESC) WHERE channel = 'API'`);
-    await q.query(`
-      CREATE INDEX workflow_runs_request_logs_by_status ON workflow_runs (teammate_id, status, created_at DESC, id DESC)
-        WHERE channel = 'API'`);
-    await q.query(`CREATE INDEX workflow_runs_expired_leases ON workflow_runs (lease_until) WHERE status = 'RUNNING'`);
-    await q.query(`CREATE INDEX workflow_runs_queued ON workflow_runs (created_at) WHERE status = 'QUEUED'`);
-    await q.query(
-      `CREATE INDEX workflow_runs_finished ON workflow_runs (finished_at) WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`,
-    );
-    await q.query(`CREATE INDEX workflow_runs_rerun_of ON workflow_runs (rerun_of) WHERE rerun_of IS NOT NULL`);
-    await q.query(`
-      CREATE INDEX workflow_runs_conversation ON workflow_runs (conversation_id, created_at, id) WHERE conversation_id IS NOT NULL`);
-    await q.query(`
-      CREATE INDEX workflow_runs_active_files ON workflow_runs (id) WHERE files IS NOT NULL AND status IN ('QUEUED', 'RUNNING')`);
+    for (const index of RUN_INDEXES) await q.query(index);
 
     await q.query(`
       ALTER TABLE workflow_runs
@@ -372,24 +370,9 @@ export class RunsPartitionedByDay1765900000000 implements MigrationInterface {
     await q.query(`
       ALTER TABLE workflow_idempotency_keys ADD CONSTRAINT workflow_idempotency_keys_run_id_fkey
         FOREIGN KEY (run_id) REFERENCES workflow_runs(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED`);
-    await q.query(`CREATE INDEX workflow_runs_workflow ON workflow_runs (workflow_id)`);
-    await q.query(`
-      CREATE INDEX workflow_runs_request_logs ON workflow_runs (teammate_id, created_at DESC, id DESC) WHERE channel = 'API'`);
-    await q.query(`
-      CREATE INDEX workflow_runs_request_logs_by_status ON workflow_runs (teammate_id, status, created_at DESC, id DESC)
-        WHERE channel = 'API'`);
-    await q.query(`CREATE INDEX workflow_runs_expired_leases ON workflow_runs (lease_until) WHERE status = 'RUNNING'`);
-    await q.query(`CREATE INDEX workflow_runs_queued ON workflow_runs (created_at) WHERE status = 'QUEUED'`);
-    await q.query(
-      `CREATE INDEX workflow_runs_finished ON workflow_runs (finished_at) WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`,
-    );
-    await q.query(`CREATE INDEX workflow_runs_rerun_of ON workflow_runs (rerun_of) WHERE rerun_of IS NOT NULL`);
-    await q.query(`
-      CREATE INDEX workflow_runs_conversation ON workflow_runs (conversation_id, created_at, id) WHERE conversation_id IS NOT NULL`);
+    for (const index of RUN_INDEXES) await q.query(index);
     await q.query(`
       CREATE UNIQUE INDEX workflow_runs_conversation_active ON workflow_runs (conversation_id) WHERE status IN ('QUEUED', 'RUNNING')`);
-    await q.query(`
-      CREATE INDEX workflow_runs_active_files ON workflow_runs (id) WHERE files IS NOT NULL AND status IN ('QUEUED', 'RUNNING')`);
     await q.query(`
       CREATE OR REPLACE FUNCTION alloy_record_status_event() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
