@@ -118,24 +118,27 @@ describe('teammates: callTeammate, the API channel and request logs', () => {
 
   it('filters request logs by status and by time (since inclusive, until exclusive)', async () => {
     const teammate = (await gw.services.teammates.createTeammate(org.orgId, { name: 'Filtered', workflowId, channels: ['API'] })).id;
-    const base = new Date('2026-01-01T00:00:00.000Z');
-    await seed(teammate, 10, base, 60_000, 'SUCCEEDED'); // 00:00 … 00:09
-    await seed(teammate, 5, new Date('2026-01-01T00:00:30.000Z'), 60_000, 'FAILED'); // 00:00:30 … 00:04:30
+    // Three days ago at midnight UTC: inside the run retention (90 days), so that the retention
+    // job, which may run at any moment, leaves the seeded logs alone.
+    const day = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
+    const at = (time: string) => `${day}T${time}.000Z`;
+    await seed(teammate, 10, new Date(at('00:00:00')), 60_000, 'SUCCEEDED'); // 00:00 … 00:09
+    await seed(teammate, 5, new Date(at('00:00:30')), 60_000, 'FAILED'); // 00:00:30 … 00:04:30
 
     expect((await logs(teammate)).totalCount).toBe(15);
     const failed = await logs(teammate, { status: 'FAILED' });
     expect(failed.totalCount).toBe(5);
     expect(failed.edges.every((e: any) => e.node.status === 'FAILED')).toBe(true);
 
-    const window = await logs(teammate, { since: '2026-01-01T00:02:00.000Z', until: '2026-01-01T00:05:00.000Z' });
+    const window = await logs(teammate, { since: at('00:02:00'), until: at('00:05:00') });
     // SUCCEEDED at 00:02, 00:03, 00:04 and FAILED at 00:02:30, 00:03:30, 00:04:30.
     expect(window.totalCount).toBe(6);
     const times = window.edges.map((e: any) => e.node.createdAt);
     expect(times).toEqual([...times].sort().reverse()); // newest first
-    expect(times[0]).toBe('2026-01-01T00:04:30.000Z');
-    expect(times.at(-1)).toBe('2026-01-01T00:02:00.000Z');
+    expect(times[0]).toBe(at('00:04:30'));
+    expect(times.at(-1)).toBe(at('00:02:00'));
 
-    const both = await logs(teammate, { status: 'SUCCEEDED', since: '2026-01-01T00:08:00.000Z' });
+    const both = await logs(teammate, { status: 'SUCCEEDED', since: at('00:08:00') });
     expect(both.edges.map((e: any) => e.node.request)).toEqual([{ i: 9 }, { i: 8 }]);
 
     const inverted = await graphql(
