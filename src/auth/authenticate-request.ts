@@ -73,6 +73,16 @@ export function authenticateRequests(auth: AuthService, rateLimits: ApiKeyRateLi
 }
 
 /**
+ * The caller `authenticateRequests` found for this request (null: no key), or undefined when it
+ * refused the request, without recording or throwing anything: for a path that leaves refusals to
+ * the route that answers them (src/http/graphql-post.ts leaves them to Apollo).
+ */
+export function acceptedPrincipal(res: Response): Principal | null | undefined {
+  const authentication = res.locals[AUTHENTICATION] as Authentication | undefined;
+  return authentication && 'principal' in authentication ? authentication.principal : undefined;
+}
+
+/**
  * The caller `authenticateRequests` found for this request: null when it carries no key. Throws
  * the refusal instead (AppError UNAUTHENTICATED or RATE_LIMITED, or the database's error), after
  * recording its code for the request's log line.

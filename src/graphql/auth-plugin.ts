@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { FieldNode, FragmentDefinitionNode, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
+import { DocumentNode, FieldNode, FragmentDefinitionNode, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
 import { AppError, ErrorCode } from './errors';
 import type { GatewayContext } from './context';
 
@@ -28,6 +28,21 @@ export const missingKeyError = () =>
   new AppError(ErrorCode.UNAUTHENTICATED, 'Missing API key: send the organization API key in the `api-key` header');
 
 /**
+ * Refuses (UNAUTHENTICATED) an operation of a request without a key unless it only introspects:
+ * the one rule of both HTTP paths (this plugin for Apollo's, src/http/graphql-post.ts).
+ */
+export function refuseKeylessOperation(operation: OperationDefinitionNode, document: DocumentNode): void {
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const def of document.definitions) {
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+  }
+  const names = rootFieldNames(operation.selectionSet, fragments);
+  if (operation.operation !== 'query' || names.some((n) => !PUBLIC_ROOT_FIELDS.has(n))) {
+    throw missingKeyError();
+  }
+}
+
+/**
  * Requests without a key may introspect (the SDL is public) and nothing else; they get a 401
  * before any resolver runs. Requests with a bad key were already refused while building context.
  */
@@ -37,14 +52,7 @@ export function authPlugin(): ApolloServerPlugin<GatewayContext> {
       return {
         async didResolveOperation({ contextValue, operation, document }) {
           if (contextValue.principal || !operation) return;
-          const fragments: Record<string, FragmentDefinitionNode> = {};
-          for (const def of document.definitions) {
-            if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
-          }
-          const names = rootFieldNames((operation as OperationDefinitionNode).selectionSet, fragments);
-          if (operation.operation !== 'query' || names.some((n) => !PUBLIC_ROOT_FIELDS.has(n))) {
-            throw missingKeyError();
-          }
+          refuseKeylessOperation(operation, document);
         },
       };
     },

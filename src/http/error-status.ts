@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLError } from 'graphql';
 import { AppError, appErrorIn, ErrorCode, graphQLErrorOf } from '../graphql/errors';
 import { MultipartInputError } from './multipart-input';
 
@@ -39,13 +40,21 @@ export function httpStatusPlugin(): ApolloServerPlugin {
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, response }) {
-          for (const error of errors) {
-            const appError = appErrorIn(error);
-            const status = appError && (httpStatusOf(appError) ?? (error.path ? undefined : 400));
-            if (status) response.http.status = status;
-          }
+          const status = statusOfApplicationErrors(errors);
+          if (status) response.http.status = status;
         },
       };
     },
   };
+}
+
+/** The status `httpStatusPlugin` gives an answer holding these errors (undefined: none of its own). */
+export function statusOfApplicationErrors(errors: readonly GraphQLError[]): number | undefined {
+  let found: number | undefined;
+  for (const error of errors) {
+    const appError = appErrorIn(error);
+    const status = appError && (httpStatusOf(appError) ?? (error.path ? undefined : 400));
+    if (status) found = status;
+  }
+  return found;
 }

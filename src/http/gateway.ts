@@ -10,6 +10,8 @@ import { authenticateRequests, principalOf } from '../auth/authenticate-request'
 import { apolloMiddleware } from './apollo-middleware';
 import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graphql-ws';
 import { jsonBody } from './json-body';
+import { graphqlPost } from './graphql-post';
+import { ValidDocuments } from '../graphql/valid-documents';
 import { bodyErrors, unhandledErrors } from './error-handlers';
 import { EdgeServices, requestContext } from './edge';
 import { apolloErrorOf, httpStatusPlugin } from './error-status';
@@ -84,6 +86,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
 
   const formatError = withQueryLimitCodes(createFormatError(!showDetails, logger));
   const execution = new CompiledExecution(schema, logger);
+  const documents = new ValidDocuments();
   const apollo = new ApolloServer<GatewayContext>({
     // Apollo parses, validates, runs the plugins and answers; operations run compiled (graphql-jit).
     gateway: execution.apolloGateway(),
@@ -134,6 +137,8 @@ export async function startGateway({ schema, services, logger, port, host, readi
     ...uploadMiddleware(services.storage, CSRF_PREFLIGHT_HEADERS),
     bodyErrors(config.maxJsonBodyBytes),
     authentication,
+    // JSON POSTs of operations (every client's hot path): src/http/graphql-post.ts says which requests.
+    graphqlPost({ schema, execution, services, limits, formatError, documents, stackTraces: showDetails, clientGone: clientGoneOf }),
     apolloMiddleware(apollo, {
       // A refused key is thrown here, so that Apollo answers it (401, 429, 503 for an outage).
       context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {
@@ -161,6 +166,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
     logger,
     limits,
     formatError,
+    documents,
     maxPayloadBytes: config.maxJsonBodyBytes,
     masked: !showDetails,
   });

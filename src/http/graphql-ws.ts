@@ -22,6 +22,7 @@ import { authenticateKey } from '../auth/authenticate-request';
 import type { Principal } from '../auth/auth.service';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { checkArgumentText } from '../graphql/argument-text';
+import { ValidDocuments } from '../graphql/valid-documents';
 import type { CompiledExecution } from '../graphql/compiled-execution';
 import { AppError, ErrorCode, graphQLErrorOf } from '../graphql/errors';
 import type { QueryLimitOptions } from '../limits/query-limits';
@@ -59,6 +60,8 @@ export interface GraphQLWebSocketOptions {
   limits: QueryLimitOptions;
   /** The HTTP path's formatter: masking and query-limit codes alike on both transports. */
   formatError: FormatError;
+  /** Valid documents by text, shared with HTTP's JSON POST path. */
+  documents: ValidDocuments;
   /** Largest message accepted, as for JSON bodies over HTTP. */
   maxPayloadBytes: number;
   masked: boolean;
@@ -78,38 +81,6 @@ const requestError = (error: GraphQLError, code: string) =>
     originalError: error,
     extensions: { code },
   });
-
-/** Valid documents remembered by their text (at most this many, each of at most VALID_DOCUMENT_CHARS). */
-const VALID_DOCUMENTS = 200;
-const VALID_DOCUMENT_CHARS = 8 * 1024;
-
-/**
- * The parsed documents that passed validation, by query text, as Apollo's document cache does for
- * HTTP: validation depends only on the schema and the text, and followers subscribe with the same
- * few documents. Parsing and validating took about 0.5 ms of CPU per subscribe warm and 1.5 ms
- * cold, most of the gateway's work when 100 followers subscribe together (BENCHMARKS.md,
- * run-events). Refused documents are not kept. The same document object also lets the cost check
- * reuse its costs (query-limits.ts keys them by document).
- */
-class ValidDocuments {
-  private readonly byText = new Map<string, DocumentNode>();
-
-  get(query: string): DocumentNode | undefined {
-    const document = this.byText.get(query);
-    if (document) {
-      // Most recently used last: the first entry is the one to drop.
-      this.byText.delete(query);
-      this.byText.set(query, document);
-    }
-    return document;
-  }
-
-  add(query: string, document: DocumentNode): void {
-    if (query.length > VALID_DOCUMENT_CHARS) return;
-    if (this.byText.size >= VALID_DOCUMENTS) this.byText.delete(this.byText.keys().next().value!);
-    this.byText.set(query, document);
-  }
-}
 
 /**
  * Parses and checks a subscription document as Apollo's pipeline does for HTTP: the token limit
@@ -174,7 +145,7 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
   // Upgrades are taken from the server by hand rather than with ws's `server` option, which would
   // also forward the HTTP server's own errors (a port in use) to the websocket server.
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
-  const valid = new ValidDocuments();
+  const valid = options.documents;
   const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = request.url ?? '';
     const query = url.indexOf('?');
@@ -293,6 +264,9 @@ export function startGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQL
   };
 }
 
+export const SUBSCRIPTION_OVER_HTTP_MESSAGE =
+  'Subscriptions are served over WebSocket (the graphql-ws protocol) at this same URL, not over HTTP';
+
 /**
  * A subscription sent as an HTTP request would run its resolver once, without a run to show:
  * refused before execution, pointing at the websocket.
@@ -303,7 +277,7 @@ export function subscriptionsOverWebSocketPlugin(): ApolloServerPlugin {
       return {
         async didResolveOperation({ operation }) {
           if (operation?.operation !== 'subscription') return;
-          throw new GraphQLError('Subscriptions are served over WebSocket (the graphql-ws protocol) at this same URL, not over HTTP', {
+          throw new GraphQLError(SUBSCRIPTION_OVER_HTTP_MESSAGE, {
             extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
           });
         },

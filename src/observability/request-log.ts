@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
+import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from './logger';
 import { metrics, operationLabel } from './metrics';
 
@@ -113,6 +114,16 @@ export function withRequestLog<T extends object>(context: T, res: Response): T {
   return context;
 }
 
+/** Names the first error's code in the request's log line and counts every error by code. */
+export function recordGraphQLErrors(log: RequestLog, errors: readonly GraphQLFormattedError[] | undefined): void {
+  if (!errors?.length) return;
+  for (const error of errors) {
+    const code = typeof error.extensions?.code === 'string' ? error.extensions.code : 'UNKNOWN';
+    log.errorCode ??= code;
+    metrics.graphqlErrors.inc({ code });
+  }
+}
+
 /** Fills the operation name and error code of GraphQL requests in, and counts errors by code. */
 export function requestLogPlugin(): ApolloServerPlugin<BaseContext> {
   return {
@@ -126,13 +137,7 @@ export function requestLogPlugin(): ApolloServerPlugin<BaseContext> {
         async willSendResponse({ response, request, operationName }) {
           log.operationName ??= operationName ?? request.operationName ?? null;
           const body = response.body;
-          const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
-          if (!errors?.length) return;
-          for (const error of errors) {
-            const code = typeof error.extensions?.code === 'string' ? error.extensions.code : 'UNKNOWN';
-            log.errorCode ??= code;
-            metrics.graphqlErrors.inc({ code });
-          }
+          recordGraphQLErrors(log, body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors);
         },
       };
     },
