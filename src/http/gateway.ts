@@ -116,20 +116,9 @@ export async function startGateway({ schema, services, logger, port, host, readi
   });
   await apollo.start();
 
-  app.use(
-    healthRouter(logger, showDetails, [
-      databaseReadiness(db),
-      storageReadiness(services.storage),
-      queueReadiness(services.queue),
-      ...readinessChecks,
-    ]),
-  );
-
-  app.get('/metrics', metricsHandler);
   app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
   const authentication = authenticateRequests(services.auth, services.rateLimits);
-  app.use(contentRouter(services.storage, authentication, logger));
-  app.use(runEventRouter(services, authentication, logger));
+  // GraphQL first: the routes below never match its path, and every layer a request passes costs a match.
   app.use(
     '/graphql',
     jsonBody(config.maxJsonBodyBytes),
@@ -155,6 +144,18 @@ export async function startGateway({ schema, services, logger, port, host, readi
       }),
     }),
   );
+  app.use(
+    healthRouter(logger, showDetails, [
+      databaseReadiness(db),
+      storageReadiness(services.storage),
+      queueReadiness(services.queue),
+      ...readinessChecks,
+    ]),
+  );
+
+  app.get('/metrics', metricsHandler);
+  app.use(contentRouter(services.storage, authentication, logger));
+  app.use(runEventRouter(services, authentication, logger));
   app.use(unhandledErrors(logger, showDetails));
   // Subscriptions: the graphql-ws protocol on the same path and port.
   const websocket = startGraphQLWebSocket({
