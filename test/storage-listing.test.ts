@@ -58,6 +58,49 @@ describe('folder listing', () => {
     }
   });
 
+  it('reads only the columns the selected fields need, and every field it is asked for', async () => {
+    await gw.services.storage.changes.createFolder(org.orgId, '/big/columns/sub');
+    const file = await put('/big/columns', 'a.txt');
+    const queries: string[] = [];
+    const logger = gw.db.logger;
+    const original = logger.logQuery.bind(logger);
+    logger.logQuery = (query, parameters, runner) => {
+      queries.push(query);
+      return original(query, parameters, runner);
+    };
+    const select = async (fields: string, fragments = '') => {
+      queries.length = 0;
+      const res = await graphql(
+        gw.url,
+        `fragment F on Entry { id } ${fragments} query { folder(path: "/big/columns") { children { edges { node { ...F __typename name ${fields} } } } } }`,
+        {},
+        { apiKey: org.apiKey },
+      );
+      expect(res.body.errors).toBeUndefined();
+      const listing = queries.filter((q) => q.includes('ORDER BY (kind = \'file\')'));
+      expect(listing).toHaveLength(1);
+      return { nodes: res.body.data.folder.children.edges.map((e: any) => e.node), sql: listing[0] };
+    };
+    try {
+      const brief = await select('path updatedAt ... on File { size contentType }');
+      expect(brief.sql).not.toMatch(/object_key|md5|etag/);
+      expect(brief.nodes).toEqual([
+        expect.objectContaining({ __typename: 'Folder', name: 'sub', path: '/big/columns/sub' }),
+        expect.objectContaining({ __typename: 'File', name: 'a.txt', size: 5, contentType: file.contentType }),
+      ]);
+      // Through an inline fragment or a named one alike: md5, etag and downloadUrl need the full rows.
+      for (const [fields, fragments] of [['... on File { md5 etag }'], ['...G', 'fragment G on File { downloadUrl }']]) {
+        const full = await select(fields, fragments);
+        expect(full.sql).toMatch(/object_key.*md5.*etag/s);
+        const listed = full.nodes.find((n: any) => n.name === 'a.txt');
+        if (fields.includes('md5')) expect(listed).toMatchObject({ md5: file.md5, etag: file.etag });
+        else expect(listed.downloadUrl).toMatch(/^http:\/\/.*\/files\//);
+      }
+    } finally {
+      logger.logQuery = original;
+    }
+  });
+
   it('lists folders first, then files, by name; filters by kind; counts them all', async () => {
     for (const name of ['b.txt', 'A.txt', 'a.txt', 'é.txt', 'z.txt']) await put('/order', name);
     for (const name of ['zeta', 'alpha']) await gw.services.storage.changes.createFolder(org.orgId, `/order/${name}`);

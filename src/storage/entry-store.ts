@@ -32,7 +32,16 @@ const selectList = (columns: typeof ENTRY_COLUMNS): string => columns.map(([sql,
 const COLUMNS = selectList(ENTRY_COLUMNS);
 
 /** COLUMNS but the two that a folder's children share with it (read as many times as there are children). */
-const CHILD_COLUMNS = selectList(ENTRY_COLUMNS.filter(([, field]) => field !== 'organizationId' && field !== 'parentId'));
+const CHILD_FIELDS = ENTRY_COLUMNS.filter(([, field]) => field !== 'organizationId' && field !== 'parentId');
+const CHILD_COLUMNS = selectList(CHILD_FIELDS);
+
+/**
+ * The fields of a listed entry that a listing leaves out when nobody asked for what needs them
+ * (`ChildrenQuery.brief`): a file's object key, MD5 and etag, about half of each row's bytes and
+ * of its parsing, which was the largest single share of a listing's CPU time (BENCHMARKS.md).
+ */
+export const BRIEF_LEAVES_OUT: ReadonlyArray<keyof StorageEntry> = ['objectKey', 'md5', 'etag'];
+const BRIEF_CHILD_COLUMNS = selectList(CHILD_FIELDS.filter(([, field]) => !BRIEF_LEAVES_OUT.includes(field)));
 
 /** A row as selected by COLUMNS, made a StorageEntry (in place). */
 function entry<T extends StorageEntry>(row: T): T {
@@ -348,13 +357,14 @@ const SQL = {
 };
 
 /** The listing statements: with or without a kind filter, a cursor and the count. */
-function listingStatement(kind: boolean, after: boolean, count: boolean) {
+function listingStatement(kind: boolean, after: boolean, count: boolean, brief: boolean) {
   // $1 folder, $2 page size + 1 (one row more than asked tells whether there is a next page).
   const live = `parent_id = $1 AND ${LIVE_STEP}`;
   const inFolder = kind ? `${live} AND (kind = 'file') = $3::boolean` : live;
   const cursor = after ? ` AND (${LISTING_KEY}) > ($${kind ? 4 : 3}::boolean, $${kind ? 5 : 4}::text COLLATE "C")` : '';
-  const page = `SELECT ${CHILD_COLUMNS} FROM storage_entries WHERE ${inFolder}${cursor} ORDER BY ${LISTING_KEY} LIMIT $2`;
-  const name = `storage.list${kind ? '-kind' : ''}${after ? '-after' : ''}${count ? '-count' : ''}`;
+  const columns = brief ? BRIEF_CHILD_COLUMNS : CHILD_COLUMNS;
+  const page = `SELECT ${columns} FROM storage_entries WHERE ${inFolder}${cursor} ORDER BY ${LISTING_KEY} LIMIT $2`;
+  const name = `storage.list${kind ? '-kind' : ''}${after ? '-after' : ''}${count ? '-count' : ''}${brief ? '-brief' : ''}`;
   if (!count) return statement(name, page);
   // The count is of the whole folder (or kind), not of what follows the cursor.
   return statement(
@@ -417,7 +427,9 @@ for (const after of [false, true]) {
 const LISTINGS = new Map<string, Statement>();
 for (const kind of [false, true]) {
   for (const after of [false, true]) {
-    for (const count of [false, true]) LISTINGS.set(`${kind}${after}${count}`, listingStatement(kind, after, count));
+    for (const count of [false, true]) {
+      for (const brief of [false, true]) LISTINGS.set(`${kind}${after}${count}${brief}`, listingStatement(kind, after, count, brief));
+    }
   }
 }
 
@@ -430,6 +442,8 @@ export interface ListingKey {
 /** A page of a folder's children, maybe of one kind only. */
 export interface ChildrenQuery extends PageQuery<ListingKey> {
   kind?: 'file' | 'folder' | null;
+  /** Leave the fields of BRIEF_LEAVES_OUT out of the rows (undefined): the caller reads none of them. */
+  brief?: boolean;
 }
 
 /** Where a trash page starts: after the item trashed at this time with this id. */
@@ -552,7 +566,7 @@ export class EntryStore {
     const values: unknown[] = [folder.id, query.first + 1];
     if (query.kind) values.push(query.kind === 'file');
     if (query.after) values.push(query.after.isFile, query.after.name);
-    const listing = LISTINGS.get(`${!!query.kind}${!!query.after}${query.count}`)!;
+    const listing = LISTINGS.get(`${!!query.kind}${!!query.after}${query.count}${!!query.brief}`)!;
     const page = pageOf(await this.sql.rows<StorageEntry & { total?: number }>(listing, values), query);
     for (const row of entries(page.rows)) {
       row.organizationId = folder.organizationId;

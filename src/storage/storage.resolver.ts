@@ -9,6 +9,7 @@ import { GatewayContext, loader } from '../graphql/context';
 import type { OrganizationStorage } from './organization-storage';
 import type { NodeFetcher } from '../graphql/node';
 import { PageConnection, paginate } from '../graphql/connection';
+import { selectedNodeFields } from '../graphql/selection';
 import { PageArgs } from '../graphql/page-args';
 import { joinPath, parsePath } from './names';
 import { DEFAULT_URL_EXPIRY_SECONDS, MAX_URL_EXPIRY_SECONDS } from './downloads';
@@ -81,6 +82,14 @@ export class EntryFieldsResolver {
   }
 }
 
+/**
+ * Fields of a listed Folder or File that read none of the columns a brief listing leaves out
+ * (BRIEF_LEAVES_OUT): an allowlist, so that a field added later reads full rows until it is
+ * known not to need them.
+ */
+const BRIEF_FIELDS = new Set(['__typename', 'id', 'name', 'path', 'parent', 'createdAt', 'updatedAt', 'size', 'contentType', 'children']);
+const needsFullRows = (fields: Set<string>): boolean => [...fields].some((field) => !BRIEF_FIELDS.has(field));
+
 @Resolver(() => Folder)
 export class FolderResolver {
   @FieldResolver(() => EntryConnection, { description: 'Folders first, then files, each by name.' })
@@ -91,7 +100,8 @@ export class FolderResolver {
     @Info() info: GraphQLResolveInfo,
   ): Promise<PageConnection<Folder | File>> {
     return paginate(args, info, entryCursors, async (query) => {
-      const page = await ctx.org.storage.listChildren(folder.id, { ...query, kind: args.kind ?? null });
+      const brief = !needsFullRows(selectedNodeFields(info));
+      const page = await ctx.org.storage.listChildren(folder.id, { ...query, kind: args.kind ?? null, brief });
       // The children's `parent` is this folder: no statement for it.
       entriesById(ctx).prime(folder.id, folder);
       const prefix = folder.path === '/' ? '' : folder.path;
