@@ -77,7 +77,7 @@ describe('folder listing', () => {
         { apiKey: org.apiKey },
       );
       expect(res.body.errors).toBeUndefined();
-      const listing = queries.filter((q) => q.includes('ORDER BY (kind = \'file\')'));
+      const listing = queries.filter((q) => q.includes("ORDER BY (kind = 'file')"));
       expect(listing).toHaveLength(1);
       return { nodes: res.body.data.folder.children.edges.map((e: any) => e.node), sql: listing[0] };
     };

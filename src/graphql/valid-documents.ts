@@ -41,4 +41,3 @@ export class ValidDocuments {
     this.byText.set(query, document);
   }
 }
-

@@ -143,7 +143,10 @@ export function graphqlPost(options: GraphQLPostOptions): RequestHandler {
     errors.map((error) => {
       const enrich = (raw: unknown): GraphQLFormattedError => {
         const graphqlError = asGraphQLError(raw);
-        const extensions: Record<string, unknown> = { ...graphqlError.extensions, code: graphqlError.extensions.code ?? 'INTERNAL_SERVER_ERROR' };
+        const extensions: Record<string, unknown> = {
+          ...graphqlError.extensions,
+          code: graphqlError.extensions.code ?? 'INTERNAL_SERVER_ERROR',
+        };
         const http = extensions.http as Partial<HttpHead> | undefined;
         if (http && typeof http === 'object' && (http.status === undefined || typeof http.status === 'number')) {
           if (http.status) head.status = http.status;
