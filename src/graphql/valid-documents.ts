@@ -1,4 +1,5 @@
-import type { DocumentNode } from 'graphql';
+import { DocumentNode, GraphQLError, GraphQLSchema, parse, specifiedRules, validate, ValidationRule } from 'graphql';
+import type { QueryLimitOptions } from '../limits/query-limits';
 
 /**
  * Valid documents are remembered by their text up to this many characters of text in all (a
@@ -19,8 +20,35 @@ const MAX_DOCUMENT_CHARS = 256 * 1024;
 export class ValidDocuments {
   private readonly byText = new Map<string, DocumentNode>();
   private totalChars = 0;
+  private readonly rules: ValidationRule[];
 
-  get(query: string): DocumentNode | undefined {
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly limits: QueryLimitOptions,
+  ) {
+    this.rules = [...specifiedRules, ...limits.validationRules];
+  }
+
+  /**
+   * The valid document of `query` (parsed and validated once per text, with the query limits), or
+   * the errors Apollo Server answers for it: GRAPHQL_PARSE_FAILED or GRAPHQL_VALIDATION_FAILED
+   * with HTTP status 400 (a websocket drops the status).
+   */
+  documentOf(query: string): DocumentNode | GraphQLError[] {
+    let document = this.get(query);
+    if (document) return document;
+    try {
+      document = parse(query, this.limits.parseOptions);
+    } catch (error) {
+      return [requestError(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
+    }
+    const invalid = validate(this.schema, document, this.rules);
+    if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
+    this.add(query, document);
+    return document;
+  }
+
+  private get(query: string): DocumentNode | undefined {
     const document = this.byText.get(query);
     if (document) {
       // Most recently used last: the first entry is the one to drop.
@@ -30,7 +58,7 @@ export class ValidDocuments {
     return document;
   }
 
-  add(query: string, document: DocumentNode): void {
+  private add(query: string, document: DocumentNode): void {
     if (query.length > MAX_DOCUMENT_CHARS || this.byText.has(query)) return;
     this.totalChars += query.length;
     for (const oldest of this.byText.keys()) {
@@ -40,4 +68,18 @@ export class ValidDocuments {
     }
     this.byText.set(query, document);
   }
+}
+
+/**
+ * An error of the request itself as Apollo Server builds it (its SyntaxError and ValidationError):
+ * the code, HTTP status 400, the original error kept.
+ */
+export function requestError(error: GraphQLError, code: string, status: number | undefined = 400): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    originalError: error.originalError ?? error,
+    extensions: { ...(status ? { http: { status, headers: new Map<string, string>() } } : {}), ...error.extensions, code },
+  });
 }

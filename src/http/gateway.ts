@@ -86,7 +86,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
 
   const formatError = withQueryLimitCodes(createFormatError(!showDetails, logger));
   const execution = new CompiledExecution(schema, logger);
-  const documents = new ValidDocuments();
+  const documents = new ValidDocuments(schema, limits);
   const apollo = new ApolloServer<GatewayContext>({
     // Apollo parses, validates, runs the plugins and answers; operations run compiled (graphql-jit).
     gateway: execution.apolloGateway(),

@@ -1,7 +1,6 @@
 import { HeaderMap } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
 import {
-  DocumentNode,
   execute as executeWithGraphQLJs,
   ExecutionResult,
   getOperationAST,
@@ -10,15 +9,12 @@ import {
   GraphQLSchema,
   Kind,
   OperationDefinitionNode,
-  parse,
-  specifiedRules,
-  validate,
 } from 'graphql';
 import { acceptedPrincipal } from '../auth/authenticate-request';
 import { checkArgumentText } from '../graphql/argument-text';
 import { refuseKeylessOperation } from '../graphql/auth-plugin';
 import type { CompiledExecution } from '../graphql/compiled-execution';
-import type { ValidDocuments } from '../graphql/valid-documents';
+import { requestError, type ValidDocuments } from '../graphql/valid-documents';
 import type { QueryLimitOptions } from '../limits/query-limits';
 import { recordGraphQLErrors, requestLogOf, withRequestLog } from '../observability/request-log';
 import { EdgeServices, requestContext } from './edge';
@@ -90,17 +86,6 @@ interface HttpHead {
   headers: HeaderMap;
 }
 
-/** An error Apollo's pipeline raises itself, with its code and HTTP head, as Apollo builds it. */
-function pipelineError(error: GraphQLError, code: string, status?: number): GraphQLError {
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    originalError: error.originalError ?? error,
-    extensions: { ...(status ? { http: { status, headers: new HeaderMap() } } : {}), ...error.extensions, code },
-  });
-}
-
 const asGraphQLError = (error: unknown): GraphQLError =>
   error instanceof GraphQLError
     ? error
@@ -136,7 +121,6 @@ function isRefusedVariable(error: GraphQLError): boolean {
  */
 export function graphqlPost(options: GraphQLPostOptions): RequestHandler {
   const { schema, execution, services, limits, formatError, documents, stackTraces } = options;
-  const rules = [...specifiedRules, ...limits.validationRules];
 
   /** Apollo's `normalizeAndFormatErrors`: code INTERNAL_SERVER_ERROR by default, `extensions.http` taken into the head. */
   const formatErrors = (errors: readonly GraphQLError[], head: HttpHead): GraphQLFormattedError[] =>
@@ -183,24 +167,9 @@ export function graphqlPost(options: GraphQLPostOptions): RequestHandler {
     send(res, answerType, head, { errors: formatted });
   };
 
-  /** The valid document of `query`, parsed and validated once per text; or the errors Apollo answers (400). */
-  const documentOf = (query: string): DocumentNode | GraphQLError[] => {
-    let document = documents.get(query);
-    if (document) return document;
-    try {
-      document = parse(query, limits.parseOptions);
-    } catch (error) {
-      return [pipelineError(asGraphQLError(error), 'GRAPHQL_PARSE_FAILED', 400)];
-    }
-    const invalid = validate(schema, document, rules);
-    if (invalid.length) return invalid.map((error) => pipelineError(error, 'GRAPHQL_VALIDATION_FAILED', 400));
-    documents.add(query, document);
-    return document;
-  };
-
   const answer = async (req: Request, res: Response, request: Operation, answerType: string) => {
     const log = requestLogOf(res);
-    const document = documentOf(request.query);
+    const document = documents.documentOf(request.query);
     if (Array.isArray(document)) return sendErrors(res, answerType, document);
     const operation = getOperationAST(document, request.operationName) as OperationDefinitionNode | null;
     log.operationName = operation?.name?.value ?? request.operationName ?? null;
@@ -219,7 +188,7 @@ export function graphqlPost(options: GraphQLPostOptions): RequestHandler {
     if (!operation) {
       // No operation of that name (or several, unnamed): graphql-js's own message, before any resolver.
       const refused = (await executeWithGraphQLJs({ schema, document, operationName: request.operationName })) as ExecutionResult;
-      return sendErrors(res, answerType, [pipelineError(refused.errors![0], 'OPERATION_RESOLUTION_FAILURE', 400)]);
+      return sendErrors(res, answerType, [requestError(refused.errors![0], 'OPERATION_RESOLUTION_FAILURE', 400)]);
     }
     const contextValue = withRequestLog(
       requestContext(services, { requestId: log.requestId, principal, request: req, clientGone: options.clientGone(res) }),
@@ -239,7 +208,7 @@ export function graphqlPost(options: GraphQLPostOptions): RequestHandler {
     }
     if (!result.errors) return send(res, answerType, { headers: new HeaderMap() }, { data: result.data, extensions: result.extensions });
     const errors = result.errors.map((error) =>
-      isRefusedVariable(error) && error.extensions?.code == null ? pipelineError(error, 'BAD_USER_INPUT') : error,
+      isRefusedVariable(error) && error.extensions?.code == null ? requestError(error, 'BAD_USER_INPUT', undefined) : error,
     );
     const head: HttpHead = { status: statusOfApplicationErrors(errors), headers: new HeaderMap() };
     const fromErrors: HttpHead = { headers: head.headers };

@@ -2,18 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ApolloServerPlugin } from '@apollo/server';
-import {
-  DocumentNode,
-  ExecutionArgs,
-  getOperationAST,
-  GraphQLError,
-  GraphQLFormattedError,
-  GraphQLSchema,
-  Kind,
-  parse,
-  specifiedRules,
-  validate,
-} from 'graphql';
+import { DocumentNode, ExecutionArgs, getOperationAST, GraphQLError, GraphQLFormattedError, GraphQLSchema, Kind } from 'graphql';
 import type { Context } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { EdgeServices, requestContext } from './edge';
@@ -72,16 +61,6 @@ export interface GraphQLWebSocket {
   close(): Promise<void>;
 }
 
-/** An error of the request itself, with the code Apollo gives the same mistake over HTTP. */
-const requestError = (error: GraphQLError, code: string) =>
-  new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    originalError: error,
-    extensions: { code },
-  });
-
 /**
  * Parses and checks a subscription document as Apollo's pipeline does for HTTP: the token limit
  * while parsing, graphql-js's rules with the depth, alias and directive limits, then cost and the
@@ -96,17 +75,8 @@ function checkedDocument(
   variables: Record<string, unknown>,
   operationName: string | undefined,
 ): DocumentNode | readonly GraphQLError[] {
-  let document = valid.get(query);
-  if (!document) {
-    try {
-      document = parse(query, limits.parseOptions);
-    } catch (error) {
-      return [requestError(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
-    }
-    const invalid = validate(schema, document, [...specifiedRules, ...limits.validationRules]);
-    if (invalid.length) return invalid.map((error) => requestError(error, 'GRAPHQL_VALIDATION_FAILED'));
-    valid.add(query, document);
-  }
+  const document = valid.documentOf(query);
+  if (Array.isArray(document)) return document;
   const operation = getOperationAST(document, operationName);
   if (!operation) {
     return [
