@@ -154,7 +154,7 @@ export class TextIndex {
   /**
    * Reads the text of the file's bytes `etag` (null: whatever it has now) and stores it with its
    * status. A file its reader refuses is FAILED, with the reason in the outcome; a storage or
-   * database error is thrown, for the job to be retried.
+   * database error is thrown (a drain tries the row again later; a reindex fails).
    */
   async extract(entryId: string, etag: string | null): Promise<ExtractionOutcome> {
     const file = await this.texts.source(entryId, etag);
