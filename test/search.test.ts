@@ -157,9 +157,14 @@ describe('search over names and the text inside files', () => {
       [file.id],
     );
     expect(await paths('tortoise')).toEqual([]);
-    expect(await waitFor(() => statusOf('/lost/kick.txt'), (status) => status !== 'PENDING', 60_000, 'the periodic drain')).toBe(
-      'INDEXED',
-    );
+    expect(
+      await waitFor(
+        () => statusOf('/lost/kick.txt'),
+        (status) => status !== 'PENDING',
+        60_000,
+        'the periodic drain',
+      ),
+    ).toBe('INDEXED');
     expect(await paths('tortoise')).toEqual(['/lost/kick.txt']);
   }, 90_000);
 

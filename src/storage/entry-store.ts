@@ -816,7 +816,13 @@ export class EntryStore {
     path: string,
   ): Promise<UploadCommit> {
     return uploadCommit(
-      (await this.sql.first<UploadCommitRow>(SQL.commitUploadInto, [organizationId, folderId, name, ...contentValues(content), textStatus]))!,
+      (await this.sql.first<UploadCommitRow>(SQL.commitUploadInto, [
+        organizationId,
+        folderId,
+        name,
+        ...contentValues(content),
+        textStatus,
+      ]))!,
       path,
     );
   }
