@@ -4,6 +4,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import type { ByteRange, WriteOptions } from '../src/storage/backend/driver';
 import { useGatewayWithOrg } from './support/gateway';
 import { errorCode, graphql } from './support/http';
+import { waitFor } from './support/poll';
 import { CountingDriver, filesUnder, md5, uploadFile } from './support/storage';
 
 /**
@@ -202,5 +203,49 @@ describe('storage driver failing on read', () => {
     driver.failReads = null;
     const again = await fetch(`${gw.url}/files/${id}/content`, { headers: { 'api-key': org.apiKey } });
     expect(await again.text()).toBe('some bytes');
+  });
+});
+
+describe('storage driver failing while a text is read for search', () => {
+  const textRow = async (id: string) =>
+    (await gw.db.query(`SELECT status, attempts, read_after > now() AS "waits" FROM storage_texts WHERE entry_id = $1`, [id]))[0] as {
+      status: string;
+      attempts: number;
+      waits: boolean;
+    };
+
+  it('leaves the file PENDING for a later drain, which reads it once the backend answers again', async () => {
+    driver.failReads = 'open';
+    const up = await uploadFile(gw.url, org.apiKey, '/texts', 'heron.txt', 'a resilient heron', { select: 'id textStatus' });
+    expect(up.body.data.uploadFile.textStatus).toBe('PENDING');
+    const { id } = up.body.data.uploadFile;
+    // The drain kicked after the commit tried once, and put the row off for its next try.
+    expect(
+      await waitFor(
+        () => textRow(id),
+        (row) => row.attempts === 1,
+        30_000,
+        'the first read to fail',
+      ),
+    ).toEqual({
+      status: 'PENDING',
+      attempts: 1,
+      waits: true,
+    });
+    driver.failReads = null;
+    // Its time has come (instead of waiting out the delay), and any drain reads it: here a kick's.
+    await gw.db.query(`UPDATE storage_texts SET read_after = now() WHERE entry_id = $1`, [id]);
+    gw.services.storage.texts.kick();
+    expect(
+      await waitFor(
+        () => textRow(id),
+        (row) => row.status !== 'PENDING',
+        30_000,
+        'the second read',
+      ),
+    ).toMatchObject({
+      status: 'INDEXED',
+      attempts: 2,
+    });
   });
 });

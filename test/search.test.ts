@@ -60,7 +60,7 @@ describe('search over names and the text inside files', () => {
     const res = await graphql(gw.url, 'query($path: String!) { file(path: $path) { textStatus } }', { path }, { apiKey });
     return res.body.data?.file?.textStatus as string | null;
   };
-  /** Extraction is a job that runs after the upload answered: wait for its outcome. */
+  /** Extraction is a drain that runs after the upload answered: wait for its outcome. */
   const settled = (path: string, apiKey = org.apiKey) =>
     waitFor(
       () => statusOf(path, apiKey),
@@ -100,9 +100,9 @@ describe('search over names and the text inside files', () => {
     for (const done of await Promise.all(uploads)) await settled(done.path);
   });
 
-  it('answers the upload before the text is read: textStatus PENDING, then INDEXED by the job', async () => {
+  it('answers the upload before the text is read: textStatus PENDING, then INDEXED by the drain', async () => {
     const file = await upload('/pending', 'later.txt', 'patience is rewarded');
-    // The job may already have run by the time this is read; PENDING is what the upload itself answered.
+    // The drain may already have run by the time this is read; PENDING is what the upload itself answered.
     expect(file.textStatus).toBe('PENDING');
     expect(await settled('/pending/later.txt')).toBe('INDEXED');
     expect(await paths('patience')).toEqual(['/pending/later.txt']);
@@ -146,6 +146,28 @@ describe('search over names and the text inside files', () => {
     expect(await paths('marguerite orchid')).toEqual(['/data/config.json']);
   });
 
+  it('reads a PENDING text whose kick was lost (a gateway killed between the commit and the kick): the periodic drain', async () => {
+    const file = await upload('/lost', 'kick.txt', 'a patient tortoise');
+    expect(await settled('/lost/kick.txt')).toBe('INDEXED');
+    // The row as the upload's commit leaves it, and no kick: only the drain every process sends
+    // every EXTRACT_PENDING_TEXTS_EVERY_SECONDS (30) reads it.
+    await gw.db.query(
+      `UPDATE storage_texts SET status = 'PENDING', body = NULL, document = NULL, extracted_at = NULL, read_after = NULL, attempts = 0
+        WHERE entry_id = $1`,
+      [file.id],
+    );
+    expect(await paths('tortoise')).toEqual([]);
+    expect(
+      await waitFor(
+        () => statusOf('/lost/kick.txt'),
+        (status) => status !== 'PENDING',
+        60_000,
+        'the periodic drain',
+      ),
+    ).toBe('INDEXED');
+    expect(await paths('tortoise')).toEqual(['/lost/kick.txt']);
+  }, 90_000);
+
   it('puts name matches before text matches', async () => {
     await upload('/rank', 'zeppelin.txt', 'nothing to see');
     await upload('/rank', 'airships.txt', 'a zeppelin flew over the hangar');
@@ -171,13 +193,21 @@ describe('search over names and the text inside files', () => {
   it('says NOT_TEXT for files whose text it does not read, and still finds them by name', async () => {
     expect(await statusOf('/images/logo.png')).toBe('NOT_TEXT');
     expect(await paths('logo')).toEqual(['/images/logo.png']);
-    // Known from the type alone: said by the upload itself, and no job is sent for it.
-    const jobs = async () =>
-      (await gw.db.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.extract-text'`))[0].n as number;
-    const before = await jobs();
+    // Known from the type alone: said by the upload itself (its commit wrote the row), with no
+    // kick for a drain (sent with no singleton key; the periodic sends have one), and no drain took it.
+    const kicks = async () =>
+      (
+        await gw.db.query(
+          `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.extract-pending-texts' AND singleton_key IS NULL`,
+        )
+      )[0].n as number;
+    const before = await kicks();
     const archive = await upload('/images', 'bundle.zip', Buffer.from('504b0506' + '00'.repeat(18), 'hex'), 'application/zip');
     expect(archive.textStatus).toBe('NOT_TEXT');
-    expect(await jobs()).toBe(before);
+    expect(await kicks()).toBe(before);
+    expect(await gw.db.query(`SELECT status, attempts, extracted_at FROM storage_texts WHERE entry_id = $1`, [archive.id])).toEqual([
+      { status: 'NOT_TEXT', attempts: 0, extracted_at: null },
+    ]);
   });
 
   it("limits results to a folder's tree with `under`, and to one kind with `kind`", async () => {
@@ -276,7 +306,7 @@ describe('search over names and the text inside files', () => {
     await settled('/over/draft.txt');
     expect(await paths('pelicans')).toEqual(['/over/draft.txt']);
     const second = await upload('/over', 'draft.txt', 'the second draft mentions flamingos');
-    // In the overwrite's own transaction the old text went: not found even before the job ran.
+    // In the overwrite's own commit the old text went: not found even before the drain ran.
     expect(await paths('pelicans')).toEqual([]);
     expect(await settled('/over/draft.txt')).toBe('INDEXED');
     expect(await paths('flamingos')).toEqual([second.path]);
@@ -286,15 +316,19 @@ describe('search over names and the text inside files', () => {
   it('does not read the text again on move or rename, and finds the file at its new path', async () => {
     await upload('/moving', 'atlas.txt', 'cartographers draw coastlines');
     await settled('/moving/atlas.txt');
-    const jobs = async () =>
-      (await gw.db.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.extract-text'`))[0].n as number;
+    const kicks = async () =>
+      (
+        await gw.db.query(
+          `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'storage.extract-pending-texts' AND singleton_key IS NULL`,
+        )
+      )[0].n as number;
     const extractedAt = async () =>
       (
         await gw.db.query(`SELECT extracted_at FROM storage_texts t JOIN storage_entries e ON e.id = t.entry_id WHERE e.name = $1`, [
           'maps.txt',
         ])
       )[0]?.extracted_at as Date | undefined;
-    const before = await jobs();
+    const before = await kicks();
     const renamed = await graphql(
       gw.url,
       'mutation { renameEntry(path: "/moving/atlas.txt", name: "maps.txt") { path } }',
@@ -312,8 +346,8 @@ describe('search over names and the text inside files', () => {
       { apiKey: org.apiKey },
     );
     expect(moved.body.data.moveEntry.path).toBe('/moved/here/maps.txt');
-    // No job was sent (jobs are sent in the transaction of the change, so none can come later).
-    expect(await jobs()).toBe(before);
+    // No read was asked: no kick, and the text row is as the first read left it (extracted_at below).
+    expect(await kicks()).toBe(before);
     expect(await statusOf('/moved/here/maps.txt')).toBe('INDEXED');
     expect((await extractedAt())!.getTime()).toBe(firstExtraction!.getTime());
     const found = await search('coastlines');

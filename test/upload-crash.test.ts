@@ -14,7 +14,7 @@ import { waitFor } from './support/poll';
 /**
  * A gateway process killed (SIGKILL) at each point of an upload that overwrites a file: while
  * the bytes stream and the pending record is not committed yet, with half the bytes written,
- * with the object in place but its transaction not committed, and right after the commit.
+ * with the object in place but its commit statement not completed, and right after the commit.
  * Postgres locks held by the test stop the upload at the point, and the test waits for the
  * upload to be there before it kills the process. Whatever the point, no row is left without
  * its bytes, no bytes are left that the orphan sweep does not find, and a failed overwrite
@@ -174,9 +174,12 @@ describe.each([
   const startChild = async () => (child = await startChildGateway(a.database.url, backend.env));
 
   /**
-   * SIGKILLs the child, lets go of the test's locks (what the child's statements waited for then
-   * runs on, with nobody left to commit it), and waits until Postgres has noticed the death: the
-   * child's connections are gone, and with them its open transaction.
+   * SIGKILLs the child, waits until Postgres has noticed the death (the child's connections are
+   * gone, and with them its open transaction and any statement it was waiting in: Postgres checks
+   * a running statement's connection every second, client_connection_check_interval), then lets
+   * go of the test's locks. A statement still waiting when its gateway dies never completes: an
+   * upload's commit is one autocommitted statement, which would otherwise run on and commit once
+   * the lock is free.
    */
   async function crash(): Promise<void> {
     const dead = child!;
@@ -184,7 +187,6 @@ describe.each([
     const exited = new Promise((resolve) => dead.process.once('exit', resolve));
     dead.process.kill('SIGKILL');
     await exited;
-    await locker.query('ROLLBACK');
     await waitFor(
       async () =>
         (
@@ -196,6 +198,7 @@ describe.each([
       30_000,
       "the killed gateway's connections to close",
     );
+    await locker.query('ROLLBACK');
   }
 
   const blockedOn = async (pattern: string) =>
@@ -273,14 +276,20 @@ describe.each([
     await expectConsistent(old);
   });
 
-  it('leaves the old file when killed with the new object in place and its transaction not committed', async () => {
+  it('leaves the old file when killed with the new object in place and its commit statement not completed', async () => {
     const old = await existingFile();
     await startChild();
-    // Holds the commit statement at the file's row lock, inside the upload's transaction.
+    // Holds the commit statement (one autocommitted statement) at the file's row lock. Matched by
+    // its pending record's lock, early in its text (pg_stat_activity keeps the first 1 KiB).
     await locker.query('BEGIN');
     await locker.query('SELECT 1 FROM storage_entries WHERE id = $1 FOR UPDATE', [old.id]);
     const upload = startUpload(child!.url, org.apiKey, randomBytes(SIZE), 'all');
-    await waitFor(() => blockedOn('%claimed AS (DELETE FROM storage_pending_objects%'), Boolean, 30_000, 'the commit to wait for the lock');
+    await waitFor(
+      () => blockedOn('%pending AS (SELECT 1 FROM storage_pending_objects WHERE object_key = $4 FOR UPDATE)%'),
+      Boolean,
+      30_000,
+      'the commit to wait for the lock',
+    );
     const [pending] = await pendingKeys();
     expect(await backend.objects()).toContain(pending); // whole, at its key, and named by its pending record
     await crash();

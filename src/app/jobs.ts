@@ -1,7 +1,7 @@
 import type { RegisteredJob } from '../queue/job';
 import type { Logger } from '../observability/logger';
 import { deleteObjectsJob } from '../storage/events/object-deletion';
-import { extractTextJob } from '../storage/events/extract-text';
+import { extractPendingTextsJob } from '../storage/events/extract-text';
 import { ORPHAN_AGE_MS, sweepOrphansJob } from '../storage/events/orphan-sweep';
 import { storageRetentionJob } from '../storage/events/retention';
 import { deleteExpiredRuns, runRetentionJob } from '../workflows/run-retention';
@@ -19,11 +19,16 @@ export function processJobs(services: Services, logger: Logger): RegisteredJob[]
       const swept = await storage.sweepOrphans(ORPHAN_AGE_MS);
       if (swept) logger.info({ swept }, 'reclaimed orphaned upload objects');
     }),
-    extractTextJob.handledBy(async (job) => {
-      const outcome = await storage.texts.extract(job.entryId, job.etag);
-      // A file its reader refuses fails only its own extraction; the reason is here, not in the API.
-      if (outcome.status === 'FAILED') logger.warn({ entryId: job.entryId, reason: outcome.reason }, 'text extraction failed');
-    }),
+    extractPendingTextsJob.handledBy(() =>
+      storage.texts.drain({
+        // A file its reader refuses fails only its own extraction; the reason is here, not in the API.
+        read: (outcome) => {
+          if (outcome.status === 'FAILED') logger.warn({ entryId: outcome.entryId, reason: outcome.reason }, 'text extraction failed');
+        },
+        failed: (entryId, error, willRetry) =>
+          logger.warn({ entryId, err: error, willRetry }, willRetry ? 'text extraction will be retried' : 'text extraction gave up'),
+      }),
+    ),
     storageRetentionJob.handledBy(async () => {
       const expired = await storage.expire();
       if (expired.versionFiles || expired.trashItems) logger.info(expired, 'removed expired file versions and trash items');

@@ -28,6 +28,11 @@ export function createDataSource({ url, entities, poolSize = 10, applicationName
       // Don't let one stuck statement hold a pooled connection forever.
       statement_timeout: 30_000,
       idle_in_transaction_session_timeout: 60_000,
+      // A statement whose process died (its connection closed) is abandoned within a second instead
+      // of running on: an upload's commit is one autocommitted statement, and one that waits for a
+      // lock when its gateway is killed must not complete after it (uploads.ts, upload-crash test).
+      // Postgres only looks at the connection when it has a result to send otherwise.
+      options: '-c client_connection_check_interval=1000',
     },
   });
 }

@@ -3,10 +3,12 @@ import { AppError, ErrorCode } from '../graphql/errors';
 import { joinPath } from './names';
 import { Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
+import { SCHEDULE_TEXTS } from './search/text-store';
 import type { StorageEntry } from './storage-entry';
 
-// Every statement on `storage_entries` and `storage_pending_objects`, and nothing else: the
-// services above decide what to run and when, and own the transactions.
+// Every statement on `storage_entries` and `storage_pending_objects`, and nothing else but the
+// text row an upload's commit writes in the same statement (text-store's SQL): the services above
+// decide what to run and when, and own the transactions.
 
 /**
  * The one list of a row's columns, each as the StorageEntry field it is read into (a stored field
@@ -92,7 +94,7 @@ const LIVE_NAME = `(parent_id, name) WHERE ${LIVE_STEP}`;
  * that a concurrent overwrite is seen), or a new file row is added. Its result (PUT_FILE_RESULT)
  * is always one row: `existingKind` 'folder' is a name conflict, and no `id` with no
  * `existingKind` means another upload added the name meanwhile (ON CONFLICT waited for it): run
- * putFile again.
+ * the commit again.
  */
 function putFileSteps(folder: string, when: string): string {
   return `existing AS (
@@ -115,6 +117,22 @@ function putFileSteps(folder: string, when: string): string {
 const PUT_FILE_RESULT = `(SELECT kind FROM existing) AS "existingKind", written.* FROM (SELECT 1) AS one LEFT JOIN (
        SELECT ${COLUMNS} FROM updated UNION ALL SELECT ${COLUMNS} FROM inserted
      ) AS written ON true`;
+
+/**
+ * COMMIT_UPLOAD: an upload's whole commit, for one autocommitted statement. Locks the pending
+ * record of the object $4 (the orphan sweep skips it; gone: the sweep reclaimed the object, and
+ * nothing is written), puts the object in `folder` when `when` holds (PUT_FILE), takes the pending
+ * record only when the file was written (else it stays, and the object with it, for the caller to
+ * try again or discard) and writes the file's text row with status $9 (PENDING or NOT_TEXT, see
+ * SCHEDULE_TEXTS). Its result: `claimed` (the record was there) beside PUT_FILE_RESULT.
+ */
+function COMMIT_UPLOAD(folder: string, when: string): string {
+  return `pending AS (SELECT 1 FROM storage_pending_objects WHERE object_key = $4 FOR UPDATE),
+     ${putFileSteps(folder, `EXISTS (SELECT 1 FROM pending) AND ${when}`)},
+     written AS (SELECT id, organization_id, etag FROM updated UNION ALL SELECT id, organization_id, etag FROM inserted),
+     claimed AS (DELETE FROM storage_pending_objects WHERE object_key = $4 AND EXISTS (SELECT 1 FROM written)),
+     text AS (${SCHEDULE_TEXTS('SELECT id, organization_id, etag, $9::text FROM written')})`;
+}
 
 /** A trash item's columns beside COLUMNS. */
 const TRASH_COLUMNS = `${COLUMNS}, trashed_path AS "trashedPath", (extract(epoch FROM trashed_at) * 1000)::float8 AS "trashedAt"`;
@@ -340,20 +358,21 @@ const SQL = {
      ) RETURNING object_key`,
   ),
   /**
-   * An upload's commit, in one statement for the common case: takes its pending record (gone
-   * when the sweeper reclaimed the object), finds the folder ($1 organization, $2 its names) and
-   * puts the object there (PUT_FILE). `folderId` null: a folder on the way is missing.
+   * An upload's commit: COMMIT_UPLOAD into the folder $2 (the names below the root of
+   * organization $1, WALKed). `folderId` null: a folder on the way is missing.
    */
   commitUpload: statement(
     'storage.commit-upload',
     `${WALK},
-     claimed AS (DELETE FROM storage_pending_objects WHERE object_key = $4 RETURNING 1),
      folder AS (SELECT id FROM walk WHERE depth = cardinality($2::text[]) AND kind = 'folder'),
-     ${putFileSteps('(SELECT id FROM folder)', 'EXISTS (SELECT 1 FROM claimed) AND EXISTS (SELECT 1 FROM folder)')}
-     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, (SELECT id FROM folder) AS "folderId", ${PUT_FILE_RESULT}`,
+     ${COMMIT_UPLOAD('(SELECT id FROM folder)', 'EXISTS (SELECT 1 FROM folder)')}
+     SELECT EXISTS (SELECT 1 FROM pending) AS claimed, (SELECT id FROM folder) AS "folderId", ${PUT_FILE_RESULT}`,
   ),
-  /** PUT_FILE into the folder $2, for a commit that had to create folders or lost a race for the name. */
-  putFile: statement('storage.put-file', `WITH ${putFileSteps('$2::uuid', 'true')} SELECT ${PUT_FILE_RESULT}`),
+  /** COMMIT_UPLOAD into the folder of id $2, once commitUpload found a folder on the way missing and it was made. */
+  commitUploadInto: statement(
+    'storage.commit-upload-into',
+    `WITH ${COMMIT_UPLOAD('$2::uuid', 'true')} SELECT EXISTS (SELECT 1 FROM pending) AS claimed, $2::uuid AS "folderId", ${PUT_FILE_RESULT}`,
+  ),
 };
 
 /** The listing statements: with or without a kind filter, a cursor and the count. */
@@ -509,6 +528,21 @@ function putFileResult(result: PutFileRow, path: string): PutFile | null {
   if (result.id === null) return null;
   const { existingKind: _kind, ...row } = result;
   return { row: entry(row as StorageEntry) };
+}
+
+export interface UploadCommit {
+  /** False: the pending record was gone (the orphan sweep reclaimed the object); nothing was written. */
+  claimed: boolean;
+  folderId: string | null;
+  written: PutFile | null;
+}
+
+type UploadCommitRow = PutFileRow & { claimed: boolean; folderId: string | null };
+
+function uploadCommit(result: UploadCommitRow, path: string): UploadCommit {
+  const { claimed, folderId, ...row } = result;
+  if (!claimed) return { claimed, folderId, written: null };
+  return { claimed, folderId, written: putFileResult(row as PutFileRow, path) };
 }
 
 const nameConflict = (path: string) => new AppError(ErrorCode.NAME_CONFLICT, `An entry named ${JSON.stringify(path)} already exists`);
@@ -766,42 +800,45 @@ export class EntryStore {
   }
 
   /**
-   * Inside `tx`, an upload's commit: takes the pending record of `content.objectKey` and, when
-   * all of `folder` exists, puts the object there. `written` is null when the record was gone
-   * (`claimed` false), a folder is missing (`folderId` null) or another upload won the name
-   * (then `putFile`).
+   * An upload's commit, one autocommitted statement (COMMIT_UPLOAD): when all of `folder` exists,
+   * `content.objectKey` becomes the file `name` there, its pending record is taken and its text
+   * row written with `textStatus`. `written` is null when the record was gone (`claimed` false),
+   * a folder is missing (`folderId` null: make it, then commitUploadInto) or another upload added
+   * the name meanwhile (run it again).
    */
   async commitUpload(
-    tx: EntityManager,
     organizationId: string,
     folder: readonly string[],
     name: string,
     content: FileContent,
+    textStatus: 'PENDING' | 'NOT_TEXT',
     path: string,
-  ): Promise<{ claimed: boolean; folderId: string | null; written: PutFile | null }> {
-    const result = (await this.sql.first<PutFileRow & { claimed: boolean; folderId: string | null }>(
-      SQL.commitUpload,
-      [organizationId, folder, name, ...contentValues(content)],
-      tx,
-    ))!;
-    if (!result.claimed) return { claimed: false, folderId: result.folderId, written: null };
-    return { claimed: true, folderId: result.folderId, written: putFileResult(result, path) };
+  ): Promise<UploadCommit> {
+    return uploadCommit(
+      (await this.sql.first<UploadCommitRow>(SQL.commitUpload, [organizationId, folder, name, ...contentValues(content), textStatus]))!,
+      path,
+    );
   }
 
-  /** Inside `tx`: the file `name` of the folder now has `content`; the content it had is a version now. */
-  async putFile(
-    tx: EntityManager,
+  /** commitUpload into the folder of this id. */
+  async commitUploadInto(
     organizationId: string,
     folderId: string,
     name: string,
     content: FileContent,
+    textStatus: 'PENDING' | 'NOT_TEXT',
     path: string,
-  ): Promise<PutFile> {
-    for (;;) {
-      const result = (await this.sql.first<PutFileRow>(SQL.putFile, [organizationId, folderId, name, ...contentValues(content)], tx))!;
-      const written = putFileResult(result, path);
-      if (written) return written;
-    }
+  ): Promise<UploadCommit> {
+    return uploadCommit(
+      (await this.sql.first<UploadCommitRow>(SQL.commitUploadInto, [
+        organizationId,
+        folderId,
+        name,
+        ...contentValues(content),
+        textStatus,
+      ]))!,
+      path,
+    );
   }
 
   /** Inside `tx`: takes up to `limit` pending records older than `olderThanMs`, locked until `tx` ends. */

@@ -39,7 +39,7 @@ export class Storage {
   readonly versions: FileVersions;
   readonly uploads: Uploads;
   readonly downloads: Downloads;
-  /** The text of files, read by a job after each upload, and reindexing. */
+  /** The text of files, read by a drain after each upload, and reindexing. */
   readonly texts: TextIndex;
   /** Search over names and the text inside files. */
   readonly search: Search;
@@ -71,7 +71,7 @@ export class Storage {
     this.changes = new TreeChanges(this.store, this.reads, this.folderCache);
     this.trash = new Trash(this.store, this.reads, this.folderCache, this.deletions);
     this.versions = new FileVersions(this.store, this.reads, this.deletions, this.texts);
-    this.uploads = new Uploads(this.store, this.reads, driver, new UploadSizeLimit(maxUploadBytes), this.texts);
+    this.uploads = new Uploads(this.store, this.changes, driver, new UploadSizeLimit(maxUploadBytes), this.texts);
     this.downloads = new Downloads(driver, new UrlSigner(sql, urlSigningSecret));
     this.snapshots = new FileSnapshots(this.reads, this.downloads);
   }

@@ -5,11 +5,11 @@ import { AppError, ErrorCode } from '../graphql/errors';
 import { metrics } from '../observability/metrics';
 import type { StorageDriver } from './backend/driver';
 import { chooseContentType } from './content-type';
-import type { EntryReads } from './entry-reads';
-import { EntryStore } from './entry-store';
+import type { EntryStore, FileContent } from './entry-store';
 import { checkPathLength, joinPath, normalizeName, parsePath } from './names';
 import type { TextIndex } from './search/text-index';
 import type { StorageEntry } from './storage-entry';
+import type { TreeChanges } from './tree-changes';
 import type { UploadSizeLimit } from './upload-size';
 
 export interface UploadInput {
@@ -23,19 +23,23 @@ export interface UploadInput {
 /**
  * Uploads: the bytes stream into a new object under a fresh key while its pending record is
  * written; the object appears at its key only once that record is committed, and one
- * transaction then puts it in place (a new file row, or the same row with the new object and
- * etag, the old content kept as a version: see versions.ts). Whatever a crash interrupts is found again:
+ * autocommitted statement then puts it in place (a new file row, or the same row with the new
+ * object and etag, the old content kept as a version: see versions.ts), takes the pending record
+ * and writes the file's text row (PENDING: a drain reads it after the kick sent once this has
+ * committed). Whatever a crash interrupts is found again:
  * - before the pending record commits, the driver has made nothing appear (a partial write is
  *   its own to sweep, see StorageDriver.sweepIncomplete);
- * - after it, until the transaction commits, the record names the object and the orphan sweep
- *   deletes both;
- * - the transaction commits the row and takes the record in one go.
+ * - after it, until the commit statement completes, the record names the object and the orphan
+ *   sweep deletes both (a statement whose gateway died is abandoned by Postgres, which checks the
+ *   client's connection while it runs: client_connection_check_interval, data-source.ts);
+ * - the statement commits the row, the text row and takes the record in one go; a kick lost
+ *   after it is made up by the periodic drain.
  * A failed overwrite leaves the old row and object as they were.
  */
 export class Uploads {
   constructor(
     private readonly store: EntryStore,
-    private readonly reads: EntryReads,
+    private readonly changes: TreeChanges,
     private readonly driver: StorageDriver,
     readonly size: UploadSizeLimit,
     private readonly texts: TextIndex,
@@ -47,8 +51,7 @@ export class Uploads {
     const path = joinPath([...folder, name]);
     checkPathLength(path);
     const contentType = chooseContentType(input.contentType, name);
-    // Before the transaction: makeFolders below must not need a second pool connection.
-    const root = await this.reads.root(organizationId);
+    const textStatus = this.texts.statusOf(contentType, name);
 
     const objectId = randomUUID();
     const objectKey = `${organizationId}/${objectId}`;
@@ -59,23 +62,9 @@ export class Uploads {
     try {
       await this.driver.write(objectKey, meter, { contentType, visibleAfter: pending });
       const content = { objectKey, contentType, etag: objectId.replace(/-/g, ''), ...meter.digest() };
-      const row = await retryOnDeadlock(() =>
-        this.store.transaction(async (tx) => {
-          const commit = await this.store.commitUpload(tx, organizationId, folder, name, content, path);
-          // The sweeper took it (the upload outlived the orphan age): the object is gone.
-          if (!commit.claimed) throw new Error(`upload of ${path} expired before it was committed`);
-          let written = commit.written;
-          if (!written) {
-            // A folder on the way is missing, or another upload took the name first.
-            const folderId = commit.folderId ?? (await this.store.makeFolders(tx, organizationId, root.id, folder)).id;
-            written = await this.store.putFile(tx, organizationId, folderId, name, content, path);
-          }
-          // New bytes (a new file or an overwrite): their text is read for search after this commits.
-          await this.texts.schedule(tx, written.row);
-          return written.row;
-        }),
-      );
+      const row = await this.commit(organizationId, folder, name, content, textStatus, path);
       committed = true;
+      if (textStatus === 'PENDING') this.texts.kick();
       metrics.uploads.inc({ outcome: 'stored' });
       metrics.uploadBytes.inc(content.size);
       return row;
@@ -88,6 +77,31 @@ export class Uploads {
       throw error;
     } finally {
       if (!committed) await this.discard(objectKey, pending);
+    }
+  }
+
+  /**
+   * The commit statement, again until it writes the file: when a folder on the way is missing it
+   * is made first (`mkdir -p`, committed on its own as createFolder does: it stays if the upload
+   * fails after it) and the file goes into it; when another upload added the name meanwhile, the
+   * statement runs again and overwrites that file (its content kept as a version), as an upload
+   * that came second does.
+   */
+  private async commit(
+    organizationId: string,
+    folder: string[],
+    name: string,
+    content: FileContent,
+    textStatus: 'PENDING' | 'NOT_TEXT',
+    path: string,
+  ): Promise<StorageEntry> {
+    let commit = await retryOnDeadlock(() => this.store.commitUpload(organizationId, folder, name, content, textStatus, path));
+    for (;;) {
+      // The sweeper took it (the upload outlived the orphan age): the object is gone.
+      if (!commit.claimed) throw new Error(`upload of ${path} expired before it was committed`);
+      if (commit.written) return commit.written.row;
+      const folderId = commit.folderId ?? (await this.changes.createFolder(organizationId, joinPath(folder))).id;
+      commit = await retryOnDeadlock(() => this.store.commitUploadInto(organizationId, folderId, name, content, textStatus, path));
     }
   }
 

@@ -55,7 +55,7 @@ export class FileVersions {
     const file = await this.reads.findByPath(organizationId, path);
     if (!file || file.kind !== 'file') throw new AppError(ErrorCode.NOT_FOUND, `No file at ${JSON.stringify(path)}`);
     if (!ETAG.test(versionId)) throw noSuchVersion(path);
-    return retryOnDeadlock(() =>
+    const { restored, readText } = await retryOnDeadlock(() =>
       this.store.transaction(async (tx) => {
         // Locked first: an overwrite, another restore or the expiry of this file's versions waits.
         if (!(await this.store.lockFile(tx, organizationId, file.id)))
@@ -63,10 +63,11 @@ export class FileVersions {
         const restored = await this.store.restoreVersion(tx, file.id, versionId, newEtag());
         if (!restored) throw noSuchVersion(path);
         // The restored content has an etag of its own: its text is read again for search.
-        await this.texts.schedule(tx, restored);
-        return restored;
+        return { restored, readText: await this.texts.schedule(tx, restored) };
       }),
     );
+    if (readText) this.texts.kick();
+    return restored;
   }
 
   /** The retention job's work: deletes expired versions of every file, in batches; how many files had some. */

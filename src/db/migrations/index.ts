@@ -17,6 +17,7 @@ import { Search1765600000000 } from './1765600000000-Search';
 import { RequestLogCounts1765800000000 } from './1765800000000-RequestLogCounts';
 import { TimeOrderedRunIds1765800000001 } from './1765800000001-TimeOrderedRunIds';
 import { RunsPartitionedByDay1765900000000 } from './1765900000000-RunsPartitionedByDay';
+import { PendingTextReads1766000000000 } from './1766000000000-PendingTextReads';
 
 export const migrations = [
   Foundation1764360000000,
@@ -37,4 +38,5 @@ export const migrations = [
   RequestLogCounts1765800000000,
   TimeOrderedRunIds1765800000001,
   RunsPartitionedByDay1765900000000,
+  PendingTextReads1766000000000,
 ];

@@ -1,20 +1,20 @@
 import { defineJob } from '../../queue/job';
 
-export interface ExtractTextJob {
-  entryId: string;
-  /** The bytes to read: a job for bytes the file no longer has does nothing. */
-  etag: string;
-}
+/** How often every process sends the drain, for rows whose kick was lost (a crash between commit and kick) or that wait for a retry. */
+export const EXTRACT_PENDING_TEXTS_EVERY_SECONDS = 30;
 
 /**
- * Reads a file's text for search after the upload that stored it committed (sent in its
- * transaction). Retried on storage or database errors; a file its reader refuses is not an error
- * (its textStatus is FAILED).
+ * Reads the text of files whose text row is PENDING (TextIndex.drain): kicked after the commit
+ * that wrote such rows (an upload, a restored version) and sent every
+ * EXTRACT_PENDING_TEXTS_EVERY_SECONDS. The rows are the work list, so a job carries no data and a
+ * lost job loses nothing. Policy `short`: one job waits at most (a kick sent while one waits is
+ * that one), while another process may be draining (drains take rows by lease, never the same).
+ * A file its reader refuses is not an error (its textStatus is FAILED); a storage or database
+ * error leaves the row for a later drain (read_after, attempts).
  */
-export const extractTextJob = defineJob<ExtractTextJob>({
-  name: 'storage.extract-text',
-  options: { retryLimit: 5, retryDelay: 10, retryBackoff: true },
-  // pg-boss waits the polling interval after every fetch, even with a backlog: with 20 jobs a
-  // fetch, a process reads up to 40 files a second after a bulk upload (4 a fetch read 8).
-  work: { batchSize: 20, pollingIntervalSeconds: 0.5 },
+export const extractPendingTextsJob = defineJob<object>({
+  name: 'storage.extract-pending-texts',
+  options: { policy: 'short', retryLimit: 0 },
+  work: { batchSize: 1, pollingIntervalSeconds: 0.5 },
+  everySeconds: EXTRACT_PENDING_TEXTS_EVERY_SECONDS,
 });

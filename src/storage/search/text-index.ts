@@ -1,11 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { Queue } from '../../queue/queue';
 import type { StorageDriver } from '../backend/driver';
-import { extractTextJob } from '../events/extract-text';
+import { extractPendingTextsJob } from '../events/extract-text';
 import { extractText, indexableText, textFormat, UnreadableFile } from './extract-text';
-import type { TextStatus, TextStore } from './text-store';
+import type { PendingText, TextStatus, TextStore } from './text-store';
 
-/** What one extraction did. `skipped`: the file is gone or has other bytes by now (a newer job reads those). */
+/** What one extraction did. `skipped`: the file is gone or has other bytes by now (whose own row is read instead). */
 export interface ExtractionOutcome {
   entryId: string;
   status: TextStatus | 'skipped';
@@ -13,6 +13,14 @@ export interface ExtractionOutcome {
   reason?: string;
   /** Characters of text kept. */
   chars?: number;
+}
+
+/** What a drain tells its job (for the log). */
+export interface DrainReport {
+  /** A row read: its outcome (FAILED: the reader refused the bytes). */
+  read(outcome: ExtractionOutcome): void;
+  /** A read that failed on a storage or database error; `willRetry` false after the last attempt. */
+  failed(entryId: string, error: unknown, willRetry: boolean): void;
 }
 
 export interface ReindexProgress {
@@ -41,13 +49,28 @@ export const DEFAULT_TEXT_EXTRACTION_MAX_BYTES = 10 * 1024 * 1024;
 const REINDEX_PAGE = 200;
 const REINDEX_CONCURRENCY = 2;
 
+/** Rows a drain takes at a time, and how many batches one drain reads before it hands on to a new job. */
+const DRAIN_BATCH = 5;
+const DRAIN_BATCHES = 4;
+/** How long a drain holds the rows it took: longer than reading a file of TEXT_EXTRACTION_MAX_BYTES takes. */
+const DRAIN_LEASE_SECONDS = 300;
+/** Reads of one file's bytes that may fail on a storage or database error (the first and five retries), DELAY·2ⁿ apart. */
+const MAX_READ_ATTEMPTS = 6;
+const RETRY_DELAY_SECONDS = 10;
+
 /**
- * The text of files, for search: asked for in the transaction that gives a file its bytes
- * (an upload or an overwrite; a rename or move changes no bytes and asks for nothing), read by a
- * durable job after the upload has answered, and read again for a whole organization by
- * `alloy storage reindex`.
+ * The text of files, for search: a file given bytes (an upload, an overwrite, a restored version;
+ * a rename or move changes no bytes and asks for nothing) gets a text row in the same commit,
+ * NOT_TEXT when its type says there is no text to read (an image, an archive), else PENDING. The
+ * PENDING rows are the work list: a drain (the `storage.extract-pending-texts` job, kicked after
+ * such a commit and sent periodically) reads them after the upload has answered. `alloy storage
+ * reindex` reads a whole organization again.
  */
 export class TextIndex {
+  /** A kick's job insert under way (kicks meanwhile coalesce into one more after it). */
+  private kicking: Promise<void> | null = null;
+  private kickAgain = false;
+
   constructor(
     private readonly texts: TextStore,
     private readonly driver: StorageDriver,
@@ -57,25 +80,81 @@ export class TextIndex {
   /** Larger files are not read (FAILED, with the reason); TEXT_EXTRACTION_MAX_BYTES. */
   maxBytes = DEFAULT_TEXT_EXTRACTION_MAX_BYTES;
 
+  /** The text status new bytes of this type and name start with: PENDING when there is text to read. */
+  statusOf(contentType: string, name: string): 'PENDING' | 'NOT_TEXT' {
+    return textFormat(contentType, name) ? 'PENDING' : 'NOT_TEXT';
+  }
+
   /**
-   * Inside `tx`, for a file given new bytes: its text is PENDING, and a job reads it once `tx` has
-   * committed (the job exists only if `tx` commits). A type whose text is not read (an image, an
-   * archive) is NOT_TEXT at once, with no job.
+   * Inside `tx`, for a file given new bytes: its text row (statusOf). True when the text is to be
+   * read: then `kick()` once `tx` has committed.
    */
   async schedule(
     tx: EntityManager,
     file: { id: string; organizationId: string; etag: string | null; name: string; contentType: string | null },
-  ): Promise<void> {
-    const entry = { id: file.id, organizationId: file.organizationId, etag: file.etag! };
-    if (!textFormat(file.contentType ?? '', file.name)) return this.texts.schedule(tx, entry, 'NOT_TEXT');
-    await this.texts.schedule(tx, entry, 'PENDING');
-    await extractTextJob.send(this.queue, { entryId: file.id, etag: file.etag! }, { tx });
+  ): Promise<boolean> {
+    const status = this.statusOf(file.contentType ?? '', file.name);
+    await this.texts.schedule(tx, { id: file.id, organizationId: file.organizationId, etag: file.etag! }, status);
+    return status === 'PENDING';
+  }
+
+  /**
+   * After a commit that wrote PENDING rows: a drain job, so that they are read now rather than at
+   * the next periodic drain. Not awaited by the caller, and a failed send is only late text: the
+   * rows are the work list, and the periodic drain reads them. Kicks while one is being sent make
+   * one more send after it (a drain that started before this commit may have missed its rows),
+   * so an upload costs at most one job insert and a burst of them a few.
+   */
+  kick(): void {
+    if (this.kicking) {
+      this.kickAgain = true;
+      return;
+    }
+    this.kicking = extractPendingTextsJob
+      .send(this.queue, {})
+      .catch(() => undefined)
+      .then(() => {
+        this.kicking = null;
+        if (this.kickAgain) {
+          this.kickAgain = false;
+          this.kick();
+        }
+      });
+  }
+
+  /**
+   * The drain job's work: takes PENDING rows a batch at a time and reads them, until none is left
+   * or DRAIN_BATCHES batches were read (then a new job goes on, so that one job never runs long
+   * and a process's shutdown never waits long for it). A storage or database error leaves the
+   * row for a later drain, RETRY_DELAY_SECONDS·2ⁿ later, MAX_READ_ATTEMPTS times at most (then it
+   * stays PENDING until a reindex). Outcomes and errors go to `report`, for the log.
+   */
+  async drain(report: DrainReport): Promise<void> {
+    for (let batch = 0; batch < DRAIN_BATCHES; batch++) {
+      const rows = await this.texts.claim(DRAIN_BATCH, DRAIN_LEASE_SECONDS, MAX_READ_ATTEMPTS);
+      for (const row of rows) await this.read(row, report);
+      if (rows.length < DRAIN_BATCH) return;
+    }
+    this.kick();
+  }
+
+  private async read(row: PendingText, report: DrainReport): Promise<void> {
+    try {
+      report.read(await this.extract(row.entryId, row.etag));
+    } catch (error) {
+      const willRetry = row.attempts < MAX_READ_ATTEMPTS;
+      report.failed(row.entryId, error, willRetry);
+      // The next try is a later drain's; if this update fails too, the lease holds the row until then.
+      if (willRetry) {
+        await this.texts.retryLater(row.entryId, row.etag, RETRY_DELAY_SECONDS * 2 ** (row.attempts - 1)).catch(() => undefined);
+      }
+    }
   }
 
   /**
    * Reads the text of the file's bytes `etag` (null: whatever it has now) and stores it with its
    * status. A file its reader refuses is FAILED, with the reason in the outcome; a storage or
-   * database error is thrown, for the job to be retried.
+   * database error is thrown (a drain tries the row again later; a reindex fails).
    */
   async extract(entryId: string, etag: string | null): Promise<ExtractionOutcome> {
     const file = await this.texts.source(entryId, etag);

@@ -8,6 +8,13 @@ import { Statement, statement, StatementRunner } from '../../db/statements';
 /** What `File.textStatus` says. */
 export type TextStatus = 'PENDING' | 'INDEXED' | 'NOT_TEXT' | 'FAILED';
 
+/** A PENDING row taken by a drain: the bytes to read, and how many reads of them were started (this one included). */
+export interface PendingText {
+  entryId: string;
+  etag: string;
+  attempts: number;
+}
+
 /** A file as extraction reads it. */
 export interface TextSource {
   id: string;
@@ -39,20 +46,22 @@ export interface SearchHit {
   snippet: string | null;
 }
 
+/**
+ * SQL: the text rows of files given new bytes, from `rows` (entry id, organization id, etag,
+ * status PENDING or NOT_TEXT): the old text, which no longer says what the file holds, is found
+ * no more, and a PENDING row is there for the next drain to read (TextIndex.drain). Also a step
+ * of the upload's one-statement commit (entry-store.ts commitUpload).
+ */
+export const SCHEDULE_TEXTS = (rows: string) => `INSERT INTO storage_texts (entry_id, organization_id, etag, status) ${rows}
+     ON CONFLICT (entry_id) DO UPDATE SET etag = EXCLUDED.etag, status = EXCLUDED.status, body = NULL, document = NULL,
+       reason = NULL, read_after = NULL, attempts = 0, updated_at = now()`;
+
 const TEXT_SOURCE = `e.id, e.organization_id AS "organizationId", e.name, e.object_key AS "objectKey", e.size::float8 AS size,
   e.content_type AS "contentType", e.etag`;
 
 const SQL = {
-  /**
-   * In the transaction that gave a file new bytes: its text is to be read again, and the old
-   * text, which no longer says what the file holds, is found no more.
-   */
-  schedule: statement(
-    'storage.text-schedule',
-    `INSERT INTO storage_texts (entry_id, organization_id, etag, status) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (entry_id) DO UPDATE SET etag = EXCLUDED.etag, status = EXCLUDED.status, body = NULL, document = NULL,
-       reason = NULL, updated_at = now()`,
-  ),
+  /** In the transaction that gave a file new bytes (a restored version): see SCHEDULE_TEXTS. */
+  schedule: statement('storage.text-schedule', SCHEDULE_TEXTS('VALUES ($1, $2, $3, $4)')),
   /** The file of this id as it is now, when its text row is for these bytes ($2 null: whatever they are now). */
   source: statement(
     'storage.text-source',
@@ -65,6 +74,26 @@ const SQL = {
     `INSERT INTO storage_texts (entry_id, organization_id, etag, status)
      SELECT id, organization_id, etag, 'PENDING' FROM storage_entries WHERE id = $1 AND kind = 'file'
      ON CONFLICT (entry_id) DO NOTHING`,
+  ),
+  /**
+   * Takes up to $1 PENDING rows for a drain, oldest first: none taken by another drain (its lease,
+   * read_after) or waiting for a retry, none tried $3 times already. Each is leased for $2 seconds
+   * (no other drain reads it meanwhile; a drain that dies lets it go when the lease runs out).
+   */
+  claim: statement(
+    'storage.text-claim',
+    `UPDATE storage_texts SET read_after = now() + make_interval(secs => $2), attempts = attempts + 1
+      WHERE entry_id IN (
+        SELECT entry_id FROM storage_texts
+         WHERE status = 'PENDING' AND (read_after IS NULL OR read_after <= now()) AND attempts < $3
+         ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED
+      )
+      RETURNING entry_id AS "entryId", etag, attempts`,
+  ),
+  /** A read of these bytes failed on a storage or database error: tried again by a drain after $3 seconds. */
+  retryLater: statement(
+    'storage.text-retry-later',
+    `UPDATE storage_texts SET read_after = now() + make_interval(secs => $3) WHERE entry_id = $1 AND etag = $2 AND status = 'PENDING'`,
   ),
   /** The outcome of an extraction, kept only while the file still has the bytes it was read from. */
   store: statement(
@@ -176,6 +205,15 @@ export class TextStore {
     status: 'PENDING' | 'NOT_TEXT',
   ): Promise<void> {
     await this.sql.run(SQL.schedule, [entry.id, entry.organizationId, entry.etag, status], tx);
+  }
+
+  /** Up to `limit` PENDING rows for a drain, each leased for `leaseSeconds` (see SQL.claim). */
+  claim(limit: number, leaseSeconds: number, maxAttempts: number): Promise<PendingText[]> {
+    return this.sql.rows<PendingText>(SQL.claim, [limit, leaseSeconds, maxAttempts]);
+  }
+
+  async retryLater(entryId: string, etag: string, delaySeconds: number): Promise<void> {
+    await this.sql.run(SQL.retryLater, [entryId, etag, delaySeconds]);
   }
 
   /** The file as extraction reads it, or null when it is gone or has other bytes than `etag` by now. */
