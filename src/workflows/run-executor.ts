@@ -216,7 +216,8 @@ export class RunExecutor {
    * Runs a claimed run to its end (or to the current step's end when stopping), recording its
    * steps as events: an http step's STEP_STARTED is written before its request (followers see it
    * start), its streamed OUTPUT pieces as they arrive (OutputCoalescer), and a transform step's
-   * two events together after it, so that a step costs few commits. A cancel (or a lease taken
+   * two events together after it, the last step's in the statement that finishes the run, so that
+   * a step costs few commits (a one-step transform run: its claim and its finish). A cancel (or a lease taken
    * over) aborts the step in flight and the run is left as it is: CANCELLED by whoever cancelled.
    */
   private async execute(run: ClaimedRun, held: HeldRun): Promise<void> {
@@ -253,7 +254,7 @@ export class RunExecutor {
       }
       const step = run.definition.steps[stepId];
       if (!step || executed > Object.keys(run.definition.steps).length) {
-        await this.runs.finish(lease, steps, { status: 'FAILED', error: `The workflow has no step "${stepId}"` }, hasCallback);
+        await this.runs.finish(lease, steps, { status: 'FAILED', error: `The workflow has no step "${stepId}"` }, hasCallback, pending);
         return;
       }
       pending.push({ type: RunEventType.STEP_STARTED, step: stepId, data: null });
@@ -276,19 +277,18 @@ export class RunExecutor {
         if (!(error instanceof StepFailed)) throw error;
         steps[id] = error.result;
         pending.push({ type: RunEventType.STEP_FINISHED, step: id, data: stepEnd(error.result) });
-        if (!(await record())) return;
-        await this.runs.finish(lease, steps, { status: 'FAILED', error: error.message }, hasCallback);
+        await this.runs.finish(lease, steps, { status: 'FAILED', error: error.message }, hasCallback, pending);
         return;
       }
       if (held.lost) return;
       steps[id] = result;
       pending.push({ type: RunEventType.STEP_FINISHED, step: id, data: stepEnd(result) });
-      if (!(await record())) return;
       const next = step.next ?? null;
       if (next === null) {
-        await this.runs.finish(lease, steps, { status: 'SUCCEEDED', output: result.output }, hasCallback);
+        await this.runs.finish(lease, steps, { status: 'SUCCEEDED', output: result.output }, hasCallback, pending);
         return;
       }
+      if (!(await record())) return;
       // False: the lease was taken over, another worker owns the run now.
       if (!(await this.runs.saveProgress(lease, steps, next))) return;
       stepId = next;

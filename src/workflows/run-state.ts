@@ -1,7 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
+import { WriteBatcher } from '../db/write-batcher';
 import type { WorkflowDefinition } from './definition';
 import { CallbackQueue, queueCallbacks } from './run-callbacks';
+import { announcementsOf, eventColumns, NewRunEvent } from './run-event-log';
 import type { RunAnnouncer, RunEvent } from './run-events';
 import type { StoredRunFiles } from './run-files';
 import { runTimeOf, runTimesOf } from './run-partitions';
@@ -201,13 +204,41 @@ const SQL = {
     { genericPlan: true },
   ),
 
+  /**
+   * RUNNING → SUCCEEDED or FAILED for several runs in one statement and one commit (a worker's
+   * finishes that wait while one is in flight), each with the events its executor had not written
+   * yet (its last step's): the events numbered before the STATUS event the status change writes
+   * (its trigger raises event_seq once more, so the RETURNING event_seq is the STATUS event's).
+   * Fenced by each run's lease and only while it is RUNNING, like every write of a worker (a run
+   * cancelled meanwhile is left CANCELLED, with none of these events); rows locked in id order,
+   * as the appends lock them. A run without a row back was not finished.
+   */
   finish: statement(
-    'workflows.finish-run',
-    `UPDATE workflow_runs
-        SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
-            finished_at = now(), lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2 AND status = 'RUNNING'
-    RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+    'workflows.finish-runs',
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
+         AS i (id, token, status, output, error, steps, n)
+     ), locked AS (
+       SELECT r.id, r.created_at FROM workflow_runs r
+         JOIN input i ON i.id = r.id AND ${runTimesOf('r.created_at', 'i.id', '$1::uuid[]')} AND r.lease_token = i.token
+        WHERE r.status = 'RUNNING' ORDER BY r.id FOR UPDATE OF r
+     ), run AS (
+       UPDATE workflow_runs r
+          SET status = i.status, output = i.output::json, error = i.error, step_results = i.steps::json, next_step = NULL,
+              finished_at = now(), lease_token = NULL, lease_until = NULL, event_seq = r.event_seq + i.n
+         FROM input i, locked l
+        WHERE r.id = i.id AND l.id = r.id AND r.created_at = l.created_at AND ${runTimesOf('r.created_at', 'i.id', '$1::uuid[]')}
+       RETURNING r.id, r.created_at, r.organization_id, r.status_seq, r.event_seq, r.callback_url, i.n
+     ), added AS (
+       INSERT INTO workflow_run_events (run_id, run_created_at, seq, type, step, data)
+       SELECT e.run_id, run.created_at, run.event_seq - 1 - run.n + e.k, e.type, e.step, e.data::json
+         FROM unnest($8::uuid[], $9::int[], $10::text[], $11::text[], $12::text[]) AS e (run_id, k, type, step, data)
+         JOIN run ON run.id = e.run_id
+       RETURNING run_id, seq, at
+     )
+     SELECT run.id, run.organization_id AS "organizationId", run.status_seq AS seq, run.event_seq AS "eventSeq",
+            run.callback_url AS "callbackUrl", (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats
+       FROM run`,
     { genericPlan: true },
   ),
 
@@ -274,6 +305,31 @@ interface Changed extends Record<string, unknown> {
   callbackUrl?: string | null;
 }
 
+/** What a finish statement returns of each run it finished. */
+interface FinishedRow extends Changed {
+  id: string;
+  eventSeq: number;
+  ats: Date[];
+}
+
+/** How a run ended, as its executor finishes it. */
+export interface RunEnd {
+  status: 'SUCCEEDED' | 'FAILED';
+  output?: unknown;
+  error?: string;
+}
+
+interface Finish {
+  lease: Lease;
+  steps: Record<string, StepResult>;
+  end: RunEnd;
+  hasCallback: boolean;
+  events: NewRunEvent[];
+}
+
+/** Runs whose finishes go in one statement at most. */
+const MAX_RUNS_PER_FINISH = 200;
+
 /** A run's lease, as the worker holding it knows it. */
 export interface Lease {
   runId: string;
@@ -293,6 +349,11 @@ export class RunStateMachine {
   private readonly sql: StatementRunner;
   private readonly announcer: RunAnnouncer;
   private readonly callbacks: CallbackQueue | undefined;
+  private readonly finishes = new WriteBatcher<Finish, boolean>(
+    (batch) => this.writeFinishes(batch),
+    (f) => f.lease.runId,
+    MAX_RUNS_PER_FINISH,
+  );
 
   constructor(db: DataSource, options: RunStateOptions) {
     this.sql = new StatementRunner(db);
@@ -374,19 +435,52 @@ export class RunStateMachine {
     return true;
   }
 
-  /** RUNNING → SUCCEEDED or FAILED; false when the lease was lost or the run cancelled meanwhile. */
-  async finish(
+  /**
+   * RUNNING → SUCCEEDED or FAILED, with `events` (the last step's, not written yet) stored before
+   * the STATUS event, together with the finishes of other runs waiting then (one statement, one
+   * commit); false when the lease was lost or the run cancelled meanwhile (nothing is written).
+   */
+  finish(
     lease: Lease,
     steps: Record<string, StepResult>,
-    end: { status: 'SUCCEEDED' | 'FAILED'; output?: unknown; error?: string },
+    end: RunEnd,
     hasCallback = false,
+    events: NewRunEvent[] = [],
   ): Promise<boolean> {
-    const output = end.output === undefined || end.output === null ? null : JSON.stringify(end.output);
-    const values = [lease.runId, lease.token, end.status, output, end.error ?? null, JSON.stringify(steps)];
-    const [row] = await this.finalizing(hasCallback, async (tx) =>
-      (await this.sql.rows<Changed>(SQL.finish, values, tx)).map((r) => ({ ...r, runId: lease.runId })),
+    return this.finishes.add({ lease, steps, end, hasCallback, events });
+  }
+
+  private async writeFinishes(batch: Finish[]): Promise<boolean[]> {
+    const { values, texts } = eventColumns(batch.map((f) => ({ runId: f.lease.runId, events: f.events })));
+    const params = [
+      batch.map((f) => f.lease.runId),
+      batch.map((f) => f.lease.token),
+      batch.map((f) => f.end.status),
+      batch.map((f) => (f.end.output === undefined || f.end.output === null ? null : JSON.stringify(f.end.output))),
+      batch.map((f) => f.end.error ?? null),
+      batch.map((f) => JSON.stringify(f.steps)),
+      batch.map((f) => f.events.length),
+      ...values,
+    ];
+    const rows = await retryOnDeadlock(() =>
+      this.finalizing(
+        batch.some((f) => f.hasCallback),
+        async (tx) => (await this.sql.rows<FinishedRow>(SQL.finish, params, tx)).map((r) => ({ ...r, runId: r.id })),
+      ),
     );
-    return this.announced(lease.runId, end.status as WorkflowRunStatus, row ?? null);
+    const byRun = new Map(rows.map((row) => [row.id, row]));
+    this.announcer.announce(
+      batch.flatMap((f, i): RunEvent[] => {
+        const row = byRun.get(f.lease.runId);
+        if (!row) return [];
+        // The events as an append of the RUNNING run would have announced them, then the status change.
+        const appended = f.events.length
+          ? announcementsOf({ ...row, statusSeq: row.seq - 1, eventSeq: row.eventSeq - 1 }, f.events, texts[i])
+          : [];
+        return [...appended, { id: row.id, organizationId: row.organizationId, status: f.end.status as WorkflowRunStatus, seq: row.seq }];
+      }),
+    );
+    return batch.map((f) => byRun.has(f.lease.runId));
   }
 
   /**
