@@ -55,7 +55,8 @@ export interface StartParams {
   /** The payload as JSON text, or null. */
   payloadJson: string | null;
   idempotencyKey: string | null;
-  requestHash: string;
+  /** What the key's request was (null without a key). */
+  requestHash: string | null;
   keyWindowHours: number;
   /** A teammate's conversation to continue (checked in the statement), or null. */
   conversationId?: string | null;
