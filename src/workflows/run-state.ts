@@ -92,6 +92,25 @@ export interface ClaimedRun {
 
 export const DEFAULT_MAX_RECOVERIES = 2;
 
+/**
+ * The claim, as CTEs (`next`: the oldest queued runs, locked, skipping those another claim
+ * holds; `claimed`: them RUNNING under a new lease, as ClaimedRun's columns), for the claim's own
+ * statement and for the finish that claims in the finished runs' place.
+ */
+const claimed = (limit: string, leaseSeconds: string) => `next AS (
+       SELECT id, created_at FROM workflow_runs WHERE status = 'QUEUED' ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+     ), claimed AS (
+       UPDATE workflow_runs r
+          SET status = 'RUNNING', started_at = COALESCE(r.started_at, now()), lease_token = gen_random_uuid(),
+              lease_until = now() + make_interval(secs => ${leaseSeconds}::float8)
+         FROM next, workflows w, workflow_versions v
+        WHERE r.id = next.id AND r.created_at = next.created_at
+          AND r.created_at BETWEEN (SELECT min(created_at) FROM next) AND (SELECT max(created_at) FROM next)
+          AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
+       RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
+                 r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url
+     )`;
+
 const SQL = {
   /*
    * One statement, one commit: the teammate and workflow checks (deleted ones are not found),
@@ -164,22 +183,7 @@ const SQL = {
    * own and the definition of the version it was started with (an update never changes a run
    * under way; the signing secrets are the workflow's current ones).
    */
-  claim: statement(
-    'workflows.claim-runs',
-    `WITH next AS (
-       SELECT id, created_at FROM workflow_runs WHERE status = 'QUEUED' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
-     )
-     UPDATE workflow_runs r
-        SET status = 'RUNNING', started_at = COALESCE(r.started_at, now()), lease_token = gen_random_uuid(),
-            lease_until = now() + make_interval(secs => $2::float8)
-       FROM next, workflows w, workflow_versions v
-      WHERE r.id = next.id AND r.created_at = next.created_at
-        AND r.created_at BETWEEN (SELECT min(created_at) FROM next) AND (SELECT max(created_at) FROM next)
-        AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
-    RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
-              r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url`,
-    { genericPlan: true },
-  ),
+  claim: statement('workflows.claim-runs', `WITH ${claimed('$1', '$2')} SELECT * FROM claimed`, { genericPlan: true }),
 
   /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
   renew: statement(
@@ -212,7 +216,9 @@ const SQL = {
    * (its trigger raises event_seq once more, so the RETURNING event_seq is the STATUS event's).
    * Fenced by each run's lease and only while it is RUNNING, like every write of a worker (a run
    * cancelled meanwhile is left CANCELLED, with none of these events); rows locked in id order,
-   * as the appends lock them. A run without a row back was not finished.
+   * as the appends lock them. The same statement claims up to $13 queued runs for the slots these
+   * runs free (the claim's own statement, inside). Rows: each run finished (`claimed` false; one
+   * without a row was not finished), then each run claimed.
    */
   finish: statement(
     'workflows.finish-runs',
@@ -236,10 +242,17 @@ const SQL = {
          FROM unnest($8::uuid[], $9::int[], $10::text[], $11::text[], $12::text[]) AS e (run_id, k, type, step, data)
          JOIN run ON run.id = e.run_id
        RETURNING run_id, seq, at
-     )
-     SELECT run.id, run.organization_id AS "organizationId", run.status_seq AS seq, run.event_seq AS "eventSeq",
-            run.callback_url AS "callbackUrl", (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats
-       FROM run`,
+     ), ${claimed('$13', '$14')}
+     SELECT false AS claimed, run.id, run.organization_id, run.status_seq, run.event_seq, run.callback_url,
+            (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats,
+            NULL::uuid AS workflow_id, NULL::json AS payload, NULL::json AS step_results, NULL::text AS next_step,
+            NULL::uuid AS lease_token, NULL::uuid AS conversation_id, NULL::json AS files, NULL::timestamptz AS created_at,
+            NULL::json AS definition, NULL::text[] AS signing_secrets
+       FROM run
+     UNION ALL
+     SELECT true, id, organization_id, status_seq, NULL, callback_url, NULL, workflow_id, payload, step_results, next_step,
+            lease_token, conversation_id, files, created_at, definition, signing_secrets
+       FROM claimed`,
     { genericPlan: true },
   ),
 
@@ -299,6 +312,10 @@ const SQL = {
   ),
 };
 
+/** The announcements of claimed runs. */
+const runningOf = (claimed: ClaimedRun[]): RunEvent[] =>
+  claimed.map((r) => ({ id: r.id, organizationId: r.organization_id, status: WorkflowRunStatus.RUNNING, seq: r.status_seq }));
+
 /** What a status-changing statement returns, to announce the change. */
 interface Changed extends Record<string, unknown> {
   organizationId: string;
@@ -306,12 +323,8 @@ interface Changed extends Record<string, unknown> {
   callbackUrl?: string | null;
 }
 
-/** What a finish statement returns of each run it finished. */
-interface FinishedRow extends Changed {
-  id: string;
-  eventSeq: number;
-  ats: Date[];
-}
+/** A row of the finish statement: a run it finished, or (`claimed`) one it claimed. */
+type FinishRow = ClaimedRun & { claimed: boolean; event_seq: number; ats: Date[] };
 
 /** How a run ended, as its executor finishes it. */
 export interface RunEnd {
@@ -326,6 +339,14 @@ interface Finish {
   end: RunEnd;
   hasCallback: boolean;
   events: NewRunEvent[];
+  /** Claim a queued run in this one's place, for this many seconds; null: don't. */
+  claimFor: number | null;
+}
+
+/** What a finish did: whether it finished the run, and the run claimed in its place (null: none was queued; undefined: none asked). */
+export interface Finished {
+  finished: boolean;
+  next?: ClaimedRun | null;
 }
 
 /** Runs whose finishes go in one statement at most. */
@@ -350,7 +371,7 @@ export class RunStateMachine {
   private readonly sql: StatementRunner;
   private readonly announcer: RunAnnouncer;
   private readonly callbacks: CallbackQueue | undefined;
-  private readonly finishes = new WriteBatcher<Finish, boolean>(
+  private readonly finishes = new WriteBatcher<Finish, Finished>(
     (batch) => this.writeFinishes(batch),
     (f) => f.lease.runId,
     MAX_RUNS_PER_FINISH,
@@ -406,9 +427,7 @@ export class RunStateMachine {
   /** Claims up to `limit` queued runs for `leaseSeconds`. */
   async claim(limit: number, leaseSeconds: number): Promise<ClaimedRun[]> {
     const claimed = await this.sql.rows<ClaimedRun & Record<string, unknown>>(SQL.claim, [limit, leaseSeconds]);
-    this.announcer.announce(
-      claimed.map((r) => ({ id: r.id, organizationId: r.organization_id, status: WorkflowRunStatus.RUNNING, seq: r.status_seq })),
-    );
+    this.announcer.announce(runningOf(claimed));
     return claimed;
   }
 
@@ -441,18 +460,29 @@ export class RunStateMachine {
    * the STATUS event, together with the finishes of other runs waiting then (one statement, one
    * commit); false when the lease was lost or the run cancelled meanwhile (nothing is written).
    */
-  finish(
+  async finish(lease: Lease, steps: Record<string, StepResult>, end: RunEnd, hasCallback = false, events: NewRunEvent[] = []): Promise<boolean> {
+    return (await this.finishes.add({ lease, steps, end, hasCallback, events, claimFor: null })).finished;
+  }
+
+  /**
+   * `finish`, and with `claimFor` (lease seconds) a queued run claimed in the same statement for the
+   * slot the run frees: a worker with a backlog then makes one statement and one announcement per
+   * round of runs, not a finish and a claim.
+   */
+  finishAndClaim(
     lease: Lease,
     steps: Record<string, StepResult>,
     end: RunEnd,
-    hasCallback = false,
-    events: NewRunEvent[] = [],
-  ): Promise<boolean> {
-    return this.finishes.add({ lease, steps, end, hasCallback, events });
+    hasCallback: boolean,
+    events: NewRunEvent[],
+    claimFor: number | null,
+  ): Promise<Finished> {
+    return this.finishes.add({ lease, steps, end, hasCallback, events, claimFor });
   }
 
-  private async writeFinishes(batch: Finish[]): Promise<boolean[]> {
+  private async writeFinishes(batch: Finish[]): Promise<Finished[]> {
     const { values, texts } = eventColumns(batch.map((f) => ({ runId: f.lease.runId, events: f.events })));
+    const claiming = batch.filter((f) => f.claimFor !== null);
     const params = [
       batch.map((f) => f.lease.runId),
       batch.map((f) => f.lease.token),
@@ -462,26 +492,45 @@ export class RunStateMachine {
       batch.map((f) => JSON.stringify(f.steps)),
       batch.map((f) => f.events.length),
       ...values,
+      claiming.length,
+      claiming.length ? Math.max(...claiming.map((f) => f.claimFor!)) : 0,
     ];
     const rows = await retryOnDeadlock(() =>
-      this.finalizing(
-        batch.some((f) => f.hasCallback),
-        async (tx) => (await this.sql.rows<FinishedRow>(SQL.finish, params, tx)).map((r) => ({ ...r, runId: r.id })),
+      this.finalizing(batch.some((f) => f.hasCallback), async (tx) =>
+        (await this.sql.rows<FinishRow>(SQL.finish, params, tx)).map((r) => ({
+          ...r,
+          runId: r.id,
+          organizationId: r.organization_id,
+          seq: r.status_seq,
+          callbackUrl: r.callback_url,
+          final: !r.claimed,
+        })),
       ),
     );
-    const byRun = new Map(rows.map((row) => [row.id, row]));
-    this.announcer.announce(
-      batch.flatMap((f, i): RunEvent[] => {
-        const row = byRun.get(f.lease.runId);
+    const finished = new Map(rows.filter((row) => !row.claimed).map((row) => [row.id, row]));
+    const next: ClaimedRun[] = rows.filter((row) => row.claimed);
+    this.announcer.announce([
+      ...batch.flatMap((f, i): RunEvent[] => {
+        const row = finished.get(f.lease.runId);
         if (!row) return [];
         // The events as an append of the RUNNING run would have announced them, then the status change.
         const appended = f.events.length
-          ? announcementsOf({ ...row, statusSeq: row.seq - 1, eventSeq: row.eventSeq - 1 }, f.events, texts[i])
+          ? announcementsOf(
+              { id: row.id, organizationId: row.organizationId, statusSeq: row.seq - 1, eventSeq: row.event_seq - 1, ats: row.ats },
+              f.events,
+              texts[i],
+            )
           : [];
         return [...appended, { id: row.id, organizationId: row.organizationId, status: f.end.status as WorkflowRunStatus, seq: row.seq }];
       }),
-    );
-    return batch.map((f) => byRun.has(f.lease.runId));
+      ...runningOf(next),
+    ]);
+    // Each run that asked for a successor gets one of those claimed, while there are.
+    let taken = 0;
+    return batch.map((f) => ({
+      finished: finished.has(f.lease.runId),
+      ...(f.claimFor === null ? {} : { next: next[taken++] ?? null }),
+    }));
   }
 
   /**
