@@ -8,7 +8,8 @@
  *
  * Environment: BENCH_ONLY=id,id (run some figures), BENCH_DURATION (s per run, 5), BENCH_ROUNDS (3),
  * BENCH_CONNECTIONS (20), BENCH_NO_WRITE=1 (leave BENCHMARKS.md alone), BENCH_CPU_PROF=<dir>
- * (profile the gateway with node --cpu-prof), BENCH_TREE_FILES, BENCH_RUNS (smaller seeds).
+ * (profile the gateway with node --cpu-prof), BENCH_WORKER_CPU_PROF=<dir> (the same for the `alloy worker`
+ * process), BENCH_TREE_FILES, BENCH_RUNS (smaller seeds).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -68,9 +69,10 @@ function startGateway(databaseUrl: string, storageDir: string, port: number): Pr
 
 /** `alloy worker` on the bench database: executes the runs the figures trigger, and the storage jobs too. */
 function startWorker(databaseUrl: string, storageDir: string): Promise<ChildServer> {
+  const prof = process.env.BENCH_WORKER_CPU_PROF;
   return spawnServer({
     name: 'worker',
-    args: [BIN, 'worker'],
+    args: [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []), BIN, 'worker'],
     env: {
       DATABASE_URL: databaseUrl,
       LOG_LEVEL: 'info',

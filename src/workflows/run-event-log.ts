@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { Page } from '../db/page';
 import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
+import { WriteBatcher } from '../db/write-batcher';
 import { isFinalStatus, RunAnnouncer, RunEvent } from './run-events';
 import { runTimeOf, runTimesOf } from './run-partitions';
 import { RunEventType, StoredRunEvent } from './run-event.entity';
@@ -67,6 +68,15 @@ const SQL = {
   ),
 };
 
+/** What a statement that appended a run's events tells of it: its status seq then, its last event seq, when each event was stored. */
+export interface AppendedRow {
+  id: string;
+  organizationId: string;
+  statusSeq: number;
+  eventSeq: number;
+  ats: Date[];
+}
+
 /**
  * The announcements of one run's append: its events travel inside them, as many per announcement
  * as fit in INLINE_EVENTS_BYTES, so that followers take them without reading the table. One
@@ -76,8 +86,8 @@ const SQL = {
  * run-events). Only an event too large on its own goes without its data (its followers read it).
  * In seq order: RunAnnouncer keeps the order, one NOTIFY after another.
  */
-function announcementsOf(
-  row: { id: string; organizationId: string; statusSeq: number; eventSeq: number; ats: Date[] },
+export function announcementsOf(
+  row: AppendedRow,
   events: NewRunEvent[],
   texts: string[],
 ): RunEvent[] {
@@ -116,22 +126,47 @@ function announcementsOf(
 /** Runs whose appends go in one statement at most. */
 const MAX_RUNS_PER_APPEND = 200;
 
-interface PendingAppend {
+interface Append {
   lease: { runId: string; token: string };
   events: NewRunEvent[];
-  resolve(written: boolean): void;
-  reject(error: unknown): void;
 }
 
 /** True for the event that ends a run's list: a STATUS event with a final status. */
 export const isFinalEvent = (event: Pick<StoredRunEvent, 'type' | 'data'>): boolean =>
   event.type === RunEventType.STATUS && typeof event.data === 'string' && isFinalStatus(event.data);
 
+/**
+ * The unnest arrays that carry the events of several runs into one statement (the append's $4 to
+ * $8, the finish's in run-state.ts): each event's run, its number within the run's list (1, 2, …),
+ * type, step and data as JSON text. `texts` is the data, each run's slice in the order given.
+ */
+export function eventColumns(runs: Array<{ runId: string; events: NewRunEvent[] }>): { values: unknown[]; texts: string[][] } {
+  const flat = runs.flatMap((run) => run.events.map((event, k) => ({ runId: run.runId, k: k + 1, event })));
+  const data = flat.map(({ event }) => (event.data === undefined ? 'null' : JSON.stringify(event.data)));
+  const texts: string[][] = [];
+  let at = 0;
+  for (const run of runs) {
+    texts.push(data.slice(at, at + run.events.length));
+    at += run.events.length;
+  }
+  return {
+    values: [flat.map((f) => f.runId), flat.map((f) => f.k), flat.map((f) => f.event.type), flat.map((f) => f.event.step), data],
+    texts,
+  };
+}
+
 /** A run's stored events: appended by the executor, read by `WorkflowRun.events` and the followers of a run. */
 export class RunEventLog {
   private readonly sql: StatementRunner;
-  private readonly waiting: PendingAppend[] = [];
-  private writing = false;
+  /**
+   * A run has at most one append waiting (its writer waits for the last), so a worker streaming
+   * many runs makes one commit per round for all of them instead of one per run.
+   */
+  private readonly appends = new WriteBatcher<Append, boolean>(
+    (batch) => this.write(batch),
+    (item) => item.lease.runId,
+    MAX_RUNS_PER_APPEND,
+  );
 
   constructor(
     db: DataSource,
@@ -148,74 +183,27 @@ export class RunEventLog {
    */
   async append(lease: { runId: string; token: string }, events: NewRunEvent[]): Promise<boolean> {
     if (events.length === 0) return true;
-    return new Promise<boolean>((resolve, reject) => {
-      this.waiting.push({ lease, events, resolve, reject });
-      if (!this.writing) void this.writeWaiting();
-    });
+    return this.appends.add({ lease, events });
   }
 
-  /**
-   * Writes what is waiting, one statement at a time: the appends that arrive while one is in
-   * flight go together in the next, so that a worker streaming many runs makes one commit per
-   * round for all of them instead of one per run (a run has at most one append waiting: its
-   * writer waits for the last).
-   */
-  private async writeWaiting(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.waiting.length) {
-        const batch: PendingAppend[] = [];
-        const later: PendingAppend[] = [];
-        const seen = new Set<string>();
-        for (const item of this.waiting.splice(0)) {
-          if (seen.has(item.lease.runId) || batch.length >= MAX_RUNS_PER_APPEND) later.push(item);
-          else {
-            seen.add(item.lease.runId);
-            batch.push(item);
-          }
-        }
-        this.waiting.unshift(...later);
-        try {
-          const written = await this.write(batch);
-          for (const item of batch) item.resolve(written.has(item.lease.runId));
-        } catch (error) {
-          for (const item of batch) item.reject(error);
-        }
-      }
-    } finally {
-      this.writing = false;
-    }
-  }
-
-  private async write(batch: PendingAppend[]): Promise<Set<string>> {
-    const flat = batch.flatMap((item) => item.events.map((event, k) => ({ runId: item.lease.runId, k: k + 1, event })));
-    const data = flat.map(({ event }) => (event.data === undefined ? 'null' : JSON.stringify(event.data)));
+  private async write(batch: Append[]): Promise<boolean[]> {
+    const { values, texts } = eventColumns(batch.map((item) => ({ runId: item.lease.runId, events: item.events })));
     const rows = await retryOnDeadlock(() =>
-      this.sql.rows<{ id: string; organizationId: string; statusSeq: number; eventSeq: number; ats: Date[] }>(SQL.append, [
+      this.sql.rows<AppendedRow>(SQL.append, [
         batch.map((item) => item.lease.runId),
         batch.map((item) => item.lease.token),
         batch.map((item) => item.events.length),
-        flat.map((f) => f.runId),
-        flat.map((f) => f.k),
-        flat.map((f) => f.event.type),
-        flat.map((f) => f.event.step),
-        data,
+        ...values,
       ]),
     );
-    const byRun = new Map(batch.map((item) => [item.lease.runId, item]));
-    let at = 0;
-    const dataOf = new Map<string, string[]>();
-    for (const item of batch) {
-      dataOf.set(item.lease.runId, data.slice(at, at + item.events.length));
-      at += item.events.length;
-    }
+    const byRun = new Map(rows.map((row) => [row.id, row]));
     this.announcer.announce(
-      rows.flatMap((row) => {
-        const { events } = byRun.get(row.id)!;
-        return announcementsOf(row, events, dataOf.get(row.id)!);
+      batch.flatMap((item, i) => {
+        const row = byRun.get(item.lease.runId);
+        return row ? announcementsOf(row, item.events, texts[i]) : [];
       }),
     );
-    return new Set(rows.map((row) => row.id));
+    return batch.map((item) => byRun.has(item.lease.runId));
   }
 
   /** Up to `first` events of the organization's run after `after`, in order (none for another organization's run). */

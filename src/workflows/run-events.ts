@@ -53,8 +53,14 @@ function parse(payload: string): RunEvent[] {
 /** Postgres refuses NOTIFY payloads of 8,000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7_000;
 
-/** Every pending payload in one statement: one round trip (and one wait for a pooled connection) however many there are. */
-const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify('${RUN_EVENTS_CHANNEL}', p) FROM unnest($1::text[]) AS p`);
+/**
+ * Every pending payload in one statement: one round trip (and one wait for a pooled connection)
+ * however many there are. It reads no table, so it runs on a connection in whichever plan mode
+ * (the gateway's default, a worker's generic) without switching it.
+ */
+const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify('${RUN_EVENTS_CHANNEL}', p) FROM unnest($1::text[]) AS p`, {
+  anyPlanMode: true,
+});
 
 /**
  * Sends the status changes this process committed, after the commit and outside any writing

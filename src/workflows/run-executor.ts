@@ -4,7 +4,7 @@ import type { CallbackQueue } from './run-callbacks';
 import { NewRunEvent, OutputCoalescer, RunEventLog } from './run-event-log';
 import { RunEventType } from './run-event.entity';
 import { isFinalStatus, RunAnnouncer, RunEvents } from './run-events';
-import { ClaimedRun, DEFAULT_MAX_RECOVERIES, Lease, RunStateMachine } from './run-state';
+import { ClaimedRun, DEFAULT_MAX_RECOVERIES, Finished, Lease, RunEnd, RunStateMachine } from './run-state';
 import { StatementRunner } from '../db/statements';
 import { conversationContext } from './conversation-context';
 import { contextFiles, RunFileSource } from './run-files';
@@ -108,7 +108,8 @@ export class RunExecutor {
     this.unwatch?.();
     this.poke();
     await this.loop;
-    await Promise.allSettled([...this.inFlight]);
+    // A finish in flight may still hand its slot to a run it claimed (which releases it at once).
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
     clearInterval(this.renewTimer);
     clearInterval(this.cancelTimer);
   }
@@ -182,13 +183,16 @@ export class RunExecutor {
     const entry: HeldRun = { lease: { runId: run.id, token: run.lease_token }, lost: false, abort: new AbortController() };
     this.held.set(run.id, entry);
     const work = this.execute(run, entry)
-      .catch((error) =>
-        this.logger.error({ err: error, runId: run.id }, 'run execution failed; its lease will lapse and the run be retried'),
-      )
-      .finally(() => {
+      .catch((error): undefined => {
+        this.logger.error({ err: error, runId: run.id }, 'run execution failed; its lease will lapse and the run be retried');
+      })
+      .then((successor) => {
         this.held.delete(run.id);
         this.inFlight.delete(work);
-        this.poke(); // a slot is free
+        // The run its finish claimed takes its slot; a finish that found none queued leaves the
+        // slot to the next QUEUED announcement (a claim now would find nothing either).
+        if (successor?.next) this.track(successor.next);
+        else if (successor?.next !== null) this.poke();
       });
     this.inFlight.add(work);
   }
@@ -216,14 +220,21 @@ export class RunExecutor {
    * Runs a claimed run to its end (or to the current step's end when stopping), recording its
    * steps as events: an http step's STEP_STARTED is written before its request (followers see it
    * start), its streamed OUTPUT pieces as they arrive (OutputCoalescer), and a transform step's
-   * two events together after it, so that a step costs few commits. A cancel (or a lease taken
-   * over) aborts the step in flight and the run is left as it is: CANCELLED by whoever cancelled.
+   * two events together after it, the last step's in the statement that finishes the run (and
+   * claims the next queued run for its slot), so that a step costs few commits (a one-step
+   * transform run with a backlog: one finish statement, shared with the other runs ending then).
+   * A cancel (or a lease taken over) aborts the step in flight and the run is left as it is:
+   * CANCELLED by whoever cancelled. Answers what its finish did (undefined when it ended
+   * otherwise: released, lost, cancelled).
    */
-  private async execute(run: ClaimedRun, held: HeldRun): Promise<void> {
+  private async execute(run: ClaimedRun, held: HeldRun): Promise<Finished | undefined> {
     const lease: Lease = { runId: run.id, token: run.lease_token };
     const steps: Record<string, StepResult> = { ...(run.step_results ?? {}) };
     const hasCallback = run.callback_url !== null;
     let pending: NewRunEvent[] = [];
+    /** Ends the run with the events not written yet, claiming a queued run for its slot unless stopping. */
+    const finish = (end: RunEnd): Promise<Finished> =>
+      this.runs.finishAndClaim(lease, steps, end, hasCallback, pending, this.stopping ? null : this.leaseSeconds);
     /** Writes the events not written yet; false when the run is no longer this worker's. */
     const record = async (): Promise<boolean> => {
       const events = pending;
@@ -246,15 +257,14 @@ export class RunExecutor {
       ...(run.files ? { files: await contextFiles(this.fileSource(), run.files, run.definition, at) } : {}),
     });
     for (let executed = 0; stepId !== null; executed++) {
-      if (held.lost) return;
+      if (held.lost) return undefined;
       if (this.stopping) {
         await this.runs.release(lease, steps, stepId);
-        return;
+        return undefined;
       }
       const step = run.definition.steps[stepId];
       if (!step || executed > Object.keys(run.definition.steps).length) {
-        await this.runs.finish(lease, steps, { status: 'FAILED', error: `The workflow has no step "${stepId}"` }, hasCallback);
-        return;
+        return finish({ status: 'FAILED', error: `The workflow has no step "${stepId}"` });
       }
       pending.push({ type: RunEventType.STEP_STARTED, step: stepId, data: null });
       if (step.type === 'http' && !(await record())) return;
@@ -276,19 +286,16 @@ export class RunExecutor {
         if (!(error instanceof StepFailed)) throw error;
         steps[id] = error.result;
         pending.push({ type: RunEventType.STEP_FINISHED, step: id, data: stepEnd(error.result) });
-        if (!(await record())) return;
-        await this.runs.finish(lease, steps, { status: 'FAILED', error: error.message }, hasCallback);
-        return;
+        return finish({ status: 'FAILED', error: error.message });
       }
       if (held.lost) return;
       steps[id] = result;
       pending.push({ type: RunEventType.STEP_FINISHED, step: id, data: stepEnd(result) });
-      if (!(await record())) return;
       const next = step.next ?? null;
       if (next === null) {
-        await this.runs.finish(lease, steps, { status: 'SUCCEEDED', output: result.output }, hasCallback);
-        return;
+        return finish({ status: 'SUCCEEDED', output: result.output });
       }
+      if (!(await record())) return;
       // False: the lease was taken over, another worker owns the run now.
       if (!(await this.runs.saveProgress(lease, steps, next))) return;
       stepId = next;

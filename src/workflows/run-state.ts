@@ -1,7 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
+import { WriteBatcher } from '../db/write-batcher';
 import type { WorkflowDefinition } from './definition';
 import { CallbackQueue, queueCallbacks } from './run-callbacks';
+import { announcementsOf, eventColumns, NewRunEvent } from './run-event-log';
 import type { RunAnnouncer, RunEvent } from './run-events';
 import type { StoredRunFiles } from './run-files';
 import { runTimeOf, runTimesOf } from './run-partitions';
@@ -52,7 +55,8 @@ export interface StartParams {
   /** The payload as JSON text, or null. */
   payloadJson: string | null;
   idempotencyKey: string | null;
-  requestHash: string;
+  /** What the key's request was (null without a key). */
+  requestHash: string | null;
   keyWindowHours: number;
   /** A teammate's conversation to continue (checked in the statement), or null. */
   conversationId?: string | null;
@@ -87,6 +91,25 @@ export interface ClaimedRun {
 }
 
 export const DEFAULT_MAX_RECOVERIES = 2;
+
+/**
+ * The claim, as CTEs (`next`: the oldest queued runs, locked, skipping those another claim
+ * holds; `claimed`: them RUNNING under a new lease, as ClaimedRun's columns), for the claim's own
+ * statement and for the finish that claims in the finished runs' place.
+ */
+const claimed = (limit: string, leaseSeconds: string) => `next AS (
+       SELECT id, created_at FROM workflow_runs WHERE status = 'QUEUED' ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+     ), claimed AS (
+       UPDATE workflow_runs r
+          SET status = 'RUNNING', started_at = COALESCE(r.started_at, now()), lease_token = gen_random_uuid(),
+              lease_until = now() + make_interval(secs => ${leaseSeconds}::float8)
+         FROM next, workflows w, workflow_versions v
+        WHERE r.id = next.id AND r.created_at = next.created_at
+          AND r.created_at BETWEEN (SELECT min(created_at) FROM next) AND (SELECT max(created_at) FROM next)
+          AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
+       RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
+                 r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url
+     )`;
 
 const SQL = {
   /*
@@ -160,22 +183,7 @@ const SQL = {
    * own and the definition of the version it was started with (an update never changes a run
    * under way; the signing secrets are the workflow's current ones).
    */
-  claim: statement(
-    'workflows.claim-runs',
-    `WITH next AS (
-       SELECT id, created_at FROM workflow_runs WHERE status = 'QUEUED' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
-     )
-     UPDATE workflow_runs r
-        SET status = 'RUNNING', started_at = COALESCE(r.started_at, now()), lease_token = gen_random_uuid(),
-            lease_until = now() + make_interval(secs => $2::float8)
-       FROM next, workflows w, workflow_versions v
-      WHERE r.id = next.id AND r.created_at = next.created_at
-        AND r.created_at BETWEEN (SELECT min(created_at) FROM next) AND (SELECT max(created_at) FROM next)
-        AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
-    RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
-              r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url`,
-    { genericPlan: true },
-  ),
+  claim: statement('workflows.claim-runs', `WITH ${claimed('$1', '$2')} SELECT * FROM claimed`, { genericPlan: true }),
 
   /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
   renew: statement(
@@ -201,13 +209,50 @@ const SQL = {
     { genericPlan: true },
   ),
 
+  /**
+   * RUNNING → SUCCEEDED or FAILED for several runs in one statement and one commit (a worker's
+   * finishes that wait while one is in flight), each with the events its executor had not written
+   * yet (its last step's): the events numbered before the STATUS event the status change writes
+   * (its trigger raises event_seq once more, so the RETURNING event_seq is the STATUS event's).
+   * Fenced by each run's lease and only while it is RUNNING, like every write of a worker (a run
+   * cancelled meanwhile is left CANCELLED, with none of these events); rows locked in id order,
+   * as the appends lock them. The same statement claims up to $13 queued runs for the slots these
+   * runs free (the claim's own statement, inside). Rows: each run finished (`claimed` false; one
+   * without a row was not finished), then each run claimed.
+   */
   finish: statement(
-    'workflows.finish-run',
-    `UPDATE workflow_runs
-        SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
-            finished_at = now(), lease_token = NULL, lease_until = NULL
-      WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2 AND status = 'RUNNING'
-    RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+    'workflows.finish-runs',
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
+         AS i (id, token, status, output, error, steps, n)
+     ), locked AS (
+       SELECT r.id, r.created_at FROM workflow_runs r
+         JOIN input i ON i.id = r.id AND ${runTimesOf('r.created_at', 'i.id', '$1::uuid[]')} AND r.lease_token = i.token
+        WHERE r.status = 'RUNNING' ORDER BY r.id FOR UPDATE OF r
+     ), run AS (
+       UPDATE workflow_runs r
+          SET status = i.status, output = i.output::json, error = i.error, step_results = i.steps::json, next_step = NULL,
+              finished_at = now(), lease_token = NULL, lease_until = NULL, event_seq = r.event_seq + i.n
+         FROM input i, locked l
+        WHERE r.id = i.id AND l.id = r.id AND r.created_at = l.created_at AND ${runTimesOf('r.created_at', 'i.id', '$1::uuid[]')}
+       RETURNING r.id, r.created_at, r.organization_id, r.status_seq, r.event_seq, r.callback_url, i.n
+     ), added AS (
+       INSERT INTO workflow_run_events (run_id, run_created_at, seq, type, step, data)
+       SELECT e.run_id, run.created_at, run.event_seq - 1 - run.n + e.k, e.type, e.step, e.data::json
+         FROM unnest($8::uuid[], $9::int[], $10::text[], $11::text[], $12::text[]) AS e (run_id, k, type, step, data)
+         JOIN run ON run.id = e.run_id
+       RETURNING run_id, seq, at
+     ), ${claimed('$13', '$14')}
+     SELECT false AS claimed, run.id, run.organization_id, run.status_seq, run.event_seq, run.callback_url,
+            (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats,
+            NULL::uuid AS workflow_id, NULL::json AS payload, NULL::json AS step_results, NULL::text AS next_step,
+            NULL::uuid AS lease_token, NULL::uuid AS conversation_id, NULL::json AS files, NULL::timestamptz AS created_at,
+            NULL::json AS definition, NULL::text[] AS signing_secrets
+       FROM run
+     UNION ALL
+     SELECT true, id, organization_id, status_seq, NULL, callback_url, NULL, workflow_id, payload, step_results, next_step,
+            lease_token, conversation_id, files, created_at, definition, signing_secrets
+       FROM claimed`,
     { genericPlan: true },
   ),
 
@@ -267,12 +312,45 @@ const SQL = {
   ),
 };
 
+/** The announcements of claimed runs. */
+const runningOf = (claimed: ClaimedRun[]): RunEvent[] =>
+  claimed.map((r) => ({ id: r.id, organizationId: r.organization_id, status: WorkflowRunStatus.RUNNING, seq: r.status_seq }));
+
 /** What a status-changing statement returns, to announce the change. */
 interface Changed extends Record<string, unknown> {
   organizationId: string;
   seq: number;
   callbackUrl?: string | null;
 }
+
+/** A row of the finish statement: a run it finished, or (`claimed`) one it claimed. */
+type FinishRow = ClaimedRun & { claimed: boolean; event_seq: number; ats: Date[] };
+
+/** How a run ended, as its executor finishes it. */
+export interface RunEnd {
+  status: 'SUCCEEDED' | 'FAILED';
+  output?: unknown;
+  error?: string;
+}
+
+interface Finish {
+  lease: Lease;
+  steps: Record<string, StepResult>;
+  end: RunEnd;
+  hasCallback: boolean;
+  events: NewRunEvent[];
+  /** Claim a queued run in this one's place, for this many seconds; null: don't. */
+  claimFor: number | null;
+}
+
+/** What a finish did: whether it finished the run, and the run claimed in its place (null: none was queued; undefined: none asked). */
+export interface Finished {
+  finished: boolean;
+  next?: ClaimedRun | null;
+}
+
+/** Runs whose finishes go in one statement at most. */
+const MAX_RUNS_PER_FINISH = 200;
 
 /** A run's lease, as the worker holding it knows it. */
 export interface Lease {
@@ -293,6 +371,11 @@ export class RunStateMachine {
   private readonly sql: StatementRunner;
   private readonly announcer: RunAnnouncer;
   private readonly callbacks: CallbackQueue | undefined;
+  private readonly finishes = new WriteBatcher<Finish, Finished>(
+    (batch) => this.writeFinishes(batch),
+    (f) => f.lease.runId,
+    MAX_RUNS_PER_FINISH,
+  );
 
   constructor(db: DataSource, options: RunStateOptions) {
     this.sql = new StatementRunner(db);
@@ -344,9 +427,7 @@ export class RunStateMachine {
   /** Claims up to `limit` queued runs for `leaseSeconds`. */
   async claim(limit: number, leaseSeconds: number): Promise<ClaimedRun[]> {
     const claimed = await this.sql.rows<ClaimedRun & Record<string, unknown>>(SQL.claim, [limit, leaseSeconds]);
-    this.announcer.announce(
-      claimed.map((r) => ({ id: r.id, organizationId: r.organization_id, status: WorkflowRunStatus.RUNNING, seq: r.status_seq })),
-    );
+    this.announcer.announce(runningOf(claimed));
     return claimed;
   }
 
@@ -374,19 +455,82 @@ export class RunStateMachine {
     return true;
   }
 
-  /** RUNNING → SUCCEEDED or FAILED; false when the lease was lost or the run cancelled meanwhile. */
-  async finish(
+  /**
+   * RUNNING → SUCCEEDED or FAILED, with `events` (the last step's, not written yet) stored before
+   * the STATUS event, together with the finishes of other runs waiting then (one statement, one
+   * commit); false when the lease was lost or the run cancelled meanwhile (nothing is written).
+   */
+  async finish(lease: Lease, steps: Record<string, StepResult>, end: RunEnd, hasCallback = false, events: NewRunEvent[] = []): Promise<boolean> {
+    return (await this.finishes.add({ lease, steps, end, hasCallback, events, claimFor: null })).finished;
+  }
+
+  /**
+   * `finish`, and with `claimFor` (lease seconds) a queued run claimed in the same statement for the
+   * slot the run frees: a worker with a backlog then makes one statement and one announcement per
+   * round of runs, not a finish and a claim.
+   */
+  finishAndClaim(
     lease: Lease,
     steps: Record<string, StepResult>,
-    end: { status: 'SUCCEEDED' | 'FAILED'; output?: unknown; error?: string },
-    hasCallback = false,
-  ): Promise<boolean> {
-    const output = end.output === undefined || end.output === null ? null : JSON.stringify(end.output);
-    const values = [lease.runId, lease.token, end.status, output, end.error ?? null, JSON.stringify(steps)];
-    const [row] = await this.finalizing(hasCallback, async (tx) =>
-      (await this.sql.rows<Changed>(SQL.finish, values, tx)).map((r) => ({ ...r, runId: lease.runId })),
+    end: RunEnd,
+    hasCallback: boolean,
+    events: NewRunEvent[],
+    claimFor: number | null,
+  ): Promise<Finished> {
+    return this.finishes.add({ lease, steps, end, hasCallback, events, claimFor });
+  }
+
+  private async writeFinishes(batch: Finish[]): Promise<Finished[]> {
+    const { values, texts } = eventColumns(batch.map((f) => ({ runId: f.lease.runId, events: f.events })));
+    const claiming = batch.filter((f) => f.claimFor !== null);
+    const params = [
+      batch.map((f) => f.lease.runId),
+      batch.map((f) => f.lease.token),
+      batch.map((f) => f.end.status),
+      batch.map((f) => (f.end.output === undefined || f.end.output === null ? null : JSON.stringify(f.end.output))),
+      batch.map((f) => f.end.error ?? null),
+      batch.map((f) => JSON.stringify(f.steps)),
+      batch.map((f) => f.events.length),
+      ...values,
+      claiming.length,
+      claiming.length ? Math.max(...claiming.map((f) => f.claimFor!)) : 0,
+    ];
+    const rows = await retryOnDeadlock(() =>
+      this.finalizing(batch.some((f) => f.hasCallback), async (tx) =>
+        (await this.sql.rows<FinishRow>(SQL.finish, params, tx)).map((r) => ({
+          ...r,
+          runId: r.id,
+          organizationId: r.organization_id,
+          seq: r.status_seq,
+          callbackUrl: r.callback_url,
+          final: !r.claimed,
+        })),
+      ),
     );
-    return this.announced(lease.runId, end.status as WorkflowRunStatus, row ?? null);
+    const finished = new Map(rows.filter((row) => !row.claimed).map((row) => [row.id, row]));
+    const next: ClaimedRun[] = rows.filter((row) => row.claimed);
+    this.announcer.announce([
+      ...batch.flatMap((f, i): RunEvent[] => {
+        const row = finished.get(f.lease.runId);
+        if (!row) return [];
+        // The events as an append of the RUNNING run would have announced them, then the status change.
+        const appended = f.events.length
+          ? announcementsOf(
+              { id: row.id, organizationId: row.organizationId, statusSeq: row.seq - 1, eventSeq: row.event_seq - 1, ats: row.ats },
+              f.events,
+              texts[i],
+            )
+          : [];
+        return [...appended, { id: row.id, organizationId: row.organizationId, status: f.end.status as WorkflowRunStatus, seq: row.seq }];
+      }),
+      ...runningOf(next),
+    ]);
+    // Each run that asked for a successor gets one of those claimed, while there are.
+    let taken = 0;
+    return batch.map((f) => ({
+      finished: finished.has(f.lease.runId),
+      ...(f.claimFor === null ? {} : { next: next[taken++] ?? null }),
+    }));
   }
 
   /**

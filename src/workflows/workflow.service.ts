@@ -284,17 +284,21 @@ export class WorkflowService {
     // A teammate's request is named by the teammate (its workflow is only known to the statement).
     const target = teammateId === null ? { teammate: null, workflow: request.workflowId } : { teammate: teammateId.toLowerCase() };
     // A conversation and files are part of the request: the same key with others is another request.
-    const requestHash = createHash('sha256')
-      .update(
-        canonicalJson({
-          channel: request.channel,
-          ...target,
-          payload,
-          ...(request.conversationId ? { conversation: request.conversationId.toLowerCase() } : {}),
-          ...(request.files?.length ? { files: request.files } : {}),
-        }),
-      )
-      .digest('hex');
+    // Only a key is compared with it (a start without one stores none).
+    const requestHash =
+      key === null
+        ? null
+        : createHash('sha256')
+            .update(
+              canonicalJson({
+                channel: request.channel,
+                ...target,
+                payload,
+                ...(request.conversationId ? { conversation: request.conversationId.toLowerCase() } : {}),
+                ...(request.files?.length ? { files: request.files } : {}),
+              }),
+            )
+            .digest('hex');
 
     const conversationId = request.conversationId ?? null;
     if (conversationId !== null && (teammateId === null || !isUuid(conversationId))) throw conversationNotFound();

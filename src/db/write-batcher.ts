@@ -1,0 +1,56 @@
+/**
+ * Writes of one kind made one statement at a time, those that arrive while one is in flight going
+ * together in the next: a worker executing many runs then makes one statement (one round trip, one
+ * commit) per round for all of them instead of one per run. A key (a run) has at most one write in
+ * a statement; a second one waits for the next.
+ */
+export class WriteBatcher<I, O> {
+  private readonly waiting: Array<{ item: I; resolve(result: O): void; reject(error: unknown): void }> = [];
+  private writing = false;
+
+  /**
+   * @param write writes the items in one statement and answers each one's result, in their order
+   * @param keyOf what an item writes (at most one item per key in a statement)
+   */
+  constructor(
+    private readonly write: (items: I[]) => Promise<O[]>,
+    private readonly keyOf: (item: I) => string,
+    private readonly maxItems: number,
+  ) {}
+
+  /** Writes `item` with whatever else is waiting when the statement before it is done. */
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      if (!this.writing) void this.writeWaiting();
+    });
+  }
+
+  private async writeWaiting(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.waiting.length) {
+        const batch: typeof this.waiting = [];
+        const later: typeof this.waiting = [];
+        const keys = new Set<string>();
+        for (const entry of this.waiting.splice(0)) {
+          const key = this.keyOf(entry.item);
+          if (keys.has(key) || batch.length >= this.maxItems) later.push(entry);
+          else {
+            keys.add(key);
+            batch.push(entry);
+          }
+        }
+        this.waiting.unshift(...later);
+        try {
+          const results = await this.write(batch.map((entry) => entry.item));
+          batch.forEach((entry, i) => entry.resolve(results[i]));
+        } catch (error) {
+          for (const entry of batch) entry.reject(error);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+}
