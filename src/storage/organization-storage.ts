@@ -1,10 +1,10 @@
 import type { Page, PageQuery } from '../db/page';
 import type { StoredFile } from './downloads';
-import type { ChildrenQuery, FileVersionRow, TrashedEntry, TrashPosition, VersionPosition } from './entry-store';
+import type { ChildrenQuery, FileVersionRow, TrashPosition, VersionPosition } from './entry-store';
 import type { SearchArgs, SearchResultRow } from './search/search';
 import type { TextStatus } from './search/text-store';
 import type { Storage } from './storage';
-import type { StorageEntry } from './storage-entry';
+import type { StorageEntry, TrashedEntry } from './storage-entry';
 import type { DeletedCount } from './trash';
 import type { UploadInput } from './uploads';
 

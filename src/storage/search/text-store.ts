@@ -1,6 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { Page, pageOf, PageQuery, withTotal } from '../../db/page';
+import { Columns, pick, selectList } from '../../db/columns';
 import { Statement, statement, StatementRunner } from '../../db/statements';
+import { ENTRY_COLUMNS } from '../storage-entry';
 
 // Every statement on `storage_texts`, and search (which reads it beside storage_entries). The
 // words, the configuration and the indexes are the Search migration's.
@@ -39,8 +41,13 @@ export interface SearchHit {
   snippet: string | null;
 }
 
-const TEXT_SOURCE = `e.id, e.organization_id AS "organizationId", e.name, e.object_key AS "objectKey", e.size::float8 AS size,
-  e.content_type AS "contentType", e.etag`;
+/** A file as extraction reads it (TextSource): a part of storage_entries' columns. */
+const TEXT_SOURCE = selectList(pick(ENTRY_COLUMNS, 'id', 'organizationId', 'name', 'objectKey', 'size', 'contentType', 'etag'), {
+  from: 'e',
+});
+
+/** The columns of `storage_texts` that are read, each as the field it is read into. */
+const TEXT_COLUMNS: Columns<{ entryId: string; status: TextStatus }> = { entryId: 'entry_id', status: 'status' };
 
 const SQL = {
   /**
@@ -75,7 +82,7 @@ const SQL = {
   ),
   statuses: statement(
     'storage.text-statuses',
-    `SELECT entry_id AS id, status FROM storage_texts WHERE entry_id = ANY($1::uuid[]) AND organization_id = $2`,
+    `SELECT ${selectList(TEXT_COLUMNS)} FROM storage_texts WHERE entry_id = ANY($1::uuid[]) AND organization_id = $2`,
   ),
   /** A page of an organization's files by id, for a reindex ($2 the id after which it starts). */
   files: statement(
@@ -193,8 +200,8 @@ export class TextStore {
   }
 
   async statuses(organizationId: string, ids: readonly string[]): Promise<Map<string, TextStatus>> {
-    const rows = await this.sql.rows<{ id: string; status: TextStatus }>(SQL.statuses, [ids, organizationId]);
-    return new Map(rows.map((row) => [row.id, row.status]));
+    const rows = await this.sql.rows<{ entryId: string; status: TextStatus }>(SQL.statuses, [ids, organizationId]);
+    return new Map(rows.map((row) => [row.entryId, row.status]));
   }
 
   filePage(organizationId: string, afterId: string | null, limit: number): Promise<Array<{ id: string; etag: string }>> {
