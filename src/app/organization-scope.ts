@@ -1,4 +1,4 @@
-import { Organization } from '../auth/organization.entity';
+import { Organization } from '../auth/organization.type';
 import type { Principal } from '../graphql/context';
 import { OrganizationStorage } from '../storage/organization-storage';
 import type { Storage } from '../storage/storage';

@@ -1,8 +1,8 @@
 import type { CreatedAtPosition, Page, PageQuery } from '../db/page';
 import type { Principal } from '../graphql/context';
-import type { WorkflowRun } from '../workflows/workflow-run.entity';
+import type { WorkflowRun } from '../workflows/workflow-run.type';
 import type { ApiCallLog } from './api-call-log';
-import type { Teammate } from './teammate.entity';
+import type { Teammate } from './teammate.type';
 import type { ApiCallFilter, CallOptions, TeammateService } from './teammate.service';
 
 /**

@@ -2,11 +2,11 @@ import type { Principal } from '../graphql/context';
 import type { CreatedAtPosition, Page, PageQuery } from '../db/page';
 import type { RunEventLog } from './run-event-log';
 import { RunEventStream } from './run-event-stream';
-import type { StoredRunEvent } from './run-event.entity';
+import type { StoredRunEvent } from './run-event.type';
 import type { RunEvents } from './run-events';
 import { RunUpdates } from './run-updates';
-import type { WorkflowRun } from './workflow-run.entity';
-import type { Workflow } from './workflow.entity';
+import type { WorkflowRun } from './workflow-run.type';
+import type { Workflow } from './workflow.type';
 import type { StartRunRequest, WorkflowService } from './workflow.service';
 
 /** What a caller gives to start a run; the scope adds the organization, the key and the channel. */

@@ -1,11 +1,13 @@
 import type { DataSource } from 'typeorm';
+import { Columns, pick, selectList } from '../db/columns';
 import type { Page } from '../db/page';
 import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
-import { isFinalStatus, RunAnnouncer, RunEvent } from './run-events';
+import { announcementOf, isFinalStatus, RunAnnouncer, RunEvent } from './run-events';
 import { runTimeOf, runTimesOf } from './run-partitions';
-import { RunEventType, StoredRunEvent } from './run-event.entity';
-import { WorkflowRunStatus } from './workflow-run.entity';
+import { RunEventType, StoredRunEvent } from './run-event.type';
+import { RUN_COLUMNS, RunRow } from './workflow-run.row';
+import { WorkflowRunStatus } from './workflow-run.type';
 
 /** An event the executor appends (STATUS events are written by the database, see migration RunEventLog). */
 export interface NewRunEvent {
@@ -14,7 +16,12 @@ export interface NewRunEvent {
   data: unknown;
 }
 
-const EVENT_COLUMNS = `seq, type, step, data, at`;
+/** The one list of the columns of `workflow_run_events` that are read, each as the field of a RunEvent it is read into. */
+const EVENT_COLUMNS: Columns<StoredRunEvent> = { seq: 'seq', type: 'type', step: 'step', data: 'data', at: 'at' };
+
+/** An append's outcome for each run it wrote to: the run's numbers, and the times of the events added. */
+const APPENDED_COLUMNS = pick(RUN_COLUMNS, 'id', 'organizationId', 'statusSeq', 'eventSeq');
+type AppendedRow = Pick<RunRow, keyof typeof APPENDED_COLUMNS> & { ats: Date[] };
 
 /** Appended events up to about this much JSON go with their announcement (a NOTIFY payload holds under 8,000 bytes). */
 const INLINE_EVENTS_BYTES = 3_000;
@@ -48,7 +55,7 @@ const SQL = {
          JOIN run ON run.id = e.run_id
        RETURNING run_id, seq, at
      )
-     SELECT run.id, run.organization_id AS "organizationId", run.status_seq AS "statusSeq", run.event_seq AS "eventSeq",
+     SELECT ${selectList(APPENDED_COLUMNS, { from: 'run' })},
             (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats
        FROM run`,
     { genericPlan: true },
@@ -56,7 +63,7 @@ const SQL = {
   /** A page of one run's events after `seq` $2 (the run checked against the organization). */
   page: statement(
     'workflows.run-events-page',
-    `SELECT ${EVENT_COLUMNS} FROM workflow_run_events
+    `SELECT ${selectList(EVENT_COLUMNS)} FROM workflow_run_events
       WHERE run_id = $1 AND ${runTimeOf('run_created_at', '$1::uuid')} AND seq > $2
         AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $4)
       ORDER BY seq LIMIT $3`,
@@ -76,22 +83,11 @@ const SQL = {
  * run-events). Only an event too large on its own goes without its data (its followers read it).
  * In seq order: RunAnnouncer keeps the order, one NOTIFY after another.
  */
-function announcementsOf(
-  row: { id: string; organizationId: string; statusSeq: number; eventSeq: number; ats: Date[] },
-  events: NewRunEvent[],
-  texts: string[],
-): RunEvent[] {
+function announcementsOf(row: AppendedRow, events: NewRunEvent[], texts: string[]): RunEvent[] {
   const first = row.eventSeq - events.length + 1;
   const out: RunEvent[] = [];
   const announce = (last: number, appended?: RunEvent['appended']) =>
-    out.push({
-      id: row.id,
-      organizationId: row.organizationId,
-      status: WorkflowRunStatus.RUNNING,
-      seq: row.statusSeq,
-      events: last,
-      ...(appended ? { appended } : {}),
-    });
+    out.push({ ...announcementOf(row, WorkflowRunStatus.RUNNING), events: last, ...(appended ? { appended } : {}) });
   let chunk: NonNullable<RunEvent['appended']> = [];
   let bytes = 0;
   events.forEach((e, i) => {
@@ -191,7 +187,7 @@ export class RunEventLog {
     const flat = batch.flatMap((item) => item.events.map((event, k) => ({ runId: item.lease.runId, k: k + 1, event })));
     const data = flat.map(({ event }) => (event.data === undefined ? 'null' : JSON.stringify(event.data)));
     const rows = await retryOnDeadlock(() =>
-      this.sql.rows<{ id: string; organizationId: string; statusSeq: number; eventSeq: number; ats: Date[] }>(SQL.append, [
+      this.sql.rows<AppendedRow>(SQL.append, [
         batch.map((item) => item.lease.runId),
         batch.map((item) => item.lease.token),
         batch.map((item) => item.events.length),

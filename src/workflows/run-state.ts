@@ -1,12 +1,14 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { pick, selectList } from '../db/columns';
 import { statement, StatementRunner } from '../db/statements';
 import type { WorkflowDefinition } from './definition';
 import { CallbackQueue, queueCallbacks } from './run-callbacks';
-import type { RunAnnouncer, RunEvent } from './run-events';
-import type { StoredRunFiles } from './run-files';
+import { announcementOf, RunAnnouncer } from './run-events';
 import { runTimeOf, runTimesOf } from './run-partitions';
-import { SIGNING_SECRETS_SQL } from './signing';
-import { StepResult, WorkflowRunStatus } from './workflow-run.entity';
+import type { StepResult } from './steps/step-type';
+import { RUN_COLUMNS, RunRow } from './workflow-run.row';
+import { WorkflowRunStatus } from './workflow-run.type';
+import { WORKFLOW_COLUMNS, WORKFLOW_VERSION_COLUMNS } from './workflow.row';
 
 /*
  * The run state machine, and every statement that moves a run: start (→ QUEUED), claim
@@ -41,13 +43,16 @@ export interface StartOutcome {
   conversationId: string | null;
 }
 
+/** How a run was started: `triggerWorkflow` or a teammate's `API` channel (`callTeammate`). */
+export type RunChannel = 'TRIGGER' | 'API';
+
 export interface StartParams {
   runId: string;
   organizationId: string;
   /** Null when the run is a teammate's: its workflow is read in the same statement. */
   workflowId: string | null;
   teammateId: string | null;
-  channel: 'TRIGGER' | 'API';
+  channel: RunChannel;
   apiKeyId: string | null;
   /** The payload as JSON text, or null. */
   payloadJson: string | null;
@@ -66,25 +71,37 @@ export interface StartParams {
   callbackUrl?: string | null;
 }
 
-export interface ClaimedRun {
-  id: string;
-  organization_id: string;
-  status_seq: number;
-  workflow_id: string;
-  payload: unknown;
-  step_results: Record<string, StepResult>;
-  next_step: string | null;
-  lease_token: string;
+/** The run fields a claim reads (CLAIMED); a `callbackUrl` means that finishing the run also queues its callback. */
+const CLAIMED_FIELDS = [
+  'id',
+  'organizationId',
+  'statusSeq',
+  'workflowId',
+  'payload',
+  'steps',
+  'nextStep',
+  'leaseToken',
+  'conversationId',
+  'files',
+  'createdAt',
+  'callbackUrl',
+] as const;
+
+/** A run a worker claimed: the run, the definition of the version it started with, and its workflow's signing secrets (current first). */
+export interface ClaimedRun extends Pick<RunRow, (typeof CLAIMED_FIELDS)[number]> {
+  leaseToken: string;
   definition: WorkflowDefinition;
-  /** The workflow's signing secrets for http steps, current first (see signing.ts). */
-  signing_secrets: string[];
-  conversation_id: string | null;
-  /** What the run was given at start (run-files.ts), or null. */
-  files: StoredRunFiles | null;
-  created_at: Date;
-  /** Set when the run's end is to be POSTed: finishing it then also queues the callback. */
-  callback_url: string | null;
+  signingSecrets: string[];
 }
+
+const CLAIMED = [
+  selectList(pick(RUN_COLUMNS, ...CLAIMED_FIELDS), { from: 'r' }),
+  selectList(WORKFLOW_VERSION_COLUMNS, { from: 'v' }),
+  selectList(pick(WORKFLOW_COLUMNS, 'signingSecrets'), { from: 'w' }),
+].join(', ');
+
+/** What a status-changing statement returns, to announce the change (and queue the callback of a final one). */
+const CHANGED = pick(RUN_COLUMNS, 'organizationId', 'statusSeq', 'callbackUrl');
 
 export const DEFAULT_MAX_RECOVERIES = 2;
 
@@ -151,7 +168,7 @@ const SQL = {
             (SELECT run_id FROM key_claim) AS "keyRunId",
             (SELECT request_hash FROM key_claim) AS "keyRequestHash",
             ($11::uuid IS NULL OR EXISTS (SELECT 1 FROM conversation)) AS "conversationFound",
-            i.payload, i.created_at AS "createdAt", i.workflow_version AS "workflowVersion", i.conversation_id AS "conversationId"
+            ${selectList(pick(RUN_COLUMNS, 'payload', 'createdAt', 'workflowVersion', 'conversationId'), { from: 'i' })}
        FROM (SELECT 1) AS one LEFT JOIN inserted i ON true`,
   ),
 
@@ -172,8 +189,7 @@ const SQL = {
       WHERE r.id = next.id AND r.created_at = next.created_at
         AND r.created_at BETWEEN (SELECT min(created_at) FROM next) AND (SELECT max(created_at) FROM next)
         AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
-    RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
-              r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url`,
+    RETURNING ${CLAIMED}`,
     { genericPlan: true },
   ),
 
@@ -197,7 +213,7 @@ const SQL = {
     'workflows.release-run',
     `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::json, next_step = $4, lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2
-    RETURNING organization_id AS "organizationId", status_seq AS seq`,
+    RETURNING ${selectList(pick(CHANGED, 'organizationId', 'statusSeq'))}`,
     { genericPlan: true },
   ),
 
@@ -207,7 +223,7 @@ const SQL = {
         SET status = $3, output = $4::json, error = $5, step_results = $6::json, next_step = NULL,
             finished_at = now(), lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2 AND status = 'RUNNING'
-    RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+    RETURNING ${selectList(CHANGED)}`,
     { genericPlan: true },
   ),
 
@@ -224,7 +240,7 @@ const SQL = {
         SET status = 'CANCELLED', error = 'The run was cancelled', next_step = NULL, finished_at = now(),
             lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $2 AND status IN ('QUEUED', 'RUNNING')
-    RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+    RETURNING ${selectList(CHANGED)}`,
     { genericPlan: true },
   ),
 
@@ -255,7 +271,7 @@ const SQL = {
        FROM lapsed l
       WHERE r.id = l.id AND r.created_at = l.created_at
         AND r.created_at BETWEEN (SELECT min(created_at) FROM lapsed) AND (SELECT max(created_at) FROM lapsed)
-    RETURNING r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq, r.callback_url AS "callbackUrl"`,
+    RETURNING ${selectList(pick(RUN_COLUMNS, 'id', 'status'), { from: 'r' })}, ${selectList(CHANGED, { from: 'r' })}`,
     { genericPlan: true },
   ),
 
@@ -267,10 +283,10 @@ const SQL = {
   ),
 };
 
-/** What a status-changing statement returns, to announce the change. */
+/** What a status-changing statement returns (CHANGED), to announce the change. */
 interface Changed extends Record<string, unknown> {
   organizationId: string;
-  seq: number;
+  statusSeq: number;
   callbackUrl?: string | null;
 }
 
@@ -336,7 +352,9 @@ export class RunStateMachine {
     ]);
     const outcome = row as StartOutcome;
     if (outcome.createdAt !== null) {
-      this.announcer.announce([{ id: params.runId, organizationId: params.organizationId, status: WorkflowRunStatus.QUEUED, seq: 1 }]);
+      this.announcer.announce([
+        announcementOf({ id: params.runId, organizationId: params.organizationId, statusSeq: 1 }, WorkflowRunStatus.QUEUED),
+      ]);
     }
     return outcome;
   }
@@ -344,9 +362,7 @@ export class RunStateMachine {
   /** Claims up to `limit` queued runs for `leaseSeconds`. */
   async claim(limit: number, leaseSeconds: number): Promise<ClaimedRun[]> {
     const claimed = await this.sql.rows<ClaimedRun & Record<string, unknown>>(SQL.claim, [limit, leaseSeconds]);
-    this.announcer.announce(
-      claimed.map((r) => ({ id: r.id, organizationId: r.organization_id, status: WorkflowRunStatus.RUNNING, seq: r.status_seq })),
-    );
+    this.announcer.announce(claimed.map((run) => announcementOf(run, WorkflowRunStatus.RUNNING)));
     return claimed;
   }
 
@@ -370,7 +386,7 @@ export class RunStateMachine {
 
   private announced(runId: string, status: WorkflowRunStatus, row: Changed | null): boolean {
     if (!row) return false;
-    this.announcer.announce([{ id: runId, organizationId: row.organizationId, status, seq: row.seq }]);
+    this.announcer.announce([announcementOf({ id: runId, organizationId: row.organizationId, statusSeq: row.statusSeq }, status)]);
     return true;
   }
 
@@ -412,13 +428,13 @@ export class RunStateMachine {
   async sweepExpiredLeases(maxRecoveries = DEFAULT_MAX_RECOVERIES): Promise<{ requeued: string[]; failed: string[] }> {
     // Runs failed here are final: their callbacks are queued in the sweep's transaction.
     const swept = await this.finalizing(true, async (tx) =>
-      (await this.sql.rows<RunEvent & Changed>(SQL.sweep, [maxRecoveries], tx)).map((r) => ({
+      (await this.sql.rows<Pick<RunRow, 'id' | 'status'> & Changed>(SQL.sweep, [maxRecoveries], tx)).map((r) => ({
         ...r,
         runId: r.id,
         final: r.status === 'FAILED',
       })),
     );
-    const rows: RunEvent[] = swept.map(({ id, organizationId, status, seq }) => ({ id, organizationId, status, seq }));
+    const rows = swept.map((run) => announcementOf(run, run.status));
     this.announcer.announce(rows);
     await this.sql.run(SQL.dropExpiredKeys, []);
     return {
