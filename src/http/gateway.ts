@@ -125,7 +125,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
   app.get('/metrics', metricsHandler);
   app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
   const authentication = authenticateRequests(services.auth, services.rateLimits);
-  app.use(contentRouter(services.storage, authentication, logger));
+  app.use(contentRouter(services, authentication, logger));
   app.use(runEventRouter(services, authentication, logger));
   app.use(
     '/graphql',

@@ -23,6 +23,11 @@ export class OrganizationStorage {
     return this.storage.reads.findByPath(this.organizationId, path);
   }
 
+  /** The organization's entry of this id (`GET /files/:id/content` with a key). */
+  findById(id: string): Promise<StorageEntry | null> {
+    return this.storage.reads.findById(this.organizationId, id);
+  }
+
   findByIds(ids: readonly string[]): Promise<Array<StorageEntry & { path: string }>> {
     return this.storage.reads.findByIds(this.organizationId, ids);
   }

@@ -1,6 +1,5 @@
 import { isUuid } from '../db/ids';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { Principal } from '../auth/auth.service';
 import { pick, selectList } from '../db/columns';
 import { CreatedAtPosition, oldestFirstList, Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
@@ -271,15 +270,21 @@ export class TeammateService {
    * Starts the teammate's workflow with the caller's input, on the API channel, recording the
    * calling key, as a turn of the conversation given (or of a new one), with the files given.
    */
-  async callTeammate(principal: Principal, teammateId: string, input: unknown, options: CallOptions = {}): Promise<WorkflowRun> {
+  async callTeammate(
+    organizationId: string,
+    apiKeyId: string,
+    teammateId: string,
+    input: unknown,
+    options: CallOptions = {},
+  ): Promise<WorkflowRun> {
     // The teammate, its channel, its workflow and the conversation are checked in the start's one statement.
     return this.workflows.startRun({
-      organizationId: principal.organizationId,
+      organizationId,
       payload: input,
       idempotencyKey: options.idempotencyKey,
       channel: 'API',
       teammateId,
-      apiKeyId: principal.keyId,
+      apiKeyId,
       conversationId: options.conversationId,
       files: options.files,
       baseUrl: options.baseUrl,

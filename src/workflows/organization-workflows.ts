@@ -1,4 +1,3 @@
-import type { Principal } from '../graphql/context';
 import type { CreatedAtPosition, Page, PageQuery } from '../db/page';
 import type { RunEventLog } from './run-event-log';
 import { RunEventStream } from './run-event-stream';
@@ -25,14 +24,12 @@ export interface WorkflowScopeServices {
  * keeps its organization-scoped methods (the CLI calls those with the organization it acts for).
  */
 export class OrganizationWorkflows {
-  private readonly organizationId: string;
-
   constructor(
     private readonly services: WorkflowScopeServices,
-    private readonly principal: Principal,
-  ) {
-    this.organizationId = principal.organizationId;
-  }
+    private readonly organizationId: string,
+    /** The calling API key, recorded on the runs it starts. */
+    private readonly keyId: string,
+  ) {}
 
   find(id: string): Promise<Workflow | null> {
     return this.services.workflows.findWorkflow(this.organizationId, id);
@@ -57,7 +54,7 @@ export class OrganizationWorkflows {
       ...request,
       organizationId: this.organizationId,
       channel: 'TRIGGER',
-      apiKeyId: this.principal.keyId,
+      apiKeyId: this.keyId,
     });
   }
 
@@ -66,7 +63,7 @@ export class OrganizationWorkflows {
   }
 
   rerunRun(id: string): Promise<WorkflowRun> {
-    return this.services.workflows.rerunRun(this.organizationId, id, this.principal.keyId);
+    return this.services.workflows.rerunRun(this.organizationId, id, this.keyId);
   }
 
   /** A page of a run's events (the run read through this scope). */
