@@ -122,6 +122,7 @@ function chunks(events: RunEvent[]): string[] {
 
 /** A watched run as it stands: its status and, so that a follower already past it does not read the table, its last stored event number (run-event-stream.ts). */
 const WATCHED_COLUMNS = pick(RUN_COLUMNS, 'id', 'organizationId', 'status', 'statusSeq', 'eventSeq');
+type WatchedRun = Pick<RunRow, keyof typeof WATCHED_COLUMNS>;
 const READ_WATCHED = statement(
   'workflows.read-watched-runs',
   `SELECT ${selectList(WATCHED_COLUMNS, { from: 'r' })}
@@ -161,9 +162,7 @@ export class RunEvents {
   /** Watched runs as they stand, as events: watchers drop what they have already seen by seq. */
   private async readWatched(): Promise<void> {
     if (!this.sql || this.byRun.size === 0) return;
-    const rows = await this.sql
-      .rows<Pick<RunRow, keyof typeof WATCHED_COLUMNS>>(READ_WATCHED, [[...this.byRun.keys()]])
-      .catch((): Array<Pick<RunRow, keyof typeof WATCHED_COLUMNS>> => []);
+    const rows = await this.sql.rows<WatchedRun>(READ_WATCHED, [[...this.byRun.keys()]]).catch((): WatchedRun[] => []);
     for (const row of rows) {
       const event: RunEvent = { ...announcementOf(row, row.status), events: row.eventSeq };
       for (const handler of this.byRun.get(row.id) ?? []) handler.onEvent(event);

@@ -94,6 +94,7 @@ export interface ClaimedRun extends Pick<RunRow, (typeof CLAIMED_FIELDS)[number]
   signingSecrets: string[];
 }
 
+/** What a claim returns of each run it took (a ClaimedRun). */
 const CLAIMED = [
   selectList(pick(RUN_COLUMNS, ...CLAIMED_FIELDS), { from: 'r' }),
   selectList(WORKFLOW_VERSION_COLUMNS, { from: 'v' }),
