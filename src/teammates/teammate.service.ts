@@ -9,7 +9,7 @@ import type { WorkflowRun } from '../workflows/workflow-run.type';
 import { WorkflowRunStatus } from '../workflows/workflow-run.type';
 import type { WorkflowService } from '../workflows/workflow.service';
 import type { ApiCallLog } from './api-call-log';
-import { TEAMMATE_TYPE_COLUMNS } from './teammate.row';
+import { TEAMMATE_COLUMNS, TEAMMATE_TYPE_COLUMNS, TeammateRow } from './teammate.row';
 import { Teammate, TeammateChannel } from './teammate.type';
 
 export interface CreateTeammateInput {
@@ -206,7 +206,7 @@ const SQL = {
   /** The live teammates that run a workflow (WorkflowAdmin.deleteWorkflow refuses while there are any). */
   runningWorkflow: statement(
     'teammates.running-workflow',
-    `SELECT id, name FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
+    `SELECT ${selectList(pick(TEAMMATE_COLUMNS, 'id', 'name'))} FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
   ),
   find: statement('teammates.find', `SELECT ${TEAMMATE} FROM teammates WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`),
 };
@@ -244,7 +244,7 @@ export class TeammateService {
   }
 
   /** The live teammates that run the workflow, oldest first, in the caller's transaction (any organization's: admin). */
-  runningWorkflow(tx: EntityManager, workflowId: string): Promise<Array<{ id: string; name: string }>> {
+  runningWorkflow(tx: EntityManager, workflowId: string): Promise<Array<Pick<TeammateRow, 'id' | 'name'>>> {
     return this.sql.rows(SQL.runningWorkflow, [workflowId], tx);
   }
 
