@@ -5,7 +5,7 @@ import { statement, StatementRunner } from '../db/statements';
 import { generateApiKey } from './api-key';
 import { API_KEY_COLUMNS, ApiKeyRow } from './api-key.row';
 import { AppError, ErrorCode, notFound } from '../graphql/errors';
-import { ORGANIZATION_COLUMNS, OrganizationRow } from './organization.row';
+import { ORGANIZATION_COLUMNS } from './organization.row';
 
 export interface CreatedKey {
   keyId: string;
@@ -45,6 +45,10 @@ export interface KeySummary {
   revokedAt: string | null;
 }
 
+/** An organization as the admin commands name it: its id as `orgId` (OrganizationSummary, OrganizationContents), and its name. */
+const SUMMARY_COLUMNS = (from?: string) =>
+  `${selectList(pick(ORGANIZATION_COLUMNS, 'id'), { from, prefix: 'org' })}, ${selectList(pick(ORGANIZATION_COLUMNS, 'name'), { from })}`;
+
 /** What `alloy key list` shows of a key (never its secret's hash). */
 const LISTED_KEY_COLUMNS = pick(API_KEY_COLUMNS, 'id', 'name', 'lookupId', 'createdAt', 'lastUsedAt', 'revokedAt');
 
@@ -56,23 +60,22 @@ const SQL = {
     `INSERT INTO api_keys (organization_id, lookup_id, secret_hash, name)
      SELECT id, $2::text, $3::bytea, $4::text FROM organizations WHERE id = $1 RETURNING id`,
   ),
-  organizations: statement('auth.organizations', `SELECT ${selectList(ORGANIZATION_COLUMNS)} FROM organizations ORDER BY created_at, id`),
+  organizations: statement(
+    'auth.organizations',
+    `SELECT ${SUMMARY_COLUMNS()}, ${selectList(pick(ORGANIZATION_COLUMNS, 'createdAt'))} FROM organizations ORDER BY created_at, id`,
+  ),
   organizationExists: statement('auth.organization-exists', `SELECT 1 FROM organizations WHERE id = $1`),
   /** One gateway at a time decides whether the database has no organization yet. */
   lockFirstOrganization: statement('auth.lock-first-organization', `SELECT pg_advisory_xact_lock(hashtext('alloy:first-organization'))`),
   anyOrganization: statement('auth.any-organization', `SELECT 1 FROM organizations LIMIT 1`),
   oldestOrganization: statement(
     'auth.oldest-organization',
-    `SELECT ${selectList(pick(ORGANIZATION_COLUMNS, 'id', 'name'))}, (SELECT count(*) FROM organizations)::int AS total
-       FROM organizations ORDER BY created_at, id LIMIT 1`,
+    `SELECT ${SUMMARY_COLUMNS()}, (SELECT count(*) FROM organizations)::int AS total FROM organizations ORDER BY created_at, id LIMIT 1`,
   ),
-  rename: statement(
-    'auth.rename-organization',
-    `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING ${selectList(pick(ORGANIZATION_COLUMNS, 'id', 'name'))}`,
-  ),
+  rename: statement('auth.rename-organization', `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING ${SUMMARY_COLUMNS()}`),
   contents: statement(
     'auth.organization-contents',
-    `SELECT ${selectList(pick(ORGANIZATION_COLUMNS, 'id', 'name'), { from: 'o' })},
+    `SELECT ${SUMMARY_COLUMNS('o')},
             (SELECT count(*) FROM api_keys WHERE organization_id = o.id)::int AS keys,
             (SELECT count(*) FROM workflows WHERE organization_id = o.id AND deleted_at IS NULL)::int AS workflows,
             (SELECT count(*) FROM workflow_runs WHERE organization_id = o.id)::int AS runs,
@@ -133,8 +136,7 @@ export class OrganizationService {
 
   /** The oldest organization and how many there are: what a later start reminds the operator of. */
   async oldestOrganization(): Promise<{ orgId: string; name: string; total: number } | null> {
-    const oldest = await this.sql.first<Pick<OrganizationRow, 'id' | 'name'> & { total: number }>(SQL.oldestOrganization, []);
-    return oldest && { orgId: oldest.id, name: oldest.name, total: oldest.total };
+    return this.sql.first<{ orgId: string; name: string; total: number }>(SQL.oldestOrganization, []);
   }
 
   /** Creates the organization and its first key inside the caller's transaction. */
@@ -146,8 +148,8 @@ export class OrganizationService {
 
   /** Every organization, oldest first. */
   async listOrganizations(): Promise<OrganizationSummary[]> {
-    const rows = await this.sql.rows<OrganizationRow>(SQL.organizations, []);
-    return rows.map((o) => ({ orgId: o.id, name: o.name, createdAt: o.createdAt.toISOString() }));
+    const rows = await this.sql.rows<{ orgId: string; name: string; createdAt: Date }>(SQL.organizations, []);
+    return rows.map((o) => ({ orgId: o.orgId, name: o.name, createdAt: o.createdAt.toISOString() }));
   }
 
   /** Whether the organization exists (any string may be asked about). */
@@ -159,22 +161,17 @@ export class OrganizationService {
   async renameOrganization(orgId: string, name: string): Promise<{ orgId: string; name: string }> {
     const trimmed = checkedName(name);
     if (!isUuid(orgId)) throw notFound('organization');
-    const renamed = await this.sql.first<Pick<OrganizationRow, 'id' | 'name'>>(SQL.rename, [orgId, trimmed]);
+    const renamed = await this.sql.first<{ orgId: string; name: string }>(SQL.rename, [orgId, trimmed]);
     if (!renamed) throw notFound('organization');
-    return { orgId: renamed.id, name: renamed.name };
+    return renamed;
   }
 
   /** What `deleteOrganization` would remove. */
   async organizationContents(orgId: string, tx?: EntityManager): Promise<OrganizationContents> {
     if (!isUuid(orgId)) throw notFound('organization');
-    const row = await this.sql.first<Pick<OrganizationRow, 'id' | 'name'> & Omit<OrganizationContents, 'orgId' | 'name'>>(
-      SQL.contents,
-      [orgId],
-      tx,
-    );
-    if (!row) throw notFound('organization');
-    const { id, ...contents } = row;
-    return { orgId: id, ...contents };
+    const contents = await this.sql.first<OrganizationContents>(SQL.contents, [orgId], tx);
+    if (!contents) throw notFound('organization');
+    return contents;
   }
 
   /**

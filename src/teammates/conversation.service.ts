@@ -4,7 +4,7 @@ import { isUuid } from '../db/ids';
 import { Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
 import { badInput, notFound } from '../graphql/errors';
-import { RUN_COLUMNS, RunRow } from '../workflows/workflow-run.row';
+import { RUN_COLUMNS } from '../workflows/workflow-run.row';
 import type { Conversation, ConversationMessage } from './conversation.type';
 
 /** A position in a teammate's conversations, most recently active first. */
@@ -56,18 +56,12 @@ function listStatement(after: boolean, count: boolean): Statement {
   );
 }
 
-/** A message row: the turn's run (its id and createdAt, the message's position with `ord`) and the message. */
-type MessageRow = Pick<RunRow, 'id' | 'createdAt'> & Pick<ConversationMessage, 'ord' | 'role' | 'content' | 'at'>;
-
-/** A message of the turn its row's run is. */
-const messageOf = ({ id, createdAt, ord, role, content, at }: MessageRow): ConversationMessage => ({
-  role,
-  content,
-  runId: id,
-  at,
-  runCreatedAt: createdAt,
-  ord,
-});
+/**
+ * What a message is read with beside its own columns: the turn's run (its id and createdAt are the
+ * message's position, with `ord`), under the `run` prefix, and the run's id as the row's own (pageOf
+ * tells an empty counted page by its null id).
+ */
+const MESSAGE_RUN = `${selectList(pick(RUN_COLUMNS, 'id'), { from: 'r' })}, ${selectList(pick(RUN_COLUMNS, 'id', 'createdAt'), { from: 'r', prefix: 'run' })}`;
 
 /**
  * $1 conversation, $2 size + 1, $3 $4 $5 the position after: two messages per run that
@@ -75,7 +69,7 @@ const messageOf = ({ id, createdAt, ord, role, content, at }: MessageRow): Conve
  */
 function messagesStatement(after: boolean, count: boolean): Statement {
   const where = `r.conversation_id = $1 AND r.status = 'SUCCEEDED'`;
-  const page = `SELECT ${selectList(pick(RUN_COLUMNS, 'id', 'createdAt'), { from: 'r' })}, m.ord, m.role, m.content, m.at
+  const page = `SELECT ${MESSAGE_RUN}, m.ord, m.role, m.content, m.at
                   FROM workflow_runs r
                  CROSS JOIN LATERAL (VALUES (0, 'user', r.payload, r.created_at), (1, 'teammate', r.output, r.finished_at))
                        AS m (ord, role, content, at)
@@ -84,7 +78,9 @@ function messagesStatement(after: boolean, count: boolean): Statement {
   const name = `teammates.conversation-messages${after ? '-after' : ''}${count ? '-count' : ''}`;
   return statement(
     name,
-    count ? withTotal(`SELECT 2 * count(*)::int AS total FROM workflow_runs r WHERE ${where}`, page, 'p."createdAt", p.id, p.ord') : page,
+    count
+      ? withTotal(`SELECT 2 * count(*)::int AS total FROM workflow_runs r WHERE ${where}`, page, 'p."runCreatedAt", p.id, p.ord')
+      : page,
     // Over every day partition of the runs: see Statement.genericPlan.
     { genericPlan: true },
   );
@@ -159,9 +155,10 @@ export class ConversationService {
   async messages(conversationId: string, query: PageQuery<MessagePosition>): Promise<Page<ConversationMessage>> {
     const values: unknown[] = [conversationId, query.first + 1];
     if (query.after) values.push(query.after.runCreatedAt, query.after.runId, query.after.ord);
-    const rows = await this.sql.rows<MessageRow & { total?: number }>(MESSAGES.get(`${!!query.after}${query.count}`)!, values);
-    const page = pageOf(rows, query);
-    return { ...page, rows: page.rows.map(messageOf) };
+    return pageOf(
+      await this.sql.rows<ConversationMessage & { id: string; total?: number }>(MESSAGES.get(`${!!query.after}${query.count}`)!, values),
+      query,
+    );
   }
 
   async rename(organizationId: string, id: string, input: string): Promise<Conversation> {
