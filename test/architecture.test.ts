@@ -136,6 +136,19 @@ describe('architecture: the folders of src/', () => {
     expect(offending).toEqual([]);
   });
 
+  it('take the organization from the principal in one place, the organization scope of src/app/: no other module reads it', () => {
+    // Resolvers, node(id) fetchers and the HTTP routes that take a key (src/http/) all get the organization's capabilities from the
+    // scope, and admin classes act by id alone. The request log only records who called: it hands the id to no capability.
+    const recordsTheCaller = path.join('observability', 'request-log.ts');
+    const readsIt = /principal\??\.organizationId|\{[^}]*\borganizationId\b[^}]*\}\s*=\s*[\w.]*principal\b/;
+    const offending = sourceFiles(SRC)
+      .map((file) => path.relative(SRC, file))
+      .filter((file) => !file.startsWith(`app${path.sep}`) && file !== recordsTheCaller)
+      .filter((file) => readsIt.test(fs.readFileSync(path.join(SRC, file), 'utf8')));
+    expect(offending).toEqual([]);
+    expect(readsIt.test('const { organizationId, keyId } = this.principal;')).toBe(true);
+  });
+
   it('finds a cycle when there is one (the check itself works)', () => {
     const graph = new Map([
       ['a', new Map([['b', ['a/x.ts → ../b/y']]])],

@@ -33,4 +33,17 @@ describe('README examples', () => {
       expect([document, text.match(/\.\.\/[\w.-]+\//g)]).toEqual([document, null]);
     }
   });
+
+  it('names only files and folders of the repository that are there (the layout section says where things are)', () => {
+    const root = path.resolve(__dirname, '..');
+    for (const document of ['README.md', 'SECURITY.md']) {
+      const text = fs.readFileSync(path.join(root, document), 'utf8');
+      // Paths in code spans; a placeholder (`src/<capability>/`) or a glob (`test/readme*.test.ts`) names no one file.
+      const named = [...text.matchAll(/`((?:src|test|scripts|bin|bench|schema)\/[^`\s]*)`/g)]
+        .map((m) => m[1])
+        .filter((p) => !/[<*]/.test(p));
+      expect(named.length).toBeGreaterThan(document === 'README.md' ? 30 : 0);
+      expect([document, named.filter((target) => !fs.existsSync(path.join(root, target)))]).toEqual([document, []]);
+    }
+  });
 });

@@ -43,9 +43,9 @@ describe('run events: status changes announced across connections', () => {
     const machine = new RunStateMachine(gw.db, { announcer: gw.services.runAnnouncer });
     const [claimed] = await machine.claim(1, 30);
     expect(claimed.id).toBe(run.id);
-    await machine.finish({ runId: run.id, token: claimed.lease_token }, {}, { status: 'SUCCEEDED', output: 1 });
+    await machine.finish({ runId: run.id, token: claimed.leaseToken }, {}, { status: 'SUCCEEDED', output: 1 });
     // A second finish with the same (now cleared) lease changes nothing and announces nothing.
-    expect(await machine.finish({ runId: run.id, token: claimed.lease_token }, {}, { status: 'FAILED' })).toBe(false);
+    expect(await machine.finish({ runId: run.id, token: claimed.leaseToken }, {}, { status: 'FAILED' })).toBe(false);
     await waitFor(
       async () => eventsOf(run.id).length,
       (n) => n >= 3,

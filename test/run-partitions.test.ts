@@ -173,7 +173,10 @@ describe('runs partitioned by day', () => {
       ['workflows.run-events-count', [runId]],
       ['workflows.callback-run', [runId]],
       ['workflows.save-progress', [runId, runId, '{}', 'x']],
-      ['workflows.finish-runs', [[runId], [runId], ['SUCCEEDED'], ['1'], ['e'], ['null'], [1], [runId], [1], ['OUTPUT'], ['s'], ['1'], 0, 30]],
+      [
+        'workflows.finish-runs',
+        [[runId], [runId], ['SUCCEEDED'], ['1'], ['e'], ['null'], [1], [runId], [1], ['OUTPUT'], ['s'], ['1'], 0, 30],
+      ],
       ['workflows.cancel-run', [runId, org.orgId]],
       ['workflows.renew-leases', [[runId], [runId], 30]],
       ['workflows.lost-leases', [[runId], [runId]]],

@@ -1,4 +1,4 @@
-import { Organization } from '../auth/organization.entity';
+import { Organization } from '../auth/organization.type';
 import type { Principal } from '../graphql/context';
 import { OrganizationStorage } from '../storage/organization-storage';
 import type { Storage } from '../storage/storage';
@@ -17,10 +17,12 @@ export interface ScopeServices extends WorkflowScopeServices {
 
 /**
  * The caller's organization, bound once per request after authentication: what resolvers get as
- * `ctx.org` (src/http/edge.ts makes it on first use, for HTTP and WebSocket alike). Each capability
- * is made on its first use in the request, so that a request pays only for the one or two it
- * touches: one small object each, over the process's services. Adding a capability: a class
- * taking the organization (or the principal) in its constructor, and a getter here.
+ * `ctx.org` (src/http/edge.ts makes it on first use, for HTTP and WebSocket alike) and what the
+ * HTTP routes that take a key use (`GET /files/:id/content`, `GET /runs/:id/events`). The one place
+ * that reads the organization (and the calling key) from the principal. Each capability is made on
+ * its first use in the request, so that a request pays only for the one or two it touches: one
+ * small object each, over the process's services. Adding a capability: a class taking the
+ * organization (and the key, when it records who called) in its constructor, and a getter here.
  */
 export class OrganizationScope {
   private storageScope?: OrganizationStorage;
@@ -43,11 +45,15 @@ export class OrganizationScope {
   }
 
   get workflows(): OrganizationWorkflows {
-    return (this.workflowsScope ??= new OrganizationWorkflows(this.services, this.principal));
+    return (this.workflowsScope ??= new OrganizationWorkflows(this.services, this.principal.organizationId, this.principal.keyId));
   }
 
   get teammates(): OrganizationTeammates {
-    return (this.teammatesScope ??= new OrganizationTeammates(this.services.teammates, this.principal));
+    return (this.teammatesScope ??= new OrganizationTeammates(
+      this.services.teammates,
+      this.principal.organizationId,
+      this.principal.keyId,
+    ));
   }
 
   get conversations(): OrganizationConversations {

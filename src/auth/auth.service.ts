@@ -1,8 +1,11 @@
 import type { Principal } from '../graphql/context';
 import type { DataSource } from 'typeorm';
+import { pick, selectList } from '../db/columns';
 import { statement, StatementRunner } from '../db/statements';
 import { parseApiKey, secretMatches } from './api-key';
+import { API_KEY_COLUMNS } from './api-key.row';
 import { KeyCache, KeyRow } from './key-cache';
+import { ORGANIZATION_COLUMNS } from './organization.row';
 
 /** Who a request is from: defined with the request context (src/graphql/context.ts), made here. */
 export type { Principal };
@@ -14,7 +17,8 @@ const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 const SQL = {
   keyByLookupId: statement(
     'auth.key-by-lookup-id',
-    `SELECT k.id AS key_id, k.secret_hash, k.revoked_at, o.id AS org_id, o.name AS org_name
+    `SELECT ${selectList(pick(API_KEY_COLUMNS, 'id', 'secretHash', 'revokedAt'), { from: 'k' })},
+            ${selectList(pick(ORGANIZATION_COLUMNS, 'id', 'name'), { from: 'o', prefix: 'organization' })}
        FROM api_keys k JOIN organizations o ON o.id = k.organization_id
       WHERE k.lookup_id = $1`,
   ),
@@ -56,10 +60,10 @@ export class AuthService {
     const parsed = parseApiKey(rawKey);
     if (!parsed) return 'malformed';
     const row = this.cache?.get(parsed.lookupId) ?? (await this.lookup(parsed.lookupId));
-    if (!row || !secretMatches(parsed.secret, row.secret_hash)) return 'unknown';
-    if (row.revoked_at) return 'revoked';
-    this.touch(row.key_id);
-    return { organizationId: row.org_id, organizationName: row.org_name, keyId: row.key_id };
+    if (!row || !secretMatches(parsed.secret, row.secretHash)) return 'unknown';
+    if (row.revokedAt) return 'revoked';
+    this.touch(row.id);
+    return { organizationId: row.organizationId, organizationName: row.organizationName, keyId: row.id };
   }
 
   private async lookup(lookupId: string): Promise<KeyRow | undefined> {

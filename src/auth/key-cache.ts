@@ -1,13 +1,12 @@
 import type { NotificationListener } from '../db/notification-listener';
+import type { ApiKeyRow } from './api-key.row';
+import type { OrganizationRow } from './organization.row';
 
-/** The row authentication reads for a key (see AuthService). */
-export interface KeyRow {
-  key_id: string;
-  secret_hash: Buffer;
-  revoked_at: Date | null;
-  org_id: string;
-  org_name: string;
-}
+/** What authentication reads for a key (see AuthService): the key's row, and the id and name of its organization. */
+export type KeyRow = Pick<ApiKeyRow, 'id' | 'secretHash' | 'revokedAt'> & {
+  organizationId: OrganizationRow['id'];
+  organizationName: OrganizationRow['name'];
+};
 
 /** The channel the `api_keys` and `organizations` triggers notify (migration ApiKeyChangeNotify). */
 export const KEY_CHANGES_CHANNEL = 'alloy_key_changes';

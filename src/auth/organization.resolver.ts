@@ -1,5 +1,5 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
-import { Organization } from './organization.entity';
+import { Organization } from './organization.type';
 import type { GatewayContext } from '../graphql/context';
 
 @Resolver(() => Organization)

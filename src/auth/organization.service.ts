@@ -1,8 +1,11 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { pick, selectList } from '../db/columns';
 import { isUuid } from '../db/ids';
 import { statement, StatementRunner } from '../db/statements';
 import { generateApiKey } from './api-key';
+import { API_KEY_COLUMNS, ApiKeyRow } from './api-key.row';
 import { AppError, ErrorCode, notFound } from '../graphql/errors';
+import { ORGANIZATION_COLUMNS } from './organization.row';
 
 export interface CreatedKey {
   keyId: string;
@@ -42,6 +45,13 @@ export interface KeySummary {
   revokedAt: string | null;
 }
 
+/** An organization as the admin commands name it: its id as `orgId` (OrganizationSummary, OrganizationContents), and its name. */
+const SUMMARY_COLUMNS = (from?: string) =>
+  `${selectList(pick(ORGANIZATION_COLUMNS, 'id'), { from, prefix: 'org' })}, ${selectList(pick(ORGANIZATION_COLUMNS, 'name'), { from })}`;
+
+/** What `alloy key list` shows of a key (never its secret's hash). */
+const LISTED_KEY_COLUMNS = pick(API_KEY_COLUMNS, 'id', 'name', 'lookupId', 'createdAt', 'lastUsedAt', 'revokedAt');
+
 const SQL = {
   addOrganization: statement('auth.add-organization', `INSERT INTO organizations (name) VALUES ($1) RETURNING id`),
   /** The key of organization $1, or no row when there is no such organization. */
@@ -52,7 +62,7 @@ const SQL = {
   ),
   organizations: statement(
     'auth.organizations',
-    `SELECT id AS "orgId", name, created_at AS "createdAt" FROM organizations ORDER BY created_at, id`,
+    `SELECT ${SUMMARY_COLUMNS()}, ${selectList(pick(ORGANIZATION_COLUMNS, 'createdAt'))} FROM organizations ORDER BY created_at, id`,
   ),
   organizationExists: statement('auth.organization-exists', `SELECT 1 FROM organizations WHERE id = $1`),
   /** One gateway at a time decides whether the database has no organization yet. */
@@ -60,12 +70,12 @@ const SQL = {
   anyOrganization: statement('auth.any-organization', `SELECT 1 FROM organizations LIMIT 1`),
   oldestOrganization: statement(
     'auth.oldest-organization',
-    `SELECT id AS "orgId", name, (SELECT count(*) FROM organizations)::int AS total FROM organizations ORDER BY created_at, id LIMIT 1`,
+    `SELECT ${SUMMARY_COLUMNS()}, (SELECT count(*) FROM organizations)::int AS total FROM organizations ORDER BY created_at, id LIMIT 1`,
   ),
-  rename: statement('auth.rename-organization', `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING id AS "orgId", name`),
+  rename: statement('auth.rename-organization', `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING ${SUMMARY_COLUMNS()}`),
   contents: statement(
     'auth.organization-contents',
-    `SELECT o.id AS "orgId", o.name,
+    `SELECT ${SUMMARY_COLUMNS('o')},
             (SELECT count(*) FROM api_keys WHERE organization_id = o.id)::int AS keys,
             (SELECT count(*) FROM workflows WHERE organization_id = o.id AND deleted_at IS NULL)::int AS workflows,
             (SELECT count(*) FROM workflow_runs WHERE organization_id = o.id)::int AS runs,
@@ -75,13 +85,11 @@ const SQL = {
   ),
   lockOrganization: statement('auth.lock-organization', `SELECT id FROM organizations WHERE id = $1 FOR UPDATE`),
   deleteOrganization: statement('auth.delete-organization', `DELETE FROM organizations WHERE id = $1`),
-  keys: statement(
-    'auth.keys',
-    `SELECT id, name, lookup_id, created_at, last_used_at, revoked_at FROM api_keys WHERE organization_id = $1 ORDER BY created_at`,
-  ),
+  keys: statement('auth.keys', `SELECT ${selectList(LISTED_KEY_COLUMNS)} FROM api_keys WHERE organization_id = $1 ORDER BY created_at`),
   revokeKey: statement(
     'auth.revoke-key',
-    `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING revoked_at, lookup_id`,
+    `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
+     RETURNING ${selectList(pick(API_KEY_COLUMNS, 'revokedAt', 'lookupId'))}`,
   ),
 };
 
@@ -194,22 +202,14 @@ export class OrganizationService {
 
   async listKeys(orgId: string): Promise<KeySummary[]> {
     if (!(await this.exists(orgId))) throw notFound('organization');
-    type ListedKey = {
-      id: string;
-      name: string | null;
-      lookup_id: string;
-      created_at: Date;
-      last_used_at: Date | null;
-      revoked_at: Date | null;
-    };
-    const keys = await this.sql.rows<ListedKey>(SQL.keys, [orgId]);
+    const keys = await this.sql.rows<Pick<ApiKeyRow, keyof typeof LISTED_KEY_COLUMNS>>(SQL.keys, [orgId]);
     return keys.map((k) => ({
       keyId: k.id,
       name: k.name,
-      prefix: `alloy_sk_${k.lookup_id}_…`,
-      createdAt: k.created_at.toISOString(),
-      lastUsedAt: k.last_used_at?.toISOString() ?? null,
-      revokedAt: k.revoked_at?.toISOString() ?? null,
+      prefix: `alloy_sk_${k.lookupId}_…`,
+      createdAt: k.createdAt.toISOString(),
+      lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+      revokedAt: k.revokedAt?.toISOString() ?? null,
     }));
   }
 
@@ -219,10 +219,10 @@ export class OrganizationService {
    */
   async revokeKey(keyId: string): Promise<{ keyId: string; revokedAt: string }> {
     if (!isUuid(keyId)) throw notFound('API key');
-    const revoked = await this.sql.first<{ revoked_at: Date; lookup_id: string }>(SQL.revokeKey, [keyId]);
+    const revoked = await this.sql.first<{ revokedAt: Date; lookupId: string }>(SQL.revokeKey, [keyId]);
     if (!revoked) throw notFound('API key');
-    this.keyRevoked?.(revoked.lookup_id);
-    return { keyId, revokedAt: revoked.revoked_at.toISOString() };
+    this.keyRevoked?.(revoked.lookupId);
+    return { keyId, revokedAt: revoked.revokedAt.toISOString() };
   }
 
   /** A new key of the organization; null when there is no such organization. */

@@ -1,3 +1,4 @@
+import { Columns, selectList } from './columns';
 import { Statement, statement } from './statements';
 
 /**
@@ -53,20 +54,21 @@ export function pageOf<T extends { id: unknown; total?: number }>(result: T[], q
 
 /**
  * The statements of a list of `table` rows oldest first, keyset-paged on (created_at, id), of the
- * rows `where` holds ($1 the organization, $2 the page size + 1, $3 and $4 the position after):
- * with or without a position, counted or not, each prepared under its own name (`<prefix>-after-count`).
+ * rows `where` holds ($1 the organization, $2 the page size + 1, $3 and $4 the position after),
+ * read with `columns`: with or without a position, counted or not, each prepared under its own
+ * name (`<prefix>-after-count`).
  */
-export function oldestFirstList(
+export function oldestFirstList<Row extends CreatedAtPosition>(
   prefix: string,
   table: string,
-  columns: string,
+  columns: Columns<Row>,
   where: string,
 ): (query: { after: unknown; count: boolean }) => Statement {
   const statements = new Map<string, Statement>();
   for (const after of [false, true]) {
     for (const count of [false, true]) {
-      const page = `SELECT ${columns} FROM ${table} WHERE ${where}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
-      const sql = count ? withTotal(`SELECT count(*)::int AS total FROM ${table} WHERE ${where}`, page, 'p.created_at, p.id') : page;
+      const page = `SELECT ${selectList(columns)} FROM ${table} WHERE ${where}${after ? ' AND (created_at, id) > ($3, $4)' : ''} ORDER BY created_at, id LIMIT $2`;
+      const sql = count ? withTotal(`SELECT count(*)::int AS total FROM ${table} WHERE ${where}`, page, 'p."createdAt", p.id') : page;
       statements.set(`${after}${count}`, statement(`${prefix}${after ? '-after' : ''}${count ? '-count' : ''}`, sql));
     }
   }

@@ -8,14 +8,15 @@ import type { ApiKeyRateLimiter } from '../limits/rate-limit';
 import type { Queue } from '../queue/queue';
 import type { Storage } from '../storage/storage';
 import type { RunWaiter } from '../workflows/run-waiter';
-import type { RunEventRouteServices } from './run-event-routes';
+import type { RunEventRouteScope, RunEventRouteServices } from './run-event-routes';
+import type { ContentRouteScope, ContentRouteServices } from './storage-routes';
 
 /**
  * The few services the edge itself uses. The gateway is given the composition root's whole set
  * (src/app/services.ts, already started) and hands it on to resolvers in their context, where each
  * resolver module names the few it uses.
  */
-export interface EdgeServices extends RunEventRouteServices {
+export interface EdgeServices extends RunEventRouteServices, ContentRouteServices {
   config: Config;
   db: DataSource;
   auth: AuthService;
@@ -23,8 +24,11 @@ export interface EdgeServices extends RunEventRouteServices {
   queue: Queue;
   storage: Storage;
   runWaiter: RunWaiter;
-  /** The organization scope of a caller (src/app/organization-scope.ts): what resolvers get as `ctx.org`. */
-  forOrganization(principal: Principal): unknown;
+  /**
+   * The organization scope of a caller (src/app/organization-scope.ts): what resolvers get as
+   * `ctx.org`, and what the routes that take a key use.
+   */
+  forOrganization(principal: Principal): RunEventRouteScope & ContentRouteScope;
 }
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;

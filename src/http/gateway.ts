@@ -154,7 +154,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
   );
 
   app.get('/metrics', metricsHandler);
-  app.use(contentRouter(services.storage, authentication, logger));
+  app.use(contentRouter(services, authentication, logger));
   app.use(runEventRouter(services, authentication, logger));
   app.use(unhandledErrors(logger, showDetails));
   // Subscriptions: the graphql-ws protocol on the same path and port.

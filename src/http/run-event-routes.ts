@@ -1,22 +1,24 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { Router } from 'express';
+import type { Principal } from '../auth/auth.service';
 import { principalOf } from '../auth/authenticate-request';
 import { AppError } from '../graphql/errors';
 import type { Logger } from '../observability/logger';
-import type { RunEventLog } from '../workflows/run-event-log';
-import { RunEventStream } from '../workflows/run-event-stream';
-import type { RunEvents } from '../workflows/run-events';
-import type { WorkflowService } from '../workflows/workflow.service';
+import type { OrganizationWorkflows } from '../workflows/organization-workflows';
+import type { RunEventStream } from '../workflows/run-event-stream';
 import { errorBody } from './error-handlers';
 import { httpStatusOf } from './error-status';
 
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const KEEPALIVE_MS = 15_000;
 
+/** What the route uses of the caller's organization scope (src/app/organization-scope.ts, `ctx.org` of GraphQL). */
+export interface RunEventRouteScope {
+  workflows: OrganizationWorkflows;
+}
+
 export interface RunEventRouteServices {
-  workflows: WorkflowService;
-  runEvents: RunEvents;
-  runEventLog: RunEventLog;
+  forOrganization(principal: Principal): RunEventRouteScope;
 }
 
 /** The seq to resume after: `Last-Event-ID` (what EventSource sends on reconnect), else `?after=`, else 0. */
@@ -53,14 +55,7 @@ export function runEventRouter(services: RunEventRouteServices, authentication: 
     if (after === 'invalid') return sendError(res, 400, 'BAD_USER_INPUT', 'Last-Event-ID (or after) must be an event seq: a whole number');
     let stream: RunEventStream;
     try {
-      stream = await RunEventStream.start(
-        services.runEvents,
-        services.runEventLog,
-        async (org, id) => (await services.workflows.findRun(org, id)) !== null,
-        principal.organizationId,
-        String(req.params.id),
-        after,
-      );
+      stream = await services.forOrganization(principal).workflows.followRunEvents(String(req.params.id), after);
     } catch (error) {
       if (error instanceof AppError) return sendError(res, 404, error.code, error.message);
       logger.error({ err: error, runId: req.params.id }, 'run event stream failed to start');

@@ -3,12 +3,14 @@ import { pipeline } from 'node:stream/promises';
 import { create as contentDisposition } from 'content-disposition';
 import { Request, RequestHandler, Response, Router } from 'express';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
+import type { Principal } from '../auth/auth.service';
 import { principalOf } from '../auth/authenticate-request';
 import { AppError } from '../graphql/errors';
 import { errorBody } from './error-handlers';
 import type { ReadinessCheck } from '../observability/readiness';
 import type { Logger } from '../observability/logger';
 import type { ByteRange } from '../storage/backend/driver';
+import type { OrganizationStorage } from '../storage/organization-storage';
 import type { Storage } from '../storage/storage';
 import type { StorageEntry } from '../storage/storage-entry';
 import { guardUploads, multipartInputError } from './multipart-input';
@@ -97,6 +99,17 @@ export function storageReadiness(storage: Storage): ReadinessCheck {
   return { name: 'storage', check: () => storage.driver.check() };
 }
 
+/** What the content route uses of the caller's organization scope (src/app/organization-scope.ts, `ctx.org` of GraphQL). */
+export interface ContentRouteScope {
+  storage: OrganizationStorage;
+}
+
+export interface ContentRouteServices {
+  /** What a signed URL, which names no organization, is served with. */
+  storage: Storage;
+  forOrganization(principal: Principal): ContentRouteScope;
+}
+
 /** What the content route serves: a file as it is now, or one of its versions (`?etag=<version id>`). */
 interface ServedContent {
   id: string;
@@ -132,9 +145,10 @@ function olderVersion(row: StorageEntry, etag: string): ServedContent | null {
 }
 
 /** The file (or version of it) the request may read, or an HTTP answer already sent. */
-async function authorizedFile(storage: Storage, req: Request, res: Response): Promise<ServedContent | null> {
+async function authorizedFile(services: ContentRouteServices, req: Request, res: Response): Promise<ServedContent | null> {
   const id = String(req.params.id);
   const etag = typeof req.query.etag === 'string' ? req.query.etag : undefined;
+  const { storage } = services;
   const { reads, downloads } = storage;
   const hasKey = typeof req.headers['api-key'] === 'string' && req.headers['api-key'].trim() !== '';
   let row: StorageEntry | null;
@@ -149,7 +163,7 @@ async function authorizedFile(storage: Storage, req: Request, res: Response): Pr
       }
       throw error;
     }
-    row = principal ? await reads.findById(principal.organizationId, id) : null;
+    row = principal ? await services.forOrganization(principal).storage.findById(id) : null;
   } else if (typeof req.query.signature === 'string' && typeof req.query.expires === 'string') {
     if (!(await downloads.verifySignature(id, req.query.expires, req.query.signature, etag))) {
       sendError(res, 403, 'FORBIDDEN', 'The download URL is invalid or has expired; ask for a new downloadUrl');
@@ -225,11 +239,12 @@ async function sendOlderVersion(storage: Storage, file: ServedContent, res: Resp
  * `GET /files/:id/content`: the bytes, with Range (206), ETag/If-None-Match (304) and the file name.
  * `authentication` (authenticateRequests) reads the key, if any, and spends from its rate limit.
  */
-export function contentRouter(storage: Storage, authentication: RequestHandler, logger: Logger): Router {
+export function contentRouter(services: ContentRouteServices, authentication: RequestHandler, logger: Logger): Router {
+  const { storage } = services;
   const router = Router();
   router.get('/files/:id/content', authentication, async (req, res) => {
     try {
-      const file = await authorizedFile(storage, req, res);
+      const file = await authorizedFile(services, req, res);
       if (!file) return;
       if (file.size === null) {
         await sendOlderVersion(storage, file, res);

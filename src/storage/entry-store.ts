@@ -1,61 +1,49 @@
 import type { EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../graphql/errors';
 import { joinPath } from './names';
+import { Columns, epochMs, float8, omit, pick, selectList } from '../db/columns';
 import { Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
 import { SCHEDULE_TEXTS } from './search/text-store';
-import type { StorageEntry } from './storage-entry';
+import { ENTRY_COLUMNS, StorageEntry, TrashedEntry } from './storage-entry';
 
-// Every statement on `storage_entries` and `storage_pending_objects`, and nothing else but the
-// text row an upload's commit writes in the same statement (text-store's SQL): the services above
-// decide what to run and when, and own the transactions.
+// Every statement on `storage_entries`, `storage_file_versions` and `storage_pending_objects`, and
+// nothing else but the text row an upload's commit writes in the same statement (text-store's SQL):
+// the services above decide what to run and when, and own the transactions.
 
-/**
- * The one list of a row's columns, each as the StorageEntry field it is read into (a stored field
- * of `File` is one line here, beside its migration). Times as epoch milliseconds (made Dates by
- * `entry`): parsing Postgres's timestamp text was a twentieth of a listing's CPU time.
- */
-const ENTRY_COLUMNS: ReadonlyArray<readonly [sql: string, field: keyof StorageEntry]> = [
-  ['id', 'id'],
-  ['organization_id', 'organizationId'],
-  ['parent_id', 'parentId'],
-  ['kind', 'kind'],
-  ['name', 'name'],
-  ['object_key', 'objectKey'],
-  ['size::float8', 'size'],
-  ['content_type', 'contentType'],
-  ['md5', 'md5'],
-  ['etag', 'etag'],
-  ['(extract(epoch FROM created_at) * 1000)::float8', 'createdAt'],
-  ['(extract(epoch FROM updated_at) * 1000)::float8', 'updatedAt'],
-];
-const selectList = (columns: typeof ENTRY_COLUMNS): string => columns.map(([sql, field]) => `${sql} AS "${field}"`).join(', ');
-
-const COLUMNS = selectList(ENTRY_COLUMNS);
+/** An entry's columns (ENTRY_COLUMNS but the trash's). */
+const COLUMNS = selectList(omit(ENTRY_COLUMNS, 'trashedAt', 'trashedPath'));
 
 /** COLUMNS but the two that a folder's children share with it (read as many times as there are children). */
-const CHILD_FIELDS = ENTRY_COLUMNS.filter(([, field]) => field !== 'organizationId' && field !== 'parentId');
-const CHILD_COLUMNS = selectList(CHILD_FIELDS);
+const CHILD_COLUMNS = selectList(omit(ENTRY_COLUMNS, 'organizationId', 'parentId', 'trashedAt', 'trashedPath'));
 
 /**
  * The fields of a listed entry that a listing leaves out when nobody asked for what needs them
  * (`ChildrenQuery.brief`): a file's object key, MD5 and etag, about half of each row's bytes and
  * of its parsing, which was the largest single share of a listing's CPU time (BENCHMARKS.md).
  */
-export const BRIEF_LEAVES_OUT: ReadonlyArray<keyof StorageEntry> = ['objectKey', 'md5', 'etag'];
-const BRIEF_CHILD_COLUMNS = selectList(CHILD_FIELDS.filter(([, field]) => !BRIEF_LEAVES_OUT.includes(field)));
+const BRIEF_CHILD_COLUMNS = selectList(
+  omit(ENTRY_COLUMNS, 'organizationId', 'parentId', 'trashedAt', 'trashedPath', 'objectKey', 'md5', 'etag'),
+);
 
-/** A row as selected by COLUMNS, made a StorageEntry (in place). */
-function entry<T extends StorageEntry>(row: T): T {
-  row.createdAt = new Date(row.createdAt as unknown as number);
-  row.updatedAt = new Date(row.updatedAt as unknown as number);
+/** A trash item's columns: the entry's and the trash's. */
+const TRASH_COLUMNS = selectList(ENTRY_COLUMNS);
+
+/**
+ * A row selected from ENTRY_COLUMNS (or a part of them), made a StorageEntry (in place): the one
+ * mapper of `storage_entries` rows, which only makes the times Dates.
+ */
+function entry<T extends Partial<TrashedEntry>>(row: T): T {
+  if (row.createdAt !== undefined) row.createdAt = new Date(row.createdAt as unknown as number);
+  if (row.updatedAt !== undefined) row.updatedAt = new Date(row.updatedAt as unknown as number);
+  if (row.trashedAt !== undefined) row.trashedAt = new Date(row.trashedAt as unknown as number);
   return row;
 }
-const entries = <T extends StorageEntry>(rows: T[]): T[] => {
+const entries = <T extends Partial<TrashedEntry>>(rows: T[]): T[] => {
   for (const row of rows) entry(row);
   return rows;
 };
-const entryOrNull = <T extends StorageEntry>(row: T | null): T | null => (row ? entry(row) : null);
+const entryOrNull = <T extends Partial<TrashedEntry>>(row: T | null): T | null => (row ? entry(row) : null);
 
 /** Listing order: folders first, then by name bytewise (index storage_entries_listing). */
 const LISTING_KEY = `(kind = 'file'), name COLLATE "C"`;
@@ -134,11 +122,23 @@ function COMMIT_UPLOAD(folder: string, when: string): string {
      text AS (${SCHEDULE_TEXTS('SELECT id, organization_id, etag, $9::text FROM written')})`;
 }
 
-/** A trash item's columns beside COLUMNS. */
-const TRASH_COLUMNS = `${COLUMNS}, trashed_path AS "trashedPath", (extract(epoch FROM trashed_at) * 1000)::float8 AS "trashedAt"`;
+/** The columns of `storage_file_versions` that are read, each as the field it is read into (times as in ENTRY_COLUMNS). */
+const VERSION_COLUMNS: Columns<Omit<FileVersionRow, 'current'>> = {
+  etag: 'etag',
+  objectKey: 'object_key',
+  size: float8('size'),
+  contentType: 'content_type',
+  md5: 'md5',
+  createdAt: epochMs('created_at'),
+};
 
-/** A version's columns, of the entry row (the current content) or of a storage_file_versions row. */
-const VERSION_COLUMNS = `etag, object_key AS "objectKey", size::float8 AS size, content_type AS "contentType", md5`;
+/** The content a version has: the same columns in a storage_file_versions row and in its file's row (the current content). */
+const CONTENT_FIELDS = ['etag', 'objectKey', 'size', 'contentType', 'md5'] as const;
+const CURRENT_CONTENT = selectList(pick(ENTRY_COLUMNS, ...CONTENT_FIELDS));
+const KEPT_CONTENT = selectList(pick(VERSION_COLUMNS, ...CONTENT_FIELDS));
+
+/** The columns of `storage_pending_objects` that are read. */
+const PENDING_COLUMNS: Columns<{ objectKey: string }> = { objectKey: 'object_key' };
 
 /**
  * The tree of entry $1 (organization $2) to remove for good: the entry when `root` holds, and
@@ -255,7 +255,7 @@ const SQL = {
      ), removed AS (
        DELETE FROM storage_entries WHERE id IN (SELECT id FROM below) RETURNING kind, object_key
      )
-     SELECT kind, object_key AS "objectKey" FROM removed UNION ALL SELECT 'version', object_key FROM versions`,
+     SELECT ${selectList(pick(ENTRY_COLUMNS, 'kind', 'objectKey'))} FROM removed UNION ALL SELECT 'version', object_key FROM versions`,
   ),
   /** Trash items of organization $1 trashed at or before $2, oldest first, at most $3. */
   trashedBefore: statement(
@@ -265,7 +265,7 @@ const SQL = {
   /** Trash items of any organization trashed before now - $1 days, oldest first, at most $2. */
   expiredTrash: statement(
     'storage.expired-trash',
-    `SELECT id, organization_id AS "organizationId", trashed_at AS "trashedAt" FROM storage_entries
+    `SELECT ${selectList(pick(ENTRY_COLUMNS, 'id', 'organizationId', 'trashedAt'))} FROM storage_entries
       WHERE trashed_at < now() - make_interval(days => $1::int) ORDER BY trashed_at, id LIMIT $2`,
   ),
   /** Trash item $1 of organization $2, locked for its restore. */
@@ -311,9 +311,9 @@ const SQL = {
   /** One version of file $1: $2 its etag. */
   version: statement(
     'storage.version',
-    `SELECT ${VERSION_COLUMNS}, (extract(epoch FROM content_at) * 1000)::float8 AS "createdAt", true AS current FROM storage_entries WHERE id = $1 AND etag = $2
+    `SELECT ${CURRENT_CONTENT}, (extract(epoch FROM content_at) * 1000)::float8 AS "createdAt", true AS current FROM storage_entries WHERE id = $1 AND etag = $2
      UNION ALL
-     SELECT ${VERSION_COLUMNS}, (extract(epoch FROM created_at) * 1000)::float8, false FROM storage_file_versions WHERE file_id = $1 AND etag = $2`,
+     SELECT ${selectList(VERSION_COLUMNS)}, false FROM storage_file_versions WHERE file_id = $1 AND etag = $2`,
   ),
   /** Up to $3 files with expired versions ($1 days, $2 kept), locked (the others' work is theirs). */
   lockFilesWithExpiredVersions: statement(
@@ -332,7 +332,7 @@ const SQL = {
        DELETE FROM storage_file_versions v WHERE v.file_id = ANY($1::uuid[]) AND ${EXPIRED_VERSION('v', '$2', '$3')}
        RETURNING file_id, etag, object_key
      )
-     SELECT DISTINCT d.object_key AS "objectKey" FROM doomed d
+     SELECT DISTINCT ${selectList(pick(VERSION_COLUMNS, 'objectKey'), { from: 'd' })} FROM doomed d
       WHERE NOT EXISTS (SELECT 1 FROM storage_entries e WHERE e.id = d.file_id AND e.object_key = d.object_key)
         AND NOT EXISTS (SELECT 1 FROM storage_file_versions w WHERE w.file_id = d.file_id AND w.object_key = d.object_key
                           AND NOT EXISTS (SELECT 1 FROM doomed x WHERE x.file_id = w.file_id AND x.etag = w.etag))`,
@@ -341,11 +341,11 @@ const SQL = {
   deleteOrganizationVersions: statement(
     'storage.delete-organization-versions',
     `DELETE FROM storage_file_versions v USING storage_entries e
-      WHERE v.file_id = e.id AND e.organization_id = $1 RETURNING v.object_key AS "objectKey"`,
+      WHERE v.file_id = e.id AND e.organization_id = $1 RETURNING ${selectList(pick(VERSION_COLUMNS, 'objectKey'), { from: 'v' })}`,
   ),
   deleteOrganizationEntries: statement(
     'storage.delete-organization-entries',
-    `DELETE FROM storage_entries WHERE organization_id = $1 RETURNING object_key AS "objectKey"`,
+    `DELETE FROM storage_entries WHERE organization_id = $1 RETURNING ${selectList(pick(ENTRY_COLUMNS, 'objectKey'))}`,
   ),
   addPending: statement('storage.add-pending', `INSERT INTO storage_pending_objects (object_key) VALUES ($1)`),
   removePending: statement('storage.remove-pending', `DELETE FROM storage_pending_objects WHERE object_key = $1`),
@@ -355,7 +355,7 @@ const SQL = {
        SELECT object_key FROM storage_pending_objects
         WHERE created_at <= now() - ($1::float8 * interval '1 millisecond')
         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
-     ) RETURNING object_key`,
+     ) RETURNING ${selectList(PENDING_COLUMNS)}`,
   ),
   /**
    * An upload's commit: COMMIT_UPLOAD into the folder $2 (the names below the root of
@@ -417,8 +417,8 @@ function trashListingStatement(after: boolean, count: boolean) {
  * and $5 the (created_at as epoch ms, etag) of the version it was.
  */
 function versionListingStatement(after: boolean, count: boolean) {
-  const all = `SELECT true AS current, ${VERSION_COLUMNS}, content_at AS at FROM storage_entries WHERE id = $1 AND kind = 'file'
-     UNION ALL SELECT false, ${VERSION_COLUMNS}, created_at FROM storage_file_versions WHERE file_id = $1`;
+  const all = `SELECT true AS current, ${CURRENT_CONTENT}, content_at AS at FROM storage_entries WHERE id = $1 AND kind = 'file'
+     UNION ALL SELECT false, ${KEPT_CONTENT}, created_at FROM storage_file_versions WHERE file_id = $1`;
   const cursor = after ? ` WHERE NOT v.current AND ($3::boolean OR (v.at, v.etag) < (to_timestamp($4::float8 / 1000), $5::text))` : '';
   const page = `SELECT v.current, v.etag, v."objectKey", v.size, v."contentType", v.md5, (extract(epoch FROM v.at) * 1000)::float8 AS "createdAt"
     FROM (${all}) AS v${cursor} ORDER BY v.current DESC, v.at DESC, v.etag DESC LIMIT $2`;
@@ -461,7 +461,7 @@ export interface ListingKey {
 /** A page of a folder's children, maybe of one kind only. */
 export interface ChildrenQuery extends PageQuery<ListingKey> {
   kind?: 'file' | 'folder' | null;
-  /** Leave the fields of BRIEF_LEAVES_OUT out of the rows (undefined): the caller reads none of them. */
+  /** Leave what BRIEF_CHILD_COLUMNS leaves out of the rows (undefined): the caller reads none of it. */
   brief?: boolean;
 }
 
@@ -469,12 +469,6 @@ export interface ChildrenQuery extends PageQuery<ListingKey> {
 export interface TrashPosition {
   trashedAt: Date;
   id: string;
-}
-
-/** A trash item: the top entry of what was deleted at once, with where it was. */
-export interface TrashedEntry extends StorageEntry {
-  trashedAt: Date;
-  trashedPath: string;
 }
 
 /** Where a versions page starts: after the current content, or after the kept version of this time and etag. */
@@ -692,8 +686,8 @@ export class EntryStore {
   }
 
   /** Up to `limit` trash items of any organization older than `days`, oldest first. */
-  expiredTrash(days: number, limit: number): Promise<Array<{ id: string; organizationId: string; trashedAt: Date }>> {
-    return this.sql.rows(SQL.expiredTrash, [days, limit]);
+  async expiredTrash(days: number, limit: number): Promise<Array<Pick<TrashedEntry, 'id' | 'organizationId' | 'trashedAt'>>> {
+    return entries(await this.sql.rows<Pick<TrashedEntry, 'id' | 'organizationId' | 'trashedAt'>>(SQL.expiredTrash, [days, limit]));
   }
 
   /** One page of the organization's trash, newest first. */
@@ -702,16 +696,13 @@ export class EntryStore {
     if (query.after) values.push(query.after.trashedAt, query.after.id);
     const listing = TRASH_LISTINGS.get(`${!!query.after}${query.count}`)!;
     const page = pageOf(await this.sql.rows<TrashedEntry & { total?: number }>(listing, values), query);
-    for (const row of entries(page.rows)) row.trashedAt = new Date(row.trashedAt as unknown as number);
+    entries(page.rows);
     return page;
   }
 
   /** Inside `tx`: the organization's trash item, locked until `tx` ends; null when there is none of this id. */
   async lockTrashItem(tx: EntityManager, organizationId: string, id: string): Promise<TrashedEntry | null> {
-    const row = await this.sql.first<TrashedEntry>(SQL.lockTrashItem, [id, organizationId], tx);
-    if (!row) return null;
-    row.trashedAt = new Date(row.trashedAt as unknown as number);
-    return entry(row);
+    return entryOrNull(await this.sql.first<TrashedEntry>(SQL.lockTrashItem, [id, organizationId], tx));
   }
 
   /** Inside `tx`: the trash item is live again, as `name` in `folderId`; a unique violation when the name is taken. */
@@ -843,7 +834,7 @@ export class EntryStore {
 
   /** Inside `tx`: takes up to `limit` pending records older than `olderThanMs`, locked until `tx` ends. */
   async claimOrphans(tx: EntityManager, olderThanMs: number, limit: number): Promise<string[]> {
-    const rows = await this.sql.rows<{ object_key: string }>(SQL.claimOrphans, [olderThanMs, limit], tx);
-    return rows.map((r) => r.object_key);
+    const rows = await this.sql.rows<{ objectKey: string }>(SQL.claimOrphans, [olderThanMs, limit], tx);
+    return rows.map((r) => r.objectKey);
   }
 }

@@ -1,10 +1,10 @@
 import type { Page, PageQuery } from '../db/page';
 import type { StoredFile } from './downloads';
-import type { ChildrenQuery, FileVersionRow, TrashedEntry, TrashPosition, VersionPosition } from './entry-store';
+import type { ChildrenQuery, FileVersionRow, TrashPosition, VersionPosition } from './entry-store';
 import type { SearchArgs, SearchResultRow } from './search/search';
 import type { TextStatus } from './search/text-store';
 import type { Storage } from './storage';
-import type { StorageEntry } from './storage-entry';
+import type { StorageEntry, TrashedEntry } from './storage-entry';
 import type { DeletedCount } from './trash';
 import type { UploadInput } from './uploads';
 
@@ -21,6 +21,11 @@ export class OrganizationStorage {
 
   findByPath(path: string): Promise<StorageEntry | null> {
     return this.storage.reads.findByPath(this.organizationId, path);
+  }
+
+  /** The organization's entry of this id (`GET /files/:id/content` with a key). */
+  findById(id: string): Promise<StorageEntry | null> {
+    return this.storage.reads.findById(this.organizationId, id);
   }
 
   findByIds(ids: readonly string[]): Promise<Array<StorageEntry & { path: string }>> {

@@ -84,7 +84,7 @@ export class EntryFieldsResolver {
 
 /**
  * Fields of a listed Folder or File that read none of the columns a brief listing leaves out
- * (BRIEF_LEAVES_OUT): an allowlist, so that a field added later reads full rows until it is
+ * (a file's object key, MD5 and etag; entry-store.ts BRIEF_CHILD_COLUMNS): an allowlist, so that a field added later reads full rows until it is
  * known not to need them.
  */
 const BRIEF_FIELDS = new Set(['__typename', 'id', 'name', 'path', 'parent', 'createdAt', 'updatedAt', 'size', 'contentType', 'children']);

@@ -4,11 +4,11 @@ import type { Page, PageQuery } from '../db/page';
 import { PgError, pgCode, retryOnDeadlock } from '../db/postgres-errors';
 import { AppError, ErrorCode } from '../graphql/errors';
 import type { EntryReads } from './entry-reads';
-import type { EntryStore, TrashedEntry, TrashPosition } from './entry-store';
+import type { EntryStore, TrashPosition } from './entry-store';
 import type { FolderCache } from './folder-cache';
 import { checkPathLength, joinPath, MAX_NAME_BYTES, parsePath } from './names';
 import type { ObjectDeletions } from './object-deletions';
-import type { StorageEntry } from './storage-entry';
+import type { StorageEntry, TrashedEntry } from './storage-entry';
 
 export const DEFAULT_TRASH_RETENTION_DAYS = 30;
 

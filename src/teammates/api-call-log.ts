@@ -1,6 +1,6 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { JSONScalar } from '../graphql/scalars';
-import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
+import { WorkflowRunStatus } from '../workflows/workflow-run.type';
 
 /**
  * One call of a teammate through its API channel: the run it started, seen as request and

@@ -5,11 +5,11 @@ import { Connection, PageConnection, paginate } from '../graphql/connection';
 import { GatewayContext, loader } from '../graphql/context';
 import { PageArgs } from '../graphql/page-args';
 import { Cursors, decodeCursor, encodeCursor, notACursor } from '../graphql/relay';
-import { WorkflowRun } from '../workflows/workflow-run.entity';
-import { Conversation, ConversationMessage } from './conversation.entity';
+import { WorkflowRun } from '../workflows/workflow-run.type';
+import { Conversation, ConversationMessage } from './conversation.type';
 import type { ConversationPosition, MessagePosition } from './conversation.service';
 import { MAX_TITLE_LENGTH } from './conversation.service';
-import { Teammate } from './teammate.entity';
+import { Teammate } from './teammate.type';
 import type { OrganizationConversations } from './organization-conversations';
 import type { OrganizationTeammates } from './organization-teammates';
 

@@ -1,9 +1,11 @@
 import type { DataSource } from 'typeorm';
+import { Columns, pick, selectList } from '../db/columns';
 import { isUuid } from '../db/ids';
 import { Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
 import { badInput, notFound } from '../graphql/errors';
-import { Conversation, ConversationMessage } from './conversation.entity';
+import { RUN_COLUMNS } from '../workflows/workflow-run.row';
+import type { Conversation, ConversationMessage } from './conversation.type';
 
 /** A position in a teammate's conversations, most recently active first. */
 export interface ConversationPosition {
@@ -20,8 +22,15 @@ export interface MessagePosition {
 
 export const MAX_TITLE_LENGTH = 200;
 
-const COLUMNS = `c.id, c.organization_id AS "organizationId", c.teammate_id AS "teammateId", c.title,
-  c.created_at AS "createdAt", c.updated_at AS "updatedAt"`;
+/** The one list of the columns of `conversations` that are read, each as the field of Conversation it is read into. */
+const CONVERSATION_COLUMNS: Columns<Conversation> = {
+  id: 'id',
+  teammateId: 'teammate_id',
+  title: 'title',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+};
+const COLUMNS = selectList(CONVERSATION_COLUMNS, { from: 'c' });
 
 /** Conversations of live teammates only: a deleted teammate's conversations read as missing. */
 const LIVE = `JOIN teammates t ON t.id = c.teammate_id AND t.deleted_at IS NULL`;
@@ -48,12 +57,19 @@ function listStatement(after: boolean, count: boolean): Statement {
 }
 
 /**
+ * What a message is read with beside its own columns: the turn's run (its id and createdAt are the
+ * message's position, with `ord`), under the `run` prefix, and the run's id as the row's own (pageOf
+ * tells an empty counted page by its null id).
+ */
+const MESSAGE_RUN = `${selectList(pick(RUN_COLUMNS, 'id'), { from: 'r' })}, ${selectList(pick(RUN_COLUMNS, 'id', 'createdAt'), { from: 'r', prefix: 'run' })}`;
+
+/**
  * $1 conversation, $2 size + 1, $3 $4 $5 the position after: two messages per run that
  * SUCCEEDED (its input, then its output), in the order of the turns.
  */
 function messagesStatement(after: boolean, count: boolean): Statement {
   const where = `r.conversation_id = $1 AND r.status = 'SUCCEEDED'`;
-  const page = `SELECT r.id, r.id AS "runId", r.created_at AS "runCreatedAt", m.ord, m.role, m.content, m.at
+  const page = `SELECT ${MESSAGE_RUN}, m.ord, m.role, m.content, m.at
                   FROM workflow_runs r
                  CROSS JOIN LATERAL (VALUES (0, 'user', r.payload, r.created_at), (1, 'teammate', r.output, r.finished_at))
                        AS m (ord, role, content, at)
@@ -100,8 +116,6 @@ const SQL = {
   ),
 };
 
-const toConversation = (row: Conversation): Conversation => Object.assign(new Conversation(), row);
-
 const conversationNotFound = () => notFound('Conversation');
 
 /**
@@ -120,23 +134,20 @@ export class ConversationService {
   async list(organizationId: string, teammateId: string, query: PageQuery<ConversationPosition>): Promise<Page<Conversation>> {
     const values: unknown[] = [teammateId, organizationId, query.first + 1];
     if (query.after) values.push(query.after.updatedAt, query.after.id);
-    const rows = await this.sql.rows<Conversation & { total?: number }>(LISTS.get(`${!!query.after}${query.count}`)!, values);
-    const page = pageOf(rows, query);
-    return { ...page, rows: page.rows.map(toConversation) };
+    return pageOf(await this.sql.rows<Conversation & { total?: number }>(LISTS.get(`${!!query.after}${query.count}`)!, values), query);
   }
 
   /** The organization's conversation (of a teammate that is not deleted), or null. */
   async find(organizationId: string, id: string): Promise<Conversation | null> {
     if (!isUuid(id)) return null;
-    const row = await this.sql.first<Conversation>(SQL.find, [id, organizationId]);
-    return row && toConversation(row);
+    return this.sql.first<Conversation>(SQL.find, [id, organizationId]);
   }
 
   /** For DataLoader: the conversations of these ids, in the same order (null where missing). */
   async byIds(organizationId: string, ids: readonly string[]): Promise<Array<Conversation | null>> {
     const valid = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
     const rows = valid.length ? await this.sql.rows<Conversation>(SQL.byIds, [valid, organizationId]) : [];
-    const byId = new Map(rows.map((row) => [row.id, toConversation(row)]));
+    const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
@@ -144,12 +155,10 @@ export class ConversationService {
   async messages(conversationId: string, query: PageQuery<MessagePosition>): Promise<Page<ConversationMessage>> {
     const values: unknown[] = [conversationId, query.first + 1];
     if (query.after) values.push(query.after.runCreatedAt, query.after.runId, query.after.ord);
-    const rows = await this.sql.rows<ConversationMessage & { id: string; total?: number }>(
-      MESSAGES.get(`${!!query.after}${query.count}`)!,
-      values,
+    return pageOf(
+      await this.sql.rows<ConversationMessage & { id: string; total?: number }>(MESSAGES.get(`${!!query.after}${query.count}`)!, values),
+      query,
     );
-    const page = pageOf(rows, query);
-    return { ...page, rows: page.rows.map(({ id: _id, total: _total, ...message }) => Object.assign(new ConversationMessage(), message)) };
   }
 
   async rename(organizationId: string, id: string, input: string): Promise<Conversation> {
@@ -159,9 +168,9 @@ export class ConversationService {
       throw badInput(`title must be 1 to ${MAX_TITLE_LENGTH} characters (not only spaces)`, { argument: 'title' });
     }
     if (!isUuid(id)) throw conversationNotFound();
-    const row = await this.sql.first<Conversation>(SQL.rename, [id, organizationId, title]);
-    if (!row) throw conversationNotFound();
-    return toConversation(row);
+    const renamed = await this.sql.first<Conversation>(SQL.rename, [id, organizationId, title]);
+    if (!renamed) throw conversationNotFound();
+    return renamed;
   }
 
   /** Deletes the conversation; its runs stay readable and in the request logs, without the link. */

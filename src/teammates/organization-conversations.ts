@@ -1,5 +1,5 @@
 import type { Page, PageQuery } from '../db/page';
-import type { Conversation, ConversationMessage } from './conversation.entity';
+import type { Conversation, ConversationMessage } from './conversation.type';
 import type { ConversationPosition, ConversationService, MessagePosition } from './conversation.service';
 
 /**

@@ -1,8 +1,7 @@
 import type { CreatedAtPosition, Page, PageQuery } from '../db/page';
-import type { Principal } from '../graphql/context';
-import type { WorkflowRun } from '../workflows/workflow-run.entity';
+import type { WorkflowRun } from '../workflows/workflow-run.type';
 import type { ApiCallLog } from './api-call-log';
-import type { Teammate } from './teammate.entity';
+import type { Teammate } from './teammate.type';
 import type { ApiCallFilter, CallOptions, TeammateService } from './teammate.service';
 
 /**
@@ -13,24 +12,26 @@ import type { ApiCallFilter, CallOptions, TeammateService } from './teammate.ser
 export class OrganizationTeammates {
   constructor(
     private readonly teammates: TeammateService,
-    private readonly principal: Principal,
+    private readonly organizationId: string,
+    /** The calling API key, recorded on the calls it makes. */
+    private readonly keyId: string,
   ) {}
 
   find(id: string): Promise<Teammate | null> {
-    return this.teammates.findTeammate(this.principal.organizationId, id);
+    return this.teammates.findTeammate(this.organizationId, id);
   }
 
   list(query: PageQuery<CreatedAtPosition>): Promise<Page<Teammate>> {
-    return this.teammates.listTeammates(this.principal.organizationId, query);
+    return this.teammates.listTeammates(this.organizationId, query);
   }
 
   /** Starts the teammate's workflow on its API channel, recording the calling key. */
   call(teammateId: string, input: unknown, options: CallOptions): Promise<WorkflowRun> {
-    return this.teammates.callTeammate(this.principal, teammateId, input, options);
+    return this.teammates.callTeammate(this.organizationId, this.keyId, teammateId, input, options);
   }
 
   /** The teammate's request logs. */
   apiCalls(teammateId: string, filter: ApiCallFilter, query: PageQuery<CreatedAtPosition>): Promise<Page<ApiCallLog>> {
-    return this.teammates.apiCalls(this.principal.organizationId, teammateId, filter, query);
+    return this.teammates.apiCalls(this.organizationId, teammateId, filter, query);
   }
 }

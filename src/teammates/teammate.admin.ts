@@ -1,17 +1,11 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { pick, selectList } from '../db/columns';
 import { isUuid } from '../db/ids';
 import { statement, StatementRunner } from '../db/statements';
 import { badInput, notFound } from '../graphql/errors';
-import type { Teammate } from './teammate.entity';
-import {
-  checkedChannels,
-  checkedName,
-  LIVE_WORKFLOW,
-  TEAMMATE_COLUMNS,
-  TeammateRow,
-  toTeammate,
-  workflowNotFound,
-} from './teammate.service';
+import { TEAMMATE_COLUMNS, TEAMMATE_TYPE_COLUMNS, TeammateRow } from './teammate.row';
+import type { Teammate } from './teammate.type';
+import { checkedChannels, checkedName, LIVE_WORKFLOW, workflowNotFound } from './teammate.service';
 
 /** `alloy teammate update`: only what is given changes. */
 export interface TeammateChange {
@@ -21,18 +15,21 @@ export interface TeammateChange {
 }
 
 const SQL = {
-  lock: statement('teammates.lock', `SELECT organization_id FROM teammates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`),
+  lock: statement(
+    'teammates.lock',
+    `SELECT ${selectList(pick(TEAMMATE_COLUMNS, 'organizationId'))} FROM teammates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`,
+  ),
   lockLiveWorkflow: statement('teammates.lock-live-workflow', LIVE_WORKFLOW),
   update: statement(
     'teammates.update',
     `UPDATE teammates
         SET name = COALESCE($2, name), workflow_id = COALESCE($3, workflow_id), channels = COALESCE($4::text[], channels)
       WHERE id = $1
-    RETURNING ${TEAMMATE_COLUMNS}`,
+    RETURNING ${selectList(TEAMMATE_TYPE_COLUMNS)}`,
   ),
   markDeleted: statement(
     'teammates.mark-deleted',
-    `UPDATE teammates SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id, deleted_at`,
+    `UPDATE teammates SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING ${selectList(pick(TEAMMATE_COLUMNS, 'id', 'deletedAt'))}`,
   ),
 };
 
@@ -60,15 +57,15 @@ export class TeammateAdmin {
     }
     if (!isUuid(teammateId)) throw notFound('Teammate');
     return this.sql.transaction(async (tx) => {
-      const current = await this.sql.first<{ organization_id: string }>(SQL.lock, [teammateId], tx);
+      const current = await this.sql.first<Pick<TeammateRow, 'organizationId'>>(SQL.lock, [teammateId], tx);
       if (!current) throw notFound('Teammate');
-      if (change.workflowId !== undefined) await this.lockLiveWorkflow(tx, current.organization_id, change.workflowId);
-      const updated = await this.sql.first<TeammateRow>(
+      if (change.workflowId !== undefined) await this.lockLiveWorkflow(tx, current.organizationId, change.workflowId);
+      const updated = await this.sql.first<Teammate>(
         SQL.update,
         [teammateId, name ?? null, change.workflowId ?? null, channels ?? null],
         tx,
       );
-      return toTeammate(updated!);
+      return updated!;
     });
   }
 
@@ -84,8 +81,8 @@ export class TeammateAdmin {
    */
   async deleteTeammate(teammateId: string): Promise<{ teammateId: string; deletedAt: Date }> {
     if (!isUuid(teammateId)) throw notFound('Teammate');
-    const deleted = await this.sql.first<{ id: string; deleted_at: Date }>(SQL.markDeleted, [teammateId]);
+    const deleted = await this.sql.first<{ id: string; deletedAt: Date }>(SQL.markDeleted, [teammateId]);
     if (!deleted) throw notFound('Teammate');
-    return { teammateId: deleted.id, deletedAt: deleted.deleted_at };
+    return { teammateId: deleted.id, deletedAt: deleted.deletedAt };
   }
 }

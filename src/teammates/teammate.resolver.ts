@@ -8,12 +8,12 @@ import type { OrganizationTeammates } from './organization-teammates';
 import { PageArgs } from '../graphql/page-args';
 import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
-import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
-import { Workflow } from '../workflows/workflow.entity';
+import { WorkflowRunStatus } from '../workflows/workflow-run.type';
+import { Workflow } from '../workflows/workflow.type';
 import { StartRunArgs, startedPayload, TriggerWorkflowPayload, workflowLoader } from '../workflows/workflow.resolver';
 import { ApiCallLog } from './api-call-log';
 import { teammateApiExamples, teammatePlaygroundUrl } from './api-examples';
-import { Teammate } from './teammate.entity';
+import { Teammate } from './teammate.type';
 
 @ObjectType({ description: "A ready-to-paste example of calling a teammate through its API channel, with the teammate's id filled in." })
 export class ApiExample {

@@ -1,14 +1,16 @@
 import { isUuid } from '../db/ids';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { Principal } from '../auth/auth.service';
+import { pick, selectList } from '../db/columns';
 import { CreatedAtPosition, oldestFirstList, Page, pageOf, PageQuery, withTotal } from '../db/page';
 import { Statement, statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
-import type { WorkflowRun } from '../workflows/workflow-run.entity';
-import { WorkflowRunStatus } from '../workflows/workflow-run.entity';
+import { RUN_COLUMNS, RunRow } from '../workflows/workflow-run.row';
+import type { WorkflowRun } from '../workflows/workflow-run.type';
+import { WorkflowRunStatus } from '../workflows/workflow-run.type';
 import type { WorkflowService } from '../workflows/workflow.service';
-import { ApiCallLog } from './api-call-log';
-import { Teammate, TeammateChannel } from './teammate.entity';
+import type { ApiCallLog } from './api-call-log';
+import { TEAMMATE_COLUMNS, TEAMMATE_TYPE_COLUMNS, TeammateRow } from './teammate.row';
+import { Teammate, TeammateChannel } from './teammate.type';
 
 export interface CreateTeammateInput {
   name: string;
@@ -55,55 +57,38 @@ export function checkedChannels(channels: string[]): TeammateChannel[] {
   return [...new Set(channels)] as TeammateChannel[];
 }
 
-export const TEAMMATE_COLUMNS = 'id, organization_id, name, workflow_id, channels, created_at, deleted_at';
+/** What a teammate's API call (a run of its API channel) is read with: its request log. */
+const API_CALL_COLUMNS = pick(
+  RUN_COLUMNS,
+  'id',
+  'status',
+  'payload',
+  'output',
+  'error',
+  'apiKeyId',
+  'createdAt',
+  'finishedAt',
+  'conversationId',
+);
+type ApiCallRow = Pick<RunRow, keyof typeof API_CALL_COLUMNS>;
 
-export type TeammateRow = {
-  id: string;
-  organization_id: string;
-  name: string;
-  workflow_id: string;
-  channels: TeammateChannel[];
-  created_at: Date;
-  deleted_at: Date | null;
-};
+/** A run of the API channel seen as a request log: the payload its request, the output its response, and how long it took. */
+const toApiCallLog = (row: ApiCallRow): ApiCallLog => ({
+  id: row.id,
+  runId: row.id,
+  status: row.status,
+  request: row.payload,
+  response: row.output,
+  error: row.error,
+  apiKeyId: row.apiKeyId,
+  conversationId: row.conversationId,
+  durationMs: row.finishedAt ? row.finishedAt.getTime() - row.createdAt.getTime() : null,
+  createdAt: row.createdAt,
+  finishedAt: row.finishedAt,
+});
 
-export const toTeammate = (row: TeammateRow): Teammate =>
-  Object.assign(new Teammate(), {
-    id: row.id,
-    organizationId: row.organization_id,
-    name: row.name,
-    workflowId: row.workflow_id,
-    channels: row.channels,
-    createdAt: row.created_at,
-    deletedAt: row.deleted_at,
-  });
-
-type ApiCallRow = {
-  id: string;
-  status: WorkflowRunStatus;
-  payload: unknown;
-  output: unknown;
-  error: string | null;
-  api_key_id: string | null;
-  created_at: Date;
-  finished_at: Date | null;
-  conversation_id: string | null;
-};
-
-const toApiCallLog = (row: ApiCallRow): ApiCallLog =>
-  Object.assign(new ApiCallLog(), {
-    id: row.id,
-    runId: row.id,
-    status: row.status,
-    request: row.payload,
-    response: row.output,
-    error: row.error,
-    apiKeyId: row.api_key_id,
-    conversationId: row.conversation_id,
-    durationMs: row.finished_at ? row.finished_at.getTime() - row.created_at.getTime() : null,
-    createdAt: row.created_at,
-    finishedAt: row.finished_at,
-  });
+/** What a Teammate is read with. */
+const TEAMMATE = selectList(TEAMMATE_TYPE_COLUMNS);
 
 /**
  * The organization's workflow must exist and not be deleted, and stays so until the commit (a
@@ -113,7 +98,7 @@ const toApiCallLog = (row: ApiCallRow): ApiCallLog =>
 export const LIVE_WORKFLOW = `SELECT id FROM workflows WHERE id = $2 AND organization_id = $1 AND deleted_at IS NULL FOR SHARE`;
 
 /** Pages of the organization's live teammates (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
-const listStatement = oldestFirstList('teammates.list', 'teammates', TEAMMATE_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
+const listStatement = oldestFirstList('teammates.list', 'teammates', TEAMMATE_TYPE_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
 
 /**
  * A page of a teammate's API calls, newest first, over the index workflow_runs_request_logs (or
@@ -136,7 +121,7 @@ export function apiCallStatement(
   if (filters.conversation) conditions.push(`conversation_id = $${++n}::uuid`);
   const filtered = conditions.join(' AND ');
   const position = after ? ` AND (created_at, id) < ($${++n}, $${++n})` : '';
-  const page = `SELECT id, status, payload, output, error, api_key_id, created_at, finished_at, conversation_id
+  const page = `SELECT ${selectList(API_CALL_COLUMNS)}
                   FROM workflow_runs WHERE ${filtered}${position} ORDER BY created_at DESC, id DESC LIMIT $${n + 1}`;
   const name = [
     'teammates.api-calls',
@@ -151,7 +136,7 @@ export function apiCallStatement(
   // A conversation's runs are counted in its index: as many as the conversation has turns.
   const total = filters.conversation ? `SELECT count(*)::int AS total FROM workflow_runs WHERE ${filtered}` : countedTotal(untimed, param);
   // Over every day partition of the runs: see Statement.genericPlan.
-  return statement(name, count ? withTotal(total, page, 'p.created_at DESC, p.id DESC') : page, { genericPlan: true });
+  return statement(name, count ? withTotal(total, page, 'p."createdAt" DESC, p.id DESC') : page, { genericPlan: true });
 }
 
 /**
@@ -204,7 +189,7 @@ const SQL = {
           created AS (
             INSERT INTO teammates (organization_id, name, workflow_id, channels)
             SELECT $1, $3::text, id, $4::text[] FROM workflow
-            RETURNING ${TEAMMATE_COLUMNS}
+            RETURNING ${TEAMMATE}
           )
      SELECT created.* FROM organization LEFT JOIN created ON true`,
   ),
@@ -212,21 +197,18 @@ const SQL = {
   ofOrganization: statement(
     'teammates.of-organization',
     `SELECT t.* FROM organizations AS o
-       LEFT JOIN LATERAL (SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE organization_id = o.id AND deleted_at IS NULL) AS t ON true
+       LEFT JOIN LATERAL (SELECT ${TEAMMATE} FROM teammates WHERE organization_id = o.id AND deleted_at IS NULL) AS t ON true
       WHERE o.id = $1
-      ORDER BY t.created_at, t.id`,
+      ORDER BY t."createdAt", t.id`,
   ),
   /** Every teammate of an organization, deleted ones included, when the organization is deleted. */
   deleteOfOrganization: statement('teammates.delete-of-organization', `DELETE FROM teammates WHERE organization_id = $1`),
   /** The live teammates that run a workflow (WorkflowAdmin.deleteWorkflow refuses while there are any). */
   runningWorkflow: statement(
     'teammates.running-workflow',
-    `SELECT id, name FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
+    `SELECT ${selectList(pick(TEAMMATE_COLUMNS, 'id', 'name'))} FROM teammates WHERE workflow_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
   ),
-  find: statement(
-    'teammates.find',
-    `SELECT ${TEAMMATE_COLUMNS} FROM teammates WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
-  ),
+  find: statement('teammates.find', `SELECT ${TEAMMATE} FROM teammates WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`),
 };
 
 export const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found in this organization');
@@ -248,21 +230,21 @@ export class TeammateService {
     const channels = checkedChannels(input.channels);
     if (!isUuid(organizationId)) throw notFound('organization');
     const workflowId = isUuid(input.workflowId) ? input.workflowId : null;
-    const created = await this.sql.first<TeammateRow>(SQL.create, [organizationId, workflowId, name, channels]);
+    const created = await this.sql.first<Teammate>(SQL.create, [organizationId, workflowId, name, channels]);
     if (!created) throw notFound('organization');
     if (created.id === null) throw workflowNotFound();
-    return toTeammate(created);
+    return created;
   }
 
   /** Every teammate of the organization that is not deleted, oldest first (admin commands). */
   async teammatesOfOrganization(organizationId: string): Promise<Teammate[]> {
-    const rows = isUuid(organizationId) ? await this.sql.rows<TeammateRow>(SQL.ofOrganization, [organizationId]) : [];
+    const rows = isUuid(organizationId) ? await this.sql.rows<Teammate>(SQL.ofOrganization, [organizationId]) : [];
     if (!rows.length) throw notFound('organization');
-    return rows.filter((row) => row.id !== null).map(toTeammate);
+    return rows.filter((row) => row.id !== null);
   }
 
   /** The live teammates that run the workflow, oldest first, in the caller's transaction (any organization's: admin). */
-  runningWorkflow(tx: EntityManager, workflowId: string): Promise<Array<{ id: string; name: string }>> {
+  runningWorkflow(tx: EntityManager, workflowId: string): Promise<Array<Pick<TeammateRow, 'id' | 'name'>>> {
     return this.sql.rows(SQL.runningWorkflow, [workflowId], tx);
   }
 
@@ -274,31 +256,35 @@ export class TeammateService {
   /** The organization's teammate, or null (another organization's, or a deleted one, reads as missing). */
   async findTeammate(organizationId: string, id: string): Promise<Teammate | null> {
     if (!isUuid(id)) return null;
-    const row = await this.sql.first<TeammateRow>(SQL.find, [id, organizationId]);
-    return row && toTeammate(row);
+    return this.sql.first<Teammate>(SQL.find, [id, organizationId]);
   }
 
   /** Oldest first, keyset-paged on (createdAt, id); deleted teammates are left out. */
   async listTeammates(organizationId: string, query: PageQuery<CreatedAtPosition>): Promise<Page<Teammate>> {
     const values: unknown[] = [organizationId, query.first + 1];
     if (query.after) values.push(query.after.createdAt, query.after.id);
-    const page = pageOf(await this.sql.rows<TeammateRow & { total?: number }>(listStatement(query), values), query);
-    return { ...page, rows: page.rows.map(toTeammate) };
+    return pageOf(await this.sql.rows<Teammate & { total?: number }>(listStatement(query), values), query);
   }
 
   /**
    * Starts the teammate's workflow with the caller's input, on the API channel, recording the
    * calling key, as a turn of the conversation given (or of a new one), with the files given.
    */
-  async callTeammate(principal: Principal, teammateId: string, input: unknown, options: CallOptions = {}): Promise<WorkflowRun> {
+  async callTeammate(
+    organizationId: string,
+    apiKeyId: string,
+    teammateId: string,
+    input: unknown,
+    options: CallOptions = {},
+  ): Promise<WorkflowRun> {
     // The teammate, its channel, its workflow and the conversation are checked in the start's one statement.
     return this.workflows.startRun({
-      organizationId: principal.organizationId,
+      organizationId,
       payload: input,
       idempotencyKey: options.idempotencyKey,
       channel: 'API',
       teammateId,
-      apiKeyId: principal.keyId,
+      apiKeyId,
       conversationId: options.conversationId,
       files: options.files,
       baseUrl: options.baseUrl,

@@ -1,26 +1,15 @@
+import { pick, selectList } from '../db/columns';
 import { statement, StatementRunner } from '../db/statements';
+import type { ContextMessage, ConversationContext } from './steps/step-type';
+import { RUN_COLUMNS, RunRow } from './workflow-run.row';
 
 /** At most this many earlier turns reach a run's context (the documented floor is 50). */
 export const MAX_CONTEXT_TURNS = 100;
 /** The messages a run's context holds are at most this many bytes of JSON. */
 export const MAX_CONTEXT_BYTES = 1024 * 1024;
 
-/** One message of a conversation: an earlier input (`user`) or the output of a run that succeeded (`teammate`). */
-export interface ContextMessage {
-  role: 'user' | 'teammate';
-  content: unknown;
-  runId: string;
-  at: string;
-}
-
-/** What a turn's steps get as `conversation`. */
-export interface ConversationContext {
-  id: string;
-  /** The most recent earlier turns that fit, oldest first; two messages per turn. */
-  messages: ContextMessage[];
-  /** Earlier turns that succeeded but were left out to stay within MAX_CONTEXT_TURNS and MAX_CONTEXT_BYTES. */
-  omittedTurns: number;
-}
+/** What a turn is read with: the run's input and output, and their times. */
+const TURN_COLUMNS = pick(RUN_COLUMNS, 'id', 'payload', 'output', 'createdAt', 'finishedAt');
 
 /*
  * The earlier turns of conversation $1 before the run created at ($2, $3): only runs that
@@ -40,7 +29,7 @@ const TURNS = statement(
    ), sized AS (
      SELECT id, created_at, bytes, sum(bytes) OVER (ORDER BY created_at DESC, id DESC) AS running FROM recent
    )
-   SELECT r.id, r.payload, r.output, r.created_at, r.finished_at,
+   SELECT ${selectList(TURN_COLUMNS, { from: 'r' })},
           (SELECT count(*)::int FROM workflow_runs
             WHERE conversation_id = $1 AND status = 'SUCCEEDED' AND (created_at, id) < ($2::timestamptz, $3::uuid)) AS earlier
      FROM sized s JOIN recent r ON r.id = s.id
@@ -50,11 +39,12 @@ const TURNS = statement(
   { genericPlan: true },
 );
 
-type TurnRow = { id: string; payload: unknown; output: unknown; created_at: Date; finished_at: Date; earlier: number };
+/** An earlier turn (a run that SUCCEEDED, so finished), and how many earlier turns there are in all. */
+type TurnRow = Pick<RunRow, keyof typeof TURN_COLUMNS> & { finishedAt: Date; earlier: number };
 
 const messagesOf = (turn: TurnRow): ContextMessage[] => [
-  { role: 'user', content: turn.payload, runId: turn.id, at: turn.created_at.toISOString() },
-  { role: 'teammate', content: turn.output, runId: turn.id, at: turn.finished_at.toISOString() },
+  { role: 'user', content: turn.payload, runId: turn.id, at: turn.createdAt.toISOString() },
+  { role: 'teammate', content: turn.output, runId: turn.id, at: turn.finishedAt.toISOString() },
 ];
 
 /**

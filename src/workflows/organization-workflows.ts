@@ -1,12 +1,11 @@
-import type { Principal } from '../graphql/context';
 import type { CreatedAtPosition, Page, PageQuery } from '../db/page';
 import type { RunEventLog } from './run-event-log';
 import { RunEventStream } from './run-event-stream';
-import type { StoredRunEvent } from './run-event.entity';
+import type { StoredRunEvent } from './run-event.type';
 import type { RunEvents } from './run-events';
 import { RunUpdates } from './run-updates';
-import type { WorkflowRun } from './workflow-run.entity';
-import type { Workflow } from './workflow.entity';
+import type { WorkflowRun } from './workflow-run.type';
+import type { Workflow } from './workflow.type';
 import type { StartRunRequest, WorkflowService } from './workflow.service';
 
 /** What a caller gives to start a run; the scope adds the organization, the key and the channel. */
@@ -25,14 +24,12 @@ export interface WorkflowScopeServices {
  * keeps its organization-scoped methods (the CLI calls those with the organization it acts for).
  */
 export class OrganizationWorkflows {
-  private readonly organizationId: string;
-
   constructor(
     private readonly services: WorkflowScopeServices,
-    private readonly principal: Principal,
-  ) {
-    this.organizationId = principal.organizationId;
-  }
+    private readonly organizationId: string,
+    /** The calling API key, recorded on the runs it starts. */
+    private readonly keyId: string,
+  ) {}
 
   find(id: string): Promise<Workflow | null> {
     return this.services.workflows.findWorkflow(this.organizationId, id);
@@ -57,7 +54,7 @@ export class OrganizationWorkflows {
       ...request,
       organizationId: this.organizationId,
       channel: 'TRIGGER',
-      apiKeyId: this.principal.keyId,
+      apiKeyId: this.keyId,
     });
   }
 
@@ -66,7 +63,7 @@ export class OrganizationWorkflows {
   }
 
   rerunRun(id: string): Promise<WorkflowRun> {
-    return this.services.workflows.rerunRun(this.organizationId, id, this.principal.keyId);
+    return this.services.workflows.rerunRun(this.organizationId, id, this.keyId);
   }
 
   /** A page of a run's events (the run read through this scope). */

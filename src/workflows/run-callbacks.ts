@@ -3,8 +3,11 @@ import { statement, StatementRunner } from '../db/statements';
 import { badInput } from '../graphql/errors';
 import { defineJob } from '../queue/job';
 import type { Queue } from '../queue/queue';
-import { SIGNATURE_HEADER, signatureHeader, SIGNING_SECRETS_SQL } from './signing';
+import { pick, selectList } from '../db/columns';
+import { SIGNATURE_HEADER, signatureHeader } from './signing';
 import { runTimeOf } from './run-partitions';
+import { RUN_COLUMNS, RunRow } from './workflow-run.row';
+import { WORKFLOW_COLUMNS } from './workflow.row';
 
 /*
  * Completion callbacks (`callbackUrl` of triggerWorkflow and callTeammate). When a run reaches a
@@ -70,11 +73,15 @@ export function checkedCallbackUrl(value: string | null | undefined): string | n
   return url.href;
 }
 
+/** What a callback is made of: the run's end, where it goes, and its workflow's signing secrets. */
+const CALLBACK_FIELDS = ['id', 'workflowId', 'status', 'output', 'error', 'finishedAt', 'callbackUrl', 'callbackDeliveredAt'] as const;
+type CallbackRow = Pick<RunRow, (typeof CALLBACK_FIELDS)[number]> & { signingSecrets: string[] };
+
 const SQL = {
   read: statement(
     'workflows.callback-run',
-    `SELECT r.id, r.workflow_id AS "workflowId", r.status, r.output, r.error, r.finished_at AS "finishedAt",
-            r.callback_url AS "url", r.callback_delivered_at AS "deliveredAt", ${SIGNING_SECRETS_SQL}
+    `SELECT ${selectList(pick(RUN_COLUMNS, ...CALLBACK_FIELDS), { from: 'r' })},
+            ${selectList(pick(WORKFLOW_COLUMNS, 'signingSecrets'), { from: 'w' })}
        FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id
       WHERE r.id = $1 AND ${runTimeOf('r.created_at', '$1::uuid')}`,
   ),
@@ -87,18 +94,6 @@ const SQL = {
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')}`,
   ),
 };
-
-interface CallbackRow {
-  id: string;
-  workflowId: string;
-  status: string;
-  output: unknown;
-  error: string | null;
-  finishedAt: Date | null;
-  url: string | null;
-  deliveredAt: Date | null;
-  signing_secrets: string[];
-}
 
 /** Why a POST failed, short enough for `lastError`. */
 function describeFailure(error: unknown): string {
@@ -117,7 +112,8 @@ function describeFailure(error: unknown): string {
 export async function deliverCallback(db: DataSource, runId: string): Promise<void> {
   const sql = new StatementRunner(db);
   const run = await sql.first<CallbackRow & Record<string, unknown>>(SQL.read, [runId]);
-  if (!run || !run.url || run.deliveredAt) return;
+  if (!run || !run.callbackUrl || run.callbackDeliveredAt) return;
+  const url = run.callbackUrl;
   const body = JSON.stringify({
     runId: run.id,
     workflowId: run.workflowId,
@@ -128,13 +124,13 @@ export async function deliverCallback(db: DataSource, runId: string): Promise<vo
   });
   let failure: string | null = null;
   try {
-    const response = await fetch(run.url, {
+    const response = await fetch(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'user-agent': 'alloy-workflows',
         'idempotency-key': `${run.id}:callback`,
-        ...(run.signing_secrets.length ? { [SIGNATURE_HEADER]: signatureHeader(run.signing_secrets, body) } : {}),
+        ...(run.signingSecrets.length ? { [SIGNATURE_HEADER]: signatureHeader(run.signingSecrets, body) } : {}),
       },
       body,
       redirect: 'manual',
@@ -146,5 +142,5 @@ export async function deliverCallback(db: DataSource, runId: string): Promise<vo
     failure = describeFailure(error);
   }
   await sql.run(SQL.record, [runId, failure === null, failure]);
-  if (failure !== null) throw new Error(`callback of run ${runId} to ${run.url}: ${failure}`);
+  if (failure !== null) throw new Error(`callback of run ${runId} to ${url}: ${failure}`);
 }

@@ -1,12 +1,14 @@
 import type { DataSource } from 'typeorm';
+import { Columns, pick, selectList } from '../db/columns';
 import type { Page } from '../db/page';
 import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
 import { WriteBatcher } from '../db/write-batcher';
-import { isFinalStatus, RunAnnouncer, RunEvent } from './run-events';
+import { announcementOf, isFinalStatus, RunAnnouncer, RunEvent } from './run-events';
 import { runTimeOf, runTimesOf } from './run-partitions';
-import { RunEventType, StoredRunEvent } from './run-event.entity';
-import { WorkflowRunStatus } from './workflow-run.entity';
+import { RunEventType, StoredRunEvent } from './run-event.type';
+import { RUN_COLUMNS, RunRow } from './workflow-run.row';
+import { WorkflowRunStatus } from './workflow-run.type';
 
 /** An event the executor appends (STATUS events are written by the database, see migration RunEventLog). */
 export interface NewRunEvent {
@@ -15,7 +17,12 @@ export interface NewRunEvent {
   data: unknown;
 }
 
-const EVENT_COLUMNS = `seq, type, step, data, at`;
+/** The one list of the columns of `workflow_run_events` that are read, each as the field of a RunEvent it is read into. */
+const EVENT_COLUMNS: Columns<StoredRunEvent> = { seq: 'seq', type: 'type', step: 'step', data: 'data', at: 'at' };
+
+/** An append's outcome for each run it wrote to: the run's numbers, and the times of the events added. */
+const APPENDED_COLUMNS = pick(RUN_COLUMNS, 'id', 'organizationId', 'statusSeq', 'eventSeq');
+export type AppendedRow = Pick<RunRow, keyof typeof APPENDED_COLUMNS> & { ats: Date[] };
 
 /** Appended events up to about this much JSON go with their announcement (a NOTIFY payload holds under 8,000 bytes). */
 const INLINE_EVENTS_BYTES = 3_000;
@@ -49,7 +56,7 @@ const SQL = {
          JOIN run ON run.id = e.run_id
        RETURNING run_id, seq, at
      )
-     SELECT run.id, run.organization_id AS "organizationId", run.status_seq AS "statusSeq", run.event_seq AS "eventSeq",
+     SELECT ${selectList(APPENDED_COLUMNS, { from: 'run' })},
             (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats
        FROM run`,
     { genericPlan: true },
@@ -57,7 +64,7 @@ const SQL = {
   /** A page of one run's events after `seq` $2 (the run checked against the organization). */
   page: statement(
     'workflows.run-events-page',
-    `SELECT ${EVENT_COLUMNS} FROM workflow_run_events
+    `SELECT ${selectList(EVENT_COLUMNS)} FROM workflow_run_events
       WHERE run_id = $1 AND ${runTimeOf('run_created_at', '$1::uuid')} AND seq > $2
         AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $4)
       ORDER BY seq LIMIT $3`,
@@ -68,15 +75,6 @@ const SQL = {
   ),
 };
 
-/** What a statement that appended a run's events tells of it: its status seq then, its last event seq, when each event was stored. */
-export interface AppendedRow {
-  id: string;
-  organizationId: string;
-  statusSeq: number;
-  eventSeq: number;
-  ats: Date[];
-}
-
 /**
  * The announcements of one run's append: its events travel inside them, as many per announcement
  * as fit in INLINE_EVENTS_BYTES, so that followers take them without reading the table. One
@@ -86,22 +84,11 @@ export interface AppendedRow {
  * run-events). Only an event too large on its own goes without its data (its followers read it).
  * In seq order: RunAnnouncer keeps the order, one NOTIFY after another.
  */
-export function announcementsOf(
-  row: AppendedRow,
-  events: NewRunEvent[],
-  texts: string[],
-): RunEvent[] {
+export function announcementsOf(row: AppendedRow, events: NewRunEvent[], texts: string[]): RunEvent[] {
   const first = row.eventSeq - events.length + 1;
   const out: RunEvent[] = [];
   const announce = (last: number, appended?: RunEvent['appended']) =>
-    out.push({
-      id: row.id,
-      organizationId: row.organizationId,
-      status: WorkflowRunStatus.RUNNING,
-      seq: row.statusSeq,
-      events: last,
-      ...(appended ? { appended } : {}),
-    });
+    out.push({ ...announcementOf(row, WorkflowRunStatus.RUNNING), events: last, ...(appended ? { appended } : {}) });
   let chunk: NonNullable<RunEvent['appended']> = [];
   let bytes = 0;
   events.forEach((e, i) => {

@@ -1,7 +1,7 @@
 import { isUuid } from '../db/ids';
 import { notFound } from '../graphql/errors';
 import { isFinalEvent, RunEventLog } from './run-event-log';
-import type { RunEventType, StoredRunEvent } from './run-event.entity';
+import type { RunEventType, StoredRunEvent } from './run-event.type';
 import type { RunEvent, RunEvents } from './run-events';
 
 /** Events read per query while catching up. */

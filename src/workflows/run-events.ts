@@ -1,8 +1,10 @@
 import type { DataSource } from 'typeorm';
 import type { NotificationListener, Subscription } from '../db/notification-listener';
+import { pick, selectList } from '../db/columns';
 import { statement, StatementRunner } from '../db/statements';
 import { runTimesOf } from './run-partitions';
-import { WorkflowRunStatus } from './workflow-run.entity';
+import { RUN_COLUMNS, RunRow } from './workflow-run.row';
+import { WorkflowRunStatus } from './workflow-run.type';
 
 /** The channel run status changes are announced on, as a JSON array of RunEvent. */
 export const RUN_EVENTS_CHANNEL = 'alloy_run_events';
@@ -34,6 +36,11 @@ export interface RunEventHandler {
    * gone, so whoever waits on a run must read its row again.
    */
   onReconnect?(): void;
+}
+
+/** The announcement of a run's change to `status`, from the run's row (its id, organization and status change count). */
+export function announcementOf(run: Pick<RunRow, 'id' | 'organizationId' | 'statusSeq'>, status: WorkflowRunStatus): RunEvent {
+  return { id: run.id, organizationId: run.organizationId, status, seq: run.statusSeq };
 }
 
 const FINAL = new Set<string>([WorkflowRunStatus.SUCCEEDED, WorkflowRunStatus.FAILED, WorkflowRunStatus.CANCELLED]);
@@ -119,10 +126,12 @@ function chunks(events: RunEvent[]): string[] {
   return out;
 }
 
-/** With the last stored event number, so that a follower already past it does not read the table (run-event-stream.ts). */
+/** A watched run as it stands: its status and, so that a follower already past it does not read the table, its last stored event number (run-event-stream.ts). */
+const WATCHED_COLUMNS = pick(RUN_COLUMNS, 'id', 'organizationId', 'status', 'statusSeq', 'eventSeq');
+type WatchedRun = Pick<RunRow, keyof typeof WATCHED_COLUMNS>;
 const READ_WATCHED = statement(
   'workflows.read-watched-runs',
-  `SELECT r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq, r.event_seq AS events
+  `SELECT ${selectList(WATCHED_COLUMNS, { from: 'r' })}
      FROM unnest($1::uuid[]) AS watched (id) JOIN workflow_runs r ON r.id = watched.id AND ${runTimesOf('r.created_at', 'watched.id', '$1::uuid[]')}`,
 );
 
@@ -159,8 +168,11 @@ export class RunEvents {
   /** Watched runs as they stand, as events: watchers drop what they have already seen by seq. */
   private async readWatched(): Promise<void> {
     if (!this.sql || this.byRun.size === 0) return;
-    const rows = await this.sql.rows<RunEvent & Record<string, unknown>>(READ_WATCHED, [[...this.byRun.keys()]]).catch(() => []);
-    for (const row of rows) for (const handler of this.byRun.get(row.id) ?? []) handler.onEvent(row);
+    const rows = await this.sql.rows<WatchedRun>(READ_WATCHED, [[...this.byRun.keys()]]).catch((): WatchedRun[] => []);
+    for (const row of rows) {
+      const event: RunEvent = { ...announcementOf(row, row.status), events: row.eventSeq };
+      for (const handler of this.byRun.get(row.id) ?? []) handler.onEvent(event);
+    }
   }
 
   /** LISTENs on the channel (idempotent); resolves once listening, or false while the database is away. */

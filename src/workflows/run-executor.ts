@@ -2,15 +2,14 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from '../observability/logger';
 import type { CallbackQueue } from './run-callbacks';
 import { NewRunEvent, OutputCoalescer, RunEventLog } from './run-event-log';
-import { RunEventType } from './run-event.entity';
+import { RunEventType } from './run-event.type';
 import { isFinalStatus, RunAnnouncer, RunEvents } from './run-events';
 import { ClaimedRun, DEFAULT_MAX_RECOVERIES, Finished, Lease, RunEnd, RunStateMachine } from './run-state';
 import { StatementRunner } from '../db/statements';
 import { conversationContext } from './conversation-context';
 import { contextFiles, RunFileSource } from './run-files';
 import { runStep } from './steps';
-import { RunCancelled, RunContext, StepFailed } from './steps/step-type';
-import type { StepResult } from './workflow-run.entity';
+import { RunCancelled, RunContext, StepFailed, StepResult } from './steps/step-type';
 
 export interface ExecutorOptions {
   /** The process's one announcer of run changes (the composition root's). */
@@ -180,7 +179,7 @@ export class RunExecutor {
   }
 
   private track(run: ClaimedRun): void {
-    const entry: HeldRun = { lease: { runId: run.id, token: run.lease_token }, lost: false, abort: new AbortController() };
+    const entry: HeldRun = { lease: { runId: run.id, token: run.leaseToken }, lost: false, abort: new AbortController() };
     this.held.set(run.id, entry);
     const work = this.execute(run, entry)
       .catch((error): undefined => {
@@ -228,9 +227,9 @@ export class RunExecutor {
    * otherwise: released, lost, cancelled).
    */
   private async execute(run: ClaimedRun, held: HeldRun): Promise<Finished | undefined> {
-    const lease: Lease = { runId: run.id, token: run.lease_token };
-    const steps: Record<string, StepResult> = { ...(run.step_results ?? {}) };
-    const hasCallback = run.callback_url !== null;
+    const lease: Lease = { runId: run.id, token: run.leaseToken };
+    const steps: Record<string, StepResult> = { ...(run.steps ?? {}) };
+    const hasCallback = run.callbackUrl !== null;
     let pending: NewRunEvent[] = [];
     /** Ends the run with the events not written yet, claiming a queued run for its slot unless stopping. */
     const finish = (end: RunEnd): Promise<Finished> =>
@@ -243,13 +242,13 @@ export class RunExecutor {
       held.lost = true;
       return false;
     };
-    let stepId = run.next_step;
+    let stepId = run.nextStep;
     // Earlier turns are final while this one is active (one active run per conversation), so they are read once.
-    const conversation = run.conversation_id
-      ? await conversationContext(this.sql, run.conversation_id, { id: run.id, createdAt: run.created_at })
+    const conversation = run.conversationId
+      ? await conversationContext(this.sql, run.conversationId, { id: run.id, createdAt: run.createdAt })
       : undefined;
     const context = async (at: string): Promise<RunContext> => ({
-      run: { id: run.id, workflowId: run.workflow_id },
+      run: { id: run.id, workflowId: run.workflowId },
       payload: run.payload,
       steps,
       ...(conversation ? { conversation } : {}),
@@ -275,7 +274,7 @@ export class RunExecutor {
       );
       let result: StepResult;
       try {
-        result = await runStep(id, step, await context(id), run.signing_secrets, {
+        result = await runStep(id, step, await context(id), run.signingSecrets, {
           cancelled: held.abort.signal,
           onOutput: (data) => output.push({ type: RunEventType.OUTPUT, step: id, data }),
         });

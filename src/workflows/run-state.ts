@@ -1,15 +1,17 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { pick, selectList } from '../db/columns';
 import { retryOnDeadlock } from '../db/postgres-errors';
 import { statement, StatementRunner } from '../db/statements';
 import { WriteBatcher } from '../db/write-batcher';
 import type { WorkflowDefinition } from './definition';
 import { CallbackQueue, queueCallbacks } from './run-callbacks';
 import { announcementsOf, eventColumns, NewRunEvent } from './run-event-log';
-import type { RunAnnouncer, RunEvent } from './run-events';
-import type { StoredRunFiles } from './run-files';
+import { announcementOf, type RunAnnouncer, type RunEvent } from './run-events';
 import { runTimeOf, runTimesOf } from './run-partitions';
-import { SIGNING_SECRETS_SQL } from './signing';
-import { StepResult, WorkflowRunStatus } from './workflow-run.entity';
+import type { StepResult } from './steps/step-type';
+import { RUN_COLUMNS, RunRow } from './workflow-run.row';
+import { WorkflowRunStatus } from './workflow-run.type';
+import { WORKFLOW_COLUMNS, WORKFLOW_VERSION_COLUMNS } from './workflow.row';
 
 /*
  * The run state machine, and every statement that moves a run: start (→ QUEUED), claim
@@ -44,13 +46,16 @@ export interface StartOutcome {
   conversationId: string | null;
 }
 
+/** How a run was started: `triggerWorkflow` or a teammate's `API` channel (`callTeammate`). */
+export type RunChannel = 'TRIGGER' | 'API';
+
 export interface StartParams {
   runId: string;
   organizationId: string;
   /** Null when the run is a teammate's: its workflow is read in the same statement. */
   workflowId: string | null;
   teammateId: string | null;
-  channel: 'TRIGGER' | 'API';
+  channel: RunChannel;
   apiKeyId: string | null;
   /** The payload as JSON text, or null. */
   payloadJson: string | null;
@@ -70,25 +75,38 @@ export interface StartParams {
   callbackUrl?: string | null;
 }
 
-export interface ClaimedRun {
-  id: string;
-  organization_id: string;
-  status_seq: number;
-  workflow_id: string;
-  payload: unknown;
-  step_results: Record<string, StepResult>;
-  next_step: string | null;
-  lease_token: string;
+/** The run fields a claim reads (CLAIMED); a `callbackUrl` means that finishing the run also queues its callback. */
+const CLAIMED_FIELDS = [
+  'id',
+  'organizationId',
+  'statusSeq',
+  'workflowId',
+  'payload',
+  'steps',
+  'nextStep',
+  'leaseToken',
+  'conversationId',
+  'files',
+  'createdAt',
+  'callbackUrl',
+] as const;
+
+/** A run a worker claimed: the run, the definition of the version it started with, and its workflow's signing secrets (current first). */
+export interface ClaimedRun extends Pick<RunRow, (typeof CLAIMED_FIELDS)[number]> {
+  leaseToken: string;
   definition: WorkflowDefinition;
-  /** The workflow's signing secrets for http steps, current first (see signing.ts). */
-  signing_secrets: string[];
-  conversation_id: string | null;
-  /** What the run was given at start (run-files.ts), or null. */
-  files: StoredRunFiles | null;
-  created_at: Date;
-  /** Set when the run's end is to be POSTed: finishing it then also queues the callback. */
-  callback_url: string | null;
+  signingSecrets: string[];
 }
+
+/** What a claim returns of each run it took (a ClaimedRun). */
+const CLAIMED = [
+  selectList(pick(RUN_COLUMNS, ...CLAIMED_FIELDS), { from: 'r' }),
+  selectList(WORKFLOW_VERSION_COLUMNS, { from: 'v' }),
+  selectList(pick(WORKFLOW_COLUMNS, 'signingSecrets'), { from: 'w' }),
+].join(', ');
+
+/** What a status-changing statement returns, to announce the change (and queue the callback of a final one). */
+const CHANGED = pick(RUN_COLUMNS, 'organizationId', 'statusSeq', 'callbackUrl');
 
 export const DEFAULT_MAX_RECOVERIES = 2;
 
@@ -107,8 +125,7 @@ const claimed = (limit: string, leaseSeconds: string) => `next AS (
         WHERE r.id = next.id AND r.created_at = next.created_at
           AND r.created_at BETWEEN (SELECT min(created_at) FROM next) AND (SELECT max(created_at) FROM next)
           AND w.id = r.workflow_id AND v.workflow_id = r.workflow_id AND v.version = r.workflow_version
-       RETURNING r.id, r.organization_id, r.status_seq, r.workflow_id, r.payload, r.step_results, r.next_step, r.lease_token,
-                 r.conversation_id, r.files, r.created_at, v.definition, ${SIGNING_SECRETS_SQL}, r.callback_url
+       RETURNING ${CLAIMED}
      )`;
 
 const SQL = {
@@ -174,7 +191,7 @@ const SQL = {
             (SELECT run_id FROM key_claim) AS "keyRunId",
             (SELECT request_hash FROM key_claim) AS "keyRequestHash",
             ($11::uuid IS NULL OR EXISTS (SELECT 1 FROM conversation)) AS "conversationFound",
-            i.payload, i.created_at AS "createdAt", i.workflow_version AS "workflowVersion", i.conversation_id AS "conversationId"
+            ${selectList(pick(RUN_COLUMNS, 'payload', 'createdAt', 'workflowVersion', 'conversationId'), { from: 'i' })}
        FROM (SELECT 1) AS one LEFT JOIN inserted i ON true`,
   ),
 
@@ -205,7 +222,7 @@ const SQL = {
     'workflows.release-run',
     `UPDATE workflow_runs SET status = 'QUEUED', step_results = $3::json, next_step = $4, lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND lease_token = $2
-    RETURNING organization_id AS "organizationId", status_seq AS seq`,
+    RETURNING ${selectList(pick(CHANGED, 'organizationId', 'statusSeq'))}`,
     { genericPlan: true },
   ),
 
@@ -243,15 +260,16 @@ const SQL = {
          JOIN run ON run.id = e.run_id
        RETURNING run_id, seq, at
      ), ${claimed('$13', '$14')}
-     SELECT false AS claimed, run.id, run.organization_id, run.status_seq, run.event_seq, run.callback_url,
+     SELECT false AS claimed, run.id, run.organization_id AS "organizationId", run.status_seq AS "statusSeq",
+            run.event_seq AS "eventSeq", run.callback_url AS "callbackUrl",
             (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats,
-            NULL::uuid AS workflow_id, NULL::json AS payload, NULL::json AS step_results, NULL::text AS next_step,
-            NULL::uuid AS lease_token, NULL::uuid AS conversation_id, NULL::json AS files, NULL::timestamptz AS created_at,
-            NULL::json AS definition, NULL::text[] AS signing_secrets
+            NULL::uuid AS "workflowId", NULL::json AS payload, NULL::json AS steps, NULL::text AS "nextStep",
+            NULL::uuid AS "leaseToken", NULL::uuid AS "conversationId", NULL::json AS files, NULL::timestamptz AS "createdAt",
+            NULL::json AS definition, NULL::text[] AS "signingSecrets"
        FROM run
      UNION ALL
-     SELECT true, id, organization_id, status_seq, NULL, callback_url, NULL, workflow_id, payload, step_results, next_step,
-            lease_token, conversation_id, files, created_at, definition, signing_secrets
+     SELECT true, id, "organizationId", "statusSeq", NULL, "callbackUrl", NULL, "workflowId", payload, steps, "nextStep",
+            "leaseToken", "conversationId", files, "createdAt", definition, "signingSecrets"
        FROM claimed`,
     { genericPlan: true },
   ),
@@ -269,7 +287,7 @@ const SQL = {
         SET status = 'CANCELLED', error = 'The run was cancelled', next_step = NULL, finished_at = now(),
             lease_token = NULL, lease_until = NULL
       WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $2 AND status IN ('QUEUED', 'RUNNING')
-    RETURNING organization_id AS "organizationId", status_seq AS seq, callback_url AS "callbackUrl"`,
+    RETURNING ${selectList(CHANGED)}`,
     { genericPlan: true },
   ),
 
@@ -300,7 +318,7 @@ const SQL = {
        FROM lapsed l
       WHERE r.id = l.id AND r.created_at = l.created_at
         AND r.created_at BETWEEN (SELECT min(created_at) FROM lapsed) AND (SELECT max(created_at) FROM lapsed)
-    RETURNING r.id, r.organization_id AS "organizationId", r.status, r.status_seq AS seq, r.callback_url AS "callbackUrl"`,
+    RETURNING ${selectList(pick(RUN_COLUMNS, 'id', 'status'), { from: 'r' })}, ${selectList(CHANGED, { from: 'r' })}`,
     { genericPlan: true },
   ),
 
@@ -313,18 +331,17 @@ const SQL = {
 };
 
 /** The announcements of claimed runs. */
-const runningOf = (claimed: ClaimedRun[]): RunEvent[] =>
-  claimed.map((r) => ({ id: r.id, organizationId: r.organization_id, status: WorkflowRunStatus.RUNNING, seq: r.status_seq }));
+const runningOf = (claimed: ClaimedRun[]): RunEvent[] => claimed.map((run) => announcementOf(run, WorkflowRunStatus.RUNNING));
 
-/** What a status-changing statement returns, to announce the change. */
+/** What a status-changing statement returns (CHANGED), to announce the change. */
 interface Changed extends Record<string, unknown> {
   organizationId: string;
-  seq: number;
+  statusSeq: number;
   callbackUrl?: string | null;
 }
 
 /** A row of the finish statement: a run it finished, or (`claimed`) one it claimed. */
-type FinishRow = ClaimedRun & { claimed: boolean; event_seq: number; ats: Date[] };
+type FinishRow = ClaimedRun & { claimed: boolean; eventSeq: number; ats: Date[] };
 
 /** How a run ended, as its executor finishes it. */
 export interface RunEnd {
@@ -419,7 +436,9 @@ export class RunStateMachine {
     ]);
     const outcome = row as StartOutcome;
     if (outcome.createdAt !== null) {
-      this.announcer.announce([{ id: params.runId, organizationId: params.organizationId, status: WorkflowRunStatus.QUEUED, seq: 1 }]);
+      this.announcer.announce([
+        announcementOf({ id: params.runId, organizationId: params.organizationId, statusSeq: 1 }, WorkflowRunStatus.QUEUED),
+      ]);
     }
     return outcome;
   }
@@ -451,7 +470,7 @@ export class RunStateMachine {
 
   private announced(runId: string, status: WorkflowRunStatus, row: Changed | null): boolean {
     if (!row) return false;
-    this.announcer.announce([{ id: runId, organizationId: row.organizationId, status, seq: row.seq }]);
+    this.announcer.announce([announcementOf({ id: runId, organizationId: row.organizationId, statusSeq: row.statusSeq }, status)]);
     return true;
   }
 
@@ -460,7 +479,13 @@ export class RunStateMachine {
    * the STATUS event, together with the finishes of other runs waiting then (one statement, one
    * commit); false when the lease was lost or the run cancelled meanwhile (nothing is written).
    */
-  async finish(lease: Lease, steps: Record<string, StepResult>, end: RunEnd, hasCallback = false, events: NewRunEvent[] = []): Promise<boolean> {
+  async finish(
+    lease: Lease,
+    steps: Record<string, StepResult>,
+    end: RunEnd,
+    hasCallback = false,
+    events: NewRunEvent[] = [],
+  ): Promise<boolean> {
     return (await this.finishes.add({ lease, steps, end, hasCallback, events, claimFor: null })).finished;
   }
 
@@ -496,15 +521,14 @@ export class RunStateMachine {
       claiming.length ? Math.max(...claiming.map((f) => f.claimFor!)) : 0,
     ];
     const rows = await retryOnDeadlock(() =>
-      this.finalizing(batch.some((f) => f.hasCallback), async (tx) =>
-        (await this.sql.rows<FinishRow>(SQL.finish, params, tx)).map((r) => ({
-          ...r,
-          runId: r.id,
-          organizationId: r.organization_id,
-          seq: r.status_seq,
-          callbackUrl: r.callback_url,
-          final: !r.claimed,
-        })),
+      this.finalizing(
+        batch.some((f) => f.hasCallback),
+        async (tx) =>
+          (await this.sql.rows<FinishRow>(SQL.finish, params, tx)).map((r) => ({
+            ...r,
+            runId: r.id,
+            final: !r.claimed,
+          })),
       ),
     );
     const finished = new Map(rows.filter((row) => !row.claimed).map((row) => [row.id, row]));
@@ -516,12 +540,12 @@ export class RunStateMachine {
         // The events as an append of the RUNNING run would have announced them, then the status change.
         const appended = f.events.length
           ? announcementsOf(
-              { id: row.id, organizationId: row.organizationId, statusSeq: row.seq - 1, eventSeq: row.event_seq - 1, ats: row.ats },
+              { id: row.id, organizationId: row.organizationId, statusSeq: row.statusSeq - 1, eventSeq: row.eventSeq - 1, ats: row.ats },
               f.events,
               texts[i],
             )
           : [];
-        return [...appended, { id: row.id, organizationId: row.organizationId, status: f.end.status as WorkflowRunStatus, seq: row.seq }];
+        return [...appended, announcementOf(row, f.end.status as WorkflowRunStatus)];
       }),
       ...runningOf(next),
     ]);
@@ -556,13 +580,13 @@ export class RunStateMachine {
   async sweepExpiredLeases(maxRecoveries = DEFAULT_MAX_RECOVERIES): Promise<{ requeued: string[]; failed: string[] }> {
     // Runs failed here are final: their callbacks are queued in the sweep's transaction.
     const swept = await this.finalizing(true, async (tx) =>
-      (await this.sql.rows<RunEvent & Changed>(SQL.sweep, [maxRecoveries], tx)).map((r) => ({
+      (await this.sql.rows<Pick<RunRow, 'id' | 'status'> & Changed>(SQL.sweep, [maxRecoveries], tx)).map((r) => ({
         ...r,
         runId: r.id,
         final: r.status === 'FAILED',
       })),
     );
-    const rows: RunEvent[] = swept.map(({ id, organizationId, status, seq }) => ({ id, organizationId, status, seq }));
+    const rows = swept.map((run) => announcementOf(run, run.status));
     this.announcer.announce(rows);
     await this.sql.run(SQL.dropExpiredKeys, []);
     return {

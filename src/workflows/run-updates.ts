@@ -2,7 +2,7 @@ import { isUuid } from '../db/ids';
 import { notFound } from '../graphql/errors';
 import { isFinalStatus, RunEvent, RunEvents } from './run-events';
 import type { ReadRun } from './run-waiter';
-import { WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
+import { WorkflowRun, WorkflowRunStatus } from './workflow-run.type';
 
 /**
  * The run as it was at a status change the row has since moved past (a transform-only run is

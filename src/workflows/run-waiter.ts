@@ -1,5 +1,5 @@
 import { isFinalStatus, RunEvents } from './run-events';
-import type { WorkflowRun } from './workflow-run.entity';
+import type { WorkflowRun } from './workflow-run.type';
 
 /** The longest a `triggerWorkflow` / `callTeammate` request may wait for its run (`waitSeconds`). */
 export const MAX_WAIT_SECONDS = 30;

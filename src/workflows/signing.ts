@@ -16,10 +16,6 @@ export const SIGNING_SECRET_PREFIX = 'alloy_whsec_';
 /** How long `rotate-secret --keep-previous` may keep the old secret signing too. */
 export const MAX_KEEP_PREVIOUS_SECONDS = 7 * 24 * 3600;
 
-/** SQL for the signing secrets of workflow `w` (current first, the previous one while it lasts), as `signing_secrets`. */
-export const SIGNING_SECRETS_SQL = `array_remove(ARRAY[w.signing_secret,
-  CASE WHEN w.previous_signing_secret_until > now() THEN w.previous_signing_secret END], NULL) AS signing_secrets`;
-
 export function newSigningSecret(): string {
   return `${SIGNING_SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
 }

@@ -1,10 +1,15 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { pick, selectList } from '../db/columns';
 import { isUuid } from '../db/ids';
 import { statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode } from '../graphql/errors';
 import { MAX_KEEP_PREVIOUS_SECONDS, newSigningSecret } from './signing';
-import type { Workflow } from './workflow.entity';
-import { definitionValues, toWorkflow, validated, WORKFLOW_COLUMNS, workflowNotFound, WorkflowRow } from './workflow.service';
+import { WORKFLOW_COLUMNS, WORKFLOW_TYPE_COLUMNS, WorkflowRow } from './workflow.row';
+import type { Workflow } from './workflow.type';
+import { definitionValues, validated, workflowNotFound } from './workflow.service';
+
+/** What a Workflow is read with (never the signing secrets). */
+const WORKFLOW = selectList(WORKFLOW_TYPE_COLUMNS);
 
 export interface UpdatedWorkflow {
   workflow: Workflow;
@@ -30,17 +35,20 @@ const SQL = {
        UPDATE workflows
           SET name = $2, start_step = $3, startable = $4, definition = $5::json, version = version + 1, updated_at = now()
         WHERE id = $1 AND deleted_at IS NULL
-       RETURNING ${WORKFLOW_COLUMNS}
+       RETURNING *
      ), new_version AS (
        INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
        SELECT id, version, definition, start_step, startable, updated_at FROM updated
      )
-     SELECT * FROM updated`,
+     SELECT ${WORKFLOW} FROM updated`,
   ),
   lockLive: statement('workflows.lock-live', `SELECT id FROM workflows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`),
-  markDeleted: statement('workflows.mark-deleted', `UPDATE workflows SET deleted_at = now() WHERE id = $1 RETURNING deleted_at`),
+  markDeleted: statement(
+    'workflows.mark-deleted',
+    `UPDATE workflows SET deleted_at = now() WHERE id = $1 RETURNING ${selectList(pick(WORKFLOW_COLUMNS, 'deletedAt'))}`,
+  ),
   /** Any organization's (admin commands). */
-  live: statement('workflows.live', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND deleted_at IS NULL`),
+  live: statement('workflows.live', `SELECT ${WORKFLOW} FROM workflows WHERE id = $1 AND deleted_at IS NULL`),
   rotateSecret: statement(
     'workflows.rotate-secret',
     `UPDATE workflows
@@ -48,7 +56,7 @@ const SQL = {
             previous_signing_secret_until = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) END,
             signing_secret = $2
       WHERE id = $1 AND deleted_at IS NULL
-    RETURNING previous_signing_secret_until`,
+    RETURNING ${selectList(pick(WORKFLOW_COLUMNS, 'previousSigningSecretUntil'))}`,
   ),
 };
 
@@ -76,9 +84,9 @@ export class WorkflowAdmin {
   async updateWorkflow(workflowId: string, input: unknown): Promise<UpdatedWorkflow> {
     const checked = validated(input);
     if (!isUuid(workflowId)) throw workflowNotFound();
-    const row = await this.sql.first<WorkflowRow>(SQL.update, [workflowId, ...definitionValues(checked)]);
-    if (!row) throw workflowNotFound();
-    return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause };
+    const workflow = await this.sql.first<Workflow>(SQL.update, [workflowId, ...definitionValues(checked)]);
+    if (!workflow) throw workflowNotFound();
+    return { workflow, notStartableBecause: checked.notStartableBecause };
   }
 
   /**
@@ -104,17 +112,17 @@ export class WorkflowAdmin {
           { teammates: users.map((t) => ({ teammateId: t.id, name: t.name })) },
         );
       }
-      const deleted = await this.sql.first<{ deleted_at: Date }>(SQL.markDeleted, [workflowId], tx);
-      return { workflowId: workflow.id, deletedAt: deleted!.deleted_at };
+      const deleted = await this.sql.first<{ deletedAt: Date }>(SQL.markDeleted, [workflowId], tx);
+      return { workflowId: workflow.id, deletedAt: deleted!.deletedAt };
     });
   }
 
   /** Any organization's workflow that is not deleted (admin commands), or WORKFLOW_NOT_FOUND. */
   async requireWorkflow(workflowId: string): Promise<Workflow> {
     if (!isUuid(workflowId)) throw workflowNotFound();
-    const row = await this.sql.first<WorkflowRow>(SQL.live, [workflowId]);
-    if (!row) throw workflowNotFound();
-    return toWorkflow(row);
+    const workflow = await this.sql.first<Workflow>(SQL.live, [workflowId]);
+    if (!workflow) throw workflowNotFound();
+    return workflow;
   }
 
   /**
@@ -130,12 +138,12 @@ export class WorkflowAdmin {
     }
     if (!isUuid(workflowId)) throw workflowNotFound();
     const signingSecret = newSigningSecret();
-    const row = await this.sql.first<{ previous_signing_secret_until: Date | null }>(SQL.rotateSecret, [
+    const row = await this.sql.first<Pick<WorkflowRow, 'previousSigningSecretUntil'>>(SQL.rotateSecret, [
       workflowId,
       signingSecret,
       keepPreviousSeconds,
     ]);
     if (!row) throw workflowNotFound();
-    return { workflowId, signingSecret, previousValidUntil: row.previous_signing_secret_until };
+    return { workflowId, signingSecret, previousValidUntil: row.previousSigningSecretUntil };
   }
 }

@@ -25,14 +25,14 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs } from '../graphql/page-args
 import { selectsField } from '../graphql/selection';
 import { MAX_CALLBACK_URL_LENGTH } from './run-callbacks';
 import type { OrganizationWorkflows } from './organization-workflows';
-import { StoredRunEvent } from './run-event.entity';
+import { StoredRunEvent } from './run-event.type';
 import { createdAtCursors } from '../graphql/relay';
 import { JSONScalar } from '../graphql/scalars';
 import { IsIdempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key';
 import { MAX_WAIT_SECONDS } from './run-waiter';
 import { MAX_RUN_FILES } from './run-files';
-import { RunCallback, RunFile, WorkflowRun } from './workflow-run.entity';
-import { Workflow } from './workflow.entity';
+import { RunCallback, RunFile, WorkflowRun } from './workflow-run.type';
+import { Workflow } from './workflow.type';
 
 /** The `waitSeconds` argument of the mutations that start a run. */
 export const WAIT_SECONDS_DESCRIPTION =

@@ -2,6 +2,7 @@ import type { RunAnnouncer } from './run-events';
 import { isUuid, uuidv7 } from '../db/ids';
 import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
+import { selectList } from '../db/columns';
 import { CreatedAtPosition, oldestFirstList, Page, pageOf, PageQuery } from '../db/page';
 import { statement, StatementRunner } from '../db/statements';
 import { AppError, badInput, ErrorCode, notFound } from '../graphql/errors';
@@ -10,10 +11,12 @@ import { newSigningSecret } from './signing';
 import { CallbackQueue, checkedCallbackUrl } from './run-callbacks';
 import { PgError, pgCode } from '../db/postgres-errors';
 import { MAX_RUN_FILES, RunFileSource, StoredRunFiles } from './run-files';
-import { RunStateMachine } from './run-state';
+import { RunChannel, RunStateMachine } from './run-state';
 import { runTimeOf } from './run-partitions';
-import { RunChannel, WorkflowRun, WorkflowRunStatus } from './workflow-run.entity';
-import { Workflow } from './workflow.entity';
+import { RUN_TYPE_COLUMNS } from './workflow-run.row';
+import { WorkflowRun, WorkflowRunStatus } from './workflow-run.type';
+import { WORKFLOW_TYPE_COLUMNS } from './workflow.row';
+import type { Workflow } from './workflow.type';
 
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
@@ -70,20 +73,11 @@ export const definitionValues = (checked: ValidatedDefinition) => [
 
 export const workflowNotFound = () => new AppError(ErrorCode.WORKFLOW_NOT_FOUND, 'Workflow not found');
 
-/** The columns a Workflow is read with (never the signing secrets). */
-export const WORKFLOW_COLUMNS = 'id, organization_id, name, start_step, startable, definition, version, created_at, updated_at, deleted_at';
-
-/** The columns of a run, named as WorkflowRun's fields. */
-const RUN_COLUMNS = `id, organization_id AS "organizationId", workflow_id AS "workflowId", workflow_version AS "workflowVersion",
-  teammate_id AS "teammateId", channel, api_key_id AS "apiKeyId", status, payload, output, error, step_results AS steps,
-  next_step AS "nextStep", lease_token AS "leaseToken", lease_until AS "leaseUntil", recoveries, status_seq AS "statusSeq",
-  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt",
-  rerun_of AS "rerunOfId", callback_url AS "callbackUrl", callback_attempts AS "callbackAttempts",
-  callback_delivered_at AS "callbackDeliveredAt", callback_last_error AS "callbackLastError",
-  conversation_id AS "conversationId", files`;
+/** What a Workflow is read with (never the signing secrets). */
+const WORKFLOW = selectList(WORKFLOW_TYPE_COLUMNS);
 
 /** Pages of the organization's live workflows (PageQuery: $1 organization, $2 size + 1, $3 $4 the position after). */
-const listStatement = oldestFirstList('workflows.list', 'workflows', WORKFLOW_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
+const listStatement = oldestFirstList('workflows.list', 'workflows', WORKFLOW_TYPE_COLUMNS, 'organization_id = $1 AND deleted_at IS NULL');
 
 const SQL = {
   /**
@@ -95,30 +89,27 @@ const SQL = {
     `WITH created AS (
        INSERT INTO workflows (organization_id, name, start_step, startable, definition, signing_secret)
        SELECT id, $2::text, $3::text, $4::boolean, $5::json, $6::text FROM organizations WHERE id = $1
-       RETURNING ${WORKFLOW_COLUMNS}
+       RETURNING *
      ), first_version AS (
        INSERT INTO workflow_versions (workflow_id, version, definition, start_step, startable, created_at)
        SELECT id, version, definition, start_step, startable, created_at FROM created
      )
-     SELECT * FROM created`,
+     SELECT ${WORKFLOW} FROM created`,
   ),
   /** No row: no such organization; one row of nulls: it has no live workflow. */
   ofOrganization: statement(
     'workflows.of-organization',
     `SELECT w.* FROM organizations AS o
-       LEFT JOIN LATERAL (SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE organization_id = o.id AND deleted_at IS NULL) AS w ON true
+       LEFT JOIN LATERAL (SELECT ${WORKFLOW} FROM workflows WHERE organization_id = o.id AND deleted_at IS NULL) AS w ON true
       WHERE o.id = $1
-      ORDER BY w.created_at, w.id`,
+      ORDER BY w."createdAt", w.id`,
   ),
-  find: statement(
-    'workflows.find',
-    `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`,
-  ),
+  find: statement('workflows.find', `SELECT ${WORKFLOW} FROM workflows WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL`),
   /** Deleted ones too: runs and teammates that point at them stay readable. */
-  byIds: statement('workflows.by-ids', `SELECT ${WORKFLOW_COLUMNS} FROM workflows WHERE id = ANY($1::uuid[]) AND organization_id = $2`),
+  byIds: statement('workflows.by-ids', `SELECT ${WORKFLOW} FROM workflows WHERE id = ANY($1::uuid[]) AND organization_id = $2`),
   run: statement(
     'workflows.run',
-    `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $2`,
+    `SELECT ${selectList(RUN_TYPE_COLUMNS)} FROM workflow_runs WHERE id = $1 AND ${runTimeOf('created_at', '$1::uuid')} AND organization_id = $2`,
   ),
   /** Every run of an organization, when the organization is deleted. */
   deleteRunsOfOrganization: statement('workflows.delete-runs-of-organization', `DELETE FROM workflow_runs WHERE organization_id = $1`),
@@ -159,33 +150,6 @@ export function conversationTitle(input: unknown): string {
   return title === '' ? 'Conversation' : title;
 }
 
-export type WorkflowRow = {
-  id: string;
-  organization_id: string;
-  name: string;
-  start_step: string | null;
-  startable: boolean;
-  definition: Workflow['definition'];
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-  deleted_at: Date | null;
-};
-
-export const toWorkflow = (row: WorkflowRow): Workflow =>
-  Object.assign(new Workflow(), {
-    id: row.id,
-    organizationId: row.organization_id,
-    name: row.name,
-    startStep: row.start_step,
-    startable: row.startable,
-    definition: row.definition,
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    deletedAt: row.deleted_at,
-  });
-
 /** A definition as the contract checks it, every problem listed at once (create and update alike). */
 export function validated(input: unknown): ValidatedDefinition {
   try {
@@ -215,31 +179,29 @@ export class WorkflowService {
     const checked = validated(input);
     if (!isUuid(organizationId)) throw notFound('organization');
     const signingSecret = newSigningSecret();
-    const row = await this.sql.first<WorkflowRow>(SQL.create, [organizationId, ...definitionValues(checked), signingSecret]);
-    if (!row) throw notFound('organization');
-    return { workflow: toWorkflow(row), notStartableBecause: checked.notStartableBecause, signingSecret };
+    const workflow = await this.sql.first<Workflow>(SQL.create, [organizationId, ...definitionValues(checked), signingSecret]);
+    if (!workflow) throw notFound('organization');
+    return { workflow, notStartableBecause: checked.notStartableBecause, signingSecret };
   }
 
   /** Every workflow of the organization that is not deleted, oldest first (admin commands). */
   async workflowsOfOrganization(organizationId: string): Promise<Workflow[]> {
-    const rows = isUuid(organizationId) ? await this.sql.rows<WorkflowRow>(SQL.ofOrganization, [organizationId]) : [];
+    const rows = isUuid(organizationId) ? await this.sql.rows<Workflow>(SQL.ofOrganization, [organizationId]) : [];
     if (!rows.length) throw notFound('organization');
-    return rows.filter((row) => row.id !== null).map(toWorkflow);
+    return rows.filter((row) => row.id !== null);
   }
 
   /** The organization's workflows that are not deleted, oldest first, keyset-paged on (createdAt, id). */
   async listWorkflows(organizationId: string, query: PageQuery<CreatedAtPosition>): Promise<Page<Workflow>> {
     const values: unknown[] = [organizationId, query.first + 1];
     if (query.after) values.push(query.after.createdAt, query.after.id);
-    const page = pageOf(await this.sql.rows<WorkflowRow & { total?: number }>(listStatement(query), values), query);
-    return { ...page, rows: page.rows.map(toWorkflow) };
+    return pageOf(await this.sql.rows<Workflow & { total?: number }>(listStatement(query), values), query);
   }
 
   /** The organization's workflow, or null (another organization's, or a deleted one, reads as missing). */
   async findWorkflow(organizationId: string, id: string): Promise<Workflow | null> {
     if (!isUuid(id)) return null;
-    const row = await this.sql.first<WorkflowRow>(SQL.find, [id, organizationId]);
-    return row && toWorkflow(row);
+    return this.sql.first<Workflow>(SQL.find, [id, organizationId]);
   }
 
   /**
@@ -248,16 +210,15 @@ export class WorkflowService {
    */
   async workflowsByIds(organizationId: string, ids: readonly string[]): Promise<Array<Workflow | null>> {
     const valid = ids.filter(isUuid);
-    const found = valid.length ? await this.sql.rows<WorkflowRow>(SQL.byIds, [[...new Set(valid)], organizationId]) : [];
-    const byId = new Map(found.map((row) => [row.id, toWorkflow(row)]));
+    const found = valid.length ? await this.sql.rows<Workflow>(SQL.byIds, [[...new Set(valid)], organizationId]) : [];
+    const byId = new Map(found.map((row) => [row.id, row]));
     // PostgreSQL reads a uuid in any case and gives it back in lower case.
     return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
   async findRun(organizationId: string, id: string): Promise<WorkflowRun | null> {
     if (!isUuid(id)) return null;
-    const row = await this.sql.first<Omit<WorkflowRun, 'workflow'>>(SQL.run, [id, organizationId]);
-    return row && Object.assign(new WorkflowRun(), row);
+    return this.sql.first<WorkflowRun>(SQL.run, [id, organizationId]);
   }
 
   /**
@@ -345,23 +306,16 @@ export class WorkflowService {
     }
     // The answer is built from what the insert returned (the payload as the json column gives it
     // back) instead of reading the row again.
-    return Object.assign(new WorkflowRun(), {
+    return {
       id: runId,
       organizationId: request.organizationId,
       workflowId: outcome.workflowId!,
       workflowVersion: outcome.workflowVersion!,
-      teammateId,
-      channel: request.channel,
-      apiKeyId: request.apiKeyId ?? null,
       status: WorkflowRunStatus.QUEUED,
       payload: outcome.payload,
       output: null,
       error: null,
       steps: {},
-      nextStep: outcome.startStep,
-      leaseToken: null,
-      leaseUntil: null,
-      recoveries: 0,
       statusSeq: 1,
       createdAt: outcome.createdAt,
       startedAt: null,
@@ -373,7 +327,7 @@ export class WorkflowService {
       callbackLastError: null,
       conversationId: outcome.conversationId,
       files,
-    } satisfies Omit<WorkflowRun, 'workflow'>);
+    } satisfies WorkflowRun;
   }
 
   /**

@@ -1,6 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { Page, pageOf, PageQuery, withTotal } from '../../db/page';
+import { Columns, pick, selectList } from '../../db/columns';
 import { Statement, statement, StatementRunner } from '../../db/statements';
+import { ENTRY_COLUMNS } from '../storage-entry';
 
 // Every statement on `storage_texts`, and search (which reads it beside storage_entries). The
 // words, the configuration and the indexes are the Search migration's.
@@ -56,8 +58,13 @@ export const SCHEDULE_TEXTS = (rows: string) => `INSERT INTO storage_texts (entr
      ON CONFLICT (entry_id) DO UPDATE SET etag = EXCLUDED.etag, status = EXCLUDED.status, body = NULL, document = NULL,
        reason = NULL, read_after = NULL, attempts = 0, updated_at = now()`;
 
-const TEXT_SOURCE = `e.id, e.organization_id AS "organizationId", e.name, e.object_key AS "objectKey", e.size::float8 AS size,
-  e.content_type AS "contentType", e.etag`;
+/** A file as extraction reads it (TextSource): a part of storage_entries' columns. */
+const TEXT_SOURCE = selectList(pick(ENTRY_COLUMNS, 'id', 'organizationId', 'name', 'objectKey', 'size', 'contentType', 'etag'), {
+  from: 'e',
+});
+
+/** The columns of `storage_texts` that are read, each as the field it is read into. */
+const TEXT_COLUMNS: Columns<{ entryId: string; status: TextStatus }> = { entryId: 'entry_id', status: 'status' };
 
 const SQL = {
   /** In the transaction that gave a file new bytes (a restored version): see SCHEDULE_TEXTS. */
@@ -104,7 +111,7 @@ const SQL = {
   ),
   statuses: statement(
     'storage.text-statuses',
-    `SELECT entry_id AS id, status FROM storage_texts WHERE entry_id = ANY($1::uuid[]) AND organization_id = $2`,
+    `SELECT ${selectList(TEXT_COLUMNS)} FROM storage_texts WHERE entry_id = ANY($1::uuid[]) AND organization_id = $2`,
   ),
   /** A page of an organization's files by id, for a reindex ($2 the id after which it starts). */
   files: statement(
@@ -231,8 +238,8 @@ export class TextStore {
   }
 
   async statuses(organizationId: string, ids: readonly string[]): Promise<Map<string, TextStatus>> {
-    const rows = await this.sql.rows<{ id: string; status: TextStatus }>(SQL.statuses, [ids, organizationId]);
-    return new Map(rows.map((row) => [row.id, row.status]));
+    const rows = await this.sql.rows<{ entryId: string; status: TextStatus }>(SQL.statuses, [ids, organizationId]);
+    return new Map(rows.map((row) => [row.entryId, row.status]));
   }
 
   filePage(organizationId: string, afterId: string | null, limit: number): Promise<Array<{ id: string; etag: string }>> {

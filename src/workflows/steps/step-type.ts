@@ -1,5 +1,3 @@
-import type { ConversationContext } from '../conversation-context';
-
 /** The record a step leaves in its run (`steps.<id>` of later steps' context, the run's `steps`). */
 export interface StepResult {
   type: 'http' | 'transform';
@@ -22,6 +20,23 @@ export interface ContextFile {
   size: number;
   md5: string;
   downloadUrl: string;
+}
+
+/** One message of a conversation: an earlier input (`user`) or the output of a run that succeeded (`teammate`). */
+export interface ContextMessage {
+  role: 'user' | 'teammate';
+  content: unknown;
+  runId: string;
+  at: string;
+}
+
+/** What a turn's steps get as `conversation` (read by conversation-context.ts). */
+export interface ConversationContext {
+  id: string;
+  /** The most recent earlier turns that fit, oldest first; two messages per turn. */
+  messages: ContextMessage[];
+  /** Earlier turns that succeeded but were left out to stay within MAX_CONTEXT_TURNS and MAX_CONTEXT_BYTES (conversation-context.ts). */
+  omittedTurns: number;
 }
 
 /**

@@ -13,11 +13,10 @@ export class Teammate {
   @Field(() => ID, { description: 'The teammate id that `callTeammate` and the admin CLI take.' })
   id: string;
 
-  organizationId: string;
-
   @Field({ description: 'Its display name.' })
   name: string;
 
+  /** The workflow it runs (Teammate.workflow loads it). */
   workflowId: string;
 
   @Field(() => [TeammateChannel], { description: 'The channels it can be reached through; `callTeammate` needs `API`.' })
@@ -25,7 +24,4 @@ export class Teammate {
 
   @Field({ description: 'When the teammate was created.' })
   createdAt: Date;
-
-  /** Set by `alloy teammate delete`; the row stays so that its runs keep their teammate. */
-  deletedAt: Date | null;
 }

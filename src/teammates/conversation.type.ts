@@ -9,8 +9,7 @@ export class Conversation {
   @Field(() => ID, { description: 'Pass it as `conversationId` to callTeammate to continue the conversation.' })
   id: string;
 
-  organizationId: string;
-
+  /** The teammate it is with (Conversation.teammate loads it). */
   teammateId: string;
 
   @Field({ description: 'The start of the first input unless renamed (renameConversation).' })

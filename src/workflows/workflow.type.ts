@@ -7,8 +7,6 @@ export class Workflow {
   @Field(() => ID, { description: 'The workflow id that `triggerWorkflow` and the admin CLI take.' })
   id: string;
 
-  organizationId: string;
-
   @Field({ description: "The definition's `name`." })
   name: string;
 

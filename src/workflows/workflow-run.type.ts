@@ -2,9 +2,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONScalar } from '../graphql/scalars';
 import type { StoredRunFiles } from './run-files';
 import type { StepResult } from './steps/step-type';
-
-export type { StepResult };
-import { Workflow } from './workflow.entity';
+import { Workflow } from './workflow.type';
 
 export enum WorkflowRunStatus {
   QUEUED = 'QUEUED',
@@ -18,16 +16,15 @@ registerEnumType(WorkflowRunStatus, {
   description: 'QUEUED → RUNNING → SUCCEEDED or FAILED; CANCELLED (cancelWorkflowRun) from QUEUED or RUNNING. The last three are final.',
 });
 
-/** How a run was started: `triggerWorkflow` or a teammate's `API` channel (`callTeammate`). */
-export type RunChannel = 'TRIGGER' | 'API';
-
 @ObjectType({ description: 'One run of a workflow.' })
 export class WorkflowRun {
   @Field(() => ID)
   id: string;
 
+  /** Whose run it is: a wait for the run reads it again in its organization (run-waiter.ts). */
   organizationId: string;
 
+  /** The workflow, which WorkflowRun.workflow loads. */
   workflowId: string;
 
   @Field(() => Workflow, { description: 'The workflow this run belongs to (also after it was deleted).' })
@@ -35,13 +32,6 @@ export class WorkflowRun {
 
   @Field(() => Int, { description: "The workflow's version this run runs: the one that was current when it started." })
   workflowVersion: number;
-
-  teammateId: string | null;
-
-  channel: RunChannel;
-
-  /** The API key that started the run (recorded for the teammate API channel). */
-  apiKeyId: string | null;
 
   @Field(() => WorkflowRunStatus)
   status: WorkflowRunStatus;
@@ -61,18 +51,7 @@ export class WorkflowRun {
   })
   steps: Record<string, StepResult>;
 
-  /** The step to run next; progress survives a worker that stops or dies between steps. */
-  nextStep: string | null;
-
-  /** Fencing token of the worker that holds the run; a worker whose lease was taken writes nothing. */
-  leaseToken: string | null;
-
-  leaseUntil: Date | null;
-
-  /** How many times the run was put back in the queue after its worker stopped responding. */
-  recoveries: number;
-
-  /** How many status changes the run has had (1 at insert); announced with each (see run-events.ts). */
+  /** How many status changes the run has had (1 at insert): `workflowRunUpdated` orders and drops repeats by it. */
   statusSeq: number;
 
   @Field()
@@ -84,14 +63,14 @@ export class WorkflowRun {
   @Field(() => Date, { nullable: true })
   finishedAt: Date | null;
 
-  /** The run this one is a rerun of (rerunWorkflowRun); null when the original was deleted. */
-  rerunOfId?: string | null;
+  /** The run this one is a rerun of (WorkflowRun.rerunOf); null when the original was deleted. */
+  rerunOfId: string | null;
 
-  /** Where the run's end is POSTed (`callbackUrl`), and how that went; null without one. */
-  callbackUrl?: string | null;
-  callbackAttempts?: number;
-  callbackDeliveredAt?: Date | null;
-  callbackLastError?: string | null;
+  /** Where the run's end is POSTed (`callbackUrl`), and how that went (WorkflowRun.callback); null without one. */
+  callbackUrl: string | null;
+  callbackAttempts: number;
+  callbackDeliveredAt: Date | null;
+  callbackLastError: string | null;
 
   /** The teammate conversation this run is a turn of (WorkflowRun.conversation, resolved in src/teammates/). */
   conversationId: string | null;
