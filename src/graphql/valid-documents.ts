@@ -1,5 +1,10 @@
-import { DocumentNode, GraphQLError, GraphQLSchema, parse, specifiedRules, validate, ValidationRule } from 'graphql';
-import type { QueryLimitOptions } from '../limits/query-limits';
+import { DocumentNode, GraphQLError, GraphQLSchema, parse, ParseOptions, specifiedRules, validate, ValidationRule } from 'graphql';
+
+/** The query limits a document is parsed and validated with (src/limits/query-limits.ts makes them). */
+export interface DocumentLimits {
+  validationRules: ValidationRule[];
+  parseOptions: ParseOptions;
+}
 
 /**
  * Valid documents are remembered by their text up to this many characters of text in all (a
@@ -24,7 +29,7 @@ export class ValidDocuments {
 
   constructor(
     private readonly schema: GraphQLSchema,
-    private readonly limits: QueryLimitOptions,
+    private readonly limits: DocumentLimits,
   ) {
     this.rules = [...specifiedRules, ...limits.validationRules];
   }
