@@ -63,7 +63,9 @@ describe('runs partitioned by day', () => {
     const call = (await ask(CALL, { id: teammateId, input: { message: 'hi' } })).data.callTeammate;
     const conversationId = call.run.conversation.id as string;
 
-    // Down: the tables as they were before partitioning, rows copied back.
+    // Down: the tables as they were before partitioning, rows copied back (the migrations after it undone first).
+    const lastApplied = async () => (await gw.db.query(`SELECT name FROM typeorm_migrations ORDER BY id DESC LIMIT 1`))[0].name as string;
+    while ((await lastApplied()) !== 'RunsPartitionedByDay1765900000000') await gw.db.undoLastMigration({ transaction: 'each' });
     await gw.db.undoLastMigration({ transaction: 'each' });
     expect(await relkind('workflow_runs')).toBe('r');
     expect(await relkind('workflow_run_events')).toBe('r');
