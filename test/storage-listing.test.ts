@@ -17,6 +17,17 @@ const LIST = `query($path: String!, $first: Int, $after: String, $kind: EntryKin
 describe('folder listing', () => {
   const { gw, org } = useGatewayWithOrg({ storageDir: true });
   const list = (variables: Record<string, unknown>) => graphql(gw.url, LIST, variables, { apiKey: org.apiKey });
+  /** Records the text of every statement the gateway sends until `stop()`. */
+  const recordStatements = () => {
+    const queries: string[] = [];
+    const logger = gw.db.logger;
+    const original = logger.logQuery.bind(logger);
+    logger.logQuery = (query, parameters, runner) => {
+      queries.push(query);
+      return original(query, parameters, runner);
+    };
+    return { queries, stop: () => (logger.logQuery = original) };
+  };
   const put = (folder: string, name: string) =>
     gw.services.storage.uploads.uploadFile(org.orgId, { folder, name, source: Readable.from([name]) });
 
@@ -32,13 +43,7 @@ describe('folder listing', () => {
       30_000,
       'the text extraction of the uploads',
     );
-    const queries: string[] = [];
-    const logger = gw.db.logger;
-    const original = logger.logQuery.bind(logger);
-    logger.logQuery = (query, parameters, runner) => {
-      queries.push(query);
-      return original(query, parameters, runner);
-    };
+    const { queries, stop } = recordStatements();
     try {
       await list({ path: '/big/sub', first: 100 }); // warm-up: key-use throttle, URL signing secret
       const count = async (first: number) => {
@@ -54,20 +59,14 @@ describe('folder listing', () => {
       // auth, folder by path, page, count, paths, parents: a handful whatever the page size.
       expect(hundred).toBeLessThanOrEqual(8);
     } finally {
-      logger.logQuery = original;
+      stop();
     }
   });
 
   it('reads only the columns the selected fields need, and every field it is asked for', async () => {
     await gw.services.storage.changes.createFolder(org.orgId, '/big/columns/sub');
     const file = await put('/big/columns', 'a.txt');
-    const queries: string[] = [];
-    const logger = gw.db.logger;
-    const original = logger.logQuery.bind(logger);
-    logger.logQuery = (query, parameters, runner) => {
-      queries.push(query);
-      return original(query, parameters, runner);
-    };
+    const { queries, stop } = recordStatements();
     const select = async (fields: string, fragments = '') => {
       queries.length = 0;
       const res = await graphql(
@@ -97,7 +96,7 @@ describe('folder listing', () => {
         else expect(listed.downloadUrl).toMatch(/^http:\/\/.*\/files\//);
       }
     } finally {
-      logger.logQuery = original;
+      stop();
     }
   });
 
