@@ -260,8 +260,7 @@ const SQL = {
          JOIN run ON run.id = e.run_id
        RETURNING run_id, seq, at
      ), ${claimed('$13', '$14')}
-     SELECT false AS claimed, run.id, run.organization_id AS "organizationId", run.status_seq AS "statusSeq",
-            run.event_seq AS "eventSeq", run.callback_url AS "callbackUrl",
+     SELECT false AS claimed, ${selectList(pick(RUN_COLUMNS, 'id', 'organizationId', 'statusSeq', 'eventSeq', 'callbackUrl'), { from: 'run' })},
             (SELECT array_agg(a.at ORDER BY a.seq) FROM added a WHERE a.run_id = run.id) AS ats,
             NULL::uuid AS "workflowId", NULL::json AS payload, NULL::json AS steps, NULL::text AS "nextStep",
             NULL::uuid AS "leaseToken", NULL::uuid AS "conversationId", NULL::json AS files, NULL::timestamptz AS "createdAt",

@@ -64,7 +64,12 @@ const TEXT_SOURCE = selectList(pick(ENTRY_COLUMNS, 'id', 'organizationId', 'name
 });
 
 /** The columns of `storage_texts` that are read, each as the field it is read into. */
-const TEXT_COLUMNS: Columns<{ entryId: string; status: TextStatus }> = { entryId: 'entry_id', status: 'status' };
+const TEXT_COLUMNS: Columns<PendingText & { status: TextStatus }> = {
+  entryId: 'entry_id',
+  etag: 'etag',
+  attempts: 'attempts',
+  status: 'status',
+};
 
 const SQL = {
   /** In the transaction that gave a file new bytes (a restored version): see SCHEDULE_TEXTS. */
@@ -95,7 +100,7 @@ const SQL = {
          WHERE status = 'PENDING' AND (read_after IS NULL OR read_after <= now()) AND attempts < $3
          ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED
       )
-      RETURNING entry_id AS "entryId", etag, attempts`,
+      RETURNING ${selectList(pick(TEXT_COLUMNS, 'entryId', 'etag', 'attempts'))}`,
   ),
   /** A read of these bytes failed on a storage or database error: tried again by a drain after $3 seconds. */
   retryLater: statement(
@@ -111,7 +116,7 @@ const SQL = {
   ),
   statuses: statement(
     'storage.text-statuses',
-    `SELECT ${selectList(TEXT_COLUMNS)} FROM storage_texts WHERE entry_id = ANY($1::uuid[]) AND organization_id = $2`,
+    `SELECT ${selectList(pick(TEXT_COLUMNS, 'entryId', 'status'))} FROM storage_texts WHERE entry_id = ANY($1::uuid[]) AND organization_id = $2`,
   ),
   /** A page of an organization's files by id, for a reindex ($2 the id after which it starts). */
   files: statement(
