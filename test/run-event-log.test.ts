@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { RUN_EVENTS_CHANNEL, RunEvent } from '../src/workflows/run-events';
+import { RUN_OUTPUT_CHANNEL, RunEvent } from '../src/workflows/run-events';
 import { collectSubscription, subscribeOnce } from './support/graphql-ws';
 import { useGatewayWithOrg } from './support/gateway';
 import { graphql } from './support/http';
@@ -160,9 +160,9 @@ describe('run events: stored, streamed and followed', () => {
     await sql.connect();
     const payloads: string[] = [];
     sql.on('notification', (n) => {
-      if (n.channel === RUN_EVENTS_CHANNEL && n.payload) payloads.push(n.payload);
+      if (n.channel === RUN_OUTPUT_CHANNEL && n.payload) payloads.push(n.payload);
     });
-    await sql.query(`LISTEN ${RUN_EVENTS_CHANNEL}`);
+    await sql.query(`LISTEN ${RUN_OUTPUT_CHANNEL}`);
     try {
       const runId = await trigger(listOutput);
       const subscription = await collectSubscription(gw.url, { 'api-key': org.apiKey }, EVENTS, { id: runId });

@@ -123,4 +123,28 @@ describe('run events: status changes announced across connections', () => {
       events: 2,
     });
   });
+
+  it('sends stored events on their own channel, which only followers of runs listen to (a worker gets status changes alone)', async () => {
+    const runId = '00000000-0000-4000-8000-00000000abcd';
+    const statusOnly = new RunEvents(listener);
+    await statusOnly.start();
+    const follower = new RunEvents(listener);
+    expect(await follower.followOutput()).toBe(true);
+    const toStatusOnly: RunEvent[] = [];
+    const toFollower: RunEvent[] = [];
+    statusOnly.watchRun(runId, { onEvent: (e) => toStatusOnly.push(e) });
+    follower.watchRun(runId, { onEvent: (e) => toFollower.push(e) });
+    const announcer = new RunAnnouncer(gw.db);
+    const output: RunEvent = { id: runId, organizationId: orgId, status: 'RUNNING' as never, seq: 2, events: 5 };
+    const finished: RunEvent = { id: runId, organizationId: orgId, status: 'SUCCEEDED' as never, seq: 3 };
+    announcer.announce([output, finished]);
+    await announcer.flush();
+    await waitFor(async () => toFollower.length === 2 && toStatusOnly.length === 1, Boolean, 5_000, 'both announcements');
+    expect(toFollower).toEqual(expect.arrayContaining([output, finished]));
+    expect(toStatusOnly).toEqual([finished]);
+    // The worker-like RunEvents' every-run handlers never see stored events either.
+    expect(seen.filter((e) => e.id === runId)).toEqual([finished]);
+    statusOnly.stop();
+    follower.stop();
+  });
 });

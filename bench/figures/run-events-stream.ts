@@ -18,6 +18,12 @@ const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'alloy.js');
 const TRIGGER = 'mutation($id: ID!, $i: Int) { triggerWorkflow(workflowId: $id, payload: { i: $i }) { runId } }';
 const FOLLOW = 'subscription($id: ID!) { workflowRunEvents(id: $id) { seq type data at } }';
 
+/** `BENCH_WORKER_CPU_PROF=<dir>` profiles these workers too (bench/run.ts). */
+const workerProfileArgs = (): string[] => {
+  const dir = process.env.BENCH_WORKER_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(dir)] : [];
+};
+
 const now = () => performance.timeOrigin + performance.now();
 
 function percentile(sorted: number[], p: number): number {
@@ -85,7 +91,7 @@ export const runEventsStream: Figure = {
         workers.push(
           await spawnServer({
             name: `stream worker ${w}`,
-            args: [BIN, 'worker'],
+            args: [...workerProfileArgs(), BIN, 'worker'],
             env: {
               DATABASE_URL: ctx.databaseUrl,
               LOG_LEVEL: 'info',

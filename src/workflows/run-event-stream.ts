@@ -50,7 +50,7 @@ export class RunEventStream implements AsyncIterableIterator<StoredRunEvent> {
   ): Promise<RunEventStream> {
     if (!isUuid(runId)) throw notFound('Workflow run');
     const stream = new RunEventStream(log, organizationId, runId.toLowerCase(), Math.max(0, after ?? 0));
-    await events.start();
+    await events.followOutput();
     stream.unwatch = events.watchRun(runId, { onEvent: (event) => stream.announced(event), onReconnect: () => stream.poke() });
     let exists: boolean;
     try {

@@ -9,6 +9,18 @@ import { WorkflowRunStatus } from './workflow-run.type';
 /** The channel run status changes are announced on, as a JSON array of RunEvent. */
 export const RUN_EVENTS_CHANNEL = 'alloy_run_events';
 
+/**
+ * The channel stored events (OUTPUT, STEP_*: announcements with `events`) are announced on. Only a
+ * process that follows runs' events LISTENs to it: a worker, which acts on status changes only,
+ * then neither receives nor parses the stream of every run's output, and Postgres delivers each
+ * piece to the gateways alone (the run-events figure streams 5,000 pieces a second through every
+ * listening process otherwise).
+ */
+export const RUN_OUTPUT_CHANNEL = 'alloy_run_output';
+
+/** The channel an announcement goes on: stored events on the output channel, status changes on the run channel. */
+const channelOf = (event: RunEvent): string => (event.events === undefined ? RUN_EVENTS_CHANNEL : RUN_OUTPUT_CHANNEL);
+
 /** One status change of one run, as announced after its commit. */
 export interface RunEvent {
   id: string;
@@ -65,7 +77,7 @@ const MAX_PAYLOAD_BYTES = 7_000;
  * however many there are. It reads no table, so it runs on a connection in whichever plan mode
  * (the gateway's default, a worker's generic) without switching it.
  */
-const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify('${RUN_EVENTS_CHANNEL}', p) FROM unnest($1::text[]) AS p`, {
+const ANNOUNCE = statement('workflows.announce-runs', `SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS a (c, p)`, {
   anyPlanMode: true,
 });
 
@@ -100,7 +112,15 @@ export class RunAnnouncer {
     while (this.pending.length) {
       const batch = this.pending;
       this.pending = [];
-      await this.sql.run(ANNOUNCE, [chunks(batch)]).catch(this.onError);
+      const channels: string[] = [];
+      const payloads: string[] = [];
+      for (const channel of [RUN_EVENTS_CHANNEL, RUN_OUTPUT_CHANNEL]) {
+        for (const payload of chunks(batch.filter((event) => channelOf(event) === channel))) {
+          channels.push(channel);
+          payloads.push(payload);
+        }
+      }
+      await this.sql.run(ANNOUNCE, [channels, payloads]).catch(this.onError);
     }
     this.flushing = undefined;
   }
@@ -140,13 +160,15 @@ export const RECHECK_MS = 5_000;
 
 /**
  * Fans the process's run notifications out to whoever waits on them: waiting requests and
- * subscriptions by run id, idle workers on every newly queued run. One LISTEN for all runs,
- * whichever process (gateway or `alloy worker`, on any machine) made the change.
+ * subscriptions by run id, idle workers on every newly queued run. One LISTEN for all runs'
+ * status changes, whichever process (gateway or `alloy worker`, on any machine) made the change,
+ * and one for their stored events in processes that follow them (`followOutput`).
  */
 export class RunEvents {
   private readonly byRun = new Map<string, Set<RunEventHandler>>();
   private readonly onAny = new Set<RunEventHandler>();
   private subscription: Subscription | undefined;
+  private outputSubscription: Subscription | undefined;
   private recheck: NodeJS.Timeout | undefined;
   private readonly sql: StatementRunner | undefined;
 
@@ -158,10 +180,10 @@ export class RunEvents {
     this.sql = db ? new StatementRunner(db) : undefined;
   }
 
-  private dispatch(events: RunEvent[]): void {
+  private dispatch(events: RunEvent[], toAny = true): void {
     for (const event of events) {
       for (const handler of this.byRun.get(event.id) ?? []) handler.onEvent(event);
-      for (const handler of this.onAny) handler.onEvent(event);
+      if (toAny) for (const handler of this.onAny) handler.onEvent(event);
     }
   }
 
@@ -197,6 +219,22 @@ export class RunEvents {
     return this.subscription.ready;
   }
 
+  /**
+   * Also LISTENs to the stored events' announcements (idempotent), for followers of runs' events
+   * (`workflowRunEvents`, `GET /runs/:id/events`); resolves once both channels are listened to.
+   * Only watchers of a run get them: they wake its followers, nothing else acts on them.
+   */
+  async followOutput(): Promise<boolean> {
+    const listening = this.start();
+    this.outputSubscription ??= this.listener.subscribe(RUN_OUTPUT_CHANNEL, {
+      onMessage: (payload) => {
+        if (this.byRun.size > 0) this.dispatch(parse(payload), false);
+      },
+    });
+    const [runs, output] = await Promise.all([listening, this.outputSubscription.ready]);
+    return runs && output;
+  }
+
   /** True while notifications are arriving; when false a waiter should fall back to reading rows. */
   get isListening(): boolean {
     return this.listener.isListening;
@@ -225,6 +263,8 @@ export class RunEvents {
     clearInterval(this.recheck);
     this.subscription?.close();
     this.subscription = undefined;
+    this.outputSubscription?.close();
+    this.outputSubscription = undefined;
     this.byRun.clear();
     this.onAny.clear();
   }
