@@ -7,15 +7,20 @@
 export class WriteBatcher<I, O> {
   private readonly waiting: Array<{ item: I; resolve(result: O): void; reject(error: unknown): void }> = [];
   private writing = false;
+  /** When the last statement was sent (performance.now()). */
+  private lastStart = -Infinity;
 
   /**
    * @param write writes the items in one statement and answers each one's result, in their order
    * @param keyOf what an item writes (at most one item per key in a statement)
+   * @param minIntervalMs statements start at least this far apart: what arrives meanwhile waits
+   *   and goes together (a lone item after a quiet spell is written at once)
    */
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
     private readonly keyOf: (item: I) => string,
     private readonly maxItems: number,
+    private readonly minIntervalMs = 0,
   ) {}
 
   /** Writes `item` with whatever else is waiting when the statement before it is done. */
@@ -30,6 +35,9 @@ export class WriteBatcher<I, O> {
     this.writing = true;
     try {
       while (this.waiting.length) {
+        const wait = this.lastStart + this.minIntervalMs - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        this.lastStart = performance.now();
         const batch: typeof this.waiting = [];
         const later: typeof this.waiting = [];
         const keys = new Set<string>();

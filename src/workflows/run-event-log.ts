@@ -153,6 +153,7 @@ export class RunEventLog {
     (batch) => this.write(batch),
     (item) => item.lease.runId,
     MAX_RUNS_PER_APPEND,
+    APPEND_INTERVAL_MS,
   );
 
   constructor(
@@ -202,18 +203,20 @@ export class RunEventLog {
 }
 
 /**
- * Pieces arriving within this many milliseconds of the first one are written together. 40 ms:
- * a token stream at 50 pieces/s costs about 2 pieces per commit (the bench's run-events figure), and the
- * window stays a small part of the 250 ms a follower may wait.
+ * A worker's appends start at least this far apart, every run's pieces that arrived meanwhile
+ * going in one statement: a token stream then costs a commit per interval, not per token, and
+ * however many runs stream, a worker sends at most 25 appends a second. Per run instead (a window
+ * opened by each run's first piece, appends sent back to back), 100 runs streaming at 50 pieces/s
+ * kept every worker's appends going back to back, each carrying a few runs (BENCHMARKS.md,
+ * run-events): twice the statements for the same rows, on a machine whose CPU was the limit.
  */
-export const OUTPUT_COALESCE_MS = 40;
+export const APPEND_INTERVAL_MS = 40;
 
 /**
- * Buffers a step's OUTPUT pieces and writes them in one append (one INSERT, one commit) per
- * window: the first piece opens a window of OUTPUT_COALESCE_MS, and pieces that arrive while a
- * write is in flight wait for it and go in the next one. A token stream then costs a commit per
- * window, not per token, and a piece waits at most a window plus one write. Writes are strictly
- * one after the other, so the pieces keep their order.
+ * Buffers a step's OUTPUT pieces for its run's append: one append in flight per run, the pieces
+ * that arrive meanwhile going in its next one (RunEventLog's appends wait for the worker's append
+ * interval, so a run's pieces of one interval go together). Writes are strictly one after the
+ * other, so the pieces keep their order.
  */
 export class OutputCoalescer {
   private buffer: NewRunEvent[] = [];
@@ -228,13 +231,13 @@ export class OutputCoalescer {
   constructor(
     private readonly write: (events: NewRunEvent[]) => Promise<boolean>,
     private readonly onStop: () => void,
-    private readonly windowMs = OUTPUT_COALESCE_MS,
   ) {}
 
   push(event: NewRunEvent): void {
     if (this.stopped) return;
     this.buffer.push(event);
-    if (!this.timer && !this.writing) this.timer = setTimeout(() => void this.flushNow(), this.windowMs);
+    // After the current turn: the pieces of one chunk of the stream go together.
+    if (!this.timer && !this.writing) this.timer = setTimeout(() => void this.flushNow(), 0);
   }
 
   private async flushNow(): Promise<void> {
