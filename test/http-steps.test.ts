@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { graphql } from './support/http';
 import { useGatewayWithOrg } from './support/gateway';
@@ -185,6 +186,7 @@ describe('http steps: signed requests, streamed answers', () => {
     let url: string;
     let written = 0;
     let closed = false;
+    let acceptEncoding: string | string[] | undefined = 'not asked yet';
 
     beforeAll(async () => {
       server = http.createServer((req, res) => {
@@ -202,6 +204,12 @@ describe('http steps: signed requests, streamed answers', () => {
         } else if (req.url === '/exact') {
           const text = JSON.stringify({ pad: 'p'.repeat(MAX_RESPONSE_BYTES - 10) });
           res.writeHead(200, { 'content-type': 'application/json' }).end(text);
+        } else if (req.url === '/gzip') {
+          // Compressed although the request asked for no encoding (some servers always compress).
+          acceptEncoding = req.headers['accept-encoding'];
+          res
+            .writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+            .end(gzipSync(JSON.stringify({ zipped: 'z'.repeat(1000) })));
         } else if (req.url === '/one-more') {
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pad: 'p'.repeat(MAX_RESPONSE_BYTES - 9) }));
         } else {
@@ -250,6 +258,18 @@ describe('http steps: signed requests, streamed answers', () => {
       const cut = await run(over);
       expect(cut.steps.call.truncated).toBe(true);
       expect(cut.steps.call.output).toHaveLength(MAX_RESPONSE_BYTES);
+    });
+
+    it('asks for no encoding, and decodes an answer its target compressed anyway', async () => {
+      const { workflowId } = await createWorkflow({
+        name: 'gzip',
+        startStep: 'call',
+        steps: { call: { type: 'http', url: `${url}/gzip` } },
+      });
+      const done = await run(workflowId);
+      expect(done.status).toBe('SUCCEEDED');
+      expect(done.steps.call.output).toEqual({ zipped: 'z'.repeat(1000) });
+      expect(acceptEncoding).toBeUndefined();
     });
 
     it('fails a run whose target answers an error with a NUL in its body, keeping the NUL visible in the error', async () => {

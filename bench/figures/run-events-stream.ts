@@ -120,6 +120,7 @@ export const runEventsStream: Figure = {
       const firstSecond: number[] = [];
       const afterFirstSecond: number[] = [];
       let goAt = Infinity;
+      const dump: string[] = [];
       /** From the target's write to the event's commit (its `at`), and from there to receipt. */
       const toStored: number[] = [];
       const toReceived: number[] = [];
@@ -153,6 +154,7 @@ export const runEventsStream: Figure = {
                     (received - goAt < 1000 ? firstSecond : afterFirstSecond).push(received - event.data.t);
                     toStored.push(stored - event.data.t);
                     toReceived.push(received - stored);
+                    if (process.env.X_DUMP) dump.push(`${(event.data.t - goAt).toFixed(1)} ${(stored - event.data.t).toFixed(1)} ${(received - stored).toFixed(1)}`);
                   }
                 },
                 error: (error) => {
@@ -198,6 +200,7 @@ export const runEventsStream: Figure = {
       goAt = t0;
       await Promise.all(finished);
       const elapsed = (now() - t0) / 1000;
+      if (process.env.X_DUMP) fs.writeFileSync(process.env.X_DUMP, dump.join('\n'));
       const cpuAfter = cpu();
       const benchCpu = process.cpuUsage(benchCpuBefore);
       benchLoop.disable();
