@@ -154,7 +154,10 @@ export const runEventsStream: Figure = {
                     (received - goAt < 1000 ? firstSecond : afterFirstSecond).push(received - event.data.t);
                     toStored.push(stored - event.data.t);
                     toReceived.push(received - stored);
-                    if (process.env.X_DUMP) dump.push(`${(event.data.t - goAt).toFixed(1)} ${(stored - event.data.t).toFixed(1)} ${(received - stored).toFixed(1)}`);
+                    if (process.env.X_DUMP)
+                      dump.push(
+                        `${(event.data.t - goAt).toFixed(1)} ${(stored - event.data.t).toFixed(1)} ${(received - stored).toFixed(1)}`,
+                      );
                   }
                 },
                 error: (error) => {

@@ -4,8 +4,17 @@
  * commit) per round for all of them instead of one per run. A key (a run) has at most one write in
  * a statement; a second one waits for the next.
  */
+interface Waiting<I, O> {
+  item: I;
+  result: Promise<O>;
+  resolve(result: O): void;
+  reject(error: unknown): void;
+}
+
 export class WriteBatcher<I, O> {
-  private readonly waiting: Array<{ item: I; resolve(result: O): void; reject(error: unknown): void }> = [];
+  private readonly waiting: Array<Waiting<I, O>> = [];
+  /** With `merge`: the waiting entry of each key, which later items of that key join. */
+  private readonly waitingByKey = new Map<string, Waiting<I, O>>();
   private writing = false;
   /** When the last statement was sent (performance.now()). */
   private lastStart = -Infinity;
@@ -13,29 +22,39 @@ export class WriteBatcher<I, O> {
   /**
    * @param write writes the items in one statement and answers each one's result, in their order
    * @param keyOf what an item writes (at most one item per key in a statement)
-   * @param minIntervalMs statements start at least this far apart: what arrives meanwhile waits
-   *   and goes together (a lone item after a quiet spell is written at once)
+   * @param options.minIntervalMs statements start at least this far apart: what arrives meanwhile
+   *   waits and goes together (a lone item after a quiet spell is written at once)
+   * @param options.merge joins an item into the waiting one of its key (not yet in a statement),
+   *   which then answers for both, so that a key's items wait as one instead of one statement
+   *   each; false leaves the item to wait on its own
    */
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
     private readonly keyOf: (item: I) => string,
     private readonly maxItems: number,
-    private readonly minIntervalMs = 0,
+    private readonly options: { minIntervalMs?: number; merge?: (waiting: I, item: I) => boolean } = {},
   ) {}
 
   /** Writes `item` with whatever else is waiting when the statement before it is done. */
   add(item: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
-      if (!this.writing) void this.writeWaiting();
-    });
+    const { merge } = this.options;
+    const key = merge ? this.keyOf(item) : '';
+    const joined = merge ? this.waitingByKey.get(key) : undefined;
+    if (joined && merge!(joined.item, item)) return joined.result;
+    let settle!: Pick<Waiting<I, O>, 'resolve' | 'reject'>;
+    const result = new Promise<O>((resolve, reject) => (settle = { resolve, reject }));
+    const entry: Waiting<I, O> = { item, result, ...settle };
+    this.waiting.push(entry);
+    if (merge) this.waitingByKey.set(key, entry);
+    if (!this.writing) void this.writeWaiting();
+    return result;
   }
 
   private async writeWaiting(): Promise<void> {
     this.writing = true;
     try {
       while (this.waiting.length) {
-        const wait = this.lastStart + this.minIntervalMs - performance.now();
+        const wait = this.lastStart + (this.options.minIntervalMs ?? 0) - performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         this.lastStart = performance.now();
         const batch: typeof this.waiting = [];
@@ -47,6 +66,7 @@ export class WriteBatcher<I, O> {
           else {
             keys.add(key);
             batch.push(entry);
+            if (this.waitingByKey.get(key) === entry) this.waitingByKey.delete(key);
           }
         }
         this.waiting.unshift(...later);

@@ -146,14 +146,18 @@ export function eventColumns(runs: Array<{ runId: string; events: NewRunEvent[] 
 export class RunEventLog {
   private readonly sql: StatementRunner;
   /**
-   * A run has at most one append waiting (its writer waits for the last), so a worker streaming
-   * many runs makes one commit per round for all of them instead of one per run.
+   * A worker's appends of all its runs go in one statement per APPEND_INTERVAL_MS at most; a run's
+   * events that arrive while its last append waits for the statement join it (in order), so a
+   * piece waits one interval at most, not its run's append in flight and then an interval more.
    */
   private readonly appends = new WriteBatcher<Append, boolean>(
     (batch) => this.write(batch),
     (item) => item.lease.runId,
     MAX_RUNS_PER_APPEND,
-    APPEND_INTERVAL_MS,
+    {
+      minIntervalMs: APPEND_INTERVAL_MS,
+      merge: (waiting, item) => waiting.lease.token === item.lease.token && !!waiting.events.push(...item.events),
+    },
   );
 
   constructor(
@@ -213,20 +217,17 @@ export class RunEventLog {
 export const APPEND_INTERVAL_MS = 40;
 
 /**
- * Buffers a step's OUTPUT pieces for its run's append: one append in flight per run, the pieces
- * that arrive meanwhile going in its next one (RunEventLog's appends wait for the worker's append
- * interval, so a run's pieces of one interval go together). Writes are strictly one after the
- * other, so the pieces keep their order.
+ * Hands a step's OUTPUT pieces to its run's appends: the pieces of one chunk of the stream
+ * together (they are parsed in one go), each such group joining the run's append that waits for the
+ * worker's next statement (RunEventLog), so the pieces keep their order.
  */
 export class OutputCoalescer {
   private buffer: NewRunEvent[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> | undefined;
+  private lastResult: Promise<boolean> | undefined;
+  private readonly writing = new Set<Promise<void>>();
   private failed: unknown;
   /** The append was refused (lease lost or run cancelled): the step must stop. */
   stopped = false;
-  /** Appends made, for the bench's commits-per-run figure. */
-  writes = 0;
 
   constructor(
     private readonly write: (events: NewRunEvent[]) => Promise<boolean>,
@@ -236,40 +237,36 @@ export class OutputCoalescer {
   push(event: NewRunEvent): void {
     if (this.stopped) return;
     this.buffer.push(event);
-    // After the current turn: the pieces of one chunk of the stream go together.
-    if (!this.timer && !this.writing) this.timer = setTimeout(() => void this.flushNow(), 0);
+    if (this.buffer.length === 1) queueMicrotask(() => this.flush());
   }
 
-  private async flushNow(): Promise<void> {
-    this.timer = undefined;
-    if (this.writing || this.buffer.length === 0) return;
+  private flush(): void {
     const batch = this.buffer;
     this.buffer = [];
-    this.writing = (async () => {
-      try {
-        this.writes++;
-        if (!(await this.write(batch))) {
-          this.stopped = true;
-          this.buffer = [];
-          this.onStop();
-        }
-      } catch (error) {
+    if (batch.length === 0 || this.stopped) return;
+    const result = this.write(batch);
+    // Joined the append already waiting: its outcome is already watched.
+    if (result === this.lastResult) return;
+    this.lastResult = result;
+    const written = result.then(
+      (accepted) => {
+        if (accepted || this.stopped) return;
+        this.stopped = true;
+        this.buffer = [];
+        this.onStop();
+      },
+      (error: unknown) => {
         this.failed ??= error;
-      }
-    })();
-    await this.writing;
-    this.writing = undefined;
-    // What arrived during the write has waited long enough.
-    if (this.buffer.length && !this.stopped) await this.flushNow();
+      },
+    );
+    this.writing.add(written);
+    void written.finally(() => this.writing.delete(written));
   }
 
   /** Writes everything buffered; throws if a write failed (the step's output would have a gap). */
   async drain(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.writing) await this.writing;
-    if (this.buffer.length && !this.stopped) await this.flushNow();
-    while (this.writing) await this.writing;
+    this.flush();
+    await Promise.all([...this.writing]);
     if (this.failed) throw this.failed;
   }
 }

@@ -2,7 +2,7 @@ import { WriteBatcher } from '../../src/db/write-batcher';
 
 /** The batcher behind a worker's appends and finishes: one statement in flight, what waits goes together. */
 describe('WriteBatcher', () => {
-  const recorder = (minIntervalMs = 0, writeMs = 5) => {
+  const recorder = (options: ConstructorParameters<typeof WriteBatcher<string, string>>[3] = {}, writeMs = 5) => {
     const statements: Array<{ items: string[]; at: number }> = [];
     const batcher = new WriteBatcher<string, string>(
       async (items) => {
@@ -12,7 +12,7 @@ describe('WriteBatcher', () => {
       },
       (item) => item.split(':')[0],
       3,
-      minIntervalMs,
+      options,
     );
     return { batcher, statements };
   };
@@ -26,7 +26,7 @@ describe('WriteBatcher', () => {
   });
 
   it('with a minimum interval, a lone item goes at once and the items that follow wait for the interval, together', async () => {
-    const { batcher, statements } = recorder(40, 2);
+    const { batcher, statements } = recorder({ minIntervalMs: 40 }, 2);
     const start = performance.now();
     const first = batcher.add('a:1');
     await first;
@@ -40,6 +40,24 @@ describe('WriteBatcher', () => {
     expect(statements.map((s) => s.items)).toEqual([['a:1'], ['b:1', 'c:1']]);
     expect(statements[0].at - start).toBeLessThan(20);
     expect(statements[1].at - statements[0].at).toBeGreaterThanOrEqual(39);
+  });
+
+  it('with merge, an item joins the waiting one of its key (in order) and both get its answer; one in a statement waits', async () => {
+    const written: string[][][] = [];
+    const merged = new WriteBatcher<string[], number>(
+      async (items) => {
+        written.push(items.map((i) => [...i]));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return items.map((i) => i.length);
+      },
+      (item) => item[0].split(':')[0],
+      10,
+      { merge: (waiting, item) => !item[0].endsWith('!') && !!waiting.push(...item) },
+    );
+    const answers = await Promise.all([['a:1'], ['a:2'], ['b:1'], ['a:3'], ['a:4!'], ['a:5']].map((item) => merged.add(item)));
+    // a:1 went alone (nothing was waiting); a:2 waited and a:3 joined it; a:4! refused to join, a:5 joined it.
+    expect(written).toEqual([[['a:1']], [['a:2', 'a:3'], ['b:1']], [['a:4!', 'a:5']]]);
+    expect(answers).toEqual([1, 2, 1, 2, 2, 2]);
   });
 
   it('rejects the items of a failed statement and goes on with the next', async () => {
