@@ -1,4 +1,5 @@
 import { startBackgroundWork, BackgroundTask } from '../src/app/background';
+import { declaredStatement } from '../src/db/statements';
 import { createLogger } from '../src/observability/logger';
 import { RunExecutor } from '../src/workflows/run-executor';
 import { deleteExpiredRuns } from '../src/workflows/run-retention';
@@ -169,5 +170,59 @@ describe('workflow runs: the run table as the queue', () => {
       { apiKey: org.apiKey },
     );
     expect(logs.body.data.teammate.requestLogs.totalCount).toBe(0);
+  });
+
+  it('a lease renewal locks its runs in id order, as appends and finishes do: it never holds a later run while it waits for an earlier one', async () => {
+    const { workflow } = await gw.services.workflows.createWorkflow(org.orgId, {
+      name: 'held',
+      startStep: 'a',
+      steps: { a: { type: 'transform', output: 1 } },
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      ids.push(
+        (await gw.services.workflows.startRun({ organizationId: org.orgId, workflowId: workflow.id, payload: null, channel: 'TRIGGER' }))
+          .id,
+      );
+    }
+    ids.sort();
+    const [first, second] = ids;
+    // Both held by one worker (token = id, for the test).
+    await gw.db.query(
+      `UPDATE workflow_runs SET status = 'RUNNING', lease_token = id, lease_until = now() + interval '1 minute' WHERE id = ANY ($1::uuid[])`,
+      [ids],
+    );
+    const pool = (gw.db.driver as unknown as { master: { connect(): Promise<any> } }).master;
+    const [holder, renewer, prober] = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
+    try {
+      // Another statement (an append, a cancel) holds the first run.
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM workflow_runs WHERE id = $1 FOR UPDATE', [first]);
+      // The renewal lists the later run first, and its plan visits the runs in that order (as a
+      // nested loop over the ids does); it waits for the first one…
+      await renewer.query('SET enable_hashjoin = off');
+      await renewer.query('SET enable_mergejoin = off');
+      const renewal = renewer.query(declaredStatement('workflows.renew-leases').text, [[second, first], [second, first], 30]);
+      await waitFor(
+        async () =>
+          (
+            await prober.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%lease_until = now()%'`,
+            )
+          ).rows[0].n,
+        (n) => n === 1,
+        10_000,
+        'the renewal to wait for the first run',
+      );
+      // …without holding the later one meanwhile: whoever locks runs in id order can go on.
+      await prober.query('BEGIN');
+      await expect(prober.query('SELECT 1 FROM workflow_runs WHERE id = $1 FOR UPDATE NOWAIT', [second])).resolves.toBeDefined();
+      await prober.query('ROLLBACK');
+      await holder.query('COMMIT');
+      expect((await renewal).rows.map((r: { id: string }) => r.id).sort()).toEqual(ids);
+    } finally {
+      await renewer.query('RESET ALL');
+      for (const client of [holder, renewer, prober]) client.release();
+    }
   });
 });

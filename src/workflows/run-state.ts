@@ -202,12 +202,23 @@ const SQL = {
    */
   claim: statement('workflows.claim-runs', `WITH ${claimed('$1', '$2')} SELECT * FROM claimed`, { genericPlan: true }),
 
-  /** Every lease a worker holds, in one statement; the ids not returned were taken over. */
+  /**
+   * Every lease a worker holds, in one statement; the ids not returned were taken over. Rows
+   * locked in id order, as the appends and finishes lock them: in whatever order the join met
+   * them, a renewal and an append of the same worker's runs deadlocked now and then, each such
+   * append waiting a second (deadlock_timeout) and retried (BENCHMARKS.md, run-events).
+   */
   renew: statement(
     'workflows.renew-leases',
-    `UPDATE workflow_runs r SET lease_until = now() + make_interval(secs => $3::float8)
-       FROM unnest($1::uuid[], $2::uuid[]) AS held (id, token)
-      WHERE r.id = held.id AND ${runTimesOf('r.created_at', 'held.id', '$1::uuid[]')} AND r.lease_token = held.token
+    `WITH locked AS (
+       SELECT r.id, r.created_at FROM workflow_runs r
+         JOIN unnest($1::uuid[], $2::uuid[]) AS held (id, token)
+           ON r.id = held.id AND ${runTimesOf('r.created_at', 'held.id', '$1::uuid[]')} AND r.lease_token = held.token
+        ORDER BY r.id FOR UPDATE OF r
+     )
+     UPDATE workflow_runs r SET lease_until = now() + make_interval(secs => $3::float8)
+       FROM locked l
+      WHERE r.id = l.id AND r.created_at = l.created_at AND ${runTimesOf('r.created_at', 'l.id', '$1::uuid[]')}
     RETURNING r.id`,
     { genericPlan: true },
   ),
