@@ -210,49 +210,19 @@ export const runEventsStream: Figure = {
         const benchCpu = process.cpuUsage(benchCpuBefore);
         benchLoop.disable();
         const streamed = eventsReceived - receivedBefore;
-        return {
-          runIds,
-          delays,
-          firstSecond,
-          afterFirstSecond,
-          toStored,
-          toReceived,
-          errors,
-          firstError,
-          subscribing,
-          elapsed,
-          cpuBefore,
-          cpuAfter,
-          benchCpu,
-          benchLoop,
-          streamed,
-        };
+        const cpuNote =
+          `CPU meanwhile: gateway ${((cpuAfter.gateway - cpuBefore.gateway) / 1000).toFixed(1)} s (${(((cpuAfter.gateway - cpuBefore.gateway) * 1000) / streamed).toFixed(0)} µs per event sent, ${streamed} events), workers ${((cpuAfter.workers - cpuBefore.workers) / 1000).toFixed(1)} s, ` +
+          `bench process (target and subscribers) ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s, its event-loop delay p99 ${fmt.ms(benchLoop.percentile(99) / 1e6)} max ${fmt.ms(benchLoop.max / 1e6)}`;
+        return { runIds, delays, firstSecond, afterFirstSecond, toStored, toReceived, errors, firstError, subscribing, elapsed, cpuNote };
       };
       // A round of one second first, unmeasured: the workers the figure started, the gateway's
       // delivery and this process's clients run their code warm in the measured round, as a
       // gateway and workers that have been up a while do (the first second of a cold round
       // measured 1.5 to 3 times the delays of the rest).
       await streamRound(PIECES_PER_SECOND);
-      const {
-        runIds,
-        delays,
-        firstSecond,
-        afterFirstSecond,
-        toStored,
-        toReceived,
-        errors,
-        firstError,
-        subscribing,
-        elapsed,
-        cpuBefore,
-        cpuAfter,
-        benchCpu,
-        benchLoop,
-        streamed,
-      } = await streamRound(pieces);
-      const cpuNote =
-        `CPU meanwhile: gateway ${((cpuAfter.gateway - cpuBefore.gateway) / 1000).toFixed(1)} s (${(((cpuAfter.gateway - cpuBefore.gateway) * 1000) / streamed).toFixed(0)} µs per event sent, ${streamed} events), workers ${((cpuAfter.workers - cpuBefore.workers) / 1000).toFixed(1)} s, ` +
-        `bench process (target and subscribers) ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s, its event-loop delay p99 ${fmt.ms(benchLoop.percentile(99) / 1e6)} max ${fmt.ms(benchLoop.max / 1e6)}`;
+      const measured = await streamRound(pieces);
+      const { runIds, delays, toStored, toReceived, errors, firstError, subscribing, elapsed, cpuNote } = measured;
+      const { firstSecond, afterFirstSecond } = measured;
       // A commit is one transaction id (xmin) on the rows it wrote; one commit may write several runs' events.
       const { rows } = await db.query(
         `SELECT count(DISTINCT xmin::text)::int AS commits, count(*) FILTER (WHERE type = 'OUTPUT')::int AS outputs
