@@ -50,12 +50,17 @@ export class WriteBatcher<I, O> {
     return result;
   }
 
+  private intervalLeft(): number {
+    return this.lastStart + (this.options.minIntervalMs ?? 0) - performance.now();
+  }
+
   private async writeWaiting(): Promise<void> {
     this.writing = true;
     try {
       while (this.waiting.length) {
-        const wait = this.lastStart + (this.options.minIntervalMs ?? 0) - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        // A timer may fire a little early (libuv's clock is the loop's): wait until it is really over.
+        for (let wait = this.intervalLeft(); wait > 0; wait = this.intervalLeft())
+          await new Promise((resolve) => setTimeout(resolve, wait));
         this.lastStart = performance.now();
         const batch: typeof this.waiting = [];
         const later: typeof this.waiting = [];

@@ -1,7 +1,7 @@
 import { createParser } from 'eventsource-parser';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { finished, type Readable } from 'node:stream';
+import { finished, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { signatureHeader, SIGNATURE_HEADER } from '../signing';
 import { RunCancelled, RunContext, StepFailed, StepHooks, StepResult, StepType, storable } from './step-type';
@@ -73,8 +73,8 @@ function bodyOf(response: IncomingMessage): Body {
           ? zlib.createBrotliDecompress()
           : undefined;
   if (!decoder) return { stream: response, close: () => response.destroy() };
-  response.on('error', (error) => decoder.destroy(error));
-  response.pipe(decoder);
+  // An answer cut short (or failing) fails the decoder too, so that its reader sees the early end.
+  pipeline(response, decoder, () => undefined);
   return {
     stream: decoder,
     close: () => {
@@ -91,11 +91,19 @@ function bodyOf(response: IncomingMessage): Body {
 function readChunks(body: Body, onChunk: (chunk: Buffer) => boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     let stopped = false;
-    body.stream.on('data', (chunk: Buffer) => {
-      if (stopped || onChunk(chunk)) return;
+    const stop = (error?: unknown) => {
       stopped = true;
       body.close();
-      resolve();
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    body.stream.on('data', (chunk: Buffer) => {
+      if (stopped) return;
+      try {
+        if (!onChunk(chunk)) stop();
+      } catch (error) {
+        stop(error);
+      }
     });
     finished(body.stream, (error) => (stopped ? undefined : error ? reject(error) : resolve()));
   });
