@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
-import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchema, NonEmptyArray, PubSub } from 'type-graphql';
 import { OrganizationResolver } from '../auth/organization.resolver';
 import { TeammateResolver } from '../teammates/teammate.resolver';
@@ -10,6 +9,7 @@ import { storageResolvers } from '../storage/storage.resolver';
 import { searchResolvers } from '../storage/search/search.resolver';
 import { checkArgumentRules } from '../graphql/argument-rules';
 import { NodeResolver } from '../graphql/node';
+import { DateTimeScalar } from '../graphql/scalars';
 
 /** Every resolver of the schema: the composition root owns the list. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql's own type for resolver classes
@@ -66,7 +66,7 @@ export async function gatewaySchema(): Promise<GraphQLSchema> {
   built ??= answerSubscriptionsWithTheirEvent(
     await buildSchema({
       resolvers,
-      scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
+      scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
       // The class-validator decorators of argument classes, refused like every other argument check.
       validateFn: checkArgumentRules,
       pubSub: NO_TOPICS,
