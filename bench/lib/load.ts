@@ -206,11 +206,19 @@ export function cpuCell(us: number): string {
 }
 
 /**
- * The req/s figures' common run: a 2 s warm-up of each side, interleaved rounds, every request
+ * Seconds of load each side gets before the rounds of a req/s figure. 2 s left the gateway's
+ * first round cold (listing, 5 rounds: 1,383 and 1,625 µs of CPU per request in the first round
+ * against 960 to 1,139 µs in the others), so the median of 3 rounds read about a tenth too
+ * slow; the baselines' rounds did not move.
+ */
+export const THROUGHPUT_WARMUP_SECONDS = 6;
+
+/**
+ * The req/s figures' common run: a warm-up of each side, interleaved rounds, every request
  * answered cleanly, then medians. `run(duration?)` runs one load of the given side.
  */
 export async function compareThroughput(gateway: Side, baseline: Side, rounds: number): Promise<ThroughputComparison> {
-  const comparison = await cleanRounds(gateway, baseline, rounds, 2, ['gateway', 'baseline']);
+  const comparison = await cleanRounds(gateway, baseline, rounds, THROUGHPUT_WARMUP_SECONDS, ['gateway', 'baseline']);
   return {
     comparison,
     gatewayRps: median(comparison.gateway.map((r) => r.rps)),
