@@ -34,6 +34,27 @@ function ruledProperties(type: ArgumentClass): string[] {
   return names;
 }
 
+/** Argument values of each class that passed its rules (the same `first: 50` of every listing): checked once. */
+const passedValues = new Map<ArgumentClass, Set<string>>();
+const MAX_PASSED_PER_CLASS = 1_000;
+
+function passedBy(type: ArgumentClass): Set<string> {
+  let set = passedValues.get(type);
+  if (!set) passedValues.set(type, (set = new Set()));
+  return set;
+}
+
+/**
+ * What the rules of an argument object can depend on, as a string: its own properties when all
+ * are primitives (rules are functions of the values alone); null when one is an object or list
+ * (an input), which is checked every time.
+ */
+function passKey(object: Record<string, unknown>): string | null {
+  const entries = Object.entries(object);
+  for (const [, value] of entries) if (value !== null && typeof value === 'object') return null;
+  return JSON.stringify(entries);
+}
+
 /**
  * type-graphql's `validateFn`: checks the class-validator decorators of `@ArgsType` (and input)
  * classes before the resolver runs, and refuses a broken rule the way every hand-written check
@@ -50,7 +71,16 @@ export function checkArgumentRules(value: unknown): void {
   // rules (e.g. `downloadUrl` on every file of a listing), so they cost no validation pass.
   const object = value as Record<string, unknown>;
   if (!ruledProperties(object.constructor as ArgumentClass).some((name) => object[name] !== null && object[name] !== undefined)) return;
+  const key = passKey(object);
+  const passed = key === null ? undefined : passedBy(object.constructor as ArgumentClass);
+  if (passed?.has(key!)) return;
   const [error] = validateSync(value, { skipMissingProperties: true, forbidUnknownValues: false, stopAtFirstError: true });
-  if (!error) return;
+  if (!error) {
+    if (passed) {
+      if (passed.size >= MAX_PASSED_PER_CLASS) passed.clear();
+      passed.add(key!);
+    }
+    return;
+  }
   throw badInput(firstBroken(error) ?? `${error.property} is not valid`, { argument: error.property });
 }
