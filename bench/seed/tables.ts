@@ -252,7 +252,11 @@ export async function seedSearchRows(
     await db.query(
       `INSERT INTO storage_texts (entry_id, organization_id, etag, status, body, document, extracted_at)
        SELECT f.id, $1, f.etag, 'INDEXED', t.body, to_tsvector('alloy_search', alloy_search_words(t.body)), now()
-         FROM (SELECT id, etag, row_number() OVER (ORDER BY id) AS n FROM storage_entries WHERE organization_id = $1 AND kind = 'file' LIMIT $3) AS f,
+         FROM (SELECT id, etag, row_number() OVER (ORDER BY id) AS n FROM storage_entries e
+                WHERE organization_id = $1 AND kind = 'file'
+                  -- Files uploaded by earlier figures have their text row already (every upload writes one).
+                  AND NOT EXISTS (SELECT 1 FROM storage_texts x WHERE x.entry_id = e.id)
+                LIMIT $3) AS f,
          LATERAL (SELECT string_agg(($2::text[])[1 + (hashint4((f.n * 10 + k)::int) & 2147483647) % cardinality($2::text[])], E'\\n\\n') AS body
                     FROM generate_series(1, 10) AS k) AS t`,
       [orgId, paragraphs, withText],
