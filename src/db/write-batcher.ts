@@ -1,9 +1,4 @@
-/**
- * Writes of one kind made one statement at a time, those that arrive while one is in flight going
- * together in the next: a worker executing many runs then makes one statement (one round trip, one
- * commit) per round for all of them instead of one per run. A key (a run) has at most one write in
- * a statement; a second one waits for the next.
- */
+/** An item waiting for its statement, and the promise its callers (merged ones included) hold. */
 interface Waiting<I, O> {
   item: I;
   result: Promise<O>;
@@ -11,6 +6,12 @@ interface Waiting<I, O> {
   reject(error: unknown): void;
 }
 
+/**
+ * Writes of one kind made one statement at a time, those that arrive while one is in flight going
+ * together in the next: a worker executing many runs then makes one statement (one round trip, one
+ * commit) per round for all of them instead of one per run. A key (a run) has at most one write in
+ * a statement; a second one waits for the next.
+ */
 export class WriteBatcher<I, O> {
   private readonly waiting: Array<Waiting<I, O>> = [];
   /** With `merge`: the waiting entry of each key, which later items of that key join. */
