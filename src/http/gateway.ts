@@ -126,8 +126,18 @@ export async function startGateway({ schema, services, logger, port, host, readi
     ...uploadMiddleware(services.storage, CSRF_PREFLIGHT_HEADERS),
     bodyErrors(config.maxJsonBodyBytes),
     authentication,
-    // JSON POSTs of operations (every client's hot path): src/http/graphql-post.ts says which requests.
-    graphqlPost({ schema, execution, services, limits, formatError, documents, stackTraces: showDetails, clientGone: clientGoneOf }),
+    // JSON POSTs and parsed uploads (every client's hot path): src/http/graphql-post.ts says which requests.
+    graphqlPost({
+      schema,
+      execution,
+      services,
+      limits,
+      formatError,
+      documents,
+      stackTraces: showDetails,
+      clientGone: clientGoneOf,
+      preflightHeaders: CSRF_PREFLIGHT_HEADERS,
+    }),
     apolloMiddleware(apollo, {
       // A refused key is thrown here, so that Apollo answers it (401, 429, 503 for an outage).
       context: answerDatabaseOutage(async ({ req, res }): Promise<GatewayContext> => {

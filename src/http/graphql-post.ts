@@ -20,6 +20,7 @@ import { recordGraphQLErrors, requestLogOf, withRequestLog } from '../observabil
 import { EdgeServices, requestContext } from './edge';
 import { statusOfApplicationErrors } from './error-status';
 import { SUBSCRIPTION_OVER_HTTP_MESSAGE } from './graphql-ws';
+import { carriesPreflightHeader } from './storage-routes';
 
 type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
@@ -27,6 +28,7 @@ type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQL
 const APPLICATION_JSON = 'application/json; charset=utf-8';
 const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json; charset=utf-8';
 const JSON_BODY = /^application\/json\s*(?:;|$)/i;
+const MULTIPART_BODY = /^multipart\/form-data\s*(?:;|$)/i;
 
 export interface GraphQLPostOptions {
   schema: GraphQLSchema;
@@ -40,6 +42,8 @@ export interface GraphQLPostOptions {
   stackTraces: boolean;
   /** `GatewayContext.clientGone` of the request. */
   clientGone(res: Response): () => AbortSignal;
+  /** Apollo's CSRF preflight headers: a multipart request carries one of them, non-empty, or is Apollo's to refuse. */
+  preflightHeaders: readonly string[];
 }
 
 /** What Apollo accepts as a JSON object field (`isStringRecord`). */
@@ -104,7 +108,7 @@ function isRefusedVariable(error: GraphQLError): boolean {
 }
 
 /**
- * GraphQL operations sent as a JSON POST: the hot path of every client (Apollo Client, urql,
+ * GraphQL operations sent as a JSON POST, or as a GraphQL multipart request (uploads): the hot path of every client (Apollo Client, urql,
  * graphql-request, backend services), answered without Apollo Server's per-request pipeline.
  * That pipeline (a request context of a dozen objects, a query hash, every plugin hook awaited in
  * turn, the answer's head merged through header maps) cost about as much CPU as running the
@@ -114,13 +118,22 @@ function isRefusedVariable(error: GraphQLError): boolean {
  * execution, and Apollo's error normalization, formatter, statuses and answer shape; the request
  * log and metrics see it as they see Apollo's requests.
  *
- * Everything else on `/graphql` stays Apollo Server's: GET requests, multipart uploads, bodies
- * Apollo refuses (arrays, a missing query, variables sent as a string), persisted queries, a key
+ * Everything else on `/graphql` stays Apollo Server's: GET requests, multipart requests without a
+ * CSRF preflight header (unparsed, refused by Apollo), bodies Apollo refuses (arrays, a missing query, variables sent as a string), persisted queries, a key
  * that was refused (its 401/429/503 answers), and clients that accept neither JSON type. Those
  * requests take `next()` and never run here; no request is answered by both.
  */
 export function graphqlPost(options: GraphQLPostOptions): RequestHandler {
-  const { schema, execution, services, limits, formatError, documents, stackTraces } = options;
+  const { schema, execution, services, limits, formatError, documents, stackTraces, preflightHeaders } = options;
+
+  /**
+   * A GraphQL multipart request (an upload) that the multipart parser has already turned into its
+   * operation (src/http/storage-routes.ts; it parses only requests with a preflight header).
+   * Apollo's CSRF rule for this "simple" content type is a non-empty preflight header: without
+   * one the request is Apollo's to refuse.
+   */
+  const isParsedMultipart = (req: Request, contentType: string): boolean =>
+    MULTIPART_BODY.test(contentType) && isRecord(req.body) && carriesPreflightHeader(req, preflightHeaders);
 
   /** Apollo's `normalizeAndFormatErrors`: code INTERNAL_SERVER_ERROR by default, `extensions.http` taken into the head. */
   const formatErrors = (errors: readonly GraphQLError[], head: HttpHead): GraphQLFormattedError[] =>
@@ -221,7 +234,8 @@ export function graphqlPost(options: GraphQLPostOptions): RequestHandler {
 
   return (req, res, next) => {
     const contentType = req.headers['content-type'];
-    if (req.method !== 'POST' || contentType === undefined || !JSON_BODY.test(contentType)) return next();
+    if (req.method !== 'POST' || contentType === undefined) return next();
+    if (!JSON_BODY.test(contentType) && !isParsedMultipart(req, contentType)) return next();
     const request = operationOf(req.body);
     if (!request || acceptedPrincipal(res) === undefined) return next();
     const answerType = answerTypeOf(req);

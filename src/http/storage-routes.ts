@@ -57,6 +57,14 @@ function declaredLengthLimit(storage: Storage): RequestHandler {
   };
 }
 
+/** Apollo's CSRF rule for multipart requests: one of the preflight-forcing headers, non-empty. */
+export function carriesPreflightHeader(req: Request, preflightHeaders: readonly string[]): boolean {
+  return preflightHeaders.some((name) => {
+    const value = req.headers[name];
+    return typeof value === 'string' && value.length > 0;
+  });
+}
+
 /**
  * The GraphQL multipart request parser, hardened for malformed bodies: every parser failure is a
  * 4xx in the GraphQL error shape (busboy's own errors carry no status), and the parser always has
@@ -69,7 +77,7 @@ function multipartParser(preflightHeaders: readonly string[]): RequestHandler {
   return (req, res, next) => {
     if (!req.is('multipart/form-data')) return next();
     // Without a preflight-forcing header Apollo refuses the request as CSRF; don't parse it first.
-    if (!preflightHeaders.some((name) => req.headers[name] !== undefined)) return next();
+    if (!carriesPreflightHeader(req, preflightHeaders)) return next();
     const pipe = req.pipe.bind(req);
     req.pipe = ((destination: NodeJS.WritableStream, options?: { end?: boolean }) => {
       destination.on('error', () => undefined);
