@@ -1080,11 +1080,29 @@ export function storageContract(driverName: string, start: () => Promise<Storage
   });
 }
 
+/** A connection the backend dropped (the firebase-tools GCS emulator resets one now and then in a burst of uploads). */
+function isConnectionReset(error: unknown): boolean {
+  for (let e: any = error; e; e = e.cause) {
+    if (/ECONNRESET|EPIPE|socket hang up/.test(`${e.code ?? ''} ${e.message ?? ''}`)) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs a test's setup jobs `concurrency` at a time. A job whose connection was reset is run again
+ * (at most twice): the setup is not what these tests check, and an upload that failed commits
+ * nothing (its pending record is drained), so running it again is the same upload.
+ */
 async function runLimited(jobs: Array<() => Promise<unknown>>, concurrency: number): Promise<void> {
   let next = 0;
+  const attempt = async (job: () => Promise<unknown>, left: number): Promise<unknown> =>
+    job().catch((error) => {
+      if (left > 0 && isConnectionReset(error)) return attempt(job, left - 1);
+      throw error;
+    });
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < jobs.length) await jobs[next++]();
+      while (next < jobs.length) await attempt(jobs[next++], 2);
     }),
   );
 }
