@@ -55,3 +55,38 @@ describe('error masking in production', () => {
     expect(JSON.stringify(res.body)).not.toMatch(/stacktrace/);
   });
 });
+
+describe('the /graphql route (src/http/graphql-route.ts), served as Express mounted it', () => {
+  const { gw, org } = useGatewayWithOrg({ background: false, orgName: 'Route' });
+
+  it.each(['/graphql', '/GraphQL', '/graphql/', '/graphql?x=1'])('answers a GraphQL POST to %s', async (path) => {
+    const response = await fetch(`${gw.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': org.apiKey, 'x-request-id': 'route-check' },
+      body: JSON.stringify({ query: ORG_QUERY }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-request-id')).toBe('route-check');
+    expect(response.headers.get('x-powered-by')).toBeNull();
+    expect(((await response.json()) as any).data.organization.name).toBe('Route');
+  });
+
+  it('leaves other paths to the app: /graphqlx is not GraphQL', async () => {
+    const response = await fetch(`${gw.url}/graphqlx`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': org.apiKey },
+      body: JSON.stringify({ query: ORG_QUERY }),
+    });
+    expect(response.status).toBe(404);
+  });
+
+  it('answers a malformed JSON body in the GraphQL error shape, not an HTML page', async () => {
+    const response = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': org.apiKey },
+      body: '{"query": ',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ errors: [{ message: 'Malformed JSON body', extensions: { code: 'BAD_REQUEST' } }] });
+  });
+});

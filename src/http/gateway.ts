@@ -11,6 +11,7 @@ import { apolloMiddleware } from './apollo-middleware';
 import { startGraphQLWebSocket, subscriptionsOverWebSocketPlugin } from './graphql-ws';
 import { jsonBody } from './json-body';
 import { graphqlPost } from './graphql-post';
+import { GraphQLRoute } from './graphql-route';
 import { ValidDocuments } from '../graphql/valid-documents';
 import { bodyErrors, unhandledErrors } from './error-handlers';
 import { EdgeServices, requestContext } from './edge';
@@ -77,12 +78,14 @@ export async function startGateway({ schema, services, logger, port, host, readi
   app.set('env', showDetails ? 'development' : 'production');
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  const server = http.createServer(app);
+  // Requests are dispatched below, once the GraphQL route exists: Apollo's drain plugin needs the server first.
+  const server = http.createServer();
   const limits = queryLimits(config.queryLimits);
   collectProcessMetrics();
   registerWorkflowGauges(db);
   registerQueueGauges(db);
-  app.use(requestLogging(logger));
+  const logging = requestLogging(logger);
+  app.use(logging);
 
   const formatError = withQueryLimitCodes(createFormatError(!showDetails, logger));
   const execution = new CompiledExecution(schema, logger);
@@ -116,11 +119,12 @@ export async function startGateway({ schema, services, logger, port, host, readi
   });
   await apollo.start();
 
-  app.use(playgroundRouter({ endpoint: '/graphql', development: showDetails }));
   const authentication = authenticateRequests(services.auth, services.rateLimits);
-  // GraphQL first: the routes below never match its path, and every layer a request passes costs a match.
-  app.use(
-    '/graphql',
+  const unhandled = unhandledErrors(logger, showDetails);
+  // Everything under /graphql, in order (src/http/graphql-route.ts); the app serves the other paths.
+  const graphqlRoute = new GraphQLRoute(app, [
+    logging,
+    playgroundRouter({ endpoint: '/graphql', development: showDetails }),
     jsonBody(config.maxJsonBodyBytes),
     bodyErrors(config.maxJsonBodyBytes),
     ...uploadMiddleware(services.storage, CSRF_PREFLIGHT_HEADERS),
@@ -153,7 +157,9 @@ export async function startGateway({ schema, services, logger, port, host, readi
         );
       }),
     }),
-  );
+    unhandled,
+  ]);
+  server.on('request', (req, res) => (graphqlRoute.matches(req) ? graphqlRoute.handle(req, res) : app(req, res)));
   app.use(
     healthRouter(logger, showDetails, [
       databaseReadiness(db),
@@ -166,7 +172,7 @@ export async function startGateway({ schema, services, logger, port, host, readi
   app.get('/metrics', metricsHandler);
   app.use(contentRouter(services, authentication, logger));
   app.use(runEventRouter(services, authentication, logger));
-  app.use(unhandledErrors(logger, showDetails));
+  app.use(unhandled);
   // Subscriptions: the graphql-ws protocol on the same path and port.
   const websocket = startGraphQLWebSocket({
     server,
