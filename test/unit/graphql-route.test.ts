@@ -81,7 +81,8 @@ describe('GraphQLRoute', () => {
   });
 
   it('answers 404 in the GraphQL error shape when every handler passes the request on', async () => {
-    const { url, close } = await serve([(_req, _res, next) => next()]);
+    const passOn: RequestHandler = (_req, _res, next) => next();
+    const { url, close } = await serve([passOn]);
     try {
       const res = await fetch(`${url}/graphql/nothing`, { method: 'PUT' });
       expect(res.status).toBe(404);
