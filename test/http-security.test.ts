@@ -10,6 +10,12 @@ describe('CSRF prevention', () => {
     ['a text/plain POST', 'POST', { 'content-type': 'text/plain' }],
     ['a form POST', 'POST', { 'content-type': 'application/x-www-form-urlencoded' }],
     ['a multipart POST', 'POST', { 'content-type': 'multipart/form-data; boundary=x' }],
+    // An empty preflight header is none (Apollo's rule): the upload parser does not read the body either.
+    [
+      'a multipart POST with an empty header',
+      'POST',
+      { 'content-type': 'multipart/form-data; boundary=x', 'apollo-require-preflight': '' },
+    ],
     ['a GET', 'GET', {}],
   ])('refuses %s that carries neither api-key nor apollo-require-preflight', async (_label, method, headers) => {
     const url = method === 'GET' ? `${gw.url}/graphql?query=${encodeURIComponent('{ __typename }')}` : `${gw.url}/graphql`;

@@ -140,7 +140,6 @@ export async function startGateway({ schema, services, logger, port, host, readi
       documents,
       stackTraces: showDetails,
       clientGone: clientGoneOf,
-      preflightHeaders: CSRF_PREFLIGHT_HEADERS,
     }),
     apolloMiddleware(apollo, {
       // A refused key is thrown here, so that Apollo answers it (401, 429, 503 for an outage).

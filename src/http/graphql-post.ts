@@ -20,7 +20,6 @@ import { recordGraphQLErrors, requestLogOf, withRequestLog } from '../observabil
 import { EdgeServices, requestContext } from './edge';
 import { statusOfApplicationErrors } from './error-status';
 import { SUBSCRIPTION_OVER_HTTP_MESSAGE } from './graphql-ws';
-import { carriesPreflightHeader } from './storage-routes';
 
 type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
@@ -42,8 +41,6 @@ export interface GraphQLPostOptions {
   stackTraces: boolean;
   /** `GatewayContext.clientGone` of the request. */
   clientGone(res: Response): () => AbortSignal;
-  /** Apollo's CSRF preflight headers: a multipart request carries one of them, non-empty, or is Apollo's to refuse. */
-  preflightHeaders: readonly string[];
 }
 
 /** What Apollo accepts as a JSON object field (`isStringRecord`). */
@@ -108,32 +105,32 @@ function isRefusedVariable(error: GraphQLError): boolean {
 }
 
 /**
- * GraphQL operations sent as a JSON POST, or as a GraphQL multipart request (uploads): the hot path of every client (Apollo Client, urql,
- * graphql-request, backend services), answered without Apollo Server's per-request pipeline.
- * That pipeline (a request context of a dozen objects, a query hash, every plugin hook awaited in
- * turn, the answer's head merged through header maps) cost about as much CPU as running the
- * listing itself (BENCHMARKS.md, issue 22). This does the same steps in the same order with the
+ * GraphQL operations sent as a JSON POST, or as a GraphQL multipart request (uploads): the hot
+ * path of every client (Apollo Client, urql, graphql-request, backend services), answered without
+ * Apollo Server's per-request pipeline. That pipeline (a request context of a dozen objects, a
+ * query hash, every plugin hook awaited in turn, the answer's head merged through header maps)
+ * cost about as much CPU as running the listing itself (BENCHMARKS.md, issue 22). This does the same steps in the same order with the
  * same functions: the document cache shared with the websocket, graphql-js's validation with the
  * query limits, the keyless rule, the argument-text, subscription and cost checks, compiled
  * execution, and Apollo's error normalization, formatter, statuses and answer shape; the request
  * log and metrics see it as they see Apollo's requests.
  *
  * Everything else on `/graphql` stays Apollo Server's: GET requests, multipart requests without a
- * CSRF preflight header (unparsed, refused by Apollo), bodies Apollo refuses (arrays, a missing query, variables sent as a string), persisted queries, a key
- * that was refused (its 401/429/503 answers), and clients that accept neither JSON type. Those
- * requests take `next()` and never run here; no request is answered by both.
+ * CSRF preflight header (unparsed, refused by Apollo), bodies Apollo refuses (arrays, a missing
+ * query, variables sent as a string), persisted queries, a key that was refused (its 401/429/503
+ * answers), and clients that accept neither JSON type. Those requests take `next()` and never run
+ * here; no request is answered by both.
  */
 export function graphqlPost(options: GraphQLPostOptions): RequestHandler {
-  const { schema, execution, services, limits, formatError, documents, stackTraces, preflightHeaders } = options;
+  const { schema, execution, services, limits, formatError, documents, stackTraces } = options;
 
   /**
-   * A GraphQL multipart request (an upload) that the multipart parser has already turned into its
-   * operation (src/http/storage-routes.ts; it parses only requests with a preflight header).
-   * Apollo's CSRF rule for this "simple" content type is a non-empty preflight header: without
-   * one the request is Apollo's to refuse.
+   * A GraphQL multipart request (an upload) that the multipart parser has turned into its
+   * operation: only that parser sets a multipart request's body, and it parses only requests that
+   * pass Apollo's CSRF rule for this "simple" content type (src/http/storage-routes.ts); the others
+   * have no body here and are Apollo's to refuse.
    */
-  const isParsedMultipart = (req: Request, contentType: string): boolean =>
-    MULTIPART_BODY.test(contentType) && isRecord(req.body) && carriesPreflightHeader(req, preflightHeaders);
+  const isParsedMultipart = (req: Request, contentType: string): boolean => MULTIPART_BODY.test(contentType) && isRecord(req.body);
 
   /** Apollo's `normalizeAndFormatErrors`: code INTERNAL_SERVER_ERROR by default, `extensions.http` taken into the head. */
   const formatErrors = (errors: readonly GraphQLError[], head: HttpHead): GraphQLFormattedError[] =>

@@ -58,7 +58,7 @@ function declaredLengthLimit(storage: Storage): RequestHandler {
 }
 
 /** Apollo's CSRF rule for multipart requests: one of the preflight-forcing headers, non-empty. */
-export function carriesPreflightHeader(req: Request, preflightHeaders: readonly string[]): boolean {
+function carriesPreflightHeader(req: Request, preflightHeaders: readonly string[]): boolean {
   return preflightHeaders.some((name) => {
     const value = req.headers[name];
     return typeof value === 'string' && value.length > 0;
